@@ -1,0 +1,87 @@
+package io.hypervise.engine;
+
+import io.hypervise.engine.host.HostCapabilities;
+import io.hypervise.engine.host.HostProbe;
+import io.hypervise.engine.storage.StorageRoot;
+import io.hypervise.engine.vm.QemuCommandLine;
+import io.hypervise.engine.vm.VmService;
+import java.io.File;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.Optional;
+
+/**
+ * The hypervisor engine of one host: its capabilities, its storage, and its VMs. Knows nothing of
+ * HTTP, users or databases. Opening an engine re-attaches to the workers an earlier engine left running;
+ * closing it leaves them running.
+ */
+public final class Engine implements AutoCloseable {
+
+    /**
+     * Unix socket paths are limited to 107 bytes; a VM's longest socket is
+     * {@code <state>/vms/<40-character id>/restore.sock}.
+     */
+    static final int MAX_STATE_DIR_LENGTH = 48;
+
+    private final HostCapabilities host;
+    private final StorageRoot storage;
+    private final VmService vms;
+
+    private Engine(HostCapabilities host, StorageRoot storage, VmService vms) {
+        this.host = host;
+        this.storage = storage;
+        this.vms = vms;
+    }
+
+    public static Engine open(EngineConfig config) throws IOException {
+        Path stateDir = config.settings().stateDir().toAbsolutePath().normalize();
+        if (stateDir.toString().length() > MAX_STATE_DIR_LENGTH) {
+            throw new IllegalArgumentException("the engine's state directory " + stateDir + " is "
+                    + stateDir.toString().length() + " characters long; at most " + MAX_STATE_DIR_LENGTH
+                    + " fit in a unix socket path");
+        }
+        Files.createDirectories(stateDir);
+        Path qemu = locate(config.qemuBinary());
+        HostCapabilities host = new HostProbe().probe(qemu, config.accelerator());
+        StorageRoot storage = new StorageRoot(config.storageRoot());
+        Files.createDirectories(storage.library());
+        VmService vms = new VmService(config.settings(), storage,
+                new QemuCommandLine(qemu, host.accelerator()), Clock.systemUTC());
+        vms.recover();
+        return new Engine(host, storage, vms);
+    }
+
+    public HostCapabilities host() {
+        return host;
+    }
+
+    public StorageRoot storage() {
+        return storage;
+    }
+
+    public VmService vms() {
+        return vms;
+    }
+
+    @Override
+    public void close() {
+        vms.close();
+    }
+
+    /** A name without a slash is looked up on PATH, as a shell would. */
+    static Path locate(String binary) {
+        if (binary.contains("/")) {
+            return Path.of(binary);
+        }
+        String path = Optional.ofNullable(System.getenv("PATH")).orElse("/usr/bin:/bin");
+        for (String dir : path.split(File.pathSeparator)) {
+            Path candidate = Path.of(dir, binary);
+            if (Files.isExecutable(candidate)) {
+                return candidate;
+            }
+        }
+        return Path.of(binary);
+    }
+}

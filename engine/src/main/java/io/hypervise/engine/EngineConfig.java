@@ -1,0 +1,19 @@
+package io.hypervise.engine;
+
+import io.hypervise.engine.host.AcceleratorChoice;
+import io.hypervise.engine.vm.EngineSettings;
+import java.nio.file.Path;
+
+/**
+ * How to open an engine.
+ *
+ * @param storageRoot the only folder VM images may be opened from; holds the library
+ * @param qemuBinary  the QEMU system emulator, a path or a name looked up on PATH
+ * @param accelerator auto (KVM where the CPU has hardware virtualization, TCG otherwise), or forced
+ */
+public record EngineConfig(Path storageRoot, String qemuBinary, AcceleratorChoice accelerator, EngineSettings settings) {
+
+    public static EngineConfig defaults(Path stateDir, Path storageRoot) {
+        return new EngineConfig(storageRoot, "qemu-system-x86_64", AcceleratorChoice.AUTO, EngineSettings.defaults(stateDir));
+    }
+}

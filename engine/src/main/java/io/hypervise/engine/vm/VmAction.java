@@ -1,0 +1,25 @@
+package io.hypervise.engine.vm;
+
+/** What people can ask of a VM. */
+public enum VmAction {
+    START("start"),
+    PAUSE("pause"),
+    RESUME("resume"),
+    SAVE("save"),
+    SHUT_DOWN("shut down"),
+    TURN_OFF("turn off"),
+    RESTART("restart"),
+    RECONFIGURE("reconfigure"),
+    DISCARD_SAVED_STATE("discard the saved state of"),
+    DELETE("delete");
+
+    private final String verb;
+
+    VmAction(String verb) {
+        this.verb = verb;
+    }
+
+    public String verb() {
+        return verb;
+    }
+}

@@ -1,0 +1,83 @@
+package io.hypervise.engine.vm;
+
+import static io.hypervise.engine.vm.VmState.OFF;
+import static io.hypervise.engine.vm.VmState.PAUSED;
+import static io.hypervise.engine.vm.VmState.RESTORING;
+import static io.hypervise.engine.vm.VmState.RUNNING;
+import static io.hypervise.engine.vm.VmState.SAVED;
+import static io.hypervise.engine.vm.VmState.SAVING;
+import static io.hypervise.engine.vm.VmState.STARTING;
+import static io.hypervise.engine.vm.VmState.STOPPING;
+
+import java.util.EnumMap;
+import java.util.EnumSet;
+import java.util.Map;
+import java.util.Set;
+import java.util.stream.Collectors;
+
+/**
+ * The VM's life as data: which actions each state allows, and which state changes can happen at all.
+ * Both tables fit on one screen and are checked in one place each.
+ */
+public final class VmStateMachine {
+
+    /** The states from which people may ask for each action. */
+    private static final Map<VmAction, Set<VmState>> ALLOWED = new EnumMap<>(Map.of(
+            VmAction.START, EnumSet.of(OFF, SAVED),
+            VmAction.PAUSE, EnumSet.of(RUNNING),
+            VmAction.RESUME, EnumSet.of(PAUSED),
+            VmAction.SAVE, EnumSet.of(RUNNING, PAUSED),
+            VmAction.SHUT_DOWN, EnumSet.of(RUNNING),
+            VmAction.TURN_OFF, EnumSet.of(STARTING, RUNNING, PAUSED, SAVING, RESTORING, STOPPING),
+            VmAction.RESTART, EnumSet.of(RUNNING, PAUSED),
+            VmAction.RECONFIGURE, EnumSet.of(OFF),
+            VmAction.DISCARD_SAVED_STATE, EnumSet.of(SAVED),
+            VmAction.DELETE, EnumSet.of(OFF, SAVED)));
+
+    /**
+     * Every state change that can happen, whoever causes it (a person, the guest, the worker dying).
+     * Any worker-bearing state can fall to Off: a worker can always die.
+     */
+    private static final Map<VmState, Set<VmState>> TRANSITIONS = new EnumMap<>(Map.of(
+            OFF, EnumSet.of(STARTING),
+            STARTING, EnumSet.of(RUNNING, OFF),
+            RUNNING, EnumSet.of(PAUSED, SAVING, STOPPING, OFF),
+            PAUSED, EnumSet.of(RUNNING, SAVING, OFF),
+            SAVING, EnumSet.of(SAVED, RUNNING, PAUSED, OFF),
+            SAVED, EnumSet.of(RESTORING, OFF),
+            RESTORING, EnumSet.of(RUNNING, PAUSED, SAVED, OFF),
+            STOPPING, EnumSet.of(OFF, RUNNING)));
+
+    private VmStateMachine() {
+    }
+
+    /** Refuses an action the state does not allow, with a message that says what would allow it. */
+    public static void check(VmAction action, VmState state, String vmName) {
+        if (!allows(action, state)) {
+            throw new VmStateException(vmName, action, state);
+        }
+    }
+
+    public static boolean allows(VmAction action, VmState state) {
+        return ALLOWED.get(action).contains(state);
+    }
+
+    /** The actions a VM in this state offers, for user interfaces that show only what is possible. */
+    public static Set<VmAction> actionsIn(VmState state) {
+        Set<VmAction> actions = EnumSet.noneOf(VmAction.class);
+        ALLOWED.forEach((action, states) -> {
+            if (states.contains(state)) {
+                actions.add(action);
+            }
+        });
+        return actions;
+    }
+
+    public static boolean canTransition(VmState from, VmState to) {
+        return TRANSITIONS.get(from).contains(to);
+    }
+
+    static String describeAllowed(VmAction action) {
+        return ALLOWED.get(action).stream().map(VmState::displayName).collect(Collectors.joining(" or "));
+    }
+}

@@ -1,0 +1,76 @@
+#!/bin/sh
+# Hypervise tiny-linux: the guest's work, started by /init (busybox ash).
+# The lines it prints on ttyS0 (hv-disk, hv-nic, HYPERVISE-READY, hv-counter, HYPERVISE-POWEROFF)
+# are a contract: the engine and its tests read them from the serial log. Change them together.
+
+/bin/busybox --install -s /bin
+export PATH=/bin HOME=/root TERM=linux
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mkdir -p /dev/pts
+mount -t devpts devpts /dev/pts
+
+# Markers go to the serial port itself, whatever console= the template was started with.
+exec </dev/null >/dev/ttyS0 2>&1
+
+# Modules in dependency order, as TinyLinuxTemplate wrote them. insmod returns after the driver
+# has probed the devices present, so they are all visible below.
+while read -r module; do
+    insmod "/lib/modules/$module.ko" || echo "hv-warn insmod $module failed"
+done </lib/modules/load-order
+
+ip link set lo up
+
+number() {
+    case $1 in '' | *[!0-9]*) echo 0 ;; *) echo "$1" ;; esac
+}
+
+for dev in /sys/block/*; do
+    [ -e "$dev" ] || continue
+    name=${dev##*/}
+    case $name in loop* | ram* | zram*) continue ;; esac
+    # sysfs counts 512-byte sectors whatever the device's block size.
+    bytes=$(( $(number "$(cat "$dev/size")") * 512 ))
+    # An empty CD-ROM drive claims a made-up capacity: report what can actually be read.
+    case $name in sr*) dd if="/dev/$name" of=/dev/null bs=2048 count=1 2>/dev/null || bytes=0 ;; esac
+    echo "hv-disk $name $bytes"
+done
+for dev in /sys/class/net/*; do
+    [ -e "$dev" ] || continue
+    name=${dev##*/}
+    [ "$name" = lo ] && continue
+    echo "hv-nic $name $(cat "$dev/address")"
+done
+
+# ACPI power button (QMP system_powerdown): any event from its evdev node means "pressed".
+for input in /sys/class/input/event*; do
+    [ "$(cat "$input/device/name" 2>/dev/null)" = "Power Button" ] || continue
+    (
+        dd if="/dev/input/${input##*/}" of=/dev/null bs=24 count=1 2>/dev/null
+        echo HYPERVISE-POWEROFF
+        sync
+        sleep 0.2 # let the serial port send the marker before the machine goes away
+        poweroff -f
+    ) &
+done
+
+# A root shell on the screen (tty1), restarted whenever the user leaves it.
+(
+    while :; do
+        printf '\033[H\033[JHypervise tiny-linux - type commands here\n\n' >/dev/tty1
+        setsid -c sh -l </dev/tty1 >/dev/tty1 2>&1
+        sleep 1
+    done
+) &
+
+echo HYPERVISE-READY
+
+# The counter lives in this shell's memory: after a save and restore it continues, not restarts.
+counter=0
+while :; do
+    echo "hv-counter $counter"
+    counter=$((counter + 1))
+    sleep 1
+done

@@ -1,0 +1,111 @@
+package io.hypervise.engine.guest;
+
+import io.hypervise.engine.Engine;
+import io.hypervise.engine.EngineConfig;
+import io.hypervise.engine.storage.TinyLinuxTemplate;
+import io.hypervise.engine.vm.BootSource;
+import io.hypervise.engine.vm.Definitions;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.Comparator;
+import java.util.List;
+import java.util.stream.Stream;
+
+/**
+ * A throw-away host for tests: a storage root holding the tiny-linux template and a state directory,
+ * both in a fresh folder under /tmp (short, since unix socket paths are). {@link #close()} kills every
+ * worker whose command line names this host's state directory and deletes the folder, whether the
+ * tests passed or not.
+ */
+public final class TestHost implements AutoCloseable {
+
+    /** Template downloads and builds are cached across runs; building takes a minute the first time. */
+    private static final Path CACHE = Path.of(System.getProperty("user.home"), ".cache", "hypervise");
+
+    private final Path dir;
+    private final Path storageRoot;
+    private final Path stateDir;
+    private final Path kernel;
+    private final Path initramfs;
+    private final String commandLine;
+
+    private TestHost(Path dir, TinyLinuxTemplate.Built template) throws IOException {
+        this.dir = dir;
+        this.storageRoot = Files.createDirectories(dir.resolve("storage"));
+        this.stateDir = Files.createDirectories(dir.resolve("state"));
+        Path library = Files.createDirectories(storageRoot.resolve("library/tiny-linux"));
+        this.kernel = copyOnce(template.kernel(), library.resolve(template.kernel().getFileName()));
+        this.initramfs = copyOnce(template.initramfs(), library.resolve("initrd.img"));
+        this.commandLine = template.commandLine();
+    }
+
+    public static TestHost create() throws IOException {
+        return new TestHost(Files.createTempDirectory(Path.of("/tmp"), "hv"), template());
+    }
+
+    /** The same host seen from another process, e.g. one that plays a server about to crash. */
+    public static TestHost attach(Path dir) throws IOException {
+        return new TestHost(dir, template());
+    }
+
+    private static TinyLinuxTemplate.Built template() throws IOException {
+        return TinyLinuxTemplate.ensure(CACHE.resolve("library"), CACHE.resolve("downloads"),
+                line -> System.out.println("[tiny-linux] " + line));
+    }
+
+    private static Path copyOnce(Path from, Path to) throws IOException {
+        return Files.exists(to) ? to : Files.copy(from, to, StandardCopyOption.REPLACE_EXISTING);
+    }
+
+    public Engine openEngine() throws IOException {
+        return Engine.open(EngineConfig.defaults(stateDir, storageRoot));
+    }
+
+    public Path stateDir() {
+        return stateDir;
+    }
+
+    public Path storageRoot() {
+        return storageRoot;
+    }
+
+    /** A VM that boots tiny-linux directly from its kernel and initramfs. */
+    public Definitions tinyLinux(String id) {
+        return Definitions.aVm(new BootSource.Kernel(kernel, initramfs, commandLine)).withId(id).withName(id);
+    }
+
+    /** Creates an empty disk image with qemu-img. */
+    public Path newDisk(String name, String format, String size) throws IOException, InterruptedException {
+        Path image = storageRoot.resolve(name);
+        Process p = new ProcessBuilder("qemu-img", "create", "-q", "-f", format, image.toString(), size)
+                .redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        if (p.waitFor() != 0) {
+            throw new IOException("qemu-img create failed: " + out);
+        }
+        return image;
+    }
+
+    /** Every live process whose command line mentions this host's state directory: its workers. */
+    public List<ProcessHandle> workers() {
+        String marker = stateDir.toString();
+        return ProcessHandle.allProcesses()
+                .filter(p -> p.info().arguments().map(args -> String.join(" ", args).contains(marker)).orElse(false))
+                .toList();
+    }
+
+    @Override
+    public void close() throws IOException {
+        for (ProcessHandle worker : workers()) {
+            worker.destroyForcibly();
+            worker.onExit().join();
+        }
+        try (Stream<Path> files = Files.walk(dir)) {
+            for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        }
+    }
+}

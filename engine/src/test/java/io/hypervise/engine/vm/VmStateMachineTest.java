@@ -1,0 +1,97 @@
+package io.hypervise.engine.vm;
+
+import static io.hypervise.engine.vm.VmState.OFF;
+import static io.hypervise.engine.vm.VmState.PAUSED;
+import static io.hypervise.engine.vm.VmState.RESTORING;
+import static io.hypervise.engine.vm.VmState.RUNNING;
+import static io.hypervise.engine.vm.VmState.SAVED;
+import static io.hypervise.engine.vm.VmState.SAVING;
+import static io.hypervise.engine.vm.VmState.STARTING;
+import static io.hypervise.engine.vm.VmState.STOPPING;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatCode;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.util.EnumSet;
+import java.util.Map;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+class VmStateMachineTest {
+
+    /** The expected tables, written out independently of the implementation's. */
+    private static final Map<VmAction, Set<VmState>> EXPECTED_ACTIONS = Map.of(
+            VmAction.START, EnumSet.of(OFF, SAVED),
+            VmAction.PAUSE, EnumSet.of(RUNNING),
+            VmAction.RESUME, EnumSet.of(PAUSED),
+            VmAction.SAVE, EnumSet.of(RUNNING, PAUSED),
+            VmAction.SHUT_DOWN, EnumSet.of(RUNNING),
+            VmAction.TURN_OFF, EnumSet.of(STARTING, RUNNING, PAUSED, SAVING, RESTORING, STOPPING),
+            VmAction.RESTART, EnumSet.of(RUNNING, PAUSED),
+            VmAction.RECONFIGURE, EnumSet.of(OFF),
+            VmAction.DISCARD_SAVED_STATE, EnumSet.of(SAVED),
+            VmAction.DELETE, EnumSet.of(OFF, SAVED));
+
+    private static final Map<VmState, Set<VmState>> EXPECTED_TRANSITIONS = Map.of(
+            OFF, EnumSet.of(STARTING),
+            STARTING, EnumSet.of(RUNNING, OFF),
+            RUNNING, EnumSet.of(PAUSED, SAVING, STOPPING, OFF),
+            PAUSED, EnumSet.of(RUNNING, SAVING, OFF),
+            SAVING, EnumSet.of(SAVED, RUNNING, PAUSED, OFF),
+            SAVED, EnumSet.of(RESTORING, OFF),
+            RESTORING, EnumSet.of(RUNNING, PAUSED, SAVED, OFF),
+            STOPPING, EnumSet.of(OFF, RUNNING));
+
+    @ParameterizedTest
+    @EnumSource(VmAction.class)
+    void everyActionIsAllowedExactlyInItsStates(VmAction action) {
+        for (VmState state : VmState.values()) {
+            boolean expected = EXPECTED_ACTIONS.get(action).contains(state);
+            assertThat(VmStateMachine.allows(action, state))
+                    .as("%s while %s", action, state)
+                    .isEqualTo(expected);
+            if (expected) {
+                assertThatCode(() -> VmStateMachine.check(action, state, "web-1")).doesNotThrowAnyException();
+            } else {
+                assertThatThrownBy(() -> VmStateMachine.check(action, state, "web-1"))
+                        .isInstanceOf(VmStateException.class)
+                        .hasMessageStartingWith("cannot " + action.verb() + " VM 'web-1' while it is " + state.displayName());
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(VmState.class)
+    void everyTransitionIsLegalExactlyAsTabled(VmState from) {
+        for (VmState to : VmState.values()) {
+            assertThat(VmStateMachine.canTransition(from, to))
+                    .as("%s -> %s", from, to)
+                    .isEqualTo(EXPECTED_TRANSITIONS.get(from).contains(to));
+        }
+    }
+
+    @Test
+    void pausingASavedVmSaysWhatWouldAllowIt() {
+        assertThatThrownBy(() -> VmStateMachine.check(VmAction.PAUSE, SAVED, "web-1"))
+                .hasMessage("cannot pause VM 'web-1' while it is Saved; pause is possible when it is Running");
+    }
+
+    @Test
+    void everyWorkerBearingStateCanFallToOffBecauseWorkersDie() {
+        for (VmState state : VmState.values()) {
+            if (state.hasWorker()) {
+                assertThat(VmStateMachine.canTransition(state, OFF)).as(state.name()).isTrue();
+            }
+        }
+    }
+
+    @Test
+    void actionsOfferedInAStateAreTheAllowedOnes() {
+        assertThat(VmStateMachine.actionsIn(RUNNING)).containsExactlyInAnyOrder(
+                VmAction.PAUSE, VmAction.SAVE, VmAction.SHUT_DOWN, VmAction.TURN_OFF, VmAction.RESTART);
+        assertThat(VmStateMachine.actionsIn(SAVED)).containsExactlyInAnyOrder(
+                VmAction.START, VmAction.DISCARD_SAVED_STATE, VmAction.DELETE);
+    }
+}
