@@ -1,0 +1,49 @@
+package io.hypervise.server.engine;
+
+import io.hypervise.engine.Engine;
+import io.hypervise.engine.EngineConfig;
+import io.hypervise.engine.host.AcceleratorChoice;
+import io.hypervise.engine.vm.EngineSettings;
+import io.quarkus.runtime.Startup;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.inject.Disposes;
+import jakarta.enterprise.inject.Produces;
+import jakarta.inject.Singleton;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import org.jboss.logging.Logger;
+
+/**
+ * The one place where the framework-free engine meets Quarkus: it is opened when the server starts
+ * (re-attaching to every worker still running) and closed when it stops, which leaves the VMs running.
+ */
+@ApplicationScoped
+public class EngineLifecycle {
+
+    private static final Logger LOG = Logger.getLogger(EngineLifecycle.class);
+
+    @Produces
+    @Singleton
+    @Startup
+    Engine engine(HyperviseConfig config) {
+        Path stateDir = config.stateDir().orElse(config.dataDir().resolve("state"));
+        Path storageRoot = config.storageRoot().orElse(config.dataDir().resolve("storage"));
+        EngineSettings settings = EngineSettings.defaults(stateDir).withShutdownTimeout(config.shutdownTimeout());
+        try {
+            Engine engine = Engine.open(new EngineConfig(storageRoot, config.qemuBinary(),
+                    AcceleratorChoice.parse(config.accelerator()), settings));
+            LOG.infof("engine open: accelerator %s (%s), QEMU %s, %d VMs, state in %s, storage in %s",
+                    engine.host().accelerator(), engine.host().acceleratorReason(), engine.host().qemuVersion(),
+                    engine.vms().list().size(), stateDir.toAbsolutePath(), engine.storage().path());
+            return engine;
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot open the engine: " + e.getMessage(), e);
+        }
+    }
+
+    void close(@Disposes Engine engine) {
+        engine.close();
+        LOG.info("engine closed; running VMs go on without the server");
+    }
+}

@@ -1,0 +1,22 @@
+package io.hypervise.server.host;
+
+import io.hypervise.engine.Engine;
+import jakarta.inject.Inject;
+import jakarta.ws.rs.GET;
+import jakarta.ws.rs.Path;
+import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.core.MediaType;
+
+@Path("/api/v1/host")
+@Produces(MediaType.APPLICATION_JSON)
+public class HostResource {
+
+    @Inject
+    Engine engine;
+
+    /** What this host can run: accelerator and why, CPUs, memory, QEMU. */
+    @GET
+    public HostView capabilities() {
+        return HostView.of(engine.host());
+    }
+}

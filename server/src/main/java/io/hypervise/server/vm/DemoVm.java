@@ -1,0 +1,74 @@
+package io.hypervise.server.vm;
+
+import io.hypervise.engine.Engine;
+import io.hypervise.engine.storage.TinyLinuxTemplate;
+import io.hypervise.engine.vm.BootSource;
+import io.hypervise.engine.vm.DeviceProfile;
+import io.hypervise.engine.vm.Display;
+import io.hypervise.engine.vm.Nic;
+import io.hypervise.engine.vm.VmDefinition;
+import io.hypervise.engine.vm.VmNotFoundException;
+import io.hypervise.engine.vm.VmState;
+import io.hypervise.engine.vm.VmStatus;
+import io.hypervise.server.engine.HyperviseConfig;
+import io.quarkus.runtime.StartupEvent;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import jakarta.inject.Inject;
+import java.nio.file.Path;
+import java.util.List;
+import org.jboss.logging.Logger;
+
+/**
+ * Boots a VM from the tiny-linux template when the server starts (if enabled), building the template
+ * on first use. It runs in the background: the server answers while the template is being built.
+ */
+@ApplicationScoped
+public class DemoVm {
+
+    private static final Logger LOG = Logger.getLogger(DemoVm.class);
+
+    @Inject
+    Engine engine;
+
+    @Inject
+    HyperviseConfig config;
+
+    void onStart(@Observes StartupEvent event) {
+        if (config.demoVm().enabled()) {
+            Thread.ofVirtual().name("demo-vm").start(this::bootDemo);
+        }
+    }
+
+    private void bootDemo() {
+        String id = config.demoVm().id();
+        try {
+            Path downloads = config.downloadCache()
+                    .orElse(Path.of(System.getProperty("user.home"), ".cache", "hypervise", "downloads"));
+            TinyLinuxTemplate.Built template = TinyLinuxTemplate.ensure(engine.storage().library(), downloads,
+                    line -> LOG.infof("tiny-linux template: %s", line));
+            VmStatus status = existing(id);
+            if (status == null) {
+                status = engine.vms().define(new VmDefinition(id, "Demo (tiny-linux)", 1, 256, DeviceProfile.ENLIGHTENED,
+                        List.of(), List.of(new Nic("52:54:00:00:00:01")),
+                        new BootSource.Kernel(template.kernel(), template.initramfs(), template.commandLine()),
+                        Display.VNC));
+            }
+            if (status.state() == VmState.OFF || status.state() == VmState.SAVED) {
+                engine.vms().start(id);
+            }
+            LOG.infof("demo VM '%s' is %s; its serial console: GET /api/v1/vms/%s/serial", id,
+                    engine.vms().status(id).state().displayName(), id);
+        } catch (Exception e) {
+            LOG.errorf("the demo VM could not be started: %s", e.getMessage());
+        }
+    }
+
+    private VmStatus existing(String id) {
+        try {
+            return engine.vms().status(id);
+        } catch (VmNotFoundException e) {
+            return null;
+        }
+    }
+}

@@ -1,0 +1,40 @@
+package io.hypervise.server;
+
+import static io.restassured.RestAssured.given;
+import static org.hamcrest.Matchers.containsString;
+import static org.hamcrest.Matchers.equalTo;
+import static org.hamcrest.Matchers.greaterThan;
+import static org.hamcrest.Matchers.is;
+import static org.hamcrest.Matchers.startsWith;
+
+import io.quarkus.test.junit.QuarkusTest;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+
+@QuarkusTest
+class HostResourceTest {
+
+    @Test
+    void theHostDescribesItsAcceleratorCpusMemoryAndQemu() throws Exception {
+        boolean hardware = Files.readString(Path.of("/proc/cpuinfo")).matches("(?s).*\\b(vmx|svm)\\b.*");
+        given().when().get("/api/v1/host")
+                .then().statusCode(200)
+                .contentType("application/json")
+                // These machines have no vmx/svm: the engine must pick TCG here, and KVM only where both exist.
+                .body("accelerator", equalTo(hardware && Files.exists(Path.of("/dev/kvm")) ? "kvm" : "tcg"))
+                .body("hardwareVirtualization", is(hardware))
+                .body("cpus", equalTo(Runtime.getRuntime().availableProcessors()))
+                .body("memoryBytes", greaterThan(0L))
+                .body("qemuBinary", containsString("qemu-system-x86_64"))
+                .body("qemuVersion", startsWith("7."));
+    }
+
+    @Test
+    void anUnknownVmIsAProblemDocumentNamingIt() {
+        given().when().get("/api/v1/vms/nope")
+                .then().statusCode(404)
+                .contentType("application/problem+json")
+                .body("detail", equalTo("no VM with id 'nope' is defined on this host"));
+    }
+}
