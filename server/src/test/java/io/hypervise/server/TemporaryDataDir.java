@@ -1,0 +1,37 @@
+package io.hypervise.server;
+
+import io.quarkus.test.common.QuarkusTestResourceLifecycleManager;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Comparator;
+import java.util.Map;
+import java.util.stream.Stream;
+
+/** Gives the server under test a fresh data folder (short, under /tmp) and removes it afterwards. */
+public class TemporaryDataDir implements QuarkusTestResourceLifecycleManager {
+
+    private Path dir;
+
+    @Override
+    public Map<String, String> start() {
+        try {
+            dir = Files.createTempDirectory(Path.of("/tmp"), "hvs");
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return Map.of("hypervise.data-dir", dir.toString());
+    }
+
+    @Override
+    public void stop() {
+        try (Stream<Path> files = Files.walk(dir)) {
+            for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot remove " + dir, e);
+        }
+    }
+}
