@@ -3,6 +3,7 @@ package io.hypervise.engine.vm;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.hypervise.engine.qmp.QmpClosedException;
 import io.hypervise.engine.qmp.QmpEvent;
 import io.hypervise.engine.qmp.QmpException;
 import io.hypervise.engine.storage.StorageRoot;
@@ -52,6 +53,7 @@ public final class VmService implements AutoCloseable {
     private final Clock clock;
     private final Map<String, ManagedVm> vms = new ConcurrentHashMap<>();
     private final List<Consumer<VmEvent>> listeners = new CopyOnWriteArrayList<>();
+    private volatile boolean closed;
 
     public VmService(EngineSettings settings, StorageRoot storage, QemuCommandLine commandLine, Clock clock) {
         this.settings = settings;
@@ -100,7 +102,7 @@ public final class VmService implements AutoCloseable {
             vms.remove(def.id());
             throw new VmOperationException("cannot store the definition of VM '" + def.name() + "': " + e.getMessage(), e);
         }
-        LOG.log(Level.INFO, "VM ''{0}'' ({1}) defined", def.name(), def.id());
+        LOG.log(Level.INFO, () -> "VM '" + def.name() + "' (" + def.id() + ") defined");
         return vm.status();
     }
 
@@ -126,7 +128,7 @@ public final class VmService implements AutoCloseable {
             VmStateMachine.check(VmAction.DELETE, vm.state, vm.name());
             store.delete(vm.files);
             vms.remove(id);
-            LOG.log(Level.INFO, "VM ''{0}'' ({1}) deleted", vm.name(), id);
+            log(vm, "deleted");
         } catch (IOException e) {
             throw new VmOperationException("cannot delete the files of VM '" + vm.name() + "': " + e.getMessage(), e);
         } finally {
@@ -192,7 +194,7 @@ public final class VmService implements AutoCloseable {
     public VmStatus restart(String id) {
         return act(id, VmAction.RESTART, vm -> {
             command(vm, "system_reset", null);
-            LOG.log(Level.INFO, "VM ''{0}'' ({1}) reset on request", vm.name(), vm.id());
+            log(vm, "reset on request");
         });
     }
 
@@ -256,6 +258,7 @@ public final class VmService implements AutoCloseable {
     /** Lets go of every worker without stopping it: the VMs go on running without the engine. */
     @Override
     public void close() {
+        closed = true;
         for (ManagedVm vm : vms.values()) {
             Worker worker = vm.worker;
             if (worker != null) {
@@ -411,7 +414,7 @@ public final class VmService implements AutoCloseable {
         vm.record = new WorkerRecord(worker.pid(), worker.startTicks(), phase, false, clock.instant());
         store.writeWorker(vm.files, vm.record);
         watch(vm, worker);
-        LOG.log(Level.INFO, "VM ''{0}'' ({1}): worker {2} launched: {3}", vm.name(), vm.id(), worker.pid(), argv);
+        log(vm, "worker " + worker.pid() + " launched: " + argv);
         try {
             worker.connect(settings.qmpConnectTimeout(), event -> onQmpEvent(vm, worker, event));
         } catch (QmpException e) {
@@ -441,14 +444,7 @@ public final class VmService implements AutoCloseable {
             return;
         }
         worker.expect(target, reason);
-        try {
-            worker.qmp().execute("quit", null, QUIT_GRACE);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        } catch (QmpException | RuntimeException e) {
-            LOG.log(Level.DEBUG, "VM ''{0}'': quit not acknowledged ({1}); killing worker {2}",
-                    vm.name(), e.getMessage(), worker.pid());
-        }
+        askToQuit(vm, worker);
         Optional<WorkerExit> exit = await(worker, QUIT_GRACE);
         if (exit.isEmpty()) {
             worker.kill();
@@ -457,8 +453,26 @@ public final class VmService implements AutoCloseable {
         handleExit(vm, worker, exit.orElse(WorkerExit.unknown()));
     }
 
+    private static void askToQuit(ManagedVm vm, Worker worker) {
+        if (worker.qmp() == null) {
+            return; // never connected: only killing can end it
+        }
+        try {
+            worker.qmp().execute("quit", null, QUIT_GRACE);
+        } catch (QmpClosedException e) {
+            // QEMU often closes the connection before it answers quit: that is the worker going away.
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (QmpException | RuntimeException e) {
+            log(vm, "worker " + worker.pid() + " did not accept quit (" + e.getMessage() + "); it is killed if it does not exit");
+        }
+    }
+
     private void watch(ManagedVm vm, Worker worker) {
         worker.exit().thenAcceptAsync(exit -> {
+            if (closed) {
+                return; // a closed engine no longer speaks for its VMs; the next one will
+            }
             vm.lock.lock();
             try {
                 handleExit(vm, worker, exit);
@@ -487,7 +501,7 @@ public final class VmService implements AutoCloseable {
             return;
         }
         String log = worker.logTail();
-        transition(vm, VmState.OFF, "worker " + worker.pid() + " " + exit.description() + " unexpectedly"
+        transition(vm, VmState.OFF, "worker " + worker.pid() + " ended unexpectedly: " + exit.description()
                 + (log.isEmpty() ? "" : " (worker log: " + log + ")"));
     }
 
@@ -584,7 +598,7 @@ public final class VmService implements AutoCloseable {
                 vm.state = status.equals("running") ? VmState.RUNNING : VmState.PAUSED;
                 vm.reason = via + " (QEMU status: " + status + ")";
                 vm.since = clock.instant();
-                LOG.log(Level.INFO, "VM ''{0}'' ({1}): {2}", vm.name(), vm.id(), vm.reason);
+                log(vm, vm.reason);
             }
         }
     }
@@ -623,9 +637,12 @@ public final class VmService implements AutoCloseable {
         vm.state = to;
         vm.reason = reason;
         vm.since = clock.instant();
-        LOG.log(Level.INFO, "VM ''{0}'' ({1}): {2} -> {3}: {4}", vm.name(), vm.id(),
-                from.displayName(), to.displayName(), reason);
+        log(vm, from.displayName() + " -> " + to.displayName() + ": " + reason);
         publish(new VmEvent.StateChanged(vm.id(), vm.name(), from, to, reason, vm.since));
+    }
+
+    private static void log(ManagedVm vm, String message) {
+        LOG.log(Level.INFO, () -> "VM '" + vm.name() + "' (" + vm.id() + "): " + message);
     }
 
     private void progress(ManagedVm vm, VmAction action, long done, long total) {

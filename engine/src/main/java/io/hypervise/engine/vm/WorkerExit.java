@@ -20,6 +20,6 @@ public record WorkerExit(OptionalInt status, String description) {
     }
 
     static WorkerExit unknown() {
-        return new WorkerExit(OptionalInt.empty(), "exited (its status is unknown: it was started by an earlier engine process)");
+        return new WorkerExit(OptionalInt.empty(), "exited (its exit status is unknown: an earlier engine process started it)");
     }
 }

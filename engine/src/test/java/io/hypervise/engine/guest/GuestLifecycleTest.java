@@ -160,7 +160,7 @@ class GuestLifecycleTest {
             assertThat(Duration.ofNanos(System.nanoTime() - killedAt)).as("time to notice").isLessThan(Duration.ofSeconds(1));
             SerialConsole.sleep(10);
         }
-        assertThat(vms().status(VM).reason()).contains("worker " + pid).contains("unexpectedly");
+        assertThat(vms().status(VM).reason()).startsWith("worker " + pid + " ended unexpectedly: ");
     }
 
     @Test
