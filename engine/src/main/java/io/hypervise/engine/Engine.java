@@ -28,11 +28,13 @@ public final class Engine implements AutoCloseable {
     private final HostCapabilities host;
     private final StorageRoot storage;
     private final VmService vms;
+    private final StateDirectoryLock lock;
 
-    private Engine(HostCapabilities host, StorageRoot storage, VmService vms) {
+    private Engine(HostCapabilities host, StorageRoot storage, VmService vms, StateDirectoryLock lock) {
         this.host = host;
         this.storage = storage;
         this.vms = vms;
+        this.lock = lock;
     }
 
     public static Engine open(EngineConfig config) throws IOException {
@@ -43,14 +45,20 @@ public final class Engine implements AutoCloseable {
                     + " fit in a unix socket path");
         }
         Files.createDirectories(stateDir);
-        Path qemu = locate(config.qemuBinary());
-        HostCapabilities host = new HostProbe().probe(qemu, config.accelerator());
-        StorageRoot storage = new StorageRoot(config.storageRoot());
-        Files.createDirectories(storage.library());
-        VmService vms = new VmService(config.settings(), storage,
-                new QemuCommandLine(qemu, host.accelerator()), Clock.systemUTC());
-        vms.recover();
-        return new Engine(host, storage, vms);
+        StateDirectoryLock lock = StateDirectoryLock.acquire(stateDir);
+        try {
+            Path qemu = locate(config.qemuBinary());
+            HostCapabilities host = new HostProbe().probe(qemu, config.accelerator());
+            StorageRoot storage = new StorageRoot(config.storageRoot());
+            Files.createDirectories(storage.library());
+            VmService vms = new VmService(config.settings(), storage,
+                    new QemuCommandLine(qemu, host.accelerator()), Clock.systemUTC());
+            vms.recover();
+            return new Engine(host, storage, vms, lock);
+        } catch (IOException | RuntimeException e) {
+            lock.close();
+            throw e;
+        }
     }
 
     public HostCapabilities host() {
@@ -67,7 +75,11 @@ public final class Engine implements AutoCloseable {
 
     @Override
     public void close() {
-        vms.close();
+        try {
+            vms.close();
+        } finally {
+            lock.close();
+        }
     }
 
     /** A name without a slash is looked up on PATH, as a shell would. */

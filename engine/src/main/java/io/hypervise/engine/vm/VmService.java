@@ -153,6 +153,11 @@ public final class VmService implements AutoCloseable {
         return get(id).files.serialLog();
     }
 
+    /** The last lines the guest wrote to its serial console (from at most the log's last 256 KiB). */
+    public List<String> serialTail(String id, int lines) {
+        return LogTail.of(get(id).files.serialLog(), lines, 256 * 1024);
+    }
+
     public Path vncSocket(String id) {
         return get(id).files.vncSocket();
     }
@@ -552,8 +557,13 @@ public final class VmService implements AutoCloseable {
             worker.connect(settings.qmpConnectTimeout(), event -> onQmpEvent(vm, worker, event));
             resumeSupervision(vm, worker, record.get());
         } catch (QmpException | VmOperationException e) {
+            // Killing a guest because its worker is slow to answer would lose it; say so and let a person decide.
+            worker.watchWithoutQmp();
             vm.state = VmState.RUNNING;
-            end(vm, VmState.OFF, "re-attached to worker " + worker.pid() + " but it did not answer: " + e.getMessage());
+            vm.reason = "re-attached to worker " + worker.pid() + ", but it does not answer QMP (" + e.getMessage()
+                    + "); turn the VM off to recover";
+            vm.since = clock.instant();
+            log(vm, vm.reason);
         }
     }
 

@@ -6,9 +6,6 @@ import io.hypervise.engine.qmp.QmpException;
 import io.hypervise.engine.qmp.QmpListener;
 import java.io.File;
 import java.io.IOException;
-import java.io.RandomAccessFile;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -152,7 +149,12 @@ final class Worker {
 
     /** The last lines QEMU wrote to its log: where its own error messages are. */
     String logTail() {
-        return tail(files.workerLog(), 3);
+        return String.join(" | ", LogTail.of(files.workerLog(), 3, 4096).stream().filter(l -> !l.isBlank()).toList());
+    }
+
+    /** For a worker whose QMP socket is silent: notice its end from the process alone (slower). */
+    void watchWithoutQmp() {
+        handle.onExit().thenRun(() -> exit.complete(WorkerExit.unknown()));
     }
 
     private void watchForDeath() {
@@ -172,20 +174,6 @@ final class Worker {
             // notices its end eventually.
             handle.onExit().thenRun(() -> exit.complete(WorkerExit.unknown()));
         });
-    }
-
-    static String tail(Path file, int lines) {
-        try (RandomAccessFile raf = new RandomAccessFile(file.toFile(), "r")) {
-            long length = raf.length();
-            long from = Math.max(0, length - 4096);
-            byte[] buf = new byte[(int) (length - from)];
-            raf.seek(from);
-            raf.readFully(buf);
-            List<String> all = new String(buf, StandardCharsets.UTF_8).lines().filter(l -> !l.isBlank()).toList();
-            return String.join(" | ", all.subList(Math.max(0, all.size() - lines), all.size()));
-        } catch (IOException e) {
-            return "";
-        }
     }
 
     private static void sleep(Duration d) {

@@ -1,0 +1,34 @@
+package io.hypervise.server.api;
+
+import jakarta.ws.rs.core.MediaType;
+import jakarta.ws.rs.core.Response;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/** An RFC 9457 problem document: every error the API returns has this shape. */
+public final class Problem {
+
+    public static final MediaType JSON = new MediaType("application", "problem+json");
+
+    private Problem() {
+    }
+
+    public static Response response(int status, String detail) {
+        return response(status, detail, List.of());
+    }
+
+    /** @param violations for invalid input: one entry per broken rule, naming its field */
+    public static Response response(int status, String detail, List<?> violations) {
+        Response.StatusType type = Response.Status.fromStatusCode(status);
+        Map<String, Object> body = new LinkedHashMap<>();
+        body.put("type", "about:blank");
+        body.put("title", type == null ? "HTTP " + status : type.getReasonPhrase());
+        body.put("status", status);
+        body.put("detail", detail);
+        if (!violations.isEmpty()) {
+            body.put("violations", violations);
+        }
+        return Response.status(status).type(JSON).entity(body).build();
+    }
+}

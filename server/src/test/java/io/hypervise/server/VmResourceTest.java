@@ -1,0 +1,74 @@
+package io.hypervise.server;
+
+import static io.restassured.RestAssured.given;
+import static org.hamcrest.Matchers.contains;
+import static org.hamcrest.Matchers.equalTo;
+import static org.hamcrest.Matchers.hasItem;
+import static org.hamcrest.Matchers.startsWith;
+
+import io.hypervise.engine.Engine;
+import io.hypervise.engine.vm.BootSource;
+import io.hypervise.engine.vm.DeviceProfile;
+import io.hypervise.engine.vm.Display;
+import io.hypervise.engine.vm.VmDefinition;
+import io.quarkus.test.common.WithTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import jakarta.inject.Inject;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+@QuarkusTest
+@WithTestResource(TemporaryDataDir.class)
+class VmResourceTest {
+
+    @Inject
+    Engine engine;
+
+    @BeforeEach
+    void defineAnOffVm() throws Exception {
+        if (engine.vms().list().stream().anyMatch(s -> s.id().equals("idle"))) {
+            return;
+        }
+        Path kernel = Files.writeString(engine.storage().path().resolve("kernel"), "not booted in this test");
+        engine.vms().define(new VmDefinition("idle", "Idle VM", 2, 512, DeviceProfile.LEGACY, List.of(), List.of(),
+                new BootSource.Kernel(kernel, null, ""), Display.NONE));
+    }
+
+    @Test
+    void theListShowsEachVmWithItsStateAndTheActionsItAllows() {
+        given().when().get("/api/v1/vms")
+                .then().statusCode(200)
+                .body("id", hasItem("idle"))
+                .body("find { it.id == 'idle' }.state", equalTo("Off"))
+                .body("find { it.id == 'idle' }.vcpus", equalTo(2))
+                .body("find { it.id == 'idle' }.profile", equalTo("legacy"))
+                .body("find { it.id == 'idle' }.actions", contains("start", "reconfigure", "delete"));
+    }
+
+    @Test
+    void aVmThatNeverRanHasAnEmptySerialConsole() {
+        given().when().get("/api/v1/vms/idle/serial")
+                .then().statusCode(200).body(equalTo(""));
+    }
+
+    @Test
+    void aBadLineCountIsA400NamingTheParameterAndTheRule() {
+        for (String bad : List.of("0", "10001", "abc", "-5", "1e3")) {
+            given().queryParam("lines", bad).when().get("/api/v1/vms/idle/serial")
+                    .then().statusCode(400)
+                    .contentType("application/problem+json")
+                    .body("detail", startsWith("lines: must be a whole number from 1 to 10000"));
+        }
+    }
+
+    @Test
+    void unknownPathsAndMethodsAreProblemsToo() {
+        given().when().get("/api/v1/nothing-here")
+                .then().statusCode(404).contentType("application/problem+json");
+        given().when().delete("/api/v1/host")
+                .then().statusCode(405).contentType("application/problem+json");
+    }
+}
