@@ -126,7 +126,6 @@ public final class BootBench {
                 e.vms().define(definition("m" + i, boot));
             }
             long after = usedHeapAfterGc();
-            int threadsBefore = Thread.activeCount();
             long platformBefore = ManagementFactory.getThreadMXBean().getThreadCount();
             e.vms().start("m0");
             long platformAfter = ManagementFactory.getThreadMXBean().getThreadCount();
@@ -134,8 +133,8 @@ public final class BootBench {
             System.out.println();
             System.out.printf("engine memory: %d VMs defined -> %.1f KiB of heap per VM%n", count,
                     (after - before) / 1024.0 / count);
-            System.out.printf("engine threads per running VM: %d platform threads (%d before start)%n",
-                    platformAfter - platformBefore, threadsBefore);
+            System.out.printf("engine threads per running VM: %d platform threads (%d in the JVM before the start)%n",
+                    platformAfter - platformBefore, platformBefore);
         }
     }
 
