@@ -1,0 +1,275 @@
+package io.hypervise.engine.vm;
+
+import io.hypervise.engine.qmp.QmpClosedException;
+import io.hypervise.engine.qmp.QmpEvent;
+import io.hypervise.engine.qmp.QmpException;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.UnaryOperator;
+
+/**
+ * Starts, watches, ends and re-attaches to VM workers, and settles each VM's state when its worker
+ * ends, whoever ended it. Every method expects the VM's lock to be held by the caller.
+ */
+final class WorkerSupervisor {
+
+    private static final Duration QUIT_GRACE = Duration.ofSeconds(5);
+
+    private final EngineSettings settings;
+    private final QemuCommandLine commandLine;
+    private final VmDefinitionValidator validator;
+    private final VmStore store;
+    private final UnaryOperator<Path> resolve;
+    private final Clock clock;
+    private volatile boolean closed;
+
+    WorkerSupervisor(EngineSettings settings, QemuCommandLine commandLine, VmDefinitionValidator validator,
+            VmStore store, UnaryOperator<Path> resolve, Clock clock) {
+        this.settings = settings;
+        this.commandLine = commandLine;
+        this.validator = validator;
+        this.store = store;
+        this.resolve = resolve;
+        this.clock = clock;
+    }
+
+    /** Starts a worker for the VM (paused) and connects to it; on failure the VM falls back to Off or Saved. */
+    Worker launch(ManagedVm vm, boolean incoming, WorkerPhase phase) {
+        VmState fallback = incoming ? VmState.SAVED : VmState.OFF;
+        try {
+            validator.validate(vm.definition);
+        } catch (InvalidVmDefinitionException e) {
+            vm.transition(fallback, "cannot start: " + e.getMessage());
+            throw e;
+        }
+        List<String> argv = commandLine.build(vm.definition, vm.files, resolve, incoming);
+        Worker worker;
+        try {
+            store.clearWorker(vm.files);
+            worker = Worker.launch(argv, vm.files);
+        } catch (IOException | UncheckedIOException e) {
+            vm.transition(fallback, "the worker could not be started: " + e.getMessage());
+            throw new VmOperationException("cannot start VM '" + vm.name() + "': " + e.getMessage(), e);
+        }
+        vm.worker = worker;
+        vm.record = new WorkerRecord(worker.pid(), worker.startTicks(), phase, false, clock.instant());
+        store.writeWorker(vm.files, vm.record);
+        watch(vm, worker);
+        vm.log("worker " + worker.pid() + " launched: " + argv);
+        try {
+            worker.connect(settings.qmpConnectTimeout(), event -> onQmpEvent(vm, worker, event));
+        } catch (QmpException e) {
+            throw failAndEnd(vm, worker, fallback, "the worker did not open its QMP socket: " + e.getMessage());
+        }
+        return worker;
+    }
+
+    /** Records what the worker is doing now, for an engine that may have to re-attach to it. */
+    void recordPhase(ManagedVm vm, WorkerRecord record) {
+        vm.record = record;
+        store.writeWorker(vm.files, record);
+    }
+
+    /**
+     * Ends a worker that failed part-way through an action and settles the state; returns the failure
+     * for the caller to throw.
+     */
+    VmOperationException failAndEnd(ManagedVm vm, Worker worker, VmState target, String reason) {
+        String log = worker.logTail();
+        String full = log.isEmpty() ? reason : reason + " (worker log: " + log + ")";
+        if (vm.worker == worker) {
+            end(vm, target, full);
+        }
+        return new VmOperationException("VM '" + vm.name() + "': " + full);
+    }
+
+    /**
+     * Ends the VM's worker and settles on {@code target}: asks QEMU to quit (which flushes disk caches),
+     * and kills it if it has not gone within a few seconds.
+     */
+    void end(ManagedVm vm, VmState target, String reason) {
+        Worker worker = vm.worker;
+        if (worker == null) {
+            vm.transition(target, reason);
+            return;
+        }
+        worker.expect(target, reason);
+        askToQuit(vm, worker);
+        Optional<WorkerExit> exit = await(worker, QUIT_GRACE);
+        if (exit.isEmpty()) {
+            worker.kill();
+            exit = await(worker, QUIT_GRACE);
+        }
+        handleExit(vm, worker, exit.orElse(WorkerExit.unknown()));
+    }
+
+    /** Settles the VM after its worker ended, once per worker, whichever path noticed the end first. */
+    void handleExit(ManagedVm vm, Worker worker, WorkerExit exit) {
+        if (vm.worker != worker) {
+            return;
+        }
+        vm.worker = null;
+        vm.record = null;
+        worker.detach();
+        store.clearWorker(vm.files);
+        Worker.Intent intent = worker.intent().orElse(null);
+        if (intent != null) {
+            vm.transition(intent.target(), intent.reason());
+            return;
+        }
+        if (worker.shutdownReason().filter(r -> r.startsWith("guest")).isPresent()) {
+            vm.transition(VmState.OFF, "the guest powered off (" + worker.shutdownReason().get() + ")");
+            return;
+        }
+        String log = worker.logTail();
+        vm.transition(VmState.OFF, "worker " + worker.pid() + " ended unexpectedly: " + exit.description()
+                + (log.isEmpty() ? "" : " (worker log: " + log + ")"));
+    }
+
+    /** Finds the VM's worker again after an engine restart and decides what it is now. */
+    void reattach(ManagedVm vm) {
+        store.clearPartialSave(vm.files);
+        Optional<WorkerRecord> record = store.readWorker(vm.files);
+        if (record.isEmpty()) {
+            settleWithoutWorker(vm, "off when the engine started");
+            return;
+        }
+        Optional<Worker> adopted = Worker.adopt(record.get(), QemuCommandLine.workerName(vm.id()), vm.files);
+        if (adopted.isEmpty()) {
+            store.clearWorker(vm.files);
+            settleWithoutWorker(vm, "its worker (PID " + record.get().pid() + ") was no longer running when the engine started");
+            return;
+        }
+        Worker worker = adopted.get();
+        vm.worker = worker;
+        vm.record = record.get();
+        watch(vm, worker);
+        try {
+            worker.connect(settings.qmpConnectTimeout(), event -> onQmpEvent(vm, worker, event));
+            resumeSupervision(vm, worker, record.get());
+        } catch (QmpException | VmOperationException e) {
+            // Killing a guest because its worker is slow to answer would lose it; say so and let a person decide.
+            worker.watchWithoutQmp();
+            vm.found(VmState.RUNNING, "re-attached to worker " + worker.pid() + ", but it does not answer QMP ("
+                    + e.getMessage() + "); turn the VM off to recover");
+        }
+    }
+
+    /** From now on, worker ends are no longer this supervisor's to report: a new engine will. */
+    void close() {
+        closed = true;
+    }
+
+    private void settleWithoutWorker(ManagedVm vm, String reasonIfOff) {
+        Optional<SavedState> saved = store.readSaved(vm.files);
+        vm.found(saved.isPresent() ? VmState.SAVED : VmState.OFF,
+                saved.map(s -> "saved at " + s.savedAt()).orElse(reasonIfOff));
+    }
+
+    /** Decides what a re-attached worker is, from what it was doing when the last engine stopped. */
+    private void resumeSupervision(ManagedVm vm, Worker worker, WorkerRecord record) {
+        String status = vm.command("query-status", null).path("status").asText("");
+        String via = "re-attached to worker " + worker.pid();
+        switch (record.phase()) {
+            case LAUNCHING -> {
+                vm.state = VmState.STARTING;
+                end(vm, VmState.OFF, via + ", which was half-started when the last engine stopped; it was turned off");
+            }
+            case RESTORING -> {
+                vm.state = VmState.RESTORING;
+                end(vm, VmState.SAVED, via + ", which was still restoring when the last engine stopped;"
+                        + " it was turned off and the saved state kept");
+            }
+            case SAVING -> {
+                vm.state = VmState.SAVING;
+                if (store.readSaved(vm.files).isPresent()) {
+                    end(vm, VmState.SAVED, via + ", whose save had completed when the last engine stopped");
+                    return;
+                }
+                vm.command("migrate_cancel", null);
+                if (!record.pausedBeforeSave()) {
+                    vm.command("cont", null);
+                }
+                store.clearSaved(vm.files);
+                recordPhase(vm, record.withPhase(WorkerPhase.SUPERVISED));
+                vm.transition(record.pausedBeforeSave() ? VmState.PAUSED : VmState.RUNNING,
+                        via + "; the save it was making when the last engine stopped was cancelled");
+            }
+            case SUPERVISED -> vm.found(status.equals("running") ? VmState.RUNNING : VmState.PAUSED,
+                    via + " (QEMU status: " + status + ")");
+        }
+    }
+
+    private void watch(ManagedVm vm, Worker worker) {
+        worker.exit().thenAcceptAsync(exit -> {
+            if (closed) {
+                return; // a closed engine no longer speaks for its VMs; the next one will
+            }
+            vm.lock.lock();
+            try {
+                handleExit(vm, worker, exit);
+            } finally {
+                vm.lock.unlock();
+            }
+        }, runnable -> Thread.ofVirtual().name("worker-exit-" + worker.pid()).start(runnable));
+    }
+
+    /** Follows pauses and resumes that the worker reports on its own, when no action is under way. */
+    private static void onQmpEvent(ManagedVm vm, Worker worker, QmpEvent event) {
+        if (!event.name().equals("STOP") && !event.name().equals("RESUME")) {
+            return;
+        }
+        // An action under way holds the lock and sets the state itself; never block QMP's event thread here.
+        if (!vm.lock.tryLock()) {
+            return;
+        }
+        try {
+            if (vm.worker != worker) {
+                return;
+            }
+            if (event.name().equals("STOP") && vm.state == VmState.RUNNING) {
+                vm.transition(VmState.PAUSED, "the worker paused the guest");
+            } else if (event.name().equals("RESUME") && vm.state == VmState.PAUSED) {
+                vm.transition(VmState.RUNNING, "the worker resumed the guest");
+            }
+        } finally {
+            vm.lock.unlock();
+        }
+    }
+
+    private static void askToQuit(ManagedVm vm, Worker worker) {
+        if (worker.qmp() == null) {
+            return; // never connected: only killing can end it
+        }
+        try {
+            worker.qmp().execute("quit", null, QUIT_GRACE);
+        } catch (QmpClosedException e) {
+            // QEMU often closes the connection before it answers quit: that is the worker going away.
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (QmpException | RuntimeException e) {
+            vm.log("worker " + worker.pid() + " did not accept quit (" + e.getMessage() + "); it is killed if it does not exit");
+        }
+    }
+
+    static Optional<WorkerExit> await(Worker worker, Duration timeout) {
+        try {
+            return Optional.of(worker.exit().get(timeout.toMillis(), TimeUnit.MILLISECONDS));
+        } catch (TimeoutException e) {
+            return Optional.empty();
+        } catch (ExecutionException e) {
+            return Optional.of(WorkerExit.unknown());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return Optional.empty();
+        }
+    }
+}
