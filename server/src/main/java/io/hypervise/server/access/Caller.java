@@ -1,0 +1,44 @@
+package io.hypervise.server.access;
+
+import java.util.Set;
+import java.util.stream.Collectors;
+
+/**
+ * Who is asking: the signed-in user, their Hypervise roles and groups (from Keycloak's token), and
+ * where the request came from.
+ */
+public record Caller(String username, Set<HvRole> roles, Set<String> groups, String address) {
+
+    public Caller {
+        roles = Set.copyOf(roles);
+        groups = Set.copyOf(groups);
+    }
+
+    public static Caller of(String username, Set<String> realmRoles, Set<String> groups, String address) {
+        Set<HvRole> roles = realmRoles.stream()
+                .flatMap(r -> HvRole.ofRealmRole(r).stream())
+                .collect(Collectors.toSet());
+        return new Caller(username, roles, groups, address);
+    }
+
+    /** The widest reach any of the caller's roles gives for the permission. */
+    public Reach reach(Permission permission) {
+        return roles.stream().map(r -> r.reach(permission)).reduce(Reach.NONE, Reach::widest);
+    }
+
+    /** Whether the caller may use the permission on something {@code owner} owns. */
+    public Decision decide(Permission permission, String owner) {
+        return switch (reach(permission)) {
+            case ALL -> Decision.allow();
+            case OWN -> username.equals(owner)
+                    ? Decision.allow()
+                    : Decision.deny(username + " may " + permission.description() + " only for their own VMs");
+            case NONE -> Decision.deny(username + " has no role that may " + permission.description()
+                    + " (roles: " + describeRoles() + ")");
+        };
+    }
+
+    public String describeRoles() {
+        return roles.isEmpty() ? "none" : roles.stream().map(HvRole::realmRole).sorted().collect(Collectors.joining(", "));
+    }
+}

@@ -1,0 +1,63 @@
+package io.hypervise.server.access;
+
+import static io.hypervise.server.access.Permission.AUDIT_READ;
+import static io.hypervise.server.access.Permission.HOST_READ;
+import static io.hypervise.server.access.Permission.JOB_READ;
+import static io.hypervise.server.access.Permission.POLICY_MANAGE;
+import static io.hypervise.server.access.Permission.VM_CREATE;
+import static io.hypervise.server.access.Permission.VM_DELETE;
+import static io.hypervise.server.access.Permission.VM_OPERATE;
+import static io.hypervise.server.access.Permission.VM_READ;
+import static io.hypervise.server.access.Permission.VM_RECONFIGURE;
+
+import java.util.Arrays;
+import java.util.EnumMap;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * The Keycloak realm roles and what each grants: the whole permission model on one screen.
+ * Self-service users reach only the VMs they own; for them, other people's VMs do not exist.
+ */
+public enum HvRole {
+    ADMIN("hv-admin", grants(
+            HOST_READ, Reach.ALL, VM_READ, Reach.ALL, VM_CREATE, Reach.ALL, VM_OPERATE, Reach.ALL,
+            VM_RECONFIGURE, Reach.ALL, VM_DELETE, Reach.ALL, JOB_READ, Reach.ALL, AUDIT_READ, Reach.ALL,
+            POLICY_MANAGE, Reach.ALL)),
+    OPERATOR("hv-operator", grants(
+            HOST_READ, Reach.ALL, VM_READ, Reach.ALL, VM_CREATE, Reach.ALL, VM_OPERATE, Reach.ALL,
+            VM_RECONFIGURE, Reach.ALL, VM_DELETE, Reach.ALL, JOB_READ, Reach.ALL)),
+    AUDITOR("hv-auditor", grants(
+            HOST_READ, Reach.ALL, VM_READ, Reach.ALL, JOB_READ, Reach.ALL, AUDIT_READ, Reach.ALL)),
+    SELF_SERVICE("hv-self-service", grants(
+            VM_READ, Reach.OWN, VM_CREATE, Reach.OWN, VM_OPERATE, Reach.OWN, VM_RECONFIGURE, Reach.OWN,
+            VM_DELETE, Reach.OWN, JOB_READ, Reach.OWN));
+
+    private final String realmRole;
+    private final Map<Permission, Reach> grants;
+
+    HvRole(String realmRole, Map<Permission, Reach> grants) {
+        this.realmRole = realmRole;
+        this.grants = grants;
+    }
+
+    public String realmRole() {
+        return realmRole;
+    }
+
+    public Reach reach(Permission permission) {
+        return grants.getOrDefault(permission, Reach.NONE);
+    }
+
+    public static Optional<HvRole> ofRealmRole(String name) {
+        return Arrays.stream(values()).filter(r -> r.realmRole.equals(name)).findFirst();
+    }
+
+    private static Map<Permission, Reach> grants(Object... pairs) {
+        Map<Permission, Reach> map = new EnumMap<>(Permission.class);
+        for (int i = 0; i < pairs.length; i += 2) {
+            map.put((Permission) pairs[i], (Reach) pairs[i + 1]);
+        }
+        return map;
+    }
+}

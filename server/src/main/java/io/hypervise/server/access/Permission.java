@@ -1,0 +1,24 @@
+package io.hypervise.server.access;
+
+/** What an endpoint needs. How far a caller may use it (their own VMs, or all) is a {@link Reach}. */
+public enum Permission {
+    HOST_READ("read hosts"),
+    VM_READ("read VMs"),
+    VM_CREATE("create VMs"),
+    VM_OPERATE("operate VMs"),
+    VM_RECONFIGURE("change VM settings"),
+    VM_DELETE("delete VMs"),
+    JOB_READ("read jobs"),
+    AUDIT_READ("read the audit log"),
+    POLICY_MANAGE("manage roles and policies");
+
+    private final String description;
+
+    Permission(String description) {
+        this.description = description;
+    }
+
+    public String description() {
+        return description;
+    }
+}
