@@ -1,0 +1,255 @@
+package io.hypervise.server;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import java.io.IOException;
+import java.net.URI;
+import java.net.URLDecoder;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+import java.util.stream.StreamSupport;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/** The demo realm in keycloak/hypervise-realm.json, as a real Keycloak serves it. */
+class KeycloakRealmTest {
+
+    private static final String WEB_REDIRECT = "http://localhost:8080/callback";
+
+    record DemoUser(String name, String role, List<String> groups, String givenName, String familyName) {
+        @Override
+        public String toString() {
+            return name;
+        }
+    }
+
+    static Stream<DemoUser> demoUsers() {
+        return Stream.of(
+                new DemoUser("admin", "hv-admin", List.of(), "Ada", "Admin"),
+                new DemoUser("operator", "hv-operator", List.of(), "Oscar", "Operator"),
+                new DemoUser("auditor", "hv-auditor", List.of(), "Audrey", "Auditor"),
+                new DemoUser("alice", "hv-self-service", List.of("engineering"), "Alice", "Engineer"),
+                new DemoUser("bob", "hv-self-service", List.of("qa"), "Bob", "Tester"));
+    }
+
+    @ParameterizedTest
+    @MethodSource("demoUsers")
+    void eachDemoUserCarriesExactlyTheirRoleAndGroups(DemoUser user) {
+        JsonNode claims = Tokens.claims(Tokens.accessToken(user.name()));
+
+        Set<String> hvRoles = texts(claims.path("realm_access").path("roles")).stream()
+                .filter(role -> role.startsWith("hv-"))
+                .collect(Collectors.toSet());
+        assertEquals(Set.of(user.role()), hvRoles, "hv-* realm roles of " + user.name());
+        // Keycloak leaves the claim out for a user in no group.
+        assertEquals(user.groups(), texts(claims.path("groups")), "groups claim of " + user.name());
+
+        assertEquals(user.name(), claims.path("preferred_username").asText());
+        assertEquals(user.givenName(), claims.path("given_name").asText());
+        assertEquals(user.familyName(), claims.path("family_name").asText());
+        assertEquals(user.name() + "@hypervise.test", claims.path("email").asText());
+    }
+
+    @Test
+    void cliTokensAreShortLivedAndMeantForHypervise() {
+        JsonNode claims = Tokens.claims(Tokens.accessToken("alice"));
+
+        assertEquals(KeycloakTestResource.realmUrl(), claims.path("iss").asText());
+        assertEquals(KeycloakTestResource.CLI_CLIENT_ID, claims.path("azp").asText());
+        assertTrue(texts(claims.path("aud")).contains(KeycloakTestResource.WEB_CLIENT_ID),
+                "aud names the server's client, so the server can insist on it: " + claims.path("aud"));
+        assertEquals(300, claims.path("exp").asLong() - claims.path("iat").asLong(), "access token lifespan in seconds");
+    }
+
+    @Test
+    void aWrongPasswordIsRefused() {
+        Tokens.Grant grant = Tokens.passwordGrant("alice", "bob");
+
+        // Keycloak 26 answers a bad user password with 400 invalid_grant (RFC 6749 5.2), not 401.
+        assertEquals(400, grant.status(), grant.body().toString());
+        assertEquals("invalid_grant", grant.error());
+        assertNull(grant.accessToken());
+    }
+
+    @Test
+    void anUnknownUserIsRefusedLikeAWrongPassword() {
+        Tokens.Grant grant = Tokens.passwordGrant("mallory", "mallory");
+
+        assertEquals(400, grant.status(), grant.body().toString());
+        assertEquals("invalid_grant", grant.error());
+        assertNull(grant.accessToken());
+    }
+
+    @Test
+    void theWebClientHasNoPasswordGrant() {
+        Tokens.Grant grant = Tokens.post(Tokens.tokenEndpoint(), Map.of(
+                "grant_type", "password",
+                "client_id", KeycloakTestResource.WEB_CLIENT_ID,
+                "client_secret", KeycloakTestResource.WEB_CLIENT_SECRET,
+                "username", "alice",
+                "password", "alice"));
+
+        assertEquals("unauthorized_client", grant.error(), grant.body().toString());
+        assertNull(grant.accessToken());
+    }
+
+    @Test
+    void theWebClientSignsInWithTheAuthorizationCodeFlowAndPkce() throws Exception {
+        Browser browser = new Browser();
+        String verifier = "a-verifier-of-at-least-forty-three-characters-0123456789";
+
+        HttpResponse<String> loginPage = browser.get(authorizationUrl(WEB_REDIRECT, challenge(verifier)));
+        assertEquals(200, loginPage.statusCode(), loginPage.body());
+        HttpResponse<String> afterLogin = browser.postForm(loginFormAction(loginPage.body()),
+                Map.of("username", "bob", "password", "bob", "credentialId", ""));
+        assertEquals(302, afterLogin.statusCode(), afterLogin.body());
+        String location = afterLogin.headers().firstValue("Location").orElseThrow();
+        assertTrue(location.startsWith(WEB_REDIRECT + "?"), location);
+        Map<String, String> callback = query(URI.create(location));
+        assertEquals("state-1", callback.get("state"));
+        assertNotNull(callback.get("code"), location);
+
+        Tokens.Grant tokens = Tokens.post(Tokens.tokenEndpoint(), Map.of(
+                "grant_type", "authorization_code",
+                "client_id", KeycloakTestResource.WEB_CLIENT_ID,
+                "client_secret", KeycloakTestResource.WEB_CLIENT_SECRET,
+                "code", callback.get("code"),
+                "redirect_uri", WEB_REDIRECT,
+                "code_verifier", verifier));
+        assertEquals(200, tokens.status(), tokens.body().toString());
+        JsonNode id = Tokens.claims(tokens.body().path("id_token").asText());
+        assertEquals(KeycloakTestResource.WEB_CLIENT_ID, id.path("aud").asText());
+        assertEquals("bob", id.path("preferred_username").asText());
+        assertEquals("Bob Tester", id.path("name").asText());
+        assertEquals(List.of("qa"), texts(id.path("groups")));
+        JsonNode access = Tokens.claims(tokens.accessToken());
+        assertEquals(List.of("hv-self-service"), texts(access.path("realm_access").path("roles")));
+        assertEquals(List.of("qa"), texts(access.path("groups")));
+    }
+
+    @Test
+    void theWebClientInsistsOnPkce() throws Exception {
+        HttpResponse<String> response = new Browser().get(authorizationUrl(WEB_REDIRECT, null));
+
+        assertEquals(302, response.statusCode(), response.body());
+        Map<String, String> callback = query(URI.create(response.headers().firstValue("Location").orElseThrow()));
+        assertEquals("invalid_request", callback.get("error"));
+        assertTrue(callback.get("error_description").contains("code_challenge_method"), callback.toString());
+    }
+
+    @Test
+    void theWebClientRedirectsOnlyToTheLocalServer() throws Exception {
+        HttpResponse<String> foreign = new Browser().get(authorizationUrl("http://attacker.example/callback", challenge("x")));
+
+        assertEquals(400, foreign.statusCode());
+        assertTrue(foreign.headers().firstValue("Location").isEmpty());
+        assertTrue(foreign.body().contains("Invalid parameter: redirect_uri"), foreign.body());
+        assertEquals(200, new Browser().get(authorizationUrl("http://127.0.0.1:8080/", challenge("x"))).statusCode());
+    }
+
+    private static URI authorizationUrl(String redirectUri, String codeChallenge) {
+        Map<String, String> query = new LinkedHashMap<>();
+        query.put("client_id", KeycloakTestResource.WEB_CLIENT_ID);
+        query.put("response_type", "code");
+        query.put("scope", "openid");
+        query.put("redirect_uri", redirectUri);
+        query.put("state", "state-1");
+        if (codeChallenge != null) {
+            query.put("code_challenge", codeChallenge);
+            query.put("code_challenge_method", "S256");
+        }
+        return URI.create(KeycloakTestResource.realmUrl() + "/protocol/openid-connect/auth?" + Tokens.formEncode(query));
+    }
+
+    private static String challenge(String verifier) throws NoSuchAlgorithmException {
+        byte[] digest = MessageDigest.getInstance("SHA-256").digest(verifier.getBytes(StandardCharsets.US_ASCII));
+        return Base64.getUrlEncoder().withoutPadding().encodeToString(digest);
+    }
+
+    private static URI loginFormAction(String loginPage) {
+        Matcher action = Pattern.compile("action=\"([^\"]*login-actions/authenticate[^\"]*)\"").matcher(loginPage);
+        assertTrue(action.find(), "no login form in:\n" + loginPage);
+        return URI.create(action.group(1).replace("&amp;", "&"));
+    }
+
+    private static Map<String, String> query(URI uri) {
+        Map<String, String> params = new LinkedHashMap<>();
+        for (String pair : uri.getRawQuery().split("&")) {
+            String[] kv = pair.split("=", 2);
+            params.put(URLDecoder.decode(kv[0], StandardCharsets.UTF_8),
+                    kv.length > 1 ? URLDecoder.decode(kv[1], StandardCharsets.UTF_8) : "");
+        }
+        return params;
+    }
+
+    private static List<String> texts(JsonNode array) {
+        List<String> values = new ArrayList<>();
+        if (array.isTextual()) {
+            values.add(array.asText());
+        }
+        StreamSupport.stream(array.spliterator(), false).map(JsonNode::asText).forEach(values::add);
+        return values;
+    }
+
+    /**
+     * Just enough of a browser for Keycloak's login page. Keycloak marks its cookies Secure, which
+     * browsers honour on http://127.0.0.1 (a secure context) but java.net.CookieManager does not,
+     * so cookies are kept by hand; redirects are left to the test.
+     */
+    private static final class Browser {
+        private final HttpClient http = HttpClient.newBuilder()
+                .followRedirects(HttpClient.Redirect.NEVER)
+                .connectTimeout(Duration.ofSeconds(5))
+                .build();
+        private final Map<String, String> cookies = new LinkedHashMap<>();
+
+        HttpResponse<String> get(URI uri) throws IOException, InterruptedException {
+            return send(request(uri).GET());
+        }
+
+        HttpResponse<String> postForm(URI uri, Map<String, String> form) throws IOException, InterruptedException {
+            return send(request(uri)
+                    .header("Content-Type", "application/x-www-form-urlencoded")
+                    .POST(HttpRequest.BodyPublishers.ofString(Tokens.formEncode(form))));
+        }
+
+        private HttpRequest.Builder request(URI uri) {
+            HttpRequest.Builder builder = HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(30));
+            if (!cookies.isEmpty()) {
+                builder.header("Cookie", cookies.entrySet().stream()
+                        .map(c -> c.getKey() + "=" + c.getValue())
+                        .collect(Collectors.joining("; ")));
+            }
+            return builder;
+        }
+
+        private HttpResponse<String> send(HttpRequest.Builder request) throws IOException, InterruptedException {
+            HttpResponse<String> response = http.send(request.build(), HttpResponse.BodyHandlers.ofString());
+            for (String header : response.headers().allValues("Set-Cookie")) {
+                String[] nameValue = header.split(";", 2)[0].split("=", 2);
+                cookies.put(nameValue[0].trim(), nameValue.length > 1 ? nameValue[1] : "");
+            }
+            return response;
+        }
+    }
+}
