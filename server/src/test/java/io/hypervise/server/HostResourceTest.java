@@ -1,6 +1,5 @@
 package io.hypervise.server;
 
-import static io.restassured.RestAssured.given;
 import static org.hamcrest.Matchers.containsString;
 import static org.hamcrest.Matchers.equalTo;
 import static org.hamcrest.Matchers.greaterThan;
@@ -15,12 +14,13 @@ import org.junit.jupiter.api.Test;
 
 @QuarkusTest
 @WithTestResource(TemporaryDataDir.class)
+@WithTestResource(KeycloakTestResource.class)
 class HostResourceTest {
 
     @Test
     void theHostDescribesItsAcceleratorCpusMemoryAndQemu() throws Exception {
         boolean hardware = Files.readString(Path.of("/proc/cpuinfo")).matches("(?s).*\\b(vmx|svm)\\b.*");
-        given().when().get("/api/v1/host")
+        ApiAccessTest.as("admin").when().get("/api/v1/host")
                 .then().statusCode(200)
                 .contentType("application/json")
                 // These machines have no vmx/svm: the engine must pick TCG here, and KVM only where both exist.
@@ -34,7 +34,7 @@ class HostResourceTest {
 
     @Test
     void anUnknownVmIsAProblemDocumentNamingIt() {
-        given().when().get("/api/v1/vms/nope")
+        ApiAccessTest.as("admin").when().get("/api/v1/vms/nope")
                 .then().statusCode(404)
                 .contentType("application/problem+json")
                 .body("detail", equalTo("no VM with id 'nope' is defined on this host"));

@@ -53,10 +53,8 @@ public class KeycloakTestResource implements QuarkusTestResourceLifecycleManager
 
     @Override
     public Map<String, String> start() {
-        return Map.of(
-                "quarkus.oidc.auth-server-url", realmUrl(),
-                "quarkus.oidc.client-id", WEB_CLIENT_ID,
-                "quarkus.oidc.credentials.secret", WEB_CLIENT_SECRET);
+        // Both OIDC tenants (pages and API) take the realm from this one setting.
+        return Map.of("hypervise.keycloak.realm-url", realmUrl());
     }
 
     @Override

@@ -1,6 +1,5 @@
 package io.hypervise.server;
 
-import static io.restassured.RestAssured.given;
 import static org.hamcrest.Matchers.contains;
 import static org.hamcrest.Matchers.equalTo;
 import static org.hamcrest.Matchers.hasItem;
@@ -22,6 +21,7 @@ import org.junit.jupiter.api.Test;
 
 @QuarkusTest
 @WithTestResource(TemporaryDataDir.class)
+@WithTestResource(KeycloakTestResource.class)
 class VmResourceTest {
 
     @Inject
@@ -39,7 +39,7 @@ class VmResourceTest {
 
     @Test
     void theListShowsEachVmWithItsStateAndTheActionsItAllows() {
-        given().when().get("/api/v1/vms")
+        ApiAccessTest.as("admin").when().get("/api/v1/vms")
                 .then().statusCode(200)
                 .body("id", hasItem("idle"))
                 .body("find { it.id == 'idle' }.state", equalTo("Off"))
@@ -50,14 +50,14 @@ class VmResourceTest {
 
     @Test
     void aVmThatNeverRanHasAnEmptySerialConsole() {
-        given().when().get("/api/v1/vms/idle/serial")
+        ApiAccessTest.as("admin").when().get("/api/v1/vms/idle/serial")
                 .then().statusCode(200).body(equalTo(""));
     }
 
     @Test
     void aBadLineCountIsA400NamingTheParameterAndTheRule() {
         for (String bad : List.of("0", "10001", "abc", "-5", "1e3")) {
-            given().queryParam("lines", bad).when().get("/api/v1/vms/idle/serial")
+            ApiAccessTest.as("admin").queryParam("lines", bad).when().get("/api/v1/vms/idle/serial")
                     .then().statusCode(400)
                     .contentType("application/problem+json")
                     .body("detail", startsWith("lines: must be a whole number from 1 to 10000"));
@@ -66,9 +66,9 @@ class VmResourceTest {
 
     @Test
     void unknownPathsAndMethodsAreProblemsToo() {
-        given().when().get("/api/v1/nothing-here")
+        ApiAccessTest.as("admin").when().get("/api/v1/nothing-here")
                 .then().statusCode(404).contentType("application/problem+json");
-        given().when().delete("/api/v1/host")
+        ApiAccessTest.as("admin").when().delete("/api/v1/host")
                 .then().statusCode(405).contentType("application/problem+json");
     }
 }

@@ -9,6 +9,8 @@ import java.util.stream.Collectors;
  */
 public record Caller(String username, Set<HvRole> roles, Set<String> groups, String address) {
 
+    public static final String ANONYMOUS = "anonymous";
+
     public Caller {
         roles = Set.copyOf(roles);
         groups = Set.copyOf(groups);

@@ -14,6 +14,11 @@ public final class Problem {
     private Problem() {
     }
 
+    /** 401 with the challenge RFC 6750 asks for, so clients know a bearer token is wanted. */
+    public static Response unauthorized(String detail) {
+        return Response.fromResponse(response(401, detail)).header("WWW-Authenticate", "Bearer realm=\"hypervise\"").build();
+    }
+
     public static Response response(int status, String detail) {
         return response(status, detail, List.of());
     }

@@ -36,6 +36,14 @@ public interface HyperviseConfig {
 
     DemoVm demoVm();
 
+    Keycloak keycloak();
+
+    /** Where the realm lives; the OIDC settings refer to it. */
+    interface Keycloak {
+        @WithDefault("http://127.0.0.1:8180/realms/hypervise")
+        String realmUrl();
+    }
+
     /** A VM booted from the tiny-linux template when the server starts, so a newcomer sees a guest run. */
     interface DemoVm {
         @WithDefault("false")

@@ -1,6 +1,8 @@
 package io.hypervise.server.host;
 
 import io.hypervise.engine.Engine;
+import io.hypervise.server.access.Permission;
+import io.hypervise.server.access.Requires;
 import jakarta.inject.Inject;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.Path;
@@ -16,6 +18,7 @@ public class HostResource {
 
     /** What this host can run: accelerator and why, CPUs, memory, QEMU. */
     @GET
+    @Requires(Permission.HOST_READ)
     public HostView capabilities() {
         return HostView.of(engine.host());
     }
