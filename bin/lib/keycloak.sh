@@ -146,14 +146,22 @@ keycloak_stop() {
   # kc.sh forwards TERM to its JVM; signalling the group as well covers a kc.sh that is already gone.
   kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
   for ((i = 0; i < 300; i++)); do
-    kill -0 "$pid" 2>/dev/null || break
+    keycloak_alive "$pid" || break
     sleep 0.1
   done
-  if kill -0 "$pid" 2>/dev/null; then
+  if keycloak_alive "$pid"; then
     say "Keycloak did not stop within 30 s; killing it"
     kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
   fi
   rm -f "$dir/keycloak.pid"
+}
+
+# keycloak_alive PID: whether the process runs. An exited Keycloak whose parent (the server that
+# bin/hypervise up exec'd into) has not reaped it is a zombie: gone, though kill -0 still finds it.
+keycloak_alive() {
+  local state
+  state="$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" || return 1
+  [[ -n "$state" && "$state" != Z ]]
 }
 
 # keycloak_pid DATA_DIR: prints the pid from DATA_DIR/keycloak.pid if, and only if, that process is
