@@ -5,6 +5,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Comparator;
 import java.util.Map;
 import java.util.stream.Stream;
@@ -17,7 +18,10 @@ public class TemporaryDataDir implements QuarkusTestResourceLifecycleManager {
     @Override
     public Map<String, String> start() {
         try {
-            dir = Files.createTempDirectory(Path.of("/tmp"), "hvs");
+            // rwx--x--x: the embedded PostgreSQL, which runs as an unprivileged account when the tests
+            // run as root, must pass through this folder to reach its own.
+            dir = Files.createTempDirectory(Path.of("/tmp"), "hvs",
+                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx--x--x")));
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

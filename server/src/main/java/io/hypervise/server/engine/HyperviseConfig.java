@@ -1,5 +1,6 @@
 package io.hypervise.server.engine;
 
+import io.hypervise.server.database.EmbeddedPostgres;
 import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
 import java.nio.file.Path;
@@ -44,6 +45,8 @@ public interface HyperviseConfig {
         String realmUrl();
     }
 
+    Database database();
+
     /** A VM booted from the tiny-linux template when the server starts, so a newcomer sees a guest run. */
     interface DemoVm {
         @WithDefault("false")
@@ -51,5 +54,29 @@ public interface HyperviseConfig {
 
         @WithDefault("demo")
         String id();
+    }
+
+    /** The server's own PostgreSQL, used unless quarkus.datasource.jdbc.url names another. */
+    interface Database {
+
+        Embedded embedded();
+
+        /**
+         * Read while the configuration is assembled, before this mapping exists, by
+         * {@link io.hypervise.server.database.EmbeddedPostgresConfigSourceFactory}; declared here to be
+         * documented and checked with the other settings.
+         */
+        interface Embedded {
+            /** Its programs, cluster, passwords and log; default {@code <data-dir>/postgres}. */
+            Optional<Path> dir();
+
+            /** The account it runs as when the server runs as root (PostgreSQL refuses root); created if missing. */
+            @WithDefault(EmbeddedPostgres.DEFAULT_OS_USER)
+            String osUser();
+
+            /** Its TCP port on 127.0.0.1; 0 picks a free one at each start. */
+            @WithDefault(EmbeddedPostgres.DEFAULT_PORT)
+            int port();
+        }
     }
 }
