@@ -12,6 +12,7 @@ import io.hypervise.engine.vm.BootSource;
 import io.hypervise.engine.vm.DeviceProfile;
 import io.hypervise.engine.vm.Display;
 import io.hypervise.engine.vm.VmDefinition;
+import io.hypervise.server.inventory.VmInventory;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.specification.RequestSpecification;
@@ -36,12 +37,15 @@ class ApiAccessTest {
     @Inject
     Engine engine;
 
+    @Inject
+    VmInventory inventory;
+
     @BeforeEach
     void defineAVm() throws Exception {
         if (engine.vms().list().stream().noneMatch(s -> s.id().equals("idle"))) {
             Path kernel = Files.writeString(engine.storage().path().resolve("kernel"), "never booted here");
-            engine.vms().define(new VmDefinition("idle", "Idle VM", 2, 512, DeviceProfile.LEGACY, List.of(), List.of(),
-                    new BootSource.Kernel(kernel, null, ""), Display.NONE));
+            inventory.create(new VmDefinition("idle", "Idle VM", 2, 512, DeviceProfile.LEGACY, List.of(), List.of(),
+                    new BootSource.Kernel(kernel, null, ""), Display.NONE), "system");
         }
     }
 
@@ -84,8 +88,8 @@ class ApiAccessTest {
 
     @Test
     void selfServiceUsersDoNotSeeVmsTheyDoNotOwn() {
-        as("alice").when().get("/api/v1/vms").then().statusCode(200).body("id", emptyIterable());
-        as("operator").when().get("/api/v1/vms").then().statusCode(200).body("id", hasItem("idle"));
+        as("alice").when().get("/api/v1/vms").then().statusCode(200).body("items.id", emptyIterable());
+        as("operator").when().get("/api/v1/vms").then().statusCode(200).body("items.id", hasItem("idle"));
     }
 
     @Test

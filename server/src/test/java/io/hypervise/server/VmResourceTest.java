@@ -10,6 +10,7 @@ import io.hypervise.engine.vm.BootSource;
 import io.hypervise.engine.vm.DeviceProfile;
 import io.hypervise.engine.vm.Display;
 import io.hypervise.engine.vm.VmDefinition;
+import io.hypervise.server.inventory.VmInventory;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import jakarta.inject.Inject;
@@ -27,25 +28,28 @@ class VmResourceTest {
     @Inject
     Engine engine;
 
+    @Inject
+    VmInventory inventory;
+
     @BeforeEach
     void defineAnOffVm() throws Exception {
         if (engine.vms().list().stream().anyMatch(s -> s.id().equals("idle"))) {
             return;
         }
         Path kernel = Files.writeString(engine.storage().path().resolve("kernel"), "not booted in this test");
-        engine.vms().define(new VmDefinition("idle", "Idle VM", 2, 512, DeviceProfile.LEGACY, List.of(), List.of(),
-                new BootSource.Kernel(kernel, null, ""), Display.NONE));
+        inventory.create(new VmDefinition("idle", "Idle VM", 2, 512, DeviceProfile.LEGACY, List.of(), List.of(),
+                new BootSource.Kernel(kernel, null, ""), Display.NONE), "system");
     }
 
     @Test
     void theListShowsEachVmWithItsStateAndTheActionsItAllows() {
         ApiAccessTest.as("admin").when().get("/api/v1/vms")
                 .then().statusCode(200)
-                .body("id", hasItem("idle"))
-                .body("find { it.id == 'idle' }.state", equalTo("Off"))
-                .body("find { it.id == 'idle' }.vcpus", equalTo(2))
-                .body("find { it.id == 'idle' }.profile", equalTo("legacy"))
-                .body("find { it.id == 'idle' }.actions", contains("start", "reconfigure", "delete"));
+                .body("items.id", hasItem("idle"))
+                .body("items.find { it.id == 'idle' }.state", equalTo("Off"))
+                .body("items.find { it.id == 'idle' }.vcpus", equalTo(2))
+                .body("items.find { it.id == 'idle' }.profile", equalTo("legacy"))
+                .body("items.find { it.id == 'idle' }.actions", contains("start", "reconfigure", "delete"));
     }
 
     @Test

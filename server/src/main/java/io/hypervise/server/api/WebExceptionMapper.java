@@ -11,6 +11,9 @@ public class WebExceptionMapper implements ExceptionMapper<WebApplicationExcepti
 
     @Override
     public Response toResponse(WebApplicationException e) {
+        if (e.getResponse().hasEntity()) {
+            return e.getResponse(); // already a problem document, built where the reason was known
+        }
         int status = e.getResponse().getStatus();
         String detail = switch (status) {
             case 404 -> e.getMessage() == null || e.getMessage().startsWith("HTTP 404") ? "no such resource" : e.getMessage();

@@ -11,6 +11,7 @@ import io.hypervise.engine.vm.VmNotFoundException;
 import io.hypervise.engine.vm.VmState;
 import io.hypervise.engine.vm.VmStatus;
 import io.hypervise.server.engine.HyperviseConfig;
+import io.hypervise.server.inventory.VmInventory;
 import io.quarkus.runtime.StartupEvent;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
@@ -34,6 +35,9 @@ public class DemoVm {
     @Inject
     HyperviseConfig config;
 
+    @Inject
+    VmInventory inventory;
+
     void onStart(@Observes StartupEvent event) {
         if (config.demoVm().enabled()) {
             Thread.ofVirtual().name("demo-vm").start(this::bootDemo);
@@ -49,10 +53,11 @@ public class DemoVm {
                     line -> LOG.infof("tiny-linux template: %s", line));
             VmStatus status = existing(id);
             if (status == null) {
-                status = engine.vms().define(new VmDefinition(id, "Demo (tiny-linux)", 1, 256, DeviceProfile.ENLIGHTENED,
+                inventory.create(new VmDefinition(id, "Demo (tiny-linux)", 1, 256, DeviceProfile.ENLIGHTENED,
                         List.of(), List.of(new Nic("52:54:00:00:00:01")),
                         new BootSource.Kernel(template.kernel(), template.initramfs(), template.commandLine()),
-                        Display.VNC));
+                        Display.VNC), VmInventory.HOST_OWNER);
+                status = engine.vms().status(id);
             }
             if (status.state() == VmState.OFF || status.state() == VmState.SAVED) {
                 engine.vms().start(id);

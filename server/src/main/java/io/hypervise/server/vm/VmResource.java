@@ -2,36 +2,46 @@ package io.hypervise.server.vm;
 
 import io.hypervise.engine.Engine;
 import io.hypervise.engine.vm.VmNotFoundException;
+import io.hypervise.engine.vm.VmState;
 import io.hypervise.engine.vm.VmStatus;
+import io.hypervise.server.access.Caller;
 import io.hypervise.server.access.CurrentCaller;
 import io.hypervise.server.access.Permission;
 import io.hypervise.server.access.Requires;
+import io.hypervise.server.api.Problem;
+import io.hypervise.server.inventory.VmEntity;
+import io.hypervise.server.inventory.VmFilter;
+import io.hypervise.server.inventory.VmInventory;
 import jakarta.inject.Inject;
 import jakarta.ws.rs.BadRequestException;
+import jakarta.ws.rs.Consumes;
+import jakarta.ws.rs.DELETE;
+import jakarta.ws.rs.ForbiddenException;
 import jakarta.ws.rs.GET;
+import jakarta.ws.rs.NotFoundException;
+import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.PathParam;
 import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.QueryParam;
 import jakarta.ws.rs.core.MediaType;
+import jakarta.ws.rs.core.Response;
+import java.net.URI;
+import java.util.Arrays;
 import java.util.List;
+import java.util.Optional;
+import java.util.function.Function;
 
 /**
- * Read-only view of the host's VMs. A caller sees the VMs their reach allows; for a self-service user
- * other people's VMs do not exist (404, not 403).
+ * The host's VMs: list, detail, create, delete and lifecycle actions. A caller reaches the VMs their
+ * roles allow; for a self-service user other people's VMs do not exist (404, not 403).
  */
 @Path("/api/v1/vms")
 @Produces(MediaType.APPLICATION_JSON)
-@Requires(Permission.VM_READ)
 public class VmResource {
 
-    /**
-     * Until the inventory records owners, every VM belongs to the host itself: administrators,
-     * operators and auditors see them all, self-service users none.
-     */
-    static final String HOST_OWNER = "system";
-
     private static final int MAX_LINES = 10_000;
+    private static final int MAX_PAGE_SIZE = 500;
 
     @Inject
     Engine engine;
@@ -39,52 +49,139 @@ public class VmResource {
     @Inject
     CurrentCaller current;
 
+    @Inject
+    VmInventory inventory;
+
+    @Inject
+    VmRequests requests;
+
+    /** One page of a list, and how many items there are in all. */
+    public record Page(List<VmView> items, int page, int size, long total) {
+    }
+
     @GET
-    public List<VmView> list() {
-        return engine.vms().list().stream().filter(this::visible).map(VmView::of).toList();
+    @Requires(Permission.VM_READ)
+    public Page list(@QueryParam("owner") String owner, @QueryParam("state") String state,
+            @QueryParam("name") String name, @QueryParam("page") String page, @QueryParam("size") String size) {
+        int p = number("page", page, 0, 0, Integer.MAX_VALUE);
+        int s = number("size", size, 50, 1, MAX_PAGE_SIZE);
+        VmFilter filter = new VmFilter(Optional.ofNullable(owner), Optional.ofNullable(state).map(VmResource::state),
+                Optional.ofNullable(name));
+        var found = inventory.list(current.get(), filter, p, s);
+        return new Page(found.items().stream().map(this::view).toList(), p, s, found.total());
     }
 
     @GET
     @Path("{id}")
+    @Requires(Permission.VM_READ)
     public VmView get(@PathParam("id") String id) {
-        return VmView.of(visibleStatus(id));
+        return view(inventory.visible(current.get(), id));
+    }
+
+    @POST
+    @Consumes(MediaType.APPLICATION_JSON)
+    @Requires(Permission.VM_CREATE)
+    public Response create(VmRequest request) {
+        VmEntity vm = inventory.create(requests.toDefinition(request), current.get().username());
+        return Response.created(URI.create("/api/v1/vms/" + vm.id)).entity(view(vm)).build();
+    }
+
+    @DELETE
+    @Path("{id}")
+    @Requires(Permission.VM_DELETE)
+    public Response delete(@PathParam("id") String id) {
+        VmEntity vm = inventory.visible(current.get(), id);
+        authorize(Permission.VM_DELETE, vm);
+        inventory.delete(id);
+        return Response.noContent().build();
+    }
+
+    /** A lifecycle action: start, pause, resume, save, shut-down, turn-off, restart, discard-saved-state. */
+    @POST
+    @Path("{id}/{action}")
+    @Requires(Permission.VM_OPERATE)
+    public VmView act(@PathParam("id") String id, @PathParam("action") String actionName) {
+        Action action = Arrays.stream(Action.values()).filter(a -> a.path.equals(actionName)).findFirst()
+                .orElseThrow(() -> new NotFoundException("no action '" + actionName + "'; actions: "
+                        + Arrays.stream(Action.values()).map(a -> a.path).toList()));
+        VmEntity vm = inventory.visible(current.get(), id);
+        authorize(Permission.VM_OPERATE, vm);
+        action.run.apply(new Target(engine, id));
+        return view(inventory.visible(current.get(), id));
     }
 
     /** The last lines the guest wrote to its serial console. */
     @GET
     @Path("{id}/serial")
     @Produces(MediaType.TEXT_PLAIN)
+    @Requires(Permission.VM_READ)
     public String serial(@PathParam("id") String id, @QueryParam("lines") String linesParam) {
-        int lines = lineCount(linesParam);
-        visibleStatus(id);
+        int lines = number("lines", linesParam, 100, 1, MAX_LINES);
+        inventory.visible(current.get(), id);
         List<String> tail = engine.vms().serialTail(id, lines);
         return tail.isEmpty() ? "" : String.join("\n", tail) + "\n";
     }
 
-    private boolean visible(VmStatus status) {
-        return current.get().decide(Permission.VM_READ, HOST_OWNER).allowed();
+    private record Target(Engine engine, String id) {
     }
 
-    private VmStatus visibleStatus(String id) {
-        VmStatus status = engine.vms().status(id);
-        if (!visible(status)) {
-            throw new VmNotFoundException(id);
+    private enum Action {
+        START("start", t -> t.engine().vms().start(t.id())),
+        PAUSE("pause", t -> t.engine().vms().pause(t.id())),
+        RESUME("resume", t -> t.engine().vms().resume(t.id())),
+        SAVE("save", t -> t.engine().vms().save(t.id())),
+        SHUT_DOWN("shut-down", t -> t.engine().vms().shutDown(t.id())),
+        TURN_OFF("turn-off", t -> t.engine().vms().turnOff(t.id())),
+        RESTART("restart", t -> t.engine().vms().restart(t.id())),
+        DISCARD_SAVED_STATE("discard-saved-state", t -> t.engine().vms().discardSavedState(t.id()));
+
+        final String path;
+        final Function<Target, VmStatus> run;
+
+        Action(String path, Function<Target, VmStatus> run) {
+            this.path = path;
+            this.run = run;
         }
-        return status;
     }
 
-    private static int lineCount(String param) {
-        if (param == null) {
-            return 100;
+    private void authorize(Permission permission, VmEntity vm) {
+        Caller caller = current.get();
+        var decision = caller.decide(permission, vm.owner);
+        if (!decision.allowed()) {
+            throw new ForbiddenException(Problem.response(403, decision.reason()));
+        }
+    }
+
+    private VmView view(VmEntity vm) {
+        Optional<VmStatus> live;
+        try {
+            live = Optional.of(engine.vms().status(vm.id));
+        } catch (VmNotFoundException e) {
+            live = Optional.empty();
+        }
+        return VmView.of(vm, live);
+    }
+
+    private static VmState state(String value) {
+        return Arrays.stream(VmState.values())
+                .filter(s -> s.displayName().equalsIgnoreCase(value) || s.name().equalsIgnoreCase(value))
+                .findFirst()
+                .orElseThrow(() -> new BadRequestException("state: must be one of "
+                        + Arrays.stream(VmState.values()).map(VmState::displayName).toList() + "; got '" + value + "'"));
+    }
+
+    private static int number(String name, String value, int fallback, int min, int max) {
+        if (value == null) {
+            return fallback;
         }
         try {
-            int lines = Integer.parseInt(param.trim());
-            if (lines >= 1 && lines <= MAX_LINES) {
-                return lines;
+            int n = Integer.parseInt(value.trim());
+            if (n >= min && n <= max) {
+                return n;
             }
         } catch (NumberFormatException e) {
-            // fall through to the same answer as an out-of-range number
+            // answered below, like an out-of-range number
         }
-        throw new BadRequestException("lines: must be a whole number from 1 to " + MAX_LINES + "; got '" + param + "'");
+        throw new BadRequestException(name + ": must be a whole number from " + min + " to " + max + "; got '" + value + "'");
     }
 }

@@ -1,14 +1,20 @@
 package io.hypervise.server.vm;
 
+import io.hypervise.engine.vm.VmState;
 import io.hypervise.engine.vm.VmStateMachine;
 import io.hypervise.engine.vm.VmStatus;
+import io.hypervise.server.inventory.VmEntity;
 import java.time.Instant;
 import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
 
 /** A VM as the API shows it, with the actions its state offers. */
 public record VmView(
         String id,
         String name,
+        String owner,
+        String host,
         String state,
         String reason,
         Instant since,
@@ -18,11 +24,14 @@ public record VmView(
         Long workerPid,
         List<String> actions) {
 
-    static VmView of(VmStatus status) {
-        var def = status.definition();
-        return new VmView(def.id(), def.name(), status.state().displayName(), status.reason(), status.since(),
-                def.vcpus(), def.memoryMib(), def.profile().name().toLowerCase(),
-                status.workerPid().isPresent() ? status.workerPid().getAsLong() : null,
-                VmStateMachine.actionsIn(status.state()).stream().map(a -> a.name().toLowerCase().replace('_', '-')).toList());
+    /** From the inventory's record, with the engine's live state where the engine has the VM. */
+    static VmView of(VmEntity vm, Optional<VmStatus> live) {
+        VmState state = live.map(VmStatus::state).orElse(vm.state);
+        return new VmView(vm.id, vm.name, vm.owner, vm.hostId, state.displayName(),
+                live.map(VmStatus::reason).orElse(vm.stateReason),
+                live.map(VmStatus::since).orElse(vm.stateSince),
+                vm.vcpus, vm.memoryMib, vm.profile.name().toLowerCase(Locale.ROOT),
+                live.flatMap(s -> s.workerPid().isPresent() ? Optional.of(s.workerPid().getAsLong()) : Optional.empty()).orElse(null),
+                VmStateMachine.actionsIn(state).stream().map(a -> a.name().toLowerCase(Locale.ROOT).replace('_', '-')).toList());
     }
 }

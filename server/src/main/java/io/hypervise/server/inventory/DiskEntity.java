@@ -1,0 +1,34 @@
+package io.hypervise.server.inventory;
+
+import io.hypervise.engine.vm.DiskFormat;
+import io.quarkus.hibernate.orm.panache.PanacheEntityBase;
+import jakarta.persistence.Column;
+import jakarta.persistence.Entity;
+import jakarta.persistence.EnumType;
+import jakarta.persistence.Enumerated;
+import jakarta.persistence.GeneratedValue;
+import jakarta.persistence.GenerationType;
+import jakarta.persistence.Id;
+import jakarta.persistence.JoinColumn;
+import jakarta.persistence.ManyToOne;
+import jakarta.persistence.Table;
+
+@Entity
+@Table(name = "disks")
+public class DiskEntity extends PanacheEntityBase {
+
+    @Id
+    @GeneratedValue(strategy = GenerationType.IDENTITY)
+    public Long id;
+    @ManyToOne(optional = false)
+    @JoinColumn(name = "vm_id")
+    public VmEntity vm;
+    public short position;
+    public String path;
+    @Enumerated(EnumType.STRING)
+    public DiskFormat format;
+    @Column(name = "read_only")
+    public boolean readOnly;
+    @Column(name = "size_bytes")
+    public Long sizeBytes;
+}

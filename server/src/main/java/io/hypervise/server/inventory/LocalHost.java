@@ -1,0 +1,52 @@
+package io.hypervise.server.inventory;
+
+import io.hypervise.engine.Engine;
+import io.hypervise.engine.host.HostCapabilities;
+import io.quarkus.narayana.jta.QuarkusTransaction;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+import java.time.Instant;
+import java.util.Locale;
+
+/** The host this server runs on, as the inventory records it. */
+@ApplicationScoped
+public class LocalHost {
+
+    @Inject
+    Engine engine;
+
+    private volatile String id;
+
+    /** The host's inventory id: its hostname, cut to the id rule (lower-case letters, digits, dashes). */
+    public String id() {
+        if (id == null) {
+            String cleaned = engine.host().hostname().toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9-]", "-")
+                    .replaceAll("^-+", "");
+            id = cleaned.isEmpty() ? "host" : cleaned.substring(0, Math.min(40, cleaned.length()));
+        }
+        return id;
+    }
+
+    /** Records the host and what it can do now; called when the server starts. */
+    public void register() {
+        HostCapabilities caps = engine.host();
+        QuarkusTransaction.requiringNew().run(() -> {
+            Instant now = Instant.now();
+            HostEntity host = HostEntity.findById(id());
+            if (host == null) {
+                host = new HostEntity();
+                host.id = id();
+                host.createdAt = now;
+            }
+            host.name = caps.hostname();
+            host.hostname = caps.hostname();
+            host.accelerator = caps.accelerator();
+            host.cpus = caps.cpus();
+            host.memoryBytes = caps.memoryBytes();
+            host.qemuVersion = caps.qemuVersion();
+            host.lastSeenAt = now;
+            host.updatedAt = now;
+            host.persist();
+        });
+    }
+}

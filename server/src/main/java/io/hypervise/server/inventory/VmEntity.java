@@ -1,0 +1,150 @@
+package io.hypervise.server.inventory;
+
+import io.hypervise.engine.vm.BootSource;
+import io.hypervise.engine.vm.DeviceProfile;
+import io.hypervise.engine.vm.Disk;
+import io.hypervise.engine.vm.Display;
+import io.hypervise.engine.vm.Nic;
+import io.hypervise.engine.vm.VmDefinition;
+import io.hypervise.engine.vm.VmState;
+import io.quarkus.hibernate.orm.panache.PanacheEntityBase;
+import jakarta.persistence.CascadeType;
+import jakarta.persistence.Column;
+import jakarta.persistence.Entity;
+import jakarta.persistence.EnumType;
+import jakarta.persistence.Enumerated;
+import jakarta.persistence.Id;
+import jakarta.persistence.OneToMany;
+import jakarta.persistence.OrderBy;
+import jakarta.persistence.Table;
+import jakarta.persistence.Version;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import org.hibernate.annotations.DynamicUpdate;
+
+/**
+ * A VM's definition as the inventory keeps it (the source of truth that survives the host), with the
+ * last state the engine reported. Only changed columns are written, so a state update from the engine
+ * and a settings change never overwrite each other's columns.
+ */
+@Entity
+@Table(name = "vms")
+@DynamicUpdate
+public class VmEntity extends PanacheEntityBase {
+
+    @Id
+    public String id;
+    @Column(name = "host_id")
+    public String hostId;
+    @Column(name = "template_id")
+    public String templateId;
+    public String name;
+    public String owner;
+    public int vcpus;
+    @Column(name = "memory_mib")
+    public int memoryMib;
+    @Enumerated(EnumType.STRING)
+    public DeviceProfile profile;
+    @Enumerated(EnumType.STRING)
+    public Display display;
+    @Column(name = "boot_kind")
+    public String bootKind;
+    @Column(name = "boot_kernel")
+    public String bootKernel;
+    @Column(name = "boot_initramfs")
+    public String bootInitramfs;
+    @Column(name = "boot_command_line")
+    public String bootCommandLine;
+    @Column(name = "boot_image")
+    public String bootImage;
+    @Enumerated(EnumType.STRING)
+    public VmState state = VmState.OFF;
+    @Column(name = "state_reason")
+    public String stateReason;
+    @Column(name = "state_since")
+    public Instant stateSince;
+    @Column(name = "created_at")
+    public Instant createdAt;
+    @Column(name = "updated_at")
+    public Instant updatedAt;
+    @Version
+    public long version;
+    @OneToMany(mappedBy = "vm", cascade = CascadeType.ALL, orphanRemoval = true)
+    @OrderBy("position")
+    public List<DiskEntity> disks = new ArrayList<>();
+    @OneToMany(mappedBy = "vm", cascade = CascadeType.ALL, orphanRemoval = true)
+    @OrderBy("position")
+    public List<NicEntity> nics = new ArrayList<>();
+
+    public VmDefinition toDefinition() {
+        BootSource boot = switch (bootKind) {
+            case "KERNEL" -> new BootSource.Kernel(Path.of(bootKernel), bootInitramfs == null ? null : Path.of(bootInitramfs),
+                    bootCommandLine);
+            case "ISO" -> new BootSource.Iso(Path.of(bootImage));
+            default -> new BootSource.FirstDisk();
+        };
+        List<Disk> diskList = disks.stream().map(d -> new Disk(Path.of(d.path), d.format, d.readOnly)).toList();
+        List<Nic> nicList = nics.stream().map(n -> new Nic(n.mac)).toList();
+        return new VmDefinition(id, name, vcpus, memoryMib, profile, diskList, nicList, boot, display);
+    }
+
+    /** A new row for a definition the engine has accepted (its paths are absolute and checked). */
+    public static VmEntity of(VmDefinition def, String owner, String hostId, Instant now) {
+        VmEntity vm = new VmEntity();
+        vm.id = def.id();
+        vm.hostId = hostId;
+        vm.owner = owner;
+        vm.createdAt = now;
+        vm.updatedAt = now;
+        vm.stateSince = now;
+        vm.stateReason = "created";
+        vm.apply(def);
+        return vm;
+    }
+
+    private void apply(VmDefinition def) {
+        name = def.name();
+        vcpus = def.vcpus();
+        memoryMib = def.memoryMib();
+        profile = def.profile();
+        display = def.display();
+        bootKernel = null;
+        bootInitramfs = null;
+        bootCommandLine = null;
+        bootImage = null;
+        switch (def.boot()) {
+            case BootSource.Kernel k -> {
+                bootKind = "KERNEL";
+                bootKernel = k.kernel().toString();
+                bootInitramfs = k.initramfs() == null ? null : k.initramfs().toString();
+                bootCommandLine = k.commandLine();
+            }
+            case BootSource.Iso iso -> {
+                bootKind = "ISO";
+                bootImage = iso.image().toString();
+            }
+            case BootSource.FirstDisk d -> bootKind = "DISK";
+        }
+        disks.clear();
+        for (int i = 0; i < def.disks().size(); i++) {
+            Disk d = def.disks().get(i);
+            DiskEntity e = new DiskEntity();
+            e.vm = this;
+            e.position = (short) i;
+            e.path = d.path().toString();
+            e.format = d.format();
+            e.readOnly = d.readOnly();
+            disks.add(e);
+        }
+        nics.clear();
+        for (int i = 0; i < def.nics().size(); i++) {
+            NicEntity n = new NicEntity();
+            n.vm = this;
+            n.position = (short) i;
+            n.mac = def.nics().get(i).mac();
+            nics.add(n);
+        }
+    }
+}

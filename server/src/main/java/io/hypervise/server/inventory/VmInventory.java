@@ -1,0 +1,201 @@
+package io.hypervise.server.inventory;
+
+import io.hypervise.engine.Engine;
+import io.hypervise.engine.vm.EngineException;
+import io.hypervise.engine.vm.VmDefinition;
+import io.hypervise.engine.vm.VmEvent;
+import io.hypervise.engine.vm.VmNotFoundException;
+import io.hypervise.engine.vm.VmStatus;
+import io.hypervise.server.access.Caller;
+import io.hypervise.server.access.Permission;
+import io.hypervise.server.access.Reach;
+import io.quarkus.narayana.jta.QuarkusTransaction;
+import io.quarkus.panache.common.Page;
+import io.quarkus.panache.common.Sort;
+import io.quarkus.runtime.StartupEvent;
+import jakarta.annotation.Priority;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import jakarta.inject.Inject;
+import jakarta.transaction.Transactional;
+import java.time.Instant;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.function.Function;
+import java.util.stream.Collectors;
+import org.jboss.logging.Logger;
+
+/**
+ * The VMs of this host as PostgreSQL keeps them, kept in step with the engine: definitions go to the
+ * database and the engine together, the engine's state changes are written back as they happen, and
+ * at start the two are reconciled.
+ */
+@ApplicationScoped
+public class VmInventory {
+
+    private static final Logger LOG = Logger.getLogger(VmInventory.class);
+    /** The owner of VMs the host itself created (the demo VM) or that were found without a record. */
+    public static final String HOST_OWNER = "system";
+
+    @Inject
+    Engine engine;
+
+    @Inject
+    LocalHost localHost;
+
+    /** State changes are written in order, off the engine's threads, so a slow database never holds up a VM. */
+    private final ExecutorService stateWriter = Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "vm-state-writer");
+        t.setDaemon(true);
+        return t;
+    });
+
+    void onStart(@Observes @Priority(10) StartupEvent event) {
+        localHost.register();
+        engine.vms().addListener(this::onEngineEvent);
+        reconcile();
+    }
+
+    /** A page of the VMs the caller may see, filtered. */
+    @Transactional
+    public PageOf<VmEntity> list(Caller caller, VmFilter filter, int page, int size) {
+        StringBuilder query = new StringBuilder("1 = 1");
+        Map<String, Object> params = new HashMap<>();
+        if (caller.reach(Permission.VM_READ) == Reach.OWN) {
+            query.append(" and owner = :me");
+            params.put("me", caller.username());
+        }
+        filter.owner().ifPresent(o -> {
+            query.append(" and owner = :owner");
+            params.put("owner", o);
+        });
+        filter.state().ifPresent(s -> {
+            query.append(" and state = :state");
+            params.put("state", s);
+        });
+        filter.nameContains().ifPresent(n -> {
+            query.append(" and lower(name) like :name");
+            params.put("name", "%" + n.toLowerCase().replace("%", "\\%").replace("_", "\\_") + "%");
+        });
+        var found = VmEntity.find(query.toString(), Sort.by("name").and("id"), params);
+        long total = found.count();
+        List<VmEntity> items = found.page(Page.of(page, size)).list();
+        return new PageOf<>(items, page, size, total);
+    }
+
+    /** The VM, if the caller may see it; for others it does not exist. */
+    @Transactional
+    public VmEntity visible(Caller caller, String id) {
+        VmEntity vm = VmEntity.findById(id);
+        if (vm == null || !caller.decide(Permission.VM_READ, vm.owner).allowed()) {
+            throw new VmNotFoundException(id);
+        }
+        return vm;
+    }
+
+    /** Defines the VM in the engine and records it, owned by {@code owner}; both or neither. */
+    @Transactional
+    public VmEntity create(VmDefinition definition, String owner) {
+        VmStatus defined = engine.vms().define(definition);
+        try {
+            VmEntity vm = VmEntity.of(defined.definition(), owner, localHost.id(), Instant.now());
+            vm.persist();
+            VmEntity.flush();
+            LOG.infof("VM '%s' (%s) created for %s", vm.name, vm.id, owner);
+            return vm;
+        } catch (RuntimeException e) {
+            engine.vms().delete(definition.id());
+            throw e;
+        }
+    }
+
+    /** Removes the VM from the engine (which refuses unless it is Off or Saved) and from the inventory. */
+    @Transactional
+    public void delete(String id) {
+        VmEntity vm = VmEntity.findById(id);
+        if (vm == null) {
+            throw new VmNotFoundException(id);
+        }
+        try {
+            engine.vms().delete(id);
+        } catch (VmNotFoundException e) {
+            LOG.infof("VM %s was already gone from the engine", id);
+        }
+        vm.delete();
+    }
+
+    private void onEngineEvent(VmEvent event) {
+        if (event instanceof VmEvent.StateChanged change) {
+            stateWriter.execute(() -> record(change.vmId(), change.to(), change.reason(), change.at()));
+        }
+    }
+
+    private void record(String id, io.hypervise.engine.vm.VmState state, String reason, Instant since) {
+        try {
+            QuarkusTransaction.requiringNew().run(() -> VmEntity.update(
+                    "state = ?1, stateReason = ?2, stateSince = ?3, updatedAt = ?4 where id = ?5",
+                    state, truncate(reason), since, Instant.now(), id));
+        } catch (RuntimeException e) {
+            LOG.errorf("could not record that VM %s is %s: %s", id, state, e.getMessage());
+        }
+    }
+
+    /**
+     * Brings the database and the engine into agreement after a start: VMs the engine runs but the
+     * database does not know are recorded (owned by the host), VMs the database knows but the engine
+     * lacks are defined again from their record, and every recorded state is the engine's.
+     */
+    void reconcile() {
+        Map<String, VmStatus> running = engine.vms().list().stream()
+                .collect(Collectors.toMap(VmStatus::id, Function.identity()));
+        QuarkusTransaction.requiringNew().run(() -> {
+            List<VmEntity> recorded = VmEntity.list("hostId", localHost.id());
+            Set<String> known = recorded.stream().map(vm -> vm.id).collect(Collectors.toSet());
+            for (VmEntity vm : recorded) {
+                VmStatus status = running.get(vm.id);
+                if (status == null) {
+                    status = defineAgain(vm);
+                }
+                if (status != null) {
+                    vm.state = status.state();
+                    vm.stateReason = truncate(status.reason());
+                    vm.stateSince = status.since();
+                }
+            }
+            for (VmStatus status : running.values()) {
+                if (!known.contains(status.id())) {
+                    VmEntity vm = VmEntity.of(status.definition(), HOST_OWNER, localHost.id(), Instant.now());
+                    vm.state = status.state();
+                    vm.stateReason = truncate(status.reason());
+                    vm.persist();
+                    LOG.infof("recorded VM '%s' (%s), found in the engine without a record", vm.name, vm.id);
+                }
+            }
+        });
+    }
+
+    private VmStatus defineAgain(VmEntity vm) {
+        try {
+            VmStatus status = engine.vms().define(vm.toDefinition());
+            LOG.infof("VM '%s' (%s) defined again in the engine from its record", vm.name, vm.id);
+            return status;
+        } catch (EngineException e) {
+            vm.state = io.hypervise.engine.vm.VmState.OFF;
+            vm.stateReason = truncate("cannot be defined on this host: " + e.getMessage());
+            LOG.warnf("VM '%s' (%s) cannot be defined on this host: %s", vm.name, vm.id, e.getMessage());
+            return null;
+        }
+    }
+
+    private static String truncate(String reason) {
+        return reason == null || reason.length() <= 1000 ? reason : reason.substring(0, 997) + "...";
+    }
+
+    /** A page of results and how many there are in all. */
+    public record PageOf<T>(List<T> items, int page, int size, long total) {
+    }
+}

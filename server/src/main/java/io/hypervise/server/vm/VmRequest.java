@@ -1,0 +1,29 @@
+package io.hypervise.server.vm;
+
+import java.util.List;
+
+/**
+ * What a client sends to create a VM: either {@code template} (and optionally a name and size), or a
+ * full definition. Every field is checked, and every broken rule is reported by its field.
+ */
+public record VmRequest(
+        String name,
+        String template,
+        Integer vcpus,
+        Integer memoryMib,
+        String profile,
+        String display,
+        Boot boot,
+        List<DiskRequest> disks,
+        List<NicRequest> nics) {
+
+    /** kind: kernel, disk or iso; paths are taken relative to the storage root. */
+    public record Boot(String kind, String kernel, String initramfs, String commandLine, String image) {
+    }
+
+    public record DiskRequest(String path, String format, Boolean readOnly) {
+    }
+
+    public record NicRequest(String mac) {
+    }
+}

@@ -1,0 +1,148 @@
+package io.hypervise.server.vm;
+
+import io.hypervise.engine.Engine;
+import io.hypervise.engine.storage.TinyLinuxTemplate;
+import io.hypervise.engine.vm.BootSource;
+import io.hypervise.engine.vm.DeviceProfile;
+import io.hypervise.engine.vm.Disk;
+import io.hypervise.engine.vm.DiskFormat;
+import io.hypervise.engine.vm.Display;
+import io.hypervise.engine.vm.InvalidVmDefinitionException;
+import io.hypervise.engine.vm.Nic;
+import io.hypervise.engine.vm.VmDefinition;
+import io.hypervise.engine.vm.Violation;
+import io.hypervise.server.engine.HyperviseConfig;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Locale;
+import java.util.function.Function;
+
+/** Turns a client's {@link VmRequest} into an engine definition, or names every field that is wrong. */
+@ApplicationScoped
+public class VmRequests {
+
+    public static final String TINY_LINUX = "tiny-linux";
+    private static final SecureRandom RANDOM = new SecureRandom();
+
+    @Inject
+    Engine engine;
+
+    @Inject
+    HyperviseConfig config;
+
+    public VmDefinition toDefinition(VmRequest request) {
+        if (request == null) {
+            throw new InvalidVmDefinitionException(List.of(new Violation("body", "is required: a JSON object describing the VM")));
+        }
+        List<Violation> v = new ArrayList<>();
+        byte[] idBytes = new byte[4];
+        RANDOM.nextBytes(idBytes);
+        String id = "vm-" + HexFormat.of().formatHex(idBytes);
+        DeviceProfile profile = parse("profile", request.profile(), DeviceProfile.class, DeviceProfile.ENLIGHTENED, v);
+        Display display = parse("display", request.display(), Display.class, Display.VNC, v);
+        List<Disk> disks = disks(request, v);
+        List<Nic> nics = request.nics() == null ? List.of(new Nic(randomMac()))
+                : request.nics().stream().map(n -> new Nic(n == null || n.mac() == null ? null : n.mac().toLowerCase(Locale.ROOT))).toList();
+        BootSource boot = boot(request, v);
+        if (!v.isEmpty()) {
+            throw new InvalidVmDefinitionException(v);
+        }
+        String name = request.name() == null ? (request.template() != null ? request.template() + " " + id.substring(3) : null)
+                : request.name();
+        return new VmDefinition(id, name, request.vcpus() == null ? 1 : request.vcpus(),
+                request.memoryMib() == null ? 256 : request.memoryMib(), profile, disks, nics, boot, display);
+    }
+
+    private BootSource boot(VmRequest request, List<Violation> v) {
+        if (request.template() != null) {
+            if (request.boot() != null) {
+                v.add(new Violation("boot", "give either a template or a boot source, not both"));
+                return null;
+            }
+            if (!request.template().equals(TINY_LINUX)) {
+                v.add(new Violation("template", "no template '" + request.template() + "'; available: " + TINY_LINUX));
+                return null;
+            }
+            TinyLinuxTemplate.Built t = tinyLinux();
+            return new BootSource.Kernel(t.kernel(), t.initramfs(), t.commandLine());
+        }
+        VmRequest.Boot boot = request.boot();
+        if (boot == null || boot.kind() == null) {
+            v.add(new Violation("boot.kind", "is required (kernel, disk or iso) unless a template is given"));
+            return null;
+        }
+        return switch (boot.kind().toLowerCase(Locale.ROOT)) {
+            case "kernel" -> new BootSource.Kernel(path(boot.kernel()), path(boot.initramfs()), boot.commandLine());
+            case "disk" -> new BootSource.FirstDisk();
+            case "iso" -> new BootSource.Iso(path(boot.image()));
+            default -> {
+                v.add(new Violation("boot.kind", "must be kernel, disk or iso; got '" + boot.kind() + "'"));
+                yield null;
+            }
+        };
+    }
+
+    private static List<Disk> disks(VmRequest request, List<Violation> v) {
+        if (request.disks() == null) {
+            return List.of();
+        }
+        List<Disk> disks = new ArrayList<>();
+        for (int i = 0; i < request.disks().size(); i++) {
+            VmRequest.DiskRequest d = request.disks().get(i);
+            if (d == null) {
+                v.add(new Violation("disks[" + i + "]", "must be an object with path and format"));
+                continue;
+            }
+            DiskFormat format = parse("disks[" + i + "].format", d.format(), DiskFormat.class, null, v);
+            if (d.format() == null) {
+                v.add(new Violation("disks[" + i + "].format", "is required: raw, qcow2, vhd or vhdx (it is never guessed)"));
+            }
+            disks.add(new Disk(path(d.path()), format, Boolean.TRUE.equals(d.readOnly())));
+        }
+        return disks;
+    }
+
+    private static Path path(String value) {
+        return value == null ? null : Path.of(value);
+    }
+
+    private static <E extends Enum<E>> E parse(String field, String value, Class<E> type, E fallback, List<Violation> v) {
+        if (value == null) {
+            return fallback;
+        }
+        Function<E, String> name = e -> e.name().toLowerCase(Locale.ROOT);
+        return Arrays.stream(type.getEnumConstants())
+                .filter(e -> name.apply(e).equals(value.toLowerCase(Locale.ROOT)))
+                .findFirst()
+                .orElseGet(() -> {
+                    v.add(new Violation(field, "must be one of " + Arrays.stream(type.getEnumConstants()).map(name).toList()
+                            + "; got '" + value + "'"));
+                    return fallback;
+                });
+    }
+
+    private TinyLinuxTemplate.Built tinyLinux() {
+        Path downloads = config.downloadCache()
+                .orElse(Path.of(System.getProperty("user.home"), ".cache", "hypervise", "downloads"));
+        try {
+            return TinyLinuxTemplate.ensure(engine.storage().library(), downloads, line -> { });
+        } catch (IOException e) {
+            throw new UncheckedIOException("the tiny-linux template could not be built: " + e.getMessage(), e);
+        }
+    }
+
+    /** A locally administered unicast MAC in QEMU's 52:54:00 range. */
+    static String randomMac() {
+        byte[] b = new byte[3];
+        RANDOM.nextBytes(b);
+        return String.format("52:54:00:%02x:%02x:%02x", b[0], b[1], b[2]);
+    }
+}

@@ -1,0 +1,127 @@
+package io.hypervise.server;
+
+import static io.hypervise.server.ApiAccessTest.as;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.hamcrest.Matchers.containsString;
+import static org.hamcrest.Matchers.equalTo;
+import static org.hamcrest.Matchers.hasItem;
+import static org.hamcrest.Matchers.not;
+import static org.hamcrest.Matchers.startsWith;
+
+import io.quarkus.test.common.WithTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import java.time.Duration;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.TestMethodOrder;
+
+/**
+ * A self-service user's VM through the API, end to end: created from the tiny-linux template, kept in
+ * PostgreSQL, booted for real, operated, and deleted; other users see it according to their roles.
+ */
+@QuarkusTest
+@WithTestResource(TemporaryDataDir.class)
+@WithTestResource(KeycloakTestResource.class)
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class VmApiTest {
+
+    private String id;
+
+    @Test
+    @Order(1)
+    void aliceCreatesAVmFromTheTemplateAndOwnsIt() {
+        id = as("alice").contentType("application/json").body("{\"template\":\"tiny-linux\",\"name\":\"alice's box\"}")
+                .when().post("/api/v1/vms")
+                .then().statusCode(201)
+                .header("Location", containsString("/api/v1/vms/vm-"))
+                .body("owner", equalTo("alice"))
+                .body("state", equalTo("Off"))
+                .body("name", equalTo("alice's box"))
+                .extract().path("id");
+    }
+
+    @Test
+    @Order(2)
+    void othersSeeItAsTheirRolesAllow() {
+        as("alice").when().get("/api/v1/vms").then().statusCode(200).body("items.id", hasItem(id));
+        as("operator").when().get("/api/v1/vms?owner=alice").then().statusCode(200).body("items.id", hasItem(id));
+        as("bob").when().get("/api/v1/vms").then().statusCode(200).body("items.id", not(hasItem(id)));
+        as("bob").when().get("/api/v1/vms/" + id).then().statusCode(404);
+        as("bob").when().post("/api/v1/vms/" + id + "/start").then().statusCode(404);
+        as("auditor").when().post("/api/v1/vms/" + id + "/start").then().statusCode(403);
+        as("auditor").contentType("application/json").body("{\"template\":\"tiny-linux\"}").when().post("/api/v1/vms")
+                .then().statusCode(403);
+    }
+
+    @Test
+    @Order(3)
+    void startedItBootsAndItsSerialConsoleShowsTheGuest() {
+        as("alice").when().post("/api/v1/vms/" + id + "/start").then().statusCode(200).body("state", equalTo("Running"));
+        awaitSerial("HYPERVISE-READY", Duration.ofSeconds(60));
+        as("alice").when().delete("/api/v1/vms/" + id).then().statusCode(409)
+                .body("detail", startsWith("cannot delete VM"));
+        as("alice").when().post("/api/v1/vms/" + id + "/resume").then().statusCode(409);
+        as("alice").when().post("/api/v1/vms/" + id + "/pause").then().statusCode(200).body("state", equalTo("Paused"));
+        as("alice").when().post("/api/v1/vms/" + id + "/teleport").then().statusCode(404)
+                .body("detail", startsWith("no action 'teleport'"));
+    }
+
+    @Test
+    @Order(4)
+    void turnedOffItCanBeDeletedAndIsGone() {
+        as("alice").when().post("/api/v1/vms/" + id + "/turn-off").then().statusCode(200).body("state", equalTo("Off"));
+        as("operator").when().get("/api/v1/vms/" + id).then().statusCode(200).body("state", equalTo("Off"));
+        as("alice").when().delete("/api/v1/vms/" + id).then().statusCode(204);
+        as("alice").when().get("/api/v1/vms/" + id).then().statusCode(404);
+    }
+
+    @Test
+    @Order(5)
+    void badRequestsAreRefusedNamingEachFieldAndChangeNothing() {
+        long before = as("admin").when().get("/api/v1/vms").then().extract().jsonPath().getLong("total");
+        as("alice").contentType("application/json")
+                .body("{\"name\":\"\",\"vcpus\":0,\"memoryMib\":1,\"profile\":\"quantum\",\"boot\":{\"kind\":\"kernel\",\"kernel\":\"../../etc/passwd\"}}")
+                .when().post("/api/v1/vms")
+                .then().log().ifValidationFails().statusCode(400)
+                .contentType("application/problem+json")
+                .body("violations.field", hasItem("profile"));
+        as("alice").contentType("application/json")
+                .body("{\"name\":\"x\",\"boot\":{\"kind\":\"kernel\",\"kernel\":\"../../etc/passwd\"}}")
+                .when().post("/api/v1/vms")
+                .then().statusCode(400)
+                .body("violations.find { it.field == 'boot.kernel' }.message", startsWith("must be inside the storage root"));
+        as("alice").contentType("application/json").body("{\"name\":\"x\",\"vcpus\":\"many\"}")
+                .when().post("/api/v1/vms").then().statusCode(400).contentType("application/problem+json");
+        as("alice").contentType("application/json").body("{not json")
+                .when().post("/api/v1/vms").then().statusCode(400).contentType("application/problem+json");
+        as("alice").contentType("application/json").body("{\"template\":\"windows-11\"}")
+                .when().post("/api/v1/vms").then().statusCode(400)
+                .body("violations[0].field", equalTo("template"));
+        as("alice").when().get("/api/v1/vms?size=100000").then().statusCode(400)
+                .body("detail", startsWith("size: must be a whole number from 1 to 500"));
+        as("alice").when().get("/api/v1/vms?state=Flying").then().statusCode(400).body("detail", startsWith("state:"));
+        long after = as("admin").when().get("/api/v1/vms").then().extract().jsonPath().getLong("total");
+        assertThat(after).isEqualTo(before);
+    }
+
+    private void awaitSerial(String marker, Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (System.nanoTime() < deadline) {
+            String serial = as("alice").when().get("/api/v1/vms/" + id + "/serial?lines=200").then().statusCode(200)
+                    .extract().asString();
+            if (serial.contains(marker)) {
+                return;
+            }
+            try {
+                Thread.sleep(250);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new AssertionError(e);
+            }
+        }
+        throw new AssertionError("the guest did not print " + marker + " within " + timeout.toSeconds() + " s");
+    }
+}
