@@ -42,6 +42,11 @@ class ApiAccessTest {
 
     @BeforeEach
     void defineAVm() throws Exception {
+        ensureIdleVm(engine, inventory);
+    }
+
+    /** An Off VM named 'idle', owned by the host, that tests can aim at without booting anything. */
+    static void ensureIdleVm(Engine engine, VmInventory inventory) throws Exception {
         if (engine.vms().list().stream().noneMatch(s -> s.id().equals("idle"))) {
             Path kernel = Files.writeString(engine.storage().path().resolve("kernel"), "never booted here");
             inventory.create(new VmDefinition("idle", "Idle VM", 2, 512, DeviceProfile.LEGACY, List.of(), List.of(),

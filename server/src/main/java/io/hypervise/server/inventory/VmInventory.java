@@ -23,6 +23,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.regex.Pattern;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.function.Function;
@@ -40,6 +41,7 @@ public class VmInventory {
     private static final Logger LOG = Logger.getLogger(VmInventory.class);
     /** The owner of VMs the host itself created (the demo VM) or that were found without a record. */
     public static final String HOST_OWNER = "system";
+    private static final Pattern ID = Pattern.compile("[a-z0-9][a-z0-9-]{0,39}");
 
     @Inject
     Engine engine;
@@ -90,7 +92,7 @@ public class VmInventory {
     /** The VM, if the caller may see it; for others it does not exist. */
     @Transactional
     public VmEntity visible(Caller caller, String id) {
-        VmEntity vm = VmEntity.findById(id);
+        VmEntity vm = wellFormed(id) ? VmEntity.findById(id) : null;
         if (vm == null || !caller.decide(Permission.VM_READ, vm.owner).allowed()) {
             throw new VmNotFoundException(id);
         }
@@ -116,7 +118,7 @@ public class VmInventory {
     /** Removes the VM from the engine (which refuses unless it is Off or Saved) and from the inventory. */
     @Transactional
     public void delete(String id) {
-        VmEntity vm = VmEntity.findById(id);
+        VmEntity vm = wellFormed(id) ? VmEntity.findById(id) : null;
         if (vm == null) {
             throw new VmNotFoundException(id);
         }
@@ -189,6 +191,11 @@ public class VmInventory {
             LOG.warnf("VM '%s' (%s) cannot be defined on this host: %s", vm.name, vm.id, e.getMessage());
             return null;
         }
+    }
+
+    /** An id that cannot exist is not looked up: no VM has it, whatever bytes it holds. */
+    private static boolean wellFormed(String id) {
+        return id != null && ID.matcher(id).matches();
     }
 
     private static String truncate(String reason) {

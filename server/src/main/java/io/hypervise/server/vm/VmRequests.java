@@ -16,6 +16,7 @@ import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.util.ArrayList;
@@ -80,9 +81,10 @@ public class VmRequests {
             return null;
         }
         return switch (boot.kind().toLowerCase(Locale.ROOT)) {
-            case "kernel" -> new BootSource.Kernel(path(boot.kernel()), path(boot.initramfs()), boot.commandLine());
+            case "kernel" -> new BootSource.Kernel(path("boot.kernel", boot.kernel(), v),
+                    path("boot.initramfs", boot.initramfs(), v), boot.commandLine());
             case "disk" -> new BootSource.FirstDisk();
-            case "iso" -> new BootSource.Iso(path(boot.image()));
+            case "iso" -> new BootSource.Iso(path("boot.image", boot.image(), v));
             default -> {
                 v.add(new Violation("boot.kind", "must be kernel, disk or iso; got '" + boot.kind() + "'"));
                 yield null;
@@ -105,13 +107,22 @@ public class VmRequests {
             if (d.format() == null) {
                 v.add(new Violation("disks[" + i + "].format", "is required: raw, qcow2, vhd or vhdx (it is never guessed)"));
             }
-            disks.add(new Disk(path(d.path()), format, Boolean.TRUE.equals(d.readOnly())));
+            disks.add(new Disk(path("disks[" + i + "].path", d.path(), v), format, Boolean.TRUE.equals(d.readOnly())));
         }
         return disks;
     }
 
-    private static Path path(String value) {
-        return value == null ? null : Path.of(value);
+    /** A path as given; one the file system cannot even name (a NUL in it) is recorded as a violation. */
+    private static Path path(String field, String value, List<Violation> v) {
+        if (value == null) {
+            return null;
+        }
+        try {
+            return Path.of(value);
+        } catch (InvalidPathException e) {
+            v.add(new Violation(field, "is not a usable path: " + e.getReason()));
+            return null;
+        }
     }
 
     private static <E extends Enum<E>> E parse(String field, String value, Class<E> type, E fallback, List<Violation> v) {

@@ -1,0 +1,171 @@
+package io.hypervise.server;
+
+import static io.hypervise.server.ApiAccessTest.as;
+import static io.restassured.RestAssured.given;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.hypervise.engine.Engine;
+import io.hypervise.server.inventory.VmEntity;
+import io.quarkus.narayana.jta.QuarkusTransaction;
+import io.quarkus.test.common.WithTestResource;
+import io.quarkus.test.junit.QuarkusTest;
+import io.restassured.response.Response;
+import io.restassured.specification.RequestSpecification;
+import jakarta.inject.Inject;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * Well over a hundred hostile or malformed requests: none may yield a 5xx, none may succeed, and
+ * together they must leave the inventory and the engine exactly as they were.
+ */
+@QuarkusTest
+@WithTestResource(TemporaryDataDir.class)
+@WithTestResource(KeycloakTestResource.class)
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class HostileRequestsTest {
+
+    @Inject
+    Engine engine;
+
+    private long vmsBefore;
+    private int engineVmsBefore;
+
+    record Hostile(String user, String method, String path, String contentType, String body, boolean encoded) {
+        @Override
+        public String toString() {
+            String b = body == null ? "" : " " + (body.length() > 60 ? body.substring(0, 60) + "…(" + body.length() + ")" : body);
+            return user + " " + method + " " + (path.length() > 80 ? path.substring(0, 80) + "…" : path) + b;
+        }
+    }
+
+    static Stream<Hostile> corpus() {
+        List<Hostile> c = new ArrayList<>();
+        String vms = "/api/v1/vms";
+        // Bodies that are not a valid VM request, each for POST /api/v1/vms.
+        List<String> bodies = List.of("", "null", "[]", "123", "\"a string\"", "true", "{}", "{\"name\":null}",
+                "{not json", "{\"name\":\"x\"", "{\"name\":\"x\",}", "\u0000", "{\"vcpus\":\"many\"}",
+                "{\"vcpus\":1.5,\"template\":\"tiny-linux\"}", "{\"vcpus\":-1,\"template\":\"tiny-linux\"}",
+                "{\"vcpus\":2147483648,\"template\":\"tiny-linux\"}", "{\"vcpus\":65,\"template\":\"tiny-linux\"}",
+                "{\"memoryMib\":-256,\"template\":\"tiny-linux\"}", "{\"memoryMib\":99999999999,\"template\":\"tiny-linux\"}",
+                "{\"memoryMib\":1,\"template\":\"tiny-linux\"}", "{\"template\":\"../../etc\"}", "{\"template\":\"\"}",
+                "{\"template\":\"tiny-linux\",\"boot\":{\"kind\":\"kernel\"}}", "{\"template\":[\"tiny-linux\"]}",
+                "{\"template\":{\"id\":\"tiny-linux\"}}", "{\"name\":\"" + "n".repeat(65) + "\",\"template\":\"tiny-linux\"}",
+                "{\"name\":\"" + "n".repeat(1_000_000) + "\",\"template\":\"tiny-linux\"}",
+                "{\"name\":\"tab\\there\",\"template\":\"tiny-linux\"}", "{\"name\":\"nul\\u0000\",\"template\":\"tiny-linux\"}",
+                "{\"name\":\"   \",\"template\":\"tiny-linux\"}", "{\"profile\":\"quantum\",\"template\":\"tiny-linux\"}",
+                "{\"profile\":7,\"template\":\"tiny-linux\"}", "{\"display\":\"hdmi\",\"template\":\"tiny-linux\"}",
+                "{\"name\":\"x\",\"boot\":null}", "{\"name\":\"x\",\"boot\":{}}", "{\"name\":\"x\",\"boot\":{\"kind\":\"pxe\"}}",
+                "{\"name\":\"x\",\"boot\":{\"kind\":\"kernel\",\"kernel\":\"/etc/passwd\"}}",
+                "{\"name\":\"x\",\"boot\":{\"kind\":\"kernel\",\"kernel\":\"../../../../etc/shadow\"}}",
+                "{\"name\":\"x\",\"boot\":{\"kind\":\"kernel\",\"kernel\":\"/proc/self/environ\"}}",
+                "{\"name\":\"x\",\"boot\":{\"kind\":\"kernel\",\"kernel\":\"\"}}",
+                "{\"name\":\"x\",\"boot\":{\"kind\":\"kernel\",\"kernel\":\"library\\u0000/x\"}}",
+                "{\"name\":\"x\",\"boot\":{\"kind\":\"iso\",\"image\":\"/dev/sda\"}}",
+                "{\"name\":\"x\",\"boot\":{\"kind\":\"iso\"}}", "{\"name\":\"x\",\"boot\":{\"kind\":\"disk\"}}",
+                "{\"name\":\"x\",\"boot\":{\"kind\":\"disk\"},\"disks\":[null]}",
+                "{\"name\":\"x\",\"boot\":{\"kind\":\"disk\"},\"disks\":[{\"path\":\"/etc/passwd\",\"format\":\"raw\"}]}",
+                "{\"name\":\"x\",\"boot\":{\"kind\":\"disk\"},\"disks\":[{\"path\":\"x.img\"}]}",
+                "{\"name\":\"x\",\"boot\":{\"kind\":\"disk\"},\"disks\":[{\"path\":\"x.img\",\"format\":\"qcow2\\n\"}]}",
+                "{\"name\":\"x\",\"boot\":{\"kind\":\"disk\"},\"disks\":[{\"path\":\"/dev/zero\",\"format\":\"raw\"}]}",
+                "{\"name\":\"x\",\"boot\":{\"kind\":\"disk\"},\"disks\":\"all of them\"}",
+                "{\"template\":\"tiny-linux\",\"nics\":[{\"mac\":\"ff:ff:ff:ff:ff:ff\"}]}",
+                "{\"template\":\"tiny-linux\",\"nics\":[{\"mac\":\"00:00:00:00:00:00\"}]}",
+                "{\"template\":\"tiny-linux\",\"nics\":[{\"mac\":\"52:54:00:zz:00:01\"}]}",
+                "{\"template\":\"tiny-linux\",\"nics\":[{\"mac\":\"52:54:00:00:00:01,model=e1000\"}]}",
+                "{\"template\":\"tiny-linux\",\"nics\":[null]}",
+                "{\"template\":\"tiny-linux\",\"nics\":" + "[{\"mac\":\"52:54:00:00:00:02\"}]".repeat(1) .replace("]", ",{\"mac\":\"52:54:00:00:00:03\"}".repeat(9) + "]") + "}",
+                "[".repeat(5000) + "]".repeat(5000),
+                "{\"a\":".repeat(3000) + "1" + "}".repeat(3000));
+        for (String body : bodies) {
+            c.add(new Hostile("alice", "POST", vms, "application/json", body, false));
+        }
+        // The same kind of request, wrongly labelled or not allowed at all.
+        c.add(new Hostile("alice", "POST", vms, "text/plain", "{\"template\":\"tiny-linux\"}", false));
+        c.add(new Hostile("alice", "POST", vms, "application/xml", "<vm/>", false));
+        c.add(new Hostile("alice", "POST", vms, "application/x-www-form-urlencoded", "template=tiny-linux", false));
+        c.add(new Hostile("auditor", "POST", vms, "application/json", "{\"template\":\"tiny-linux\"}", false));
+        c.add(new Hostile("anonymous", "POST", vms, "application/json", "{\"template\":\"tiny-linux\"}", false));
+        c.add(new Hostile("nobody-token", "POST", vms, "application/json", "{\"template\":\"tiny-linux\"}", false));
+        // Odd ids, actions and parameters.
+        List<String> ids = List.of("..", "%2e%2e", "%2e%2e%2f%2e%2e%2fetc%2fpasswd", "..%2F..%2Fetc", "%00", "vm-%0a",
+                "a".repeat(5000), "%3Cscript%3E", "%F0%9F%92%A5", "null", "%27%20OR%201%3D1%20--", "*", "demo%2Fserial",
+                "%252e%252e", "VM-UPPER", "-leading-dash", "idle");
+        for (String id : ids) {
+            c.add(new Hostile("bob", "GET", vms + "/" + id, null, null, true));
+            c.add(new Hostile("bob", "DELETE", vms + "/" + id, null, null, true));
+            c.add(new Hostile("bob", "POST", vms + "/" + id + "/start", null, null, true));
+            c.add(new Hostile("bob", "GET", vms + "/" + id + "/serial", null, null, true));
+        }
+        for (String action : List.of("teleport", "START", "shut_down", "%2e%2e", "start%00", "delete", "")) {
+            c.add(new Hostile("operator", "POST", vms + "/idle/" + action, null, null, true));
+        }
+        for (String q : List.of("page=-1", "page=abc", "size=0", "size=501", "size=1e9", "state=Flying",
+                "page=99999999999", "size=%00", "state=Offf")) {
+            c.add(new Hostile("alice", "GET", vms + "?" + q, null, null, true));
+        }
+        for (String q : List.of("lines=0", "lines=-1", "lines=10001", "lines=ten", "lines=%00", "lines=1.5")) {
+            c.add(new Hostile("operator", "GET", vms + "/idle/serial?" + q, null, null, true));
+        }
+        for (String method : List.of("PUT", "PATCH", "DELETE")) {
+            c.add(new Hostile("admin", method, "/api/v1/host", "application/json", "{}", false));
+            c.add(new Hostile("admin", method, "/api/v1/me", "application/json", "{}", false));
+        }
+        c.add(new Hostile("admin", "PUT", vms, "application/json", "{}", false));
+        c.add(new Hostile("alice", "DELETE", vms + "/idle", null, null, false));
+        c.add(new Hostile("alice", "POST", vms + "/idle/turn-off", null, null, false));
+        c.add(new Hostile("operator", "POST", vms + "/idle/pause", null, null, false));
+        c.add(new Hostile("operator", "POST", vms + "/idle/resume", null, null, false));
+        c.add(new Hostile("anonymous", "GET", "/api/v1/host", null, null, false));
+        c.add(new Hostile("garbage-token", "GET", "/api/v1/host", null, null, false));
+        return c.stream();
+    }
+
+    @BeforeAll
+    void aVmToAimAt() throws Exception {
+        ApiAccessTest.ensureIdleVm(engine, inventory);
+        vmsBefore = recordedVms();
+        engineVmsBefore = engine.vms().list().size();
+    }
+
+    private static long recordedVms() {
+        return QuarkusTransaction.requiringNew().call(() -> VmEntity.count());
+    }
+
+    @Inject
+    io.hypervise.server.inventory.VmInventory inventory;
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("corpus")
+    void isRefusedWithAClientErrorThatExplainsItself(Hostile h) {
+        RequestSpecification spec = switch (h.user()) {
+            case "nobody-token" -> given().header("Authorization", "Bearer ");
+            case "garbage-token" -> given().header("Authorization", "Bearer " + "x".repeat(20_000));
+            default -> as(h.user());
+        };
+        if (h.encoded()) {
+            spec = spec.urlEncodingEnabled(false);
+        }
+        if (h.contentType() != null) {
+            spec = spec.contentType(h.contentType());
+        }
+        if (h.body() != null) {
+            spec = spec.body(h.body());
+        }
+        Response response = spec.when().request(h.method(), h.path());
+        assertThat(response.statusCode()).as("status of %s; body %s", h, response.asString()).isBetween(400, 499);
+    }
+
+    @AfterAll
+    void nothingChanged() {
+        assertThat(recordedVms()).isEqualTo(vmsBefore);
+        assertThat(engine.vms().list()).hasSize(engineVmsBefore);
+        assertThat(corpus().count()).isGreaterThanOrEqualTo(100);
+    }
+}
