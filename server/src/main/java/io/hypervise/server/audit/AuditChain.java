@@ -17,6 +17,10 @@ import java.util.TreeMap;
  * The audit log's hash chain: each entry's hash covers its own fields and the previous entry's hash,
  * so altering, removing or reordering any stored entry breaks every hash after it.
  *
+ * <p>The entry's id is not hashed: the database assigns it when the row is inserted, after the hash
+ * has been computed, and the application may not choose it. Order is sealed all the same, since each
+ * entry's hash covers its predecessor's; the id only says where to find an entry.
+ *
  * <p>The hashed form is canonical: fields in a fixed order separated by a control character that no
  * field may contain unescaped, and parameters as JSON with sorted keys (PostgreSQL's jsonb does not
  * keep key order, so the stored form must hash the same as the written one).
@@ -35,7 +39,6 @@ public final class AuditChain {
 
     public static String hash(String previousHash, AuditRecord r) {
         StringBuilder s = new StringBuilder(previousHash);
-        append(s, Long.toString(r.id()));
         append(s, r.at().truncatedTo(ChronoUnit.MICROS).toString());
         append(s, r.actor());
         append(s, String.join(",", r.roles()));

@@ -72,4 +72,26 @@ class AuditChainTest {
         AuditRecord b = new AuditRecord(1, Instant.EPOCH, "a", List.of("b"), "", "c\u001fd", "t", (JsonNode) null, "o", "r");
         assertThat(AuditChain.hash(AuditChain.GENESIS, a)).isNotEqualTo(AuditChain.hash(AuditChain.GENESIS, b));
     }
+
+    @Test
+    void theIdIsNotHashedSinceTheDatabaseAssignsItOnlyAfterTheHashIsComputed() throws Exception {
+        assertThat(AuditChain.hash(AuditChain.GENESIS, entry(0, "vm.create", "{}")))
+                .isEqualTo(AuditChain.hash(AuditChain.GENESIS, entry(41, "vm.create", "{}")));
+    }
+
+    @Test
+    void twoEntriesSwappedBreakTheChainWhereTheOrderChanges() throws Exception {
+        List<AuditChain.Link> links = chain(entry(1, "vm.create", "{}"), entry(2, "vm.start", "{}"), entry(3, "vm.stop", "{}"));
+        AuditChain.Link second = links.get(1);
+        AuditChain.Link third = links.get(2);
+        // The rows keep their ids (where they are stored) but trade contents and hashes.
+        links.set(1, new AuditChain.Link(withId(third.record(), 2), third.previousHash(), third.hash()));
+        links.set(2, new AuditChain.Link(withId(second.record(), 3), second.previousHash(), second.hash()));
+        assertThat(AuditChain.verify(links, AuditChain.GENESIS)).hasValueSatisfying(b -> assertThat(b.entryId()).isEqualTo(2));
+    }
+
+    private static AuditRecord withId(AuditRecord r, long id) {
+        return new AuditRecord(id, r.at(), r.actor(), r.roles(), r.sourceAddress(), r.action(), r.target(), r.parameters(),
+                r.outcome(), r.reason());
+    }
 }
