@@ -1,6 +1,7 @@
 package io.hypervise.server.access;
 
 import io.hypervise.server.api.Problem;
+import io.hypervise.server.audit.DeniedRequests;
 import jakarta.inject.Inject;
 import jakarta.ws.rs.container.ContainerRequestContext;
 import jakarta.ws.rs.container.ContainerRequestFilter;
@@ -25,6 +26,9 @@ public class PermissionFilter implements ContainerRequestFilter {
     @Inject
     CurrentCaller current;
 
+    @Inject
+    DeniedRequests deniedRequests;
+
     @Override
     public void filter(ContainerRequestContext request) {
         if (!request.getUriInfo().getPath().startsWith("/api/")) {
@@ -32,8 +36,8 @@ public class PermissionFilter implements ContainerRequestFilter {
         }
         Caller caller = current.get();
         if (caller.username().equals(Caller.ANONYMOUS)) {
-            request.abortWith(Problem.unauthorized("sign in first: send an 'Authorization: Bearer <token>' header"
-                    + " with an access token from Keycloak's realm 'hypervise'"));
+            refuse(request, caller, 401, "sign in first: send an 'Authorization: Bearer <token>' header"
+                    + " with an access token from Keycloak's realm 'hypervise'");
             return;
         }
         Method method = resource.getResourceMethod();
@@ -43,15 +47,21 @@ public class PermissionFilter implements ContainerRequestFilter {
         Requires requires = required(method, resource.getResourceClass());
         if (requires == null) {
             LOG.errorf("endpoint %s declares no permission; refused", resource.getResourceMethod());
-            request.abortWith(Problem.response(403, "this endpoint declares no permission, so nobody may use it"));
+            refuse(request, caller, 403, "this endpoint declares no permission, so nobody may use it");
             return;
         }
         if (caller.reach(requires.value()) == Reach.NONE) {
             Decision denied = caller.decide(requires.value(), null);
             LOG.infof("denied %s %s to %s: %s", request.getMethod(), request.getUriInfo().getPath(),
                     caller.username(), denied.reason());
-            request.abortWith(Problem.response(403, denied.reason()));
+            refuse(request, caller, 403, denied.reason());
         }
+    }
+
+    /** Answers with the problem and records the denial in the audit log. */
+    private void refuse(ContainerRequestContext request, Caller caller, int status, String detail) {
+        request.abortWith(status == 401 ? Problem.unauthorized(detail) : Problem.response(status, detail));
+        deniedRequests.record(caller, request.getMethod(), request.getUriInfo().getPath(), status, detail);
     }
 
     static Requires required(Method method, Class<?> type) {

@@ -1,0 +1,7 @@
+package io.hypervise.server.audit;
+
+import java.util.List;
+
+/** One page of a query's entries, newest first, and how many entries match in all. */
+public record AuditPage(List<AuditEntryView> entries, int page, int size, long total) {
+}
