@@ -12,6 +12,7 @@ import io.hypervise.engine.vm.BootSource;
 import io.hypervise.engine.vm.DeviceProfile;
 import io.hypervise.engine.vm.Display;
 import io.hypervise.engine.vm.VmDefinition;
+import io.hypervise.server.access.Caller;
 import io.hypervise.server.inventory.VmInventory;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
@@ -50,7 +51,7 @@ class ApiAccessTest {
         if (engine.vms().list().stream().noneMatch(s -> s.id().equals("idle"))) {
             Path kernel = Files.writeString(engine.storage().path().resolve("kernel"), "never booted here");
             inventory.create(new VmDefinition("idle", "Idle VM", 2, 512, DeviceProfile.LEGACY, List.of(), List.of(),
-                    new BootSource.Kernel(kernel, null, ""), Display.NONE), "system");
+                    new BootSource.Kernel(kernel, null, ""), Display.NONE), Caller.host());
         }
     }
 

@@ -107,6 +107,22 @@ class VmApiTest {
         assertThat(after).isEqualTo(before);
     }
 
+    @Test
+    @Order(6)
+    void everyChangeAndEveryRefusalOfItIsInTheAuditLogAndTheChainHolds() {
+        var entries = as("auditor").queryParam("target", "vm:" + id).queryParam("size", 100)
+                .when().get("/api/v1/audit").then().statusCode(200).extract().jsonPath();
+        assertThat(entries.getList("items.action", String.class))
+                .contains("vm.create", "vm.start", "vm.pause", "vm.turn-off", "vm.delete", "vm.resume");
+        assertThat(entries.getList("items.findAll { it.action == 'vm.resume' }.outcome", String.class)).containsExactly("FAILED");
+        assertThat(entries.getList("items.findAll { it.action == 'vm.create' }.actor", String.class)).containsExactly("alice");
+        as("auditor").queryParam("actor", "auditor").queryParam("target", "/api/v1/vms/" + id + "/start")
+                .when().get("/api/v1/audit").then().statusCode(200)
+                .body("items[0].outcome", equalTo("DENIED"))
+                .body("items[0].reason", startsWith("auditor has no role that may operate VMs"));
+        as("auditor").when().get("/api/v1/audit/verify").then().statusCode(200).body("intact", equalTo(true));
+    }
+
     private void awaitSerial(String marker, Duration timeout) {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (System.nanoTime() < deadline) {

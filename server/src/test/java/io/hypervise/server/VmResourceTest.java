@@ -10,6 +10,7 @@ import io.hypervise.engine.vm.BootSource;
 import io.hypervise.engine.vm.DeviceProfile;
 import io.hypervise.engine.vm.Display;
 import io.hypervise.engine.vm.VmDefinition;
+import io.hypervise.server.access.Caller;
 import io.hypervise.server.inventory.VmInventory;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
@@ -38,7 +39,7 @@ class VmResourceTest {
         }
         Path kernel = Files.writeString(engine.storage().path().resolve("kernel"), "not booted in this test");
         inventory.create(new VmDefinition("idle", "Idle VM", 2, 512, DeviceProfile.LEGACY, List.of(), List.of(),
-                new BootSource.Kernel(kernel, null, ""), Display.NONE), "system");
+                new BootSource.Kernel(kernel, null, ""), Display.NONE), Caller.host());
     }
 
     @Test

@@ -11,6 +11,11 @@ public record Caller(String username, Set<HvRole> roles, Set<String> groups, Str
 
     public static final String ANONYMOUS = "anonymous";
 
+    /** The host itself, for what the server does on its own (the demo VM, reconciliation). */
+    public static Caller host() {
+        return new Caller("system", Set.of(), Set.of(), "127.0.0.1");
+    }
+
     public Caller {
         roles = Set.copyOf(roles);
         groups = Set.copyOf(groups);

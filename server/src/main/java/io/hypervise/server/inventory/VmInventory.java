@@ -7,6 +7,8 @@ import io.hypervise.engine.vm.VmEvent;
 import io.hypervise.engine.vm.VmNotFoundException;
 import io.hypervise.engine.vm.VmStatus;
 import io.hypervise.server.access.Caller;
+import io.hypervise.server.audit.AuditLog;
+import io.hypervise.server.audit.AuditOutcome;
 import io.hypervise.server.access.Permission;
 import io.hypervise.server.access.Reach;
 import io.quarkus.narayana.jta.QuarkusTransaction;
@@ -48,6 +50,9 @@ public class VmInventory {
 
     @Inject
     LocalHost localHost;
+
+    @Inject
+    AuditLog audit;
 
     /** State changes are written in order, off the engine's threads, so a slow database never holds up a VM. */
     private final ExecutorService stateWriter = Executors.newSingleThreadExecutor(r -> {
@@ -99,14 +104,17 @@ public class VmInventory {
         return vm;
     }
 
-    /** Defines the VM in the engine and records it, owned by {@code owner}; both or neither. */
+    /** Defines the VM in the engine and records it, owned by the caller, with its audit entry; all or nothing. */
     @Transactional
-    public VmEntity create(VmDefinition definition, String owner) {
+    public VmEntity create(VmDefinition definition, Caller caller) {
+        String owner = caller.username();
         VmStatus defined = engine.vms().define(definition);
         try {
             VmEntity vm = VmEntity.of(defined.definition(), owner, localHost.id(), Instant.now());
             vm.persist();
             VmEntity.flush();
+            audit.record(caller, "vm.create", "vm:" + vm.id, Map.of("name", vm.name, "vcpus", vm.vcpus,
+                    "memoryMib", vm.memoryMib, "profile", vm.profile.name()), AuditOutcome.SUCCEEDED, null);
             LOG.infof("VM '%s' (%s) created for %s", vm.name, vm.id, owner);
             return vm;
         } catch (RuntimeException e) {
@@ -117,7 +125,7 @@ public class VmInventory {
 
     /** Removes the VM from the engine (which refuses unless it is Off or Saved) and from the inventory. */
     @Transactional
-    public void delete(String id) {
+    public void delete(String id, Caller caller) {
         VmEntity vm = wellFormed(id) ? VmEntity.findById(id) : null;
         if (vm == null) {
             throw new VmNotFoundException(id);
@@ -128,6 +136,7 @@ public class VmInventory {
             LOG.infof("VM %s was already gone from the engine", id);
         }
         vm.delete();
+        audit.record(caller, "vm.delete", "vm:" + id, Map.of("name", vm.name), AuditOutcome.SUCCEEDED, null);
     }
 
     private void onEngineEvent(VmEvent event) {

@@ -11,6 +11,7 @@ import io.hypervise.engine.vm.VmNotFoundException;
 import io.hypervise.engine.vm.VmState;
 import io.hypervise.engine.vm.VmStatus;
 import io.hypervise.server.engine.HyperviseConfig;
+import io.hypervise.server.access.Caller;
 import io.hypervise.server.inventory.VmInventory;
 import io.quarkus.runtime.StartupEvent;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -56,7 +57,7 @@ public class DemoVm {
                 inventory.create(new VmDefinition(id, "Demo (tiny-linux)", 1, 256, DeviceProfile.ENLIGHTENED,
                         List.of(), List.of(new Nic("52:54:00:00:00:01")),
                         new BootSource.Kernel(template.kernel(), template.initramfs(), template.commandLine()),
-                        Display.VNC), VmInventory.HOST_OWNER);
+                        Display.VNC), Caller.host());
                 status = engine.vms().status(id);
             }
             if (status.state() == VmState.OFF || status.state() == VmState.SAVED) {

@@ -1,7 +1,11 @@
 package io.hypervise.server.vm;
 
 import io.hypervise.engine.Engine;
+import io.hypervise.engine.vm.EngineException;
 import io.hypervise.engine.vm.VmNotFoundException;
+import io.hypervise.server.audit.AuditLog;
+import io.hypervise.server.audit.AuditOutcome;
+import io.quarkus.narayana.jta.QuarkusTransaction;
 import io.hypervise.engine.vm.VmState;
 import io.hypervise.engine.vm.VmStatus;
 import io.hypervise.server.access.Caller;
@@ -55,6 +59,9 @@ public class VmResource {
     @Inject
     VmRequests requests;
 
+    @Inject
+    AuditLog audit;
+
     /** One page of a list, and how many items there are in all. */
     public record Page(List<VmView> items, int page, int size, long total) {
     }
@@ -82,7 +89,7 @@ public class VmResource {
     @Consumes(MediaType.APPLICATION_JSON)
     @Requires(Permission.VM_CREATE)
     public Response create(VmRequest request) {
-        VmEntity vm = inventory.create(requests.toDefinition(request), current.get().username());
+        VmEntity vm = inventory.create(requests.toDefinition(request), current.get());
         return Response.created(URI.create("/api/v1/vms/" + vm.id)).entity(view(vm)).build();
     }
 
@@ -91,8 +98,8 @@ public class VmResource {
     @Requires(Permission.VM_DELETE)
     public Response delete(@PathParam("id") String id) {
         VmEntity vm = inventory.visible(current.get(), id);
-        authorize(Permission.VM_DELETE, vm);
-        inventory.delete(id);
+        authorize(Permission.VM_DELETE, vm, "vm.delete");
+        inventory.delete(id, current.get());
         return Response.noContent().build();
     }
 
@@ -105,8 +112,17 @@ public class VmResource {
                 .orElseThrow(() -> new NotFoundException("no action '" + actionName + "'; actions: "
                         + Arrays.stream(Action.values()).map(a -> a.path).toList()));
         VmEntity vm = inventory.visible(current.get(), id);
-        authorize(Permission.VM_OPERATE, vm);
-        action.run.apply(new Target(engine, id));
+        String auditAction = "vm." + action.path;
+        authorize(Permission.VM_OPERATE, vm, auditAction);
+        try {
+            action.run.apply(new Target(engine, id));
+        } catch (EngineException e) {
+            QuarkusTransaction.requiringNew().run(() -> audit.record(current.get(), auditAction, "vm:" + id, null,
+                    AuditOutcome.FAILED, e.getMessage()));
+            throw e;
+        }
+        QuarkusTransaction.requiringNew().run(() -> audit.record(current.get(), auditAction, "vm:" + id, null,
+                AuditOutcome.SUCCEEDED, null));
         return view(inventory.visible(current.get(), id));
     }
 
@@ -144,10 +160,11 @@ public class VmResource {
         }
     }
 
-    private void authorize(Permission permission, VmEntity vm) {
+    private void authorize(Permission permission, VmEntity vm, String auditAction) {
         Caller caller = current.get();
         var decision = caller.decide(permission, vm.owner);
         if (!decision.allowed()) {
+            audit.recordDenial(caller, auditAction, "vm:" + vm.id, null, decision.reason());
             throw new ForbiddenException(Problem.response(403, decision.reason()));
         }
     }

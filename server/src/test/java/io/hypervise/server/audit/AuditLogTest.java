@@ -72,7 +72,7 @@ class AuditLogTest {
 
         JsonPath page = audit("actor=alice&action=http.get&target=/api/v1/host&outcome=DENIED&from=" + before);
         assertThat(page.getInt("total")).isGreaterThanOrEqualTo(1);
-        Map<String, Object> entry = page.getMap("entries[0]");
+        Map<String, Object> entry = page.getMap("items[0]");
         assertThat(entry).containsEntry("actor", "alice")
                 .containsEntry("action", "http.get")
                 .containsEntry("target", "/api/v1/host")
@@ -80,7 +80,7 @@ class AuditLogTest {
                 .containsEntry("reason", "alice has no role that may read hosts (roles: hv-self-service)")
                 .containsEntry("sourceAddress", "127.0.0.1")
                 .containsEntry("roles", List.of("hv-self-service"));
-        assertThat(page.getMap("entries[0].parameters")).containsEntry("method", "GET").containsEntry("status", 403);
+        assertThat(page.getMap("items[0].parameters")).containsEntry("method", "GET").containsEntry("status", 403);
     }
 
     @Test
@@ -89,9 +89,9 @@ class AuditLogTest {
         given().when().get("/api/v1/vms").then().statusCode(401);
 
         JsonPath page = audit("actor=anonymous&target=/api/v1/vms&from=" + before);
-        assertThat(page.getString("entries[0].outcome")).isEqualTo("DENIED");
-        assertThat(page.getString("entries[0].reason")).startsWith("sign in first");
-        assertThat(page.getList("entries[0].roles")).isEmpty();
+        assertThat(page.getString("items[0].outcome")).isEqualTo("DENIED");
+        assertThat(page.getString("items[0].reason")).startsWith("sign in first");
+        assertThat(page.getList("items[0].roles")).isEmpty();
     }
 
     @Test
@@ -103,9 +103,9 @@ class AuditLogTest {
         as("admin").when().get("/api/v1/audit").then().statusCode(200);
         as("auditor").when().get("/api/v1/audit/verify").then().statusCode(200);
 
-        assertThat(audit("actor=alice&target=/api/v1/audit&from=" + before).getString("entries[0].reason"))
+        assertThat(audit("actor=alice&target=/api/v1/audit&from=" + before).getString("items[0].reason"))
                 .isEqualTo("alice has no role that may read the audit log (roles: hv-self-service)");
-        assertThat(audit("actor=operator&target=/api/v1/audit/verify&from=" + before).getString("entries[0].outcome"))
+        assertThat(audit("actor=operator&target=/api/v1/audit/verify&from=" + before).getString("items[0].outcome"))
                 .isEqualTo("DENIED");
     }
 
@@ -123,20 +123,20 @@ class AuditLogTest {
 
         JsonPath first = audit("actor=" + actor + "&size=2");
         assertThat(first.getInt("total")).isEqualTo(6);
-        assertThat(first.getList("entries.target")).containsExactly("vm:web-9", "vm:web-5");
+        assertThat(first.getList("items.target")).containsExactly("vm:web-9", "vm:web-5");
         JsonPath second = audit("actor=" + actor + "&size=2&page=1");
-        assertThat(second.getList("entries.target")).containsExactly("vm:web-4", "vm:web-3");
+        assertThat(second.getList("items.target")).containsExactly("vm:web-4", "vm:web-3");
         assertThat(second.getInt("page")).isEqualTo(1);
         assertThat(second.getInt("size")).isEqualTo(2);
 
         assertThat(audit("actor=" + actor + "&action=vm.st").getInt("total")).isEqualTo(5);
-        assertThat(audit("actor=" + actor + "&action=vm.start").getList("entries.target")).containsExactly("vm:web-4", "vm:web-2");
-        assertThat(audit("actor=" + actor + "&target=vm:web-3").getList("entries.parameters.n")).containsExactly(3);
-        assertThat(audit("actor=" + actor + "&outcome=failed").getList("entries.reason"))
+        assertThat(audit("actor=" + actor + "&action=vm.start").getList("items.target")).containsExactly("vm:web-4", "vm:web-2");
+        assertThat(audit("actor=" + actor + "&target=vm:web-3").getList("items.parameters.n")).containsExactly(3);
+        assertThat(audit("actor=" + actor + "&outcome=failed").getList("items.reason"))
                 .containsExactly("web-9 is Running; delete is possible when it is Off or Saved");
         assertThat(audit("actor=" + actor + "&from=" + before + "&to=" + Instant.now().plusSeconds(60)).getInt("total")).isEqualTo(6);
         assertThat(audit("actor=" + actor + "&to=" + before).getInt("total")).isZero();
-        assertThat(audit("actor=" + actor + "&page=7").getList("entries")).isEmpty();
+        assertThat(audit("actor=" + actor + "&page=7").getList("items")).isEmpty();
     }
 
     @Test
@@ -205,7 +205,7 @@ class AuditLogTest {
         } finally {
             pool.shutdownNow();
         }
-        assertThat(audit("actor=" + actor + "&size=500").getList("entries")).hasSize(writers);
+        assertThat(audit("actor=" + actor + "&size=500").getList("items")).hasSize(writers);
         as("auditor").when().get("/api/v1/audit/verify").then().statusCode(200)
                 .body("intact", equalTo(true))
                 .body("keySet()", hasItem("entries"));
