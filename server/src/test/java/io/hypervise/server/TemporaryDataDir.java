@@ -30,6 +30,11 @@ public class TemporaryDataDir implements QuarkusTestResourceLifecycleManager {
 
     @Override
     public void stop() {
+        delete(dir);
+    }
+
+    /** Removes a test's data folder and everything in it. */
+    public static void delete(Path dir) {
         try (Stream<Path> files = Files.walk(dir)) {
             for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
                 Files.deleteIfExists(p);
