@@ -26,30 +26,27 @@ import org.junit.jupiter.api.Test;
  */
 class ServerRestartIT {
 
-    private static final Path SERVER = Path.of("target/quarkus-app/quarkus-run.jar");
     private static final ObjectMapper JSON = new ObjectMapper();
 
     private final HttpClient http = HttpClient.newHttpClient();
     private Path dataDir;
-    private Path log;
-    private Process server;
+    private PackagedServer server;
     private int port;
 
     @BeforeEach
     void folder() throws IOException {
         dataDir = Files.createTempDirectory(Path.of("/tmp"), "hvr",
                 PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx--x--x")));
-        log = dataDir.resolve("server.log");
         try (ServerSocket s = new ServerSocket(0)) {
             port = s.getLocalPort();
         }
+        server = new PackagedServer(dataDir, "quarkus.http.port=" + port,
+                "hypervise.keycloak.realm-url=" + KeycloakTestResource.realmUrl());
     }
 
     @AfterEach
     void cleanUp() throws Exception {
-        if (server != null) {
-            server.destroyForcibly().waitFor();
-        }
+        server.kill();
         String marker = dataDir.toString();
         for (ProcessHandle p : ProcessHandle.allProcesses()
                 .filter(p -> p.info().arguments().map(a -> String.join(" ", a).contains(marker)).orElse(false)).toList()) {
@@ -62,18 +59,17 @@ class ServerRestartIT {
 
     @Test
     void aRunningVmSurvivesTheServerBeingKilledAndIsFoundRunningAfterwards() throws Exception {
-        start();
+        server.start();
         String id = call("POST", "/api/v1/vms", "{\"template\":\"tiny-linux\",\"name\":\"survivor\"}").path("id").asText();
         JsonNode started = call("POST", "/api/v1/vms/" + id + "/start", null);
         assertThat(started.path("state").asText()).isEqualTo("Running");
         long pid = started.path("workerPid").asLong();
         long before = awaitCounter(id, 1);
 
-        server.destroyForcibly().waitFor(); // SIGKILL: no shutdown hook, no goodbye
-        server = null;
+        server.kill(); // SIGKILL: no shutdown hook, no goodbye
         assertThat(ProcessHandle.of(pid).map(ProcessHandle::isAlive).orElse(false)).as("worker alive").isTrue();
 
-        start();
+        server.start();
         JsonNode after = call("GET", "/api/v1/vms/" + id, null);
         assertThat(after.path("state").asText()).isEqualTo("Running");
         assertThat(after.path("workerPid").asLong()).isEqualTo(pid);
@@ -115,23 +111,5 @@ class ServerRestartIT {
         return HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
                 .timeout(Duration.ofSeconds(120))
                 .header("Authorization", "Bearer " + Tokens.accessToken("alice"));
-    }
-
-    private void start() throws Exception {
-        server = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Dhypervise.data-dir=" + dataDir, "-Dquarkus.http.port=" + port,
-                "-Dhypervise.keycloak.realm-url=" + KeycloakTestResource.realmUrl(), "-jar", SERVER.toString())
-                .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
-        Instant deadline = Instant.now().plusSeconds(120);
-        long starts = countStarts();
-        while (countStarts() == starts) {
-            assertThat(server.isAlive()).as("the server runs; it said:%n%s", Files.readString(log)).isTrue();
-            assertThat(Instant.now()).as("the server started within 2 minutes").isBefore(deadline);
-            Thread.sleep(100);
-        }
-    }
-
-    private long countStarts() throws IOException {
-        return Files.exists(log) ? Files.readString(log).lines().filter(l -> l.contains(" started in ")).count() : 0;
     }
 }
