@@ -1,6 +1,7 @@
 package io.hypervise.engine;
 
 import io.hypervise.engine.host.HostCapabilities;
+import io.hypervise.engine.host.HostLoad;
 import io.hypervise.engine.host.HostProbe;
 import io.hypervise.engine.storage.StorageRoot;
 import io.hypervise.engine.vm.QemuCommandLine;
@@ -63,6 +64,11 @@ public final class Engine implements AutoCloseable {
 
     public HostCapabilities host() {
         return host;
+    }
+
+    /** How busy the host is now. */
+    public HostLoad load() {
+        return new HostProbe().load(storage.path());
     }
 
     public StorageRoot storage() {

@@ -4,6 +4,7 @@ import static org.hamcrest.Matchers.containsString;
 import static org.hamcrest.Matchers.equalTo;
 import static org.hamcrest.Matchers.greaterThan;
 import static org.hamcrest.Matchers.is;
+import static org.hamcrest.Matchers.notNullValue;
 import static org.hamcrest.Matchers.startsWith;
 
 import io.quarkus.test.common.WithTestResource;
@@ -30,6 +31,22 @@ class HostResourceTest {
                 .body("memoryBytes", greaterThan(0L))
                 .body("qemuBinary", containsString("qemu-system-x86_64"))
                 .body("qemuVersion", startsWith("7."));
+    }
+
+    @Test
+    void theHostListShowsThisHostWithItsLoadAndVmCounts() {
+        String accelerator = ApiAccessTest.as("operator").when().get("/api/v1/host").then().extract().path("accelerator");
+        String id = ApiAccessTest.as("operator").when().get("/api/v1/hosts")
+                .then().statusCode(200)
+                .body("total", equalTo(1))
+                .body("items[0].capabilities.accelerator", equalTo(accelerator))
+                .body("items[0].load.memoryTotalBytes", greaterThan(0L))
+                .body("items[0].load.storageFreeBytes", greaterThan(0L))
+                .extract().path("items[0].id");
+        ApiAccessTest.as("auditor").when().get("/api/v1/hosts/" + id)
+                .then().statusCode(200)
+                .body("id", equalTo(id))
+                .body("load.load1", notNullValue());
     }
 
     @Test

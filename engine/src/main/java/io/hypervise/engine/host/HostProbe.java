@@ -50,6 +50,40 @@ public final class HostProbe {
                 qemuVersion(qemuBinary));
     }
 
+    /** The host's load now, read from /proc and the file system holding {@code storage}. */
+    public HostLoad load(Path storage) {
+        String[] loadavg = read(procDir.resolve("loadavg")).trim().split("\\s+");
+        String meminfo = read(procDir.resolve("meminfo"));
+        long free = 0;
+        long total = 0;
+        try {
+            var store = Files.getFileStore(storage);
+            free = store.getUsableSpace();
+            total = store.getTotalSpace();
+        } catch (IOException e) {
+            // an unreadable storage root shows as zero space, which the operator will notice
+        }
+        return new HostLoad(number(loadavg, 0), number(loadavg, 1), number(loadavg, 2),
+                memoryBytes(meminfo), meminfoBytes(meminfo, "MemAvailable:"), free, total);
+    }
+
+    private static double number(String[] fields, int i) {
+        try {
+            return fields.length > i ? Double.parseDouble(fields[i]) : 0;
+        } catch (NumberFormatException e) {
+            return 0;
+        }
+    }
+
+    static long meminfoBytes(String meminfo, String key) {
+        return meminfo.lines()
+                .filter(line -> line.startsWith(key))
+                .map(line -> line.replaceAll("[^0-9]", ""))
+                .mapToLong(kib -> Long.parseLong(kib) * 1024)
+                .findFirst()
+                .orElse(0);
+    }
+
     record Decision(Accelerator accelerator, String reason) {
     }
 
@@ -86,12 +120,7 @@ public final class HostProbe {
     }
 
     static long memoryBytes(String meminfo) {
-        return meminfo.lines()
-                .filter(line -> line.startsWith("MemTotal:"))
-                .map(line -> line.replaceAll("[^0-9]", ""))
-                .mapToLong(kib -> Long.parseLong(kib) * 1024)
-                .findFirst()
-                .orElse(0);
+        return meminfoBytes(meminfo, "MemTotal:");
     }
 
     static String parseQemuVersion(String versionOutput) {

@@ -53,6 +53,20 @@ class HostProbeTest {
     }
 
     @Test
+    void loadComesFromLoadavgMeminfoAndTheStorageFileSystem() throws IOException {
+        Path proc = Files.createDirectories(tmp.resolve("proc2"));
+        Files.writeString(proc.resolve("cpuinfo"), "flags\t\t: fpu\n");
+        Files.writeString(proc.resolve("meminfo"), "MemTotal:       4096 kB\nMemFree:  100 kB\nMemAvailable:   1024 kB\n");
+        Files.writeString(proc.resolve("loadavg"), "0.52 1.25 2.00 1/234 5678\n");
+        HostLoad load = new HostProbe(proc, tmp.resolve("kvm")).load(tmp);
+        assertThat(load.load1()).isEqualTo(0.52);
+        assertThat(load.load15()).isEqualTo(2.0);
+        assertThat(load.memoryTotalBytes()).isEqualTo(4096 * 1024);
+        assertThat(load.memoryAvailableBytes()).isEqualTo(1024 * 1024);
+        assertThat(load.storageTotalBytes()).isGreaterThan(0).isGreaterThanOrEqualTo(load.storageFreeBytes());
+    }
+
+    @Test
     void theQemuVersionIsReadFromItsBanner() {
         assertThat(HostProbe.parseQemuVersion("QEMU emulator version 7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)\n"))
                 .isEqualTo("7.2.22");

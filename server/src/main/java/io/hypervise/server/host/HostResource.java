@@ -1,25 +1,71 @@
 package io.hypervise.server.host;
 
 import io.hypervise.engine.Engine;
+import io.hypervise.engine.vm.VmState;
+import io.hypervise.engine.vm.VmStatus;
 import io.hypervise.server.access.Permission;
 import io.hypervise.server.access.Requires;
+import io.hypervise.server.inventory.HostEntity;
+import io.hypervise.server.inventory.LocalHost;
 import jakarta.inject.Inject;
+import jakarta.transaction.Transactional;
 import jakarta.ws.rs.GET;
+import jakarta.ws.rs.NotFoundException;
 import jakarta.ws.rs.Path;
+import jakarta.ws.rs.PathParam;
 import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.core.MediaType;
+import java.util.List;
 
-@Path("/api/v1/host")
+/** The hosts: this server's own, for now. */
+@Path("/api/v1")
 @Produces(MediaType.APPLICATION_JSON)
 public class HostResource {
 
     @Inject
     Engine engine;
 
+    @Inject
+    LocalHost localHost;
+
+    /** One page of hosts, in the shape every list of the API has. */
+    public record Page(List<HostDetail> items, int page, int size, long total) {
+    }
+
     /** What this host can run: accelerator and why, CPUs, memory, QEMU. */
     @GET
+    @Path("host")
     @Requires(Permission.HOST_READ)
     public HostView capabilities() {
         return HostView.of(engine.host());
+    }
+
+    @GET
+    @Path("hosts")
+    @Requires(Permission.HOST_READ)
+    @Transactional
+    public Page hosts() {
+        List<HostDetail> hosts = HostEntity.<HostEntity>listAll().stream().map(this::detail).toList();
+        return new Page(hosts, 0, hosts.size(), hosts.size());
+    }
+
+    @GET
+    @Path("hosts/{id}")
+    @Requires(Permission.HOST_READ)
+    @Transactional
+    public HostDetail host(@PathParam("id") String id) {
+        HostEntity host = id.equals(localHost.id()) ? HostEntity.findById(id) : null;
+        if (host == null) {
+            throw new NotFoundException("no host with id '" + id + "'");
+        }
+        return detail(host);
+    }
+
+    private HostDetail detail(HostEntity host) {
+        boolean local = host.id.equals(localHost.id());
+        List<VmStatus> vms = local ? engine.vms().list() : List.of();
+        long running = vms.stream().filter(v -> v.state() == VmState.RUNNING).count();
+        return new HostDetail(host.id, host.name, local ? HostView.of(engine.host()) : null,
+                local ? engine.load() : null, vms.size(), running, host.lastSeenAt);
     }
 }
