@@ -86,6 +86,8 @@ class ApiAccessTest {
             "GET, /api/v1/vms/idle/serial, anonymous, 401",
             "GET, /api/v1/vms/idle/serial, auditor, 200",
             "GET, /api/v1/vms/idle/serial, alice, 404",
+            "GET, /api/v1/jobs/00000000-0000-0000-0000-000000000000, anonymous, 401",
+            "GET, /api/v1/jobs/00000000-0000-0000-0000-000000000000, auditor, 404",
             "GET, /api/v1/me, anonymous, 401",
             "GET, /api/v1/me, admin, 200",
             "GET, /api/v1/me, bob, 200",

@@ -61,7 +61,9 @@ class ServerRestartIT {
     void aRunningVmSurvivesTheServerBeingKilledAndIsFoundRunningAfterwards() throws Exception {
         server.start();
         String id = call("POST", "/api/v1/vms", "{\"template\":\"tiny-linux\",\"name\":\"survivor\"}").path("id").asText();
-        JsonNode started = call("POST", "/api/v1/vms/" + id + "/start", null);
+        String job = call("POST", "/api/v1/vms/" + id + "/start", null).path("id").asText();
+        awaitJob(job);
+        JsonNode started = call("GET", "/api/v1/vms/" + id, null);
         assertThat(started.path("state").asText()).isEqualTo("Running");
         long pid = started.path("workerPid").asLong();
         long before = awaitCounter(id, 1);
@@ -79,6 +81,19 @@ class ServerRestartIT {
         assertThat(awaitCounter(id, before)).as("the guest's counter went on").isGreaterThan(before);
 
         assertThat(call("POST", "/api/v1/vms/" + id + "/turn-off", null).path("state").asText()).isEqualTo("Off");
+    }
+
+    private void awaitJob(String job) throws Exception {
+        Instant deadline = Instant.now().plusSeconds(120);
+        while (Instant.now().isBefore(deadline)) {
+            JsonNode state = call("GET", "/api/v1/jobs/" + job, null);
+            if (state.path("state").asText().equals("succeeded")) {
+                return;
+            }
+            assertThat(state.path("state").asText()).as("job %s: %s", job, state).isIn("queued", "running");
+            Thread.sleep(100);
+        }
+        throw new AssertionError("job " + job + " did not end");
     }
 
     private long awaitCounter(String id, long above) throws Exception {

@@ -59,7 +59,17 @@ class VmApiTest {
     @Test
     @Order(3)
     void startedItBootsAndItsSerialConsoleShowsTheGuest() {
-        as("alice").when().post("/api/v1/vms/" + id + "/start").then().statusCode(200).body("state", equalTo("Running"));
+        String job = as("alice").when().post("/api/v1/vms/" + id + "/start").then().statusCode(202)
+                .header("Location", containsString("/api/v1/jobs/"))
+                .body("kind", equalTo("vm-start"))
+                .extract().path("id");
+        awaitJob("alice", job);
+        as("alice").when().get("/api/v1/jobs/" + job).then().statusCode(200)
+                .body("state", equalTo("succeeded")).body("progress", equalTo(100));
+        as("bob").when().get("/api/v1/jobs/" + job).then().statusCode(404);
+        as("operator").when().get("/api/v1/jobs/" + job).then().statusCode(200);
+        as("alice").when().get("/api/v1/jobs/not-a-uuid").then().statusCode(404);
+        as("alice").when().get("/api/v1/vms/" + id).then().statusCode(200).body("state", equalTo("Running"));
         awaitSerial("HYPERVISE-READY", Duration.ofSeconds(60));
         as("alice").when().delete("/api/v1/vms/" + id).then().statusCode(409)
                 .body("detail", startsWith("cannot delete VM"));
@@ -121,6 +131,32 @@ class VmApiTest {
                 .body("items[0].outcome", equalTo("DENIED"))
                 .body("items[0].reason", startsWith("auditor has no role that may operate VMs"));
         as("auditor").when().get("/api/v1/audit/verify").then().statusCode(200).body("intact", equalTo(true));
+    }
+
+    /** Waits for a job to end; fails with its error if it failed. */
+    static void awaitJob(String user, String job) {
+        long deadline = System.nanoTime() + Duration.ofSeconds(120).toNanos();
+        while (System.nanoTime() < deadline) {
+            var state = as(user).when().get("/api/v1/jobs/" + job).then().statusCode(200).extract().jsonPath();
+            switch (state.getString("state")) {
+                case "succeeded" -> {
+                    return;
+                }
+                case "failed", "cancelled" -> throw new AssertionError("job " + job + " " + state.getString("state")
+                        + ": " + state.getString("error"));
+                default -> sleepBriefly();
+            }
+        }
+        throw new AssertionError("job " + job + " did not end within 2 minutes");
+    }
+
+    private static void sleepBriefly() {
+        try {
+            Thread.sleep(100);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError(e);
+        }
     }
 
     private void awaitSerial(String marker, Duration timeout) {

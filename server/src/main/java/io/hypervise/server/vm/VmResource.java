@@ -2,6 +2,10 @@ package io.hypervise.server.vm;
 
 import io.hypervise.engine.Engine;
 import io.hypervise.engine.vm.EngineException;
+import io.hypervise.engine.vm.VmAction;
+import io.hypervise.engine.vm.VmStateMachine;
+import io.hypervise.server.jobs.JobView;
+import io.hypervise.server.jobs.Jobs;
 import io.hypervise.engine.vm.VmNotFoundException;
 import io.hypervise.server.audit.AuditLog;
 import io.hypervise.server.audit.AuditOutcome;
@@ -62,6 +66,9 @@ public class VmResource {
     @Inject
     AuditLog audit;
 
+    @Inject
+    Jobs jobs;
+
     /** One page of a list, and how many items there are in all. */
     public record Page(List<VmView> items, int page, int size, long total) {
     }
@@ -103,27 +110,43 @@ public class VmResource {
         return Response.noContent().build();
     }
 
-    /** A lifecycle action: start, pause, resume, save, shut-down, turn-off, restart, discard-saved-state. */
+    /**
+     * A lifecycle action: start, pause, resume, save, shut-down, turn-off, restart, discard-saved-state.
+     * Quick ones answer 200 with the VM as it is afterwards; long ones (start, save, shut-down) answer
+     * 202 with a job to follow at its Location. An action the VM's state does not allow is a 409 at once.
+     */
     @POST
     @Path("{id}/{action}")
     @Requires(Permission.VM_OPERATE)
-    public VmView act(@PathParam("id") String id, @PathParam("action") String actionName) {
+    public Response act(@PathParam("id") String id, @PathParam("action") String actionName) {
         Action action = Arrays.stream(Action.values()).filter(a -> a.path.equals(actionName)).findFirst()
                 .orElseThrow(() -> new NotFoundException("no action '" + actionName + "'; actions: "
                         + Arrays.stream(Action.values()).map(a -> a.path).toList()));
         VmEntity vm = inventory.visible(current.get(), id);
         String auditAction = "vm." + action.path;
         authorize(Permission.VM_OPERATE, vm, auditAction);
+        Caller caller = current.get();
+        Target target = new Target(engine, id);
         try {
-            action.run.apply(new Target(engine, id));
+            VmStatus status = engine.vms().status(id);
+            VmStateMachine.check(action.engineAction, status.state(), status.name());
+            if (action.progressOf != null) {
+                JobView job = jobs.submit("vm-" + action.path, id, action.progressOf, caller.username(),
+                        () -> action.run.apply(target), error -> recordOutcome(caller, auditAction, id, error));
+                return Response.accepted(job).location(URI.create("/api/v1/jobs/" + job.id())).build();
+            }
+            action.run.apply(target);
         } catch (EngineException e) {
-            QuarkusTransaction.requiringNew().run(() -> audit.record(current.get(), auditAction, "vm:" + id, null,
-                    AuditOutcome.FAILED, e.getMessage()));
+            recordOutcome(caller, auditAction, id, e.getMessage());
             throw e;
         }
-        QuarkusTransaction.requiringNew().run(() -> audit.record(current.get(), auditAction, "vm:" + id, null,
-                AuditOutcome.SUCCEEDED, null));
-        return view(inventory.visible(current.get(), id));
+        recordOutcome(caller, auditAction, id, null);
+        return Response.ok(view(inventory.visible(caller, id))).build();
+    }
+
+    private void recordOutcome(Caller caller, String auditAction, String id, String error) {
+        QuarkusTransaction.requiringNew().run(() -> audit.record(caller, auditAction, "vm:" + id, null,
+                error == null ? AuditOutcome.SUCCEEDED : AuditOutcome.FAILED, error));
     }
 
     /** The last lines the guest wrote to its serial console. */
@@ -141,21 +164,27 @@ public class VmResource {
     private record Target(Engine engine, String id) {
     }
 
+    /** The API's actions; those with a progress source run as jobs. */
     private enum Action {
-        START("start", t -> t.engine().vms().start(t.id())),
-        PAUSE("pause", t -> t.engine().vms().pause(t.id())),
-        RESUME("resume", t -> t.engine().vms().resume(t.id())),
-        SAVE("save", t -> t.engine().vms().save(t.id())),
-        SHUT_DOWN("shut-down", t -> t.engine().vms().shutDown(t.id())),
-        TURN_OFF("turn-off", t -> t.engine().vms().turnOff(t.id())),
-        RESTART("restart", t -> t.engine().vms().restart(t.id())),
-        DISCARD_SAVED_STATE("discard-saved-state", t -> t.engine().vms().discardSavedState(t.id()));
+        START("start", VmAction.START, VmAction.START, t -> t.engine().vms().start(t.id())),
+        PAUSE("pause", VmAction.PAUSE, null, t -> t.engine().vms().pause(t.id())),
+        RESUME("resume", VmAction.RESUME, null, t -> t.engine().vms().resume(t.id())),
+        SAVE("save", VmAction.SAVE, VmAction.SAVE, t -> t.engine().vms().save(t.id())),
+        SHUT_DOWN("shut-down", VmAction.SHUT_DOWN, VmAction.SHUT_DOWN, t -> t.engine().vms().shutDown(t.id())),
+        TURN_OFF("turn-off", VmAction.TURN_OFF, null, t -> t.engine().vms().turnOff(t.id())),
+        RESTART("restart", VmAction.RESTART, null, t -> t.engine().vms().restart(t.id())),
+        DISCARD_SAVED_STATE("discard-saved-state", VmAction.DISCARD_SAVED_STATE, null,
+                t -> t.engine().vms().discardSavedState(t.id()));
 
         final String path;
+        final VmAction engineAction;
+        final VmAction progressOf;
         final Function<Target, VmStatus> run;
 
-        Action(String path, Function<Target, VmStatus> run) {
+        Action(String path, VmAction engineAction, VmAction progressOf, Function<Target, VmStatus> run) {
             this.path = path;
+            this.engineAction = engineAction;
+            this.progressOf = progressOf;
             this.run = run;
         }
     }

@@ -1,0 +1,111 @@
+package io.hypervise.server.jobs;
+
+import io.hypervise.engine.Engine;
+import io.hypervise.engine.vm.VmAction;
+import io.hypervise.engine.vm.VmEvent;
+import io.quarkus.narayana.jta.QuarkusTransaction;
+import jakarta.annotation.PostConstruct;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+import java.time.Instant;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.function.Consumer;
+import org.jboss.logging.Logger;
+
+/**
+ * Runs long operations in the background as tracked jobs: recorded when submitted, their progress
+ * taken from the engine's progress events, their end (succeeded, or failed with the reason) recorded.
+ */
+@ApplicationScoped
+public class Jobs {
+
+    private static final Logger LOG = Logger.getLogger(Jobs.class);
+
+    @Inject
+    Engine engine;
+
+    private final ExecutorService runner = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("job-", 0).factory());
+    /** The running job of each VM and action, so engine progress events find their job. */
+    private final Map<String, UUID> running = new ConcurrentHashMap<>();
+
+    @PostConstruct
+    void listen() {
+        engine.vms().addListener(this::onEngineEvent);
+    }
+
+    /** What a job does; it may fail with any exception, whose message becomes the job's error. */
+    public interface Work {
+        void run() throws Exception;
+    }
+
+    /**
+     * Records a queued job and starts it. {@code onEnd} runs after the job has ended, with its error
+     * (null when it succeeded), for example to audit the outcome.
+     */
+    public JobView submit(String kind, String vmId, VmAction progressOf, String actor, Work work, Consumer<String> onEnd) {
+        JobEntity job = new JobEntity();
+        job.id = UUID.randomUUID();
+        job.kind = kind;
+        job.vmId = vmId;
+        job.actor = actor;
+        job.state = JobEntity.State.QUEUED;
+        job.createdAt = Instant.now();
+        job.updatedAt = job.createdAt;
+        QuarkusTransaction.requiringNew().run(job::persist);
+        runner.execute(() -> run(job.id, vmId + "/" + progressOf, work, onEnd));
+        return JobView.of(job);
+    }
+
+    private void run(UUID id, String key, Work work, Consumer<String> onEnd) {
+        running.put(key, id);
+        update(id, JobEntity.State.RUNNING, null, null);
+        String error = null;
+        try {
+            work.run();
+        } catch (Exception e) {
+            error = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+        } finally {
+            running.remove(key, id);
+        }
+        update(id, error == null ? JobEntity.State.SUCCEEDED : JobEntity.State.FAILED, error == null ? 100 : null, error);
+        try {
+            onEnd.accept(error);
+        } catch (RuntimeException e) {
+            LOG.errorf(e, "job %s ended, but recording its end failed", id);
+        }
+    }
+
+    private void onEngineEvent(VmEvent event) {
+        if (event instanceof VmEvent.Progress p && p.total() > 0) {
+            UUID id = running.get(p.vmId() + "/" + p.action());
+            if (id != null) {
+                int percent = (int) Math.min(99, p.done() * 100 / p.total());
+                update(id, null, percent, null);
+            }
+        }
+    }
+
+    private void update(UUID id, JobEntity.State state, Integer progress, String error) {
+        try {
+            QuarkusTransaction.requiringNew().run(() -> {
+                JobEntity job = JobEntity.findById(id);
+                if (state != null) {
+                    job.state = state;
+                }
+                if (progress != null && progress > job.progress) {
+                    job.progress = progress.shortValue();
+                }
+                if (error != null) {
+                    job.error = error.length() > 2000 ? error.substring(0, 2000) : error;
+                }
+                job.updatedAt = Instant.now();
+            });
+        } catch (RuntimeException e) {
+            LOG.errorf("could not record job %s: %s", id, e.getMessage());
+        }
+    }
+}
