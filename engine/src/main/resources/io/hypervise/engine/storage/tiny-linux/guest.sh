@@ -47,13 +47,21 @@ done
 # ACPI power button (QMP system_powerdown): any event from its evdev node means "pressed".
 for input in /sys/class/input/event*; do
     [ "$(cat "$input/device/name" 2>/dev/null)" = "Power Button" ] || continue
+    event="/dev/input/${input##*/}"
     (
-        dd if="/dev/input/${input##*/}" of=/dev/null bs=24 count=1 2>/dev/null
+        dd if="$event" of=/dev/null bs=24 count=1 2>/dev/null
         echo HYPERVISE-POWEROFF
         sync
         sleep 0.2 # let the serial port send the marker before the machine goes away
         poweroff -f
     ) &
+    # An evdev event reaches only readers that have the device open already: wait (up to a second)
+    # until the watcher's dd has it open, or a press right after HYPERVISE-READY would be lost.
+    tries=0
+    until ls -l /proc/[0-9]*/fd 2>/dev/null | grep -q " -> $event\$" || [ "$tries" -ge 50 ]; do
+        sleep 0.02
+        tries=$((tries + 1))
+    done
 done
 
 # A root shell on the screen (tty1), restarted whenever the user leaves it.
