@@ -6,17 +6,10 @@ import static org.hamcrest.Matchers.hasItem;
 import static org.hamcrest.Matchers.startsWith;
 
 import io.hypervise.engine.Engine;
-import io.hypervise.engine.vm.BootSource;
-import io.hypervise.engine.vm.DeviceProfile;
-import io.hypervise.engine.vm.Display;
-import io.hypervise.engine.vm.VmDefinition;
-import io.hypervise.server.access.Caller;
 import io.hypervise.server.inventory.VmInventory;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import jakarta.inject.Inject;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -34,12 +27,7 @@ class VmResourceTest {
 
     @BeforeEach
     void defineAnOffVm() throws Exception {
-        if (engine.vms().list().stream().anyMatch(s -> s.id().equals("idle"))) {
-            return;
-        }
-        Path kernel = Files.writeString(engine.storage().path().resolve("kernel"), "not booted in this test");
-        inventory.create(new VmDefinition("idle", "Idle VM", 2, 512, DeviceProfile.LEGACY, List.of(), List.of(),
-                new BootSource.Kernel(kernel, null, ""), Display.NONE), Caller.host());
+        ApiAccessTest.ensureIdleVm(engine, inventory);
     }
 
     @Test

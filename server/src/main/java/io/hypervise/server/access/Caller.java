@@ -11,9 +11,12 @@ public record Caller(String username, Set<HvRole> roles, Set<String> groups, Str
 
     public static final String ANONYMOUS = "anonymous";
 
+    /** The name under which the host itself acts and owns VMs (the demo VM, VMs found without a record). */
+    public static final String HOST = "system";
+
     /** The host itself, for what the server does on its own (the demo VM, reconciliation). */
     public static Caller host() {
-        return new Caller("system", Set.of(), Set.of(), "127.0.0.1");
+        return new Caller(HOST, Set.of(), Set.of(), "127.0.0.1");
     }
 
     public Caller {

@@ -41,8 +41,6 @@ import org.jboss.logging.Logger;
 public class VmInventory {
 
     private static final Logger LOG = Logger.getLogger(VmInventory.class);
-    /** The owner of VMs the host itself created (the demo VM) or that were found without a record. */
-    public static final String HOST_OWNER = "system";
     private static final Pattern ID = Pattern.compile("[a-z0-9][a-z0-9-]{0,39}");
 
     @Inject
@@ -179,7 +177,7 @@ public class VmInventory {
             }
             for (VmStatus status : running.values()) {
                 if (!known.contains(status.id())) {
-                    VmEntity vm = VmEntity.of(status.definition(), HOST_OWNER, localHost.id(), Instant.now());
+                    VmEntity vm = VmEntity.of(status.definition(), Caller.HOST, localHost.id(), Instant.now());
                     vm.state = status.state();
                     vm.stateReason = truncate(status.reason());
                     vm.persist();

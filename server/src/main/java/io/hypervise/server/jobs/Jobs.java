@@ -13,6 +13,7 @@ import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 import org.jboss.logging.Logger;
 
@@ -29,8 +30,14 @@ public class Jobs {
     Engine engine;
 
     private final ExecutorService runner = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("job-", 0).factory());
-    /** The running job of each VM and action, so engine progress events find their job. */
-    private final Map<String, UUID> running = new ConcurrentHashMap<>();
+    /**
+     * The running job of each VM and action, so engine progress events find their job, with the last
+     * percentage recorded: the engine reports every MiB, the database hears only whole-percent steps.
+     */
+    private final Map<String, RunningJob> running = new ConcurrentHashMap<>();
+
+    private record RunningJob(UUID id, AtomicInteger recorded) {
+    }
 
     @PostConstruct
     void listen() {
@@ -61,7 +68,8 @@ public class Jobs {
     }
 
     private void run(UUID id, String key, Work work, Consumer<String> onEnd) {
-        running.put(key, id);
+        RunningJob job = new RunningJob(id, new AtomicInteger());
+        running.put(key, job);
         update(id, JobEntity.State.RUNNING, null, null);
         String error = null;
         try {
@@ -69,7 +77,7 @@ public class Jobs {
         } catch (Exception e) {
             error = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
         } finally {
-            running.remove(key, id);
+            running.remove(key, job);
         }
         update(id, error == null ? JobEntity.State.SUCCEEDED : JobEntity.State.FAILED, error == null ? 100 : null, error);
         try {
@@ -81,10 +89,10 @@ public class Jobs {
 
     private void onEngineEvent(VmEvent event) {
         if (event instanceof VmEvent.Progress p && p.total() > 0) {
-            UUID id = running.get(p.vmId() + "/" + p.action());
-            if (id != null) {
-                int percent = (int) Math.min(99, p.done() * 100 / p.total());
-                update(id, null, percent, null);
+            RunningJob job = running.get(p.vmId() + "/" + p.action());
+            int percent = (int) Math.min(99, p.done() * 100 / p.total());
+            if (job != null && job.recorded().getAndAccumulate(percent, Math::max) < percent) {
+                update(job.id(), null, percent, null);
             }
         }
     }

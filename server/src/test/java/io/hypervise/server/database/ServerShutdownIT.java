@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.hypervise.server.LeftoverProcesses;
 import io.hypervise.server.PackagedServer;
+import io.hypervise.server.TemporaryDataDir;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -31,7 +32,7 @@ class ServerShutdownIT {
     @AfterEach
     void cleanUp() throws Exception {
         server.kill();
-        PostgresBinaries.deleteTree(dataDir);
+        TemporaryDataDir.delete(dataDir);
     }
 
     @Test
