@@ -4,6 +4,7 @@ import io.hypervise.engine.host.HostCapabilities;
 import io.hypervise.engine.host.HostLoad;
 import io.hypervise.engine.host.HostProbe;
 import io.hypervise.engine.storage.StorageRoot;
+import io.hypervise.engine.vm.DiskImages;
 import io.hypervise.engine.vm.QemuCommandLine;
 import io.hypervise.engine.vm.VmService;
 import java.io.File;
@@ -29,12 +30,14 @@ public final class Engine implements AutoCloseable {
     private final HostCapabilities host;
     private final StorageRoot storage;
     private final VmService vms;
+    private final DiskImages images;
     private final StateDirectoryLock lock;
 
-    private Engine(HostCapabilities host, StorageRoot storage, VmService vms, StateDirectoryLock lock) {
+    private Engine(HostCapabilities host, StorageRoot storage, VmService vms, DiskImages images, StateDirectoryLock lock) {
         this.host = host;
         this.storage = storage;
         this.vms = vms;
+        this.images = images;
         this.lock = lock;
     }
 
@@ -52,10 +55,11 @@ public final class Engine implements AutoCloseable {
             HostCapabilities host = new HostProbe().probe(qemu, config.accelerator());
             StorageRoot storage = new StorageRoot(config.storageRoot());
             Files.createDirectories(storage.library());
+            DiskImages images = new DiskImages(storage, qemuImg(qemu));
             VmService vms = new VmService(config.settings(), storage,
-                    new QemuCommandLine(qemu, host.accelerator()), Clock.systemUTC());
+                    new QemuCommandLine(qemu, host.accelerator()), images, Clock.systemUTC());
             vms.recover();
-            return new Engine(host, storage, vms, lock);
+            return new Engine(host, storage, vms, images, lock);
         } catch (IOException | RuntimeException e) {
             lock.close();
             throw e;
@@ -79,6 +83,11 @@ public final class Engine implements AutoCloseable {
         return vms;
     }
 
+    /** The images VMs own: blank disks created for them, deleted with them. */
+    public DiskImages images() {
+        return images;
+    }
+
     @Override
     public void close() {
         try {
@@ -86,6 +95,12 @@ public final class Engine implements AutoCloseable {
         } finally {
             lock.close();
         }
+    }
+
+    /** qemu-img beside the QEMU binary (as Debian installs them), else from PATH. */
+    static Path qemuImg(Path qemu) {
+        Path beside = qemu.resolveSibling("qemu-img");
+        return Files.isExecutable(beside) ? beside : locate("qemu-img");
     }
 
     /** A name without a slash is looked up on PATH, as a shell would. */

@@ -7,10 +7,12 @@ import java.lang.System.Logger.Level;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
@@ -34,11 +36,14 @@ public final class VmService implements AutoCloseable {
     private final Clock clock;
     private final WorkerSupervisor supervisor;
     private final SavedStates savedStates;
+    private final DiskImages images;
     private final Map<String, ManagedVm> vms = new ConcurrentHashMap<>();
     private final List<Consumer<VmEvent>> listeners = new CopyOnWriteArrayList<>();
 
-    public VmService(EngineSettings settings, StorageRoot storage, QemuCommandLine commandLine, Clock clock) {
+    public VmService(EngineSettings settings, StorageRoot storage, QemuCommandLine commandLine, DiskImages images,
+            Clock clock) {
         this.settings = settings;
+        this.images = images;
         this.storage = storage;
         this.validator = new VmDefinitionValidator(storage);
         this.store = new VmStore(settings.stateDir());
@@ -89,6 +94,53 @@ public final class VmService implements AutoCloseable {
         return vm.status();
     }
 
+    /**
+     * Defines a VM with blank disks created for it: each position in {@code blankDiskBytes} is a disk
+     * whose path is left null in the definition, and becomes a new sparse image of that size in the
+     * VM's own folder ({@link DiskImages}). Nothing is created unless the rest of the definition is
+     * valid, and nothing is left behind when defining fails.
+     */
+    public VmStatus define(VmDefinition definition, Map<Integer, Long> blankDiskBytes) {
+        if (blankDiskBytes.isEmpty()) {
+            return define(definition);
+        }
+        List<Violation> violations = validator.violations(definition).stream()
+                .filter(v -> blankDiskBytes.keySet().stream().noneMatch(i -> v.field().equals("disks[" + i + "].path")))
+                .toList();
+        if (!violations.isEmpty()) {
+            throw new InvalidVmDefinitionException(violations);
+        }
+        if (vms.containsKey(definition.id())) {
+            throw new VmAlreadyExistsException(definition.id());
+        }
+        List<Disk> disks = new ArrayList<>(definition.disks());
+        List<Path> created = new ArrayList<>();
+        try {
+            for (Map.Entry<Integer, Long> blank : new TreeMap<>(blankDiskBytes).entrySet()) {
+                Disk disk = disks.get(blank.getKey());
+                Path image = images.pathFor(definition.id(), blank.getKey(), disk.format());
+                images.create(image, disk.format(), blank.getValue());
+                created.add(image);
+                disks.set(blank.getKey(), new Disk(image, disk.format(), false));
+            }
+            VmStatus defined = define(new VmDefinition(definition.id(), definition.name(), definition.vcpus(),
+                    definition.memoryMib(), definition.profile(), disks, definition.nics(), definition.boot(),
+                    definition.display()));
+            LOG.log(Level.INFO, "VM {0}: created blank disk(s) {1}", definition.id(), created);
+            return defined;
+        } catch (IOException | RuntimeException e) {
+            try {
+                images.delete(definition.id(), created);
+            } catch (IOException cleanup) {
+                e.addSuppressed(cleanup);
+            }
+            if (e instanceof RuntimeException r) {
+                throw r;
+            }
+            throw new VmOperationException("cannot create the disks of VM '" + definition.name() + "': " + e.getMessage(), e);
+        }
+    }
+
     /** Replaces a VM's definition; only while it is Off, since a worker runs with what it was started with. */
     public VmStatus redefine(VmDefinition definition) {
         VmDefinition def = absolutePaths(definition);
@@ -99,16 +151,46 @@ public final class VmService implements AutoCloseable {
         });
     }
 
-    public void delete(String id) {
+    /** Renames a VM, in any state: the name is for people; the worker knows the VM by its id. */
+    public VmStatus rename(String id, String name) {
+        ManagedVm vm = get(id);
+        vm.lock.lock();
+        try {
+            VmDefinition d = vm.definition;
+            VmDefinition renamed = new VmDefinition(d.id(), name, d.vcpus(), d.memoryMib(), d.profile(), d.disks(),
+                    d.nics(), d.boot(), d.display());
+            List<Violation> violations = validator.violations(renamed).stream()
+                    .filter(v -> v.field().equals("name")).toList();
+            if (!violations.isEmpty()) {
+                throw new InvalidVmDefinitionException(violations);
+            }
+            store.writeDefinition(vm.files, renamed);
+            String before = d.name();
+            vm.definition = renamed;
+            vm.log("renamed from '" + before + "'");
+            return vm.status();
+        } finally {
+            vm.lock.unlock();
+        }
+    }
+
+    /**
+     * Deletes an Off or Saved VM: its definition, its saved state, and the images it owns (see
+     * {@link DiskImages}); images it only used stay. Returns the images deleted.
+     */
+    public List<Path> delete(String id) {
+        List<Path> deleted = new ArrayList<>();
         act(id, VmAction.DELETE, vm -> {
             try {
                 store.delete(vm.files);
+                deleted.addAll(images.deleteAll(id));
             } catch (IOException e) {
                 throw new VmOperationException("cannot delete the files of VM '" + vm.name() + "': " + e.getMessage(), e);
             }
             vms.remove(id);
-            vm.log("deleted");
+            vm.log(deleted.isEmpty() ? "deleted" : "deleted with its disks " + deleted);
         });
+        return deleted;
     }
 
     // ---------------------------------------------------------------- reading (never waits on a worker)

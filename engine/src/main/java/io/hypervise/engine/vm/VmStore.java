@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
+import io.hypervise.engine.storage.FileTrees;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.AtomicMoveNotSupportedException;
@@ -58,11 +59,7 @@ final class VmStore {
     }
 
     void delete(VmFiles files) throws IOException {
-        try (Stream<Path> entries = Files.walk(files.dir())) {
-            for (Path p : entries.sorted((a, b) -> b.getNameCount() - a.getNameCount()).toList()) {
-                Files.deleteIfExists(p);
-            }
-        }
+        FileTrees.delete(files.dir());
     }
 
     void writeDefinition(VmFiles files, VmDefinition def) {

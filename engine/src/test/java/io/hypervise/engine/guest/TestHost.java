@@ -2,6 +2,7 @@ package io.hypervise.engine.guest;
 
 import io.hypervise.engine.Engine;
 import io.hypervise.engine.EngineConfig;
+import io.hypervise.engine.storage.FileTrees;
 import io.hypervise.engine.storage.TinyLinuxTemplate;
 import io.hypervise.engine.vm.BootSource;
 import io.hypervise.engine.vm.Definitions;
@@ -9,9 +10,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.util.Comparator;
 import java.util.List;
-import java.util.stream.Stream;
 
 /**
  * A throw-away host for tests: a storage root holding the tiny-linux template and a state directory,
@@ -102,10 +101,6 @@ public final class TestHost implements AutoCloseable {
             worker.destroyForcibly();
             worker.onExit().join();
         }
-        try (Stream<Path> files = Files.walk(dir)) {
-            for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
-        }
+        FileTrees.delete(dir);
     }
 }
