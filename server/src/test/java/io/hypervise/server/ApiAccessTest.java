@@ -1,6 +1,7 @@
 package io.hypervise.server;
 
 import static io.restassured.RestAssured.given;
+import static org.assertj.core.api.Assertions.assertThat;
 import static org.hamcrest.Matchers.contains;
 import static org.hamcrest.Matchers.emptyIterable;
 import static org.hamcrest.Matchers.equalTo;
@@ -13,14 +14,23 @@ import io.hypervise.engine.vm.DeviceProfile;
 import io.hypervise.engine.vm.Display;
 import io.hypervise.engine.vm.VmDefinition;
 import io.hypervise.server.access.Caller;
+import io.hypervise.server.inventory.LocalHost;
 import io.hypervise.server.inventory.VmInventory;
+import io.hypervise.server.jobs.JobEntity;
+import io.quarkus.narayana.jta.QuarkusTransaction;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.specification.RequestSpecification;
 import jakarta.inject.Inject;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Instant;
 import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.UUID;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -41,6 +51,9 @@ class ApiAccessTest {
     @Inject
     VmInventory inventory;
 
+    @Inject
+    LocalHost localHost;
+
     @BeforeEach
     void defineAVm() throws Exception {
         ensureIdleVm(engine, inventory);
@@ -51,7 +64,7 @@ class ApiAccessTest {
         if (engine.vms().list().stream().noneMatch(s -> s.id().equals("idle"))) {
             Path kernel = Files.writeString(engine.storage().path().resolve("kernel"), "never booted here");
             inventory.create(new VmDefinition("idle", "Idle VM", 2, 512, DeviceProfile.LEGACY, List.of(), List.of(),
-                    new BootSource.Kernel(kernel, null, ""), Display.NONE), Caller.host());
+                    new BootSource.Kernel(kernel, null, ""), Display.NONE), Map.of(), Caller.host());
         }
     }
 
@@ -59,44 +72,118 @@ class ApiAccessTest {
         return user.equals("anonymous") ? given() : given().auth().oauth2(Tokens.accessToken(user));
     }
 
-    @ParameterizedTest(name = "{0} {1} as {2} -> {3}")
-    @CsvSource({
-            "GET, /api/v1/host, anonymous, 401",
-            "GET, /api/v1/host, admin, 200",
-            "GET, /api/v1/host, operator, 200",
-            "GET, /api/v1/host, auditor, 200",
-            "GET, /api/v1/host, alice, 403",
-            "GET, /api/v1/host, bob, 403",
-            "GET, /api/v1/hosts, anonymous, 401",
-            "GET, /api/v1/hosts, operator, 200",
-            "GET, /api/v1/hosts, auditor, 200",
-            "GET, /api/v1/hosts, alice, 403",
-            "GET, /api/v1/hosts/no-such-host, admin, 404",
-            "GET, /api/v1/vms, anonymous, 401",
-            "GET, /api/v1/vms, admin, 200",
-            "GET, /api/v1/vms, operator, 200",
-            "GET, /api/v1/vms, auditor, 200",
-            "GET, /api/v1/vms, alice, 200",
-            "GET, /api/v1/vms/idle, anonymous, 401",
-            "GET, /api/v1/vms/idle, admin, 200",
-            "GET, /api/v1/vms/idle, operator, 200",
-            "GET, /api/v1/vms/idle, auditor, 200",
-            "GET, /api/v1/vms/idle, alice, 404",
-            "GET, /api/v1/vms/idle, bob, 404",
-            "GET, /api/v1/vms/idle/serial, anonymous, 401",
-            "GET, /api/v1/vms/idle/serial, auditor, 200",
-            "GET, /api/v1/vms/idle/serial, alice, 404",
-            "GET, /api/v1/jobs/00000000-0000-0000-0000-000000000000, anonymous, 401",
-            "GET, /api/v1/jobs/00000000-0000-0000-0000-000000000000, auditor, 404",
-            "GET, /api/v1/me, anonymous, 401",
-            "GET, /api/v1/me, admin, 200",
-            "GET, /api/v1/me, bob, 200",
+    private static final List<String> CALLERS = List.of("anonymous", "admin", "operator", "auditor", "alice", "bob");
+
+    /**
+     * Every endpoint, and the status each caller gets: anonymous, admin, operator, auditor, alice, bob.
+     * In paths, {idle} is an Off VM the host owns, {other} a fresh one the host owns (to delete),
+     * {own} a fresh VM the caller owns, {job} a job of the host's, {ownjob} one of the caller's, and
+     * {host} this host. 409 means allowed, but not in the VM's state (pausing an Off VM).
+     */
+    @ParameterizedTest(name = "{0} {1}")
+    @CsvSource(delimiter = '|', value = {
+            "GET    | /api/v1/host                 |                                 | 401 | 200 | 200 | 200 | 403 | 403",
+            "GET    | /api/v1/hosts                |                                 | 401 | 200 | 200 | 200 | 403 | 403",
+            "GET    | /api/v1/hosts/{host}         |                                 | 401 | 200 | 200 | 200 | 403 | 403",
+            "GET    | /api/v1/vms                  |                                 | 401 | 200 | 200 | 200 | 200 | 200",
+            "POST   | /api/v1/vms                  | {\"name\":\"m\",\"boot\":{\"kind\":\"kernel\",\"kernel\":\"kernel\"}} "
+                    + "| 401 | 201 | 201 | 403 | 201 | 201",
+            "GET    | /api/v1/vms/{idle}           |                                 | 401 | 200 | 200 | 200 | 404 | 404",
+            "GET    | /api/v1/vms/{own}            |                                 | 401 | 200 | 200 | 200 | 200 | 200",
+            "PATCH  | /api/v1/vms/{idle}           | {\"name\":\"Idle VM\"}          | 401 | 200 | 200 | 403 | 404 | 404",
+            "PATCH  | /api/v1/vms/{own}            | {\"name\":\"renamed\"}          | 401 | 200 | 200 | 403 | 200 | 200",
+            "DELETE | /api/v1/vms/{other}          |                                 | 401 | 204 | 204 | 403 | 404 | 404",
+            "DELETE | /api/v1/vms/{own}            |                                 | 401 | 204 | 204 | 403 | 204 | 204",
+            "POST   | /api/v1/vms/{idle}/{pause}   |                                 | 401 | 409 | 409 | 403 | 404 | 404",
+            "POST   | /api/v1/vms/{own}/{pause}    |                                 | 401 | 409 | 409 | 403 | 409 | 409",
+            "GET    | /api/v1/vms/{idle}/serial    |                                 | 401 | 200 | 200 | 200 | 404 | 404",
+            "GET    | /api/v1/vms/{own}/serial     |                                 | 401 | 200 | 200 | 200 | 200 | 200",
+            "GET    | /api/v1/jobs                 |                                 | 401 | 200 | 200 | 200 | 200 | 200",
+            "GET    | /api/v1/jobs/{job}           |                                 | 401 | 200 | 200 | 200 | 404 | 404",
+            "GET    | /api/v1/jobs/{ownjob}        |                                 | 401 | 200 | 200 | 200 | 200 | 200",
+            "GET    | /api/v1/audit                |                                 | 401 | 200 | 403 | 200 | 403 | 403",
+            "GET    | /api/v1/audit/verify         |                                 | 401 | 200 | 403 | 200 | 403 | 403",
+            "GET    | /api/v1/me                   |                                 | 401 | 200 | 200 | 200 | 200 | 200",
     })
-    void eachCallerGetsWhatTheirRoleAllows(String method, String path, String user, int status) {
-        var response = as(user).when().request(method, path).then().statusCode(status);
-        if (status >= 400) {
-            response.contentType("application/problem+json");
+    void eachCallerGetsWhatTheirRoleAllows(String method, String path, String body, int anonymous, int admin,
+            int operator, int auditor, int alice, int bob) {
+        List<Integer> expected = List.of(anonymous, admin, operator, auditor, alice, bob);
+        for (int i = 0; i < CALLERS.size(); i++) {
+            String user = CALLERS.get(i);
+            String resolved = resolve(path, user);
+            RequestSpecification request = as(user);
+            if (body != null) {
+                request = request.contentType("application/json").body(body);
+            }
+            var response = request.when().request(method, resolved).then();
+            response.statusCode(expected.get(i));
+            if (expected.get(i) >= 400) {
+                response.contentType("application/problem+json");
+            }
         }
+    }
+
+    /** The table above, read back from its annotation, against the OpenAPI document the server publishes. */
+    @Test
+    void theMatrixCoversEveryEndpointOfThePublishedApi() {
+        Set<String> published = new TreeSet<>();
+        Map<String, Map<String, Object>> paths = given().when().get("/q/openapi?format=json").then().statusCode(200)
+                .extract().jsonPath().getMap("paths");
+        paths.forEach((path, operations) -> {
+            if (path.startsWith("/api/")) {
+                operations.keySet().forEach(m -> published.add(m.toUpperCase(Locale.ROOT) + " " + template(path)));
+            }
+        });
+        Set<String> walked = new TreeSet<>();
+        for (String row : matrixRows()) {
+            String[] cells = row.split("\\|");
+            walked.add(cells[0].trim() + " " + template(cells[1].trim()));
+        }
+        assertThat(walked).as("endpoints in the matrix").containsAll(published);
+        assertThat(published).as("the published API").containsAll(walked);
+    }
+
+    private static List<String> matrixRows() {
+        try {
+            return List.of(ApiAccessTest.class.getDeclaredMethod("eachCallerGetsWhatTheirRoleAllows", String.class,
+                    String.class, String.class, int.class, int.class, int.class, int.class, int.class, int.class)
+                    .getAnnotation(CsvSource.class).value());
+        } catch (NoSuchMethodException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    private static String template(String path) {
+        return path.replaceAll("\\{[a-z]+}", "{}");
+    }
+
+    private String resolve(String path, String user) {
+        String p = path.replace("{idle}", "idle").replace("{pause}", "pause").replace("{host}", localHost.id());
+        p = p.contains("{other}") ? p.replace("{other}", aFreshVm(Caller.HOST)) : p;
+        p = p.contains("{own}") ? p.replace("{own}", aFreshVm(user)) : p;
+        p = p.contains("{ownjob}") ? p.replace("{ownjob}", aJob(user)) : p;
+        return p.contains("{job}") ? p.replace("{job}", aJob(Caller.HOST)) : p;
+    }
+
+    private String aFreshVm(String owner) {
+        String id = "m-" + UUID.randomUUID().toString().substring(0, 8);
+        inventory.create(new VmDefinition(id, "matrix " + owner, 1, 64, DeviceProfile.ENLIGHTENED, List.of(), List.of(),
+                new BootSource.Kernel(engine.storage().path().resolve("kernel"), null, ""), Display.NONE), Map.of(),
+                new Caller(owner, Set.of(), Set.of(), "127.0.0.1"));
+        return id;
+    }
+
+    private static String aJob(String actor) {
+        JobEntity job = new JobEntity();
+        job.id = UUID.randomUUID();
+        job.kind = "vm-start";
+        job.actor = actor;
+        job.state = JobEntity.State.SUCCEEDED;
+        job.progress = 100;
+        job.createdAt = Instant.now();
+        job.updatedAt = job.createdAt;
+        QuarkusTransaction.requiringNew().run(job::persist);
+        return job.id.toString();
     }
 
     @Test
@@ -125,6 +212,11 @@ class ApiAccessTest {
         given().auth().oauth2(mangled).when().get("/api/v1/host").then().statusCode(401)
                 .contentType("application/problem+json");
         given().auth().oauth2("not-a-jwt").when().get("/api/v1/host").then().statusCode(401);
+        as("auditor").queryParam("actor", "anonymous").queryParam("target", "/api/v1/host")
+                .when().get("/api/v1/audit").then().statusCode(200)
+                .body("items[0].outcome", equalTo("DENIED"))
+                .body("items[0].reason", startsWith("the bearer token was not accepted"))
+                .body("items[0].parameters.status", equalTo(401));
     }
 
     @Test

@@ -36,6 +36,7 @@ class HostileRequestsTest {
 
     private long vmsBefore;
     private int engineVmsBefore;
+    private Object idleBefore;
 
     record Hostile(String user, String method, String path, String contentType, String body, boolean encoded) {
         @Override
@@ -81,6 +82,14 @@ class HostileRequestsTest {
                 "{\"template\":\"tiny-linux\",\"nics\":[{\"mac\":\"52:54:00:00:00:01,model=e1000\"}]}",
                 "{\"template\":\"tiny-linux\",\"nics\":[null]}",
                 "{\"template\":\"tiny-linux\",\"nics\":" + "[{\"mac\":\"52:54:00:00:00:02\"}]".repeat(1) .replace("]", ",{\"mac\":\"52:54:00:00:00:03\"}".repeat(9) + "]") + "}",
+                "{\"name\":\"x\",\"boot\":{\"kind\":\"disk\"},\"disks\":[{\"sizeMib\":0,\"format\":\"qcow2\"}]}",
+                "{\"name\":\"x\",\"boot\":{\"kind\":\"disk\"},\"disks\":[{\"sizeMib\":-5,\"format\":\"qcow2\"}]}",
+                "{\"name\":\"x\",\"boot\":{\"kind\":\"disk\"},\"disks\":[{\"sizeMib\":999999999999,\"format\":\"raw\"}]}",
+                "{\"name\":\"x\",\"boot\":{\"kind\":\"disk\"},\"disks\":[{\"sizeMib\":1,\"format\":\"qcow2\",\"path\":\"x.img\"}]}",
+                "{\"name\":\"x\",\"boot\":{\"kind\":\"disk\"},\"disks\":[{\"sizeMib\":1,\"format\":\"qcow2\",\"readOnly\":true}]}",
+                "{\"name\":\"x\",\"boot\":{\"kind\":\"disk\"},\"disks\":[{\"sizeMib\":\"big\",\"format\":\"qcow2\"}]}",
+                "{\"name\":\"x\",\"boot\":{\"kind\":\"disk\"},\"disks\":[{\"sizeMib\":1}]}",
+                "{\"name\":\"\",\"boot\":{\"kind\":\"disk\"},\"disks\":[{\"sizeMib\":1,\"format\":\"qcow2\"}]}",
                 "[".repeat(5000) + "]".repeat(5000),
                 "{\"a\":".repeat(3000) + "1" + "}".repeat(3000));
         for (String body : bodies) {
@@ -113,6 +122,22 @@ class HostileRequestsTest {
         for (String q : List.of("lines=0", "lines=-1", "lines=10001", "lines=ten", "lines=%00", "lines=1.5")) {
             c.add(new Hostile("operator", "GET", vms + "/idle/serial?" + q, null, null, true));
         }
+        for (String q : List.of("owner=%00", "name=%00", "name=" + "n".repeat(65))) {
+            c.add(new Hostile("operator", "GET", vms + "?" + q, null, null, true));
+        }
+        for (String q : List.of("vm=%00", "state=done", "size=0", "page=x", "vm=" + "v".repeat(41))) {
+            c.add(new Hostile("operator", "GET", "/api/v1/jobs?" + q, null, null, true));
+        }
+        // Settings the VM may not take, or a body that is no settings at all.
+        for (String body : List.of("", "null", "[]", "{}", "{\"vcpus\":0}", "{\"vcpus\":65}", "{\"vcpus\":\"two\"}",
+                "{\"memoryMib\":1}", "{\"name\":\"\"}", "{\"name\":\"   \"}", "{\"name\":\"n\\u0000\"}",
+                "{\"name\":\"" + "n".repeat(65) + "\"}", "{\"profile\":\"quantum\"}", "{\"display\":\"hdmi\"}",
+                "{\"disks\":[]}", "{\"owner\":\"alice\"}", "{\"id\":\"other\"}")) {
+            c.add(new Hostile("operator", "PATCH", vms + "/idle", "application/json", body, false));
+        }
+        c.add(new Hostile("alice", "PATCH", vms + "/idle", "application/json", "{\"name\":\"mine now\"}", false));
+        c.add(new Hostile("auditor", "PATCH", vms + "/idle", "application/json", "{\"name\":\"audited\"}", false));
+        c.add(new Hostile("operator", "PATCH", vms + "/idle", "text/plain", "{\"name\":\"typed\"}", false));
         for (String method : List.of("PUT", "PATCH", "DELETE")) {
             c.add(new Hostile("admin", method, "/api/v1/host", "application/json", "{}", false));
             c.add(new Hostile("admin", method, "/api/v1/me", "application/json", "{}", false));
@@ -132,6 +157,7 @@ class HostileRequestsTest {
         ApiAccessTest.ensureIdleVm(engine, inventory);
         vmsBefore = recordedVms();
         engineVmsBefore = engine.vms().list().size();
+        idleBefore = engine.vms().status("idle").definition();
     }
 
     private static long recordedVms() {
@@ -166,6 +192,8 @@ class HostileRequestsTest {
     void nothingChanged() {
         assertThat(recordedVms()).isEqualTo(vmsBefore);
         assertThat(engine.vms().list()).hasSize(engineVmsBefore);
+        assertThat(engine.vms().status("idle").definition()).isEqualTo(idleBefore);
+        assertThat(QuarkusTransaction.requiringNew().call(() -> VmEntity.<VmEntity>findById("idle").name)).isEqualTo("Idle VM");
         assertThat(corpus().count()).isGreaterThanOrEqualTo(100);
     }
 }

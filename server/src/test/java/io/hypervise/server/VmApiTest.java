@@ -5,12 +5,19 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.hamcrest.Matchers.containsString;
 import static org.hamcrest.Matchers.equalTo;
 import static org.hamcrest.Matchers.hasItem;
+import static org.hamcrest.Matchers.hasItems;
 import static org.hamcrest.Matchers.not;
 import static org.hamcrest.Matchers.startsWith;
 
+import io.hypervise.engine.Engine;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
+import jakarta.inject.Inject;
+import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.MethodOrderer;
 import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
@@ -28,19 +35,29 @@ import org.junit.jupiter.api.TestMethodOrder;
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class VmApiTest {
 
+    @Inject
+    Engine engine;
+
     private String id;
+    private Path disk;
 
     @Test
     @Order(1)
     void aliceCreatesAVmFromTheTemplateAndOwnsIt() {
-        id = as("alice").contentType("application/json").body("{\"template\":\"tiny-linux\",\"name\":\"alice's box\"}")
+        id = as("alice").contentType("application/json")
+                .body("{\"template\":\"tiny-linux\",\"name\":\"alice's box\",\"disks\":[{\"sizeMib\":64,\"format\":\"qcow2\"}]}")
                 .when().post("/api/v1/vms")
                 .then().statusCode(201)
                 .header("Location", containsString("/api/v1/vms/vm-"))
                 .body("owner", equalTo("alice"))
                 .body("state", equalTo("Off"))
                 .body("name", equalTo("alice's box"))
+                .body("disks[0].format", equalTo("qcow2"))
+                .body("disks[0].sizeBytes", equalTo(64 << 20))
+                .body("disks[0].owned", equalTo(true))
                 .extract().path("id");
+        disk = Path.of(as("alice").when().get("/api/v1/vms/" + id).then().extract().<String>path("disks[0].path"));
+        assertThat(disk).isRegularFile().startsWith(engine.storage().path()).hasFileName("disk0.qcow2");
     }
 
     @Test
@@ -54,6 +71,8 @@ class VmApiTest {
         as("auditor").when().post("/api/v1/vms/" + id + "/start").then().statusCode(403);
         as("auditor").contentType("application/json").body("{\"template\":\"tiny-linux\"}").when().post("/api/v1/vms")
                 .then().statusCode(403);
+        as("bob").contentType("application/json").body("{\"name\":\"bob's now\"}").when().patch("/api/v1/vms/" + id)
+                .then().statusCode(404);
     }
 
     @Test
@@ -71,6 +90,7 @@ class VmApiTest {
         as("alice").when().get("/api/v1/jobs/not-a-uuid").then().statusCode(404);
         as("alice").when().get("/api/v1/vms/" + id).then().statusCode(200).body("state", equalTo("Running"));
         awaitSerial("HYPERVISE-READY", Duration.ofSeconds(60));
+        assertThat(serial()).as("the guest sees its blank disk").contains("hv-disk vda " + (64 << 20));
         as("alice").when().delete("/api/v1/vms/" + id).then().statusCode(409)
                 .body("detail", startsWith("cannot delete VM"));
         as("alice").when().post("/api/v1/vms/" + id + "/resume").then().statusCode(409);
@@ -81,15 +101,58 @@ class VmApiTest {
 
     @Test
     @Order(4)
-    void turnedOffItCanBeDeletedAndIsGone() {
-        as("alice").when().post("/api/v1/vms/" + id + "/turn-off").then().statusCode(200).body("state", equalTo("Off"));
-        as("operator").when().get("/api/v1/vms/" + id).then().statusCode(200).body("state", equalTo("Off"));
-        as("alice").when().delete("/api/v1/vms/" + id).then().statusCode(204);
-        as("alice").when().get("/api/v1/vms/" + id).then().statusCode(404);
+    void whileItRunsItCanBeRenamedButNotResized() {
+        as("alice").contentType("application/json").body("{\"vcpus\":2}").when().patch("/api/v1/vms/" + id)
+                .then().statusCode(409).body("detail", containsString("Paused"));
+        as("alice").contentType("application/merge-patch+json").body("{\"name\":\"alice's renamed box\"}")
+                .when().patch("/api/v1/vms/" + id)
+                .then().statusCode(200).body("name", equalTo("alice's renamed box")).body("state", equalTo("Paused"));
     }
 
     @Test
     @Order(5)
+    void savingReportsProgressAsItGoes() {
+        as("alice").when().post("/api/v1/vms/" + id + "/resume").then().statusCode(200);
+        String job = as("alice").when().post("/api/v1/vms/" + id + "/save").then().statusCode(202).extract().path("id");
+        List<Integer> seen = new ArrayList<>();
+        String state = "queued";
+        long deadline = System.nanoTime() + Duration.ofSeconds(120).toNanos();
+        while (!state.equals("succeeded") && !state.equals("failed") && System.nanoTime() < deadline) {
+            var j = as("alice").when().get("/api/v1/jobs/" + job).then().statusCode(200).extract().jsonPath();
+            state = j.getString("state");
+            seen.add(j.getInt("progress"));
+        }
+        assertThat(state).isEqualTo("succeeded");
+        assertThat(seen).as("progress observed while saving").isSorted().last().isEqualTo(100);
+        assertThat(seen).as("progress observed while saving").anyMatch(p -> p > 0 && p < 100);
+        as("alice").when().get("/api/v1/jobs?vm=" + id).then().statusCode(200)
+                .body("items.kind", hasItem("vm-save")).body("items[0].id", equalTo(job));
+        as("bob").when().get("/api/v1/jobs?vm=" + id).then().statusCode(200).body("total", equalTo(0));
+        as("operator").when().get("/api/v1/jobs?state=succeeded&vm=" + id).then().statusCode(200)
+                .body("items.kind", hasItems("vm-start", "vm-save"));
+        as("alice").when().get("/api/v1/vms/" + id).then().statusCode(200).body("state", equalTo("Saved"));
+    }
+
+    @Test
+    @Order(6)
+    void offItTakesNewSettingsAndDeletingItDeletesItsDisk() {
+        as("alice").when().post("/api/v1/vms/" + id + "/discard-saved-state").then().statusCode(200).body("state", equalTo("Off"));
+        as("alice").contentType("application/json").body("{\"vcpus\":2,\"memoryMib\":384,\"profile\":\"legacy\"}")
+                .when().patch("/api/v1/vms/" + id)
+                .then().statusCode(200).body("vcpus", equalTo(2)).body("memoryMib", equalTo(384)).body("profile", equalTo("legacy"));
+        as("operator").when().get("/api/v1/vms/" + id).then().statusCode(200).body("vcpus", equalTo(2));
+        assertThat(engine.vms().status(id).definition().memoryMib()).isEqualTo(384);
+        as("alice").contentType("application/json").body("{\"vcpus\":0}").when().patch("/api/v1/vms/" + id)
+                .then().statusCode(400).body("violations[0].field", equalTo("vcpus"));
+
+        as("alice").when().delete("/api/v1/vms/" + id).then().statusCode(204);
+        as("alice").when().get("/api/v1/vms/" + id).then().statusCode(404);
+        assertThat(disk).doesNotExist();
+        assertThat(disk.getParent()).doesNotExist();
+    }
+
+    @Test
+    @Order(7)
     void badRequestsAreRefusedNamingEachFieldAndChangeNothing() {
         long before = as("admin").when().get("/api/v1/vms").then().extract().jsonPath().getLong("total");
         as("alice").contentType("application/json")
@@ -111,20 +174,30 @@ class VmApiTest {
                 .when().post("/api/v1/vms").then().statusCode(400)
                 .body("violations[0].field", equalTo("template"));
         as("alice").when().get("/api/v1/vms?size=100000").then().statusCode(400)
-                .body("detail", startsWith("size: must be a whole number from 1 to 500"));
-        as("alice").when().get("/api/v1/vms?state=Flying").then().statusCode(400).body("detail", startsWith("state:"));
+                .body("violations[0].field", equalTo("size"))
+                .body("violations[0].message", startsWith("must be a whole number from 1 to 500"));
+        as("alice").when().get("/api/v1/vms?state=Flying").then().statusCode(400).body("violations[0].field", equalTo("state"));
         long after = as("admin").when().get("/api/v1/vms").then().extract().jsonPath().getLong("total");
         assertThat(after).isEqualTo(before);
     }
 
     @Test
-    @Order(6)
+    @Order(8)
     void everyChangeAndEveryRefusalOfItIsInTheAuditLogAndTheChainHolds() {
         var entries = as("auditor").queryParam("target", "vm:" + id).queryParam("size", 100)
                 .when().get("/api/v1/audit").then().statusCode(200).extract().jsonPath();
         assertThat(entries.getList("items.action", String.class))
-                .contains("vm.create", "vm.start", "vm.pause", "vm.turn-off", "vm.delete", "vm.resume");
-        assertThat(entries.getList("items.findAll { it.action == 'vm.resume' }.outcome", String.class)).containsExactly("FAILED");
+                .contains("vm.create", "vm.start", "vm.pause", "vm.reconfigure", "vm.save", "vm.discard-saved-state",
+                        "vm.delete", "vm.resume");
+        assertThat(entries.getList("items.findAll { it.action == 'vm.reconfigure' && it.outcome == 'SUCCEEDED' }.parameters",
+                Map.class)).contains(Map.of("name", Map.of("from", "alice's box", "to", "alice's renamed box")));
+        assertThat(entries.getList("items.findAll { it.action == 'vm.delete' }.parameters.deletedDisks", List.class))
+                .containsExactly(List.of(disk.toString()));
+        // bob asked for it and was told it does not exist; the log knows better.
+        assertThat(entries.getList("items.findAll { it.actor == 'bob' }.action", String.class))
+                .contains("vm.read", "vm.start", "vm.reconfigure");
+        assertThat(entries.getList("items.findAll { it.actor == 'bob' }.outcome", String.class)).containsOnly("DENIED");
+        assertThat(entries.getList("items.findAll { it.action == 'vm.resume' }.outcome", String.class)).contains("FAILED", "SUCCEEDED");
         assertThat(entries.getList("items.findAll { it.action == 'vm.create' }.actor", String.class)).containsExactly("alice");
         as("auditor").queryParam("actor", "auditor").queryParam("target", "/api/v1/vms/" + id + "/start")
                 .when().get("/api/v1/audit").then().statusCode(200)
@@ -159,12 +232,14 @@ class VmApiTest {
         }
     }
 
+    private String serial() {
+        return as("alice").when().get("/api/v1/vms/" + id + "/serial?lines=200").then().statusCode(200).extract().asString();
+    }
+
     private void awaitSerial(String marker, Duration timeout) {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (System.nanoTime() < deadline) {
-            String serial = as("alice").when().get("/api/v1/vms/" + id + "/serial?lines=200").then().statusCode(200)
-                    .extract().asString();
-            if (serial.contains(marker)) {
+            if (serial().contains(marker)) {
                 return;
             }
             try {

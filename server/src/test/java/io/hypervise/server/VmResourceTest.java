@@ -53,7 +53,8 @@ class VmResourceTest {
             ApiAccessTest.as("admin").queryParam("lines", bad).when().get("/api/v1/vms/idle/serial")
                     .then().statusCode(400)
                     .contentType("application/problem+json")
-                    .body("detail", startsWith("lines: must be a whole number from 1 to 10000"));
+                    .body("violations[0].field", equalTo("lines"))
+                    .body("violations[0].message", startsWith("must be a whole number from 1 to 10000"));
         }
     }
 

@@ -95,6 +95,12 @@ public class AuditLog {
                 () -> record(caller, action, target, parameters, AuditOutcome.DENIED, reason));
     }
 
+    /** Records a change that was attempted and failed, in a transaction of its own (the change's rolls back). */
+    public long recordFailure(Caller caller, String action, String target, Object parameters, String reason) {
+        return QuarkusTransaction.requiringNew().call(
+                () -> record(caller, action, target, parameters, AuditOutcome.FAILED, reason));
+    }
+
     private long append(Connection c, Caller caller, String action, String target, String parameters,
             AuditOutcome outcome, String reason) throws SQLException {
         try (PreparedStatement lock = c.prepareStatement("SELECT pg_advisory_xact_lock(?)")) {

@@ -1,6 +1,8 @@
 package io.hypervise.server.audit;
 
 import io.hypervise.engine.vm.Violation;
+import io.hypervise.server.api.InvalidQueryException;
+import io.hypervise.server.api.QueryParameters;
 import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.format.DateTimeParseException;
@@ -15,28 +17,22 @@ import java.util.Locale;
 public record AuditQuery(String actor, String actionPrefix, String target, AuditOutcome outcome, Instant from,
         Instant to, int page, int size) {
 
-    public static final int DEFAULT_SIZE = 50;
-    public static final int MAX_SIZE = 500;
-    private static final int MAX_PAGE = 1_000_000;
-
     /** A query from the raw query parameters, or every rule they break. */
     public static AuditQuery parse(String actor, String action, String target, String outcome, String from, String to,
-            String page, String size) throws InvalidAuditQueryException {
+            String page, String size) throws InvalidQueryException {
         List<Violation> violations = new ArrayList<>();
         AuditOutcome parsedOutcome = outcome(outcome, violations);
         Instant parsedFrom = instant("from", from, violations);
         Instant parsedTo = instant("to", to, violations);
-        int parsedPage = number("page", page, 0, 0, MAX_PAGE, violations);
-        int parsedSize = number("size", size, DEFAULT_SIZE, 1, MAX_SIZE, violations);
-        text("actor", actor, AuditLog.MAX_ACTOR, violations);
-        text("action", action, 100, violations);
-        text("target", target, AuditLog.MAX_TARGET, violations);
+        int parsedPage = QueryParameters.page(page, violations);
+        int parsedSize = QueryParameters.size(size, violations);
+        QueryParameters.text("actor", actor, AuditLog.MAX_ACTOR, violations);
+        QueryParameters.text("action", action, 100, violations);
+        QueryParameters.text("target", target, AuditLog.MAX_TARGET, violations);
         if (parsedFrom != null && parsedTo != null && !parsedFrom.isBefore(parsedTo)) {
             violations.add(new Violation("to", "must be later than 'from'"));
         }
-        if (!violations.isEmpty()) {
-            throw new InvalidAuditQueryException(violations);
-        }
+        QueryParameters.check(violations);
         return new AuditQuery(blankToNull(actor), blankToNull(action), blankToNull(target), parsedOutcome,
                 parsedFrom, parsedTo, parsedPage, parsedSize);
     }
@@ -63,30 +59,6 @@ public record AuditQuery(String actor, String actionPrefix, String target, Audit
             violations.add(new Violation(name, "must be an ISO-8601 date-time with an offset, such as"
                     + " 2026-11-25T01:02:03Z; got '" + value + "'"));
             return null;
-        }
-    }
-
-    private static int number(String name, String value, int absent, int min, int max, List<Violation> violations) {
-        if (value == null || value.isBlank()) {
-            return absent;
-        }
-        try {
-            int n = Integer.parseInt(value.trim());
-            if (n >= min && n <= max) {
-                return n;
-            }
-        } catch (NumberFormatException e) {
-            // the same answer as a number out of range
-        }
-        violations.add(new Violation(name, "must be a whole number from " + min + " to " + max + "; got '" + value + "'"));
-        return absent;
-    }
-
-    private static void text(String name, String value, int max, List<Violation> violations) {
-        if (value != null && value.length() > max) {
-            violations.add(new Violation(name, "must be at most " + max + " characters"));
-        } else if (value != null && value.indexOf('\u0000') >= 0) {
-            violations.add(new Violation(name, "must not contain the character U+0000"));
         }
     }
 

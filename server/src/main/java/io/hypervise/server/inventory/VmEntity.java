@@ -22,6 +22,8 @@ import java.nio.file.Path;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import org.hibernate.Hibernate;
+import org.hibernate.annotations.BatchSize;
 import org.hibernate.annotations.DynamicUpdate;
 
 /**
@@ -71,12 +73,22 @@ public class VmEntity extends PanacheEntityBase {
     public Instant updatedAt;
     @Version
     public long version;
+    // Loaded for a page of VMs at once (one query for all their disks), never one query per VM.
     @OneToMany(mappedBy = "vm", cascade = CascadeType.ALL, orphanRemoval = true)
     @OrderBy("position")
+    @BatchSize(size = 500)
     public List<DiskEntity> disks = new ArrayList<>();
     @OneToMany(mappedBy = "vm", cascade = CascadeType.ALL, orphanRemoval = true)
     @OrderBy("position")
+    @BatchSize(size = 500)
     public List<NicEntity> nics = new ArrayList<>();
+
+    /** Loads the disks and adapters, so the entity can be read after its transaction. */
+    VmEntity loaded() {
+        Hibernate.initialize(disks);
+        Hibernate.initialize(nics);
+        return this;
+    }
 
     public VmDefinition toDefinition() {
         BootSource boot = switch (bootKind) {
@@ -104,12 +116,17 @@ public class VmEntity extends PanacheEntityBase {
         return vm;
     }
 
-    private void apply(VmDefinition def) {
+    /** Takes the settings that a reconfiguration may change (disks and adapters are not among them). */
+    void applySettings(VmDefinition def) {
         name = def.name();
         vcpus = def.vcpus();
         memoryMib = def.memoryMib();
         profile = def.profile();
         display = def.display();
+    }
+
+    private void apply(VmDefinition def) {
+        applySettings(def);
         bootKernel = null;
         bootInitramfs = null;
         bootCommandLine = null;

@@ -20,8 +20,10 @@ import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import jakarta.inject.Inject;
 import jakarta.transaction.Transactional;
+import java.nio.file.Path;
 import java.time.Instant;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -89,30 +91,49 @@ public class VmInventory {
         var found = VmEntity.find(query.toString(), Sort.by("name").and("id"), params);
         long total = found.count();
         List<VmEntity> items = found.page(Page.of(page, size)).list();
+        items.forEach(VmEntity::loaded);
         return new PageOf<>(items, page, size, total);
     }
 
-    /** The VM, if the caller may see it; for others it does not exist. */
+    /**
+     * The VM, if the caller may see it; for others it does not exist (404), and their attempt is
+     * audited as a denial of {@code auditAction}.
+     */
     @Transactional
-    public VmEntity visible(Caller caller, String id) {
+    public VmEntity visible(Caller caller, String id, String auditAction) {
         VmEntity vm = wellFormed(id) ? VmEntity.findById(id) : null;
-        if (vm == null || !caller.decide(Permission.VM_READ, vm.owner).allowed()) {
+        if (vm == null) {
             throw new VmNotFoundException(id);
         }
-        return vm;
+        var decision = caller.decide(Permission.VM_READ, vm.owner);
+        if (!decision.allowed()) {
+            // Answered as if the VM did not exist, but recorded as what it is: a denied request.
+            audit.recordDenial(caller, auditAction, "vm:" + id, null, decision.reason());
+            throw new VmNotFoundException(id);
+        }
+        return vm.loaded();
     }
 
-    /** Defines the VM in the engine and records it, owned by the caller, with its audit entry; all or nothing. */
+    /**
+     * Defines the VM in the engine, with the blank disks to create for it (by position), and records it,
+     * owned by the caller, with its audit entry; all or nothing.
+     */
     @Transactional
-    public VmEntity create(VmDefinition definition, Caller caller) {
+    public VmEntity create(VmDefinition definition, Map<Integer, Long> blankDiskBytes, Caller caller) {
         String owner = caller.username();
-        VmStatus defined = engine.vms().define(definition);
+        VmStatus defined = engine.vms().define(definition, blankDiskBytes);
         try {
             VmEntity vm = VmEntity.of(defined.definition(), owner, localHost.id(), Instant.now());
+            blankDiskBytes.forEach((position, bytes) -> vm.disks.get(position).sizeBytes = bytes);
             vm.persist();
             VmEntity.flush();
-            audit.record(caller, "vm.create", "vm:" + vm.id, Map.of("name", vm.name, "vcpus", vm.vcpus,
-                    "memoryMib", vm.memoryMib, "profile", vm.profile.name()), AuditOutcome.SUCCEEDED, null);
+            Map<String, Object> parameters = new LinkedHashMap<>();
+            parameters.put("name", vm.name);
+            parameters.put("vcpus", vm.vcpus);
+            parameters.put("memoryMib", vm.memoryMib);
+            parameters.put("profile", vm.profile.name());
+            parameters.put("disks", vm.disks.stream().map(d -> d.path).toList());
+            audit.record(caller, "vm.create", "vm:" + vm.id, parameters, AuditOutcome.SUCCEEDED, null);
             LOG.infof("VM '%s' (%s) created for %s", vm.name, vm.id, owner);
             return vm;
         } catch (RuntimeException e) {
@@ -121,20 +142,75 @@ public class VmInventory {
         }
     }
 
-    /** Removes the VM from the engine (which refuses unless it is Off or Saved) and from the inventory. */
+    /**
+     * Changes a VM's settings. A new name is taken in any state; anything else only while the VM is Off
+     * (the engine refuses otherwise, naming the state). Returns the fields changed, each with its old
+     * and new value; nothing changed is no change and no audit entry.
+     */
     @Transactional
-    public void delete(String id, Caller caller) {
+    public Map<String, Object> reconfigure(String id, VmSettings settings, Caller caller) {
+        VmEntity vm = VmEntity.findById(id);
+        if (vm == null) {
+            throw new VmNotFoundException(id);
+        }
+        VmDefinition before = engine.vms().status(vm.id).definition();
+        VmDefinition after = settings.applyTo(before);
+        Map<String, Object> changes = settings.changes(before, after);
+        if (changes.isEmpty()) {
+            return changes;
+        }
+        try {
+            if (changes.keySet().equals(Set.of("name"))) {
+                engine.vms().rename(vm.id, after.name());
+            } else {
+                engine.vms().redefine(after);
+            }
+        } catch (EngineException e) {
+            audit.recordFailure(caller, "vm.reconfigure", "vm:" + vm.id, changes, e.getMessage());
+            throw e;
+        }
+        try {
+            vm.applySettings(after);
+            vm.updatedAt = Instant.now();
+            VmEntity.flush();
+            audit.record(caller, "vm.reconfigure", "vm:" + vm.id, changes, AuditOutcome.SUCCEEDED, null);
+        } catch (RuntimeException e) {
+            // The engine took the change but the inventory could not: put the engine back as it was.
+            if (changes.keySet().equals(Set.of("name"))) {
+                engine.vms().rename(vm.id, before.name());
+            } else {
+                engine.vms().redefine(before);
+            }
+            throw e;
+        }
+        LOG.infof("VM '%s' (%s) reconfigured by %s: %s", vm.name, vm.id, caller.username(), changes);
+        return changes;
+    }
+
+    /**
+     * Removes the VM from the engine (which refuses unless it is Off or Saved), with the disks it owns,
+     * and from the inventory. Returns the disk images deleted; images the VM only used are kept.
+     */
+    @Transactional
+    public List<String> delete(String id, Caller caller) {
         VmEntity vm = wellFormed(id) ? VmEntity.findById(id) : null;
         if (vm == null) {
             throw new VmNotFoundException(id);
         }
+        List<String> deleted = List.of();
         try {
-            engine.vms().delete(id);
+            deleted = engine.vms().delete(id).stream().map(Object::toString).toList();
         } catch (VmNotFoundException e) {
             LOG.infof("VM %s was already gone from the engine", id);
         }
+        List<String> kept = vm.disks.stream().map(d -> d.path).filter(p -> !engine.images().owns(id, Path.of(p))).toList();
         vm.delete();
-        audit.record(caller, "vm.delete", "vm:" + id, Map.of("name", vm.name), AuditOutcome.SUCCEEDED, null);
+        Map<String, Object> parameters = new LinkedHashMap<>();
+        parameters.put("name", vm.name);
+        parameters.put("deletedDisks", deleted);
+        parameters.put("keptDisks", kept);
+        audit.record(caller, "vm.delete", "vm:" + id, parameters, AuditOutcome.SUCCEEDED, null);
+        return deleted;
     }
 
     private void onEngineEvent(VmEvent event) {

@@ -19,6 +19,7 @@ import jakarta.enterprise.event.Observes;
 import jakarta.inject.Inject;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Map;
 import org.jboss.logging.Logger;
 
 /**
@@ -57,7 +58,7 @@ public class DemoVm {
                 inventory.create(new VmDefinition(id, "Demo (tiny-linux)", 1, 256, DeviceProfile.ENLIGHTENED,
                         List.of(), List.of(new Nic("52:54:00:00:00:01")),
                         new BootSource.Kernel(template.kernel(), template.initramfs(), template.commandLine()),
-                        Display.VNC), Caller.host());
+                        Display.VNC), Map.of(), Caller.host());
                 status = engine.vms().status(id);
             }
             if (status.state() == VmState.OFF || status.state() == VmState.SAVED) {

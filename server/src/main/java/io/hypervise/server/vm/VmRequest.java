@@ -21,7 +21,11 @@ public record VmRequest(
     public record Boot(String kind, String kernel, String initramfs, String commandLine, String image) {
     }
 
-    public record DiskRequest(String path, String format, Boolean readOnly) {
+    /**
+     * An existing image ({@code path}, relative to the storage root), or a new blank one of
+     * {@code sizeMib} that the VM owns and that is deleted with it. The format is always required.
+     */
+    public record DiskRequest(String path, String format, Boolean readOnly, Long sizeMib) {
     }
 
     public record NicRequest(String mac) {

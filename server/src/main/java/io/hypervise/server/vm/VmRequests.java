@@ -5,6 +5,7 @@ import io.hypervise.engine.storage.TinyLinuxTemplate;
 import io.hypervise.engine.vm.BootSource;
 import io.hypervise.engine.vm.DeviceProfile;
 import io.hypervise.engine.vm.Disk;
+import io.hypervise.engine.vm.DiskImages;
 import io.hypervise.engine.vm.DiskFormat;
 import io.hypervise.engine.vm.Display;
 import io.hypervise.engine.vm.InvalidVmDefinitionException;
@@ -12,6 +13,7 @@ import io.hypervise.engine.vm.Nic;
 import io.hypervise.engine.vm.VmDefinition;
 import io.hypervise.engine.vm.Violation;
 import io.hypervise.server.engine.HyperviseConfig;
+import io.hypervise.server.inventory.VmSettings;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import java.io.IOException;
@@ -24,6 +26,8 @@ import java.util.Arrays;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.function.Function;
 
 /** Turns a client's {@link VmRequest} into an engine definition, or names every field that is wrong. */
@@ -32,6 +36,7 @@ public class VmRequests {
 
     public static final String TINY_LINUX = "tiny-linux";
     private static final SecureRandom RANDOM = new SecureRandom();
+    static final long MAX_BLANK_DISK_MIB = DiskImages.MAX_BYTES >> 20;
 
     @Inject
     Engine engine;
@@ -39,7 +44,11 @@ public class VmRequests {
     @Inject
     HyperviseConfig config;
 
-    public VmDefinition toDefinition(VmRequest request) {
+    /** A VM to define, and the sizes of the blank disks to create for it, by disk position. */
+    public record NewVm(VmDefinition definition, Map<Integer, Long> blankDiskBytes) {
+    }
+
+    public NewVm toNewVm(VmRequest request) {
         if (request == null) {
             throw new InvalidVmDefinitionException(List.of(new Violation("body", "is required: a JSON object describing the VM")));
         }
@@ -49,7 +58,8 @@ public class VmRequests {
         String id = "vm-" + HexFormat.of().formatHex(idBytes);
         DeviceProfile profile = parse("profile", request.profile(), DeviceProfile.class, DeviceProfile.ENLIGHTENED, v);
         Display display = parse("display", request.display(), Display.class, Display.VNC, v);
-        List<Disk> disks = disks(request, v);
+        Map<Integer, Long> blanks = new TreeMap<>();
+        List<Disk> disks = disks(request, blanks, v);
         List<Nic> nics = request.nics() == null ? List.of(new Nic(randomMac()))
                 : request.nics().stream().map(n -> new Nic(n == null || n.mac() == null ? null : n.mac().toLowerCase(Locale.ROOT))).toList();
         BootSource boot = boot(request, v);
@@ -58,8 +68,27 @@ public class VmRequests {
         }
         String name = request.name() == null ? (request.template() != null ? request.template() + " " + id.substring(3) : null)
                 : request.name();
-        return new VmDefinition(id, name, request.vcpus() == null ? 1 : request.vcpus(),
-                request.memoryMib() == null ? 256 : request.memoryMib(), profile, disks, nics, boot, display);
+        return new NewVm(new VmDefinition(id, name, request.vcpus() == null ? 1 : request.vcpus(),
+                request.memoryMib() == null ? 256 : request.memoryMib(), profile, disks, nics, boot, display), blanks);
+    }
+
+    /** The settings to change; values that cannot be right are reported by field, ranges by the engine. */
+    public VmSettings toSettings(VmSettingsRequest request) {
+        if (request == null) {
+            throw new InvalidVmDefinitionException(List.of(new Violation("body",
+                    "is required: a JSON object with the settings to change (name, vcpus, memoryMib, profile, display)")));
+        }
+        List<Violation> v = new ArrayList<>();
+        DeviceProfile profile = parse("profile", request.profile(), DeviceProfile.class, null, v);
+        Display display = parse("display", request.display(), Display.class, null, v);
+        if (request.name() == null && request.vcpus() == null && request.memoryMib() == null && request.profile() == null
+                && request.display() == null) {
+            v.add(new Violation("body", "names no setting to change; give one or more of name, vcpus, memoryMib, profile, display"));
+        }
+        if (!v.isEmpty()) {
+            throw new InvalidVmDefinitionException(v);
+        }
+        return new VmSettings(request.name(), request.vcpus(), request.memoryMib(), profile, display);
     }
 
     private BootSource boot(VmRequest request, List<Violation> v) {
@@ -92,22 +121,36 @@ public class VmRequests {
         };
     }
 
-    private static List<Disk> disks(VmRequest request, List<Violation> v) {
+    private static List<Disk> disks(VmRequest request, Map<Integer, Long> blanks, List<Violation> v) {
         if (request.disks() == null) {
             return List.of();
         }
         List<Disk> disks = new ArrayList<>();
         for (int i = 0; i < request.disks().size(); i++) {
             VmRequest.DiskRequest d = request.disks().get(i);
+            String field = "disks[" + i + "]";
             if (d == null) {
-                v.add(new Violation("disks[" + i + "]", "must be an object with path and format"));
+                v.add(new Violation(field, "must be an object with a format and either a path or a sizeMib"));
                 continue;
             }
-            DiskFormat format = parse("disks[" + i + "].format", d.format(), DiskFormat.class, null, v);
+            DiskFormat format = parse(field + ".format", d.format(), DiskFormat.class, null, v);
             if (d.format() == null) {
-                v.add(new Violation("disks[" + i + "].format", "is required: raw, qcow2, vhd or vhdx (it is never guessed)"));
+                v.add(new Violation(field + ".format", "is required: raw, qcow2, vhd or vhdx (it is never guessed)"));
             }
-            disks.add(new Disk(path("disks[" + i + "].path", d.path(), v), format, Boolean.TRUE.equals(d.readOnly())));
+            if (d.sizeMib() == null) {
+                disks.add(new Disk(path(field + ".path", d.path(), v), format, Boolean.TRUE.equals(d.readOnly())));
+                continue;
+            }
+            if (d.path() != null) {
+                v.add(new Violation(field, "give either a path (an existing image) or a sizeMib (a new blank disk), not both"));
+            } else if (d.sizeMib() < 1 || d.sizeMib() > MAX_BLANK_DISK_MIB) {
+                v.add(new Violation(field + ".sizeMib", "must be from 1 to " + MAX_BLANK_DISK_MIB + " (64 TiB); got " + d.sizeMib()));
+            } else if (Boolean.TRUE.equals(d.readOnly())) {
+                v.add(new Violation(field + ".readOnly", "a new blank disk cannot be read-only: nothing could ever be written on it"));
+            } else {
+                blanks.put(i, d.sizeMib() << 20);
+            }
+            disks.add(new Disk(null, format, false));
         }
         return disks;
     }

@@ -17,16 +17,19 @@ import io.hypervise.server.access.CurrentCaller;
 import io.hypervise.server.access.Permission;
 import io.hypervise.server.access.Requires;
 import io.hypervise.server.api.Problem;
+import io.hypervise.server.api.QueryParameters;
+import io.hypervise.engine.vm.Violation;
 import io.hypervise.server.inventory.VmEntity;
 import io.hypervise.server.inventory.VmFilter;
 import io.hypervise.server.inventory.VmInventory;
+import io.hypervise.server.inventory.VmSettings;
 import jakarta.inject.Inject;
-import jakarta.ws.rs.BadRequestException;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.DELETE;
 import jakarta.ws.rs.ForbiddenException;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.NotFoundException;
+import jakarta.ws.rs.PATCH;
 import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.PathParam;
@@ -35,6 +38,7 @@ import jakarta.ws.rs.QueryParam;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
 import java.net.URI;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
@@ -49,7 +53,6 @@ import java.util.function.Function;
 public class VmResource {
 
     private static final int MAX_LINES = 10_000;
-    private static final int MAX_PAGE_SIZE = 500;
 
     @Inject
     Engine engine;
@@ -77,10 +80,14 @@ public class VmResource {
     @Requires(Permission.VM_READ)
     public Page list(@QueryParam("owner") String owner, @QueryParam("state") String state,
             @QueryParam("name") String name, @QueryParam("page") String page, @QueryParam("size") String size) {
-        int p = number("page", page, 0, 0, Integer.MAX_VALUE);
-        int s = number("size", size, 50, 1, MAX_PAGE_SIZE);
-        VmFilter filter = new VmFilter(Optional.ofNullable(owner), Optional.ofNullable(state).map(VmResource::state),
-                Optional.ofNullable(name));
+        List<Violation> violations = new ArrayList<>();
+        int p = QueryParameters.page(page, violations);
+        int s = QueryParameters.size(size, violations);
+        Optional<VmState> wanted = Optional.ofNullable(state).flatMap(value -> state(value, violations));
+        QueryParameters.text("owner", owner, 255, violations);
+        QueryParameters.text("name", name, 64, violations);
+        QueryParameters.check(violations);
+        VmFilter filter = new VmFilter(Optional.ofNullable(owner), wanted, Optional.ofNullable(name));
         var found = inventory.list(current.get(), filter, p, s);
         return new Page(found.items().stream().map(this::view).toList(), p, s, found.total());
     }
@@ -89,22 +96,43 @@ public class VmResource {
     @Path("{id}")
     @Requires(Permission.VM_READ)
     public VmView get(@PathParam("id") String id) {
-        return view(inventory.visible(current.get(), id));
+        return view(inventory.visible(current.get(), id, "vm.read"));
     }
 
     @POST
     @Consumes(MediaType.APPLICATION_JSON)
     @Requires(Permission.VM_CREATE)
     public Response create(VmRequest request) {
-        VmEntity vm = inventory.create(requests.toDefinition(request), current.get());
+        VmRequests.NewVm planned = requests.toNewVm(request);
+        VmEntity vm = inventory.create(planned.definition(), planned.blankDiskBytes(), current.get());
         return Response.created(URI.create("/api/v1/vms/" + vm.id)).entity(view(vm)).build();
     }
 
+    /**
+     * Changes a VM's settings: the fields given, and only those. A new name is taken in any state;
+     * processors, memory, profile and display only while the VM is Off (409 otherwise).
+     */
+    @PATCH
+    @Path("{id}")
+    @Consumes({MediaType.APPLICATION_JSON, "application/merge-patch+json"})
+    @Requires(Permission.VM_RECONFIGURE)
+    public VmView reconfigure(@PathParam("id") String id, VmSettingsRequest request) {
+        VmSettings settings = requests.toSettings(request);
+        VmEntity vm = inventory.visible(current.get(), id, "vm.reconfigure");
+        authorize(Permission.VM_RECONFIGURE, vm, "vm.reconfigure");
+        inventory.reconfigure(id, settings, current.get());
+        return view(inventory.visible(current.get(), id, "vm.read"));
+    }
+
+    /**
+     * Deletes an Off or Saved VM with the disks it owns (the blank disks created for it); images it
+     * only used stay where they are. The audit entry lists both.
+     */
     @DELETE
     @Path("{id}")
     @Requires(Permission.VM_DELETE)
     public Response delete(@PathParam("id") String id) {
-        VmEntity vm = inventory.visible(current.get(), id);
+        VmEntity vm = inventory.visible(current.get(), id, "vm.delete");
         authorize(Permission.VM_DELETE, vm, "vm.delete");
         inventory.delete(id, current.get());
         return Response.noContent().build();
@@ -122,8 +150,8 @@ public class VmResource {
         Action action = Arrays.stream(Action.values()).filter(a -> a.path.equals(actionName)).findFirst()
                 .orElseThrow(() -> new NotFoundException("no action '" + actionName + "'; actions: "
                         + Arrays.stream(Action.values()).map(a -> a.path).toList()));
-        VmEntity vm = inventory.visible(current.get(), id);
         String auditAction = "vm." + action.path;
+        VmEntity vm = inventory.visible(current.get(), id, auditAction);
         authorize(Permission.VM_OPERATE, vm, auditAction);
         Caller caller = current.get();
         Target target = new Target(engine, id);
@@ -141,12 +169,16 @@ public class VmResource {
             throw e;
         }
         recordOutcome(caller, auditAction, id, null);
-        return Response.ok(view(inventory.visible(caller, id))).build();
+        return Response.ok(view(inventory.visible(caller, id, "vm.read"))).build();
     }
 
     private void recordOutcome(Caller caller, String auditAction, String id, String error) {
-        QuarkusTransaction.requiringNew().run(() -> audit.record(caller, auditAction, "vm:" + id, null,
-                error == null ? AuditOutcome.SUCCEEDED : AuditOutcome.FAILED, error));
+        if (error != null) {
+            audit.recordFailure(caller, auditAction, "vm:" + id, null, error);
+        } else {
+            QuarkusTransaction.requiringNew().run(() -> audit.record(caller, auditAction, "vm:" + id, null,
+                    AuditOutcome.SUCCEEDED, null));
+        }
     }
 
     /** The last lines the guest wrote to its serial console. */
@@ -155,8 +187,10 @@ public class VmResource {
     @Produces(MediaType.TEXT_PLAIN)
     @Requires(Permission.VM_READ)
     public String serial(@PathParam("id") String id, @QueryParam("lines") String linesParam) {
-        int lines = number("lines", linesParam, 100, 1, MAX_LINES);
-        inventory.visible(current.get(), id);
+        List<Violation> violations = new ArrayList<>();
+        int lines = QueryParameters.wholeNumber("lines", linesParam, 100, 1, MAX_LINES, violations);
+        QueryParameters.check(violations);
+        inventory.visible(current.get(), id, "vm.serial");
         List<String> tail = engine.vms().serialTail(id, lines);
         return tail.isEmpty() ? "" : String.join("\n", tail) + "\n";
     }
@@ -205,29 +239,17 @@ public class VmResource {
         } catch (VmNotFoundException e) {
             live = Optional.empty();
         }
-        return VmView.of(vm, live);
+        return VmView.of(vm, live, engine.images());
     }
 
-    private static VmState state(String value) {
-        return Arrays.stream(VmState.values())
+    private static Optional<VmState> state(String value, List<Violation> violations) {
+        Optional<VmState> found = Arrays.stream(VmState.values())
                 .filter(s -> s.displayName().equalsIgnoreCase(value) || s.name().equalsIgnoreCase(value))
-                .findFirst()
-                .orElseThrow(() -> new BadRequestException("state: must be one of "
-                        + Arrays.stream(VmState.values()).map(VmState::displayName).toList() + "; got '" + value + "'"));
-    }
-
-    private static int number(String name, String value, int fallback, int min, int max) {
-        if (value == null) {
-            return fallback;
+                .findFirst();
+        if (found.isEmpty()) {
+            violations.add(new Violation("state", "must be one of "
+                    + Arrays.stream(VmState.values()).map(VmState::displayName).toList() + "; got '" + value + "'"));
         }
-        try {
-            int n = Integer.parseInt(value.trim());
-            if (n >= min && n <= max) {
-                return n;
-            }
-        } catch (NumberFormatException e) {
-            // answered below, like an out-of-range number
-        }
-        throw new BadRequestException(name + ": must be a whole number from " + min + " to " + max + "; got '" + value + "'");
+        return found;
     }
 }

@@ -1,9 +1,11 @@
 package io.hypervise.server.vm;
 
+import io.hypervise.engine.vm.DiskImages;
 import io.hypervise.engine.vm.VmState;
 import io.hypervise.engine.vm.VmStateMachine;
 import io.hypervise.engine.vm.VmStatus;
 import io.hypervise.server.inventory.VmEntity;
+import java.nio.file.Path;
 import java.time.Instant;
 import java.util.List;
 import java.util.Locale;
@@ -21,16 +23,26 @@ public record VmView(
         int vcpus,
         int memoryMib,
         String profile,
+        String display,
+        List<DiskView> disks,
+        List<String> macs,
         Long workerPid,
         List<String> actions) {
 
+    /** A disk: its image, format, size where known, and whether the VM owns it (deleted with the VM). */
+    public record DiskView(String path, String format, boolean readOnly, Long sizeBytes, boolean owned) {
+    }
+
     /** From the inventory's record, with the engine's live state where the engine has the VM. */
-    static VmView of(VmEntity vm, Optional<VmStatus> live) {
+    static VmView of(VmEntity vm, Optional<VmStatus> live, DiskImages images) {
         VmState state = live.map(VmStatus::state).orElse(vm.state);
         return new VmView(vm.id, vm.name, vm.owner, vm.hostId, state.displayName(),
                 live.map(VmStatus::reason).orElse(vm.stateReason),
                 live.map(VmStatus::since).orElse(vm.stateSince),
-                vm.vcpus, vm.memoryMib, vm.profile.name().toLowerCase(Locale.ROOT),
+                vm.vcpus, vm.memoryMib, vm.profile.name().toLowerCase(Locale.ROOT), vm.display.name().toLowerCase(Locale.ROOT),
+                vm.disks.stream().map(d -> new DiskView(d.path, d.format.name().toLowerCase(Locale.ROOT), d.readOnly,
+                        d.sizeBytes, images.owns(vm.id, Path.of(d.path)))).toList(),
+                vm.nics.stream().map(n -> n.mac).toList(),
                 live.flatMap(s -> s.workerPid().isPresent() ? Optional.of(s.workerPid().getAsLong()) : Optional.empty()).orElse(null),
                 VmStateMachine.actionsIn(state).stream().map(a -> a.name().toLowerCase(Locale.ROOT).replace('_', '-')).toList());
     }

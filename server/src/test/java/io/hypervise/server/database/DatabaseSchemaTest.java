@@ -40,7 +40,8 @@ class DatabaseSchemaTest {
                 applied.add(rs.getString("version") + " " + rs.getString("script"));
             }
         }
-        assertThat(applied).startsWith("1 db/migration/V1__inventory_and_audit.sql", "2 db/migration/V2__application_role.sql");
+        assertThat(applied).startsWith("1 db/migration/V1__inventory_and_audit.sql", "2 db/migration/V2__application_role.sql",
+                "3 db/migration/V3__audit_log_appends_in_chain_order.sql");
         assertThat(flyway.info().pending()).isEmpty();
     }
 
@@ -60,10 +61,9 @@ class DatabaseSchemaTest {
                     INSERT INTO audit_log (actor, roles, source_address, action, target, parameters, outcome, reason,
                                            prev_hash, hash)
                     VALUES ('alice', '{hv-self-service}', '127.0.0.1', 'vm.start', 'vm:web-1', '{"force": false}',
-                            'DENIED', 'denied because web-1 belongs to bob',
-                            encode(sha256(gen_random_uuid()::text::bytea), 'hex'),
+                            'DENIED', 'denied because web-1 belongs to bob', %s,
                             encode(sha256(gen_random_uuid()::text::bytea), 'hex'))
-                    RETURNING id""")) {
+                    RETURNING id""".formatted(LAST_HASH))) {
                 rs.next();
                 id = rs.getLong(1);
             }
@@ -100,6 +100,28 @@ class DatabaseSchemaTest {
     }
 
     @Test
+    void noWriterCanSlipAnEntryBeforeOthersOrForkTheChain() throws SQLException {
+        try (Connection c = application.getConnection(); Statement s = c.createStatement()) {
+            // An entry that continues the chain, so there is a last entry to hide behind.
+            s.execute("""
+                    INSERT INTO audit_log (actor, action, outcome, prev_hash, hash)
+                    VALUES ('alice', 'vm.create', 'SUCCEEDED', %s, encode(sha256(gen_random_uuid()::text::bytea), 'hex'))
+                    """.formatted(LAST_HASH));
+            assertThatThrownBy(() -> s.execute("""
+                    INSERT INTO audit_log (id, actor, action, outcome, prev_hash, hash) OVERRIDING SYSTEM VALUE
+                    VALUES (1, 'mallory', 'vm.delete', 'SUCCEEDED', %s, repeat('b', 64))
+                    """.formatted(LAST_HASH)))
+                    .as("an entry numbered before the last one")
+                    .hasMessageContaining("audit_log entries are only appended");
+            assertThatThrownBy(() -> s.execute("""
+                    INSERT INTO audit_log (actor, action, outcome, prev_hash, hash)
+                    VALUES ('mallory', 'vm.delete', 'SUCCEEDED', repeat('a', 64), repeat('b', 64))"""))
+                    .as("an entry that does not follow the last one")
+                    .hasMessageContaining("prev_hash must be the hash of the last entry");
+        }
+    }
+
+    @Test
     void checkConstraintsRefuseWhatTheEngineWouldRefuse() throws SQLException {
         try (Connection c = application.getConnection(); Statement s = c.createStatement()) {
             s.execute("""
@@ -128,11 +150,16 @@ class DatabaseSchemaTest {
                     .as("a multicast MAC").hasMessageContaining("nics_mac_check");
             assertThatThrownBy(() -> s.execute("""
                     INSERT INTO audit_log (actor, action, outcome, prev_hash, hash)
-                    VALUES ('bob', 'vm.delete', 'DENIED', repeat('c', 64), repeat('d', 64))"""))
+                    VALUES ('bob', 'vm.delete', 'DENIED', %s, repeat('d', 64))
+                    """.formatted(LAST_HASH)))
                     .as("a denial without its reason")
                     .hasMessageContaining("audit_log_failure_or_denial_has_a_reason");
         }
     }
+
+    /** SQL for the hash a new entry must name as its predecessor. */
+    private static final String LAST_HASH =
+            "coalesce((SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1), repeat('0', 64))";
 
     private DataSource owner() {
         return flyway.getConfiguration().getDataSource();

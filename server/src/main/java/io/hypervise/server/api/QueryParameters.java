@@ -1,0 +1,59 @@
+package io.hypervise.server.api;
+
+import io.hypervise.engine.vm.Violation;
+import java.util.List;
+
+/** Query parameters arrive as text, so a bad one is a violation naming it, never a 404 or a 500. */
+public final class QueryParameters {
+
+    public static final int DEFAULT_PAGE_SIZE = 50;
+    public static final int MAX_PAGE_SIZE = 500;
+    private static final int MAX_PAGE = 1_000_000;
+
+    private QueryParameters() {
+    }
+
+    /** A whole number from min to max, {@code absent} when not given; otherwise a violation and {@code absent}. */
+    public static int wholeNumber(String name, String value, int absent, int min, int max, List<Violation> violations) {
+        if (value == null || value.isBlank()) {
+            return absent;
+        }
+        try {
+            int n = Integer.parseInt(value.trim());
+            if (n >= min && n <= max) {
+                return n;
+            }
+        } catch (NumberFormatException e) {
+            // the same answer as a number out of range
+        }
+        violations.add(new Violation(name, "must be a whole number from " + min + " to " + max + "; got '" + value + "'"));
+        return absent;
+    }
+
+    /** Text of at most {@code max} characters without U+0000 (which PostgreSQL cannot hold); null is fine. */
+    public static String text(String name, String value, int max, List<Violation> violations) {
+        if (value != null && value.length() > max) {
+            violations.add(new Violation(name, "must be at most " + max + " characters"));
+        } else if (value != null && value.indexOf('\u0000') >= 0) {
+            violations.add(new Violation(name, "must not contain the character U+0000"));
+        }
+        return value;
+    }
+
+    /** The page number (from 0). */
+    public static int page(String value, List<Violation> violations) {
+        return wholeNumber("page", value, 0, 0, MAX_PAGE, violations);
+    }
+
+    /** The page size (1 to 500, 50 when not given). */
+    public static int size(String value, List<Violation> violations) {
+        return wholeNumber("size", value, DEFAULT_PAGE_SIZE, 1, MAX_PAGE_SIZE, violations);
+    }
+
+    /** Throws the violations collected so far, if there are any. */
+    public static void check(List<Violation> violations) {
+        if (!violations.isEmpty()) {
+            throw new InvalidQueryException(violations);
+        }
+    }
+}
