@@ -64,7 +64,7 @@ class ApiAccessTest {
         if (engine.vms().list().stream().noneMatch(s -> s.id().equals("idle"))) {
             Path kernel = Files.writeString(engine.storage().path().resolve("kernel"), "never booted here");
             inventory.create(new VmDefinition("idle", "Idle VM", 2, 512, DeviceProfile.LEGACY, List.of(), List.of(),
-                    new BootSource.Kernel(kernel, null, ""), Display.NONE), Map.of(), Caller.host());
+                    new BootSource.Kernel(kernel, null, ""), Display.NONE), Map.of(), null, Caller.host());
         }
     }
 
@@ -104,6 +104,8 @@ class ApiAccessTest {
             "GET    | /api/v1/audit                |                                 | 401 | 200 | 403 | 200 | 403 | 403",
             "GET    | /api/v1/audit/verify         |                                 | 401 | 200 | 403 | 200 | 403 | 403",
             "GET    | /api/v1/me                   |                                 | 401 | 200 | 200 | 200 | 200 | 200",
+            "GET    | /api/v1/templates            |                                 | 401 | 200 | 200 | 200 | 200 | 200",
+            "GET    | /api/v1/templates/{tiny}     |                                 | 401 | 200 | 200 | 200 | 200 | 200",
     })
     void eachCallerGetsWhatTheirRoleAllows(String method, String path, String body, int anonymous, int admin,
             int operator, int auditor, int alice, int bob) {
@@ -158,7 +160,7 @@ class ApiAccessTest {
     }
 
     private String resolve(String path, String user) {
-        String p = path.replace("{idle}", "idle").replace("{pause}", "pause").replace("{host}", localHost.id());
+        String p = path.replace("{idle}", "idle").replace("{tiny}", "tiny-linux").replace("{pause}", "pause").replace("{host}", localHost.id());
         p = p.contains("{other}") ? p.replace("{other}", aFreshVm(Caller.HOST)) : p;
         p = p.contains("{own}") ? p.replace("{own}", aFreshVm(user)) : p;
         p = p.contains("{ownjob}") ? p.replace("{ownjob}", aJob(user)) : p;
@@ -168,7 +170,7 @@ class ApiAccessTest {
     private String aFreshVm(String owner) {
         String id = "m-" + UUID.randomUUID().toString().substring(0, 8);
         inventory.create(new VmDefinition(id, "matrix " + owner, 1, 64, DeviceProfile.ENLIGHTENED, List.of(), List.of(),
-                new BootSource.Kernel(engine.storage().path().resolve("kernel"), null, ""), Display.NONE), Map.of(),
+                new BootSource.Kernel(engine.storage().path().resolve("kernel"), null, ""), Display.NONE), Map.of(), null,
                 new Caller(owner, Set.of(), Set.of(), "127.0.0.1"));
         return id;
     }

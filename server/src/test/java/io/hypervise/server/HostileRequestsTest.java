@@ -55,7 +55,7 @@ class HostileRequestsTest {
                 "{\"vcpus\":1.5,\"template\":\"tiny-linux\"}", "{\"vcpus\":-1,\"template\":\"tiny-linux\"}",
                 "{\"vcpus\":2147483648,\"template\":\"tiny-linux\"}", "{\"vcpus\":65,\"template\":\"tiny-linux\"}",
                 "{\"memoryMib\":-256,\"template\":\"tiny-linux\"}", "{\"memoryMib\":99999999999,\"template\":\"tiny-linux\"}",
-                "{\"memoryMib\":1,\"template\":\"tiny-linux\"}", "{\"template\":\"../../etc\"}", "{\"template\":\"\"}",
+                "{\"memoryMib\":1,\"template\":\"tiny-linux\"}", "{\"template\":\"../../etc\"}", "{\"template\":\"\"}", "{\"template\":\"tiny\\u0000linux\"}",
                 "{\"template\":\"tiny-linux\",\"boot\":{\"kind\":\"kernel\"}}", "{\"template\":[\"tiny-linux\"]}",
                 "{\"template\":{\"id\":\"tiny-linux\"}}", "{\"name\":\"" + "n".repeat(65) + "\",\"template\":\"tiny-linux\"}",
                 "{\"name\":\"" + "n".repeat(1_000_000) + "\",\"template\":\"tiny-linux\"}",
@@ -121,6 +121,9 @@ class HostileRequestsTest {
         }
         for (String q : List.of("lines=0", "lines=-1", "lines=10001", "lines=ten", "lines=%00", "lines=1.5")) {
             c.add(new Hostile("operator", "GET", vms + "/idle/serial?" + q, null, null, true));
+        }
+        for (String t : List.of("%00", "..", "%2e%2e%2fetc", "T".repeat(300), "tiny-linux%0a")) {
+            c.add(new Hostile("alice", "GET", "/api/v1/templates/" + t, null, null, true));
         }
         for (String q : List.of("owner=%00", "name=%00", "name=" + "n".repeat(65))) {
             c.add(new Hostile("operator", "GET", vms + "?" + q, null, null, true));

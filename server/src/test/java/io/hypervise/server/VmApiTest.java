@@ -44,6 +44,10 @@ class VmApiTest {
     @Test
     @Order(1)
     void aliceCreatesAVmFromTheTemplateAndOwnsIt() {
+        as("alice").when().get("/api/v1/templates").then().statusCode(200)
+                .body("items.id", hasItem("tiny-linux"))
+                .body("items.find { it.id == 'tiny-linux' }.memoryMib", equalTo(256));
+        as("alice").when().get("/api/v1/templates/windows-11").then().statusCode(404);
         id = as("alice").contentType("application/json")
                 .body("{\"template\":\"tiny-linux\",\"name\":\"alice's box\",\"disks\":[{\"sizeMib\":64,\"format\":\"qcow2\"}]}")
                 .when().post("/api/v1/vms")
@@ -52,6 +56,8 @@ class VmApiTest {
                 .body("owner", equalTo("alice"))
                 .body("state", equalTo("Off"))
                 .body("name", equalTo("alice's box"))
+                .body("template", equalTo("tiny-linux"))
+                .body("memoryMib", equalTo(256))
                 .body("disks[0].format", equalTo("qcow2"))
                 .body("disks[0].sizeBytes", equalTo(64 << 20))
                 .body("disks[0].owned", equalTo(true))

@@ -108,6 +108,11 @@ public final class TinyLinuxTemplate {
         }
     }
 
+    /** The template if it has been built under {@code libraryDir}; never builds it. */
+    public static Optional<Built> existing(Path libraryDir) throws IOException {
+        return read(libraryDir.toAbsolutePath().normalize().resolve(NAME));
+    }
+
     private static Optional<Built> read(Path directory) throws IOException {
         Path manifestFile = directory.resolve(MANIFEST);
         if (!Files.isRegularFile(manifestFile)) {

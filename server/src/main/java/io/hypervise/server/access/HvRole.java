@@ -4,6 +4,7 @@ import static io.hypervise.server.access.Permission.AUDIT_READ;
 import static io.hypervise.server.access.Permission.HOST_READ;
 import static io.hypervise.server.access.Permission.JOB_READ;
 import static io.hypervise.server.access.Permission.POLICY_MANAGE;
+import static io.hypervise.server.access.Permission.TEMPLATE_READ;
 import static io.hypervise.server.access.Permission.VM_CREATE;
 import static io.hypervise.server.access.Permission.VM_DELETE;
 import static io.hypervise.server.access.Permission.VM_OPERATE;
@@ -23,15 +24,15 @@ public enum HvRole {
     ADMIN("hv-admin", grants(
             HOST_READ, Reach.ALL, VM_READ, Reach.ALL, VM_CREATE, Reach.ALL, VM_OPERATE, Reach.ALL,
             VM_RECONFIGURE, Reach.ALL, VM_DELETE, Reach.ALL, JOB_READ, Reach.ALL, AUDIT_READ, Reach.ALL,
-            POLICY_MANAGE, Reach.ALL)),
+            TEMPLATE_READ, Reach.ALL, POLICY_MANAGE, Reach.ALL)),
     OPERATOR("hv-operator", grants(
             HOST_READ, Reach.ALL, VM_READ, Reach.ALL, VM_CREATE, Reach.ALL, VM_OPERATE, Reach.ALL,
-            VM_RECONFIGURE, Reach.ALL, VM_DELETE, Reach.ALL, JOB_READ, Reach.ALL)),
+            VM_RECONFIGURE, Reach.ALL, VM_DELETE, Reach.ALL, JOB_READ, Reach.ALL, TEMPLATE_READ, Reach.ALL)),
     AUDITOR("hv-auditor", grants(
-            HOST_READ, Reach.ALL, VM_READ, Reach.ALL, JOB_READ, Reach.ALL, AUDIT_READ, Reach.ALL)),
+            HOST_READ, Reach.ALL, VM_READ, Reach.ALL, JOB_READ, Reach.ALL, AUDIT_READ, Reach.ALL, TEMPLATE_READ, Reach.ALL)),
     SELF_SERVICE("hv-self-service", grants(
             VM_READ, Reach.OWN, VM_CREATE, Reach.OWN, VM_OPERATE, Reach.OWN, VM_RECONFIGURE, Reach.OWN,
-            VM_DELETE, Reach.OWN, JOB_READ, Reach.OWN));
+            VM_DELETE, Reach.OWN, JOB_READ, Reach.OWN, TEMPLATE_READ, Reach.ALL));
 
     private final String realmRole;
     private final Map<Permission, Reach> grants;

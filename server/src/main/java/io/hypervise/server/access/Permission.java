@@ -9,6 +9,7 @@ public enum Permission {
     VM_RECONFIGURE("change VM settings"),
     VM_DELETE("delete VMs"),
     JOB_READ("read jobs"),
+    TEMPLATE_READ("read templates"),
     AUDIT_READ("read the audit log"),
     POLICY_MANAGE("manage roles and policies");
 

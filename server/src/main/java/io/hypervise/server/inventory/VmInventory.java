@@ -116,14 +116,16 @@ public class VmInventory {
 
     /**
      * Defines the VM in the engine, with the blank disks to create for it (by position), and records it,
-     * owned by the caller, with its audit entry; all or nothing.
+     * owned by the caller and deployed from the template (null for none), with its audit entry; all or
+     * nothing.
      */
     @Transactional
-    public VmEntity create(VmDefinition definition, Map<Integer, Long> blankDiskBytes, Caller caller) {
+    public VmEntity create(VmDefinition definition, Map<Integer, Long> blankDiskBytes, String templateId, Caller caller) {
         String owner = caller.username();
         VmStatus defined = engine.vms().define(definition, blankDiskBytes);
         try {
             VmEntity vm = VmEntity.of(defined.definition(), owner, localHost.id(), Instant.now());
+            vm.templateId = templateId;
             blankDiskBytes.forEach((position, bytes) -> vm.disks.get(position).sizeBytes = bytes);
             vm.persist();
             VmEntity.flush();
@@ -132,6 +134,9 @@ public class VmInventory {
             parameters.put("vcpus", vm.vcpus);
             parameters.put("memoryMib", vm.memoryMib);
             parameters.put("profile", vm.profile.name());
+            if (templateId != null) {
+                parameters.put("template", templateId);
+            }
             parameters.put("disks", vm.disks.stream().map(d -> d.path).toList());
             audit.record(caller, "vm.create", "vm:" + vm.id, parameters, AuditOutcome.SUCCEEDED, null);
             LOG.infof("VM '%s' (%s) created for %s", vm.name, vm.id, owner);

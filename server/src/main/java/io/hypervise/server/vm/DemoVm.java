@@ -1,9 +1,10 @@
 package io.hypervise.server.vm;
 
 import io.hypervise.engine.Engine;
-import io.hypervise.engine.storage.TinyLinuxTemplate;
 import io.hypervise.engine.vm.BootSource;
 import io.hypervise.engine.vm.DeviceProfile;
+import io.hypervise.engine.vm.Disk;
+import io.hypervise.engine.vm.DiskFormat;
 import io.hypervise.engine.vm.Display;
 import io.hypervise.engine.vm.Nic;
 import io.hypervise.engine.vm.VmDefinition;
@@ -13,11 +14,12 @@ import io.hypervise.engine.vm.VmStatus;
 import io.hypervise.server.engine.HyperviseConfig;
 import io.hypervise.server.access.Caller;
 import io.hypervise.server.inventory.VmInventory;
+import io.hypervise.server.template.TemplateEntity;
+import io.hypervise.server.template.Templates;
 import io.quarkus.runtime.StartupEvent;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import jakarta.inject.Inject;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import org.jboss.logging.Logger;
@@ -40,6 +42,9 @@ public class DemoVm {
     @Inject
     VmInventory inventory;
 
+    @Inject
+    Templates templates;
+
     void onStart(@Observes StartupEvent event) {
         if (config.demoVm().enabled()) {
             Thread.ofVirtual().name("demo-vm").start(this::bootDemo);
@@ -49,16 +54,14 @@ public class DemoVm {
     private void bootDemo() {
         String id = config.demoVm().id();
         try {
-            Path downloads = config.downloadCache()
-                    .orElse(Path.of(System.getProperty("user.home"), ".cache", "hypervise", "downloads"));
-            TinyLinuxTemplate.Built template = TinyLinuxTemplate.ensure(engine.storage().library(), downloads,
-                    line -> LOG.infof("tiny-linux template: %s", line));
+            TemplateEntity template = templates.find(Templates.TINY_LINUX).orElseThrow();
+            BootSource boot = templates.bootSource(template);
             VmStatus status = existing(id);
             if (status == null) {
+                // With a blank 1 GiB disk of its own, so the guest has a disk to show (hv-disk vda).
                 inventory.create(new VmDefinition(id, "Demo (tiny-linux)", 1, 256, DeviceProfile.ENLIGHTENED,
-                        List.of(), List.of(new Nic("52:54:00:00:00:01")),
-                        new BootSource.Kernel(template.kernel(), template.initramfs(), template.commandLine()),
-                        Display.VNC), Map.of(), Caller.host());
+                        List.of(new Disk(null, DiskFormat.QCOW2, false)), List.of(new Nic("52:54:00:00:00:01")), boot,
+                        Display.VNC), Map.of(0, 1L << 30), template.id, Caller.host());
                 status = engine.vms().status(id);
             }
             if (status.state() == VmState.OFF || status.state() == VmState.SAVED) {

@@ -1,7 +1,5 @@
 package io.hypervise.server.vm;
 
-import io.hypervise.engine.Engine;
-import io.hypervise.engine.storage.TinyLinuxTemplate;
 import io.hypervise.engine.vm.BootSource;
 import io.hypervise.engine.vm.DeviceProfile;
 import io.hypervise.engine.vm.Disk;
@@ -12,12 +10,11 @@ import io.hypervise.engine.vm.InvalidVmDefinitionException;
 import io.hypervise.engine.vm.Nic;
 import io.hypervise.engine.vm.VmDefinition;
 import io.hypervise.engine.vm.Violation;
-import io.hypervise.server.engine.HyperviseConfig;
 import io.hypervise.server.inventory.VmSettings;
+import io.hypervise.server.template.TemplateEntity;
+import io.hypervise.server.template.Templates;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.security.SecureRandom;
@@ -27,6 +24,7 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.TreeMap;
 import java.util.function.Function;
 
@@ -34,20 +32,20 @@ import java.util.function.Function;
 @ApplicationScoped
 public class VmRequests {
 
-    public static final String TINY_LINUX = "tiny-linux";
     private static final SecureRandom RANDOM = new SecureRandom();
     static final long MAX_BLANK_DISK_MIB = DiskImages.MAX_BYTES >> 20;
 
     @Inject
-    Engine engine;
+    Templates templates;
 
-    @Inject
-    HyperviseConfig config;
-
-    /** A VM to define, and the sizes of the blank disks to create for it, by disk position. */
-    public record NewVm(VmDefinition definition, Map<Integer, Long> blankDiskBytes) {
+    /** A VM to define, the sizes of the blank disks to create for it (by disk position), and its template. */
+    public record NewVm(VmDefinition definition, Map<Integer, Long> blankDiskBytes, String templateId) {
     }
 
+    /**
+     * The VM a request asks for. A template gives the defaults (processors, memory, profile, display)
+     * and the boot source; its files are built, if they must be, only once the rest of the request is valid.
+     */
     public NewVm toNewVm(VmRequest request) {
         if (request == null) {
             throw new InvalidVmDefinitionException(List.of(new Violation("body", "is required: a JSON object describing the VM")));
@@ -56,20 +54,40 @@ public class VmRequests {
         byte[] idBytes = new byte[4];
         RANDOM.nextBytes(idBytes);
         String id = "vm-" + HexFormat.of().formatHex(idBytes);
-        DeviceProfile profile = parse("profile", request.profile(), DeviceProfile.class, DeviceProfile.ENLIGHTENED, v);
-        Display display = parse("display", request.display(), Display.class, Display.VNC, v);
+        TemplateEntity template = template(request, v);
+        DeviceProfile profile = parse("profile", request.profile(), DeviceProfile.class,
+                template == null ? DeviceProfile.ENLIGHTENED : template.profile, v);
+        Display display = parse("display", request.display(), Display.class, template == null ? Display.VNC : template.display, v);
         Map<Integer, Long> blanks = new TreeMap<>();
         List<Disk> disks = disks(request, blanks, v);
         List<Nic> nics = request.nics() == null ? List.of(new Nic(randomMac()))
                 : request.nics().stream().map(n -> new Nic(n == null || n.mac() == null ? null : n.mac().toLowerCase(Locale.ROOT))).toList();
-        BootSource boot = boot(request, v);
+        BootSource boot = template == null ? boot(request, v) : null;
         if (!v.isEmpty()) {
             throw new InvalidVmDefinitionException(v);
         }
-        String name = request.name() == null ? (request.template() != null ? request.template() + " " + id.substring(3) : null)
-                : request.name();
-        return new NewVm(new VmDefinition(id, name, request.vcpus() == null ? 1 : request.vcpus(),
-                request.memoryMib() == null ? 256 : request.memoryMib(), profile, disks, nics, boot, display), blanks);
+        if (template != null) {
+            boot = templates.bootSource(template);
+        }
+        String name = request.name() == null ? (template != null ? template.id + " " + id.substring(3) : null) : request.name();
+        int vcpus = request.vcpus() != null ? request.vcpus() : template != null ? template.vcpus : 1;
+        int memoryMib = request.memoryMib() != null ? request.memoryMib() : template != null ? template.memoryMib : 256;
+        return new NewVm(new VmDefinition(id, name, vcpus, memoryMib, profile, disks, nics, boot, display), blanks,
+                template == null ? null : template.id);
+    }
+
+    private TemplateEntity template(VmRequest request, List<Violation> v) {
+        if (request.template() == null) {
+            return null;
+        }
+        if (request.boot() != null) {
+            v.add(new Violation("boot", "give either a template or a boot source, not both"));
+        }
+        Optional<TemplateEntity> found = templates.find(request.template());
+        if (found.isEmpty()) {
+            v.add(new Violation("template", "no template '" + request.template() + "'; see GET /api/v1/templates"));
+        }
+        return found.orElse(null);
     }
 
     /** The settings to change; values that cannot be right are reported by field, ranges by the engine. */
@@ -92,18 +110,6 @@ public class VmRequests {
     }
 
     private BootSource boot(VmRequest request, List<Violation> v) {
-        if (request.template() != null) {
-            if (request.boot() != null) {
-                v.add(new Violation("boot", "give either a template or a boot source, not both"));
-                return null;
-            }
-            if (!request.template().equals(TINY_LINUX)) {
-                v.add(new Violation("template", "no template '" + request.template() + "'; available: " + TINY_LINUX));
-                return null;
-            }
-            TinyLinuxTemplate.Built t = tinyLinux();
-            return new BootSource.Kernel(t.kernel(), t.initramfs(), t.commandLine());
-        }
         VmRequest.Boot boot = request.boot();
         if (boot == null || boot.kind() == null) {
             v.add(new Violation("boot.kind", "is required (kernel, disk or iso) unless a template is given"));
@@ -181,16 +187,6 @@ public class VmRequests {
                             + "; got '" + value + "'"));
                     return fallback;
                 });
-    }
-
-    private TinyLinuxTemplate.Built tinyLinux() {
-        Path downloads = config.downloadCache()
-                .orElse(Path.of(System.getProperty("user.home"), ".cache", "hypervise", "downloads"));
-        try {
-            return TinyLinuxTemplate.ensure(engine.storage().library(), downloads, line -> { });
-        } catch (IOException e) {
-            throw new UncheckedIOException("the tiny-linux template could not be built: " + e.getMessage(), e);
-        }
     }
 
     /** A locally administered unicast MAC in QEMU's 52:54:00 range. */

@@ -104,7 +104,7 @@ public class VmResource {
     @Requires(Permission.VM_CREATE)
     public Response create(VmRequest request) {
         VmRequests.NewVm planned = requests.toNewVm(request);
-        VmEntity vm = inventory.create(planned.definition(), planned.blankDiskBytes(), current.get());
+        VmEntity vm = inventory.create(planned.definition(), planned.blankDiskBytes(), planned.templateId(), current.get());
         return Response.created(URI.create("/api/v1/vms/" + vm.id)).entity(view(vm)).build();
     }
 

@@ -17,6 +17,7 @@ public record VmView(
         String name,
         String owner,
         String host,
+        String template,
         String state,
         String reason,
         Instant since,
@@ -36,7 +37,7 @@ public record VmView(
     /** From the inventory's record, with the engine's live state where the engine has the VM. */
     static VmView of(VmEntity vm, Optional<VmStatus> live, DiskImages images) {
         VmState state = live.map(VmStatus::state).orElse(vm.state);
-        return new VmView(vm.id, vm.name, vm.owner, vm.hostId, state.displayName(),
+        return new VmView(vm.id, vm.name, vm.owner, vm.hostId, vm.templateId, state.displayName(),
                 live.map(VmStatus::reason).orElse(vm.stateReason),
                 live.map(VmStatus::since).orElse(vm.stateSince),
                 vm.vcpus, vm.memoryMib, vm.profile.name().toLowerCase(Locale.ROOT), vm.display.name().toLowerCase(Locale.ROOT),

@@ -1,0 +1,43 @@
+package io.hypervise.server.template;
+
+import io.hypervise.server.access.Permission;
+import io.hypervise.server.access.Requires;
+import io.quarkus.panache.common.Sort;
+import jakarta.inject.Inject;
+import jakarta.transaction.Transactional;
+import jakarta.ws.rs.GET;
+import jakarta.ws.rs.NotFoundException;
+import jakarta.ws.rs.Path;
+import jakarta.ws.rs.PathParam;
+import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.core.MediaType;
+import java.util.List;
+
+/** The templates VMs can be created from. */
+@Path("/api/v1/templates")
+@Produces(MediaType.APPLICATION_JSON)
+@Requires(Permission.TEMPLATE_READ)
+public class TemplateResource {
+
+    @Inject
+    Templates templates;
+
+    /** Every template, by name. (Few: no paging.) */
+    public record Page(List<TemplateView> items, int page, int size, long total) {
+    }
+
+    @GET
+    @Transactional
+    public Page list() {
+        List<TemplateView> items = TemplateEntity.<TemplateEntity>listAll(Sort.by("name").and("id")).stream()
+                .map(t -> TemplateView.of(t, templates.ready(t))).toList();
+        return new Page(items, 0, items.size(), items.size());
+    }
+
+    @GET
+    @Path("{id}")
+    public TemplateView get(@PathParam("id") String id) {
+        TemplateEntity t = templates.find(id).orElseThrow(() -> new NotFoundException("no template '" + id + "'"));
+        return TemplateView.of(t, templates.ready(t));
+    }
+}
