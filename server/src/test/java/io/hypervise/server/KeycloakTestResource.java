@@ -1,5 +1,6 @@
 package io.hypervise.server;
 
+import io.hypervise.server.database.EmbeddedPostgres;
 import io.quarkus.test.common.QuarkusTestResourceLifecycleManager;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -11,6 +12,7 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -24,10 +26,11 @@ import java.util.stream.Stream;
  * A real Keycloak with the {@code hypervise} realm, started once per test JVM however many test
  * classes declare this resource, and stopped when the JVM ends. Keycloak comes from
  * {@code HYPERVISE_KEYCLOAK_HOME}, which {@code bin/hypervise test} installs and sets; it runs as a
- * child process on a free port of 127.0.0.1 with a database of its own in a temporary folder.
+ * child process on a free port of 127.0.0.1 and keeps its data in a real PostgreSQL of its own: the
+ * server's {@link EmbeddedPostgres} (the same PostgreSQL 17), in the same temporary folder.
  *
  * <p>The command line mirrors {@code keycloak_start} in bin/lib/keycloak.sh: its build-time options
- * must stay the same as there, or every start rebuilds the shared install.
+ * ({@link #BUILD_OPTIONS}) must stay the same as there, or every start rebuilds the shared install.
  */
 public class KeycloakTestResource implements QuarkusTestResourceLifecycleManager {
 
@@ -44,6 +47,10 @@ public class KeycloakTestResource implements QuarkusTestResourceLifecycleManager
     static final String URL_PROPERTY = "io.hypervise.test.keycloak-realm-url";
 
     private static final String VERSION = "26.7.3";
+    /** KEYCLOAK_BUILD_OPTIONS in bin/lib/keycloak.sh, with which the install was prepared. */
+    private static final List<String> BUILD_OPTIONS = List.of("--db=postgres");
+    /** Where bin/hypervise installs Keycloak under the cache; the suffix names the database it was prepared for. */
+    private static final String INSTALL_FOLDER = "keycloak-" + VERSION + "-postgres";
     private static final Duration STARTUP_TIMEOUT = Duration.ofSeconds(
             Long.getLong("io.hypervise.test.keycloak-timeout-seconds", 120));
     private static final String DIR_PREFIX = "hv-keycloak-";
@@ -87,7 +94,9 @@ public class KeycloakTestResource implements QuarkusTestResourceLifecycleManager
         Path dir;
         int port;
         try {
-            dir = Files.createTempDirectory(Path.of("/tmp"), DIR_PREFIX);
+            // PostgreSQL runs as an unprivileged account under root: it must pass through this folder.
+            dir = Files.createTempDirectory(Path.of("/tmp"), DIR_PREFIX,
+                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx--x--x")));
             Files.createDirectories(dir.resolve("import"));
             Files.copy(realmFile(), dir.resolve("import/hypervise-realm.json"));
             Files.writeString(dir.resolve("owner.pid"), Long.toString(ProcessHandle.current().pid()));
@@ -95,16 +104,21 @@ public class KeycloakTestResource implements QuarkusTestResourceLifecycleManager
         } catch (IOException e) {
             throw new UncheckedIOException("cannot prepare a folder for Keycloak", e);
         }
+        Instant started = Instant.now();
+        EmbeddedPostgres database = startDatabase(dir);
         String url = "http://127.0.0.1:" + port + "/realms/" + REALM;
         Path log = dir.resolve("keycloak.log");
-        ProcessBuilder builder = new ProcessBuilder(
-                home.resolve("bin/kc.sh").toString(), "start-dev",
+        List<String> command = new ArrayList<>(List.of(home.resolve("bin/kc.sh").toString(), "start-dev"));
+        command.addAll(BUILD_OPTIONS);
+        command.addAll(List.of(
                 "--http-host=127.0.0.1", "--http-port=" + port, "--hostname=http://127.0.0.1:" + port,
-                "--db-url=jdbc:h2:file:" + dir.resolve("h2/keycloakdb") + ";NON_KEYWORDS=VALUE",
+                // The database EmbeddedPostgres makes for the server, in a cluster that is Keycloak's alone.
+                "--db-url=" + database.jdbcUrl(), "--db-username=" + EmbeddedPostgres.OWNER,
                 // Where --import-realm points Keycloak internally: here, a folder of our own.
                 "-Dkeycloak.migration.dir=" + dir.resolve("import"),
                 "-Dquarkus.transaction-manager.object-store.directory=" + dir.resolve("transaction-logs"),
-                "-Dkc.io.tmpdir=" + dir.resolve("tmp"))
+                "-Dkc.io.tmpdir=" + dir.resolve("tmp")));
+        ProcessBuilder builder = new ProcessBuilder(command)
                 .redirectErrorStream(true)
                 .redirectOutput(log.toFile())
                 .redirectInput(ProcessBuilder.Redirect.from(Path.of("/dev/null").toFile()));
@@ -113,19 +127,36 @@ public class KeycloakTestResource implements QuarkusTestResourceLifecycleManager
         Map<String, String> env = builder.environment();
         env.keySet().removeIf(name -> name.startsWith("KC_") || name.startsWith("JAVA_OPTS"));
         env.put("JAVA_HOME", System.getProperty("java.home"));
+        env.put("KC_DB_PASSWORD", database.ownerPassword()); // out of sight of ps
 
-        Instant started = Instant.now();
         Process process;
         try {
             process = builder.start();
         } catch (IOException e) {
+            database.close();
+            deleteTree(dir);
             throw new UncheckedIOException("cannot start " + home.resolve("bin/kc.sh"), e);
         }
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> shutDown(process, dir), "keycloak-stop"));
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> shutDown(process, database, dir), "keycloak-stop"));
         awaitRealm(process, url, log);
-        System.out.printf("Keycloak %s ready at %s after %d s (log: %s)%n",
-                VERSION, url, Duration.between(started, Instant.now()).toSeconds(), log);
+        System.out.printf("Keycloak %s ready at %s, its data in %s on 127.0.0.1:%d, after %d s (log: %s)%n",
+                VERSION, url, database.release(), database.port(),
+                Duration.between(started, Instant.now()).toSeconds(), log);
         return url;
+    }
+
+    /**
+     * Keycloak's PostgreSQL, in DIR/postgres. It carries a parent-death signal, so it stops with this JVM
+     * however the JVM ends; the shutdown hook stops it sooner, right after Keycloak.
+     */
+    private static EmbeddedPostgres startDatabase(Path dir) {
+        try {
+            return EmbeddedPostgres.start(new EmbeddedPostgres.Settings(
+                    dir.resolve("postgres"), EmbeddedPostgres.DEFAULT_OS_USER, 0));
+        } catch (IOException e) {
+            deleteTree(dir);
+            throw new UncheckedIOException("cannot start a PostgreSQL for Keycloak in " + dir.resolve("postgres"), e);
+        }
     }
 
     private static Path keycloakHome() {
@@ -136,7 +167,7 @@ public class KeycloakTestResource implements QuarkusTestResourceLifecycleManager
         } else {
             // Where bin/hypervise installs it, so that ./mvnw test works once bin/hypervise test has run.
             String cache = System.getenv().getOrDefault("XDG_CACHE_HOME", System.getProperty("user.home") + "/.cache");
-            home = Path.of(cache, "hypervise", "keycloak-" + VERSION);
+            home = Path.of(cache, "hypervise", INSTALL_FOLDER);
             if (!Files.exists(home.resolve(".hypervise-prepared"))) {
                 throw new IllegalStateException("These tests need Keycloak " + VERSION + " and HYPERVISE_KEYCLOAK_HOME is not set."
                         + " Run them with 'bin/hypervise test': it installs Keycloak once, under " + home
@@ -200,8 +231,11 @@ public class KeycloakTestResource implements QuarkusTestResourceLifecycleManager
         }
     }
 
-    /** kc.sh forwards TERM to its JVM and waits for it; the JVM's own pid is signalled too, in case. */
-    private static void shutDown(Process process, Path dir) {
+    /**
+     * Keycloak first, then its database. kc.sh forwards TERM to its JVM and waits for it; the JVM's own
+     * pid is signalled too, in case.
+     */
+    private static void shutDown(Process process, EmbeddedPostgres database, Path dir) {
         List<ProcessHandle> tree = new ArrayList<>(process.descendants().toList());
         tree.add(process.toHandle());
         tree.forEach(ProcessHandle::destroy);
@@ -212,13 +246,15 @@ public class KeycloakTestResource implements QuarkusTestResourceLifecycleManager
                 p.destroyForcibly();
             }
         }
+        database.close();
         deleteTree(dir);
     }
 
     /**
      * A test JVM killed outright (kill -9, a CI timeout) runs no shutdown hook and leaves its Keycloak
-     * behind. Such a Keycloak is recognised by its command line naming one of our folders, and is
-     * stopped only when that folder's owner.pid no longer runs.
+     * behind (its PostgreSQL stops by itself, on its parent-death signal). Such a Keycloak is
+     * recognised by its command line naming one of our folders, and is stopped only when that
+     * folder's owner.pid no longer runs.
      */
     private static void reapOrphans() {
         ProcessHandle.allProcesses().forEach(p -> {
