@@ -1,6 +1,5 @@
 package io.hypervise.server.inventory;
 
-import io.hypervise.engine.vm.BootSource;
 import io.hypervise.engine.vm.DeviceProfile;
 import io.hypervise.engine.vm.Disk;
 import io.hypervise.engine.vm.Display;
@@ -10,6 +9,7 @@ import io.hypervise.engine.vm.VmState;
 import io.quarkus.hibernate.orm.panache.PanacheEntityBase;
 import jakarta.persistence.CascadeType;
 import jakarta.persistence.Column;
+import jakarta.persistence.Embedded;
 import jakarta.persistence.Entity;
 import jakarta.persistence.EnumType;
 import jakarta.persistence.Enumerated;
@@ -51,16 +51,8 @@ public class VmEntity extends PanacheEntityBase {
     public DeviceProfile profile;
     @Enumerated(EnumType.STRING)
     public Display display;
-    @Column(name = "boot_kind")
-    public String bootKind;
-    @Column(name = "boot_kernel")
-    public String bootKernel;
-    @Column(name = "boot_initramfs")
-    public String bootInitramfs;
-    @Column(name = "boot_command_line")
-    public String bootCommandLine;
-    @Column(name = "boot_image")
-    public String bootImage;
+    @Embedded
+    public BootColumns boot;
     @Enumerated(EnumType.STRING)
     public VmState state = VmState.OFF;
     @Column(name = "state_reason")
@@ -91,15 +83,9 @@ public class VmEntity extends PanacheEntityBase {
     }
 
     public VmDefinition toDefinition() {
-        BootSource boot = switch (bootKind) {
-            case "KERNEL" -> new BootSource.Kernel(Path.of(bootKernel), bootInitramfs == null ? null : Path.of(bootInitramfs),
-                    bootCommandLine);
-            case "ISO" -> new BootSource.Iso(Path.of(bootImage));
-            default -> new BootSource.FirstDisk();
-        };
         List<Disk> diskList = disks.stream().map(d -> new Disk(Path.of(d.path), d.format, d.readOnly)).toList();
         List<Nic> nicList = nics.stream().map(n -> new Nic(n.mac)).toList();
-        return new VmDefinition(id, name, vcpus, memoryMib, profile, diskList, nicList, boot, display);
+        return new VmDefinition(id, name, vcpus, memoryMib, profile, diskList, nicList, boot.toBootSource(), display);
     }
 
     /** A new row for a definition the engine has accepted (its paths are absolute and checked). */
@@ -127,23 +113,7 @@ public class VmEntity extends PanacheEntityBase {
 
     private void apply(VmDefinition def) {
         applySettings(def);
-        bootKernel = null;
-        bootInitramfs = null;
-        bootCommandLine = null;
-        bootImage = null;
-        switch (def.boot()) {
-            case BootSource.Kernel k -> {
-                bootKind = "KERNEL";
-                bootKernel = k.kernel().toString();
-                bootInitramfs = k.initramfs() == null ? null : k.initramfs().toString();
-                bootCommandLine = k.commandLine();
-            }
-            case BootSource.Iso iso -> {
-                bootKind = "ISO";
-                bootImage = iso.image().toString();
-            }
-            case BootSource.FirstDisk d -> bootKind = "DISK";
-        }
+        boot = BootColumns.of(def.boot());
         disks.clear();
         for (int i = 0; i < def.disks().size(); i++) {
             Disk d = def.disks().get(i);

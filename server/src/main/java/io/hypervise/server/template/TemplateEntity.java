@@ -3,7 +3,9 @@ package io.hypervise.server.template;
 import io.hypervise.engine.vm.DeviceProfile;
 import io.hypervise.engine.vm.Display;
 import io.quarkus.hibernate.orm.panache.PanacheEntityBase;
+import io.hypervise.server.inventory.BootColumns;
 import jakarta.persistence.Column;
+import jakarta.persistence.Embedded;
 import jakarta.persistence.Entity;
 import jakarta.persistence.EnumType;
 import jakarta.persistence.Enumerated;
@@ -28,16 +30,8 @@ public class TemplateEntity extends PanacheEntityBase {
     public DeviceProfile profile;
     @Enumerated(EnumType.STRING)
     public Display display;
-    @Column(name = "boot_kind")
-    public String bootKind;
-    @Column(name = "boot_kernel")
-    public String bootKernel;
-    @Column(name = "boot_initramfs")
-    public String bootInitramfs;
-    @Column(name = "boot_command_line")
-    public String bootCommandLine;
-    @Column(name = "boot_image")
-    public String bootImage;
+    @Embedded
+    public BootColumns boot;
     @Column(name = "created_at")
     public Instant createdAt;
     @Column(name = "updated_at")

@@ -12,6 +12,6 @@ public record TemplateView(String id, String name, String description, int vcpus
     static TemplateView of(TemplateEntity t, boolean ready) {
         return new TemplateView(t.id, t.name, t.description, t.vcpus, t.memoryMib,
                 t.profile.name().toLowerCase(Locale.ROOT), t.display.name().toLowerCase(Locale.ROOT),
-                t.bootKind.toLowerCase(Locale.ROOT), ready);
+                t.boot.kind.toLowerCase(Locale.ROOT), ready);
     }
 }

@@ -6,6 +6,7 @@ import io.hypervise.engine.vm.BootSource;
 import io.hypervise.engine.vm.DeviceProfile;
 import io.hypervise.engine.vm.Display;
 import io.hypervise.server.engine.HyperviseConfig;
+import io.hypervise.server.inventory.BootColumns;
 import io.quarkus.narayana.jta.QuarkusTransaction;
 import io.quarkus.runtime.StartupEvent;
 import jakarta.annotation.Priority;
@@ -14,10 +15,8 @@ import jakarta.enterprise.event.Observes;
 import jakarta.inject.Inject;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
-import java.util.Objects;
 import java.util.Optional;
 import java.util.regex.Pattern;
 import org.jboss.logging.Logger;
@@ -59,12 +58,7 @@ public class Templates {
 
     /** Whether the template's files are there, so a VM from it can start at once. */
     public boolean ready(TemplateEntity t) {
-        return switch (t.bootKind) {
-            case "KERNEL" -> Files.isRegularFile(Path.of(t.bootKernel))
-                    && (t.bootInitramfs == null || Files.isRegularFile(Path.of(t.bootInitramfs)));
-            case "ISO" -> Files.isRegularFile(Path.of(t.bootImage));
-            default -> true;
-        };
+        return t.boot.filesPresent();
     }
 
     /** The boot source of a VM created from the template, building the template's files first if need be. */
@@ -74,12 +68,7 @@ public class Templates {
             record(boot);
             return boot;
         }
-        return switch (t.bootKind) {
-            case "KERNEL" -> new BootSource.Kernel(Path.of(t.bootKernel), t.bootInitramfs == null ? null : Path.of(t.bootInitramfs),
-                    t.bootCommandLine);
-            case "ISO" -> new BootSource.Iso(Path.of(t.bootImage));
-            default -> new BootSource.FirstDisk();
-        };
+        return t.boot.toBootSource();
     }
 
     private BootSource.Kernel buildTinyLinux() {
@@ -113,16 +102,11 @@ public class Templates {
                 t.memoryMib = 256;
                 t.profile = DeviceProfile.ENLIGHTENED;
                 t.display = Display.VNC;
-                t.bootKind = "KERNEL";
                 t.createdAt = now;
             }
-            String kernel = boot.kernel().toString();
-            String initramfs = boot.initramfs() == null ? null : boot.initramfs().toString();
-            if (t.updatedAt == null || !kernel.equals(t.bootKernel) || !Objects.equals(initramfs, t.bootInitramfs)
-                    || !Objects.equals(boot.commandLine(), t.bootCommandLine)) {
-                t.bootKernel = kernel;
-                t.bootInitramfs = initramfs;
-                t.bootCommandLine = boot.commandLine();
+            BootColumns columns = BootColumns.of(boot);
+            if (t.boot == null || !columns.toBootSource().equals(t.boot.toBootSource())) {
+                t.boot = columns;
                 t.updatedAt = now;
             }
             t.persist();
