@@ -3,7 +3,7 @@ package io.hypervise.server;
 import static io.restassured.RestAssured.given;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.hamcrest.Matchers.contains;
-import static org.hamcrest.Matchers.emptyIterable;
+import static org.hamcrest.Matchers.everyItem;
 import static org.hamcrest.Matchers.equalTo;
 import static org.hamcrest.Matchers.hasItem;
 import static org.hamcrest.Matchers.startsWith;
@@ -17,6 +17,7 @@ import io.hypervise.server.access.Caller;
 import io.hypervise.server.inventory.LocalHost;
 import io.hypervise.server.inventory.VmInventory;
 import io.hypervise.server.jobs.JobEntity;
+import io.hypervise.server.policy.PolicyEntity;
 import io.quarkus.narayana.jta.QuarkusTransaction;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
@@ -31,6 +32,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.UUID;
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -57,6 +59,8 @@ class ApiAccessTest {
     @BeforeEach
     void defineAVm() throws Exception {
         ensureIdleVm(engine, inventory);
+        TestPolicies.ensureStubTemplate(engine);
+        TestPolicies.allowEverything("matrix", "alice", "bob");
     }
 
     /** An Off VM named 'idle', owned by the host, that tests can aim at without booting anything. */
@@ -68,8 +72,13 @@ class ApiAccessTest {
         }
     }
 
+    @AfterAll
+    static void removeThePolicy() {
+        QuarkusTransaction.requiringNew().run(() -> PolicyEntity.deleteById("matrix"));
+    }
+
     static RequestSpecification as(String user) {
-        return user.equals("anonymous") ? given() : given().auth().oauth2(Tokens.accessToken(user));
+        return Tokens.as(user);
     }
 
     private static final List<String> CALLERS = List.of("anonymous", "admin", "operator", "auditor", "alice", "bob");
@@ -87,7 +96,16 @@ class ApiAccessTest {
             "GET    | /api/v1/hosts/{host}         |                                 | 401 | 200 | 200 | 200 | 403 | 403",
             "GET    | /api/v1/vms                  |                                 | 401 | 200 | 200 | 200 | 200 | 200",
             "POST   | /api/v1/vms                  | {\"name\":\"m\",\"boot\":{\"kind\":\"kernel\",\"kernel\":\"kernel\"}} "
-                    + "| 401 | 201 | 201 | 403 | 201 | 201",
+                    + "| 401 | 201 | 201 | 403 | 403 | 403",
+            "POST   | /api/v1/vms                  | {\"template\":\"stub\"}          | 401 | 201 | 201 | 403 | 201 | 201",
+            "POST   | /api/v1/vms/check            | {\"template\":\"stub\"}          | 401 | 200 | 200 | 403 | 200 | 200",
+            "PUT    | /api/v1/vms/{own}/lease      | {\"expiresAt\":\"2099-01-01T00:00:00Z\"} | 401 | 200 | 403 | 403 | 403 | 403",
+            "GET    | /api/v1/policies             |                                 | 401 | 200 | 403 | 403 | 403 | 403",
+            "POST   | /api/v1/policies             | {\"id\":\"{pid}\",\"name\":\"p\",\"precedence\":9} | 401 | 201 | 403 | 403 | 403 | 403",
+            "GET    | /api/v1/policies/{policy}    |                                 | 401 | 200 | 403 | 403 | 403 | 403",
+            "PUT    | /api/v1/policies/{policy}    | {\"name\":\"q\",\"precedence\":9} | 401 | 200 | 403 | 403 | 403 | 403",
+            "DELETE | /api/v1/policies/{policy}    |                                 | 401 | 204 | 403 | 403 | 403 | 403",
+            "GET    | /api/v1/me/policy            |                                 | 401 | 200 | 200 | 200 | 200 | 200",
             "GET    | /api/v1/vms/{idle}           |                                 | 401 | 200 | 200 | 200 | 404 | 404",
             "GET    | /api/v1/vms/{own}            |                                 | 401 | 200 | 200 | 200 | 200 | 200",
             "PATCH  | /api/v1/vms/{idle}           | {\"name\":\"Idle VM\"}          | 401 | 200 | 200 | 403 | 404 | 404",
@@ -115,7 +133,8 @@ class ApiAccessTest {
             String resolved = resolve(path, user);
             RequestSpecification request = as(user);
             if (body != null) {
-                request = request.contentType("application/json").body(body);
+                request = request.contentType("application/json")
+                        .body(body.replace("{pid}", "p-" + UUID.randomUUID().toString().substring(0, 8)));
             }
             var response = request.when().request(method, resolved).then();
             response.statusCode(expected.get(i));
@@ -164,6 +183,7 @@ class ApiAccessTest {
         p = p.contains("{other}") ? p.replace("{other}", aFreshVm(Caller.HOST)) : p;
         p = p.contains("{own}") ? p.replace("{own}", aFreshVm(user)) : p;
         p = p.contains("{ownjob}") ? p.replace("{ownjob}", aJob(user)) : p;
+        p = p.contains("{policy}") ? p.replace("{policy}", aPolicy()) : p;
         return p.contains("{job}") ? p.replace("{job}", aJob(Caller.HOST)) : p;
     }
 
@@ -173,6 +193,19 @@ class ApiAccessTest {
                 new BootSource.Kernel(engine.storage().path().resolve("kernel"), null, ""), Display.NONE), Map.of(), null,
                 new Caller(owner, Set.of(), Set.of(), "127.0.0.1"));
         return id;
+    }
+
+    /** A policy assigned to nobody. */
+    private static String aPolicy() {
+        PolicyEntity p = new PolicyEntity();
+        p.id = "p-" + UUID.randomUUID().toString().substring(0, 8);
+        p.name = "matrix";
+        p.description = "";
+        p.precedence = 9;
+        p.createdAt = Instant.now();
+        p.updatedAt = p.createdAt;
+        QuarkusTransaction.requiringNew().run(p::persist);
+        return p.id;
     }
 
     private static String aJob(String actor) {
@@ -190,7 +223,7 @@ class ApiAccessTest {
 
     @Test
     void selfServiceUsersDoNotSeeVmsTheyDoNotOwn() {
-        as("alice").when().get("/api/v1/vms").then().statusCode(200).body("items.id", emptyIterable());
+        as("alice").when().get("/api/v1/vms").then().statusCode(200).body("items.owner", everyItem(equalTo("alice")));
         as("operator").when().get("/api/v1/vms").then().statusCode(200).body("items.id", hasItem("idle"));
     }
 

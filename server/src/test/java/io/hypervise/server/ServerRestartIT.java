@@ -41,7 +41,7 @@ class ServerRestartIT {
             port = s.getLocalPort();
         }
         server = new PackagedServer(dataDir, "quarkus.http.port=" + port,
-                "hypervise.keycloak.realm-url=" + KeycloakTestResource.realmUrl());
+                "hypervise.keycloak.realm-url=" + KeycloakTestResource.realmUrl(), "hypervise.demo-policies.enabled=true");
     }
 
     @AfterEach

@@ -2,6 +2,8 @@ package io.hypervise.server;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.restassured.RestAssured;
+import io.restassured.specification.RequestSpecification;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.URI;
@@ -32,6 +34,11 @@ public final class Tokens {
     private static final Map<String, Cached> CACHE = new ConcurrentHashMap<>();
 
     private Tokens() {
+    }
+
+    /** A request as the user sends it: with their bearer token, or with none for "anonymous". */
+    public static RequestSpecification as(String user) {
+        return user.equals("anonymous") ? RestAssured.given() : RestAssured.given().auth().oauth2(accessToken(user));
     }
 
     /** An access token for a demo user: admin, operator, auditor, alice or bob (each's password is their name). */

@@ -11,7 +11,7 @@ import java.util.List;
 import java.util.Map;
 
 /** Who the caller is and what they may do: what user interfaces use to show only what is possible. */
-@Path("/api/v1/me")
+@Path("/api/v1")
 @Produces(MediaType.APPLICATION_JSON)
 public class MeResource {
 
@@ -22,6 +22,7 @@ public class MeResource {
     }
 
     @GET
+    @Path("me")
     @AnySignedInCaller
     public Me me() {
         Caller caller = current.get();

@@ -25,15 +25,18 @@ public final class Problem {
 
     /** @param violations for invalid input: one entry per broken rule, naming its field */
     public static Response response(int status, String detail, List<?> violations) {
+        return response(status, detail, violations.isEmpty() ? Map.of() : Map.of("violations", violations));
+    }
+
+    /** @param extensions members beyond RFC 9457's own, such as {@code violations} or {@code reasons} */
+    public static Response response(int status, String detail, Map<String, ?> extensions) {
         Response.StatusType type = Response.Status.fromStatusCode(status);
         Map<String, Object> body = new LinkedHashMap<>();
         body.put("type", "about:blank");
         body.put("title", type == null ? "HTTP " + status : type.getReasonPhrase());
         body.put("status", status);
         body.put("detail", detail);
-        if (!violations.isEmpty()) {
-            body.put("violations", violations);
-        }
+        body.putAll(extensions);
         return Response.status(status).type(JSON).entity(body).build();
     }
 }

@@ -53,7 +53,7 @@ public final class QueryParameters {
     /** Throws the violations collected so far, if there are any. */
     public static void check(List<Violation> violations) {
         if (!violations.isEmpty()) {
-            throw new InvalidQueryException(violations);
+            throw new InvalidRequestException("query parameters", violations);
         }
     }
 }

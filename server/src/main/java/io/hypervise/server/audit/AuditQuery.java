@@ -1,7 +1,7 @@
 package io.hypervise.server.audit;
 
 import io.hypervise.engine.vm.Violation;
-import io.hypervise.server.api.InvalidQueryException;
+import io.hypervise.server.api.InvalidRequestException;
 import io.hypervise.server.api.QueryParameters;
 import java.time.Instant;
 import java.time.OffsetDateTime;
@@ -19,7 +19,7 @@ public record AuditQuery(String actor, String actionPrefix, String target, Audit
 
     /** A query from the raw query parameters, or every rule they break. */
     public static AuditQuery parse(String actor, String action, String target, String outcome, String from, String to,
-            String page, String size) throws InvalidQueryException {
+            String page, String size) throws InvalidRequestException {
         List<Violation> violations = new ArrayList<>();
         AuditOutcome parsedOutcome = outcome(outcome, violations);
         Instant parsedFrom = instant("from", from, violations);

@@ -3,6 +3,7 @@ package io.hypervise.server.engine;
 import io.hypervise.server.database.EmbeddedPostgres;
 import io.smallrye.config.ConfigMapping;
 import io.smallrye.config.WithDefault;
+import io.smallrye.config.WithName;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Optional;
@@ -36,6 +37,31 @@ public interface HyperviseConfig {
     Duration shutdownTimeout();
 
     DemoVm demoVm();
+
+    /**
+     * Starter self-service policies for the demo realm's groups (engineering, qa), created when the
+     * server starts with none: without a policy, self-service users may do nothing.
+     */
+    @WithName("demo-policies.enabled")
+    @WithDefault("false")
+    boolean demoPolicies();
+
+    Lease lease();
+
+    /** VMs with a lease (from their policy) are warned, then stopped when it ends, then deleted. */
+    interface Lease {
+        /** How long before a lease ends its VM is warned. */
+        @WithDefault("P1D")
+        Duration warning();
+
+        /** How long after a lease ends its (stopped) VM is deleted. */
+        @WithDefault("P7D")
+        Duration grace();
+
+        /** How often leases are looked at. */
+        @WithDefault("1m")
+        Duration sweep();
+    }
 
     Keycloak keycloak();
 

@@ -20,6 +20,8 @@ public class HostEntity extends PanacheEntityBase {
     public String id;
     public String name;
     public String hostname;
+    @Column(name = "host_group")
+    public String hostGroup = "default";
     @Enumerated(EnumType.STRING)
     public Accelerator accelerator;
     public int cpus;

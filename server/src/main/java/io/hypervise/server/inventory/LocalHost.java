@@ -27,6 +27,14 @@ public class LocalHost {
         return id;
     }
 
+    /** The host group this host belongs to (policies allow host groups). */
+    public String hostGroup() {
+        return QuarkusTransaction.requiringNew().call(() -> {
+            HostEntity host = HostEntity.findById(id());
+            return host == null ? "default" : host.hostGroup;
+        });
+    }
+
     /** Records the host and what it can do now; called when the server starts. */
     public void register() {
         HostCapabilities caps = engine.host();

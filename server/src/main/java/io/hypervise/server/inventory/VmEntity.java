@@ -63,6 +63,12 @@ public class VmEntity extends PanacheEntityBase {
     public Instant createdAt;
     @Column(name = "updated_at")
     public Instant updatedAt;
+    @Column(name = "lease_expires_at")
+    public Instant leaseExpiresAt;
+    @Column(name = "lease_warned_at")
+    public Instant leaseWarnedAt;
+    @Column(name = "lease_stopped_at")
+    public Instant leaseStoppedAt;
     @Version
     public long version;
     // Loaded for a page of VMs at once (one query for all their disks), never one query per VM.

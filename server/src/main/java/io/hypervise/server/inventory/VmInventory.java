@@ -11,6 +11,12 @@ import io.hypervise.server.audit.AuditLog;
 import io.hypervise.server.audit.AuditOutcome;
 import io.hypervise.server.access.Permission;
 import io.hypervise.server.access.Reach;
+import io.hypervise.server.policy.Candidate;
+import io.hypervise.server.policy.EffectivePolicy;
+import io.hypervise.server.policy.PolicyCheck;
+import io.hypervise.server.policy.PolicyDeniedException;
+import io.hypervise.server.policy.SelfServicePolicies;
+import io.hypervise.server.policy.Usage;
 import io.quarkus.narayana.jta.QuarkusTransaction;
 import io.quarkus.panache.common.Page;
 import io.quarkus.panache.common.Sort;
@@ -21,6 +27,7 @@ import jakarta.enterprise.event.Observes;
 import jakarta.inject.Inject;
 import jakarta.transaction.Transactional;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -53,6 +60,9 @@ public class VmInventory {
 
     @Inject
     AuditLog audit;
+
+    @Inject
+    SelfServicePolicies policies;
 
     /** State changes are written in order, off the engine's threads, so a slow database never holds up a VM. */
     private final ExecutorService stateWriter = Executors.newSingleThreadExecutor(r -> {
@@ -122,10 +132,25 @@ public class VmInventory {
     @Transactional
     public VmEntity create(VmDefinition definition, Map<Integer, Long> blankDiskBytes, String templateId, Caller caller) {
         String owner = caller.username();
+        Instant leaseEnds = null;
+        if (policies.govern(caller, Permission.VM_CREATE)) {
+            // Held until commit: nobody else adds to this owner's usage between the check and the insert.
+            policies.lockQuota(owner);
+            CreateCheck check = checkCreate(definition, blankDiskBytes, templateId, caller);
+            if (!check.allowed()) {
+                audit.recordDenial(caller, "vm.create", null, Map.of("name", String.valueOf(definition.name()),
+                        "template", String.valueOf(templateId)), String.join("; ", check.reasons()));
+                throw new PolicyDeniedException(check.reasons());
+            }
+            if (check.policy().leaseDays().configured()) {
+                leaseEnds = Instant.now().plus(Duration.ofDays(check.policy().leaseDays().value()));
+            }
+        }
         VmStatus defined = engine.vms().define(definition, blankDiskBytes);
         try {
             VmEntity vm = VmEntity.of(defined.definition(), owner, localHost.id(), Instant.now());
             vm.templateId = templateId;
+            vm.leaseExpiresAt = leaseEnds;
             blankDiskBytes.forEach((position, bytes) -> vm.disks.get(position).sizeBytes = bytes);
             vm.persist();
             VmEntity.flush();
@@ -148,6 +173,31 @@ public class VmInventory {
     }
 
     /**
+     * What the caller's policies say of creating this VM, given what their VMs take up now: allowed, or
+     * every reason not. For callers policies do not govern, always allowed. Changes nothing: this is
+     * the dry run, and {@link #create} asks it too (holding the owner's quota lock).
+     */
+    @Transactional
+    public CreateCheck checkCreate(VmDefinition definition, Map<Integer, Long> blankDiskBytes, String templateId,
+            Caller caller) {
+        if (!policies.govern(caller, Permission.VM_CREATE)) {
+            return new CreateCheck(false, true, List.of(), null, null);
+        }
+        EffectivePolicy policy = policies.effective(caller);
+        Usage usage = policies.usage(caller.username(), null);
+        long diskMib = blankDiskBytes.values().stream().mapToLong(b -> (b + (1 << 20) - 1) >> 20).sum();
+        int existingImages = definition.disks().size() - blankDiskBytes.size();
+        Candidate candidate = new Candidate(templateId, localHost.hostGroup(), definition.vcpus(), definition.memoryMib(),
+                diskMib, existingImages, true);
+        List<String> reasons = PolicyCheck.refusals(caller.username(), policy, usage, candidate);
+        return new CreateCheck(true, reasons.isEmpty(), reasons, policy, usage);
+    }
+
+    /** The outcome of {@link #checkCreate}; {@code policy} and {@code usage} are null for callers policies do not govern. */
+    public record CreateCheck(boolean governed, boolean allowed, List<String> reasons, EffectivePolicy policy, Usage usage) {
+    }
+
+    /**
      * Changes a VM's settings. A new name is taken in any state; anything else only while the VM is Off
      * (the engine refuses otherwise, naming the state). Returns the fields changed, each with its old
      * and new value; nothing changed is no change and no audit entry.
@@ -163,6 +213,18 @@ public class VmInventory {
         Map<String, Object> changes = settings.changes(before, after);
         if (changes.isEmpty()) {
             return changes;
+        }
+        boolean grows = after.vcpus() > before.vcpus() || after.memoryMib() > before.memoryMib();
+        if (grows && policies.govern(caller, Permission.VM_RECONFIGURE)) {
+            policies.lockQuota(vm.owner);
+            Usage others = policies.usage(vm.owner, vm.id);
+            long diskMib = vm.disks.stream().mapToLong(d -> d.sizeBytes == null ? 0 : d.sizeBytes >> 20).sum();
+            List<String> reasons = PolicyCheck.refusals(caller.username(), policies.effective(caller), others,
+                    new Candidate(vm.templateId, localHost.hostGroup(), after.vcpus(), after.memoryMib(), diskMib, 0, false));
+            if (!reasons.isEmpty()) {
+                audit.recordDenial(caller, "vm.reconfigure", "vm:" + vm.id, changes, String.join("; ", reasons));
+                throw new PolicyDeniedException(reasons);
+            }
         }
         try {
             if (changes.keySet().equals(Set.of("name"))) {

@@ -44,9 +44,10 @@ public class VmRequests {
 
     /**
      * The VM a request asks for. A template gives the defaults (processors, memory, profile, display)
-     * and the boot source; its files are built, if they must be, only once the rest of the request is valid.
+     * and the boot source; its files are built, if they must be (and {@code buildTemplate}), only once the
+     * rest of the request is valid.
      */
-    public NewVm toNewVm(VmRequest request) {
+    public NewVm toNewVm(VmRequest request, boolean buildTemplate) {
         if (request == null) {
             throw new InvalidVmDefinitionException(List.of(new Violation("body", "is required: a JSON object describing the VM")));
         }
@@ -67,7 +68,8 @@ public class VmRequests {
             throw new InvalidVmDefinitionException(v);
         }
         if (template != null) {
-            boot = templates.bootSource(template);
+            // A dry run does not build the template's files; it only needs to know where they will be.
+            boot = buildTemplate ? templates.bootSource(template) : template.boot.toBootSource();
         }
         String name = request.name() == null ? (template != null ? template.id + " " + id.substring(3) : null) : request.name();
         int vcpus = request.vcpus() != null ? request.vcpus() : template != null ? template.vcpus : 1;

@@ -16,6 +16,7 @@ import io.hypervise.server.access.Caller;
 import io.hypervise.server.access.CurrentCaller;
 import io.hypervise.server.access.Permission;
 import io.hypervise.server.access.Requires;
+import io.hypervise.server.api.InvalidRequestException;
 import io.hypervise.server.api.Problem;
 import io.hypervise.server.api.QueryParameters;
 import io.hypervise.engine.vm.Violation;
@@ -23,6 +24,11 @@ import io.hypervise.server.inventory.VmEntity;
 import io.hypervise.server.inventory.VmFilter;
 import io.hypervise.server.inventory.VmInventory;
 import io.hypervise.server.inventory.VmSettings;
+import io.hypervise.server.policy.LeaseKeeper;
+import io.hypervise.server.policy.PolicyDeniedException;
+import io.hypervise.server.policy.SelfServiceAction;
+import io.hypervise.server.policy.SelfServicePolicies;
+import io.hypervise.server.policy.Usage;
 import jakarta.inject.Inject;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.DELETE;
@@ -30,6 +36,7 @@ import jakarta.ws.rs.ForbiddenException;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.NotFoundException;
 import jakarta.ws.rs.PATCH;
+import jakarta.ws.rs.PUT;
 import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.PathParam;
@@ -38,6 +45,7 @@ import jakarta.ws.rs.QueryParam;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
 import java.net.URI;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -72,6 +80,12 @@ public class VmResource {
     @Inject
     Jobs jobs;
 
+    @Inject
+    SelfServicePolicies policies;
+
+    @Inject
+    LeaseKeeper leases;
+
     /** One page of a list, and how many items there are in all. */
     public record Page(List<VmView> items, int page, int size, long total) {
     }
@@ -103,9 +117,31 @@ public class VmResource {
     @Consumes(MediaType.APPLICATION_JSON)
     @Requires(Permission.VM_CREATE)
     public Response create(VmRequest request) {
-        VmRequests.NewVm planned = requests.toNewVm(request);
+        VmRequests.NewVm planned = requests.toNewVm(request, true);
         VmEntity vm = inventory.create(planned.definition(), planned.blankDiskBytes(), planned.templateId(), current.get());
         return Response.created(URI.create("/api/v1/vms/" + vm.id)).entity(view(vm)).build();
+    }
+
+    /** The answer of a dry run: would the request be allowed, and if not, every reason why. */
+    public record CreateCheckView(boolean allowed, boolean governedByPolicies, List<String> reasons,
+            List<String> policies, Usage usage) {
+    }
+
+    /**
+     * A dry run of {@code POST /api/v1/vms}: whether the same request would be allowed by the caller's
+     * self-service policies now, and why not; nothing is created or changed. An invalid request is the
+     * same 400 as for the real thing.
+     */
+    @POST
+    @Path("check")
+    @Consumes(MediaType.APPLICATION_JSON)
+    @Requires(Permission.VM_CREATE)
+    public CreateCheckView check(VmRequest request) {
+        VmRequests.NewVm planned = requests.toNewVm(request, false);
+        var check = inventory.checkCreate(planned.definition(), planned.blankDiskBytes(), planned.templateId(), current.get());
+        return new CreateCheckView(check.allowed(), check.governed(), check.reasons(),
+                check.policy() == null ? List.of() : check.policy().applied().stream().map(p -> p.id()).toList(),
+                check.usage());
     }
 
     /**
@@ -120,6 +156,7 @@ public class VmResource {
         VmSettings settings = requests.toSettings(request);
         VmEntity vm = inventory.visible(current.get(), id, "vm.reconfigure");
         authorize(Permission.VM_RECONFIGURE, vm, "vm.reconfigure");
+        policies.checkAction(current.get(), Permission.VM_RECONFIGURE, SelfServiceAction.RECONFIGURE, "vm.reconfigure", "vm:" + id);
         inventory.reconfigure(id, settings, current.get());
         return view(inventory.visible(current.get(), id, "vm.read"));
     }
@@ -134,6 +171,7 @@ public class VmResource {
     public Response delete(@PathParam("id") String id) {
         VmEntity vm = inventory.visible(current.get(), id, "vm.delete");
         authorize(Permission.VM_DELETE, vm, "vm.delete");
+        policies.checkAction(current.get(), Permission.VM_DELETE, SelfServiceAction.DELETE, "vm.delete", "vm:" + id);
         inventory.delete(id, current.get());
         return Response.noContent().build();
     }
@@ -154,6 +192,13 @@ public class VmResource {
         VmEntity vm = inventory.visible(current.get(), id, auditAction);
         authorize(Permission.VM_OPERATE, vm, auditAction);
         Caller caller = current.get();
+        policies.checkAction(caller, Permission.VM_OPERATE, SelfServiceAction.governing(action.path), auditAction, "vm:" + id);
+        if (action == Action.START && vm.leaseStoppedAt != null && policies.govern(caller, Permission.VM_OPERATE)) {
+            String reason = "the lease of VM '" + vm.name + "' ended at " + vm.leaseExpiresAt
+                    + "; an administrator can extend it";
+            audit.recordDenial(caller, auditAction, "vm:" + id, null, reason);
+            throw new PolicyDeniedException(List.of(reason));
+        }
         Target target = new Target(engine, id);
         try {
             VmStatus status = engine.vms().status(id);
@@ -179,6 +224,25 @@ public class VmResource {
             QuarkusTransaction.requiringNew().run(() -> audit.record(caller, auditAction, "vm:" + id, null,
                     AuditOutcome.SUCCEEDED, null));
         }
+    }
+
+    /** What an administrator sends to extend a VM's lease. */
+    public record LeaseRequest(Instant expiresAt) {
+    }
+
+    /** Sets when the VM's lease ends (administrators: it is part of the policies); warning and stop start over. */
+    @PUT
+    @Path("{id}/lease")
+    @Consumes(MediaType.APPLICATION_JSON)
+    @Requires(Permission.POLICY_MANAGE)
+    public VmView extendLease(@PathParam("id") String id, LeaseRequest request) {
+        if (request == null || request.expiresAt() == null || !request.expiresAt().isAfter(Instant.now())) {
+            throw new InvalidRequestException("lease", List.of(new Violation("expiresAt",
+                    "is required: a date-time in the future, such as 2026-12-31T18:00:00Z")));
+        }
+        inventory.visible(current.get(), id, "vm.lease.extend");
+        leases.extend(id, request.expiresAt(), current.get());
+        return view(inventory.visible(current.get(), id, "vm.read"));
     }
 
     /** The last lines the guest wrote to its serial console. */

@@ -28,7 +28,12 @@ public record VmView(
         List<DiskView> disks,
         List<String> macs,
         Long workerPid,
-        List<String> actions) {
+        List<String> actions,
+        Lease lease) {
+
+    /** When the VM's lease ends (from its self-service policy), and whether it was warned and stopped. */
+    public record Lease(Instant expiresAt, Instant warnedAt, Instant stoppedAt) {
+    }
 
     /** A disk: its image, format, size where known, and whether the VM owns it (deleted with the VM). */
     public record DiskView(String path, String format, boolean readOnly, Long sizeBytes, boolean owned) {
@@ -45,6 +50,7 @@ public record VmView(
                         d.sizeBytes, images.owns(vm.id, Path.of(d.path)))).toList(),
                 vm.nics.stream().map(n -> n.mac).toList(),
                 live.flatMap(s -> s.workerPid().isPresent() ? Optional.of(s.workerPid().getAsLong()) : Optional.empty()).orElse(null),
-                VmStateMachine.actionsIn(state).stream().map(a -> a.name().toLowerCase(Locale.ROOT).replace('_', '-')).toList());
+                VmStateMachine.actionsIn(state).stream().map(a -> a.name().toLowerCase(Locale.ROOT).replace('_', '-')).toList(),
+                vm.leaseExpiresAt == null ? null : new Lease(vm.leaseExpiresAt, vm.leaseWarnedAt, vm.leaseStoppedAt));
     }
 }

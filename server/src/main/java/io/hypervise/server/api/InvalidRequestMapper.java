@@ -4,12 +4,12 @@ import jakarta.ws.rs.core.Response;
 import jakarta.ws.rs.ext.ExceptionMapper;
 import jakarta.ws.rs.ext.Provider;
 
-/** A bad filter or page: 400 naming each parameter and its rule. */
+/** A bad request: 400 naming each field or parameter and its rule. */
 @Provider
-public class InvalidQueryMapper implements ExceptionMapper<InvalidQueryException> {
+public class InvalidRequestMapper implements ExceptionMapper<InvalidRequestException> {
 
     @Override
-    public Response toResponse(InvalidQueryException e) {
+    public Response toResponse(InvalidRequestException e) {
         return Problem.response(400, e.getMessage(), e.violations());
     }
 }

@@ -1,0 +1,28 @@
+package io.hypervise.server.policy;
+
+import java.util.List;
+
+/**
+ * A policy as an administrator writes it (POST creates, PUT replaces). A setting left out or null is
+ * "not configured"; an empty list configures "none".
+ */
+public record PolicyRequest(
+        String id,
+        String name,
+        String description,
+        Integer precedence,
+        Boolean enforced,
+        List<String> assignedGroups,
+        List<String> assignedUsers,
+        List<String> hostGroups,
+        List<String> templates,
+        List<String> actions,
+        Integer maxVms,
+        Integer maxVcpus,
+        Long maxMemoryMib,
+        Long maxDiskMib,
+        Integer maxVmVcpus,
+        Long maxVmMemoryMib,
+        Long maxVmDiskMib,
+        Integer leaseDays) {
+}

@@ -1,0 +1,25 @@
+package io.hypervise.server.policy;
+
+import java.util.Set;
+
+/**
+ * The settings of one policy; each null is "not configured", which leaves the setting to other
+ * policies. Sizes are in MiB; the largest single VM is {@code maxVm*}.
+ */
+public record PolicySettings(
+        Set<String> hostGroups,
+        Set<String> templates,
+        Set<SelfServiceAction> actions,
+        Integer maxVms,
+        Integer maxVcpus,
+        Long maxMemoryMib,
+        Long maxDiskMib,
+        Integer maxVmVcpus,
+        Long maxVmMemoryMib,
+        Long maxVmDiskMib,
+        Integer leaseDays) {
+
+    public static PolicySettings none() {
+        return new PolicySettings(null, null, null, null, null, null, null, null, null, null, null);
+    }
+}
