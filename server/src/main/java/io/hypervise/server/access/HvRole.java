@@ -5,6 +5,8 @@ import static io.hypervise.server.access.Permission.HOST_READ;
 import static io.hypervise.server.access.Permission.JOB_READ;
 import static io.hypervise.server.access.Permission.POLICY_MANAGE;
 import static io.hypervise.server.access.Permission.TEMPLATE_READ;
+import static io.hypervise.server.access.Permission.VM_CONSOLE;
+import static io.hypervise.server.access.Permission.VM_CONSOLE_VIEW;
 import static io.hypervise.server.access.Permission.VM_CREATE;
 import static io.hypervise.server.access.Permission.VM_DELETE;
 import static io.hypervise.server.access.Permission.VM_OPERATE;
@@ -19,20 +21,24 @@ import java.util.Optional;
 /**
  * The Keycloak realm roles and what each grants: the whole permission model on one screen.
  * Self-service users reach only the VMs they own; for them, other people's VMs do not exist.
+ * Auditors read the inventory and the audit log but never see a screen (no console permission, like
+ * Proxmox's PVEAuditor without VM.Console): a screen shows what the guest's users are doing.
  */
 public enum HvRole {
     ADMIN("hv-admin", grants(
             HOST_READ, Reach.ALL, VM_READ, Reach.ALL, VM_CREATE, Reach.ALL, VM_OPERATE, Reach.ALL,
             VM_RECONFIGURE, Reach.ALL, VM_DELETE, Reach.ALL, JOB_READ, Reach.ALL, AUDIT_READ, Reach.ALL,
-            TEMPLATE_READ, Reach.ALL, POLICY_MANAGE, Reach.ALL)),
+            TEMPLATE_READ, Reach.ALL, POLICY_MANAGE, Reach.ALL, VM_CONSOLE, Reach.ALL, VM_CONSOLE_VIEW, Reach.ALL)),
     OPERATOR("hv-operator", grants(
             HOST_READ, Reach.ALL, VM_READ, Reach.ALL, VM_CREATE, Reach.ALL, VM_OPERATE, Reach.ALL,
-            VM_RECONFIGURE, Reach.ALL, VM_DELETE, Reach.ALL, JOB_READ, Reach.ALL, TEMPLATE_READ, Reach.ALL)),
+            VM_RECONFIGURE, Reach.ALL, VM_DELETE, Reach.ALL, JOB_READ, Reach.ALL, TEMPLATE_READ, Reach.ALL,
+            VM_CONSOLE, Reach.ALL, VM_CONSOLE_VIEW, Reach.ALL)),
     AUDITOR("hv-auditor", grants(
             HOST_READ, Reach.ALL, VM_READ, Reach.ALL, JOB_READ, Reach.ALL, AUDIT_READ, Reach.ALL, TEMPLATE_READ, Reach.ALL)),
     SELF_SERVICE("hv-self-service", grants(
             VM_READ, Reach.OWN, VM_CREATE, Reach.OWN, VM_OPERATE, Reach.OWN, VM_RECONFIGURE, Reach.OWN,
-            VM_DELETE, Reach.OWN, JOB_READ, Reach.OWN, TEMPLATE_READ, Reach.ALL));
+            VM_DELETE, Reach.OWN, JOB_READ, Reach.OWN, TEMPLATE_READ, Reach.ALL,
+            VM_CONSOLE, Reach.OWN, VM_CONSOLE_VIEW, Reach.OWN));
 
     private final String realmRole;
     private final Map<Permission, Reach> grants;

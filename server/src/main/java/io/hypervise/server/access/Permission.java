@@ -8,6 +8,10 @@ public enum Permission {
     VM_OPERATE("operate VMs"),
     VM_RECONFIGURE("change VM settings"),
     VM_DELETE("delete VMs"),
+    /** Watch and use a VM's console: its screen, keyboard and mouse. */
+    VM_CONSOLE("connect to VM consoles"),
+    /** Watch a VM's console (and its thumbnail) without any input reaching the guest. */
+    VM_CONSOLE_VIEW("watch VM consoles"),
     JOB_READ("read jobs"),
     TEMPLATE_READ("read templates"),
     AUDIT_READ("read the audit log"),
