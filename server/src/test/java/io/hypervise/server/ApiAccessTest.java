@@ -116,6 +116,9 @@ class ApiAccessTest {
             "POST   | /api/v1/vms/{own}/{pause}    |                                 | 401 | 409 | 409 | 403 | 409 | 409",
             "GET    | /api/v1/vms/{idle}/serial    |                                 | 401 | 200 | 200 | 200 | 404 | 404",
             "GET    | /api/v1/vms/{own}/serial     |                                 | 401 | 200 | 200 | 200 | 200 | 200",
+            // Screens are the console's: auditors see none; an Off VM has none (409).
+            "GET    | /api/v1/vms/{idle}/screen.png |                                | 401 | 409 | 409 | 403 | 404 | 404",
+            "GET    | /api/v1/vms/{own}/screen.png |                                 | 401 | 409 | 409 | 403 | 409 | 409",
             "GET    | /api/v1/jobs                 |                                 | 401 | 200 | 200 | 200 | 200 | 200",
             "GET    | /api/v1/jobs/{job}           |                                 | 401 | 200 | 200 | 200 | 404 | 404",
             "GET    | /api/v1/jobs/{ownjob}        |                                 | 401 | 200 | 200 | 200 | 200 | 200",
@@ -261,6 +264,8 @@ class ApiAccessTest {
                 .body("roles", contains("hv-self-service"))
                 .body("groups", contains("engineering"))
                 .body("permissions.vm-operate", equalTo("own"))
-                .body("permissions.host-read", equalTo("none"));
+                .body("permissions.host-read", equalTo("none"))
+                .body("permissions.vm-console", equalTo("own"))
+                .body("permissions.vm-console-view", equalTo("own"));
     }
 }

@@ -165,6 +165,8 @@ class KeycloakRealmTest {
         assertTrue(foreign.headers().firstValue("Location").isEmpty());
         assertTrue(foreign.body().contains("Invalid parameter: redirect_uri"), foreign.body());
         assertEquals(200, new Browser().get(authorizationUrl("http://127.0.0.1:8080/", challenge("x"))).statusCode());
+        // Any port of the loopback address (RFC 8252 7.3): the browser tests run the server on a free port.
+        assertEquals(200, new Browser().get(authorizationUrl("http://127.0.0.1:41234/console/x", challenge("x"))).statusCode());
     }
 
     private static URI authorizationUrl(String redirectUri, String codeChallenge) {

@@ -42,6 +42,25 @@ public class CurrentCaller {
         return Caller.of(username, identity.getRoles(), groups, address());
     }
 
+    /**
+     * The caller an identity stands for, where there is no request scope (the console's handshake):
+     * the name from the ID token, the roles from the access token (quarkus.oidc.roles.source).
+     */
+    public static Caller of(SecurityIdentity identity, String address) {
+        if (identity == null || identity.isAnonymous()) {
+            return new Caller(Caller.ANONYMOUS, Set.of(), Set.of(), address);
+        }
+        String username = identity.getPrincipal().getName();
+        Set<String> groups = Set.of();
+        if (identity.getPrincipal() instanceof JsonWebToken token) {
+            if (token.getClaimNames() != null && token.containsClaim("preferred_username")) {
+                username = token.getClaim("preferred_username");
+            }
+            groups = token.getGroups() == null ? Set.of() : new HashSet<>(token.getGroups());
+        }
+        return Caller.of(username, identity.getRoles(), groups, address);
+    }
+
     private String address() {
         return request.remoteAddress() == null ? "unknown" : request.remoteAddress().hostAddress();
     }

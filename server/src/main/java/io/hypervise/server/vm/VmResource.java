@@ -19,6 +19,7 @@ import io.hypervise.server.access.Requires;
 import io.hypervise.server.api.InvalidRequestException;
 import io.hypervise.server.api.Problem;
 import io.hypervise.server.api.QueryParameters;
+import io.hypervise.server.console.ScreenGrab;
 import io.hypervise.engine.vm.Violation;
 import io.hypervise.server.inventory.VmEntity;
 import io.hypervise.server.inventory.VmFilter;
@@ -44,7 +45,10 @@ import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.QueryParam;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
+import java.io.IOException;
 import java.net.URI;
+import java.nio.file.Files;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -61,6 +65,7 @@ import java.util.function.Function;
 public class VmResource {
 
     private static final int MAX_LINES = 10_000;
+    private static final Duration SCREEN_TIMEOUT = Duration.ofSeconds(5);
 
     @Inject
     Engine engine;
@@ -257,6 +262,34 @@ public class VmResource {
         inventory.visible(current.get(), id, "vm.serial");
         List<String> tail = engine.vms().serialTail(id, lines);
         return tail.isEmpty() ? "" : String.join("\n", tail) + "\n";
+    }
+
+    /**
+     * A thumbnail of the VM's screen (PNG, at most {@code width} pixels wide), read from the same
+     * display stream as the console. Whoever may watch the console may see it; 409 while the VM has
+     * no display (Off, Saved).
+     */
+    @GET
+    @Path("{id}/screen.png")
+    @Produces("image/png")
+    @Requires(Permission.VM_CONSOLE_VIEW)
+    public Response screen(@PathParam("id") String id, @QueryParam("width") String widthParam) {
+        List<Violation> violations = new ArrayList<>();
+        int width = QueryParameters.wholeNumber("width", widthParam, 320, 16, 4096, violations);
+        QueryParameters.check(violations);
+        VmEntity vm = inventory.visible(current.get(), id, "vm.screen");
+        authorize(Permission.VM_CONSOLE_VIEW, vm, "vm.screen");
+        // java.nio.file.Path: this class uses JAX-RS's @Path.
+        java.nio.file.Path display = engine.vms().vncSocket(id);
+        if (!Files.exists(display)) {
+            return Problem.response(409, "VM '" + vm.name + "' has no screen now: it is " + vm.state);
+        }
+        try {
+            byte[] png = ScreenGrab.png(ScreenGrab.frame(display, SCREEN_TIMEOUT), width);
+            return Response.ok(png, "image/png").header("Cache-Control", "no-store").build();
+        } catch (IOException e) {
+            return Problem.response(409, "VM '" + vm.name + "' has no screen now: " + e.getMessage());
+        }
     }
 
     private record Target(Engine engine, String id) {

@@ -1,0 +1,66 @@
+package io.hypervise.server.console;
+
+import io.hypervise.engine.Engine;
+import io.hypervise.engine.vm.VmNotFoundException;
+import io.hypervise.server.access.Caller;
+import io.hypervise.server.access.Decision;
+import io.hypervise.server.access.Permission;
+import io.hypervise.server.audit.AuditLog;
+import io.hypervise.server.inventory.VmEntity;
+import io.hypervise.server.inventory.VmInventory;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+
+/**
+ * Decides whether a caller may open a VM's console, and how: with {@code vm-console} fully (or
+ * view-only if they ask), with only {@code vm-console-view} view-only. Every refusal is audited as a
+ * denial of {@code vm.console}; a VM the caller may not even see is answered as not found.
+ */
+@ApplicationScoped
+public class ConsoleAuthorizer {
+
+    static final String ACTION = "vm.console";
+
+    @Inject
+    VmInventory inventory;
+
+    @Inject
+    Engine engine;
+
+    @Inject
+    AuditLog audit;
+
+    public ConsoleGrant authorize(Caller caller, String vmId, boolean viewOnlyAsked) {
+        Map<String, Object> asked = Map.of("viewOnly", viewOnlyAsked);
+        if (caller.username().equals(Caller.ANONYMOUS)) {
+            String reason = "sign in first: open the console page, which signs you in with Keycloak";
+            audit.recordDenial(caller, ACTION, "vm:" + vmId, asked, reason);
+            throw new ConsoleRefusal(401, reason);
+        }
+        VmEntity vm;
+        try {
+            vm = inventory.visible(caller, vmId, ACTION);
+        } catch (VmNotFoundException e) {
+            throw new ConsoleRefusal(404, e.getMessage());
+        }
+        boolean viewOnly = viewOnlyAsked;
+        Decision full = caller.decide(Permission.VM_CONSOLE, vm.owner);
+        if (!full.allowed()) {
+            Decision watch = caller.decide(Permission.VM_CONSOLE_VIEW, vm.owner);
+            if (!watch.allowed()) {
+                audit.recordDenial(caller, ACTION, "vm:" + vmId, asked, full.reason());
+                throw new ConsoleRefusal(403, full.reason());
+            }
+            viewOnly = true;
+        }
+        Path display = engine.vms().vncSocket(vmId);
+        if (!Files.exists(display)) {
+            // Not a refusal of the caller: the VM is off (or starting); the page retries.
+            throw new ConsoleRefusal(409, "VM '" + vm.name + "' has no display now: it is " + vm.state);
+        }
+        return new ConsoleGrant(caller, vmId, display, viewOnly);
+    }
+}
