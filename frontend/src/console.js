@@ -60,11 +60,22 @@ function connect() {
     setStatus('reconnecting', `${wasClean ? 'disconnected' : 'connection lost'}; retrying in ${seconds} s`);
     retry = setTimeout(connect, delay);
     delay = Math.min(delay * 2, MAX_DELAY_MS);
+    signInAgainIfNeeded();
   });
   rfb.addEventListener('desktopname', event => {
     document.getElementById('title').textContent = `Console of ${vmId} (${event.detail.name})`;
   });
   window.hypervise = { rfb, vmId, viewOnly }; // for tests and the browser's developer tools
+}
+
+/**
+ * The handshake answers no WebSocket with a status a page can read; if the page itself now sends us
+ * to sign in (the session ended), reload it: Keycloak signs the browser in again and comes back.
+ */
+function signInAgainIfNeeded() {
+  fetch(location.pathname + location.search, { redirect: 'manual', cache: 'no-store' })
+    .then(response => { if (response.type === 'opaqueredirect') { location.reload(); } })
+    .catch(() => { /* the network is down: keep retrying */ });
 }
 
 /** Types text as key presses: what a paste means to a guest with no clipboard agent. */
