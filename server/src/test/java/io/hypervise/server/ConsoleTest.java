@@ -172,10 +172,13 @@ class ConsoleTest {
         signOut();
         browser.get(base + "/console/" + id);
         signIn("bob");
+        assertThat(browser.findElement(By.tagName("h1")).getText()).as("bob's page").isEqualTo("No console");
         assertThat(handshake(browserCookies(), Map.of())).as("bob, on alice's VM").isEqualTo(404);
         signOut();
         browser.get(base + "/console/" + id);
         signIn("auditor");
+        assertThat(browser.findElement(By.tagName("body")).getText()).as("the auditor's page").contains("auditor has no role that may connect to VM consoles")
+                .doesNotContain("Ctrl-Alt-Del");
         assertThat(handshake(browserCookies(), Map.of())).as("the auditor, who sees no screens").isEqualTo(403);
         signOut();
     }

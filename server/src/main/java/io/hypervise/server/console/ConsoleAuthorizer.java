@@ -33,7 +33,19 @@ public class ConsoleAuthorizer {
     @Inject
     AuditLog audit;
 
+    /** The grant for a console session: who, and how, on a VM whose display is there now (else 409). */
     public ConsoleGrant authorize(Caller caller, String vmId, boolean viewOnlyAsked) {
+        ConsoleGrant grant = decide(caller, vmId, viewOnlyAsked);
+        if (!Files.exists(grant.display())) {
+            // Not a refusal of the caller: the VM is off (or starting); the page retries.
+            VmEntity vm = inventory.visible(caller, vmId, ACTION);
+            throw new ConsoleRefusal(409, "VM '" + vm.name + "' has no display now: it is " + vm.state);
+        }
+        return grant;
+    }
+
+    /** Whether, and how, the caller may have the VM's console, whatever the VM's state. */
+    public ConsoleGrant decide(Caller caller, String vmId, boolean viewOnlyAsked) {
         Map<String, Object> asked = Map.of("viewOnly", viewOnlyAsked);
         if (caller.username().equals(Caller.ANONYMOUS)) {
             String reason = "sign in first: open the console page, which signs you in with Keycloak";
@@ -57,10 +69,6 @@ public class ConsoleAuthorizer {
             viewOnly = true;
         }
         Path display = engine.vms().vncSocket(vmId);
-        if (!Files.exists(display)) {
-            // Not a refusal of the caller: the VM is off (or starting); the page retries.
-            throw new ConsoleRefusal(409, "VM '" + vm.name + "' has no display now: it is " + vm.state);
-        }
         return new ConsoleGrant(caller, vmId, display, viewOnly);
     }
 }

@@ -2,8 +2,6 @@ package io.hypervise.server.console;
 
 import io.hypervise.server.access.Caller;
 import io.hypervise.server.access.CurrentCaller;
-import io.hypervise.server.access.Permission;
-import io.hypervise.server.access.Reach;
 import jakarta.inject.Inject;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.Path;
@@ -21,8 +19,9 @@ import org.eclipse.microprofile.openapi.annotations.Operation;
 
 /**
  * The full-window console of a VM (noVNC, from frontend/), which the admin console and the portal
- * open in a frame or a window of its own. Whether the viewer may see the VM is decided when its
- * WebSocket connects; this page only makes sure a browser has signed in first.
+ * open in a frame or a window of its own. A browser that has not signed in is sent to sign in first;
+ * one that may not have this console gets the refusal here (404 or 403, audited) rather than a page
+ * that retries a handshake that will never succeed. The handshake decides again, every time.
  */
 @Path("/console/{id}")
 public class ConsolePage {
@@ -32,6 +31,9 @@ public class ConsolePage {
 
     @Inject
     CurrentCaller current;
+
+    @Inject
+    ConsoleAuthorizer authorizer;
 
     @GET
     @Produces(MediaType.TEXT_HTML)
@@ -43,12 +45,22 @@ public class ConsolePage {
         if (current.get().username().equals(Caller.ANONYMOUS)) {
             return Response.seeOther(URI.create("/login?then=/console/" + id)).build();
         }
-        // Without vm-console anywhere, the server will make any console of theirs view-only: say so.
-        boolean viewOnly = current.get().reach(Permission.VM_CONSOLE) == Reach.NONE;
-        return Response.ok(html().replace("{{viewOnly}}", Boolean.toString(viewOnly))).header("Cache-Control", "no-store")
+        ConsoleGrant grant;
+        try {
+            grant = authorizer.decide(current.get(), id, false);
+        } catch (ConsoleRefusal refusal) {
+            return Response.status(refusal.status()).type(MediaType.TEXT_HTML)
+                    .entity("<!doctype html><meta charset=\"utf-8\"><title>No console</title><h1>No console</h1><p>"
+                            + escape(refusal.getMessage()) + "</p>\n").build();
+        }
+        return Response.ok(html().replace("{{viewOnly}}", Boolean.toString(grant.viewOnly()))).header("Cache-Control", "no-store")
                 .header("Content-Security-Policy", "default-src 'self'; connect-src 'self'; img-src 'self' data:;"
                         + " style-src 'self' 'unsafe-inline'; frame-ancestors 'self'")
                 .build();
+    }
+
+    private static String escape(String text) {
+        return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\"", "&quot;");
     }
 
     private static String html() {
