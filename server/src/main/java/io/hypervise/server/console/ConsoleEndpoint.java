@@ -10,6 +10,7 @@ import io.quarkus.websockets.next.OnError;
 import io.quarkus.websockets.next.OnOpen;
 import io.quarkus.websockets.next.WebSocket;
 import io.quarkus.websockets.next.WebSocketConnection;
+import io.smallrye.common.annotation.RunOnVirtualThread;
 import io.vertx.core.buffer.Buffer;
 import jakarta.inject.Inject;
 import java.io.IOException;
@@ -66,7 +67,12 @@ public class ConsoleEndpoint {
                 () -> close(connection, NORMAL, "the VM's display closed")));
     }
 
+    /**
+     * On a virtual thread: the write to QEMU blocks, and a worker that stops reading its display
+     * must not tie up the server's worker threads (messages of one connection still come in order).
+     */
     @OnBinaryMessage
+    @RunOnVirtualThread
     void fromViewer(Buffer message, WebSocketConnection connection) {
         ConsoleSession session = sessions.get(connection.id());
         if (session == null) {
