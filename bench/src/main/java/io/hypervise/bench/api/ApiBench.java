@@ -39,8 +39,8 @@ public final class ApiBench {
 
     private static final List<ListQuery> LIST_QUERIES = List.of(
             new ListQuery("GET /api/v1/vms  (first page of 50 of all VMs, by name)", "/api/v1/vms", Optional.empty()),
-            new ListQuery("GET /api/v1/vms?owner=alice  (first page of alice's quarter)", "/api/v1/vms?owner=alice",
-                    Optional.of("alice")));
+            new ListQuery("GET /api/v1/vms?owner=operator  (first page of operator's half)", "/api/v1/vms?owner=operator",
+                    Optional.of("operator")));
 
     private final BenchServer server;
     private final Api api;

@@ -7,12 +7,15 @@ import java.util.List;
  * It boots a kernel from one shared file in the storage root (so 10,000 VMs need no 10,000 images) and
  * has one network adapter with a MAC of its own, derived from n: the server's random MACs (24 bits)
  * would collide somewhere among 10,000 VMs and that creation would be refused. Owners take turns among
- * the four demo users, so a quarter of the VMs belong to each.
+ * the owners below, so half of the VMs belong to each.
  */
 record BenchVm(int number) {
 
-    /** The demo users of the realm that may create VMs. */
-    static final List<String> OWNERS = List.of("admin", "operator", "alice", "bob");
+    /**
+     * The demo users that may create VMs from full definitions (self-service users create from
+     * templates only, within their policies: see docs/operator-guide.md).
+     */
+    static final List<String> OWNERS = List.of("admin", "operator");
     static final String KERNEL = "bench-kernel";
 
     BenchVm {

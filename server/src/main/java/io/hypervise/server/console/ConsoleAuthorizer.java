@@ -8,6 +8,10 @@ import io.hypervise.server.access.Permission;
 import io.hypervise.server.audit.AuditLog;
 import io.hypervise.server.inventory.VmEntity;
 import io.hypervise.server.inventory.VmInventory;
+import io.hypervise.server.policy.EffectivePolicy;
+import io.hypervise.server.policy.PolicyCheck;
+import io.hypervise.server.policy.SelfServiceAction;
+import io.hypervise.server.policy.SelfServicePolicies;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import java.nio.file.Files;
@@ -32,6 +36,9 @@ public class ConsoleAuthorizer {
 
     @Inject
     AuditLog audit;
+
+    @Inject
+    SelfServicePolicies policies;
 
     /** The grant for a console session: who, and how, on a VM whose display is there now (else 409). */
     public ConsoleGrant authorize(Caller caller, String vmId, boolean viewOnlyAsked) {
@@ -67,6 +74,18 @@ public class ConsoleAuthorizer {
                 throw new ConsoleRefusal(403, full.reason());
             }
             viewOnly = true;
+        }
+        if (policies.govern(caller, Permission.VM_CONSOLE)) {
+            // Self-service users: their policies say whether they get the console, only to watch, or not at all.
+            EffectivePolicy policy = policies.effective(caller);
+            if (!viewOnly && !policy.allows(SelfServiceAction.CONSOLE)) {
+                viewOnly = true;
+            }
+            if (viewOnly && !policy.allows(SelfServiceAction.CONSOLE_VIEW_ONLY) && !policy.allows(SelfServiceAction.CONSOLE)) {
+                String reason = PolicyCheck.actionRefusal(caller.username(), policy, SelfServiceAction.CONSOLE_VIEW_ONLY);
+                audit.recordDenial(caller, ACTION, "vm:" + vmId, asked, reason);
+                throw new ConsoleRefusal(403, reason);
+            }
         }
         Path display = engine.vms().vncSocket(vmId);
         return new ConsoleGrant(caller, vmId, display, viewOnly);
