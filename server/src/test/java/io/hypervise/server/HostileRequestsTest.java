@@ -141,6 +141,24 @@ class HostileRequestsTest {
         c.add(new Hostile("alice", "PATCH", vms + "/idle", "application/json", "{\"name\":\"mine now\"}", false));
         c.add(new Hostile("auditor", "PATCH", vms + "/idle", "application/json", "{\"name\":\"audited\"}", false));
         c.add(new Hostile("operator", "PATCH", vms + "/idle", "text/plain", "{\"name\":\"typed\"}", false));
+        // Policies an administrator might mistype, and policy ids that cannot exist.
+        for (String body : List.of("", "null", "[]", "{}", "{\"id\":\"p1\"}", "{\"id\":\"p1\",\"name\":\"n\",\"precedence\":\"high\"}",
+                "{\"id\":\"p1\",\"name\":\"n\u0000\",\"precedence\":1}", "{\"id\":\"../p\",\"name\":\"n\",\"precedence\":1}",
+                "{\"id\":\"p1\",\"name\":\"n\",\"precedence\":1,\"actions\":[\"fly\"]}",
+                "{\"id\":\"p1\",\"name\":\"n\",\"precedence\":1,\"assignedGroups\":[null]}",
+                "{\"id\":\"p1\",\"name\":\"n\",\"precedence\":1,\"maxMemoryMib\":-1}",
+                "{\"id\":\"p1\",\"name\":\"n\",\"precedence\":1,\"templates\":[\"Tiny Linux\"]}",
+                "{\"id\":\"p1\",\"name\":\"n\",\"precedence\":1,\"leaseDays\":99999}")) {
+            c.add(new Hostile("admin", "POST", "/api/v1/policies", "application/json", body, false));
+        }
+        for (String id : List.of("%00", "..", "no-such-policy", "P", "a".repeat(300))) {
+            c.add(new Hostile("admin", "GET", "/api/v1/policies/" + id, null, null, true));
+            c.add(new Hostile("admin", "PUT", "/api/v1/policies/" + id, "application/json",
+                    "{\"name\":\"n\",\"precedence\":1}", true));
+        }
+        c.add(new Hostile("alice", "POST", "/api/v1/policies", "application/json", "{\"id\":\"mine\",\"name\":\"n\",\"precedence\":1}", false));
+        c.add(new Hostile("admin", "PUT", vms + "/idle/lease", "application/json", "{\"expiresAt\":\"2001-01-01T00:00:00Z\"}", false));
+        c.add(new Hostile("admin", "PUT", vms + "/idle/lease", "application/json", "{\"expiresAt\":\"tomorrow\"}", false));
         for (String method : List.of("PUT", "PATCH", "DELETE")) {
             c.add(new Hostile("admin", method, "/api/v1/host", "application/json", "{}", false));
             c.add(new Hostile("admin", method, "/api/v1/me", "application/json", "{}", false));
@@ -195,6 +213,8 @@ class HostileRequestsTest {
     void nothingChanged() {
         assertThat(recordedVms()).isEqualTo(vmsBefore);
         assertThat(engine.vms().list()).hasSize(engineVmsBefore);
+        assertThat(QuarkusTransaction.requiringNew().call(() -> io.hypervise.server.policy.PolicyEntity.count()))
+                .as("policies created by hostile requests").isZero();
         assertThat(engine.vms().status("idle").definition()).isEqualTo(idleBefore);
         assertThat(QuarkusTransaction.requiringNew().call(() -> VmEntity.<VmEntity>findById("idle").name)).isEqualTo("Idle VM");
         assertThat(corpus().count()).isGreaterThanOrEqualTo(100);

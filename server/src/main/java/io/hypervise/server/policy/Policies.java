@@ -18,6 +18,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.function.Function;
+import java.util.function.Predicate;
 import java.util.regex.Pattern;
 
 /** Writing policies: every field checked and every broken rule named; every change audited. */
@@ -34,7 +36,8 @@ public class Policies {
     @Transactional
     public PolicyEntity create(PolicyRequest request, Caller caller) {
         List<Violation> v = check(request, true);
-        if (PolicyEntity.findById(request.id()) != null) {
+        if (v.stream().noneMatch(x -> x.field().equals("id") || x.field().equals("body"))
+                && PolicyEntity.findById(request.id()) != null) {
             v.add(new Violation("id", "a policy '" + request.id() + "' exists already; PUT /api/v1/policies/"
                     + request.id() + " changes it"));
         }
@@ -159,22 +162,18 @@ public class Policies {
     }
 
     private static void names(List<Violation> v, String field, List<String> values) {
-        if (values == null) {
-            return;
-        }
-        if (values.size() > MAX_ENTRIES) {
-            v.add(new Violation(field, "at most " + MAX_ENTRIES + " entries"));
-            return;
-        }
-        for (int i = 0; i < values.size(); i++) {
-            String s = values.get(i);
-            if (s == null || s.isBlank() || s.length() > 255 || s.chars().anyMatch(Character::isISOControl)) {
-                v.add(new Violation(field + "[" + i + "]", "must be a Keycloak name: 1 to 255 characters, without control characters"));
-            }
-        }
+        entries(v, field, values, s -> s != null && !s.isBlank() && s.length() <= 255 && s.chars().noneMatch(Character::isISOControl),
+                s -> "must be a Keycloak name: 1 to 255 characters, without control characters");
     }
 
     private static void ids(List<Violation> v, String field, List<String> values) {
+        entries(v, field, values, s -> s != null && ID.matcher(s).matches(),
+                s -> "must be an id: lower-case letters, digits or dashes; got '" + s + "'");
+    }
+
+    /** At most MAX_ENTRIES values, each one {@code valid}, or a violation naming its index. */
+    private static void entries(List<Violation> v, String field, List<String> values, Predicate<String> valid,
+            Function<String, String> rule) {
         if (values == null) {
             return;
         }
@@ -183,9 +182,8 @@ public class Policies {
             return;
         }
         for (int i = 0; i < values.size(); i++) {
-            if (values.get(i) == null || !ID.matcher(values.get(i)).matches()) {
-                v.add(new Violation(field + "[" + i + "]", "must be an id: lower-case letters, digits or dashes; got '"
-                        + values.get(i) + "'"));
+            if (!valid.test(values.get(i))) {
+                v.add(new Violation(field + "[" + i + "]", rule.apply(values.get(i))));
             }
         }
     }
