@@ -79,8 +79,8 @@ public final class PolicyCheck {
     private static void largest(List<String> r, String what, EffectivePolicy.Setting<? extends Number> max, long has,
             boolean mib) {
         if (max.configured() && has > max.value().longValue()) {
-            r.add("largest VM: at most " + amount(max.value().longValue(), mib) + " of " + what + " per VM"
-                    + from(max) + "; this VM has " + amount(has, mib));
+            r.add("largest VM: at most " + amount(max.value().longValue(), mib) + (mib ? " of " : " ") + what + " per VM"
+                    + from(max) + "; this VM has " + amount(has, mib) + (mib ? "" : " " + what));
         }
     }
 

@@ -38,7 +38,7 @@ class PolicyCheckTest {
                 "template 'windows-11' is not allowed for alice; allowed: tiny-linux (policy 'engineering')",
                 "self-service VMs get new blank disks (sizeMib), not existing images; this VM names 1 existing image",
                 "host group 'gpu' is not allowed for alice; allowed: default (policy 'engineering')",
-                "largest VM: at most 4 of vCPUs per VM (policy 'engineering'); this VM has 6",
+                "largest VM: at most 4 vCPUs per VM (policy 'engineering'); this VM has 6 vCPUs",
                 "largest VM: at most 4 GiB of memory per VM (policy 'engineering'); this VM has 5 GiB",
                 "VM quota: 3 of 3 VMs in use (policy 'engineering')",
                 "vCPU quota: 4 of 8 vCPUs in use (policy 'engineering'); this VM needs 6");
