@@ -20,7 +20,7 @@ public final class PolicyCheck {
     public static List<String> refusals(String user, EffectivePolicy p, Usage used, Candidate c) {
         List<String> r = new ArrayList<>();
         if (p.applied().isEmpty()) {
-            r.add("no self-service policy applies to " + user + "; an administrator assigns policies to users and groups");
+            r.add(noPolicy(user));
             return r;
         }
         if (c.newVm()) {
@@ -49,7 +49,7 @@ public final class PolicyCheck {
     /** Why the action is refused, or null when the policies allow it. */
     public static String actionRefusal(String user, EffectivePolicy p, SelfServiceAction action) {
         if (p.applied().isEmpty()) {
-            return "no self-service policy applies to " + user + "; an administrator assigns policies to users and groups";
+            return noPolicy(user);
         }
         if (p.allows(action)) {
             return null;
@@ -61,6 +61,10 @@ public final class PolicyCheck {
         return "the action '" + action.id() + "' is not allowed for " + user + "; "
                 + (allowed.isEmpty() ? "no policy allows any action" : "allowed: " + String.join(", ", allowed))
                 + from(p.actions());
+    }
+
+    private static String noPolicy(String user) {
+        return "no self-service policy applies to " + user + "; an administrator assigns policies to users and groups";
     }
 
     private static void allowed(List<String> r, String what, String value, EffectivePolicy.Setting<Set<String>> setting,
