@@ -3,6 +3,7 @@ package io.hypervise.bench;
 import io.hypervise.engine.Engine;
 import io.hypervise.engine.EngineConfig;
 import io.hypervise.engine.host.Accelerator;
+import io.hypervise.engine.storage.FileTrees;
 import io.hypervise.engine.storage.TinyLinuxTemplate;
 import io.hypervise.engine.vm.BootSource;
 import io.hypervise.engine.vm.DeviceProfile;
@@ -18,9 +19,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
-import java.util.stream.Stream;
 
 /**
  * Start-to-readiness of the tiny-linux guest through the engine against the same QEMU command line
@@ -45,7 +44,7 @@ public final class BootBench {
             BootSource boot = new BootSource.Kernel(kernel, initrd, template.commandLine());
             run(dir, storage, boot, runs, definedVms);
         } finally {
-            deleteTree(dir);
+            FileTrees.delete(dir);
         }
     }
 
@@ -173,11 +172,4 @@ public final class BootBench {
         return n % 2 == 1 ? sorted.get(n / 2) : (sorted.get(n / 2 - 1) + sorted.get(n / 2)) / 2;
     }
 
-    private static void deleteTree(Path dir) throws IOException {
-        try (Stream<Path> files = Files.walk(dir)) {
-            for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
-        }
-    }
 }

@@ -1,5 +1,6 @@
 package io.hypervise.server;
 
+import io.hypervise.engine.storage.FileTrees;
 import io.hypervise.server.database.EmbeddedPostgres;
 import io.quarkus.test.common.QuarkusTestResourceLifecycleManager;
 import java.io.IOException;
@@ -16,11 +17,9 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 
 /**
  * A real Keycloak with the {@code hypervise} realm, started once per test JVM however many test
@@ -298,10 +297,8 @@ public class KeycloakTestResource implements QuarkusTestResourceLifecycleManager
     }
 
     private static void deleteTree(Path dir) {
-        try (Stream<Path> files = Files.walk(dir)) {
-            for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
+        try {
+            FileTrees.delete(dir);
         } catch (IOException e) {
             System.err.println("cannot remove " + dir + ": " + e);
         }

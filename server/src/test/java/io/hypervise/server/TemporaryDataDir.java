@@ -1,14 +1,13 @@
 package io.hypervise.server;
 
+import io.hypervise.engine.storage.FileTrees;
 import io.quarkus.test.common.QuarkusTestResourceLifecycleManager;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
-import java.util.Comparator;
 import java.util.Map;
-import java.util.stream.Stream;
 
 /** Gives the server under test a fresh data folder (short, under /tmp) and removes it afterwards. */
 public class TemporaryDataDir implements QuarkusTestResourceLifecycleManager {
@@ -35,10 +34,8 @@ public class TemporaryDataDir implements QuarkusTestResourceLifecycleManager {
 
     /** Removes a test's data folder and everything in it. */
     public static void delete(Path dir) {
-        try (Stream<Path> files = Files.walk(dir)) {
-            for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(p);
-            }
+        try {
+            FileTrees.delete(dir);
         } catch (IOException e) {
             throw new UncheckedIOException("cannot remove " + dir, e);
         }

@@ -18,7 +18,6 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.Comparator;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -27,7 +26,6 @@ import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
-import java.util.stream.Stream;
 
 /**
  * The default guest template, {@code tiny-linux}: Debian's stock kernel and an initramfs with
@@ -141,11 +139,11 @@ public final class TinyLinuxTemplate {
             Built built = buildIn(work, library, downloadCache, progress);
             progress.accept("template " + NAME + " ready (kernel " + built.kernelVersion() + ") after "
                     + Duration.between(start, Instant.now()).toSeconds() + " s");
-            deleteTree(work);
+            FileTrees.delete(work);
             return built;
         } catch (IOException | RuntimeException | Error failure) {
             try {
-                deleteTree(work);
+                FileTrees.delete(work);
             } catch (IOException cleanup) {
                 failure.addSuppressed(cleanup);
             }
@@ -184,7 +182,7 @@ public final class TinyLinuxTemplate {
                 recipe(), Instant.now().toString());
         // Written last: a template directory is complete exactly when its manifest exists.
         JSON.writeValue(out.resolve(MANIFEST).toFile(), manifest);
-        deleteTree(unpacked);
+        FileTrees.delete(unpacked);
 
         install(out, library.resolve(NAME), work);
         return read(library.resolve(NAME)).orElseThrow(
@@ -229,7 +227,7 @@ public final class TinyLinuxTemplate {
     private static void removeLeftovers(Path library) throws IOException {
         try (DirectoryStream<Path> leftovers = Files.newDirectoryStream(library, "." + NAME + "-build-*")) {
             for (Path leftover : leftovers) {
-                deleteTree(leftover);
+                FileTrees.delete(leftover);
             }
         }
     }
@@ -280,14 +278,4 @@ public final class TinyLinuxTemplate {
         }
     }
 
-    private static void deleteTree(Path root) throws IOException {
-        if (!Files.exists(root)) {
-            return;
-        }
-        try (Stream<Path> paths = Files.walk(root)) {
-            for (Path p : paths.sorted(Comparator.reverseOrder()).toList()) {
-                Files.delete(p);
-            }
-        }
-    }
 }

@@ -1,5 +1,6 @@
 package io.hypervise.server.database;
 
+import io.hypervise.engine.storage.FileTrees;
 import java.io.File;
 import java.io.IOException;
 import java.io.InterruptedIOException;
@@ -189,7 +190,7 @@ public final class EmbeddedPostgres implements AutoCloseable {
     }
 
     private void initdb() throws IOException {
-        PostgresBinaries.deleteTree(dataDir); // a half-made cluster from an interrupted first start
+        FileTrees.delete(dataDir); // a half-made cluster from an interrupted first start
         Files.createDirectory(dataDir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
         giveToAccount(dataDir);
         Path pwfile = settings.dir().resolve("initdb.pw");

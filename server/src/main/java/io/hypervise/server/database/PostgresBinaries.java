@@ -1,11 +1,11 @@
 package io.hypervise.server.database;
 
+import io.hypervise.engine.storage.FileTrees;
 import java.io.BufferedInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.attribute.PosixFilePermission;
@@ -13,14 +13,12 @@ import java.security.DigestInputStream;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
-import java.util.Comparator;
 import java.util.EnumSet;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import java.util.stream.Stream;
 import org.apache.commons.compress.archivers.tar.TarArchiveEntry;
 import org.apache.commons.compress.archivers.tar.TarArchiveInputStream;
 import org.tukaani.xz.XZInputStream;
@@ -51,12 +49,12 @@ final class PostgresBinaries {
             return new PostgresBinaries(home);
         }
         Path partial = home.resolveSibling(home.getFileName() + ".partial");
-        deleteTree(partial);
+        FileTrees.delete(partial);
         try (InputStream in = open(loader)) {
             extract(in, partial);
         }
         Files.writeString(partial.resolve(MARKER), sha256 + "\n");
-        deleteTree(home);
+        FileTrees.delete(home);
         Files.move(partial, home, StandardCopyOption.ATOMIC_MOVE);
         return new PostgresBinaries(home);
     }
@@ -141,14 +139,4 @@ final class PostgresBinaries {
         return set;
     }
 
-    static void deleteTree(Path dir) throws IOException {
-        if (!Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
-            return;
-        }
-        try (Stream<Path> files = Files.walk(dir)) {
-            for (Path p : files.sorted(Comparator.reverseOrder()).toList()) {
-                Files.delete(p);
-            }
-        }
-    }
 }

@@ -2,6 +2,7 @@ package io.hypervise.server.database;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.hypervise.engine.storage.FileTrees;
 import io.hypervise.server.LeftoverProcesses;
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -48,7 +49,7 @@ class EmbeddedPostgresTest {
             c.close();
         }
         assertThat(LeftoverProcesses.mentioning(dir)).isEmpty();
-        PostgresBinaries.deleteTree(dir.getParent());
+        FileTrees.delete(dir.getParent());
     }
 
     @Test
