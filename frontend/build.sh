@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the browser side into a folder of static resources (the server's META-INF/resources):
-# noVNC's ES modules as published on npm (no bundler: browsers load them as they are) and our pages.
+# noVNC's ES modules as published on npm (no bundler: browsers load them as they are), htmx and uPlot
+# for the admin console and the portal, and our own scripts and styles.
 # npm runs only when package-lock.json is newer than what node_modules holds; nothing is fetched at
 # run time and no CDN is used.
 set -euo pipefail
@@ -12,7 +13,10 @@ if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules
   npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 fi
 NOVNC=node_modules/@novnc/novnc
-rm -rf "$OUT/novnc" "$OUT/console-app"
-mkdir -p "$OUT/novnc" "$OUT/console-app"
+rm -rf "$OUT/novnc" "$OUT/console-app" "$OUT/ui"
+mkdir -p "$OUT/novnc" "$OUT/console-app" "$OUT/ui/vendor"
 cp -R "$NOVNC/core" "$NOVNC/vendor" "$NOVNC/LICENSE.txt" "$NOVNC/package.json" "$OUT/novnc/"
-cp src/* "$OUT/console-app/"
+cp src/console/* "$OUT/console-app/"
+cp node_modules/htmx.org/dist/htmx.min.js node_modules/uplot/dist/uPlot.iife.min.js node_modules/uplot/dist/uPlot.min.css \
+  "$OUT/ui/vendor/"
+cp src/ui/* "$OUT/ui/"

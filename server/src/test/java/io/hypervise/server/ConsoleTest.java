@@ -2,7 +2,6 @@ package io.hypervise.server;
 
 import static io.hypervise.server.ApiAccessTest.as;
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.fail;
 
 import io.hypervise.engine.Engine;
 import io.quarkus.test.common.WithTestResource;
@@ -44,8 +43,6 @@ import org.openqa.selenium.OutputType;
 import org.openqa.selenium.WebElement;
 import org.openqa.selenium.WindowType;
 import org.openqa.selenium.chrome.ChromeDriver;
-import org.openqa.selenium.chrome.ChromeDriverService;
-import org.openqa.selenium.chrome.ChromeOptions;
 import org.openqa.selenium.interactions.Actions;
 
 /**
@@ -61,7 +58,7 @@ import org.openqa.selenium.interactions.Actions;
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class ConsoleTest {
 
-    static final Path SCREENSHOTS = Path.of("target/screenshots");
+    static final Path SCREENSHOTS = Browser.SCREENSHOTS;
     private static final Duration CONNECT = Duration.ofSeconds(30);
 
     @TestHTTPResource("/")
@@ -87,7 +84,7 @@ class ConsoleTest {
         VmApiTest.awaitJob("alice", job);
         awaitSerial("HYPERVISE-READY", Duration.ofSeconds(60));
         Files.createDirectories(SCREENSHOTS);
-        browser = chromium();
+        browser = Browser.chromium(1100, 900);
     }
 
     @AfterAll
@@ -225,33 +222,6 @@ class ConsoleTest {
 
     // ---------------------------------------------------------------- the browser
 
-    private static ChromeDriver chromium() {
-        ChromeOptions options = new ChromeOptions();
-        options.setBinary("/usr/bin/chromium");
-        options.addArguments("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--window-size=1100,900", "--lang=en-US");
-        ChromeDriverService service = new ChromeDriverService.Builder()
-                .usingDriverExecutable(Path.of("/usr/bin/chromedriver").toFile())
-                .usingAnyFreePort().build();
-        ChromeDriver driver = new ChromeDriver(service, options);
-        driver.manage().timeouts().pageLoadTimeout(Duration.ofSeconds(60)).scriptTimeout(Duration.ofSeconds(30));
-        return driver;
-    }
-
-    /** Keycloak's own login form, as a person fills it in. */
-    private void signIn(String user) {
-        await("Keycloak's login form", Duration.ofSeconds(30), () -> !browser.findElements(By.id("username")).isEmpty());
-        browser.findElement(By.id("username")).sendKeys(user);
-        browser.findElement(By.id("password")).sendKeys(user);
-        browser.findElement(By.id("kc-login")).click();
-        await("the console page", Duration.ofSeconds(30), () -> browser.getCurrentUrl().startsWith(base + "/console/"));
-    }
-
-    /** Forgets every session, the server's and Keycloak's: the next page asks who you are. */
-    private void signOut() {
-        browser.executeCdpCommand("Network.clearBrowserCookies", Map.of());
-    }
-
     private void awaitConnected() {
         await("noVNC to connect", CONNECT,
                 () -> "connected".equals(browser.findElement(By.id("status")).getAttribute("data-state")));
@@ -358,23 +328,18 @@ class ConsoleTest {
     }
 
     private void await(String what, Duration timeout, BooleanSupplier condition) {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                String where = browser == null ? "" : "; the browser is at " + browser.getCurrentUrl() + ", showing:\n"
-                        + browser.findElement(By.tagName("body")).getText();
-                fail("waited " + timeout.toSeconds() + " s for " + what + where);
-            }
-            sleep(200);
-        }
+        Browser.await(browser, what, timeout, condition);
+    }
+
+    private void signIn(String user) {
+        Browser.signIn(browser, user, base + "/console/");
+    }
+
+    private void signOut() {
+        Browser.signOut(browser);
     }
 
     private static void sleep(long millis) {
-        try {
-            Thread.sleep(millis);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new UncheckedIOException(new IOException("interrupted", e));
-        }
+        Browser.sleep(millis);
     }
 }

@@ -1,0 +1,134 @@
+// The admin console's and the portal's behaviour around htmx: dialogs, the new-VM wizard, what the
+// server says (done, or a problem document in words), and live refreshes from server-sent events.
+(function () {
+  'use strict';
+  const dialog = () => document.getElementById('dialog');
+  const toast = (text, bad) => {
+    const t = document.getElementById('toast');
+    t.textContent = text;
+    t.className = bad ? 'bad' : 'good';
+    t.setAttribute('role', bad ? 'alert' : 'status');
+    t.hidden = false;
+    clearTimeout(t.timer);
+    t.timer = setTimeout(() => { t.hidden = true; }, bad ? 12000 : 5000);
+  };
+
+  // A problem document (RFC 9457) as a person reads it: the rules broken, each with its field.
+  const describe = (xhr) => {
+    try {
+      const p = JSON.parse(xhr.responseText);
+      if (Array.isArray(p.violations) && p.violations.length) {
+        return p.violations.map(v => v.field + ': ' + v.message).join('\n');
+      }
+      if (Array.isArray(p.reasons) && p.reasons.length) {
+        return p.reasons.join('\n');
+      }
+      return p.detail || p.title || ('The server answered ' + xhr.status);
+    } catch (e) {
+      return xhr.status === 0 ? 'The server cannot be reached.' : 'The server answered ' + xhr.status + '.';
+    }
+  };
+
+  document.addEventListener('htmx:responseError', (e) => {
+    const message = describe(e.detail.xhr);
+    const d = dialog();
+    const inDialog = d && d.open ? d.querySelector('.form-error') : null;
+    if (inDialog) {
+      inDialog.textContent = message;
+      inDialog.hidden = false;
+      inDialog.focus();
+    } else {
+      toast(message, true);
+    }
+    if (e.detail.xhr.status === 401) {
+      toast('Your session has ended. Reload the page to sign in again.', true);
+    }
+  });
+  document.addEventListener('htmx:sendError', () => toast('The server cannot be reached.', true));
+
+  // A change went through: say so, close the dialog it came from.
+  document.addEventListener('hv-done', (e) => {
+    toast(e.detail.value, false);
+    const d = dialog();
+    if (d && d.open) { d.close(); }
+  });
+  // A deleted VM's pane has nothing left to show: the admin console starts over, saying what happened.
+  document.addEventListener('vm-deleted', (e) => {
+    if (document.getElementById('actions')) {
+      sessionStorage.setItem('hv-toast', e.detail.value);
+      location.assign('/admin');
+    } else {
+      toast(e.detail.value, false);
+      htmx.trigger(document.body, 'vms-changed');
+    }
+  });
+  const carried = sessionStorage.getItem('hv-toast');
+  if (carried) {
+    sessionStorage.removeItem('hv-toast');
+    toast(carried, false);
+  }
+
+  // Dialog contents arrive by htmx; open the dialog then, and wire the wizard's steps.
+  document.addEventListener('htmx:afterSwap', (e) => {
+    if (e.detail.target.id === 'dialog-body') {
+      const d = dialog();
+      if (!d.open) { d.showModal(); }
+      const wizard = d.querySelector('[data-wizard]');
+      if (wizard) { wizardStep(wizard, 1); }
+      const first = d.querySelector('input:not([type=hidden]), select, textarea');
+      if (first) { first.focus(); }
+    }
+    markSelected();
+  });
+  document.addEventListener('click', (e) => {
+    const d = dialog();
+    if (e.target.matches('[data-close]') && d) { d.close(); }
+    const wizard = e.target.closest('[data-wizard]');
+    if (!wizard) { return; }
+    const at = Number(wizard.dataset.at || 1);
+    if (e.target.matches('[data-next]')) {
+      const fields = wizard.querySelectorAll('[data-step="' + at + '"] input, [data-step="' + at + '"] select');
+      for (const f of fields) { if (!f.reportValidity()) { return; } }
+      wizardStep(wizard, at + 1);
+    }
+    if (e.target.matches('[data-back]')) { wizardStep(wizard, at - 1); }
+  });
+
+  function wizardStep(wizard, n) {
+    const steps = wizard.querySelectorAll('[data-step]');
+    n = Math.max(1, Math.min(steps.length, n));
+    wizard.dataset.at = n;
+    steps.forEach(s => { s.hidden = Number(s.dataset.step) !== n; });
+    wizard.querySelectorAll('[data-step-label]').forEach(l => {
+      if (Number(l.dataset.stepLabel) === n) { l.setAttribute('aria-current', 'step'); } else { l.removeAttribute('aria-current'); }
+    });
+    const last = n === steps.length;
+    wizard.querySelector('[data-back]').hidden = n === 1;
+    wizard.querySelector('[data-next]').hidden = last;
+    wizard.querySelectorAll('[data-only-step]').forEach(b => { b.hidden = !last; });
+    const fieldset = wizard.querySelector('[data-step="' + n + '"]');
+    const first = fieldset && fieldset.querySelector('input:not([type=hidden]), select');
+    if (first) { first.focus(); }
+  }
+
+  // The selected VM's row is marked, for the eye and for screen readers.
+  function markSelected() {
+    const pane = document.querySelector('#actions [data-vm-id]');
+    const id = pane ? pane.dataset.vmId : null;
+    document.querySelectorAll('tr.vm-row').forEach(r => {
+      const on = r.dataset.vmId === id;
+      r.classList.toggle('selected', on);
+      if (on) { r.setAttribute('aria-selected', 'true'); } else { r.removeAttribute('aria-selected'); }
+    });
+  }
+
+  // Server-sent events: VMs changed somewhere; lists and panes ask again for what they show.
+  if (window.EventSource && document.querySelector('[hx-trigger*="vms-changed"]')) {
+    let pending = null;
+    const source = new EventSource('/ui/events');
+    source.onmessage = (e) => {
+      if (e.data !== 'vms-changed' || pending) { return; }
+      pending = setTimeout(() => { pending = null; htmx.trigger(document.body, 'vms-changed'); }, 250);
+    };
+  }
+})();

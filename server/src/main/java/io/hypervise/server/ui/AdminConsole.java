@@ -1,0 +1,98 @@
+package io.hypervise.server.ui;
+
+import io.hypervise.server.access.Caller;
+import io.hypervise.server.access.CurrentCaller;
+import io.hypervise.server.access.Permission;
+import io.hypervise.server.access.Reach;
+import io.hypervise.server.access.Requires;
+import io.hypervise.server.audit.AuditQuery;
+import io.hypervise.server.audit.AuditReader;
+import io.hypervise.server.host.HostResource;
+import io.hypervise.server.inventory.HostEntity;
+import io.hypervise.server.jobs.JobResource;
+import io.hypervise.server.jobs.JobView;
+import io.quarkus.qute.TemplateInstance;
+import jakarta.inject.Inject;
+import jakarta.transaction.Transactional;
+import jakarta.ws.rs.GET;
+import jakarta.ws.rs.Path;
+import jakarta.ws.rs.PathParam;
+import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.QueryParam;
+import jakarta.ws.rs.core.MediaType;
+import java.util.List;
+import org.eclipse.microprofile.openapi.annotations.Operation;
+
+/**
+ * The admin console's pages, laid out like Hyper-V's Virtualization Management Console: hosts on the
+ * left, the selection's VMs in the middle, actions on the right; and the host, jobs and audit pages.
+ */
+@Path("/admin")
+@Produces(MediaType.TEXT_HTML)
+@Requires(Permission.HOST_READ)
+public class AdminConsole {
+
+    @Inject
+    CurrentCaller current;
+
+    @Inject
+    VmLists lists;
+
+    @Inject
+    HostResource hosts;
+
+    @Inject
+    JobResource jobs;
+
+    @Inject
+    AuditReader audit;
+
+    @GET
+    @Operation(hidden = true)
+    @Transactional
+    public TemplateInstance console(@QueryParam("name") String name, @QueryParam("state") String state,
+            @QueryParam("page") String page, @QueryParam("host") String host, @QueryParam("vm") String vm) {
+        Caller caller = current.get();
+        return Pages.admin(Nav.of(caller, "/admin"), HostTree.load(host), lists.list(name, state, page, host), vm,
+                caller.reach(Permission.VM_CREATE) != Reach.NONE);
+    }
+
+    @GET
+    @Path("hosts/{id}")
+    @Operation(hidden = true)
+    @Transactional
+    public TemplateInstance host(@PathParam("id") String id) {
+        var detail = hosts.host(id);
+        HostEntity entity = HostEntity.findById(id);
+        return Pages.host(Nav.of(current.get(), "/admin"), HostTree.load(id), detail, entity.hostGroup);
+    }
+
+    @GET
+    @Path("jobs")
+    @Operation(hidden = true)
+    @Requires(Permission.JOB_READ)
+    public TemplateInstance jobs() {
+        List<JobView> recent = recentJobs();
+        return Pages.jobs(Nav.of(current.get(), "/admin/jobs"), recent, running(recent));
+    }
+
+    @GET
+    @Path("audit")
+    @Operation(hidden = true)
+    @Requires(Permission.AUDIT_READ)
+    public TemplateInstance audit(@QueryParam("actor") String actor, @QueryParam("action") String action,
+            @QueryParam("target") String target, @QueryParam("outcome") String outcome, @QueryParam("from") String from,
+            @QueryParam("to") String to, @QueryParam("page") String page) {
+        AuditQuery query = AuditQuery.parse(actor, action, target, outcome, from, to, page, null);
+        AuditFilter filter = new AuditFilter(actor, action, target, outcome, from, to, query.page());
+        return Pages.audit(Nav.of(current.get(), "/admin/audit"), filter, audit.find(query));
+    }
+
+    List<JobView> recentJobs() {
+        return jobs.list(null, null, "0", "25").items();
+    }
+
+    static boolean running(List<JobView> jobs) {
+        return jobs.stream().anyMatch(j -> j.state().equals("running") || j.state().equals("queued"));
+    }
+}

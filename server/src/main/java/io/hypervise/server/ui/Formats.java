@@ -1,0 +1,72 @@
+package io.hypervise.server.ui;
+
+import io.hypervise.engine.host.HostLoad;
+import io.quarkus.qute.TemplateExtension;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+
+/** How pages write sizes, times and states: for people, not machines. */
+@TemplateExtension
+final class Formats {
+
+    private static final DateTimeFormatter TIME = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss 'UTC'")
+            .withZone(ZoneOffset.UTC);
+
+    private Formats() {
+    }
+
+    /** 256 → "256 MiB", 2048 → "2 GiB", 1536 → "1.5 GiB". */
+    static String mib(Number value) {
+        long mib = value.longValue();
+        if (mib < 1024) {
+            return mib + " MiB";
+        }
+        double gib = mib / 1024.0;
+        return (gib == Math.rint(gib) ? String.valueOf((long) gib) : String.format("%.1f", gib)) + " GiB";
+    }
+
+    static String bytes(Long bytes) {
+        return bytes == null ? "" : mib(bytes >> 20);
+    }
+
+    static String time(Instant at) {
+        return at == null ? "" : TIME.format(at);
+    }
+
+    /** How long ago: "12 s", "5 min", "3 h 4 min", "2 d 3 h". */
+    static String age(Instant since) {
+        if (since == null) {
+            return "";
+        }
+        long s = Math.max(0, Duration.between(since, Instant.now()).toSeconds());
+        if (s < 60) {
+            return s + " s";
+        }
+        if (s < 3600) {
+            return s / 60 + " min";
+        }
+        if (s < 86400) {
+            return s / 3600 + " h " + s % 3600 / 60 + " min";
+        }
+        return s / 86400 + " d " + s % 86400 / 3600 + " h";
+    }
+
+    static int memoryUsedPercent(HostLoad load) {
+        return percent(load.memoryTotalBytes() - load.memoryAvailableBytes(), load.memoryTotalBytes());
+    }
+
+    static int storageUsedPercent(HostLoad load) {
+        return percent(load.storageTotalBytes() - load.storageFreeBytes(), load.storageTotalBytes());
+    }
+
+    private static int percent(long part, long whole) {
+        return whole <= 0 ? 0 : (int) Math.round(100.0 * part / whole);
+    }
+
+    /** A CSS class for a state: "state-running", "state-off", ... */
+    static String css(String state) {
+        return "state-" + state.toLowerCase(java.util.Locale.ROOT);
+    }
+}

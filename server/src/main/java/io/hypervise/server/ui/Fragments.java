@@ -1,0 +1,308 @@
+package io.hypervise.server.ui;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.json.JsonWriteFeature;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import io.hypervise.engine.vm.InvalidVmDefinitionException;
+import io.hypervise.engine.vm.Violation;
+import io.hypervise.server.access.Caller;
+import io.hypervise.server.access.CurrentCaller;
+import io.hypervise.server.access.Permission;
+import io.hypervise.server.access.Reach;
+import io.hypervise.server.access.Requires;
+import io.hypervise.server.audit.AuditReader;
+import io.hypervise.server.jobs.JobView;
+import io.hypervise.server.policy.EffectivePolicy;
+import io.hypervise.server.policy.SelfServicePolicies;
+import io.hypervise.server.template.TemplateResource;
+import io.hypervise.server.template.TemplateView;
+import io.hypervise.server.vm.VmRequest;
+import io.hypervise.server.vm.VmResource;
+import io.hypervise.server.vm.VmSettingsRequest;
+import io.hypervise.server.vm.VmView;
+import io.quarkus.qute.TemplateInstance;
+import jakarta.inject.Inject;
+import jakarta.ws.rs.Consumes;
+import jakarta.ws.rs.FormParam;
+import jakarta.ws.rs.GET;
+import jakarta.ws.rs.POST;
+import jakarta.ws.rs.Path;
+import jakarta.ws.rs.PathParam;
+import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.QueryParam;
+import jakarta.ws.rs.core.MediaType;
+import jakarta.ws.rs.core.Response;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.eclipse.microprofile.openapi.annotations.Operation;
+
+/**
+ * The pieces of pages that htmx fetches and swaps in, and the browser's changes. Each change goes
+ * through the API's own resource, so the same checks, policies and audit entries apply as for a
+ * script; a refusal comes back as the API's problem document, which the page shows in words.
+ */
+@Path("/ui")
+@Produces(MediaType.TEXT_HTML)
+public class Fragments {
+
+    /** JSON for a response header: header values must stay ASCII, so the rest is escaped. */
+    private static final ObjectMapper HEADER_JSON = JsonMapper.builder().enable(JsonWriteFeature.ESCAPE_NON_ASCII).build();
+
+    @Inject
+    CurrentCaller current;
+
+    @Inject
+    VmResource vms;
+
+    @Inject
+    VmLists lists;
+
+    @Inject
+    TemplateResource templates;
+
+    @Inject
+    SelfServicePolicies policies;
+
+    @Inject
+    AdminConsole console;
+
+    @Inject
+    PortalViews portal;
+
+    @Inject
+    AuditReader audit;
+
+    @GET
+    @Path("vms/rows")
+    @Operation(hidden = true)
+    @Requires(Permission.VM_READ)
+    public TemplateInstance rows(@QueryParam("name") String name, @QueryParam("state") String state,
+            @QueryParam("page") String page, @QueryParam("host") String host) {
+        return Pages.admin$rows(lists.list(name, state, page, host));
+    }
+
+    @GET
+    @Path("vms/{id}/pane")
+    @Operation(hidden = true)
+    @Requires(Permission.VM_READ)
+    public TemplateInstance pane(@PathParam("id") String id) {
+        Caller caller = current.get();
+        VmView vm = vms.get(id);
+        VmOffer offer = VmOffer.of(caller, vm, governing(caller));
+        return Pages.pane(new VmPane(vm, offer, VmOffer.hasScreen(vm)
+                && caller.decide(Permission.VM_CONSOLE_VIEW, vm.owner()).allowed(),
+                caller.reach(Permission.VM_CREATE) != Reach.NONE));
+    }
+
+    @GET
+    @Path("vms/{id}/screen.png")
+    @Produces("image/png")
+    @Operation(hidden = true)
+    @Requires(Permission.VM_CONSOLE_VIEW)
+    public Response screen(@PathParam("id") String id, @QueryParam("width") String width) {
+        return vms.screen(id, width);
+    }
+
+    @POST
+    @Path("vms/{id}/do/{action}")
+    @Operation(hidden = true)
+    @Requires(Permission.VM_OPERATE)
+    public Response act(@PathParam("id") String id, @PathParam("action") String action) {
+        Response answer = vms.act(id, action);
+        VmView vm = vms.get(id);
+        String done = answer.getStatus() == 202
+                ? "'" + vm.name() + "': " + ((JobView) answer.getEntity()).kind().replace("vm-", "") + " started"
+                : "'" + vm.name() + "' is " + vm.state();
+        return changed(done);
+    }
+
+    @GET
+    @Path("vms/new")
+    @Operation(hidden = true)
+    @Requires(Permission.VM_CREATE)
+    public TemplateInstance newVm(@QueryParam("source") String source) {
+        Caller caller = current.get();
+        EffectivePolicy policy = governing(caller);
+        List<TemplateView> usable = templates.list().items().stream()
+                .filter(t -> policy == null || policy.templates().configured() && policy.templates().value().contains(t.id()))
+                .toList();
+        // Self-service users create from the templates their policies allow, never from an image path.
+        return Pages.newVm(new NewVmForm(usable, policy != null, policy == null && "image".equals(source)));
+    }
+
+    @POST
+    @Path("vms/check")
+    @Consumes(MediaType.APPLICATION_FORM_URLENCODED)
+    @Operation(hidden = true)
+    @Requires(Permission.VM_CREATE)
+    public TemplateInstance check(@FormParam("source") String source, @FormParam("template") String template,
+            @FormParam("image") String image, @FormParam("format") String format, @FormParam("name") String name,
+            @FormParam("vcpus") String vcpus, @FormParam("memoryMib") String memoryMib,
+            @FormParam("diskMib") String diskMib, @FormParam("profile") String profile) {
+        VmRequest request = request(source, template, image, format, name, vcpus, memoryMib, diskMib, profile);
+        return Pages.check(CheckResult.of(vms.check(request), name));
+    }
+
+    @POST
+    @Path("vms")
+    @Consumes(MediaType.APPLICATION_FORM_URLENCODED)
+    @Operation(hidden = true)
+    @Requires(Permission.VM_CREATE)
+    public Response create(@FormParam("source") String source, @FormParam("template") String template,
+            @FormParam("image") String image, @FormParam("format") String format, @FormParam("name") String name,
+            @FormParam("vcpus") String vcpus, @FormParam("memoryMib") String memoryMib,
+            @FormParam("diskMib") String diskMib, @FormParam("profile") String profile, @FormParam("start") String start) {
+        VmRequest request = request(source, template, image, format, name, vcpus, memoryMib, diskMib, profile);
+        VmView vm = (VmView) vms.create(request).getEntity();
+        if ("on".equals(start)) {
+            vms.act(vm.id(), "start");
+            return changed("Created '" + vm.name() + "'; starting it");
+        }
+        return changed("Created '" + vm.name() + "'");
+    }
+
+    @GET
+    @Path("vms/{id}/settings")
+    @Operation(hidden = true)
+    @Requires(Permission.VM_RECONFIGURE)
+    public TemplateInstance settings(@PathParam("id") String id) {
+        VmView vm = vms.get(id);
+        return Pages.settings(new SettingsForm(vm, vm.state().equals("Off")));
+    }
+
+    /** Sends the settings that differ from the VM's, so that a running VM's unchanged hardware is no change. */
+    @POST
+    @Path("vms/{id}/settings")
+    @Consumes(MediaType.APPLICATION_FORM_URLENCODED)
+    @Operation(hidden = true)
+    @Requires(Permission.VM_RECONFIGURE)
+    public Response reconfigure(@PathParam("id") String id, @FormParam("name") String name,
+            @FormParam("vcpus") String vcpus, @FormParam("memoryMib") String memoryMib,
+            @FormParam("profile") String profile, @FormParam("display") String display) {
+        VmView vm = vms.get(id);
+        List<Violation> v = new ArrayList<>();
+        Integer cpus = number("vcpus", vcpus, v);
+        Integer memory = number("memoryMib", memoryMib, v);
+        throwIfAny(v);
+        VmSettingsRequest change = new VmSettingsRequest(differs(name, vm.name()), differs(cpus, vm.vcpus()),
+                differs(memory, vm.memoryMib()), differs(profile, vm.profile()), differs(display, vm.display()));
+        if (change.equals(new VmSettingsRequest(null, null, null, null, null))) {
+            return changed("Nothing to change on '" + vm.name() + "'");
+        }
+        VmView after = vms.reconfigure(id, change);
+        return changed("Saved the settings of '" + after.name() + "'");
+    }
+
+    @POST
+    @Path("vms/{id}/delete")
+    @Operation(hidden = true)
+    @Requires(Permission.VM_DELETE)
+    public Response delete(@PathParam("id") String id) {
+        VmView vm = vms.get(id);
+        vms.delete(id);
+        return Response.noContent().header("HX-Trigger", header(Map.of("vm-deleted", "Deleted '" + vm.name() + "'"))).build();
+    }
+
+    @GET
+    @Path("jobs")
+    @Operation(hidden = true)
+    @Requires(Permission.JOB_READ)
+    public TemplateInstance jobs() {
+        List<JobView> recent = console.recentJobs();
+        return Pages.jobs$list(recent, AdminConsole.running(recent));
+    }
+
+    @GET
+    @Path("portal/vms")
+    @Operation(hidden = true)
+    @Requires(Permission.VM_CREATE)
+    public TemplateInstance portalVms() {
+        return Pages.portal$vms(portal.mine(current.get()));
+    }
+
+    @GET
+    @Path("portal/quota")
+    @Operation(hidden = true)
+    @Requires(Permission.VM_CREATE)
+    public TemplateInstance portalQuota() {
+        return Pages.portal$quota(portal.quota(current.get()));
+    }
+
+    @GET
+    @Path("audit/verify")
+    @Operation(hidden = true)
+    @Requires(Permission.AUDIT_READ)
+    public TemplateInstance verifyAudit() {
+        return Pages.verification(audit.verify());
+    }
+
+    /** The caller's effective policy where policies govern what they do, else null. */
+    EffectivePolicy governing(Caller caller) {
+        return policies.govern(caller, Permission.VM_OPERATE) ? policies.effective(caller) : null;
+    }
+
+    private static VmRequest request(String source, String template, String image, String format, String name,
+            String vcpus, String memoryMib, String diskMib, String profile) {
+        List<Violation> v = new ArrayList<>();
+        Integer cpus = number("vcpus", vcpus, v);
+        Integer memory = number("memoryMib", memoryMib, v);
+        Integer blank = number("diskMib", diskMib, v);
+        throwIfAny(v);
+        List<VmRequest.DiskRequest> disks = new ArrayList<>();
+        boolean fromImage = "image".equals(source);
+        if (fromImage) {
+            disks.add(new VmRequest.DiskRequest(blankToNull(image), blankToNull(format), false, null));
+        }
+        if (blank != null && blank > 0) {
+            disks.add(new VmRequest.DiskRequest(null, "qcow2", false, blank.longValue()));
+        }
+        return new VmRequest(blankToNull(name), fromImage ? null : blankToNull(template), cpus, memory, blankToNull(profile),
+                null, fromImage ? new VmRequest.Boot("disk", null, null, null, null) : null, disks, null);
+    }
+
+    /** A whole number typed into a form field, or null when left empty. */
+    private static Integer number(String field, String value, List<Violation> v) {
+        if (value == null || value.isBlank()) {
+            return null;
+        }
+        try {
+            return Integer.valueOf(value.trim());
+        } catch (NumberFormatException e) {
+            v.add(new Violation(field, "must be a whole number; got '" + value + "'"));
+            return null;
+        }
+    }
+
+    private static void throwIfAny(List<Violation> v) {
+        if (!v.isEmpty()) {
+            throw new InvalidVmDefinitionException(v);
+        }
+    }
+
+    private static <T> T differs(T wanted, T current) {
+        return wanted == null || wanted.equals(current) || wanted instanceof String s && s.isBlank() ? null : wanted;
+    }
+
+    private static String blankToNull(String s) {
+        return s == null || s.isBlank() ? null : s.trim();
+    }
+
+    /** 204 with the events htmx raises on the page: the VM lists refresh, a message is shown, the dialog closes. */
+    private static Response changed(String message) {
+        Map<String, Object> events = new LinkedHashMap<>();
+        events.put("vms-changed", true);
+        events.put("hv-done", message);
+        return Response.noContent().header("HX-Trigger", header(events)).build();
+    }
+
+    private static String header(Map<String, Object> events) {
+        try {
+            return HEADER_JSON.writeValueAsString(events);
+        } catch (JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

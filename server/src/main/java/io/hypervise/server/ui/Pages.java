@@ -1,0 +1,52 @@
+package io.hypervise.server.ui;
+
+import io.hypervise.server.audit.AuditPage;
+import io.hypervise.server.audit.AuditVerification;
+import io.hypervise.server.host.HostDetail;
+import io.hypervise.server.jobs.JobView;
+import io.quarkus.qute.CheckedTemplate;
+import io.quarkus.qute.TemplateInstance;
+import java.util.List;
+
+/**
+ * The admin console's and the portal's templates (src/main/resources/templates/ui/), checked when the
+ * server is built. A name with {@code $} is a fragment of a page, rendered alone for htmx to swap in.
+ */
+@CheckedTemplate(basePath = "ui")
+final class Pages {
+
+    private Pages() {
+    }
+
+    static native TemplateInstance home(Nav nav, String message);
+
+    static native TemplateInstance error(Nav nav, String title, String message, String home);
+
+    static native TemplateInstance admin(Nav nav, HostTree tree, VmList list, String selected, boolean mayCreate);
+
+    static native TemplateInstance admin$rows(VmList list);
+
+    static native TemplateInstance pane(VmPane pane);
+
+    static native TemplateInstance newVm(NewVmForm form);
+
+    static native TemplateInstance check(CheckResult check);
+
+    static native TemplateInstance settings(SettingsForm form);
+
+    static native TemplateInstance host(Nav nav, HostTree tree, HostDetail host, String group);
+
+    static native TemplateInstance jobs(Nav nav, List<JobView> jobs, boolean running);
+
+    static native TemplateInstance jobs$list(List<JobView> jobs, boolean running);
+
+    static native TemplateInstance audit(Nav nav, AuditFilter filter, AuditPage page);
+
+    static native TemplateInstance verification(AuditVerification verification);
+
+    static native TemplateInstance portal(Nav nav, Quota quota, List<PortalVm> vms);
+
+    static native TemplateInstance portal$vms(List<PortalVm> vms);
+
+    static native TemplateInstance portal$quota(Quota quota);
+}

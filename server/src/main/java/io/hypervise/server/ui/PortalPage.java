@@ -1,0 +1,36 @@
+package io.hypervise.server.ui;
+
+import io.hypervise.server.access.Caller;
+import io.hypervise.server.access.CurrentCaller;
+import io.hypervise.server.access.Permission;
+import io.hypervise.server.access.Requires;
+import io.quarkus.qute.TemplateInstance;
+import jakarta.inject.Inject;
+import jakarta.ws.rs.GET;
+import jakarta.ws.rs.Path;
+import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.core.MediaType;
+import org.eclipse.microprofile.openapi.annotations.Operation;
+
+/**
+ * The self-service portal: the user's own VMs with only what their policies let them do, the
+ * templates they may create from, and their quotas as bars.
+ */
+@Path("/portal")
+@Produces(MediaType.TEXT_HTML)
+@Requires(Permission.VM_CREATE)
+public class PortalPage {
+
+    @Inject
+    CurrentCaller current;
+
+    @Inject
+    PortalViews views;
+
+    @GET
+    @Operation(hidden = true)
+    public TemplateInstance portal() {
+        Caller caller = current.get();
+        return Pages.portal(Nav.of(caller, "/portal"), views.quota(caller), views.mine(caller));
+    }
+}

@@ -1,0 +1,31 @@
+package io.hypervise.server.ui;
+
+import io.hypervise.server.access.CurrentCaller;
+import io.hypervise.server.access.Permission;
+import io.hypervise.server.vm.VmResource;
+import jakarta.enterprise.context.RequestScoped;
+import jakarta.inject.Inject;
+
+/** The admin console's VM list, a page at a time, as the API lists VMs (same filters, same rules). */
+@RequestScoped
+class VmLists {
+
+    @Inject
+    VmResource vms;
+
+    @Inject
+    CurrentCaller current;
+
+    VmList list(String name, String state, String page, String host) {
+        VmResource.Page found = vms.list(null, blankToNull(state), blankToNull(name), page, "25");
+        var rows = found.items().stream()
+                .map(vm -> new VmList.Row(vm, VmOffer.hasScreen(vm)
+                        && current.get().decide(Permission.VM_CONSOLE_VIEW, vm.owner()).allowed()))
+                .toList();
+        return new VmList(rows, found.page(), found.size(), found.total(), name, state, host, System.currentTimeMillis() / 1000);
+    }
+
+    private static String blankToNull(String s) {
+        return s == null || s.isBlank() ? null : s;
+    }
+}

@@ -1,0 +1,7 @@
+package io.hypervise.server.ui;
+
+import io.hypervise.server.vm.VmView;
+
+/** The admin console's actions pane for the selected VM: what it is, and what the caller may do to it. */
+public record VmPane(VmView vm, VmOffer offer, boolean screen, boolean mayCreate) {
+}

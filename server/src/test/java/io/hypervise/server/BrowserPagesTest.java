@@ -1,0 +1,305 @@
+package io.hypervise.server;
+
+import static io.hypervise.server.ApiAccessTest.as;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.hypervise.engine.Engine;
+import io.hypervise.engine.vm.BootSource;
+import io.hypervise.engine.vm.DeviceProfile;
+import io.hypervise.engine.vm.Display;
+import io.hypervise.engine.vm.VmDefinition;
+import io.hypervise.server.access.Caller;
+import io.hypervise.server.inventory.VmInventory;
+import io.hypervise.server.policy.PolicyEntity;
+import io.quarkus.narayana.jta.QuarkusTransaction;
+import io.quarkus.test.common.WithTestResource;
+import io.quarkus.test.common.http.TestHTTPResource;
+import io.quarkus.test.junit.QuarkusTest;
+import jakarta.inject.Inject;
+import java.awt.image.BufferedImage;
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.net.URL;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import javax.imageio.ImageIO;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.TestMethodOrder;
+import org.openqa.selenium.By;
+import org.openqa.selenium.Dimension;
+import org.openqa.selenium.OutputType;
+import org.openqa.selenium.StaleElementReferenceException;
+import org.openqa.selenium.WebElement;
+import org.openqa.selenium.chrome.ChromeDriver;
+import org.openqa.selenium.support.ui.Select;
+
+/**
+ * The admin console and the portal in a real browser (headless Chromium), signed in through
+ * Keycloak's login form, against a real tiny-linux guest: what an administrator, a self-service user
+ * and an auditor each see and can do. Screenshots go to target/screenshots. One guest serves every
+ * step; the steps run in order.
+ */
+@QuarkusTest
+@WithTestResource(TemporaryDataDir.class)
+@WithTestResource(KeycloakTestResource.class)
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
+class BrowserPagesTest {
+
+    private static final String WEB = "pages web";
+    private static final String BOBS = "bob's box";
+    private static final String ALICES = "alice's box";
+
+    @TestHTTPResource("/")
+    URL url;
+
+    @Inject
+    Engine engine;
+
+    @Inject
+    VmInventory inventory;
+
+    private String base;
+    private String webId;
+    private ChromeDriver browser;
+
+    @Test
+    @Order(0)
+    void anAdministratorCreatesAndStartsAVmAndSeesItRunningWithAThumbnail() throws IOException {
+        base = "http://127.0.0.1:" + url.getPort(); // Keycloak accepts any port on the loopback address
+        TestPolicies.ensureStubTemplate(engine);
+        TestPolicies.allowEverything("pages-alice", "alice");
+        onlyStartAndConsoleFor("bob");
+        aStubVm("pages-bob-box", BOBS, "bob");
+        aStubVm("pages-alice-box", ALICES, "alice");
+        browser = Browser.chromium(1280, 800);
+
+        browser.get(base + "/admin");
+        Browser.signIn(browser, "admin", base + "/admin");
+        button("New virtual machine").click();
+        await("the new-VM wizard", () -> browser.findElement(By.id("dialog")).isDisplayed());
+        new Select(browser.findElement(By.cssSelector("#dialog select[name=template]"))).selectByValue("tiny-linux");
+        browser.findElement(By.cssSelector("#dialog input[name=name]")).sendKeys(WEB);
+        browser.findElement(By.cssSelector("#dialog [data-next]")).click();
+        browser.findElement(By.cssSelector("#dialog input[name=memoryMib]")).sendKeys("128");
+        browser.findElement(By.cssSelector("#dialog [data-next]")).click();
+        button("Check").click();
+        await("the check's answer", () -> browser.findElement(By.id("check-result")).getText().contains("would be accepted"));
+        Browser.screenshot(browser, "admin-new-vm-wizard.png");
+        browser.findElement(By.cssSelector("#dialog button[type=submit]")).click();
+        await("word that the VM was created", () -> browser.findElement(By.id("toast")).getText().contains("Created '" + WEB + "'"));
+
+        // No reload: the list follows the VM from Off through Starting to Running by itself.
+        await("the new VM's row to say Running", () -> row(WEB) != null && row(WEB).getText().contains("Running"));
+        webId = row(WEB).getAttribute("data-vm-id");
+        awaitSerial(webId, "HYPERVISE-READY");
+        await("a thumbnail showing the guest's text", () -> {
+            List<WebElement> thumbs = row(WEB).findElements(By.cssSelector("img.thumb"));
+            return !thumbs.isEmpty() && loaded(thumbs.get(0)) && ConsoleTest.foregroundPixels(image(thumbs.get(0))) > 20;
+        });
+        Browser.screenshot(browser, "admin-console.png");
+    }
+
+    @Test
+    @Order(1)
+    void theActionsPaneOffersWhatTheRunningVmAllows() {
+        row(WEB).findElement(By.cssSelector("a.vm-link")).click();
+        await("the actions pane of " + WEB, () -> browser.findElement(By.id("actions")).getText().contains(webId));
+        assertThat(buttonsIn(By.id("actions")))
+                .contains("Connect…", "Shut down", "Turn off", "Pause", "Save", "Reset", "Settings…")
+                .doesNotContain("Start", "Resume", "Delete");
+        assertThat(browser.getCurrentUrl()).endsWith("/admin?vm=" + webId);
+        Browser.screenshot(browser, "admin-actions-pane.png");
+
+        // A click on Pause, and the pane follows the VM into its new state.
+        button("Pause").click();
+        await("the pane to show the VM Paused", () -> buttonsIn(By.id("actions")).contains("Resume"));
+        assertThat(as("admin").when().get("/api/v1/vms/" + webId).then().extract().<String>path("state")).isEqualTo("Paused");
+        button("Resume").click();
+        await("the pane to show the VM Running again", () -> buttonsIn(By.id("actions")).contains("Pause"));
+
+        browser.findElement(By.cssSelector(".tree a[href^='/admin/hosts/']")).click();
+        await("the host's page", () -> browser.findElement(By.tagName("main")).getText().contains("Capabilities"));
+        assertThat(browser.findElement(By.tagName("main")).getText()).contains("Accelerator").contains("tcg")
+                .contains("Memory in use").contains("1 running");
+        Browser.screenshot(browser, "admin-host.png");
+    }
+
+    @Test
+    @Order(2)
+    void theBrowsersMistakesAndForgeriesGetClearRefusals() {
+        assertThat(fetch("POST", "/ui/vms", "vcpus=lots&template=tiny-linux", true))
+                .startsWith("400 ").contains("\"field\":\"vcpus\"").contains("must be a whole number");
+        assertThat(fetch("POST", "/ui/vms/" + webId + "/do/pause", null, false))
+                .as("a change without htmx's header: another site's form").startsWith("403 ")
+                .contains("must come from Hypervise's own pages");
+        assertThat(as("admin").when().get("/api/v1/vms/" + webId).then().extract().<String>path("state")).isEqualTo("Running");
+    }
+
+    @Test
+    @Order(3)
+    void aSelfServiceUserSeesOnlyTheirOwnVmsAndOnlyTheActionsTheirPolicyAllows() {
+        Browser.signOut(browser);
+        browser.get(base + "/login");
+        Browser.signIn(browser, "bob", base + "/");
+        await("the portal", () -> browser.getCurrentUrl().equals(base + "/portal"));
+        List<WebElement> cards = browser.findElements(By.cssSelector(".vm-card"));
+        assertThat(cards).extracting(c -> c.findElement(By.tagName("h2")).getText()).containsExactly(BOBS);
+        assertThat(buttonsIn(cards.get(0))).as("bob's policy allows start and the console; his VM is Off")
+                .containsExactly("Start");
+        assertThat(browser.findElement(By.cssSelector(".quota")).getText()).contains("1 of 5 VMs");
+        assertThat(browser.findElement(By.tagName("nav")).getText()).contains("My VMs").doesNotContain("Audit log");
+        Browser.screenshot(browser, "portal-bob.png");
+
+        browser.get(base + "/admin");
+        assertThat(browser.findElement(By.tagName("main")).getText()).contains("Not allowed")
+                .contains("bob has no role that may read hosts");
+        browser.get(base + "/portal");
+        onAPhone(() -> Browser.screenshot(browser, "portal-bob-phone.png"));
+    }
+
+    @Test
+    @Order(4)
+    void anAuditorSeesTheAuditLogAndNoActionButtons() {
+        Browser.signOut(browser);
+        browser.get(base + "/admin");
+        Browser.signIn(browser, "auditor", base + "/admin");
+        assertThat(browser.findElements(By.tagName("button"))).extracting(WebElement::getText).containsOnly("Filter");
+        row(WEB).findElement(By.cssSelector("a.vm-link")).click();
+        await("the details of " + WEB, () -> browser.findElement(By.id("actions")).getText().contains(webId));
+        assertThat(buttonsIn(By.id("actions"))).isEmpty();
+        assertThat(row(WEB).findElements(By.cssSelector("img.thumb"))).as("auditors see no screens").isEmpty();
+        onAPhone(() -> Browser.screenshot(browser, "admin-auditor-phone.png"));
+
+        browser.get(base + "/admin/audit?action=vm.create&target=vm:" + webId);
+        assertThat(browser.findElement(By.cssSelector("table.audit tbody")).getText())
+                .contains("admin").contains("vm.create").contains("SUCCEEDED");
+        button("Verify the hash chain").click();
+        await("the chain's verification", () -> browser.findElement(By.id("chain-result")).getText().contains("The chain is intact"));
+        Browser.screenshot(browser, "audit-log.png");
+    }
+
+    @AfterAll
+    void closeEverything() {
+        if (browser != null) {
+            browser.quit();
+        }
+        if (webId != null) {
+            engine.vms().turnOff(webId);
+        }
+        QuarkusTransaction.requiringNew().run(() -> {
+            PolicyEntity.deleteById("pages-alice");
+            PolicyEntity.deleteById("pages-bob");
+        });
+    }
+
+    // ---------------------------------------------------------------- helpers
+
+    /** An enforced policy: bob may create VMs from the stub template, start them and use their console. */
+    private static void onlyStartAndConsoleFor(String user) {
+        QuarkusTransaction.requiringNew().run(() -> {
+            PolicyEntity p = new PolicyEntity();
+            p.id = "pages-" + user;
+            p.name = "Start and console only";
+            p.description = "";
+            p.precedence = 1;
+            p.enforced = true;
+            p.assignedUsers = new String[] {user};
+            p.hostGroups = new String[] {"default"};
+            p.templates = new String[] {TestPolicies.STUB};
+            p.actions = new String[] {"start", "console"};
+            p.maxVms = 5;
+            p.createdAt = Instant.now();
+            p.updatedAt = p.createdAt;
+            p.persist();
+        });
+    }
+
+    private void aStubVm(String id, String name, String owner) {
+        inventory.create(new VmDefinition(id, name, 1, 64, DeviceProfile.ENLIGHTENED, List.of(), List.of(),
+                new BootSource.Kernel(engine.storage().path().resolve("stub-kernel"), null, ""), Display.NONE),
+                Map.of(), TestPolicies.STUB, new Caller(owner, Set.of(), Set.of(), "127.0.0.1"));
+    }
+
+    /** The page at a phone's size: nothing may stick out sideways. */
+    private void onAPhone(Runnable look) {
+        Dimension wide = browser.manage().window().getSize();
+        browser.manage().window().setSize(new Dimension(390, 844));
+        browser.navigate().refresh();
+        Browser.sleep(1500);
+        Number overflow = (Number) browser.executeScript(
+                "return document.documentElement.scrollWidth - document.documentElement.clientWidth;");
+        look.run();
+        browser.manage().window().setSize(wide);
+        assertThat(overflow.intValue()).as("pixels the page is wider than a 390-pixel phone").isLessThanOrEqualTo(0);
+    }
+
+    private WebElement row(String name) {
+        return browser.findElements(By.cssSelector("tr.vm-row")).stream()
+                .filter(r -> r.findElement(By.cssSelector("a.vm-link")).getText().equals(name))
+                .findFirst().orElse(null);
+    }
+
+    private WebElement button(String label) {
+        return browser.findElements(By.cssSelector("button")).stream()
+                .filter(b -> b.isDisplayed() && b.getText().startsWith(label)).findFirst()
+                .orElseThrow(() -> new AssertionError("no button '" + label + "' on " + browser.getCurrentUrl()));
+    }
+
+    private static List<String> buttonsIn(WebElement area) {
+        return area.findElements(By.cssSelector("button, a.button")).stream().map(WebElement::getText).toList();
+    }
+
+    /** The buttons in an area that htmx may be swapping anew as we read it. */
+    private List<String> buttonsIn(By area) {
+        for (int attempt = 0; ; attempt++) {
+            try {
+                return buttonsIn(browser.findElement(area));
+            } catch (StaleElementReferenceException e) {
+                if (attempt == 10) {
+                    throw e;
+                }
+                Browser.sleep(100);
+            }
+        }
+    }
+
+    private boolean loaded(WebElement image) {
+        return Boolean.TRUE.equals(browser.executeScript("return arguments[0].complete && arguments[0].naturalWidth > 0;", image));
+    }
+
+    private static BufferedImage image(WebElement element) {
+        try {
+            return ImageIO.read(new ByteArrayInputStream(element.getScreenshotAs(OutputType.BYTES)));
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    /** What the server answers a request the page's script sends: "STATUS body". */
+    private String fetch(String method, String path, String form, boolean asHtmx) {
+        return (String) browser.executeAsyncScript("""
+                const [method, path, form, htmx, done] = arguments;
+                const headers = { 'Content-Type': 'application/x-www-form-urlencoded' };
+                if (htmx) { headers['HX-Request'] = 'true'; }
+                fetch(path, { method, headers, body: form })
+                  .then(r => r.text().then(t => done(r.status + ' ' + t)))
+                  .catch(e => done('failed ' + e));""", method, path, form, asHtmx);
+    }
+
+    private void awaitSerial(String id, String marker) {
+        await("the guest to print " + marker, () -> as("admin").when().get("/api/v1/vms/" + id + "/serial?lines=200")
+                .then().extract().asString().contains(marker));
+    }
+
+    private void await(String what, java.util.function.BooleanSupplier condition) {
+        Browser.await(browser, what, Duration.ofSeconds(60), condition);
+    }
+}
