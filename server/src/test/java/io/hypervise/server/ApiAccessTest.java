@@ -105,6 +105,7 @@ class ApiAccessTest {
             "GET    | /api/v1/policies/{policy}    |                                 | 401 | 200 | 403 | 403 | 403 | 403",
             "PUT    | /api/v1/policies/{policy}    | {\"name\":\"q\",\"precedence\":9} | 401 | 200 | 403 | 403 | 403 | 403",
             "DELETE | /api/v1/policies/{policy}    |                                 | 401 | 204 | 403 | 403 | 403 | 403",
+            "GET    | /api/v1/quota-use            |                                 | 401 | 200 | 403 | 403 | 403 | 403",
             "GET    | /api/v1/me/policy            |                                 | 401 | 200 | 200 | 200 | 200 | 200",
             "GET    | /api/v1/vms/{idle}           |                                 | 401 | 200 | 200 | 200 | 404 | 404",
             "GET    | /api/v1/vms/{own}            |                                 | 401 | 200 | 200 | 200 | 200 | 200",

@@ -25,6 +25,8 @@ import java.util.List;
 import org.hibernate.Hibernate;
 import org.hibernate.annotations.BatchSize;
 import org.hibernate.annotations.DynamicUpdate;
+import org.hibernate.annotations.JdbcTypeCode;
+import org.hibernate.type.SqlTypes;
 
 /**
  * A VM's definition as the inventory keeps it (the source of truth that survives the host), with the
@@ -44,6 +46,10 @@ public class VmEntity extends PanacheEntityBase {
     public String templateId;
     public String name;
     public String owner;
+    /** The owner's Keycloak groups when the VM was created: what its quota use counts toward. */
+    @Column(name = "owner_groups")
+    @JdbcTypeCode(SqlTypes.ARRAY)
+    public String[] ownerGroups = new String[0];
     public int vcpus;
     @Column(name = "memory_mib")
     public int memoryMib;

@@ -150,6 +150,7 @@ public class VmInventory {
         try {
             VmEntity vm = VmEntity.of(defined.definition(), owner, localHost.id(), Instant.now());
             vm.templateId = templateId;
+            vm.ownerGroups = caller.groups().stream().sorted().toArray(String[]::new);
             vm.leaseExpiresAt = leaseEnds;
             blankDiskBytes.forEach((position, bytes) -> vm.disks.get(position).sizeBytes = bytes);
             vm.persist();

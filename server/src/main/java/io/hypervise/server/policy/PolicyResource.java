@@ -27,6 +27,9 @@ import java.util.List;
 public class PolicyResource {
 
     @Inject
+    QuotaUse quotaUse;
+
+    @Inject
     Policies policies;
 
     @Inject
@@ -47,6 +50,14 @@ public class PolicyResource {
         List<PolicyView> items = PolicyEntity.<PolicyEntity>listAll(Sort.by("precedence").and("id")).stream()
                 .map(PolicyView::of).toList();
         return new Page(items, 0, items.size(), items.size());
+    }
+
+    /** What VMs take up per user and per group, against the quotas their policies set. */
+    @GET
+    @Path("quota-use")
+    @Requires(Permission.POLICY_MANAGE)
+    public QuotaUse.Report quotaUse() {
+        return quotaUse.report();
     }
 
     @GET

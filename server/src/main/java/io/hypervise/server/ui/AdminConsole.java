@@ -11,6 +11,8 @@ import io.hypervise.server.host.HostResource;
 import io.hypervise.server.inventory.HostEntity;
 import io.hypervise.server.jobs.JobResource;
 import io.hypervise.server.jobs.JobView;
+import io.hypervise.server.policy.PolicyResource;
+import io.hypervise.server.policy.QuotaUse;
 import io.quarkus.qute.TemplateInstance;
 import jakarta.inject.Inject;
 import jakarta.transaction.Transactional;
@@ -46,6 +48,12 @@ public class AdminConsole {
 
     @Inject
     AuditReader audit;
+
+    @Inject
+    PolicyResource policyResource;
+
+    @Inject
+    QuotaUse quotaUse;
 
     @GET
     @Operation(hidden = true)
@@ -86,6 +94,14 @@ public class AdminConsole {
         AuditQuery query = AuditQuery.parse(actor, action, target, outcome, from, to, page, null);
         AuditFilter filter = new AuditFilter(actor, action, target, outcome, from, to, query.page());
         return Pages.audit(Nav.of(current.get(), "/admin/audit"), filter, audit.find(query));
+    }
+
+    @GET
+    @Path("policies")
+    @Operation(hidden = true)
+    @Requires(Permission.POLICY_MANAGE)
+    public TemplateInstance policies() {
+        return Pages.policies(Nav.of(current.get(), "/admin/policies"), policyResource.list().items(), quotaUse.report());
     }
 
     List<JobView> recentJobs() {

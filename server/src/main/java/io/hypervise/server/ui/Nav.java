@@ -24,6 +24,7 @@ public record Nav(String username, String roles, List<Link> links, boolean signe
         add(links, currentPath, "/portal", "My VMs", caller.reach(Permission.VM_CREATE) == Reach.OWN);
         add(links, currentPath, "/admin/jobs", "Jobs", caller.reach(Permission.JOB_READ) == Reach.ALL);
         add(links, currentPath, "/admin/audit", "Audit log", caller.reach(Permission.AUDIT_READ) == Reach.ALL);
+        add(links, currentPath, "/admin/policies", "Policies", caller.reach(Permission.POLICY_MANAGE) == Reach.ALL);
         return new Nav(caller.username(), caller.describeRoles(), links, true);
     }
 

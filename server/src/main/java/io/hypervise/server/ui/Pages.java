@@ -4,6 +4,8 @@ import io.hypervise.server.audit.AuditPage;
 import io.hypervise.server.audit.AuditVerification;
 import io.hypervise.server.host.HostDetail;
 import io.hypervise.server.jobs.JobView;
+import io.hypervise.server.policy.PolicyView;
+import io.hypervise.server.policy.QuotaUse;
 import io.quarkus.qute.CheckedTemplate;
 import io.quarkus.qute.TemplateInstance;
 import java.util.List;
@@ -43,6 +45,8 @@ final class Pages {
     static native TemplateInstance audit(Nav nav, AuditFilter filter, AuditPage page);
 
     static native TemplateInstance verification(AuditVerification verification);
+
+    static native TemplateInstance policies(Nav nav, List<PolicyView> policies, QuotaUse.Report use);
 
     static native TemplateInstance portal(Nav nav, Quota quota, List<PortalVm> vms);
 

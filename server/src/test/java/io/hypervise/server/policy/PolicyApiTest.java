@@ -225,6 +225,32 @@ class PolicyApiTest {
     }
 
     @Test
+    void quotaUseIsShownPerUserAndPerGroupAgainstTheirQuotas() {
+        createPolicy("use", "{\"assignedGroups\":[\"engineering\"],\"templates\":[\"stub\"],\"hostGroups\":[\"default\"],"
+                + "\"actions\":[\"delete\"],\"maxVms\":4,\"maxMemoryMib\":1024}");
+        List<String> ids = new ArrayList<>();
+        try {
+            for (int i = 0; i < 2; i++) {
+                ids.add(as("alice").contentType("application/json").body("{\"template\":\"stub\",\"memoryMib\":96}")
+                        .when().post("/api/v1/vms").then().statusCode(201).extract().path("id"));
+            }
+            JsonPath use = as("admin").when().get("/api/v1/quota-use").then().statusCode(200).extract().jsonPath();
+            assertThat(use.getMap("users.find { it.user == 'alice' }")).containsEntry("groups", List.of("engineering"));
+            assertThat(use.getMap("users.find { it.user == 'alice' }.usage")).containsEntry("vms", 2).containsEntry("memoryMib", 192);
+            assertThat(use.getMap("users.find { it.user == 'alice' }.limits")).containsEntry("maxVms", 4)
+                    .containsEntry("maxMemoryMib", 1024).containsEntry("policies", List.of("use"));
+            assertThat(use.getMap("groups.find { it.group == 'engineering' }")).containsEntry("users", 1)
+                    .containsEntry("policies", List.of("use"));
+            assertThat(use.getMap("groups.find { it.group == 'engineering' }.usage")).containsEntry("vms", 2)
+                    .containsEntry("vcpus", 2);
+            as("operator").when().get("/api/v1/quota-use").then().statusCode(403);
+        } finally {
+            ids.forEach(id -> as("alice").when().delete("/api/v1/vms/" + id).then().statusCode(204));
+            deletePolicy("use");
+        }
+    }
+
+    @Test
     void aLeaseWarnsThenStopsThenDeletesAndAnAdministratorCanExtendIt() {
         createPolicy("lease", "{\"assignedUsers\":[\"bob\"],\"templates\":[\"stub\"],\"hostGroups\":[\"default\"],"
                 + "\"actions\":[\"start\"],\"leaseDays\":2}");
