@@ -14,8 +14,11 @@ import java.util.regex.Pattern;
 @Path("/login")
 public class LoginResource {
 
-    /** A path on this server: never another host ("//evil", "https:"), never a backslash trick. */
-    private static final Pattern LOCAL_PATH = Pattern.compile("/(?![/\\\\])[A-Za-z0-9/._~%-]*");
+    /**
+     * A path on this server, with its query if it has one: never another host ("//evil", "https:"),
+     * never a backslash trick.
+     */
+    private static final Pattern LOCAL_PATH = Pattern.compile("/(?![/\\\\])[A-Za-z0-9/._~%-]*(\\?[A-Za-z0-9._~%&=+-]*)?");
 
     @GET
     public Response login(@QueryParam("then") String then) {

@@ -12,6 +12,8 @@ import jakarta.ws.rs.core.Response;
 import jakarta.ws.rs.ext.Provider;
 import java.lang.reflect.Method;
 import java.net.URI;
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
 import org.jboss.logging.Logger;
 
 /**
@@ -52,7 +54,9 @@ public class PermissionFilter implements ContainerRequestFilter {
         Caller caller = current.get();
         if (caller.username().equals(Caller.ANONYMOUS)) {
             if (page) {
-                request.abortWith(Response.seeOther(URI.create("/login?then=" + path)).build());
+                String query = request.getUriInfo().getRequestUri().getRawQuery();
+                String then = query == null ? path : path + "?" + query;
+                request.abortWith(Response.seeOther(URI.create("/login?then=" + URLEncoder.encode(then, StandardCharsets.UTF_8))).build());
                 return;
             }
             refuse(request, caller, 401, api

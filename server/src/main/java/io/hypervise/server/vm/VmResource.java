@@ -279,6 +279,11 @@ public class VmResource {
         QueryParameters.check(violations);
         VmEntity vm = inventory.visible(current.get(), id, "vm.screen");
         authorize(Permission.VM_CONSOLE_VIEW, vm, "vm.screen");
+        // A screen is the console's: a policy that gives neither the console nor watching it gives no thumbnail.
+        if (policies.govern(current.get(), Permission.VM_CONSOLE_VIEW)
+                && !policies.effective(current.get()).allows(SelfServiceAction.CONSOLE)) {
+            policies.checkAction(current.get(), Permission.VM_CONSOLE_VIEW, SelfServiceAction.CONSOLE_VIEW_ONLY, "vm.screen", "vm:" + id);
+        }
         // java.nio.file.Path: this class uses JAX-RS's @Path.
         java.nio.file.Path display = engine.vms().vncSocket(id);
         if (!Files.exists(display)) {

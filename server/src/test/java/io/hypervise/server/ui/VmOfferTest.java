@@ -1,0 +1,82 @@
+package io.hypervise.server.ui;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.hypervise.server.access.Caller;
+import io.hypervise.server.policy.AppliedPolicy;
+import io.hypervise.server.policy.EffectivePolicy;
+import io.hypervise.server.policy.PolicySettings;
+import io.hypervise.server.policy.SelfServiceAction;
+import io.hypervise.server.vm.VmView;
+import java.time.Instant;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Set;
+import org.junit.jupiter.api.Test;
+
+/** What the pages offer on a VM: its state's actions, cut down to the caller's roles and policies. */
+class VmOfferTest {
+
+    private static final Caller ADMIN = Caller.of("admin", Set.of("hv-admin"), Set.of(), "127.0.0.1");
+    private static final Caller AUDITOR = Caller.of("auditor", Set.of("hv-auditor"), Set.of(), "127.0.0.1");
+    private static final Caller BOB = Caller.of("bob", Set.of("hv-self-service"), Set.of("qa"), "127.0.0.1");
+
+    @Test
+    void anAdministratorGetsEverythingTheStateAllows() {
+        VmOffer offer = VmOffer.of(ADMIN, aVm("Running", "alice"), null);
+        assertThat(paths(offer)).containsExactly("shut-down", "turn-off", "pause", "save", "restart");
+        assertThat(offer.console()).isEqualTo("use");
+        assertThat(offer.settings()).isTrue();
+        assertThat(offer.delete()).as("a running VM cannot be deleted").isFalse();
+        assertThat(VmOffer.of(ADMIN, aVm("Off", "alice"), null).delete()).isTrue();
+    }
+
+    @Test
+    void anAuditorGetsNothingAtAll() {
+        VmOffer offer = VmOffer.of(AUDITOR, aVm("Running", "alice"), null);
+        assertThat(offer.any()).isFalse();
+        assertThat(offer.console()).as("auditors see no screens").isNull();
+    }
+
+    @Test
+    void aSelfServiceUserGetsWhatTheirPolicyAllowsOnTheirOwnVms() {
+        EffectivePolicy startAndWatch = policy(SelfServiceAction.START, SelfServiceAction.CONSOLE_VIEW_ONLY,
+                SelfServiceAction.TURN_OFF);
+        assertThat(paths(VmOffer.of(BOB, aVm("Off", "bob"), startAndWatch))).containsExactly("start");
+        VmOffer running = VmOffer.of(BOB, aVm("Running", "bob"), startAndWatch);
+        assertThat(paths(running)).as("turn-off covers reset, its hard twin").containsExactly("turn-off", "restart");
+        assertThat(running.console()).isEqualTo("watch");
+        assertThat(running.settings()).isFalse();
+        assertThat(running.delete()).isFalse();
+        assertThat(VmOffer.of(BOB, aVm("Running", "alice"), startAndWatch).any()).as("someone else's VM").isFalse();
+    }
+
+    @Test
+    void withoutAnyConsoleActionThereIsNoConsole() {
+        assertThat(VmOffer.of(BOB, aVm("Running", "bob"), policy(SelfServiceAction.PAUSE)).console()).isNull();
+        assertThat(VmOffer.of(BOB, aVm("Paused", "bob"), policy(SelfServiceAction.PAUSE, SelfServiceAction.CONSOLE)).console())
+                .isEqualTo("use");
+    }
+
+    private static List<String> paths(VmOffer offer) {
+        return offer.actions().stream().map(UiAction::path).toList();
+    }
+
+    private static EffectivePolicy policy(SelfServiceAction first, SelfServiceAction... more) {
+        PolicySettings settings = new PolicySettings(Set.of("default"), Set.of("stub"), EnumSet.of(first, more),
+                null, null, null, null, null, null, null, null);
+        return EffectivePolicy.combine(List.of(new AppliedPolicy("p", "P", 10, false, false, settings)));
+    }
+
+    /** A VM in a state, with the actions the API lists for that state. */
+    private static VmView aVm(String state, String owner) {
+        List<String> actions = switch (state) {
+            case "Off" -> List.of("start", "reconfigure", "delete");
+            case "Running" -> List.of("pause", "save", "shut-down", "turn-off", "restart", "reconfigure");
+            case "Paused" -> List.of("resume", "save", "turn-off", "reconfigure");
+            default -> List.of();
+        };
+        return new VmView("vm-1", "box", owner, "host", null, state, null, Instant.now(), 1, 128, "enlightened", "vnc",
+                List.of(), List.of(), null, actions, null);
+    }
+}
