@@ -130,6 +130,16 @@ class BrowserPagesTest {
         button("Resume").click();
         await("the pane to show the VM Running again", () -> buttonsIn(By.id("actions")).contains("Pause"));
 
+        // A change made elsewhere (a script, through the API) reaches the open page as a server-sent event.
+        browser.executeScript("window.hvEvents = []; new EventSource('/ui/events').onmessage = e => hvEvents.push(e.data);");
+        Browser.sleep(500);
+        as("operator").when().post("/api/v1/vms/" + webId + "/pause").then().statusCode(200);
+        await("a server-sent event for the pause",
+                () -> String.valueOf(browser.executeScript("return window.hvEvents.join(',');")).contains("vms-changed"));
+        await("the pane to show the VM Paused", () -> buttonsIn(By.id("actions")).contains("Resume"));
+        as("operator").when().post("/api/v1/vms/" + webId + "/resume").then().statusCode(200);
+        await("the pane to show the VM Running again", () -> buttonsIn(By.id("actions")).contains("Pause"));
+
         browser.findElement(By.cssSelector(".tree a[href^='/admin/hosts/']")).click();
         await("the host's page", () -> browser.findElement(By.tagName("main")).getText().contains("Capabilities"));
         assertThat(browser.findElement(By.tagName("main")).getText()).contains("Accelerator").contains("tcg")
@@ -189,6 +199,24 @@ class BrowserPagesTest {
         button("Verify the hash chain").click();
         await("the chain's verification", () -> browser.findElement(By.id("chain-result")).getText().contains("The chain is intact"));
         Browser.screenshot(browser, "audit-log.png");
+    }
+
+    @Test
+    @Order(5)
+    void anAdministratorExtendsALeaseFromTheActionsPane() {
+        QuarkusTransaction.requiringNew().run(() -> VmEntity.<VmEntity>findById("pages-bob-box").leaseExpiresAt =
+                Instant.now().plus(Duration.ofDays(1)));
+        Browser.signOut(browser);
+        browser.get(base + "/admin?vm=pages-bob-box");
+        Browser.signIn(browser, "admin", base + "/admin");
+        await("the lease form", () -> !browser.findElements(By.cssSelector("form.lease input")).isEmpty());
+        browser.executeScript("document.querySelector('form.lease input').value = '2031-01-02T03:04';");
+        button("Extend").click();
+        await("word that the lease was extended", () -> browser.findElement(By.id("toast")).getText()
+                .contains("now ends 2031-01-02 03:04:00 UTC"));
+        assertThat(as("admin").when().get("/api/v1/vms/pages-bob-box").then().extract().<String>path("lease.expiresAt"))
+                .isEqualTo("2031-01-02T03:04:00Z");
+        Browser.screenshot(browser, "admin-lease.png");
     }
 
     @AfterAll

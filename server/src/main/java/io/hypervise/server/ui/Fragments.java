@@ -33,6 +33,10 @@ import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.QueryParam;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
+import java.time.Instant;
+import java.time.LocalDateTime;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -94,7 +98,8 @@ public class Fragments {
         VmOffer offer = VmOffer.of(caller, vm, governing(caller));
         return Pages.pane(new VmPane(vm, offer, VmOffer.hasScreen(vm)
                 && caller.decide(Permission.VM_CONSOLE_VIEW, vm.owner()).allowed(),
-                caller.reach(Permission.VM_CREATE) != Reach.NONE));
+                caller.reach(Permission.VM_CREATE) != Reach.NONE,
+                vm.lease() != null && caller.reach(Permission.POLICY_MANAGE) == Reach.ALL));
     }
 
     @GET
@@ -194,6 +199,24 @@ public class Fragments {
         }
         VmView after = vms.reconfigure(id, change);
         return changed("Saved the settings of '" + after.name() + "'");
+    }
+
+    /** The date and time a person picks in the form, taken as UTC (the page says so). */
+    @POST
+    @Path("vms/{id}/lease")
+    @Consumes(MediaType.APPLICATION_FORM_URLENCODED)
+    @Operation(hidden = true)
+    @Requires(Permission.POLICY_MANAGE)
+    public Response extendLease(@PathParam("id") String id, @FormParam("expiresAt") String expiresAt) {
+        Instant until;
+        try {
+            until = LocalDateTime.parse(expiresAt == null ? "" : expiresAt.trim()).toInstant(ZoneOffset.UTC);
+        } catch (DateTimeParseException e) {
+            throw new InvalidVmDefinitionException(List.of(new Violation("expiresAt",
+                    "must be a date and time such as 2026-12-31T18:00; got '" + expiresAt + "'")));
+        }
+        VmView vm = vms.extendLease(id, new VmResource.LeaseRequest(until));
+        return changed("The lease of '" + vm.name() + "' now ends " + Formats.time(until));
     }
 
     @POST
