@@ -35,6 +35,10 @@ public record VmSample(String vmId, Instant at, Duration interval, double cpuCor
      */
     public record NicSample(String nic, String mac, Optional<Rates> rates, Optional<String> unavailable) {
 
+        /** Why a NIC on QEMU's user-mode networking has no counters: said instead of zeros that would look measured. */
+        public static final String USER_NETWORKING = "QEMU's user-mode networking (-netdev user) keeps no byte or"
+                + " packet counters that QMP can read (QEMU 7.2: query-stats has no network provider)";
+
         public record Rates(double receiveBytes, double transmitBytes, double receivePackets, double transmitPackets) {
         }
     }

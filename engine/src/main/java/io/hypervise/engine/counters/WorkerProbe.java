@@ -35,10 +35,6 @@ import java.util.OptionalLong;
  */
 final class WorkerProbe {
 
-    /** Why no NIC has counters: said once, in every sample, instead of zeros that would look measured. */
-    static final String USER_NETWORKING_HAS_NO_COUNTERS = "QEMU's user-mode networking (-netdev user) keeps no"
-            + " byte or packet counters that QMP can read (QEMU 7.2: query-stats has no network provider)";
-
     /** The balloon device's id on the worker's command line (QemuCommandLine). */
     static final String BALLOON_PATH = "/machine/peripheral/" + QemuCommandLine.BALLOON_ID;
     /** A statistic the guest has not reported is all ones (-1 as an unsigned 64-bit number). */
@@ -122,7 +118,7 @@ final class WorkerProbe {
         List<Nic> defined = worker.definition().nics();
         for (int i = 0; i < defined.size(); i++) {
             nics.add(new NicSample("net" + i, defined.get(i).mac(), Optional.empty(),
-                    Optional.of(USER_NETWORKING_HAS_NO_COUNTERS)));
+                    Optional.of(NicSample.USER_NETWORKING)));
         }
         return new VmSample(worker.vmId(), at, Duration.ofNanos(now.nanoTime() - before.nanoTime()), cpu, vcpus,
                 now.residentBytes(), now.guestMemory(), disks, nics);
