@@ -130,8 +130,47 @@ BEGIN
 END
 $$;
 
+-- The rollups, as functions so that the server and the benchmark run the same statements. Each rolls
+-- up [from_at, to_at) of the finer table into the coarser one and returns the rows it wrote; a bucket
+-- rolled up before is left as it is. Means of means are weighted by the samples behind each.
+CREATE FUNCTION counter_roll_up_minutes(from_at timestamptz, to_at timestamptz) RETURNS bigint
+    LANGUAGE sql SET search_path FROM CURRENT
+    AS $$
+    WITH written AS (
+        INSERT INTO counter_minutes (target, at, layout, samples, mins, avgs, maxs)
+        SELECT target, bucket, layout, max(n), array_agg(mn ORDER BY i), array_agg(av ORDER BY i), array_agg(mx ORDER BY i)
+        FROM (SELECT s.target, date_trunc('minute', s.at) AS bucket, s.layout, e.i, count(*) AS n,
+                     min(e.x) AS mn, avg(e.x)::real AS av, max(e.x) AS mx
+              FROM counter_samples s, unnest(s.v) WITH ORDINALITY AS e(x, i)
+              WHERE s.at >= from_at AND s.at < to_at
+              GROUP BY 1, 2, 3, 4) per_series
+        GROUP BY target, bucket, layout
+        ON CONFLICT DO NOTHING
+        RETURNING 1)
+    SELECT count(*) FROM written
+    $$;
+
+CREATE FUNCTION counter_roll_up_hours(from_at timestamptz, to_at timestamptz) RETURNS bigint
+    LANGUAGE sql SET search_path FROM CURRENT
+    AS $$
+    WITH written AS (
+        INSERT INTO counter_hours (target, at, layout, samples, mins, avgs, maxs)
+        SELECT target, bucket, layout, max(n), array_agg(mn ORDER BY i), array_agg(av ORDER BY i), array_agg(mx ORDER BY i)
+        FROM (SELECT m.target, date_trunc('hour', m.at) AS bucket, m.layout, e.i, sum(m.samples) AS n,
+                     min(e.mn) AS mn, (sum(e.av * m.samples) / sum(m.samples))::real AS av, max(e.mx) AS mx
+              FROM counter_minutes m, unnest(m.mins, m.avgs, m.maxs) WITH ORDINALITY AS e(mn, av, mx, i)
+              WHERE m.at >= from_at AND m.at < to_at
+              GROUP BY 1, 2, 3, 4) per_series
+        GROUP BY target, bucket, layout
+        ON CONFLICT DO NOTHING
+        RETURNING 1)
+    SELECT count(*) FROM written
+    $$;
+
 REVOKE ALL ON FUNCTION counter_partitions_create(text, timestamptz, timestamptz) FROM PUBLIC;
 REVOKE ALL ON FUNCTION counter_partitions_expire(text, timestamptz, interval) FROM PUBLIC;
+REVOKE ALL ON FUNCTION counter_roll_up_minutes(timestamptz, timestamptz) FROM PUBLIC;
+REVOKE ALL ON FUNCTION counter_roll_up_hours(timestamptz, timestamptz) FROM PUBLIC;
 
 DO $do$
 BEGIN
@@ -140,5 +179,7 @@ BEGIN
     EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON counter_rollups TO %I', '${app_user}');
     EXECUTE format('GRANT EXECUTE ON FUNCTION counter_partitions_create(text, timestamptz, timestamptz) TO %I', '${app_user}');
     EXECUTE format('GRANT EXECUTE ON FUNCTION counter_partitions_expire(text, timestamptz, interval) TO %I', '${app_user}');
+    EXECUTE format('GRANT EXECUTE ON FUNCTION counter_roll_up_minutes(timestamptz, timestamptz) TO %I', '${app_user}');
+    EXECUTE format('GRANT EXECUTE ON FUNCTION counter_roll_up_hours(timestamptz, timestamptz) TO %I', '${app_user}');
 END
 $do$;

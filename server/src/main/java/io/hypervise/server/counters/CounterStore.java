@@ -182,7 +182,7 @@ public class CounterStore {
     public int rollUpMinutes(Instant now, Duration period) throws SQLException {
         Instant until = now.minus(period.multipliedBy(2)).minusSeconds(5).truncatedTo(ChronoUnit.MINUTES);
         Instant oldest = now.minus(config.counters().retention().samples()).truncatedTo(ChronoUnit.MINUTES);
-        return rollUp("minute", "counter_samples", oldest, until, ROLL_UP_MINUTES);
+        return rollUp("minute", "counter_samples", oldest, until, "SELECT counter_roll_up_minutes(?, ?)");
     }
 
     /** Rolls up every whole hour of minutes, once all of that hour's minutes are rolled up. */
@@ -193,30 +193,8 @@ public class CounterStore {
         }
         Instant until = minutesDone.truncatedTo(ChronoUnit.HOURS);
         Instant oldest = now.minus(config.counters().retention().minutes()).truncatedTo(ChronoUnit.HOURS);
-        return rollUp("hour", "counter_minutes", oldest, until, ROLL_UP_HOURS);
+        return rollUp("hour", "counter_minutes", oldest, until, "SELECT counter_roll_up_hours(?, ?)");
     }
-
-    private static final String ROLL_UP_MINUTES = """
-            INSERT INTO counter_minutes (target, at, layout, samples, mins, avgs, maxs)
-            SELECT target, bucket, layout, max(n), array_agg(mn ORDER BY i), array_agg(av ORDER BY i), array_agg(mx ORDER BY i)
-            FROM (SELECT s.target, date_trunc('minute', s.at) AS bucket, s.layout, e.i, count(*) AS n,
-                         min(e.x) AS mn, avg(e.x)::real AS av, max(e.x) AS mx
-                  FROM counter_samples s, unnest(s.v) WITH ORDINALITY AS e(x, i)
-                  WHERE s.at >= ? AND s.at < ?
-                  GROUP BY 1, 2, 3, 4) per_series
-            GROUP BY target, bucket, layout
-            ON CONFLICT DO NOTHING""";
-
-    private static final String ROLL_UP_HOURS = """
-            INSERT INTO counter_hours (target, at, layout, samples, mins, avgs, maxs)
-            SELECT target, bucket, layout, max(n), array_agg(mn ORDER BY i), array_agg(av ORDER BY i), array_agg(mx ORDER BY i)
-            FROM (SELECT m.target, date_trunc('hour', m.at) AS bucket, m.layout, e.i, sum(m.samples) AS n,
-                         min(e.mn) AS mn, (sum(e.av * m.samples) / sum(m.samples))::real AS av, max(e.mx) AS mx
-                  FROM counter_minutes m, unnest(m.mins, m.avgs, m.maxs) WITH ORDINALITY AS e(mn, av, mx, i)
-                  WHERE m.at >= ? AND m.at < ?
-                  GROUP BY 1, 2, 3, 4) per_series
-            GROUP BY target, bucket, layout
-            ON CONFLICT DO NOTHING""";
 
     /**
      * Rolls {@code source} up into {@code resolution}'s table from where it got to last time (or from
@@ -243,7 +221,10 @@ public class CounterStore {
                     try (PreparedStatement s = c.prepareStatement(sql)) {
                         s.setTimestamp(1, Timestamp.from(from));
                         s.setTimestamp(2, Timestamp.from(until));
-                        rows = s.executeUpdate();
+                        try (ResultSet rs = s.executeQuery()) {
+                            rs.next();
+                            rows = (int) rs.getLong(1);
+                        }
                     }
                     try (PreparedStatement s = c.prepareStatement("INSERT INTO counter_rollups (resolution, done_until)"
                             + " VALUES (?, ?) ON CONFLICT (resolution) DO UPDATE SET done_until = EXCLUDED.done_until")) {
