@@ -47,16 +47,16 @@ public record CounterRange(Instant from, Instant to, Duration step, Resolution r
         Duration span = Duration.between(from, to);
         if (step == null) {
             step = Duration.ofSeconds(Math.max(1, ceilDiv(span.toSeconds(), DEFAULT_POINTS)));
-        } else if (ceilDiv(span.toSeconds(), step.toSeconds()) > MAX_POINTS) {
+        }
+        Resolution resolution = resolution(from, step, now, keep);
+        // A step finer than what the resolution holds would only make empty buckets: round it up.
+        long granularity = Math.max(1, resolution.granularity(period).toSeconds());
+        Duration effective = Duration.ofSeconds(ceilDiv(step.toSeconds(), granularity) * granularity);
+        if (ceilDiv(span.toSeconds(), effective.toSeconds()) > MAX_POINTS) {
             violations.add(new Violation("step", "must be at least " + ceilDiv(span.toSeconds(), MAX_POINTS)
                     + " s for this window: at most " + MAX_POINTS + " points; got " + stepParam));
             QueryParameters.check(violations);
         }
-        Resolution resolution = resolution(from, step, now, keep);
-        Duration granularity = resolution.granularity(period);
-        // A step finer than what the resolution holds would only make empty buckets: round it up.
-        long seconds = Math.max(1, granularity.toSeconds());
-        Duration effective = Duration.ofSeconds(ceilDiv(step.toSeconds(), seconds) * seconds);
         return new CounterRange(from, to, effective, resolution);
     }
 

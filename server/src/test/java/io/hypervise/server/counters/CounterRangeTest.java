@@ -66,7 +66,8 @@ class CounterRangeTest {
         assertRefused(null, null, "P40D", "step", "from 1 s to 31 days");
         assertRefused(null, null, "five", "step", "must be a whole number of seconds or an ISO-8601 duration");
         assertRefused(null, null, "9".repeat(30), "step", "must be a whole number of seconds");
-        assertRefused("2026-01-01T00:00:00Z", null, "1", "step", "at most 11000 points");
+        assertRefused("2020-01-01T00:00:00Z", null, "1", "step", "at most 11000 points");
+        assertRefused("2026-11-28T13:00:00Z", null, "1", "step", "must be at least 8 s for this window");
     }
 
     private static void assertRefused(String from, String to, String step, String field, String rule) {
