@@ -36,16 +36,7 @@ CREATE TABLE counter_minutes (
     PRIMARY KEY (target, at, layout)
 ) PARTITION BY RANGE (at);
 
-CREATE TABLE counter_hours (
-    target  text        NOT NULL,
-    at      timestamptz NOT NULL,
-    layout  integer     NOT NULL,
-    samples integer     NOT NULL,
-    mins    real[]      NOT NULL,
-    avgs    real[]      NOT NULL,
-    maxs    real[]      NOT NULL,
-    PRIMARY KEY (target, at, layout)
-) PARTITION BY RANGE (at);
+CREATE TABLE counter_hours (LIKE counter_minutes INCLUDING ALL) PARTITION BY RANGE (at);
 
 -- How far each rollup has got: buckets before done_until are complete.
 CREATE TABLE counter_rollups (
