@@ -23,6 +23,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import java.util.function.Supplier;
+import java.util.stream.Collectors;
 
 /**
  * Samples every running VM, and the host, once a period, and hands each sample to its listeners. Stores
@@ -104,7 +105,8 @@ public final class CounterSampler implements AutoCloseable {
         List<Thread> started = new ArrayList<>();
         try {
             List<RunningWorker> running = vms.runningWorkers();
-            probes.keySet().removeIf(id -> running.stream().noneMatch(w -> w.vmId().equals(id)));
+            Set<String> ids = running.stream().map(RunningWorker::vmId).collect(Collectors.toSet());
+            probes.keySet().retainAll(ids);
             for (RunningWorker worker : running) {
                 if (!inFlight.add(worker.vmId())) {
                     skipped.incrementAndGet();
