@@ -159,6 +159,9 @@ class VmApiTest {
                 .containsPattern("hypervise_vm_disk_write_bytes_per_second\\{[^}]*disk=\"disk0\"")
                 .containsPattern("hypervise_host_cpu_cores\\{host=\"" + localHost.id() + "\"")
                 .contains("hypervise_counters_samples_written_total", "http_server_requests_seconds_count");
+        double resident = scraped.lines().filter(l -> l.startsWith("hypervise_vm_memory_resident_bytes{") && l.contains("vm=\"" + id + "\""))
+                .mapToDouble(l -> Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1))).findFirst().orElseThrow();
+        assertThat(resident).as("the scraped resident memory").isGreaterThan(64.0 * (1 << 20));
         as("alice").when().post("/api/v1/vms/" + id + "/pause").then().statusCode(200);
     }
 

@@ -19,6 +19,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Function;
 import java.util.function.ToDoubleFunction;
@@ -42,11 +43,16 @@ public class CounterGauges {
 
     private final Map<String, VmSample> latest = new ConcurrentHashMap<>();
     private volatile Map<String, String> owners = Map.of();
+    private volatile HostSample latestHost;
+    private volatile boolean hostRegistered;
     private final List<VmGauge> vmGauges = new ArrayList<>();
     private final List<HostGauge> hostGauges = new ArrayList<>();
 
-    /** One VM gauge: a value per VM, or per device of a VM ({@code rows}). */
-    private record VmGauge(MultiGauge gauge, Function<VmSample, Map<Tags, Double>> rows) {
+    /**
+     * One VM gauge: for a sample, the label sets it has a value for (one, or one per vCPU or disk) and how
+     * to read each value from whichever sample of that VM is the latest when Prometheus scrapes.
+     */
+    private record VmGauge(MultiGauge gauge, Function<VmSample, Map<Tags, ToDoubleFunction<VmSample>>> rows) {
     }
 
     private record HostGauge(MultiGauge gauge, ToDoubleFunction<HostSample> value) {
@@ -54,19 +60,23 @@ public class CounterGauges {
 
     @PostConstruct
     void register() {
-        vm("hypervise.vm.cpu.cores", "CPU used by the VM's worker process, in cores", s -> one(s.cpuCores()));
+        vm("hypervise.vm.cpu.cores", "CPU used by the VM's worker process, in cores", s -> one(VmSample::cpuCores));
         vm("hypervise.vm.vcpu.cores", "CPU used by each vCPU's thread, in cores", s -> {
-            Map<Tags, Double> rows = new HashMap<>();
+            Map<Tags, ToDoubleFunction<VmSample>> rows = new HashMap<>();
             for (int i = 0; i < s.vcpuCores().size(); i++) {
-                rows.put(Tags.of("vcpu", Integer.toString(i)), s.vcpuCores().get(i));
+                int vcpu = i;
+                rows.put(Tags.of("vcpu", Integer.toString(i)),
+                        x -> vcpu < x.vcpuCores().size() ? x.vcpuCores().get(vcpu) : Double.NaN);
             }
             return rows;
         });
-        vm("hypervise.vm.memory.resident.bytes", "the worker's resident set", s -> one(s.residentBytes()));
+        vm("hypervise.vm.memory.resident.bytes", "the worker's resident set", s -> one(VmSample::residentBytes));
         vm("hypervise.vm.memory.guest.total.bytes", "the guest's memory as it counts it (virtio balloon)",
-                s -> s.guestMemory().map(g -> one(g.totalBytes())).orElse(Map.of()));
+                s -> s.guestMemory().isEmpty() ? Map.of()
+                        : one(x -> x.guestMemory().map(g -> (double) g.totalBytes()).orElse(Double.NaN)));
         vm("hypervise.vm.memory.guest.available.bytes", "memory the guest has available (virtio balloon)",
-                s -> s.guestMemory().map(g -> one(g.availableBytes())).orElse(Map.of()));
+                s -> s.guestMemory().isEmpty() ? Map.of()
+                        : one(x -> x.guestMemory().map(g -> (double) g.availableBytes()).orElse(Double.NaN)));
         disk("hypervise.vm.disk.read.bytes.per.second", "bytes read per second", VmSample.DiskSample::readBytes);
         disk("hypervise.vm.disk.write.bytes.per.second", "bytes written per second", VmSample.DiskSample::writeBytes);
         disk("hypervise.vm.disk.read.ops.per.second", "read operations per second", VmSample.DiskSample::readOps);
@@ -82,14 +92,15 @@ public class CounterGauges {
         host("hypervise.host.storage.total.bytes", "size of the storage root's file system", HostSample::storageTotalBytes);
     }
 
-    private void vm(String name, String description, Function<VmSample, Map<Tags, Double>> rows) {
+    private void vm(String name, String description, Function<VmSample, Map<Tags, ToDoubleFunction<VmSample>>> rows) {
         vmGauges.add(new VmGauge(MultiGauge.builder(name).description(description).register(registry), rows));
     }
 
     private void disk(String name, String description, ToDoubleFunction<VmSample.DiskSample> value) {
         vm(name, description, s -> {
-            Map<Tags, Double> rows = new HashMap<>();
-            s.disks().forEach(d -> rows.put(Tags.of("disk", d.disk()), value.applyAsDouble(d)));
+            Map<Tags, ToDoubleFunction<VmSample>> rows = new HashMap<>();
+            s.disks().forEach(d -> rows.put(Tags.of("disk", d.disk()), x -> x.disks().stream()
+                    .filter(other -> other.disk().equals(d.disk())).mapToDouble(value).findFirst().orElse(Double.NaN)));
             return rows;
         });
     }
@@ -98,7 +109,7 @@ public class CounterGauges {
         hostGauges.add(new HostGauge(MultiGauge.builder(name).description(description).register(registry), value));
     }
 
-    private static Map<Tags, Double> one(double value) {
+    private static Map<Tags, ToDoubleFunction<VmSample>> one(ToDoubleFunction<VmSample> value) {
         return Map.of(Tags.empty(), value);
     }
 
@@ -107,8 +118,9 @@ public class CounterGauges {
     }
 
     /**
-     * The host's sample ends a round: refreshes every gauge from the latest samples, leaving out VMs not
-     * sampled for three periods.
+     * The host's sample ends a round: brings the gauges' label sets up to date with the VMs sampled in the
+     * last three periods. A gauge reads its value from the latest sample when scraped, so gauges that
+     * exist already are left alone: each round costs the registry only the VMs and devices that came or went.
      */
     void onHost(HostSample sample, String hostId, Duration period) {
         Instant stale = sample.at().minus(period.multipliedBy(3));
@@ -118,12 +130,18 @@ public class CounterGauges {
             List<MultiGauge.Row<?>> rows = new ArrayList<>();
             for (VmSample s : latest.values()) {
                 Tags vm = Tags.of("vm", s.vmId(), "host", hostId, "owner", owners.getOrDefault(s.vmId(), ""));
-                g.rows().apply(s).forEach((tags, value) -> rows.add(MultiGauge.Row.of(vm.and(tags), value)));
+                g.rows().apply(s).forEach((tags, value) -> rows.add(MultiGauge.Row.of(vm.and(tags), s.vmId(),
+                        id -> Optional.ofNullable(latest.get(id)).map(value::applyAsDouble).orElse(Double.NaN))));
             }
-            g.gauge().register(rows, true);
+            g.gauge().register(rows, false);
         }
-        for (HostGauge g : hostGauges) {
-            g.gauge().register(List.of(MultiGauge.Row.of(Tags.of("host", hostId), g.value().applyAsDouble(sample))), true);
+        latestHost = sample;
+        if (!hostRegistered) {
+            for (HostGauge g : hostGauges) {
+                g.gauge().register(List.of(MultiGauge.Row.of(Tags.of("host", hostId), this,
+                        self -> self.latestHost == null ? Double.NaN : g.value().applyAsDouble(self.latestHost))), false);
+            }
+            hostRegistered = true;
         }
     }
 
