@@ -1,7 +1,8 @@
 #!/bin/sh
 # Hypervise tiny-linux: the guest's work, started by /init (busybox ash).
-# The lines it prints on ttyS0 (hv-disk, hv-nic, HYPERVISE-READY, hv-counter, HYPERVISE-POWEROFF)
-# are a contract: the engine and its tests read them from the serial log. Change them together.
+# The lines it prints on ttyS0 (hv-disk, hv-nic, HYPERVISE-READY, hv-counter, HYPERVISE-POWEROFF, and
+# hv-burn-start, hv-burn-end, hv-write-start, hv-wrote when asked to work) are a contract: the engine
+# and its tests read them from the serial log. Change them together.
 
 /bin/busybox --install -s /bin
 export PATH=/bin HOME=/root TERM=linux
