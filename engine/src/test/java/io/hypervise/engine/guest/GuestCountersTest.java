@@ -9,6 +9,7 @@ import io.hypervise.engine.counters.VmSample;
 import io.hypervise.engine.vm.Disk;
 import io.hypervise.engine.vm.DiskFormat;
 import io.hypervise.engine.vm.Nic;
+import io.hypervise.engine.vm.VmState;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -172,6 +173,20 @@ class GuestCountersTest {
         int before = samples.size();
         awaitSamples(before + 4);
         assertThat(vmSamples(before, samples.size())).as("samples after the worker answers again").isNotEmpty();
+    }
+
+    @Test
+    @Order(8)
+    void lifecycleActionsGoOnWhileSamplingAndAPausedGuestUsesNoCpu() {
+        assertThat(engine.vms().pause(VM).state()).isEqualTo(VmState.PAUSED);
+        int from = samples.size() + 1;
+        awaitSamples(from + 6);
+        List<VmSample> paused = vmSamples(from, samples.size());
+        assertThat(paused).as("a paused VM is still sampled").isNotEmpty()
+                .allSatisfy(s -> assertThat(s.vcpuCores().getFirst()).as("vCPU 0 while paused").isLessThan(0.05));
+        assertThat(engine.vms().resume(VM).state()).isEqualTo(VmState.RUNNING);
+        long counter = serial.lastCounter().orElseThrow();
+        assertThat(serial.awaitCounterAbove(counter, Duration.ofSeconds(20))).isGreaterThan(counter);
     }
 
     private List<VmSample> vmSamples(int from, int to) {
