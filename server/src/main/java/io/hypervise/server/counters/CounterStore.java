@@ -197,11 +197,28 @@ public class CounterStore {
     }
 
     /**
-     * Rolls {@code source} up into {@code resolution}'s table from where it got to last time (or from
-     * the oldest row kept) until {@code until}, and records how far it got, in one transaction that
-     * holds an advisory lock: servers sharing the database take turns.
+     * Rolls {@code source} up into {@code resolution}'s table from where it got to last time (or from the
+     * oldest row kept) until {@code until}, a chunk at a time (an hour of samples, a day of minutes), each
+     * chunk in a transaction of its own that records how far it got: a server back after a long absence
+     * catches up in steps, and what it has done stays done. An advisory lock makes servers sharing the
+     * database take turns.
      */
     private int rollUp(String resolution, String source, Instant oldest, Instant until, String sql) throws SQLException {
+        boolean minutes = resolution.equals("minute");
+        Duration chunk = minutes ? Duration.ofHours(1) : Duration.ofDays(1);
+        int rows = 0;
+        while (true) {
+            int done = rollUpChunk(resolution, source, oldest, until, chunk, sql, minutes);
+            if (done < 0) {
+                return rows;
+            }
+            rows += done;
+        }
+    }
+
+    /** One chunk; -1 when there was nothing (more) to roll up. */
+    private int rollUpChunk(String resolution, String source, Instant oldest, Instant until, Duration chunk, String sql,
+            boolean minutes) throws SQLException {
         try (Connection c = dataSource.getConnection()) {
             c.setAutoCommit(false);
             try {
@@ -210,28 +227,31 @@ public class CounterStore {
                 }
                 Instant from = doneUntil(c, resolution);
                 if (from == null) {
-                    from = earliest(c, source, oldest, resolution.equals("minute") ? ChronoUnit.MINUTES : ChronoUnit.HOURS);
+                    from = earliest(c, source, oldest, minutes ? ChronoUnit.MINUTES : ChronoUnit.HOURS);
                 }
                 if (from != null && from.isBefore(oldest)) {
                     from = oldest; // what is older has expired, or soon will
                 }
-                int rows = 0;
-                if (from != null && from.isBefore(until)) {
-                    createPartitions(resolution.equals("minute") ? Resolution.MINUTES : Resolution.HOURS, from, until);
-                    try (PreparedStatement s = c.prepareStatement(sql)) {
-                        s.setTimestamp(1, Timestamp.from(from));
-                        s.setTimestamp(2, Timestamp.from(until));
-                        try (ResultSet rs = s.executeQuery()) {
-                            rs.next();
-                            rows = (int) rs.getLong(1);
-                        }
+                if (from == null || !from.isBefore(until)) {
+                    c.rollback();
+                    return -1;
+                }
+                Instant to = from.plus(chunk).isBefore(until) ? from.plus(chunk) : until;
+                createPartitions(minutes ? Resolution.MINUTES : Resolution.HOURS, from, to);
+                int rows;
+                try (PreparedStatement s = c.prepareStatement(sql)) {
+                    s.setTimestamp(1, Timestamp.from(from));
+                    s.setTimestamp(2, Timestamp.from(to));
+                    try (ResultSet rs = s.executeQuery()) {
+                        rs.next();
+                        rows = (int) rs.getLong(1);
                     }
-                    try (PreparedStatement s = c.prepareStatement("INSERT INTO counter_rollups (resolution, done_until)"
-                            + " VALUES (?, ?) ON CONFLICT (resolution) DO UPDATE SET done_until = EXCLUDED.done_until")) {
-                        s.setString(1, resolution);
-                        s.setTimestamp(2, Timestamp.from(until));
-                        s.executeUpdate();
-                    }
+                }
+                try (PreparedStatement s = c.prepareStatement("INSERT INTO counter_rollups (resolution, done_until)"
+                        + " VALUES (?, ?) ON CONFLICT (resolution) DO UPDATE SET done_until = EXCLUDED.done_until")) {
+                    s.setString(1, resolution);
+                    s.setTimestamp(2, Timestamp.from(to));
+                    s.executeUpdate();
                 }
                 c.commit();
                 return rows;

@@ -72,7 +72,8 @@ class CounterStoreTest {
     void minutesHoldTheMinimumMeanAndMaximumOfTheirSamples() throws SQLException {
         sampleThreeMinutes();
         // 22:03:20 less two periods and 5 s of grace: the minutes 22:00, 22:01 and 22:02 are whole.
-        assertThat(store.rollUpMinutes(T0.plusSeconds(200), PERIOD)).isEqualTo(3);
+        // (Rows of other tests' VMs at the same times may be rolled up with them: counts are at least.)
+        assertThat(store.rollUpMinutes(T0.plusSeconds(200), PERIOD)).isGreaterThanOrEqualTo(3);
         assertThat(store.rollUpMinutes(T0.plusSeconds(200), PERIOD)).as("a second pass adds nothing").isZero();
 
         Map<String, List<Point>> minutes = store.read(vm, T0, T0.plusSeconds(180), Duration.ofMinutes(1), Resolution.MINUTES);
@@ -90,10 +91,26 @@ class CounterStoreTest {
         assertThat(store.rollUpHours(T0.plusSeconds(200))).as("the hour is not over").isZero();
         // An hour later the minute rollup has moved past 23:00: the hour 22:00 is whole.
         store.rollUpMinutes(T0.plus(Duration.ofMinutes(61)), PERIOD);
-        assertThat(store.rollUpHours(T0.plus(Duration.ofMinutes(61)))).isEqualTo(1);
+        assertThat(store.rollUpHours(T0.plus(Duration.ofMinutes(61)))).isGreaterThanOrEqualTo(1);
 
         Map<String, List<Point>> hours = store.read(vm, T0, T0.plus(Duration.ofHours(1)), Duration.ofHours(1), Resolution.HOURS);
         assertThat(hours.get("cpu")).containsExactly(new Point(T0, 0, 17.5, 35, 36));
+    }
+
+    @Test
+    void aServerBackAfterHoursCatchesUpAnHourAtATime() throws SQLException {
+        store.createPartitions(T0.plus(Duration.ofHours(2)));
+        store.createPartitions(T0);
+        store.write(List.of(new Row(vm, T0.plusSeconds(10), 5, NAMES, new double[] {1, 2}),
+                new Row(vm, T0.plus(Duration.ofMinutes(70)), 5, NAMES, new double[] {3, 4}),
+                new Row(vm, T0.plus(Duration.ofMinutes(130)), 5, NAMES, new double[] {5, 6})));
+        assertThat(store.rollUpMinutes(T0.plus(Duration.ofHours(3)), PERIOD)).isGreaterThanOrEqualTo(3);
+        assertThat(store.read(vm, T0, T0.plus(Duration.ofHours(3)), Duration.ofMinutes(1), Resolution.MINUTES).get("cpu"))
+                .extracting(Point::at).containsExactly(T0, T0.plus(Duration.ofMinutes(70)), T0.plus(Duration.ofMinutes(130)));
+        // The minutes are done until 00:59: the hours 22:00 and 23:00 are whole, 00:00 is not.
+        assertThat(store.rollUpHours(T0.plus(Duration.ofHours(3)))).isGreaterThanOrEqualTo(2);
+        assertThat(store.read(vm, T0, T0.plus(Duration.ofHours(3)), Duration.ofHours(1), Resolution.HOURS).get("cpu"))
+                .containsExactly(new Point(T0, 1, 1, 1, 1), new Point(T0.plus(Duration.ofHours(1)), 3, 3, 3, 1));
     }
 
     @Test
