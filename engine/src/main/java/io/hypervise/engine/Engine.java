@@ -1,5 +1,6 @@
 package io.hypervise.engine;
 
+import io.hypervise.engine.counters.CounterSampler;
 import io.hypervise.engine.host.HostCapabilities;
 import io.hypervise.engine.host.HostLoad;
 import io.hypervise.engine.host.HostProbe;
@@ -32,6 +33,7 @@ public final class Engine implements AutoCloseable {
     private final VmService vms;
     private final DiskImages images;
     private final StateDirectoryLock lock;
+    private final CounterSampler counters;
 
     private Engine(HostCapabilities host, StorageRoot storage, VmService vms, DiskImages images, StateDirectoryLock lock) {
         this.host = host;
@@ -39,6 +41,7 @@ public final class Engine implements AutoCloseable {
         this.vms = vms;
         this.images = images;
         this.lock = lock;
+        this.counters = new CounterSampler(vms, this::load, host.cpus(), Clock.systemUTC());
     }
 
     public static Engine open(EngineConfig config) throws IOException {
@@ -83,6 +86,11 @@ public final class Engine implements AutoCloseable {
         return vms;
     }
 
+    /** Utilization counters of the VMs and the host; not sampling until {@link CounterSampler#start} is called. */
+    public CounterSampler counters() {
+        return counters;
+    }
+
     /** The images VMs own: blank disks created for them, deleted with them. */
     public DiskImages images() {
         return images;
@@ -91,6 +99,7 @@ public final class Engine implements AutoCloseable {
     @Override
     public void close() {
         try {
+            counters.close();
             vms.close();
         } finally {
             lock.close();

@@ -94,6 +94,7 @@ class ApiAccessTest {
             "GET    | /api/v1/host                 |                                 | 401 | 200 | 200 | 200 | 403 | 403",
             "GET    | /api/v1/hosts                |                                 | 401 | 200 | 200 | 200 | 403 | 403",
             "GET    | /api/v1/hosts/{host}         |                                 | 401 | 200 | 200 | 200 | 403 | 403",
+            "GET    | /api/v1/hosts/{host}/metrics |                                 | 401 | 200 | 200 | 200 | 403 | 403",
             "GET    | /api/v1/vms                  |                                 | 401 | 200 | 200 | 200 | 200 | 200",
             "POST   | /api/v1/vms                  | {\"name\":\"m\",\"boot\":{\"kind\":\"kernel\",\"kernel\":\"kernel\"}} "
                     + "| 401 | 201 | 201 | 403 | 403 | 403",
@@ -117,6 +118,8 @@ class ApiAccessTest {
             "POST   | /api/v1/vms/{own}/{pause}    |                                 | 401 | 409 | 409 | 403 | 409 | 409",
             "GET    | /api/v1/vms/{idle}/serial    |                                 | 401 | 200 | 200 | 200 | 404 | 404",
             "GET    | /api/v1/vms/{own}/serial     |                                 | 401 | 200 | 200 | 200 | 200 | 200",
+            "GET    | /api/v1/vms/{idle}/metrics   |                                 | 401 | 200 | 200 | 200 | 404 | 404",
+            "GET    | /api/v1/vms/{own}/metrics    |                                 | 401 | 200 | 200 | 200 | 200 | 200",
             // Screens are the console's: auditors see none; an Off VM has none (409).
             "GET    | /api/v1/vms/{idle}/screen.png |                                | 401 | 409 | 409 | 403 | 404 | 404",
             "GET    | /api/v1/vms/{own}/screen.png |                                 | 401 | 409 | 409 | 403 | 409 | 409",

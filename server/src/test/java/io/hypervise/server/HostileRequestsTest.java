@@ -112,6 +112,8 @@ class HostileRequestsTest {
             c.add(new Hostile("bob", "DELETE", vms + "/" + id, null, null, true));
             c.add(new Hostile("bob", "POST", vms + "/" + id + "/start", null, null, true));
             c.add(new Hostile("bob", "GET", vms + "/" + id + "/serial", null, null, true));
+            c.add(new Hostile("bob", "GET", vms + "/" + id + "/metrics", null, null, true));
+            c.add(new Hostile("operator", "GET", "/api/v1/hosts/" + id + "/metrics", null, null, true));
         }
         for (String action : List.of("teleport", "START", "shut_down", "%2e%2e", "start%00", "delete", "")) {
             c.add(new Hostile("operator", "POST", vms + "/idle/" + action, null, null, true));
@@ -122,6 +124,16 @@ class HostileRequestsTest {
         }
         for (String q : List.of("lines=0", "lines=-1", "lines=10001", "lines=ten", "lines=%00", "lines=1.5")) {
             c.add(new Hostile("operator", "GET", vms + "/idle/serial?" + q, null, null, true));
+        }
+        // Metrics windows and steps that break their rules (a 400 naming the parameter; MetricsApiTest checks
+        // the words), on a VM and on a host that exist or not.
+        for (String q : List.of("from=yesterday", "to=2026-13-01T00:00:00Z", "from=2026-11-25T01:00:00",
+                "from=2026-11-25T02:00:00Z&to=2026-11-25T01:00:00Z", "from=1900-01-01T00:00:00Z&to=2026-01-01T00:00:00Z",
+                "from=2020-01-01T00:00:00Z&to=2026-11-01T00:00:00Z&step=1", "step=0", "step=-5", "step=PT0.5S",
+                "step=P400D", "step=1e3", "step=%00", "step=" + "9".repeat(30), "from=%00", "to=" + "2".repeat(5000))) {
+            c.add(new Hostile("operator", "GET", vms + "/idle/metrics?" + q, null, null, true));
+            c.add(new Hostile("alice", "GET", vms + "/idle/metrics?" + q, null, null, true));
+            c.add(new Hostile("auditor", "GET", "/api/v1/hosts/no-such-host/metrics?" + q, null, null, true));
         }
         for (String t : List.of("%00", "..", "%2e%2e%2fetc", "T".repeat(300), "tiny-linux%0a")) {
             c.add(new Hostile("alice", "GET", "/api/v1/templates/" + t, null, null, true));

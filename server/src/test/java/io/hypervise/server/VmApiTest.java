@@ -1,6 +1,7 @@
 package io.hypervise.server;
 
 import static io.hypervise.server.ApiAccessTest.as;
+import static io.restassured.RestAssured.given;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.hamcrest.Matchers.containsString;
 import static org.hamcrest.Matchers.equalTo;
@@ -10,6 +11,7 @@ import static org.hamcrest.Matchers.not;
 import static org.hamcrest.Matchers.startsWith;
 
 import io.hypervise.engine.Engine;
+import io.hypervise.server.inventory.LocalHost;
 import io.hypervise.server.policy.PolicyEntity;
 import io.quarkus.narayana.jta.QuarkusTransaction;
 import io.quarkus.test.common.WithTestResource;
@@ -17,6 +19,7 @@ import io.quarkus.test.junit.QuarkusTest;
 import jakarta.inject.Inject;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -40,6 +43,9 @@ class VmApiTest {
 
     @Inject
     Engine engine;
+
+    @Inject
+    LocalHost localHost;
 
     private String id;
     private Path disk;
@@ -121,6 +127,46 @@ class VmApiTest {
 
     @Test
     @Order(5)
+    void whileItRunsItsCountersAreStoredPlottedAndExportedToPrometheus() {
+        as("alice").when().post("/api/v1/vms/" + id + "/resume").then().statusCode(200);
+        String from = Instant.now().minusSeconds(120).toString();
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        List<Float> memory = List.of();
+        while (memory.size() < 3 && System.nanoTime() < deadline) {
+            sleepBriefly();
+            memory = as("alice").queryParam("from", from).queryParam("step", "1").when().get("/api/v1/vms/" + id + "/metrics")
+                    .then().statusCode(200).extract().jsonPath()
+                    .getList("series.find { it.name == 'memory.resident' }.points.avg", Float.class);
+            memory = memory == null ? List.of() : memory;
+        }
+        assertThat(memory).as("the worker's resident memory, sampled every second").hasSizeGreaterThanOrEqualTo(3)
+                .allSatisfy(m -> assertThat(m).isGreaterThan(64f * (1 << 20)));
+        as("alice").queryParam("from", from).queryParam("step", "1").when().get("/api/v1/vms/" + id + "/metrics")
+                .then().statusCode(200)
+                .body("resolution", equalTo("sample"))
+                .body("step", equalTo("PT1S"))
+                .body("series.name", hasItems("cpu", "vcpu.0", "memory.resident", "disk.disk0.read-bytes",
+                        "disk.disk0.write-bytes", "disk.disk0.read-ops", "disk.disk0.write-ops"))
+                .body("series.find { it.name == 'cpu' }.unit", equalTo("cores"));
+        as("bob").when().get("/api/v1/vms/" + id + "/metrics").then().statusCode(404);
+        as("operator").when().get("/api/v1/hosts/" + localHost.id() + "/metrics").then().statusCode(200)
+                .body("series.name", hasItems("cpu", "memory.used", "load.1", "storage.free"));
+
+        // Prometheus scrapes without a token, like any exporter; gauges carry vm, host and owner.
+        String scraped = given().when().get("/q/metrics").then().statusCode(200).extract().asString();
+        assertThat(scraped).containsPattern("hypervise_vm_cpu_cores\\{[^}]*vm=\"" + id + "\"")
+                .containsPattern("hypervise_vm_memory_resident_bytes\\{[^}]*owner=\"alice\"")
+                .containsPattern("hypervise_vm_disk_write_bytes_per_second\\{[^}]*disk=\"disk0\"")
+                .containsPattern("hypervise_host_cpu_cores\\{host=\"" + localHost.id() + "\"")
+                .contains("hypervise_counters_samples_written_total", "http_server_requests_seconds_count");
+        double resident = scraped.lines().filter(l -> l.startsWith("hypervise_vm_memory_resident_bytes{") && l.contains("vm=\"" + id + "\""))
+                .mapToDouble(l -> Double.parseDouble(l.substring(l.lastIndexOf(' ') + 1))).findFirst().orElseThrow();
+        assertThat(resident).as("the scraped resident memory").isGreaterThan(64.0 * (1 << 20));
+        as("alice").when().post("/api/v1/vms/" + id + "/pause").then().statusCode(200);
+    }
+
+    @Test
+    @Order(6)
     void savingReportsProgressAsItGoes() {
         as("alice").when().post("/api/v1/vms/" + id + "/resume").then().statusCode(200);
         String job = as("alice").when().post("/api/v1/vms/" + id + "/save").then().statusCode(202).extract().path("id");
@@ -144,7 +190,7 @@ class VmApiTest {
     }
 
     @Test
-    @Order(6)
+    @Order(7)
     void offItTakesNewSettingsAndDeletingItDeletesItsDisk() {
         as("alice").when().post("/api/v1/vms/" + id + "/discard-saved-state").then().statusCode(200).body("state", equalTo("Off"));
         as("alice").contentType("application/json").body("{\"vcpus\":2,\"memoryMib\":384,\"profile\":\"legacy\"}")
@@ -162,7 +208,7 @@ class VmApiTest {
     }
 
     @Test
-    @Order(7)
+    @Order(8)
     void badRequestsAreRefusedNamingEachFieldAndChangeNothing() {
         long before = as("admin").when().get("/api/v1/vms").then().extract().jsonPath().getLong("total");
         as("alice").contentType("application/json")
@@ -199,7 +245,7 @@ class VmApiTest {
     }
 
     @Test
-    @Order(8)
+    @Order(9)
     void everyChangeAndEveryRefusalOfItIsInTheAuditLogAndTheChainHolds() {
         var entries = as("auditor").queryParam("target", "vm:" + id).queryParam("size", 100)
                 .when().get("/api/v1/audit").then().statusCode(200).extract().jsonPath();

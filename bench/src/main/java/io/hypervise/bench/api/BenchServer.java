@@ -9,6 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.Properties;
@@ -22,7 +23,7 @@ import java.util.concurrent.TimeoutException;
  * connection to that PostgreSQL is found the way an operator finds it: the port in PostgreSQL's own
  * postmaster.pid, the passwords in the credentials file the server keeps beside the cluster.
  */
-final class BenchServer implements AutoCloseable {
+public final class BenchServer implements AutoCloseable {
 
     private static final Duration START_TIMEOUT = Duration.ofMinutes(2);
 
@@ -33,7 +34,7 @@ final class BenchServer implements AutoCloseable {
     private boolean stopped;
 
     /** How to reach the server's PostgreSQL directly: the roles the server and its migrations use. */
-    record Database(String jdbcUrl, String appUser, String appPassword, String ownerUser, String ownerPassword,
+    public record Database(String jdbcUrl, String appUser, String appPassword, String ownerUser, String ownerPassword,
             long postmasterPid) {
 
         @Override
@@ -51,15 +52,22 @@ final class BenchServer implements AutoCloseable {
 
     /** Starts the server and returns once it says it has started. */
     static BenchServer start(Path jar, Path dataDir, String realmUrl) throws IOException, InterruptedException {
+        return start(jar, dataDir, realmUrl, List.of());
+    }
+
+    /** Starts the server with more settings ({@code -Dname=value} each) and returns once it has started. */
+    public static BenchServer start(Path jar, Path dataDir, String realmUrl, List<String> settings)
+            throws IOException, InterruptedException {
         Files.createDirectories(dataDir);
         int port = freePort();
         Path log = dataDir.resolve("server.log");
-        List<String> command = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
                 "-Dhypervise.data-dir=" + dataDir,
                 "-Dhypervise.keycloak.realm-url=" + realmUrl,
                 "-Dhypervise.demo-vm.enabled=false",
-                "-Dquarkus.http.port=" + port,
-                "-jar", jar.toString());
+                "-Dquarkus.http.port=" + port));
+        command.addAll(settings);
+        command.addAll(List.of("-jar", jar.toString()));
         Process process = new ProcessBuilder(command).redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
         BenchServer server = new BenchServer(process, dataDir, log, port);
@@ -89,7 +97,7 @@ final class BenchServer implements AutoCloseable {
         return URI.create("http://127.0.0.1:" + port);
     }
 
-    long pid() {
+    public long pid() {
         return process.pid();
     }
 
@@ -103,7 +111,7 @@ final class BenchServer implements AutoCloseable {
     }
 
     /** PostgreSQL's postmaster.pid: line 1 is the postmaster's PID, line 4 its port. */
-    Database database() throws IOException {
+    public Database database() throws IOException {
         Path postgres = dataDir.resolve("postgres");
         List<String> pidFile = Files.readAllLines(postgres.resolve("data").resolve("postmaster.pid"));
         Properties credentials = new Properties();

@@ -12,7 +12,7 @@ import java.util.Optional;
  * postmaster and its backends) and everything else (Keycloak, other people's builds). The machine's
  * total comes from /proc/stat, each process's from /proc/PID/stat, both in clock ticks.
  */
-final class CpuMeter {
+public final class CpuMeter {
 
     /** USER_HZ: what Linux counts CPU time in, in /proc, on every architecture we run on. */
     private static final double TICKS_PER_SECOND = 100;
@@ -20,13 +20,13 @@ final class CpuMeter {
     private final long serverPid;
     private final long postmasterPid;
 
-    CpuMeter(long serverPid, long postmasterPid) {
+    public CpuMeter(long serverPid, long postmasterPid) {
         this.serverPid = serverPid;
         this.postmasterPid = postmasterPid;
     }
 
     /** CPU seconds used so far. */
-    record Sample(long nanoTime, double client, double server, double postgres, double machine) {
+    public record Sample(long nanoTime, double client, double server, double postgres, double machine) {
     }
 
     /** Cores used on average between two samples. */
@@ -47,7 +47,7 @@ final class CpuMeter {
         }
     }
 
-    Sample sample() throws IOException {
+    public Sample sample() throws IOException {
         double postgres = processSeconds(postmasterPid);
         for (ProcessHandle backend : ProcessHandle.of(postmasterPid).map(p -> p.children().toList()).orElse(List.of())) {
             postgres += processSeconds(backend.pid());
@@ -66,7 +66,7 @@ final class CpuMeter {
     }
 
     /** utime + stime, fields 14 and 15 of /proc/PID/stat (counted after the command, which may hold spaces). */
-    private static double processSeconds(long pid) throws IOException {
+    public static double processSeconds(long pid) throws IOException {
         Optional<String> stat = read(Path.of("/proc", Long.toString(pid), "stat"));
         if (stat.isEmpty()) {
             return 0; // it has exited

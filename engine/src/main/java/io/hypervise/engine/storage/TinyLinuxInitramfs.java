@@ -26,8 +26,9 @@ final class TinyLinuxInitramfs {
      * text-mode information from a boot loader, so the kernel's VGA text console stays off.
      */
     static final List<String> MODULES = List.of(
-            // enlightened profile (q35): virtio disks, NIC, keyboard and tablet, virtio-vga's driver
-            "virtio_pci", "virtio_blk", "virtio_net", "virtio_input", "virtio_gpu",
+            // enlightened profile (q35): virtio disks, NIC, keyboard and tablet, virtio-vga's driver, and
+            // the balloon, through which the guest reports its memory use
+            "virtio_pci", "virtio_blk", "virtio_net", "virtio_input", "virtio_gpu", "virtio_balloon",
             // legacy profile (pc): PIIX IDE disks and CD-ROMs, Intel e1000 NIC, standard VGA (bochs-drm)
             "ata_piix", "ata_generic", "sd_mod", "sr_mod", "e1000", "bochs",
             // the ACPI power button and the evdev node /init watches it through

@@ -1,5 +1,6 @@
 package io.hypervise.engine.vm;
 
+import io.hypervise.engine.host.ProcessStat;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -19,14 +20,7 @@ final class ProcessIdentity {
 
     /** The process's start time in clock ticks after boot (field 22 of /proc/PID/stat). */
     static OptionalLong startTicks(long pid) {
-        try {
-            String stat = Files.readString(Path.of("/proc", Long.toString(pid), "stat"), StandardCharsets.UTF_8);
-            // The command name (field 2) may contain spaces and parentheses: count fields after the last ')'.
-            String[] rest = stat.substring(stat.lastIndexOf(')') + 2).trim().split(" ");
-            return OptionalLong.of(Long.parseLong(rest[19]));
-        } catch (IOException | RuntimeException e) {
-            return OptionalLong.empty();
-        }
+        return ProcessStat.ofProcess(pid).map(s -> OptionalLong.of(s.startTicks())).orElse(OptionalLong.empty());
     }
 
     static List<String> commandLine(long pid) {

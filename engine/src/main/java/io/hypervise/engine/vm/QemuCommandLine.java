@@ -17,6 +17,9 @@ public final class QemuCommandLine {
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
+    /** QOM path /machine/peripheral/balloon0: where the counters read the guest's memory statistics. */
+    public static final String BALLOON_ID = "balloon0";
+
     private final Path qemuBinary;
     private final Accelerator accelerator;
 
@@ -48,6 +51,7 @@ public final class QemuCommandLine {
         addInput(def, args);
         addDisks(def, resolve, args);
         addNics(def, args);
+        addBalloon(def, args);
         addBoot(def, resolve, args);
         if (incoming) {
             args.addAll(List.of("-incoming", "defer"));
@@ -101,6 +105,16 @@ public final class QemuCommandLine {
             args.addAll(List.of("-netdev", "user,id=" + netdev + ",restrict=on"));
             String model = def.profile() == DeviceProfile.ENLIGHTENED ? "virtio-net-pci" : "e1000";
             args.addAll(List.of("-device", model + ",netdev=" + netdev + ",mac=" + nics.get(i).mac()));
+        }
+    }
+
+    /**
+     * The enlightened profile's guests report their own memory use through the virtio balloon's
+     * statistics (the counters read them); the balloon is never inflated.
+     */
+    private static void addBalloon(VmDefinition def, List<String> args) {
+        if (def.profile() == DeviceProfile.ENLIGHTENED) {
+            args.addAll(List.of("-device", "virtio-balloon-pci,id=" + BALLOON_ID));
         }
     }
 

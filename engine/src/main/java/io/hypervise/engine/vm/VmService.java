@@ -202,6 +202,23 @@ public final class VmService implements AutoCloseable {
                 .toList();
     }
 
+    /**
+     * The workers of Running and Paused VMs that the engine is connected to, read without any VM's
+     * lock: a VM in the middle of an action shows as it was or as it is.
+     */
+    public List<RunningWorker> runningWorkers() {
+        List<RunningWorker> running = new ArrayList<>();
+        for (ManagedVm vm : vms.values()) {
+            VmState state = vm.state;
+            Worker worker = vm.worker;
+            if ((state == VmState.RUNNING || state == VmState.PAUSED) && worker != null && worker.qmp() != null
+                    && worker.qmp().isOpen()) {
+                running.add(new RunningWorker(vm.definition, state, worker.pid(), worker.startTicks(), worker.qmp()));
+            }
+        }
+        return running;
+    }
+
     public VmStatus status(String id) {
         return get(id).status();
     }

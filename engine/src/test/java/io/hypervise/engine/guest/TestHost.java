@@ -75,6 +75,12 @@ public final class TestHost implements AutoCloseable {
         return Definitions.aVm(new BootSource.Kernel(kernel, initramfs, commandLine)).withId(id).withName(id);
     }
 
+    /** A tiny-linux VM whose kernel command line also carries {@code switches} (e.g. "hv.burn=10"). */
+    public Definitions tinyLinux(String id, String switches) {
+        return Definitions.aVm(new BootSource.Kernel(kernel, initramfs, commandLine + " " + switches)).withId(id)
+                .withName(id);
+    }
+
     /** Creates an empty disk image with qemu-img. */
     public Path newDisk(String name, String format, String size) throws IOException, InterruptedException {
         Path image = storageRoot.resolve(name);

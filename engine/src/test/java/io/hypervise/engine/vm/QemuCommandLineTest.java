@@ -28,6 +28,7 @@ class QemuCommandLineTest {
                 .containsSequence("-device", "virtio-vga")
                 .containsSequence("-device", "virtio-blk-pci,drive=disk0")
                 .containsSequence("-device", "virtio-net-pci,netdev=net0,mac=52:54:00:00:00:01")
+                .containsSequence("-device", "virtio-balloon-pci,id=balloon0")
                 .containsSequence("-netdev", "user,id=net0,restrict=on")
                 .containsSequence("-kernel", "/s/vmlinuz", "-initrd", "/s/initrd.img", "-append", "console=ttyS0")
                 .containsSequence("-qmp", "unix:/state/vms/web-1/qmp.sock,server=on,wait=off")
@@ -60,7 +61,8 @@ class QemuCommandLineTest {
                 .containsSequence("-device", "ide-hd,drive=disk0,bus=ide.0,unit=0")
                 .containsSequence("-device", "ide-hd,drive=disk2,bus=ide.1,unit=0")
                 .containsSequence("-device", "e1000,netdev=net0,mac=52:54:00:00:00:02")
-                .doesNotContain("virtio-tablet-pci");
+                .doesNotContain("virtio-tablet-pci")
+                .doesNotContain("virtio-balloon-pci,id=balloon0");
         assertThat(String.join(" ", args)).contains("\"driver\":\"vpc\"");
     }
 

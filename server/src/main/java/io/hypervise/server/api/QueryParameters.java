@@ -1,6 +1,9 @@
 package io.hypervise.server.api;
 
 import io.hypervise.engine.vm.Violation;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.time.format.DateTimeParseException;
 import java.util.List;
 
 /** Query parameters arrive as text, so a bad one is a violation naming it, never a 404 or a 500. */
@@ -38,6 +41,20 @@ public final class QueryParameters {
             violations.add(new Violation(name, "must not contain the character U+0000"));
         }
         return value;
+    }
+
+    /** An ISO-8601 date-time with an offset; null when not given, or a violation and null. */
+    public static Instant instant(String name, String value, List<Violation> violations) {
+        if (value == null || value.isBlank()) {
+            return null;
+        }
+        try {
+            return OffsetDateTime.parse(value.trim()).toInstant();
+        } catch (DateTimeParseException e) {
+            violations.add(new Violation(name, "must be an ISO-8601 date-time with an offset, such as"
+                    + " 2026-11-25T01:02:03Z; got '" + value + "'"));
+            return null;
+        }
     }
 
     /** The page number (from 0). */

@@ -4,8 +4,6 @@ import io.hypervise.engine.vm.Violation;
 import io.hypervise.server.api.InvalidRequestException;
 import io.hypervise.server.api.QueryParameters;
 import java.time.Instant;
-import java.time.OffsetDateTime;
-import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -22,8 +20,8 @@ public record AuditQuery(String actor, String actionPrefix, String target, Audit
             String page, String size) throws InvalidRequestException {
         List<Violation> violations = new ArrayList<>();
         AuditOutcome parsedOutcome = outcome(outcome, violations);
-        Instant parsedFrom = instant("from", from, violations);
-        Instant parsedTo = instant("to", to, violations);
+        Instant parsedFrom = QueryParameters.instant("from", from, violations);
+        Instant parsedTo = QueryParameters.instant("to", to, violations);
         int parsedPage = QueryParameters.page(page, violations);
         int parsedSize = QueryParameters.size(size, violations);
         QueryParameters.text("actor", actor, AuditLog.MAX_ACTOR, violations);
@@ -45,19 +43,6 @@ public record AuditQuery(String actor, String actionPrefix, String target, Audit
             return AuditOutcome.valueOf(value.trim().toUpperCase(Locale.ROOT));
         } catch (IllegalArgumentException e) {
             violations.add(new Violation("outcome", "must be one of SUCCEEDED, FAILED, DENIED; got '" + value + "'"));
-            return null;
-        }
-    }
-
-    private static Instant instant(String name, String value, List<Violation> violations) {
-        if (value == null || value.isBlank()) {
-            return null;
-        }
-        try {
-            return OffsetDateTime.parse(value.trim()).toInstant();
-        } catch (DateTimeParseException e) {
-            violations.add(new Violation(name, "must be an ISO-8601 date-time with an offset, such as"
-                    + " 2026-11-25T01:02:03Z; got '" + value + "'"));
             return null;
         }
     }

@@ -63,6 +63,40 @@ public interface HyperviseConfig {
         Duration sweep();
     }
 
+    Counters counters();
+
+    /** Utilization counters: how often VMs and the host are sampled, and how long samples are kept. */
+    interface Counters {
+        /** Whether the engine samples at all. */
+        @WithDefault("true")
+        boolean enabled();
+
+        /** How often every running VM and the host are sampled. */
+        @WithDefault("5s")
+        Duration period();
+
+        /** How often rollups are computed and expired partitions dropped; 0 turns that off (tests drive it). */
+        @WithDefault("1m")
+        Duration maintenance();
+
+        Retention retention();
+
+        /** How long each resolution is kept, at least; partitions go whole, so up to one partition longer. */
+        interface Retention {
+            /** Raw samples (hourly partitions). */
+            @WithDefault("PT24H")
+            Duration samples();
+
+            /** One-minute rollups (daily partitions). */
+            @WithDefault("P7D")
+            Duration minutes();
+
+            /** One-hour rollups (monthly partitions). */
+            @WithDefault("P400D")
+            Duration hours();
+        }
+    }
+
     Keycloak keycloak();
 
     /** Where the realm lives; the OIDC settings refer to it. */

@@ -5,8 +5,12 @@ import io.hypervise.engine.vm.VmState;
 import io.hypervise.engine.vm.VmStatus;
 import io.hypervise.server.access.Permission;
 import io.hypervise.server.access.Requires;
+import io.hypervise.server.counters.CounterQueries;
+import io.hypervise.server.counters.CounterRange;
+import io.hypervise.server.counters.CounterSeriesView;
 import io.hypervise.server.inventory.HostEntity;
 import io.hypervise.server.inventory.LocalHost;
+import io.quarkus.narayana.jta.QuarkusTransaction;
 import jakarta.inject.Inject;
 import jakarta.transaction.Transactional;
 import jakarta.ws.rs.GET;
@@ -14,6 +18,7 @@ import jakarta.ws.rs.NotFoundException;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.PathParam;
 import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.QueryParam;
 import jakarta.ws.rs.core.MediaType;
 import java.util.List;
 
@@ -27,6 +32,9 @@ public class HostResource {
 
     @Inject
     LocalHost localHost;
+
+    @Inject
+    CounterQueries counters;
 
     /** One page of hosts, in the shape every list of the API has. */
     public record Page(List<HostDetail> items, int page, int size, long total) {
@@ -59,6 +67,19 @@ public class HostResource {
             throw new NotFoundException("no host with id '" + id + "'");
         }
         return detail(host);
+    }
+
+    /** The host's utilization counters over [from, to) in steps of {@code step} (see the VM's). */
+    @GET
+    @Path("hosts/{id}/metrics")
+    @Requires(Permission.HOST_READ)
+    public CounterSeriesView metrics(@PathParam("id") String id, @QueryParam("from") String from,
+            @QueryParam("to") String to, @QueryParam("step") String step) {
+        CounterRange range = counters.range(from, to, step);
+        if (!id.equals(localHost.id()) || QuarkusTransaction.requiringNew().call(() -> HostEntity.findById(id)) == null) {
+            throw new NotFoundException("no host with id '" + id + "'");
+        }
+        return counters.host(id, range);
     }
 
     private HostDetail detail(HostEntity host) {

@@ -8,6 +8,9 @@ import io.hypervise.server.jobs.JobView;
 import io.hypervise.server.jobs.Jobs;
 import io.hypervise.engine.vm.VmNotFoundException;
 import io.hypervise.server.audit.AuditLog;
+import io.hypervise.server.counters.CounterQueries;
+import io.hypervise.server.counters.CounterRange;
+import io.hypervise.server.counters.CounterSeriesView;
 import io.hypervise.server.audit.AuditOutcome;
 import io.quarkus.narayana.jta.QuarkusTransaction;
 import io.hypervise.engine.vm.VmState;
@@ -90,6 +93,9 @@ public class VmResource {
 
     @Inject
     LeaseKeeper leases;
+
+    @Inject
+    CounterQueries counters;
 
     /** One page of a list, and how many items there are in all. */
     public record Page(List<VmView> items, int page, int size, long total) {
@@ -262,6 +268,20 @@ public class VmResource {
         inventory.visible(current.get(), id, "vm.serial");
         List<String> tail = engine.vms().serialTail(id, lines);
         return tail.isEmpty() ? "" : String.join("\n", tail) + "\n";
+    }
+
+    /**
+     * The VM's utilization counters over [from, to) in steps of {@code step}, from the finest resolution
+     * that holds them (raw samples, one-minute or one-hour rollups).
+     */
+    @GET
+    @Path("{id}/metrics")
+    @Requires(Permission.VM_READ)
+    public CounterSeriesView metrics(@PathParam("id") String id, @QueryParam("from") String from,
+            @QueryParam("to") String to, @QueryParam("step") String step) {
+        CounterRange range = counters.range(from, to, step);
+        inventory.visible(current.get(), id, "vm.metrics");
+        return counters.vm(id, range);
     }
 
     /**

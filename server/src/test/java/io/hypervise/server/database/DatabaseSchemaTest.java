@@ -42,7 +42,7 @@ class DatabaseSchemaTest {
         }
         assertThat(applied).startsWith("1 db/migration/V1__inventory_and_audit.sql", "2 db/migration/V2__application_role.sql",
                 "3 db/migration/V3__audit_log_appends_in_chain_order.sql", "4 db/migration/V4__self_service_policies.sql",
-                "5 db/migration/V5__vm_list_order_index.sql");
+                "5 db/migration/V5__vm_list_order_index.sql", "6 db/migration/V6__utilization_counters.sql");
         assertThat(flyway.info().pending()).isEmpty();
     }
 

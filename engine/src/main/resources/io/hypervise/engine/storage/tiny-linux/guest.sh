@@ -1,7 +1,8 @@
 #!/bin/sh
 # Hypervise tiny-linux: the guest's work, started by /init (busybox ash).
-# The lines it prints on ttyS0 (hv-disk, hv-nic, HYPERVISE-READY, hv-counter, HYPERVISE-POWEROFF)
-# are a contract: the engine and its tests read them from the serial log. Change them together.
+# The lines it prints on ttyS0 (hv-disk, hv-nic, HYPERVISE-READY, hv-counter, HYPERVISE-POWEROFF, and
+# hv-burn-start, hv-burn-end, hv-write-start, hv-wrote when asked to work) are a contract: the engine
+# and its tests read them from the serial log. Change them together.
 
 /bin/busybox --install -s /bin
 export PATH=/bin HOME=/root TERM=linux
@@ -74,6 +75,35 @@ done
 ) &
 
 echo HYPERVISE-READY
+
+# Work a test can ask for on the kernel command line, to see it in the VM's counters:
+#   hv.burn=S    keep the vCPU busy for S seconds (hv-burn-start, then hv-burn-end)
+#   hv.write=M   then, after 10 idle seconds, write M MiB to the first disk (hv-write-start, then
+#                "hv-wrote DISK BYTES" once they are on the disk)
+burn=0
+write=0
+for arg in $(cat /proc/cmdline); do
+    case $arg in
+        hv.burn=*) burn=$(number "${arg#hv.burn=}") ;;
+        hv.write=*) write=$(number "${arg#hv.write=}") ;;
+    esac
+done
+if [ "$burn" -gt 0 ] || [ "$write" -gt 0 ]; then
+    (
+        if [ "$burn" -gt 0 ]; then
+            echo hv-burn-start
+            timeout "$burn" sh -c 'while :; do :; done'
+            echo hv-burn-end
+        fi
+        if [ "$write" -gt 0 ]; then
+            sleep 10
+            disk=$(ls /sys/block | grep -E '^(vd|sd)' | head -n 1)
+            echo hv-write-start
+            dd if=/dev/zero of="/dev/$disk" bs=1M count="$write" conv=fsync 2>/dev/null
+            echo "hv-wrote $disk $((write * 1048576))"
+        fi
+    ) &
+fi
 
 # The counter lives in this shell's memory: after a save and restore it continues, not restarts.
 counter=0

@@ -1,0 +1,205 @@
+package io.hypervise.engine.counters;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.hypervise.engine.counters.VmSample.DiskSample;
+import io.hypervise.engine.counters.VmSample.GuestMemory;
+import io.hypervise.engine.counters.VmSample.NicSample;
+import io.hypervise.engine.counters.WorkerReading.BlockCounters;
+import io.hypervise.engine.host.ProcessStat;
+import io.hypervise.engine.qmp.QmpClient;
+import io.hypervise.engine.qmp.QmpException;
+import io.hypervise.engine.vm.DeviceProfile;
+import io.hypervise.engine.vm.Nic;
+import io.hypervise.engine.vm.QemuCommandLine;
+import io.hypervise.engine.vm.RunningWorker;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalLong;
+
+/**
+ * Reads one worker's counters: CPU from /proc (the process, and each vCPU's thread named by QMP
+ * {@code query-cpus-fast}), memory from /proc and the virtio balloon's guest statistics, disks from
+ * QMP {@code query-blockstats}. Keeps the previous reading, so that each new one yields rates.
+ * One probe per worker process: a restarted VM gets a new one. Only queries; never changes the VM.
+ */
+final class WorkerProbe {
+
+    /** The balloon device's id on the worker's command line (QemuCommandLine). */
+    static final String BALLOON_PATH = "/machine/peripheral/" + QemuCommandLine.BALLOON_ID;
+    /** A statistic the guest has not reported is all ones (-1 as an unsigned 64-bit number). */
+    private static final long NOT_REPORTED = -1L;
+
+    private final RunningWorker worker;
+    private final Duration timeout;
+    private final long balloonPollSeconds;
+    private List<Long> vcpuThreads;
+    private boolean balloonPolling;
+    private WorkerReading previous;
+
+    WorkerProbe(RunningWorker worker, Duration timeout, Duration period) {
+        this.worker = worker;
+        this.timeout = timeout;
+        this.balloonPollSeconds = Math.max(1, period.toSeconds());
+    }
+
+    boolean isFor(RunningWorker w) {
+        return w.pid() == worker.pid() && w.startTicks() == worker.startTicks();
+    }
+
+    /**
+     * Reads the worker now; the sample since the previous reading, or empty for the first reading of a
+     * worker, or when the process is no longer the worker (it ended, or its PID was reused).
+     */
+    Optional<VmSample> sample(Instant at) throws QmpException, InterruptedException {
+        Optional<WorkerReading> read = read();
+        if (read.isEmpty()) {
+            return Optional.empty();
+        }
+        WorkerReading now = read.get();
+        WorkerReading before = previous;
+        previous = now;
+        if (before == null || now.nanoTime() <= before.nanoTime()) {
+            return Optional.empty();
+        }
+        return Optional.of(rates(before, now, at));
+    }
+
+    private Optional<WorkerReading> read() throws QmpException, InterruptedException {
+        long pid = worker.pid();
+        Optional<ProcessStat> process = ProcessStat.ofProcess(pid);
+        if (process.isEmpty() || process.get().startTicks() != worker.startTicks()) {
+            return Optional.empty(); // never read counters of a process we have not confirmed is this worker
+        }
+        if (vcpuThreads == null) {
+            vcpuThreads = vcpuThreads(worker.qmp().execute("query-cpus-fast", null, timeout));
+        }
+        List<Long> vcpuTicks = new ArrayList<>();
+        for (long tid : vcpuThreads) {
+            vcpuTicks.add(ProcessStat.ofThread(pid, tid).map(ProcessStat::cpuTicks).orElse(0L));
+        }
+        OptionalLong resident = residentBytes(pid);
+        if (resident.isEmpty()) {
+            return Optional.empty();
+        }
+        Map<String, BlockCounters> disks = blockCounters(worker.qmp().execute("query-blockstats", null, timeout));
+        Optional<GuestMemory> guest = guestMemory(worker.qmp());
+        long nanoTime = System.nanoTime();
+        return Optional.of(new WorkerReading(nanoTime, process.get().cpuTicks(), vcpuTicks, resident.getAsLong(), guest,
+                disks));
+    }
+
+    private VmSample rates(WorkerReading before, WorkerReading now, Instant at) {
+        double seconds = (now.nanoTime() - before.nanoTime()) / 1e9;
+        double cpu = ticksToCores(now.processTicks() - before.processTicks(), seconds);
+        List<Double> vcpus = new ArrayList<>();
+        for (int i = 0; i < now.vcpuTicks().size(); i++) {
+            long was = i < before.vcpuTicks().size() ? before.vcpuTicks().get(i) : now.vcpuTicks().get(i);
+            vcpus.add(ticksToCores(now.vcpuTicks().get(i) - was, seconds));
+        }
+        List<DiskSample> disks = new ArrayList<>();
+        now.disks().forEach((name, c) -> {
+            BlockCounters b = before.disks().getOrDefault(name, c);
+            disks.add(new DiskSample(name, perSecond(c.readBytes() - b.readBytes(), seconds),
+                    perSecond(c.writeBytes() - b.writeBytes(), seconds), perSecond(c.readOps() - b.readOps(), seconds),
+                    perSecond(c.writeOps() - b.writeOps(), seconds)));
+        });
+        List<NicSample> nics = new ArrayList<>();
+        List<Nic> defined = worker.definition().nics();
+        for (int i = 0; i < defined.size(); i++) {
+            nics.add(new NicSample("net" + i, defined.get(i).mac(), Optional.empty(),
+                    Optional.of(NicSample.USER_NETWORKING)));
+        }
+        return new VmSample(worker.vmId(), at, Duration.ofNanos(now.nanoTime() - before.nanoTime()), cpu, vcpus,
+                now.residentBytes(), now.guestMemory(), disks, nics);
+    }
+
+    private static double ticksToCores(long ticks, double seconds) {
+        return Math.max(0, ticks) / (double) ProcessStat.TICKS_PER_SECOND / seconds;
+    }
+
+    private static double perSecond(long delta, double seconds) {
+        return Math.max(0, delta) / seconds; // a counter never goes back within one worker
+    }
+
+    /** The thread of each vCPU, in vCPU order. */
+    static List<Long> vcpuThreads(JsonNode cpus) {
+        List<JsonNode> sorted = new ArrayList<>();
+        cpus.forEach(sorted::add);
+        sorted.sort((a, b) -> Integer.compare(a.path("cpu-index").asInt(), b.path("cpu-index").asInt()));
+        return sorted.stream().map(c -> c.path("thread-id").asLong()).toList();
+    }
+
+    /** Cumulative counters of the disks the engine named (disk0, disk1, …, cdrom0), by node name. */
+    static Map<String, BlockCounters> blockCounters(JsonNode blockstats) {
+        Map<String, BlockCounters> disks = new LinkedHashMap<>();
+        for (JsonNode device : blockstats) {
+            String node = device.path("node-name").asText("");
+            if (node.isEmpty()) {
+                continue;
+            }
+            JsonNode s = device.path("stats");
+            disks.put(node, new BlockCounters(s.path("rd_bytes").asLong(), s.path("wr_bytes").asLong(),
+                    s.path("rd_operations").asLong(), s.path("wr_operations").asLong()));
+        }
+        return disks;
+    }
+
+    /**
+     * The guest's memory from the balloon's statistics; empty without a balloon (legacy profile) or
+     * while the guest has reported nothing (no driver, or not yet). Polling is switched on at the
+     * first reading of a worker.
+     */
+    private Optional<GuestMemory> guestMemory(QmpClient qmp) throws QmpException, InterruptedException {
+        if (worker.definition().profile() != DeviceProfile.ENLIGHTENED) {
+            return Optional.empty();
+        }
+        if (!balloonPolling) {
+            ObjectNode args = JsonNodeFactory.instance.objectNode()
+                    .put("path", BALLOON_PATH).put("property", "guest-stats-polling-interval")
+                    .put("value", balloonPollSeconds);
+            qmp.execute("qom-set", args, timeout);
+            balloonPolling = true;
+        }
+        ObjectNode args = JsonNodeFactory.instance.objectNode()
+                .put("path", BALLOON_PATH).put("property", "guest-stats");
+        return guestMemory(qmp.execute("qom-get", args, timeout));
+    }
+
+    static Optional<GuestMemory> guestMemory(JsonNode guestStats) {
+        JsonNode stats = guestStats.path("stats");
+        long total = stats.path("stat-total-memory").asLong(NOT_REPORTED);
+        long available = stats.path("stat-available-memory").asLong(NOT_REPORTED);
+        if (available == NOT_REPORTED) {
+            available = stats.path("stat-free-memory").asLong(NOT_REPORTED);
+        }
+        if (guestStats.path("last-update").asLong(0) == 0 || total == NOT_REPORTED || available == NOT_REPORTED) {
+            return Optional.empty();
+        }
+        return Optional.of(new GuestMemory(total, available));
+    }
+
+    /** VmRSS from /proc/PID/status, in bytes. */
+    static OptionalLong residentBytes(long pid) {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc", Long.toString(pid), "status"), StandardCharsets.US_ASCII)) {
+                if (line.startsWith("VmRSS:")) {
+                    return OptionalLong.of(Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024);
+                }
+            }
+            return OptionalLong.empty();
+        } catch (IOException | NumberFormatException e) {
+            return OptionalLong.empty();
+        }
+    }
+}

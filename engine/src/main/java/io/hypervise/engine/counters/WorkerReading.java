@@ -1,0 +1,21 @@
+package io.hypervise.engine.counters;
+
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * One worker's cumulative counters at one moment; two readings of the same worker make a sample.
+ *
+ * @param nanoTime when it was read, on the monotonic clock
+ * @param processTicks CPU time of the whole process so far, in clock ticks
+ * @param vcpuTicks CPU time of each vCPU's thread so far, by vCPU index
+ * @param disks cumulative block statistics by node name
+ */
+record WorkerReading(long nanoTime, long processTicks, List<Long> vcpuTicks, long residentBytes,
+        Optional<VmSample.GuestMemory> guestMemory, Map<String, BlockCounters> disks) {
+
+    /** What QMP {@code query-blockstats} counts for one disk since the worker started. */
+    record BlockCounters(long readBytes, long writeBytes, long readOps, long writeOps) {
+    }
+}
