@@ -109,6 +109,11 @@ class BrowserPagesTest {
             List<WebElement> thumbs = row(WEB).findElements(By.cssSelector("img.thumb"));
             return !thumbs.isEmpty() && loaded(thumbs.get(0)) && ConsoleTest.foregroundPixels(image(thumbs.get(0))) > 20;
         });
+        await("the VM's CPU now, with its last minutes as a line", () -> {
+            List<WebElement> cpu = row(WEB).findElements(By.cssSelector(".use-num"));
+            return !cpu.isEmpty() && cpu.get(0).getText().matches("\\d+ %")
+                    && !row(WEB).findElements(By.cssSelector("svg.spark polyline")).isEmpty();
+        });
         Browser.screenshot(browser, "admin-console.png");
     }
 
@@ -144,7 +149,17 @@ class BrowserPagesTest {
         await("the host's page", () -> browser.findElement(By.tagName("main")).getText().contains("Capabilities"));
         assertThat(browser.findElement(By.tagName("main")).getText()).contains("Accelerator").contains("tcg")
                 .contains("Memory in use").contains("1 running");
+        await("the host's utilization plots", () -> browser.findElements(By.cssSelector(".metrics figure.chart canvas")).size() >= 4);
         Browser.screenshot(browser, "admin-host.png");
+
+        browser.get(base + "/admin/vms/" + webId);
+        await("the VM's utilization plots (CPU and memory: it has no disk)",
+                () -> browser.findElements(By.cssSelector(".metrics figure.chart")).size() == 2);
+        assertThat(browser.findElement(By.cssSelector(".metrics figure.chart")).getAttribute("aria-label"))
+                .startsWith("CPU (cores), latest: worker ");
+        assertThat(browser.findElement(By.cssSelector(".metrics [role=status]")).getText())
+                .as("the NICs' counters are said to be missing, and why").contains("nic.net0").contains("user-mode networking");
+        Browser.screenshot(browser, "admin-vm-page.png");
     }
 
     @Test
@@ -176,6 +191,9 @@ class BrowserPagesTest {
         browser.get(base + "/admin");
         assertThat(browser.findElement(By.tagName("main")).getText()).contains("Not allowed")
                 .contains("bob has no role that may read hosts");
+        browser.get(base + "/portal/vms/pages-alice-box");
+        assertThat(browser.findElement(By.tagName("main")).getText()).as("alice's VM does not exist for bob")
+                .contains("Not found");
         browser.get(base + "/portal");
         onAPhone(() -> Browser.screenshot(browser, "portal-bob-phone.png"));
     }
@@ -224,9 +242,10 @@ class BrowserPagesTest {
         if (browser != null) {
             browser.quit();
         }
-        if (webId != null) {
-            engine.vms().turnOff(webId);
-        }
+        // The VM the browser created, found by its name: the test may have failed before it learnt its id.
+        QuarkusTransaction.requiringNew().call(() -> VmEntity.<VmEntity>list("name", WEB)).stream()
+                .filter(vm -> engine.vms().status(vm.id).state() != VmState.OFF)
+                .forEach(vm -> engine.vms().turnOff(vm.id));
         QuarkusTransaction.requiringNew().run(() -> {
             PolicyEntity.deleteById("pages-alice");
             PolicyEntity.deleteById("pages-bob");

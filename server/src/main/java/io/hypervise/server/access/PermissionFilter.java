@@ -47,7 +47,7 @@ public class PermissionFilter implements ContainerRequestFilter {
     public void filter(ContainerRequestContext request) {
         String path = request.getUriInfo().getPath();
         boolean api = path.startsWith("/api/");
-        boolean page = path.equals("/admin") || path.startsWith("/admin/") || path.equals("/portal") || path.startsWith("/portal/");
+        boolean page = isPage(path);
         if (!api && !page && !path.startsWith("/ui/")) {
             return;
         }
@@ -91,6 +91,11 @@ public class PermissionFilter implements ContainerRequestFilter {
         request.abortWith(page ? ErrorPage.response(caller, status, detail)
                 : status == 401 ? Problem.unauthorized(detail) : Problem.response(status, detail));
         deniedRequests.record(caller, request.getMethod(), request.getUriInfo().getPath(), status, detail);
+    }
+
+    /** Whether the path is one of the browser's pages (the admin console's or the portal's), not the API or a fragment. */
+    public static boolean isPage(String path) {
+        return path.equals("/admin") || path.startsWith("/admin/") || path.equals("/portal") || path.startsWith("/portal/");
     }
 
     static Requires required(Method method, Class<?> type) {

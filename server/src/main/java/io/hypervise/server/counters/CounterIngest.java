@@ -44,6 +44,9 @@ public class CounterIngest {
     static final int QUEUE_CAPACITY = 720_000;
 
     @Inject
+    RecentSamples recent;
+
+    @Inject
     Engine engine;
 
     @Inject
@@ -112,8 +115,14 @@ public class CounterIngest {
 
     private void accept(Sample sample) {
         switch (sample) {
-            case VmSample vm -> gauges.onVm(vm);
-            case HostSample host -> gauges.onHost(host, localHost.id(), config.counters().period());
+            case VmSample vm -> {
+                gauges.onVm(vm);
+                recent.onVm(vm);
+            }
+            case HostSample host -> {
+                gauges.onHost(host, localHost.id(), config.counters().period());
+                recent.onRoundEnd(host.at(), config.counters().period());
+            }
         }
         if (!queue.offer(sample)) {
             dropped.increment();

@@ -41,6 +41,9 @@ public class AdminConsole {
     VmLists lists;
 
     @Inject
+    VmPanes panes;
+
+    @Inject
     HostResource hosts;
 
     @Inject
@@ -63,6 +66,14 @@ public class AdminConsole {
         Caller caller = current.get();
         return Pages.admin(Nav.of(caller, "/admin"), HostTree.load(host), lists.list(name, state, page, host), vm,
                 caller.reach(Permission.VM_CREATE) != Reach.NONE);
+    }
+
+    /** One VM on a page of its own: its details, what the caller may do, and its utilization over time. */
+    @GET
+    @Path("vms/{id}")
+    @Operation(hidden = true)
+    public TemplateInstance vm(@PathParam("id") String id) {
+        return Pages.vm(Nav.of(current.get(), "/admin"), panes.of(id), "/admin?vm=" + id, "/admin/vms/" + id);
     }
 
     @GET

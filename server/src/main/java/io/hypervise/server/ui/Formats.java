@@ -27,8 +27,8 @@ final class Formats {
         return (gib == Math.rint(gib) ? String.valueOf((long) gib) : String.format("%.1f", gib)) + " GiB";
     }
 
-    static String bytes(Long bytes) {
-        return bytes == null ? "" : mib(bytes >> 20);
+    static String bytes(Number bytes) {
+        return bytes == null ? "" : mib(bytes.longValue() >> 20);
     }
 
     static String time(Instant at) {

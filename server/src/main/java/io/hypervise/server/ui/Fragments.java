@@ -9,12 +9,12 @@ import io.hypervise.engine.vm.Violation;
 import io.hypervise.server.access.Caller;
 import io.hypervise.server.access.CurrentCaller;
 import io.hypervise.server.access.Permission;
-import io.hypervise.server.access.Reach;
 import io.hypervise.server.access.Requires;
 import io.hypervise.server.audit.AuditReader;
+import io.hypervise.server.counters.CounterSeriesView;
+import io.hypervise.server.host.HostResource;
 import io.hypervise.server.jobs.JobView;
 import io.hypervise.server.policy.EffectivePolicy;
-import io.hypervise.server.policy.SelfServicePolicies;
 import io.hypervise.server.template.TemplateResource;
 import io.hypervise.server.template.TemplateView;
 import io.hypervise.server.vm.VmRequest;
@@ -68,13 +68,16 @@ public class Fragments {
     TemplateResource templates;
 
     @Inject
-    SelfServicePolicies policies;
+    HostResource hosts;
 
     @Inject
     AdminConsole console;
 
     @Inject
     PortalViews portal;
+
+    @Inject
+    VmPanes panes;
 
     @Inject
     AuditReader audit;
@@ -93,13 +96,7 @@ public class Fragments {
     @Operation(hidden = true)
     @Requires(Permission.VM_READ)
     public TemplateInstance pane(@PathParam("id") String id) {
-        Caller caller = current.get();
-        VmView vm = vms.get(id);
-        VmOffer offer = VmOffer.of(caller, vm, governing(caller));
-        return Pages.pane(new VmPane(vm, offer, VmOffer.hasScreen(vm)
-                && caller.decide(Permission.VM_CONSOLE_VIEW, vm.owner()).allowed(),
-                caller.reach(Permission.VM_CREATE) != Reach.NONE,
-                vm.lease() != null && caller.reach(Permission.POLICY_MANAGE) == Reach.ALL));
+        return Pages.pane(panes.of(id));
     }
 
     @GET
@@ -130,7 +127,7 @@ public class Fragments {
     @Requires(Permission.VM_CREATE)
     public TemplateInstance newVm(@QueryParam("source") String source) {
         Caller caller = current.get();
-        EffectivePolicy policy = governing(caller);
+        EffectivePolicy policy = panes.governing(caller);
         List<TemplateView> usable = templates.list().items().stream()
                 .filter(t -> policy == null || policy.templates().configured() && policy.templates().value().contains(t.id()))
                 .toList();
@@ -230,6 +227,26 @@ public class Fragments {
     }
 
     @GET
+    @Path("vms/{id}/metrics")
+    @Produces(MediaType.APPLICATION_JSON)
+    @Operation(hidden = true)
+    @Requires(Permission.VM_READ)
+    public CounterSeriesView vmMetrics(@PathParam("id") String id, @QueryParam("from") String from,
+            @QueryParam("to") String to, @QueryParam("step") String step) {
+        return vms.metrics(id, from, to, step);
+    }
+
+    @GET
+    @Path("hosts/{id}/metrics")
+    @Produces(MediaType.APPLICATION_JSON)
+    @Operation(hidden = true)
+    @Requires(Permission.HOST_READ)
+    public CounterSeriesView hostMetrics(@PathParam("id") String id, @QueryParam("from") String from,
+            @QueryParam("to") String to, @QueryParam("step") String step) {
+        return hosts.metrics(id, from, to, step);
+    }
+
+    @GET
     @Path("jobs")
     @Operation(hidden = true)
     @Requires(Permission.JOB_READ)
@@ -260,11 +277,6 @@ public class Fragments {
     @Requires(Permission.AUDIT_READ)
     public TemplateInstance verifyAudit() {
         return Pages.verification(audit.verify());
-    }
-
-    /** The caller's effective policy where policies govern what they do, else null. */
-    EffectivePolicy governing(Caller caller) {
-        return policies.govern(caller, Permission.VM_OPERATE) ? policies.effective(caller) : null;
     }
 
     private static VmRequest request(String source, String template, String image, String format, String name,

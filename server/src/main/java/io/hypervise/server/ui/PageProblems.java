@@ -1,6 +1,7 @@
 package io.hypervise.server.ui;
 
 import io.hypervise.server.access.CurrentCaller;
+import io.hypervise.server.access.PermissionFilter;
 import io.hypervise.server.api.Problem;
 import jakarta.inject.Inject;
 import jakarta.ws.rs.container.ContainerRequestContext;
@@ -23,9 +24,7 @@ public class PageProblems implements ContainerResponseFilter {
 
     @Override
     public void filter(ContainerRequestContext request, ContainerResponseContext response) {
-        String path = request.getUriInfo().getPath();
-        boolean page = path.equals("/admin") || path.startsWith("/admin/") || path.equals("/portal");
-        if (!page || !Problem.JSON.isCompatible(response.getMediaType()) || !(response.getEntity() instanceof Map<?, ?> body)) {
+        if (!PermissionFilter.isPage(request.getUriInfo().getPath()) || !Problem.JSON.isCompatible(response.getMediaType()) || !(response.getEntity() instanceof Map<?, ?> body)) {
             return;
         }
         StringBuilder message = new StringBuilder(String.valueOf(body.get("detail")));

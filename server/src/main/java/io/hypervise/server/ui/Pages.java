@@ -30,6 +30,8 @@ final class Pages {
 
     static native TemplateInstance pane(VmPane pane);
 
+    static native TemplateInstance vm(Nav nav, VmPane pane, String back, String self);
+
     static native TemplateInstance newVm(NewVmForm form);
 
     static native TemplateInstance check(CheckResult check);

@@ -8,6 +8,7 @@ import io.quarkus.qute.TemplateInstance;
 import jakarta.inject.Inject;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.Path;
+import jakarta.ws.rs.PathParam;
 import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.core.MediaType;
 import org.eclipse.microprofile.openapi.annotations.Operation;
@@ -27,10 +28,21 @@ public class PortalPage {
     @Inject
     PortalViews views;
 
+    @Inject
+    VmPanes panes;
+
     @GET
     @Operation(hidden = true)
     public TemplateInstance portal() {
         Caller caller = current.get();
         return Pages.portal(Nav.of(caller, "/portal"), views.quota(caller), views.mine(caller));
+    }
+
+    /** One of the user's VMs on a page of its own, with its utilization over time (others' are 404). */
+    @GET
+    @Path("vms/{id}")
+    @Operation(hidden = true)
+    public TemplateInstance vm(@PathParam("id") String id) {
+        return Pages.vm(Nav.of(current.get(), "/portal"), panes.of(id), "/portal", "/portal/vms/" + id);
     }
 }

@@ -1,7 +1,7 @@
 package io.hypervise.server.ui;
 
 import io.hypervise.server.access.Caller;
-import io.hypervise.server.access.Permission;
+import io.hypervise.server.counters.RecentSamples;
 import io.hypervise.server.policy.EffectivePolicy;
 import io.hypervise.server.policy.SelfServicePolicies;
 import io.hypervise.server.vm.VmResource;
@@ -22,10 +22,17 @@ class PortalViews {
     @Inject
     SelfServicePolicies policies;
 
+    @Inject
+    RecentSamples recent;
+
+    @Inject
+    VmPanes panes;
+
     List<PortalVm> mine(Caller caller) {
-        EffectivePolicy policy = policies.govern(caller, Permission.VM_OPERATE) ? policies.effective(caller) : null;
+        EffectivePolicy policy = panes.governing(caller);
         return vms.list(caller.username(), null, null, "0", PAGE_SIZE).items().stream()
-                .map(vm -> new PortalVm(vm, VmOffer.of(caller, vm, policy)))
+                .map(vm -> new PortalVm(vm, VmOffer.of(caller, vm, policy),
+                        Utilization.of(recent.of(vm.id()), vm.vcpus()).orElse(null)))
                 .toList();
     }
 

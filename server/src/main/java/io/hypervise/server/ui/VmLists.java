@@ -2,6 +2,7 @@ package io.hypervise.server.ui;
 
 import io.hypervise.server.access.CurrentCaller;
 import io.hypervise.server.access.Permission;
+import io.hypervise.server.counters.RecentSamples;
 import io.hypervise.server.vm.VmResource;
 import jakarta.enterprise.context.RequestScoped;
 import jakarta.inject.Inject;
@@ -16,11 +17,15 @@ class VmLists {
     @Inject
     CurrentCaller current;
 
+    @Inject
+    RecentSamples recent;
+
     VmList list(String name, String state, String page, String host) {
         VmResource.Page found = vms.list(null, blankToNull(state), blankToNull(name), page, "25");
         var rows = found.items().stream()
                 .map(vm -> new VmList.Row(vm, VmOffer.hasScreen(vm)
-                        && current.get().decide(Permission.VM_CONSOLE_VIEW, vm.owner()).allowed()))
+                        && current.get().decide(Permission.VM_CONSOLE_VIEW, vm.owner()).allowed(),
+                        Utilization.of(recent.of(vm.id()), vm.vcpus()).orElse(null)))
                 .toList();
         return new VmList(rows, found.page(), found.size(), found.total(), name, state, host, System.currentTimeMillis() / 1000);
     }

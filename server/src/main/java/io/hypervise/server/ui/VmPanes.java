@@ -1,0 +1,41 @@
+package io.hypervise.server.ui;
+
+import io.hypervise.server.access.Caller;
+import io.hypervise.server.access.CurrentCaller;
+import io.hypervise.server.access.Permission;
+import io.hypervise.server.access.Reach;
+import io.hypervise.server.policy.EffectivePolicy;
+import io.hypervise.server.policy.SelfServicePolicies;
+import io.hypervise.server.vm.VmResource;
+import io.hypervise.server.vm.VmView;
+import jakarta.enterprise.context.RequestScoped;
+import jakarta.inject.Inject;
+
+/** One VM as the caller may see and handle it: the actions pane and the VM's own page show this. */
+@RequestScoped
+class VmPanes {
+
+    @Inject
+    CurrentCaller current;
+
+    @Inject
+    VmResource vms;
+
+    @Inject
+    SelfServicePolicies policies;
+
+    /** The VM (404 where the caller may not see it) with what they may do to it. */
+    VmPane of(String id) {
+        Caller caller = current.get();
+        VmView vm = vms.get(id);
+        return new VmPane(vm, VmOffer.of(caller, vm, governing(caller)),
+                VmOffer.hasScreen(vm) && caller.decide(Permission.VM_CONSOLE_VIEW, vm.owner()).allowed(),
+                caller.reach(Permission.VM_CREATE) != Reach.NONE,
+                vm.lease() != null && caller.reach(Permission.POLICY_MANAGE) == Reach.ALL);
+    }
+
+    /** The caller's effective policy where policies govern what they do, else null. */
+    EffectivePolicy governing(Caller caller) {
+        return policies.govern(caller, Permission.VM_OPERATE) ? policies.effective(caller) : null;
+    }
+}
