@@ -106,9 +106,27 @@
     wizard.querySelector('[data-back]').hidden = n === 1;
     wizard.querySelector('[data-next]').hidden = last;
     wizard.querySelectorAll('[data-only-step]').forEach(b => { b.hidden = !last; });
+    if (last) { summarize(wizard); }
     const fieldset = wizard.querySelector('[data-step="' + n + '"]');
     const first = fieldset && fieldset.querySelector('input:not([type=hidden]), select');
     if (first) { first.focus(); }
+  }
+
+  // The review step lists what the earlier steps chose, in the words of their labels.
+  function summarize(wizard) {
+    const list = wizard.querySelector('[data-summary]');
+    if (!list) { return; }
+    list.replaceChildren();
+    wizard.querySelectorAll('[data-step]:not(:last-of-type) label').forEach(label => {
+      const field = label.querySelector('input:not([type=hidden]), select');
+      if (!field) { return; }
+      const value = field.tagName === 'SELECT' ? field.selectedOptions[0].textContent : field.value;
+      const dt = document.createElement('dt');
+      dt.textContent = label.firstChild.textContent.trim();
+      const dd = document.createElement('dd');
+      dd.textContent = value || (field.placeholder ? '(' + field.placeholder + ')' : '—');
+      list.append(dt, dd);
+    });
   }
 
   // The selected VM's row is marked, for the eye and for screen readers.

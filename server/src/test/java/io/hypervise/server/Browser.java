@@ -9,6 +9,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
 import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
 import org.openqa.selenium.By;
 import org.openqa.selenium.OutputType;
 import org.openqa.selenium.StaleElementReferenceException;
@@ -80,6 +81,20 @@ final class Browser {
                 fail("waited " + timeout.toSeconds() + " s for " + what + where);
             }
             sleep(200);
+        }
+    }
+
+    /** Reads the page, again if htmx replaced what was being read (a list refreshes every few seconds). */
+    static <T> T fresh(Supplier<T> read) {
+        for (int attempt = 0; ; attempt++) {
+            try {
+                return read.get();
+            } catch (StaleElementReferenceException e) {
+                if (attempt == 20) {
+                    throw e;
+                }
+                sleep(100);
+            }
         }
     }
 

@@ -103,7 +103,7 @@ class BrowserPagesTest {
 
         // No reload: the list follows the VM from Off through Starting to Running by itself.
         await("the new VM's row to say Running", () -> row(WEB) != null && row(WEB).getText().contains("Running"));
-        webId = row(WEB).getAttribute("data-vm-id");
+        webId = Browser.fresh(() -> row(WEB).getAttribute("data-vm-id"));
         awaitSerial(webId, "HYPERVISE-READY");
         await("a thumbnail showing the guest's text", () -> {
             List<WebElement> thumbs = row(WEB).findElements(By.cssSelector("img.thumb"));
@@ -120,7 +120,10 @@ class BrowserPagesTest {
     @Test
     @Order(1)
     void theActionsPaneOffersWhatTheRunningVmAllows() {
-        row(WEB).findElement(By.cssSelector("a.vm-link")).click();
+        Browser.fresh(() -> {
+            row(WEB).findElement(By.cssSelector("a.vm-link")).click();
+            return null;
+        });
         await("the actions pane of " + WEB, () -> browser.findElement(By.id("actions")).getText().contains(webId));
         assertThat(buttonsIn(By.id("actions")))
                 .contains("Connect…", "Shut down", "Turn off", "Pause", "Save", "Reset", "Settings…")
@@ -180,9 +183,9 @@ class BrowserPagesTest {
         browser.get(base + "/login");
         Browser.signIn(browser, "bob", base + "/");
         await("the portal", () -> browser.getCurrentUrl().equals(base + "/portal"));
-        List<WebElement> cards = browser.findElements(By.cssSelector(".vm-card"));
-        assertThat(cards).extracting(c -> c.findElement(By.tagName("h2")).getText()).containsExactly(BOBS);
-        assertThat(buttonsIn(cards.get(0))).as("bob's policy allows start and the console; his VM is Off")
+        assertThat(Browser.fresh(() -> browser.findElements(By.cssSelector(".vm-card h2")).stream().map(WebElement::getText).toList()))
+                .containsExactly(BOBS);
+        assertThat(buttonsIn(By.cssSelector(".vm-card"))).as("bob's policy allows start and the console; his VM is Off")
                 .containsExactly("Start");
         assertThat(browser.findElement(By.cssSelector(".quota")).getText()).contains("1 of 5 VMs");
         assertThat(browser.findElement(By.tagName("nav")).getText()).contains("My VMs").doesNotContain("Audit log");
@@ -205,10 +208,13 @@ class BrowserPagesTest {
         browser.get(base + "/admin?name=" + WEB.replace(' ', '+'));
         Browser.signIn(browser, "auditor", base + "/admin");
         assertThat(browser.findElements(By.tagName("button"))).extracting(WebElement::getText).containsOnly("Filter");
-        row(WEB).findElement(By.cssSelector("a.vm-link")).click();
+        Browser.fresh(() -> {
+            row(WEB).findElement(By.cssSelector("a.vm-link")).click();
+            return null;
+        });
         await("the details of " + WEB, () -> browser.findElement(By.id("actions")).getText().contains(webId));
         assertThat(buttonsIn(By.id("actions"))).isEmpty();
-        assertThat(row(WEB).findElements(By.cssSelector("img.thumb"))).as("auditors see no screens").isEmpty();
+        assertThat(Browser.fresh(() -> row(WEB).findElements(By.cssSelector("img.thumb")))).as("auditors see no screens").isEmpty();
         onAPhone(() -> Browser.screenshot(browser, "admin-auditor-phone.png"));
 
         browser.get(base + "/admin/audit?action=vm.create&target=vm:" + webId);
@@ -310,9 +316,9 @@ class BrowserPagesTest {
     }
 
     private WebElement button(String label) {
-        return browser.findElements(By.cssSelector("button")).stream()
+        return Browser.fresh(() -> browser.findElements(By.cssSelector("button")).stream()
                 .filter(b -> b.isDisplayed() && b.getText().startsWith(label)).findFirst()
-                .orElseThrow(() -> new AssertionError("no button '" + label + "' on " + browser.getCurrentUrl()));
+                .orElseThrow(() -> new AssertionError("no button '" + label + "' on " + browser.getCurrentUrl())));
     }
 
     private static List<String> buttonsIn(WebElement area) {
