@@ -67,6 +67,9 @@ class ConsoleTest {
     @Inject
     Engine engine;
 
+    @Inject
+    io.hypervise.server.console.Thumbnails thumbnails;
+
     private String base;
     private String id;
     private ChromeDriver browser;
@@ -159,6 +162,18 @@ class ConsoleTest {
         Files.write(SCREENSHOTS.resolve("thumbnail.png"), png);
         assertThat(thumbnail.getWidth()).isEqualTo(200);
         assertThat(foregroundPixels(thumbnail)).as("pixels of text in the thumbnail").isGreaterThan(50);
+        // Thumbnails are shared: five lists asking within the default 5 s cost at most one grab; maxAge=0 grabs each time.
+        long before = thumbnails.grabs();
+        for (int i = 0; i < 5; i++) {
+            as("alice").when().get("/api/v1/vms/" + id + "/screen.png?width=120").then().statusCode(200);
+        }
+        assertThat(thumbnails.grabs() - before).as("frames grabbed for five requests").isEqualTo(1);
+        before = thumbnails.grabs();
+        for (int i = 0; i < 3; i++) {
+            as("alice").when().get("/api/v1/vms/" + id + "/screen.png?width=120&maxAge=0").then().statusCode(200);
+        }
+        assertThat(thumbnails.grabs() - before).as("frames grabbed for three requests with maxAge=0").isEqualTo(3);
+        as("alice").when().get("/api/v1/vms/" + id + "/screen.png?maxAge=61").then().statusCode(400);
         as("bob").when().get("/api/v1/vms/" + id + "/screen.png").then().statusCode(404);
         as("auditor").when().get("/api/v1/vms/" + id + "/screen.png").then().statusCode(403);
     }

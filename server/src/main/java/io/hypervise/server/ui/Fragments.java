@@ -105,7 +105,7 @@ public class Fragments {
     @Operation(hidden = true)
     @Requires(Permission.VM_CONSOLE_VIEW)
     public Response screen(@PathParam("id") String id, @QueryParam("width") String width) {
-        return vms.screen(id, width);
+        return vms.screen(id, width, null);
     }
 
     @POST

@@ -22,7 +22,7 @@ import io.hypervise.server.access.Requires;
 import io.hypervise.server.api.InvalidRequestException;
 import io.hypervise.server.api.Problem;
 import io.hypervise.server.api.QueryParameters;
-import io.hypervise.server.console.ScreenGrab;
+import io.hypervise.server.console.Thumbnails;
 import io.hypervise.engine.vm.Violation;
 import io.hypervise.server.inventory.VmEntity;
 import io.hypervise.server.inventory.VmFilter;
@@ -68,7 +68,8 @@ import java.util.function.Function;
 public class VmResource {
 
     private static final int MAX_LINES = 10_000;
-    private static final Duration SCREEN_TIMEOUT = Duration.ofSeconds(5);
+    /** How old a thumbnail may be, in seconds, unless the client asks for a fresher one. */
+    private static final int DEFAULT_SCREEN_AGE = 5;
 
     @Inject
     Engine engine;
@@ -93,6 +94,9 @@ public class VmResource {
 
     @Inject
     LeaseKeeper leases;
+
+    @Inject
+    Thumbnails thumbnails;
 
     @Inject
     CounterQueries counters;
@@ -293,9 +297,11 @@ public class VmResource {
     @Path("{id}/screen.png")
     @Produces("image/png")
     @Requires(Permission.VM_CONSOLE_VIEW)
-    public Response screen(@PathParam("id") String id, @QueryParam("width") String widthParam) {
+    public Response screen(@PathParam("id") String id, @QueryParam("width") String widthParam,
+            @QueryParam("maxAge") String maxAgeParam) {
         List<Violation> violations = new ArrayList<>();
         int width = QueryParameters.wholeNumber("width", widthParam, 320, 16, 4096, violations);
+        int maxAge = QueryParameters.wholeNumber("maxAge", maxAgeParam, DEFAULT_SCREEN_AGE, 0, 60, violations);
         QueryParameters.check(violations);
         VmEntity vm = inventory.visible(current.get(), id, "vm.screen");
         authorize(Permission.VM_CONSOLE_VIEW, vm, "vm.screen");
@@ -310,7 +316,7 @@ public class VmResource {
             return Problem.response(409, "VM '" + vm.name + "' has no screen now: it is " + vm.state);
         }
         try {
-            byte[] png = ScreenGrab.png(ScreenGrab.frame(display, SCREEN_TIMEOUT), width);
+            byte[] png = thumbnails.png(id, display, width, Duration.ofSeconds(maxAge));
             return Response.ok(png, "image/png").header("Cache-Control", "no-store").build();
         } catch (IOException e) {
             return Problem.response(409, "VM '" + vm.name + "' has no screen now: " + e.getMessage());
