@@ -76,6 +76,8 @@ class ServerRestartIT {
         assertThat(after.path("state").asText()).isEqualTo("Running");
         assertThat(after.path("workerPid").asLong()).isEqualTo(pid);
         assertThat(after.path("reason").asText()).contains("re-attached to worker " + pid);
+        assertThat(after.path("since").asText()).as("running since it started, not since the server came back")
+                .isEqualTo(started.path("since").asText());
         JsonNode listed = call("GET", "/api/v1/vms?state=Running", null);
         assertThat(listed.path("items").findValuesAsText("id")).contains(id);
         assertThat(awaitCounter(id, before)).as("the guest's counter went on").isGreaterThan(before);

@@ -3,7 +3,9 @@ package io.hypervise.engine.vm;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.hypervise.engine.qmp.QmpException;
+import java.io.UncheckedIOException;
 import java.lang.System.Logger.Level;
+import java.nio.file.Files;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -31,13 +33,16 @@ final class ManagedVm {
     private final Clock clock;
     private final Consumer<VmEvent> events;
     private final Duration commandTimeout;
+    private final VmStore store;
 
-    ManagedVm(VmDefinition definition, VmFiles files, Clock clock, Consumer<VmEvent> events, Duration commandTimeout) {
+    ManagedVm(VmDefinition definition, VmFiles files, Clock clock, Consumer<VmEvent> events, Duration commandTimeout,
+            VmStore store) {
         this.definition = definition;
         this.files = files;
         this.clock = clock;
         this.events = events;
         this.commandTimeout = commandTimeout;
+        this.store = store;
         this.since = clock.instant();
     }
 
@@ -63,16 +68,33 @@ final class ManagedVm {
         state = to;
         reason = why;
         since = clock.instant();
+        remember();
         log(from.displayName() + " -> " + to.displayName() + ": " + why);
         events.accept(new VmEvent.StateChanged(id(), name(), from, to, why, since));
     }
 
-    /** Sets the state a starting engine found the VM in: not a change anyone made, so not published. */
+    /**
+     * Sets the state a starting engine found the VM in: not a change anyone made, so not published. Found
+     * in the state it was last recorded in, it has been in it since then.
+     */
     void found(VmState found, String why) {
         state = found;
         reason = why;
-        since = clock.instant();
+        since = store.readState(files).filter(last -> last.state() == found).map(StateRecord::since).orElse(clock.instant());
+        remember();
         log(why);
+    }
+
+    /** Records the state on disk; a VM being deleted has nothing to remember, and a failure only costs the time. */
+    private void remember() {
+        if (!Files.isDirectory(files.dir())) {
+            return;
+        }
+        try {
+            store.writeState(files, new StateRecord(state, since));
+        } catch (UncheckedIOException e) {
+            LOG.log(Level.WARNING, () -> "VM '" + name() + "' (" + id() + "): could not record its state: " + e.getMessage());
+        }
     }
 
     /** Sends a QMP command to the VM's worker, within the command timeout. */

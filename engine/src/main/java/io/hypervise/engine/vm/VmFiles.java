@@ -44,4 +44,9 @@ public record VmFiles(Path dir) {
     public Path savedInfo() {
         return dir.resolve("saved.json");
     }
+
+    /** The VM's last state and since when (a {@link StateRecord}). */
+    public Path state() {
+        return dir.resolve("state.json");
+    }
 }

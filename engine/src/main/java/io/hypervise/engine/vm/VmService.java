@@ -86,6 +86,7 @@ public final class VmService implements AutoCloseable {
         try {
             store.create(vm.files);
             store.writeDefinition(vm.files, def);
+            store.writeState(vm.files, new StateRecord(vm.state, vm.since));
         } catch (IOException | UncheckedIOException e) {
             vms.remove(def.id());
             throw new VmOperationException("cannot store the definition of VM '" + def.name() + "': " + e.getMessage(), e);
@@ -372,7 +373,7 @@ public final class VmService implements AutoCloseable {
     }
 
     private ManagedVm manage(VmDefinition def, VmFiles files) {
-        return new ManagedVm(def, files, clock, this::publish, settings.commandTimeout());
+        return new ManagedVm(def, files, clock, this::publish, settings.commandTimeout(), store);
     }
 
     private ManagedVm get(String id) {

@@ -89,6 +89,14 @@ final class VmStore {
         }
     }
 
+    void writeState(VmFiles files, StateRecord state) {
+        write(files.state(), state);
+    }
+
+    Optional<StateRecord> readState(VmFiles files) {
+        return read(files.state(), StateRecord.class);
+    }
+
     void writeSaved(VmFiles files, SavedState saved) {
         write(files.savedInfo(), saved);
     }

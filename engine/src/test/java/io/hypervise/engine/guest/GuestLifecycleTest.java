@@ -136,7 +136,8 @@ class GuestLifecycleTest {
     @Test
     @Order(5)
     void aNewEngineOverTheSameStateReattachesAndCanStillPauseAndStop() throws Exception {
-        long pid = vms().status(VM).workerPid().orElseThrow();
+        VmStatus before = vms().status(VM);
+        long pid = before.workerPid().orElseThrow();
         engine.close();
         engine = host.openEngine();
 
@@ -144,6 +145,8 @@ class GuestLifecycleTest {
         assertThat(reattached.state()).isEqualTo(VmState.RUNNING);
         assertThat(reattached.workerPid()).hasValue(pid);
         assertThat(reattached.reason()).contains("re-attached");
+        assertThat(reattached.since()).as("running since it started, not since the new engine found it")
+                .isEqualTo(before.since());
 
         long atPause = pauseAndCheckCounterStops();
         vms().resume(VM);
