@@ -17,12 +17,12 @@ import io.hypervise.server.jobs.JobView;
 import io.hypervise.server.policy.EffectivePolicy;
 import io.hypervise.server.template.TemplateResource;
 import io.hypervise.server.template.TemplateView;
-import io.hypervise.server.vm.VmRequest;
 import io.hypervise.server.vm.VmResource;
 import io.hypervise.server.vm.VmSettingsRequest;
 import io.hypervise.server.vm.VmView;
 import io.quarkus.qute.TemplateInstance;
 import jakarta.inject.Inject;
+import jakarta.ws.rs.BeanParam;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.FormParam;
 import jakarta.ws.rs.GET;
@@ -140,12 +140,8 @@ public class Fragments {
     @Consumes(MediaType.APPLICATION_FORM_URLENCODED)
     @Operation(hidden = true)
     @Requires(Permission.VM_CREATE)
-    public TemplateInstance check(@FormParam("source") String source, @FormParam("template") String template,
-            @FormParam("image") String image, @FormParam("format") String format, @FormParam("name") String name,
-            @FormParam("vcpus") String vcpus, @FormParam("memoryMib") String memoryMib,
-            @FormParam("diskMib") String diskMib, @FormParam("profile") String profile) {
-        VmRequest request = request(source, template, image, format, name, vcpus, memoryMib, diskMib, profile);
-        return Pages.check(CheckResult.of(vms.check(request), name));
+    public TemplateInstance check(@BeanParam NewVmFields form) {
+        return Pages.check(CheckResult.of(vms.check(form.toRequest()), form.name));
     }
 
     @POST
@@ -153,13 +149,9 @@ public class Fragments {
     @Consumes(MediaType.APPLICATION_FORM_URLENCODED)
     @Operation(hidden = true)
     @Requires(Permission.VM_CREATE)
-    public Response create(@FormParam("source") String source, @FormParam("template") String template,
-            @FormParam("image") String image, @FormParam("format") String format, @FormParam("name") String name,
-            @FormParam("vcpus") String vcpus, @FormParam("memoryMib") String memoryMib,
-            @FormParam("diskMib") String diskMib, @FormParam("profile") String profile, @FormParam("start") String start) {
-        VmRequest request = request(source, template, image, format, name, vcpus, memoryMib, diskMib, profile);
-        VmView vm = (VmView) vms.create(request).getEntity();
-        if ("on".equals(start)) {
+    public Response create(@BeanParam NewVmFields form) {
+        VmView vm = (VmView) vms.create(form.toRequest()).getEntity();
+        if (form.startOnceCreated()) {
             vms.act(vm.id(), "start");
             return changed("Created '" + vm.name() + "'; starting it");
         }
@@ -186,9 +178,9 @@ public class Fragments {
             @FormParam("profile") String profile, @FormParam("display") String display) {
         VmView vm = vms.get(id);
         List<Violation> v = new ArrayList<>();
-        Integer cpus = number("vcpus", vcpus, v);
-        Integer memory = number("memoryMib", memoryMib, v);
-        throwIfAny(v);
+        Integer cpus = NewVmFields.number("vcpus", vcpus, v);
+        Integer memory = NewVmFields.number("memoryMib", memoryMib, v);
+        NewVmFields.throwIfAny(v);
         VmSettingsRequest change = new VmSettingsRequest(differs(name, vm.name()), differs(cpus, vm.vcpus()),
                 differs(memory, vm.memoryMib()), differs(profile, vm.profile()), differs(display, vm.display()));
         if (change.equals(new VmSettingsRequest(null, null, null, null, null))) {
@@ -279,50 +271,8 @@ public class Fragments {
         return Pages.verification(audit.verify());
     }
 
-    private static VmRequest request(String source, String template, String image, String format, String name,
-            String vcpus, String memoryMib, String diskMib, String profile) {
-        List<Violation> v = new ArrayList<>();
-        Integer cpus = number("vcpus", vcpus, v);
-        Integer memory = number("memoryMib", memoryMib, v);
-        Integer blank = number("diskMib", diskMib, v);
-        throwIfAny(v);
-        List<VmRequest.DiskRequest> disks = new ArrayList<>();
-        boolean fromImage = "image".equals(source);
-        if (fromImage) {
-            disks.add(new VmRequest.DiskRequest(blankToNull(image), blankToNull(format), false, null));
-        }
-        if (blank != null && blank > 0) {
-            disks.add(new VmRequest.DiskRequest(null, "qcow2", false, blank.longValue()));
-        }
-        return new VmRequest(blankToNull(name), fromImage ? null : blankToNull(template), cpus, memory, blankToNull(profile),
-                null, fromImage ? new VmRequest.Boot("disk", null, null, null, null) : null, disks, null);
-    }
-
-    /** A whole number typed into a form field, or null when left empty. */
-    private static Integer number(String field, String value, List<Violation> v) {
-        if (value == null || value.isBlank()) {
-            return null;
-        }
-        try {
-            return Integer.valueOf(value.trim());
-        } catch (NumberFormatException e) {
-            v.add(new Violation(field, "must be a whole number; got '" + value + "'"));
-            return null;
-        }
-    }
-
-    private static void throwIfAny(List<Violation> v) {
-        if (!v.isEmpty()) {
-            throw new InvalidVmDefinitionException(v);
-        }
-    }
-
     private static <T> T differs(T wanted, T current) {
         return wanted == null || wanted.equals(current) || wanted instanceof String s && s.isBlank() ? null : wanted;
-    }
-
-    private static String blankToNull(String s) {
-        return s == null || s.isBlank() ? null : s.trim();
     }
 
     /** 204 with the events htmx raises on the page: the VM lists refresh, a message is shown, the dialog closes. */

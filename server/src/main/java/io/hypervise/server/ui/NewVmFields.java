@@ -1,0 +1,85 @@
+package io.hypervise.server.ui;
+
+import io.hypervise.engine.vm.InvalidVmDefinitionException;
+import io.hypervise.engine.vm.Violation;
+import io.hypervise.server.vm.VmRequest;
+import jakarta.ws.rs.FormParam;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The new-VM wizard's fields as the browser posts them (text, as typed), for both its Check and its
+ * Create, and the API's request they stand for.
+ */
+public class NewVmFields {
+
+    /** "template", or "image" for a disk image under the storage root. */
+    @FormParam("source")
+    public String source;
+    @FormParam("template")
+    public String template;
+    @FormParam("image")
+    public String image;
+    @FormParam("format")
+    public String format;
+    @FormParam("name")
+    public String name;
+    @FormParam("vcpus")
+    public String vcpus;
+    @FormParam("memoryMib")
+    public String memoryMib;
+    /** An empty data disk to create with the VM, in MiB; empty for none. */
+    @FormParam("diskMib")
+    public String diskMib;
+    @FormParam("profile")
+    public String profile;
+    /** "on" to start the VM once created. */
+    @FormParam("start")
+    public String start;
+
+    /** The API's request, or every field that is not even a number where one is wanted (400). */
+    VmRequest toRequest() {
+        List<Violation> v = new ArrayList<>();
+        Integer cpus = number("vcpus", vcpus, v);
+        Integer memory = number("memoryMib", memoryMib, v);
+        Integer blank = number("diskMib", diskMib, v);
+        throwIfAny(v);
+        List<VmRequest.DiskRequest> disks = new ArrayList<>();
+        boolean fromImage = "image".equals(source);
+        if (fromImage) {
+            disks.add(new VmRequest.DiskRequest(blankToNull(image), blankToNull(format), false, null));
+        }
+        if (blank != null && blank > 0) {
+            disks.add(new VmRequest.DiskRequest(null, "qcow2", false, blank.longValue()));
+        }
+        return new VmRequest(blankToNull(name), fromImage ? null : blankToNull(template), cpus, memory, blankToNull(profile),
+                null, fromImage ? new VmRequest.Boot("disk", null, null, null, null) : null, disks, null);
+    }
+
+    boolean startOnceCreated() {
+        return "on".equals(start);
+    }
+
+    /** A whole number typed into a form field, or null when left empty. */
+    static Integer number(String field, String value, List<Violation> v) {
+        if (value == null || value.isBlank()) {
+            return null;
+        }
+        try {
+            return Integer.valueOf(value.trim());
+        } catch (NumberFormatException e) {
+            v.add(new Violation(field, "must be a whole number; got '" + value + "'"));
+            return null;
+        }
+    }
+
+    static void throwIfAny(List<Violation> v) {
+        if (!v.isEmpty()) {
+            throw new InvalidVmDefinitionException(v);
+        }
+    }
+
+    static String blankToNull(String s) {
+        return s == null || s.isBlank() ? null : s.trim();
+    }
+}
