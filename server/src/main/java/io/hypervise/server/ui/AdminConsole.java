@@ -9,6 +9,7 @@ import io.hypervise.server.audit.AuditQuery;
 import io.hypervise.server.audit.AuditReader;
 import io.hypervise.server.host.HostResource;
 import io.hypervise.server.inventory.HostEntity;
+import io.hypervise.server.inventory.VmEntity;
 import io.hypervise.server.jobs.JobResource;
 import io.hypervise.server.jobs.JobView;
 import io.hypervise.server.policy.PolicyResource;
@@ -23,6 +24,8 @@ import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.QueryParam;
 import jakarta.ws.rs.core.MediaType;
 import java.util.List;
+import java.util.Map;
+import java.util.stream.Collectors;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 
 /**
@@ -91,8 +94,7 @@ public class AdminConsole {
     @Operation(hidden = true)
     @Requires(Permission.JOB_READ)
     public TemplateInstance jobs() {
-        List<JobView> recent = recentJobs();
-        return Pages.jobs(Nav.of(current.get(), "/admin/jobs"), recent, running(recent));
+        return Pages.jobs(Nav.of(current.get(), "/admin/jobs"), recentJobs());
     }
 
     @GET
@@ -115,11 +117,13 @@ public class AdminConsole {
         return Pages.policies(Nav.of(current.get(), "/admin/policies"), policyResource.list().items(), quotaUse.report());
     }
 
-    List<JobView> recentJobs() {
-        return jobs.list(null, null, "0", "25").items();
-    }
-
-    static boolean running(List<JobView> jobs) {
-        return jobs.stream().anyMatch(j -> j.state().equals("running") || j.state().equals("queued"));
+    /** The newest 25 jobs the caller may see, with their VMs' names. */
+    @Transactional
+    JobList recentJobs() {
+        List<JobView> jobs = this.jobs.list(null, null, "0", "25").items();
+        List<String> ids = jobs.stream().map(JobView::vmId).filter(java.util.Objects::nonNull).distinct().toList();
+        Map<String, String> names = ids.isEmpty() ? Map.of() : VmEntity.<VmEntity>list("id in ?1", ids).stream()
+                .collect(Collectors.toMap(vm -> vm.id, vm -> vm.name));
+        return new JobList(jobs, names);
     }
 }

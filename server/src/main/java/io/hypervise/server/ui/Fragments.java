@@ -243,8 +243,7 @@ public class Fragments {
     @Operation(hidden = true)
     @Requires(Permission.JOB_READ)
     public TemplateInstance jobs() {
-        List<JobView> recent = console.recentJobs();
-        return Pages.jobs$list(recent, AdminConsole.running(recent));
+        return Pages.jobs$list(console.recentJobs());
     }
 
     @GET

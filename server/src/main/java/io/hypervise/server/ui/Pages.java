@@ -3,7 +3,6 @@ package io.hypervise.server.ui;
 import io.hypervise.server.audit.AuditPage;
 import io.hypervise.server.audit.AuditVerification;
 import io.hypervise.server.host.HostDetail;
-import io.hypervise.server.jobs.JobView;
 import io.hypervise.server.policy.PolicyView;
 import io.hypervise.server.policy.QuotaUse;
 import io.quarkus.qute.CheckedTemplate;
@@ -40,9 +39,9 @@ final class Pages {
 
     static native TemplateInstance host(Nav nav, HostTree tree, HostDetail host, String group);
 
-    static native TemplateInstance jobs(Nav nav, List<JobView> jobs, boolean running);
+    static native TemplateInstance jobs(Nav nav, JobList list);
 
-    static native TemplateInstance jobs$list(List<JobView> jobs, boolean running);
+    static native TemplateInstance jobs$list(JobList list);
 
     static native TemplateInstance audit(Nav nav, AuditFilter filter, AuditPage page);
 
