@@ -7,6 +7,7 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Map;
 import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
@@ -66,6 +67,28 @@ final class Browser {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+    }
+
+    /** axe-core, the accessibility checker, from the frontend's npm packages (a dev dependency, never served). */
+    private static final Path AXE = Path.of("../frontend/node_modules/axe-core/axe.min.js");
+
+    /**
+     * What axe-core finds against WCAG 2 A and AA on the page as it is now: one line per rule broken,
+     * with where. Empty when it finds nothing.
+     */
+    @SuppressWarnings("unchecked")
+    static List<String> accessibilityViolations(ChromeDriver browser) {
+        try {
+            browser.executeScript(Files.readString(AXE));
+        } catch (IOException e) {
+            throw new UncheckedIOException("axe-core is missing at " + AXE.toAbsolutePath() + ": frontend/build.sh installs it", e);
+        }
+        return (List<String>) browser.executeAsyncScript("""
+                const done = arguments[arguments.length - 1];
+                axe.run(document, { runOnly: ['wcag2a', 'wcag2aa'] })
+                  .then(r => done(r.violations.map(v => v.impact + ' ' + v.id + ': ' + v.help + ' at '
+                      + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join('; '))))
+                  .catch(e => done(['axe failed: ' + e]));""");
     }
 
     /**

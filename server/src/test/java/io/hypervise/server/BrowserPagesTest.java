@@ -98,6 +98,7 @@ class BrowserPagesTest {
         button("Check").click();
         await("the check's answer", () -> browser.findElement(By.id("check-result")).getText().contains("would be accepted"));
         Browser.screenshot(browser, "admin-new-vm-wizard.png");
+        assertAccessible("the new-VM wizard");
         browser.findElement(By.cssSelector("#dialog button[type=submit]")).click();
         await("word that the VM was created", () -> browser.findElement(By.id("toast")).getText().contains("Created '" + WEB + "'"));
 
@@ -115,6 +116,12 @@ class BrowserPagesTest {
                     && !row(WEB).findElements(By.cssSelector("svg.spark polyline")).isEmpty();
         });
         Browser.screenshot(browser, "admin-console.png");
+        assertAccessible("the admin console");
+        // The checker itself finds what it should: an image without a text alternative.
+        browser.executeScript("const i = document.createElement('img'); i.id = 'hv-no-alt'; i.src = '/ui/favicon.svg';"
+                + " document.getElementById('main').append(i);");
+        assertThat(Browser.accessibilityViolations(browser)).anyMatch(v -> v.contains("image-alt"));
+        browser.executeScript("document.getElementById('hv-no-alt').remove();");
     }
 
     @Test
@@ -130,6 +137,7 @@ class BrowserPagesTest {
                 .doesNotContain("Start", "Resume", "Delete");
         assertThat(browser.getCurrentUrl()).endsWith("/admin?vm=" + webId);
         Browser.screenshot(browser, "admin-actions-pane.png");
+        assertAccessible("the actions pane");
 
         // A click on Pause, and the pane follows the VM into its new state.
         button("Pause").click();
@@ -154,6 +162,7 @@ class BrowserPagesTest {
                 .contains("Memory in use").contains("1 running");
         await("the host's utilization plots", () -> browser.findElements(By.cssSelector(".metrics figure.chart canvas")).size() >= 4);
         Browser.screenshot(browser, "admin-host.png");
+        assertAccessible("the host page");
 
         browser.get(base + "/admin/vms/" + webId);
         await("the VM's utilization plots (CPU and memory: it has no disk)",
@@ -163,6 +172,7 @@ class BrowserPagesTest {
         assertThat(browser.findElement(By.cssSelector(".metrics [role=status]")).getText())
                 .as("the NICs' counters are said to be missing, and why").contains("nic.net0").contains("user-mode networking");
         Browser.screenshot(browser, "admin-vm-page.png");
+        assertAccessible("the VM's page");
     }
 
     @Test
@@ -190,6 +200,7 @@ class BrowserPagesTest {
         assertThat(browser.findElement(By.cssSelector(".quota")).getText()).contains("1 of 5 VMs");
         assertThat(browser.findElement(By.tagName("nav")).getText()).contains("My VMs").doesNotContain("Audit log");
         Browser.screenshot(browser, "portal-bob.png");
+        assertAccessible("the portal");
 
         browser.get(base + "/admin");
         assertThat(browser.findElement(By.tagName("main")).getText()).contains("Not allowed")
@@ -223,6 +234,7 @@ class BrowserPagesTest {
         button("Verify the hash chain").click();
         await("the chain's verification", () -> browser.findElement(By.id("chain-result")).getText().contains("The chain is intact"));
         Browser.screenshot(browser, "audit-log.png");
+        assertAccessible("the audit log");
     }
 
     @Test
@@ -294,6 +306,11 @@ class BrowserPagesTest {
         inventory.create(new VmDefinition(id, name, 1, 64, DeviceProfile.ENLIGHTENED, List.of(), List.of(),
                 new BootSource.Kernel(engine.storage().path().resolve("stub-kernel"), null, ""), Display.NONE),
                 Map.of(), TestPolicies.STUB, new Caller(owner, Set.of(), Set.of(), "127.0.0.1"));
+    }
+
+    /** What axe-core finds against WCAG 2 A and AA on the page as it is now: nothing. */
+    private void assertAccessible(String what) {
+        assertThat(Browser.accessibilityViolations(browser)).as("accessibility of " + what).isEmpty();
     }
 
     /** The page at a phone's size: nothing may stick out sideways. */
