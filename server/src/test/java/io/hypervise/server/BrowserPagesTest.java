@@ -11,6 +11,7 @@ import io.hypervise.engine.vm.VmDefinition;
 import io.hypervise.server.access.Caller;
 import io.hypervise.engine.vm.VmState;
 import io.hypervise.server.inventory.VmEntity;
+import io.hypervise.server.jobs.JobEntity;
 import io.hypervise.server.inventory.VmInventory;
 import io.hypervise.server.policy.PolicyEntity;
 import io.quarkus.narayana.jta.QuarkusTransaction;
@@ -82,6 +83,7 @@ class BrowserPagesTest {
         removeTheVmsOf("bob");
         aStubVm("pages-bob-box", BOBS, "bob");
         aStubVm("pages-alice-box", ALICES, "alice");
+        aJobWithoutAVm();
         browser = Browser.chromium(1280, 800);
 
         // Other test classes share this server: the list is filtered to this test's VM (an empty list at first).
@@ -290,6 +292,19 @@ class BrowserPagesTest {
             p.updatedAt = p.createdAt;
             p.persist();
         });
+    }
+
+    /** A job not about one VM (the jobs strip must still read well: no empty link). */
+    private static void aJobWithoutAVm() {
+        JobEntity job = new JobEntity();
+        job.id = java.util.UUID.randomUUID();
+        job.kind = "maintenance";
+        job.actor = "system";
+        job.state = JobEntity.State.SUCCEEDED;
+        job.progress = 100;
+        job.createdAt = Instant.now();
+        job.updatedAt = job.createdAt;
+        QuarkusTransaction.requiringNew().run(job::persist);
     }
 
     /** Other test classes share this server and database; bob's portal is to show this test's VM alone. */
