@@ -8,11 +8,8 @@ import java.util.List;
 /** A page of the admin console's VM list, with the filters that chose it. */
 public record VmList(List<Row> rows, int page, int size, long total, String name, String state, String host, long stamp) {
 
-    /**
-     * A VM in the list; {@code screen} when it has a screen to show as a thumbnail and the caller may see
-     * it; {@code use} what it uses now, while it runs.
-     */
-    public record Row(VmView vm, boolean screen, Utilization use) {
+    /** A VM in the list, what the caller may do to it (see its screen, for one), and what it uses now while it runs. */
+    public record Row(VmView vm, VmOffer offer, Utilization use) {
     }
 
     /** The states to filter by, in the order a VM goes through them. */

@@ -1,7 +1,8 @@
 package io.hypervise.server.ui;
 
 import io.hypervise.server.access.CurrentCaller;
-import io.hypervise.server.access.Permission;
+import io.hypervise.server.access.Caller;
+import io.hypervise.server.policy.EffectivePolicy;
 import io.hypervise.server.counters.RecentSamples;
 import io.hypervise.server.vm.VmResource;
 import jakarta.enterprise.context.RequestScoped;
@@ -20,11 +21,15 @@ class VmLists {
     @Inject
     RecentSamples recent;
 
+    @Inject
+    VmPanes panes;
+
     VmList list(String name, String state, String page, String host) {
         VmResource.Page found = vms.list(null, blankToNull(state), blankToNull(name), page, "25");
+        Caller caller = current.get();
+        EffectivePolicy policy = panes.governing(caller);
         var rows = found.items().stream()
-                .map(vm -> new VmList.Row(vm, VmOffer.hasScreen(vm)
-                        && current.get().decide(Permission.VM_CONSOLE_VIEW, vm.owner()).allowed(),
+                .map(vm -> new VmList.Row(vm, VmOffer.of(caller, vm, policy),
                         Utilization.of(recent.of(vm.id()), vm.vcpus()).orElse(null)))
                 .toList();
         return new VmList(rows, found.page(), found.size(), found.total(), name, state, host, System.currentTimeMillis() / 1000);

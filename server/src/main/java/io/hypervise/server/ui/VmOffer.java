@@ -59,8 +59,13 @@ public record VmOffer(List<UiAction> actions, String console, boolean settings, 
         return watch ? "watch" : null;
     }
 
+    /** Whether the caller may see the VM's screen now (its thumbnail): whoever may at least watch its console. */
+    public boolean screen() {
+        return console != null;
+    }
+
     /** Whether the VM's worker is there to show a screen. */
-    static boolean hasScreen(VmView vm) {
+    private static boolean hasScreen(VmView vm) {
         return vm.state().equals(VmState.RUNNING.displayName()) || vm.state().equals(VmState.PAUSED.displayName());
     }
 

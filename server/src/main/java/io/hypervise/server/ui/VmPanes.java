@@ -29,7 +29,6 @@ class VmPanes {
         Caller caller = current.get();
         VmView vm = vms.get(id);
         return new VmPane(vm, VmOffer.of(caller, vm, governing(caller)),
-                VmOffer.hasScreen(vm) && caller.decide(Permission.VM_CONSOLE_VIEW, vm.owner()).allowed(),
                 caller.reach(Permission.VM_CREATE) != Reach.NONE,
                 vm.lease() != null && caller.reach(Permission.POLICY_MANAGE) == Reach.ALL);
     }

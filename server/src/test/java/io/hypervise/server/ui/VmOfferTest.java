@@ -53,7 +53,11 @@ class VmOfferTest {
 
     @Test
     void withoutAnyConsoleActionThereIsNoConsole() {
-        assertThat(VmOffer.of(BOB, aVm("Running", "bob"), policy(SelfServiceAction.PAUSE)).console()).isNull();
+        VmOffer pauseOnly = VmOffer.of(BOB, aVm("Running", "bob"), policy(SelfServiceAction.PAUSE));
+        assertThat(pauseOnly.console()).isNull();
+        assertThat(pauseOnly.screen()).as("no console, so no thumbnail either").isFalse();
+        assertThat(VmOffer.of(ADMIN, aVm("Running", "bob"), null).screen()).isTrue();
+        assertThat(VmOffer.of(ADMIN, aVm("Off", "bob"), null).screen()).as("an Off VM has no screen").isFalse();
         assertThat(VmOffer.of(BOB, aVm("Paused", "bob"), policy(SelfServiceAction.PAUSE, SelfServiceAction.CONSOLE)).console())
                 .isEqualTo("use");
     }
