@@ -4,6 +4,7 @@ import io.hypervise.engine.counters.CounterSampler;
 import io.hypervise.engine.host.HostCapabilities;
 import io.hypervise.engine.host.HostLoad;
 import io.hypervise.engine.host.HostProbe;
+import io.hypervise.engine.network.VirtualSwitches;
 import io.hypervise.engine.storage.StorageRoot;
 import io.hypervise.engine.vm.DiskImages;
 import io.hypervise.engine.vm.QemuCommandLine;
@@ -34,9 +35,12 @@ public final class Engine implements AutoCloseable {
     private final DiskImages images;
     private final StateDirectoryLock lock;
     private final CounterSampler counters;
+    private final VirtualSwitches switches;
 
-    private Engine(HostCapabilities host, StorageRoot storage, VmService vms, DiskImages images, StateDirectoryLock lock) {
+    private Engine(HostCapabilities host, StorageRoot storage, VmService vms, DiskImages images,
+            VirtualSwitches switches, StateDirectoryLock lock) {
         this.host = host;
+        this.switches = switches;
         this.storage = storage;
         this.vms = vms;
         this.images = images;
@@ -59,10 +63,11 @@ public final class Engine implements AutoCloseable {
             StorageRoot storage = new StorageRoot(config.storageRoot());
             Files.createDirectories(storage.library());
             DiskImages images = new DiskImages(storage, qemuImg(qemu));
+            VirtualSwitches switches = VirtualSwitches.probe();
             VmService vms = new VmService(config.settings(), storage,
-                    new QemuCommandLine(qemu, host.accelerator()), images, Clock.systemUTC());
+                    new QemuCommandLine(qemu, host.accelerator()), images, switches, Clock.systemUTC());
             vms.recover();
-            return new Engine(host, storage, vms, images, lock);
+            return new Engine(host, storage, vms, images, switches, lock);
         } catch (IOException | RuntimeException e) {
             lock.close();
             throw e;
@@ -89,6 +94,11 @@ public final class Engine implements AutoCloseable {
     /** Utilization counters of the VMs and the host; not sampling until {@link CounterSampler#start} is called. */
     public CounterSampler counters() {
         return counters;
+    }
+
+    /** The host's virtual switches, the ports VMs' adapters plug into. */
+    public VirtualSwitches switches() {
+        return switches;
     }
 
     /** The images VMs own: blank disks created for them, deleted with them. */

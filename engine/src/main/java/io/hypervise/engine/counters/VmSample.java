@@ -30,14 +30,17 @@ public record VmSample(String vmId, Instant at, Duration interval, double cpuCor
     }
 
     /**
-     * One network adapter: its rates where the network back end counts them, otherwise why not.
-     * QEMU's user-mode networking keeps no counters that QMP can read.
+     * One network adapter: bytes and packets per second as the guest sees them (received, transmitted),
+     * where the adapter is plugged into a virtual switch, whose port the kernel counts; otherwise why not.
      */
     public record NicSample(String nic, String mac, Optional<Rates> rates, Optional<String> unavailable) {
 
-        /** Why a NIC on QEMU's user-mode networking has no counters: said instead of zeros that would look measured. */
-        public static final String USER_NETWORKING = "QEMU's user-mode networking (-netdev user) keeps no byte or"
-                + " packet counters that QMP can read (QEMU 7.2: query-stats has no network provider)";
+        /** Why an adapter not on a switch has no counters: said instead of zeros that would look measured. */
+        public static final String USER_NETWORKING = "not connected to a virtual switch: QEMU's isolated user-mode"
+                + " network keeps no byte or packet counters that QMP can read (QEMU 7.2); connect the adapter to a"
+                + " switch to count its traffic";
+        /** An adapter on a switch whose port was not there when it was read. */
+        public static final String NO_PORT = "its switch port was not there when the counters were read";
 
         public record Rates(double receiveBytes, double transmitBytes, double receivePackets, double transmitPackets) {
         }

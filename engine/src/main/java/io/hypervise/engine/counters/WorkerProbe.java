@@ -8,6 +8,8 @@ import io.hypervise.engine.counters.VmSample.GuestMemory;
 import io.hypervise.engine.counters.VmSample.NicSample;
 import io.hypervise.engine.counters.WorkerReading.BlockCounters;
 import io.hypervise.engine.host.ProcessStat;
+import io.hypervise.engine.network.PortCounters;
+import io.hypervise.engine.network.VirtualSwitches;
 import io.hypervise.engine.qmp.QmpClient;
 import io.hypervise.engine.qmp.QmpException;
 import io.hypervise.engine.vm.DeviceProfile;
@@ -30,7 +32,7 @@ import java.util.OptionalLong;
 /**
  * Reads one worker's counters: CPU from /proc (the process, and each vCPU's thread named by QMP
  * {@code query-cpus-fast}), memory from /proc and the virtio balloon's guest statistics, disks from
- * QMP {@code query-blockstats}. Keeps the previous reading, so that each new one yields rates.
+ * QMP {@code query-blockstats}, network adapters from their switch ports' kernel counters. Keeps the previous reading, so that each new one yields rates.
  * One probe per worker process: a restarted VM gets a new one. Only queries; never changes the VM.
  */
 final class WorkerProbe {
@@ -94,9 +96,14 @@ final class WorkerProbe {
         }
         Map<String, BlockCounters> disks = blockCounters(worker.qmp().execute("query-blockstats", null, timeout));
         Optional<GuestMemory> guest = guestMemory(worker.qmp());
+        List<Optional<PortCounters>> nics = new ArrayList<>();
+        List<Nic> defined = worker.definition().nics();
+        for (int i = 0; i < defined.size(); i++) {
+            nics.add(defined.get(i).onSwitch() ? PortCounters.of(VirtualSwitches.portName(worker.vmId(), i)) : Optional.empty());
+        }
         long nanoTime = System.nanoTime();
         return Optional.of(new WorkerReading(nanoTime, process.get().cpuTicks(), vcpuTicks, resident.getAsLong(), guest,
-                disks));
+                disks, nics));
     }
 
     private VmSample rates(WorkerReading before, WorkerReading now, Instant at) {
@@ -117,11 +124,28 @@ final class WorkerProbe {
         List<NicSample> nics = new ArrayList<>();
         List<Nic> defined = worker.definition().nics();
         for (int i = 0; i < defined.size(); i++) {
-            nics.add(new NicSample("net" + i, defined.get(i).mac(), Optional.empty(),
-                    Optional.of(NicSample.USER_NETWORKING)));
+            Optional<PortCounters> was = i < before.nics().size() ? before.nics().get(i) : Optional.empty();
+            Optional<PortCounters> is = i < now.nics().size() ? now.nics().get(i) : Optional.empty();
+            nics.add(nicSample("net" + i, defined.get(i), was, is, seconds));
         }
         return new VmSample(worker.vmId(), at, Duration.ofNanos(now.nanoTime() - before.nanoTime()), cpu, vcpus,
                 now.residentBytes(), now.guestMemory(), disks, nics);
+    }
+
+    private static NicSample nicSample(String name, Nic nic, Optional<PortCounters> was, Optional<PortCounters> is,
+            double seconds) {
+        if (!nic.onSwitch()) {
+            return new NicSample(name, nic.mac(), Optional.empty(), Optional.of(NicSample.USER_NETWORKING));
+        }
+        if (was.isEmpty() || is.isEmpty()) {
+            return new NicSample(name, nic.mac(), Optional.empty(), Optional.of(NicSample.NO_PORT));
+        }
+        PortCounters a = was.get();
+        PortCounters b = is.get();
+        return new NicSample(name, nic.mac(), Optional.of(new NicSample.Rates(
+                perSecond(b.receiveBytes() - a.receiveBytes(), seconds), perSecond(b.transmitBytes() - a.transmitBytes(), seconds),
+                perSecond(b.receivePackets() - a.receivePackets(), seconds),
+                perSecond(b.transmitPackets() - a.transmitPackets(), seconds))), Optional.empty());
     }
 
     private static double ticksToCores(long ticks, double seconds) {

@@ -1,5 +1,6 @@
 package io.hypervise.engine.counters;
 
+import io.hypervise.engine.network.PortCounters;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -11,9 +12,11 @@ import java.util.Optional;
  * @param processTicks CPU time of the whole process so far, in clock ticks
  * @param vcpuTicks CPU time of each vCPU's thread so far, by vCPU index
  * @param disks cumulative block statistics by node name
+ * @param nics cumulative traffic of each adapter's switch port, by position; empty for an adapter that
+ *     has no port (not on a switch, or its port is gone)
  */
 record WorkerReading(long nanoTime, long processTicks, List<Long> vcpuTicks, long residentBytes,
-        Optional<VmSample.GuestMemory> guestMemory, Map<String, BlockCounters> disks) {
+        Optional<VmSample.GuestMemory> guestMemory, Map<String, BlockCounters> disks, List<Optional<PortCounters>> nics) {
 
     /** What QMP {@code query-blockstats} counts for one disk since the worker started. */
     record BlockCounters(long readBytes, long writeBytes, long readOps, long writeOps) {

@@ -3,6 +3,7 @@ package io.hypervise.engine.vm;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.hypervise.engine.host.Accelerator;
+import io.hypervise.engine.network.VirtualSwitches;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -102,7 +103,10 @@ public final class QemuCommandLine {
         List<Nic> nics = def.nics();
         for (int i = 0; i < nics.size(); i++) {
             String netdev = "net" + i;
-            args.addAll(List.of("-netdev", "user,id=" + netdev + ",restrict=on"));
+            // A switch port is a tap device the engine made and plugged in before the worker started.
+            args.addAll(List.of("-netdev", nics.get(i).onSwitch()
+                    ? "tap,id=" + netdev + ",ifname=" + VirtualSwitches.portName(def.id(), i) + ",script=no,downscript=no"
+                    : "user,id=" + netdev + ",restrict=on"));
             String model = def.profile() == DeviceProfile.ENLIGHTENED ? "virtio-net-pci" : "e1000";
             args.addAll(List.of("-device", model + ",netdev=" + netdev + ",mac=" + nics.get(i).mac()));
         }

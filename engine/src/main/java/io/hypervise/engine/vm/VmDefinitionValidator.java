@@ -1,5 +1,6 @@
 package io.hypervise.engine.vm;
 
+import io.hypervise.engine.network.VirtualSwitches;
 import io.hypervise.engine.storage.StorageRoot;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -112,6 +113,9 @@ public final class VmDefinitionValidator {
                 v.add(new Violation(field, "must be a unicast address (the first octet must be even)"));
             } else if (nic.mac().equals("00:00:00:00:00:00")) {
                 v.add(new Violation(field, "must not be all zeros"));
+            }
+            if (nic != null && nic.onSwitch() && !VirtualSwitches.ID.matcher(nic.switchId()).matches()) {
+                v.add(new Violation("nics[" + i + "].switch", VirtualSwitches.ID_RULE));
             }
         }
     }

@@ -1,5 +1,6 @@
 package io.hypervise.engine.vm;
 
+import io.hypervise.engine.network.VirtualSwitches;
 import io.hypervise.engine.storage.StorageRoot;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -41,14 +42,14 @@ public final class VmService implements AutoCloseable {
     private final List<Consumer<VmEvent>> listeners = new CopyOnWriteArrayList<>();
 
     public VmService(EngineSettings settings, StorageRoot storage, QemuCommandLine commandLine, DiskImages images,
-            Clock clock) {
+            VirtualSwitches switches, Clock clock) {
         this.settings = settings;
         this.images = images;
         this.storage = storage;
         this.validator = new VmDefinitionValidator(storage);
         this.store = new VmStore(settings.stateDir());
         this.clock = clock;
-        this.supervisor = new WorkerSupervisor(settings, commandLine, validator, store, this::resolve, clock);
+        this.supervisor = new WorkerSupervisor(settings, commandLine, validator, store, this::resolve, switches, clock);
         this.savedStates = new SavedStates(settings, supervisor, store, clock);
     }
 

@@ -1,5 +1,7 @@
 package io.hypervise.engine.vm;
 
+import io.hypervise.engine.network.NetworkException;
+import io.hypervise.engine.network.VirtualSwitches;
 import io.hypervise.engine.qmp.QmpClosedException;
 import io.hypervise.engine.qmp.QmpEvent;
 import io.hypervise.engine.qmp.QmpException;
@@ -28,16 +30,18 @@ final class WorkerSupervisor {
     private final VmDefinitionValidator validator;
     private final VmStore store;
     private final UnaryOperator<Path> resolve;
+    private final VirtualSwitches switches;
     private final Clock clock;
     private volatile boolean closed;
 
     WorkerSupervisor(EngineSettings settings, QemuCommandLine commandLine, VmDefinitionValidator validator,
-            VmStore store, UnaryOperator<Path> resolve, Clock clock) {
+            VmStore store, UnaryOperator<Path> resolve, VirtualSwitches switches, Clock clock) {
         this.settings = settings;
         this.commandLine = commandLine;
         this.validator = validator;
         this.store = store;
         this.resolve = resolve;
+        this.switches = switches;
         this.clock = clock;
     }
 
@@ -51,11 +55,13 @@ final class WorkerSupervisor {
             throw e;
         }
         List<String> argv = commandLine.build(vm.definition, vm.files, resolve, incoming);
+        plugIn(vm, fallback);
         Worker worker;
         try {
             store.clearWorker(vm.files);
             worker = Worker.launch(argv, vm.files);
         } catch (IOException | UncheckedIOException e) {
+            unplug(vm);
             vm.transition(fallback, "the worker could not be started: " + e.getMessage());
             throw new VmOperationException("cannot start VM '" + vm.name() + "': " + e.getMessage(), e);
         }
@@ -70,6 +76,34 @@ final class WorkerSupervisor {
             throw failAndEnd(vm, worker, fallback, "the worker did not open its QMP socket: " + e.getMessage());
         }
         return worker;
+    }
+
+    /** Gives each adapter on a switch its port; the worker opens them by name. */
+    private void plugIn(ManagedVm vm, VmState fallback) {
+        List<Nic> nics = vm.definition.nics();
+        try {
+            for (int i = 0; i < nics.size(); i++) {
+                if (nics.get(i).onSwitch()) {
+                    switches.plug(vm.id(), i, nics.get(i).switchId());
+                }
+            }
+        } catch (NetworkException e) {
+            unplug(vm);
+            vm.transition(fallback, "cannot start: network adapter: " + e.getMessage());
+            throw new VmOperationException("cannot start VM '" + vm.name() + "': " + e.getMessage(), e);
+        }
+    }
+
+    /** Removes the VM's switch ports once its worker is gone; a failure is logged, never blocks the VM's state. */
+    private void unplug(ManagedVm vm) {
+        if (vm.definition.nics().stream().noneMatch(Nic::onSwitch)) {
+            return;
+        }
+        try {
+            switches.unplug(vm.id(), vm.definition.nics().size());
+        } catch (NetworkException e) {
+            vm.log("its switch ports could not be removed: " + e.getMessage());
+        }
     }
 
     /** Records what the worker is doing now, for an engine that may have to re-attach to it. */
@@ -120,6 +154,7 @@ final class WorkerSupervisor {
         vm.record = null;
         worker.detach();
         store.clearWorker(vm.files);
+        unplug(vm);
         Worker.Intent intent = worker.intent().orElse(null);
         if (intent != null) {
             vm.transition(intent.target(), intent.reason());

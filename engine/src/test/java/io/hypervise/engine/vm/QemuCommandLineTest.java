@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.hypervise.engine.host.Accelerator;
+import io.hypervise.engine.network.VirtualSwitches;
 import java.nio.file.Path;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -34,6 +35,18 @@ class QemuCommandLineTest {
                 .containsSequence("-qmp", "unix:/state/vms/web-1/qmp.sock,server=on,wait=off")
                 .containsSequence("-vnc", "unix:/state/vms/web-1/vnc.sock")
                 .doesNotContain("-incoming");
+    }
+
+    @Test
+    void anAdapterOnASwitchOpensItsPortTheEngineMadeAndRunsNoScript() {
+        VmDefinition def = aKernelVm(Path.of("/s/k"), null, "")
+                .withNics(new Nic("52:54:00:00:00:01"), new Nic("52:54:00:00:00:02", "lab"))
+                .build();
+        List<String> args = tcg.build(def, files, p -> p, false);
+        assertThat(args).containsSequence("-netdev", "user,id=net0,restrict=on")
+                .containsSequence("-netdev", "tap,id=net1,ifname=" + VirtualSwitches.portName("web-1", 1)
+                        + ",script=no,downscript=no")
+                .containsSequence("-device", "virtio-net-pci,netdev=net1,mac=52:54:00:00:00:02");
     }
 
     @Test

@@ -87,6 +87,13 @@ class VmDefinitionValidatorTest {
     }
 
     @Test
+    void aSwitchIsNamedByItsIdWhichCannotSmuggleOptions() {
+        VmDefinition def = valid().withNics(new Nic("52:54:00:12:34:56", "lab,script=/tmp/x"),
+                new Nic("52:54:00:12:34:58", "lab")).build();
+        assertThat(validator.violations(def)).extracting(Violation::field).containsExactly("nics[0].switch");
+    }
+
+    @Test
     void theLegacyProfileHasFourIdeSlots() {
         Disk d = new Disk(disk, DiskFormat.QCOW2, false);
         VmDefinition def = valid().legacy().withDisks(d, d, d, d, d).build();

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Hypervise tiny-linux: the guest's work, started by /init (busybox ash).
 # The lines it prints on ttyS0 (hv-disk, hv-nic, HYPERVISE-READY, hv-counter, HYPERVISE-POWEROFF, and
-# hv-burn-start, hv-burn-end, hv-write-start, hv-wrote when asked to work) are a contract: the engine
+# hv-burn-start, hv-burn-end, hv-write-start, hv-wrote, hv-ip, hv-send-start, hv-sent when asked to work)
+# are a contract: the engine
 # and its tests read them from the serial log. Change them together.
 
 /bin/busybox --install -s /bin
@@ -80,15 +81,24 @@ echo HYPERVISE-READY
 #   hv.burn=S    keep the vCPU busy for S seconds (hv-burn-start, then hv-burn-end)
 #   hv.write=M   then, after 10 idle seconds, write M MiB to the first disk (hv-write-start, then
 #                "hv-wrote DISK BYTES" once they are on the disk)
+#   hv.ip=IF,ADDR/P     give network interface IF that address at once ("hv-ip IF ADDR/P")
+#   hv.send=HOST,PORT,K then send K KiB over TCP to HOST:PORT (hv-send-start, then "hv-sent BYTES")
 burn=0
 write=0
+send=
 for arg in $(cat /proc/cmdline); do
     case $arg in
         hv.burn=*) burn=$(number "${arg#hv.burn=}") ;;
         hv.write=*) write=$(number "${arg#hv.write=}") ;;
+        hv.ip=*)
+            ifaddr=${arg#hv.ip=}
+            ip link set "${ifaddr%%,*}" up && ip addr add "${ifaddr#*,}" dev "${ifaddr%%,*}" \
+                && echo "hv-ip ${ifaddr%%,*} ${ifaddr#*,}"
+            ;;
+        hv.send=*) send=${arg#hv.send=} ;;
     esac
 done
-if [ "$burn" -gt 0 ] || [ "$write" -gt 0 ]; then
+if [ "$burn" -gt 0 ] || [ "$write" -gt 0 ] || [ -n "$send" ]; then
     (
         if [ "$burn" -gt 0 ]; then
             echo hv-burn-start
@@ -101,6 +111,14 @@ if [ "$burn" -gt 0 ] || [ "$write" -gt 0 ]; then
             echo hv-write-start
             dd if=/dev/zero of="/dev/$disk" bs=1M count="$write" conv=fsync 2>/dev/null
             echo "hv-wrote $disk $((write * 1048576))"
+        fi
+        if [ -n "$send" ]; then
+            host=${send%%,*}
+            rest=${send#*,}
+            kib=$(number "${rest#*,}")
+            echo hv-send-start
+            dd if=/dev/zero bs=1024 count="$kib" 2>/dev/null | nc "$host" "${rest%%,*}" >/dev/null \
+                && echo "hv-sent $((kib * 1024))"
         fi
     ) &
 fi
