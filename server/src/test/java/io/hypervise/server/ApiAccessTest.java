@@ -17,7 +17,10 @@ import io.hypervise.server.access.Caller;
 import io.hypervise.server.inventory.LocalHost;
 import io.hypervise.server.inventory.VmInventory;
 import io.hypervise.server.jobs.JobEntity;
+import io.hypervise.server.network.SwitchRequest;
+import io.hypervise.server.network.Switches;
 import io.hypervise.server.policy.PolicyEntity;
+import io.quarkus.arc.Arc;
 import io.quarkus.narayana.jta.QuarkusTransaction;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
@@ -56,6 +59,9 @@ class ApiAccessTest {
     @Inject
     LocalHost localHost;
 
+    @Inject
+    Switches switches;
+
     @BeforeEach
     void defineAVm() throws Exception {
         ensureIdleVm(engine, inventory);
@@ -73,8 +79,10 @@ class ApiAccessTest {
     }
 
     @AfterAll
-    static void removeThePolicy() {
+    static void removeThePolicyAndTheSwitches() {
         QuarkusTransaction.requiringNew().run(() -> PolicyEntity.deleteById("matrix"));
+        Switches switches = Arc.container().instance(Switches.class).get();
+        switches.all().forEach(s -> switches.delete(s.id, Caller.host()));
     }
 
     static RequestSpecification as(String user) {
@@ -131,6 +139,10 @@ class ApiAccessTest {
             "GET    | /api/v1/me                   |                                 | 401 | 200 | 200 | 200 | 200 | 200",
             "GET    | /api/v1/templates            |                                 | 401 | 200 | 200 | 200 | 200 | 200",
             "GET    | /api/v1/templates/{tiny}     |                                 | 401 | 200 | 200 | 200 | 200 | 200",
+            "GET    | /api/v1/switches             |                                 | 401 | 200 | 200 | 200 | 403 | 403",
+            "POST   | /api/v1/switches             | {\"id\":\"{sid}\",\"kind\":\"private\"} | 401 | 201 | 403 | 403 | 403 | 403",
+            "GET    | /api/v1/switches/{switch}    |                                 | 401 | 200 | 200 | 200 | 403 | 403",
+            "DELETE | /api/v1/switches/{switch}    |                                 | 401 | 204 | 403 | 403 | 403 | 403",
     })
     void eachCallerGetsWhatTheirRoleAllows(String method, String path, String body, int anonymous, int admin,
             int operator, int auditor, int alice, int bob) {
@@ -141,7 +153,8 @@ class ApiAccessTest {
             RequestSpecification request = as(user);
             if (body != null) {
                 request = request.contentType("application/json")
-                        .body(body.replace("{pid}", "p-" + UUID.randomUUID().toString().substring(0, 8)));
+                        .body(body.replace("{pid}", "p-" + UUID.randomUUID().toString().substring(0, 8))
+                                .replace("{sid}", "m" + UUID.randomUUID().toString().substring(0, 8)));
             }
             var response = request.when().request(method, resolved).then();
             response.statusCode(expected.get(i));
@@ -191,6 +204,7 @@ class ApiAccessTest {
         p = p.contains("{own}") ? p.replace("{own}", aFreshVm(user)) : p;
         p = p.contains("{ownjob}") ? p.replace("{ownjob}", aJob(user)) : p;
         p = p.contains("{policy}") ? p.replace("{policy}", aPolicy()) : p;
+        p = p.contains("{switch}") ? p.replace("{switch}", aSwitch()) : p;
         return p.contains("{job}") ? p.replace("{job}", aJob(Caller.HOST)) : p;
     }
 
@@ -199,6 +213,13 @@ class ApiAccessTest {
         inventory.create(new VmDefinition(id, "matrix " + owner, 1, 64, DeviceProfile.ENLIGHTENED, List.of(), List.of(),
                 new BootSource.Kernel(engine.storage().path().resolve("kernel"), null, ""), Display.NONE), Map.of(), null,
                 new Caller(owner, Set.of(), Set.of(), "127.0.0.1"));
+        return id;
+    }
+
+    /** A private switch nobody uses (a real bridge: removed after the class). */
+    private String aSwitch() {
+        String id = "m" + UUID.randomUUID().toString().substring(0, 8);
+        switches.create(new SwitchRequest(id, null, "private", null), Caller.host());
         return id;
     }
 

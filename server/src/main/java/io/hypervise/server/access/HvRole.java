@@ -4,6 +4,7 @@ import static io.hypervise.server.access.Permission.AUDIT_READ;
 import static io.hypervise.server.access.Permission.HOST_READ;
 import static io.hypervise.server.access.Permission.JOB_READ;
 import static io.hypervise.server.access.Permission.POLICY_MANAGE;
+import static io.hypervise.server.access.Permission.SWITCH_MANAGE;
 import static io.hypervise.server.access.Permission.TEMPLATE_READ;
 import static io.hypervise.server.access.Permission.VM_CONSOLE;
 import static io.hypervise.server.access.Permission.VM_CONSOLE_VIEW;
@@ -28,7 +29,8 @@ public enum HvRole {
     ADMIN("hv-admin", grants(
             HOST_READ, Reach.ALL, VM_READ, Reach.ALL, VM_CREATE, Reach.ALL, VM_OPERATE, Reach.ALL,
             VM_RECONFIGURE, Reach.ALL, VM_DELETE, Reach.ALL, JOB_READ, Reach.ALL, AUDIT_READ, Reach.ALL,
-            TEMPLATE_READ, Reach.ALL, POLICY_MANAGE, Reach.ALL, VM_CONSOLE, Reach.ALL, VM_CONSOLE_VIEW, Reach.ALL)),
+            TEMPLATE_READ, Reach.ALL, POLICY_MANAGE, Reach.ALL, VM_CONSOLE, Reach.ALL, VM_CONSOLE_VIEW, Reach.ALL,
+            SWITCH_MANAGE, Reach.ALL)),
     OPERATOR("hv-operator", grants(
             HOST_READ, Reach.ALL, VM_READ, Reach.ALL, VM_CREATE, Reach.ALL, VM_OPERATE, Reach.ALL,
             VM_RECONFIGURE, Reach.ALL, VM_DELETE, Reach.ALL, JOB_READ, Reach.ALL, TEMPLATE_READ, Reach.ALL,

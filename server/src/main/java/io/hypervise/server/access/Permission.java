@@ -15,7 +15,9 @@ public enum Permission {
     JOB_READ("read jobs"),
     TEMPLATE_READ("read templates"),
     AUDIT_READ("read the audit log"),
-    POLICY_MANAGE("manage roles and policies");
+    POLICY_MANAGE("manage roles and policies"),
+    /** Create and delete the host's virtual switches, and plug VMs' adapters into them. */
+    SWITCH_MANAGE("manage virtual switches");
 
     private final String description;
 

@@ -13,7 +13,10 @@ public class ConstraintMapper implements ExceptionMapper<ConstraintViolationExce
     private static final Map<String, String> EXPLAINED = Map.of(
             "nics_mac_key", "nics: another VM already has a network adapter with this MAC address",
             "disks_writable_path_key", "disks: this image is already attached, writable, to another VM",
-            "vms_pkey", "id: a VM with this id exists already");
+            "vms_pkey", "id: a VM with this id exists already",
+            "switches_pkey", "id: a virtual switch with this id exists already",
+            "switches_name_key", "name: this host has a virtual switch with this name already",
+            "nics_switch_fkey", "the virtual switch still has VM network adapters plugged in; remove those VMs' adapters first");
 
     @Override
     public Response toResponse(ConstraintViolationException e) {

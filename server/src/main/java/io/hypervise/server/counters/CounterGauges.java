@@ -81,6 +81,14 @@ public class CounterGauges {
         disk("hypervise.vm.disk.write.bytes.per.second", "bytes written per second", VmSample.DiskSample::writeBytes);
         disk("hypervise.vm.disk.read.ops.per.second", "read operations per second", VmSample.DiskSample::readOps);
         disk("hypervise.vm.disk.write.ops.per.second", "write operations per second", VmSample.DiskSample::writeOps);
+        nic("hypervise.vm.nic.receive.bytes.per.second", "bytes the guest received per second (switch port)",
+                VmSample.NicSample.Rates::receiveBytes);
+        nic("hypervise.vm.nic.transmit.bytes.per.second", "bytes the guest transmitted per second (switch port)",
+                VmSample.NicSample.Rates::transmitBytes);
+        nic("hypervise.vm.nic.receive.packets.per.second", "packets the guest received per second (switch port)",
+                VmSample.NicSample.Rates::receivePackets);
+        nic("hypervise.vm.nic.transmit.packets.per.second", "packets the guest transmitted per second (switch port)",
+                VmSample.NicSample.Rates::transmitPackets);
         host("hypervise.host.cpu.cores", "cores busy on the host", HostSample::cpuCores);
         host("hypervise.host.cpus", "the host's cores", HostSample::cpus);
         host("hypervise.host.memory.used.bytes", "memory not available to new work", HostSample::memoryUsedBytes);
@@ -101,6 +109,17 @@ public class CounterGauges {
             Map<Tags, ToDoubleFunction<VmSample>> rows = new HashMap<>();
             s.disks().forEach(d -> rows.put(Tags.of("disk", d.disk()), x -> x.disks().stream()
                     .filter(other -> other.disk().equals(d.disk())).mapToDouble(value).findFirst().orElse(Double.NaN)));
+            return rows;
+        });
+    }
+
+    /** One row per adapter whose traffic is counted; an adapter off any switch has none, rather than a zero. */
+    private void nic(String name, String description, ToDoubleFunction<VmSample.NicSample.Rates> value) {
+        vm(name, description, s -> {
+            Map<Tags, ToDoubleFunction<VmSample>> rows = new HashMap<>();
+            s.nics().stream().filter(n -> n.rates().isPresent()).forEach(n -> rows.put(Tags.of("nic", n.nic()),
+                    x -> x.nics().stream().filter(other -> other.nic().equals(n.nic()) && other.rates().isPresent())
+                            .mapToDouble(other -> value.applyAsDouble(other.rates().get())).findFirst().orElse(Double.NaN)));
             return rows;
         });
     }

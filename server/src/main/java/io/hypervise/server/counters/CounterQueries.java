@@ -36,6 +36,9 @@ public class CounterQueries {
         try {
             List<Nic> nics = engine.vms().status(id).definition().nics();
             for (int i = 0; i < nics.size(); i++) {
+                if (nics.get(i).onSwitch()) {
+                    continue; // its switch port is counted
+                }
                 unavailable.add(new CounterSeriesView.Unavailable("nic.net" + i, NicSample.USER_NETWORKING));
             }
         } catch (VmNotFoundException e) {

@@ -1,6 +1,7 @@
 package io.hypervise.server.inventory;
 
 import io.quarkus.hibernate.orm.panache.PanacheEntityBase;
+import jakarta.persistence.Column;
 import jakarta.persistence.Entity;
 import jakarta.persistence.GeneratedValue;
 import jakarta.persistence.GenerationType;
@@ -21,4 +22,7 @@ public class NicEntity extends PanacheEntityBase {
     public VmEntity vm;
     public short position;
     public String mac;
+    /** The virtual switch it is plugged into; null for the VM's isolated user-mode network. */
+    @Column(name = "switch_id")
+    public String switchId;
 }

@@ -96,7 +96,7 @@ public class VmEntity extends PanacheEntityBase {
 
     public VmDefinition toDefinition() {
         List<Disk> diskList = disks.stream().map(d -> new Disk(Path.of(d.path), d.format, d.readOnly)).toList();
-        List<Nic> nicList = nics.stream().map(n -> new Nic(n.mac)).toList();
+        List<Nic> nicList = nics.stream().map(n -> new Nic(n.mac, n.switchId)).toList();
         return new VmDefinition(id, name, vcpus, memoryMib, profile, diskList, nicList, boot.toBootSource(), display);
     }
 
@@ -143,6 +143,7 @@ public class VmEntity extends PanacheEntityBase {
             n.vm = this;
             n.position = (short) i;
             n.mac = def.nics().get(i).mac();
+            n.switchId = def.nics().get(i).switchId();
             nics.add(n);
         }
     }

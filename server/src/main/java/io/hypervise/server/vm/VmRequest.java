@@ -1,5 +1,6 @@
 package io.hypervise.server.vm;
 
+import com.fasterxml.jackson.annotation.JsonProperty;
 import java.util.List;
 
 /**
@@ -28,6 +29,10 @@ public record VmRequest(
     public record DiskRequest(String path, String format, Boolean readOnly, Long sizeMib) {
     }
 
-    public record NicRequest(String mac) {
+    /**
+     * A network adapter: its MAC (a random one if absent) and the virtual switch it is plugged into (the
+     * VM's isolated user-mode network if absent). Plugging into a switch needs the switch-managing role.
+     */
+    public record NicRequest(String mac, @JsonProperty("switch") String switchId) {
     }
 }

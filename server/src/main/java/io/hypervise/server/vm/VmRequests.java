@@ -10,7 +10,11 @@ import io.hypervise.engine.vm.InvalidVmDefinitionException;
 import io.hypervise.engine.vm.Nic;
 import io.hypervise.engine.vm.VmDefinition;
 import io.hypervise.engine.vm.Violation;
+import io.hypervise.server.access.CurrentCaller;
+import io.hypervise.server.access.Permission;
+import io.hypervise.server.access.Reach;
 import io.hypervise.server.inventory.VmSettings;
+import io.hypervise.server.network.Switches;
 import io.hypervise.server.template.TemplateEntity;
 import io.hypervise.server.template.Templates;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -38,6 +42,12 @@ public class VmRequests {
     @Inject
     Templates templates;
 
+    @Inject
+    Switches switches;
+
+    @Inject
+    CurrentCaller current;
+
     /** A VM to define, the sizes of the blank disks to create for it (by disk position), and its template. */
     public record NewVm(VmDefinition definition, Map<Integer, Long> blankDiskBytes, String templateId) {
     }
@@ -61,8 +71,7 @@ public class VmRequests {
         Display display = parse("display", request.display(), Display.class, template == null ? Display.VNC : template.display, v);
         Map<Integer, Long> blanks = new TreeMap<>();
         List<Disk> disks = disks(request, blanks, v);
-        List<Nic> nics = request.nics() == null ? List.of(new Nic(randomMac()))
-                : request.nics().stream().map(n -> new Nic(n == null || n.mac() == null ? null : n.mac().toLowerCase(Locale.ROOT))).toList();
+        List<Nic> nics = nics(request, v);
         BootSource boot = template == null ? boot(request, v) : null;
         if (!v.isEmpty()) {
             throw new InvalidVmDefinitionException(v);
@@ -76,6 +85,30 @@ public class VmRequests {
         int memoryMib = request.memoryMib() != null ? request.memoryMib() : template != null ? template.memoryMib : 256;
         return new NewVm(new VmDefinition(id, name, vcpus, memoryMib, profile, disks, nics, boot, display), blanks,
                 template == null ? null : template.id);
+    }
+
+    /** The adapters asked for (one on the isolated network if none are); a switch must exist and may be chosen. */
+    private List<Nic> nics(VmRequest request, List<Violation> v) {
+        if (request.nics() == null) {
+            return List.of(new Nic(randomMac()));
+        }
+        List<Nic> nics = new ArrayList<>();
+        for (int i = 0; i < request.nics().size(); i++) {
+            VmRequest.NicRequest n = request.nics().get(i);
+            String mac = n == null ? null : n.mac() == null ? randomMac() : n.mac().toLowerCase(Locale.ROOT);
+            String switchId = n == null ? null : n.switchId();
+            if (switchId != null) {
+                String field = "nics[" + i + "].switch";
+                if (current.get().reach(Permission.SWITCH_MANAGE) != Reach.ALL) {
+                    v.add(new Violation(field, "plugging an adapter into a virtual switch is for administrators;"
+                            + " leave it out to get the VM's own isolated network"));
+                } else if (switches.find(switchId).isEmpty()) {
+                    v.add(new Violation(field, "no virtual switch '" + switchId + "'; see GET /api/v1/switches"));
+                }
+            }
+            nics.add(new Nic(mac, switchId));
+        }
+        return nics;
     }
 
     private TemplateEntity template(VmRequest request, List<Violation> v) {

@@ -1,5 +1,6 @@
 package io.hypervise.server.vm;
 
+import com.fasterxml.jackson.annotation.JsonProperty;
 import io.hypervise.engine.vm.DiskImages;
 import io.hypervise.engine.vm.VmState;
 import io.hypervise.engine.vm.VmStateMachine;
@@ -26,13 +27,17 @@ public record VmView(
         String profile,
         String display,
         List<DiskView> disks,
-        List<String> macs,
+        List<NicView> nics,
         Long workerPid,
         List<String> actions,
         Lease lease) {
 
     /** When the VM's lease ends (from its self-service policy), and whether it was warned and stopped. */
     public record Lease(Instant expiresAt, Instant warnedAt, Instant stoppedAt) {
+    }
+
+    /** A network adapter: its name in the counters, its MAC, and its virtual switch (null: the isolated network). */
+    public record NicView(String nic, String mac, @JsonProperty("switch") String switchId) {
     }
 
     /** A disk: its image, format, size where known, and whether the VM owns it (deleted with the VM). */
@@ -48,7 +53,7 @@ public record VmView(
                 vm.vcpus, vm.memoryMib, vm.profile.name().toLowerCase(Locale.ROOT), vm.display.name().toLowerCase(Locale.ROOT),
                 vm.disks.stream().map(d -> new DiskView(d.path, d.format.name().toLowerCase(Locale.ROOT), d.readOnly,
                         d.sizeBytes, images.owns(vm.id, Path.of(d.path)))).toList(),
-                vm.nics.stream().map(n -> n.mac).toList(),
+                vm.nics.stream().map(n -> new NicView("net" + n.position, n.mac, n.switchId)).toList(),
                 live.flatMap(s -> s.workerPid().isPresent() ? Optional.of(s.workerPid().getAsLong()) : Optional.empty()).orElse(null),
                 VmStateMachine.actionsIn(state).stream().map(a -> a.name().toLowerCase(Locale.ROOT).replace('_', '-')).toList(),
                 vm.leaseExpiresAt == null ? null : new Lease(vm.leaseExpiresAt, vm.leaseWarnedAt, vm.leaseStoppedAt));
