@@ -19,7 +19,9 @@
         find(data, 'memory.resident') && ['worker resident', find(data, 'memory.resident'), 1 / MIB],
         find(data, 'memory.guest.total') && ['guest total', find(data, 'memory.guest.total'), 1 / MIB],
         find(data, 'memory.guest.available') && ['guest available', find(data, 'memory.guest.available'), 1 / MIB]]),
-      chart('Disk', 'KiB/s', matching(data, /^disk\..*-bytes$/).map(s => [s.name.slice(5), s, 1 / 1024]))],
+      chart('Disk', 'KiB/s', matching(data, /^disk\..*-bytes$/).map(s => [s.name.slice(5), s, 1 / 1024])),
+      // Adapters on a virtual switch; the others are listed under "Not available" with the reason.
+      chart('Network', 'KiB/s', matching(data, /^nic\..*-bytes$/).map(s => [s.name.slice(4).replace('-bytes', ''), s, 1 / 1024]))],
     host: (data) => [
       chart('CPU', 'cores', [find(data, 'cpu') && ['busy', find(data, 'cpu'), 1]]),
       chart('Load', '', ['load.1', 'load.5', 'load.15'].map(n => find(data, n) && [n.replace('load.', '') + ' min', find(data, n), 1])),

@@ -166,13 +166,32 @@ class BrowserPagesTest {
         Browser.screenshot(browser, "admin-host.png");
         assertAccessible("the host page");
 
+        // Virtual switches are made and removed on the host's page.
+        browser.findElement(By.cssSelector("form.inline-form input[name=id]")).sendKeys("pages");
+        new Select(browser.findElement(By.cssSelector("form.inline-form select[name=kind]"))).selectByValue("private");
+        browser.findElement(By.cssSelector("form.inline-form button[type=submit]")).click();
+        await("the new switch in the host's list",
+                () -> Browser.fresh(() -> browser.findElement(By.id("switch-list")).getText()).contains("pages"));
+        assertThat(browser.findElement(By.id("toast")).getText()).contains("Created virtual switch 'pages'");
+        assertThat(as("admin").when().get("/api/v1/switches/pages").then().extract().<String>path("kind")).isEqualTo("private");
+        Browser.screenshot(browser, "admin-host-switches.png");
+        assertAccessible("the host page with a switch");
+        Browser.fresh(() -> {
+            browser.findElement(By.cssSelector("#switch-list button.danger")).click();
+            return null;
+        });
+        browser.switchTo().alert().accept();
+        await("the switch gone from the list",
+                () -> Browser.fresh(() -> browser.findElement(By.id("switch-list")).getText()).contains("No virtual switches"));
+        as("admin").when().get("/api/v1/switches/pages").then().statusCode(404);
+
         browser.get(base + "/admin/vms/" + webId);
         await("the VM's utilization plots (CPU and memory: it has no disk)",
                 () -> browser.findElements(By.cssSelector(".metrics figure.chart")).size() == 2);
         assertThat(browser.findElement(By.cssSelector(".metrics figure.chart")).getAttribute("aria-label"))
                 .startsWith("CPU (cores), latest: worker ");
         assertThat(browser.findElement(By.cssSelector(".metrics [role=status]")).getText())
-                .as("the NICs' counters are said to be missing, and why").contains("nic.net0").contains("user-mode networking");
+                .as("the NICs' counters are said to be missing, and why").contains("nic.net0").contains("not connected to a virtual switch");
         Browser.screenshot(browser, "admin-vm-page.png");
         assertAccessible("the VM's page");
     }

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.hypervise.engine.Engine;
 import io.hypervise.server.inventory.VmEntity;
+import io.hypervise.server.network.SwitchEntity;
 import io.quarkus.narayana.jta.QuarkusTransaction;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
@@ -170,6 +171,24 @@ class HostileRequestsTest {
                     "{\"name\":\"n\",\"precedence\":1}", true));
         }
         c.add(new Hostile("alice", "POST", "/api/v1/policies", "application/json", "{\"id\":\"mine\",\"name\":\"n\",\"precedence\":1}", false));
+        // Virtual switches: ids and addresses that would reach iproute2 as options, names or networks.
+        for (String body : List.of("", "null", "[]", "{}", "{\"id\":\"s1\"}", "{\"id\":\"s1\",\"kind\":\"external\"}",
+                "{\"id\":\"-s1\",\"kind\":\"private\"}", "{\"id\":\"s1 type dummy\",\"kind\":\"private\"}",
+                "{\"id\":\"s1\",\"kind\":\"internal\",\"hostAddress\":\"10.1.1.1/24 dev eth0\"}",
+                "{\"id\":\"s1\",\"kind\":\"internal\",\"hostAddress\":\"127.0.0.2/8\"}",
+                "{\"id\":\"s1\",\"kind\":\"internal\",\"hostAddress\":\"0.0.0.0/0\"}",
+                "{\"id\":\"s1\",\"kind\":\"internal\",\"hostAddress\":[\"10.1.1.1/24\"]}",
+                "{\"id\":\"s1\",\"kind\":\"private\",\"name\":\"" + "n".repeat(65) + "\"}")) {
+            c.add(new Hostile("admin", "POST", "/api/v1/switches", "application/json", body, false));
+        }
+        c.add(new Hostile("operator", "POST", "/api/v1/switches", "application/json", "{\"id\":\"s1\",\"kind\":\"private\"}", false));
+        for (String id : List.of("%00", "..", "lo", "eth0", "a".repeat(300))) {
+            c.add(new Hostile("admin", "GET", "/api/v1/switches/" + id, null, null, true));
+            c.add(new Hostile("admin", "DELETE", "/api/v1/switches/" + id, null, null, true));
+        }
+        c.add(new Hostile("admin", "POST", vms, "application/json", "{\"template\":\"tiny-linux\",\"nics\":[{\"switch\":\"lo\"}]}", false));
+        c.add(new Hostile("admin", "POST", vms, "application/json",
+                "{\"template\":\"tiny-linux\",\"nics\":[{\"switch\":\"x,script=/bin/sh\"}]}", false));
         c.add(new Hostile("admin", "PUT", vms + "/idle/lease", "application/json", "{\"expiresAt\":\"2001-01-01T00:00:00Z\"}", false));
         c.add(new Hostile("admin", "PUT", vms + "/idle/lease", "application/json", "{\"expiresAt\":\"tomorrow\"}", false));
         for (String method : List.of("PUT", "PATCH", "DELETE")) {
@@ -232,6 +251,8 @@ class HostileRequestsTest {
         assertThat(recordedVms()).isEqualTo(vmsBefore);
         assertThat(engine.vms().list()).hasSize(engineVmsBefore);
         assertThat(policies()).as("policies after the hostile requests").isEqualTo(policiesBefore);
+        assertThat(QuarkusTransaction.requiringNew().call(() -> SwitchEntity.count())).as("switches made by hostile requests").isZero();
+        assertThat(engine.switches().find("s1")).as("a bridge made by a hostile request").isEmpty();
         assertThat(engine.vms().status("idle").definition()).isEqualTo(idleBefore);
         assertThat(QuarkusTransaction.requiringNew().call(() -> VmEntity.<VmEntity>findById("idle").name)).isEqualTo("Idle VM");
         assertThat(corpus().count()).isGreaterThanOrEqualTo(100);

@@ -204,6 +204,7 @@ final class WorkerSupervisor {
     }
 
     private void settleWithoutWorker(ManagedVm vm, String reasonIfOff) {
+        unplug(vm); // ports its worker left behind when it ended while no engine watched
         Optional<SavedState> saved = store.readSaved(vm.files);
         vm.found(saved.isPresent() ? VmState.SAVED : VmState.OFF,
                 saved.map(s -> "saved at " + s.savedAt()).orElse(reasonIfOff));

@@ -5,6 +5,8 @@ import io.hypervise.engine.network.PortCounters;
 import io.hypervise.engine.network.SwitchPort;
 import java.time.Instant;
 import java.util.List;
+import java.util.Map;
+import java.util.stream.Collectors;
 
 /**
  * A virtual switch, the VMs whose adapters are on it, and the ports plugged in now (running VMs) with
@@ -23,20 +25,22 @@ public record SwitchView(String id, String name, String kind, String hostAddress
     }
 
     /** A port plugged in now. */
-    public record Port(String port, String vm, String nic, Long receiveBytes, Long transmitBytes,
+    public record Port(String port, String vm, String vmName, String nic, Long receiveBytes, Long transmitBytes,
             Long receivePackets, Long transmitPackets) {
 
-        static Port of(SwitchPort p) {
+        static Port of(SwitchPort p, Map<String, String> vmNames) {
             PortCounters c = p.counters().orElse(null);
-            return new Port(p.port(), p.vmId().orElse(null), p.nic() < 0 ? null : "net" + p.nic(),
+            String vm = p.vmId().orElse(null);
+            return new Port(p.port(), vm, vm == null ? null : vmNames.get(vm), p.nic() < 0 ? null : "net" + p.nic(),
                     c == null ? null : c.receiveBytes(), c == null ? null : c.transmitBytes(),
                     c == null ? null : c.receivePackets(), c == null ? null : c.transmitPackets());
         }
     }
 
     static SwitchView of(SwitchEntity s, boolean present, List<Adapter> adapters, List<SwitchPort> ports) {
+        Map<String, String> vmNames = adapters.stream().collect(Collectors.toMap(Adapter::vm, Adapter::vmName, (a, b) -> a));
         return new SwitchView(s.id, s.name, s.kind, s.hostAddress,
                 s.hostAddress == null ? null : HostAddress.parse(s.hostAddress).network(), s.hostId, s.createdAt, present,
-                adapters, ports.stream().map(Port::of).toList());
+                adapters, ports.stream().map(p -> Port.of(p, vmNames)).toList());
     }
 }

@@ -139,7 +139,7 @@ public class Switches {
         if (!adapters.isEmpty()) {
             throw new NetworkException(NetworkException.Reason.IN_USE, "virtual switch '" + s.name + "' has adapters of "
                     + adapters.stream().map(a -> a.vmName() + " (" + a.vm() + ")").distinct().collect(Collectors.joining(", "))
-                    + " on it; delete those VMs or move their adapters first");
+                    + " on it; delete those VMs first");
         }
         Map<String, Object> was = settings(s);
         s.delete();

@@ -11,6 +11,7 @@ import io.hypervise.server.host.HostResource;
 import io.hypervise.server.inventory.HostEntity;
 import io.hypervise.server.inventory.VmEntity;
 import io.hypervise.server.jobs.JobResource;
+import io.hypervise.server.network.SwitchResource;
 import io.hypervise.server.jobs.JobView;
 import io.hypervise.server.policy.PolicyResource;
 import io.hypervise.server.policy.QuotaUse;
@@ -50,6 +51,9 @@ public class AdminConsole {
     HostResource hosts;
 
     @Inject
+    SwitchResource switchResource;
+
+    @Inject
     JobResource jobs;
 
     @Inject
@@ -86,7 +90,15 @@ public class AdminConsole {
     public TemplateInstance host(@PathParam("id") String id) {
         var detail = hosts.host(id);
         HostEntity entity = HostEntity.findById(id);
-        return Pages.host(Nav.of(current.get(), "/admin"), HostTree.load(id), detail, entity.hostGroup);
+        return Pages.host(Nav.of(current.get(), "/admin"), HostTree.load(id), detail, entity.hostGroup, switches(id));
+    }
+
+    /** The host's switches as its page shows them (this server runs one host: the id only checks it exists). */
+    HostSwitches switches(String hostId) {
+        hosts.host(hostId);
+        var page = switchResource.list();
+        return new HostSwitches(hostId, page.items(), page.unavailable(),
+                current.get().reach(Permission.SWITCH_MANAGE) == Reach.ALL);
     }
 
     @GET

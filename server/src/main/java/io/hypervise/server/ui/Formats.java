@@ -31,6 +31,25 @@ final class Formats {
         return bytes == null ? "" : mib(bytes.longValue() >> 20);
     }
 
+    /** A count of bytes at the scale it needs: "512 B", "75.3 KiB", "1.1 MiB", "2.4 GiB". */
+    static String traffic(Number bytes) {
+        if (bytes == null) {
+            return "—";
+        }
+        long b = bytes.longValue();
+        if (b < 1024) {
+            return b + " B";
+        }
+        String[] units = {"KiB", "MiB", "GiB", "TiB"};
+        double v = b / 1024.0;
+        int u = 0;
+        while (v >= 1024 && u < units.length - 1) {
+            v /= 1024;
+            u++;
+        }
+        return String.format("%.1f %s", v, units[u]);
+    }
+
     static String time(Instant at) {
         return at == null ? "" : TIME.format(at);
     }

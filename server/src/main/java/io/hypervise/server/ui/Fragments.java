@@ -9,12 +9,16 @@ import io.hypervise.engine.vm.Violation;
 import io.hypervise.server.access.Caller;
 import io.hypervise.server.access.CurrentCaller;
 import io.hypervise.server.access.Permission;
+import io.hypervise.server.access.Reach;
 import io.hypervise.server.access.Requires;
 import io.hypervise.server.audit.AuditReader;
 import io.hypervise.server.counters.CounterSeriesView;
 import io.hypervise.server.host.HostResource;
 import io.hypervise.server.jobs.JobView;
 import io.hypervise.server.policy.EffectivePolicy;
+import io.hypervise.server.network.SwitchRequest;
+import io.hypervise.server.network.SwitchResource;
+import io.hypervise.server.network.SwitchView;
 import io.hypervise.server.template.TemplateResource;
 import io.hypervise.server.template.TemplateView;
 import io.hypervise.server.vm.VmResource;
@@ -82,6 +86,9 @@ public class Fragments {
     @Inject
     AuditReader audit;
 
+    @Inject
+    SwitchResource switches;
+
     @GET
     @Path("vms/rows")
     @Operation(hidden = true)
@@ -132,7 +139,8 @@ public class Fragments {
                 .filter(t -> policy == null || policy.templates().configured() && policy.templates().value().contains(t.id()))
                 .toList();
         // Self-service users create from the templates their policies allow, never from an image path.
-        return Pages.newVm(new NewVmForm(usable, policy != null, policy == null && "image".equals(source)));
+        List<SwitchView> network = caller.reach(Permission.SWITCH_MANAGE) == Reach.ALL ? switches.list().items() : List.of();
+        return Pages.newVm(new NewVmForm(usable, policy != null, policy == null && "image".equals(source), network));
     }
 
     @POST
@@ -239,6 +247,36 @@ public class Fragments {
     }
 
     @GET
+    @Path("hosts/{id}/switches")
+    @Operation(hidden = true)
+    @Requires(Permission.HOST_READ)
+    public TemplateInstance hostSwitches(@PathParam("id") String id) {
+        return Pages.host$switches(console.switches(id));
+    }
+
+    @POST
+    @Path("switches")
+    @Consumes(MediaType.APPLICATION_FORM_URLENCODED)
+    @Operation(hidden = true)
+    @Requires(Permission.SWITCH_MANAGE)
+    public Response createSwitch(@FormParam("id") String id, @FormParam("name") String name, @FormParam("kind") String kind,
+            @FormParam("hostAddress") String hostAddress) {
+        SwitchView made = (SwitchView) switches.create(new SwitchRequest(NewVmFields.blankToNull(id),
+                NewVmFields.blankToNull(name), NewVmFields.blankToNull(kind), NewVmFields.blankToNull(hostAddress))).getEntity();
+        return switchesChanged("Created virtual switch '" + made.name() + "'");
+    }
+
+    @POST
+    @Path("switches/{id}/delete")
+    @Operation(hidden = true)
+    @Requires(Permission.SWITCH_MANAGE)
+    public Response deleteSwitch(@PathParam("id") String id) {
+        SwitchView gone = switches.get(id);
+        switches.delete(id);
+        return switchesChanged("Deleted virtual switch '" + gone.name() + "'");
+    }
+
+    @GET
     @Path("jobs")
     @Operation(hidden = true)
     @Requires(Permission.JOB_READ)
@@ -278,6 +316,13 @@ public class Fragments {
     private static Response changed(String message) {
         Map<String, Object> events = new LinkedHashMap<>();
         events.put("vms-changed", true);
+        events.put("hv-done", message);
+        return Response.noContent().header("HX-Trigger", header(events)).build();
+    }
+
+    private static Response switchesChanged(String message) {
+        Map<String, Object> events = new LinkedHashMap<>();
+        events.put("switches-changed", true);
         events.put("hv-done", message);
         return Response.noContent().header("HX-Trigger", header(events)).build();
     }

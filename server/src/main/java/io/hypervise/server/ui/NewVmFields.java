@@ -33,6 +33,9 @@ public class NewVmFields {
     public String diskMib;
     @FormParam("profile")
     public String profile;
+    /** The virtual switch for the VM's adapter; empty for its own isolated network. */
+    @FormParam("network")
+    public String network;
     /** "on" to start the VM once created. */
     @FormParam("start")
     public String start;
@@ -53,7 +56,8 @@ public class NewVmFields {
             disks.add(new VmRequest.DiskRequest(null, "qcow2", false, blank.longValue()));
         }
         return new VmRequest(blankToNull(name), fromImage ? null : blankToNull(template), cpus, memory, blankToNull(profile),
-                null, fromImage ? new VmRequest.Boot("disk", null, null, null, null) : null, disks, null);
+                null, fromImage ? new VmRequest.Boot("disk", null, null, null, null) : null, disks,
+                blankToNull(network) == null ? null : List.of(new VmRequest.NicRequest(null, network.trim())));
     }
 
     boolean startOnceCreated() {

@@ -37,7 +37,9 @@ final class Pages {
 
     static native TemplateInstance settings(SettingsForm form);
 
-    static native TemplateInstance host(Nav nav, HostTree tree, HostDetail host, String group);
+    static native TemplateInstance host(Nav nav, HostTree tree, HostDetail host, String group, HostSwitches switches);
+
+    static native TemplateInstance host$switches(HostSwitches switches);
 
     static native TemplateInstance jobs(Nav nav, JobList list);
 
