@@ -43,7 +43,7 @@ final class DirectDatabase {
             + "ve1_0.template_id, ve1_0.updated_at, ve1_0.vcpus, ve1_0.version";
     private static final String DISKS_OF = "select d1_0.vm_id, d1_0.id, d1_0.format, d1_0.path, d1_0.position, "
             + "d1_0.read_only, d1_0.size_bytes from disks d1_0 where d1_0.vm_id = any (?) order by d1_0.position";
-    private static final String NICS_OF = "select n1_0.vm_id, n1_0.id, n1_0.mac, n1_0.position from nics n1_0 "
+    private static final String NICS_OF = "select n1_0.vm_id, n1_0.id, n1_0.mac, n1_0.position, n1_0.switch_id from nics n1_0 "
             + "where n1_0.vm_id = any (?) order by n1_0.position";
     private static final String INSERT_VM = """
             insert into %s.vms (boot_command_line, boot_image, boot_initramfs, boot_kernel, boot_kind, created_at, display,
