@@ -314,15 +314,17 @@ public class Fragments {
 
     /** 204 with the events htmx raises on the page: the VM lists refresh, a message is shown, the dialog closes. */
     private static Response changed(String message) {
-        Map<String, Object> events = new LinkedHashMap<>();
-        events.put("vms-changed", true);
-        events.put("hv-done", message);
-        return Response.noContent().header("HX-Trigger", header(events)).build();
+        return changed("vms-changed", message);
     }
 
     private static Response switchesChanged(String message) {
+        return changed("switches-changed", message);
+    }
+
+    /** 204 raising {@code refresh} (what shows the changed things reloads) and {@code hv-done} with the message. */
+    private static Response changed(String refresh, String message) {
         Map<String, Object> events = new LinkedHashMap<>();
-        events.put("switches-changed", true);
+        events.put(refresh, true);
         events.put("hv-done", message);
         return Response.noContent().header("HX-Trigger", header(events)).build();
     }
