@@ -176,6 +176,7 @@ class BrowserPagesTest {
         assertThat(as("admin").when().get("/api/v1/switches/pages").then().extract().<String>path("kind")).isEqualTo("private");
         Browser.screenshot(browser, "admin-host-switches.png");
         assertAccessible("the host page with a switch");
+        onAPhone(() -> Browser.screenshot(browser, "admin-host-phone.png")); // the switches' table scrolls in its card
         Browser.fresh(() -> {
             browser.findElement(By.cssSelector("#switch-list button.danger")).click();
             return null;
