@@ -1,5 +1,7 @@
 package io.hypervise.engine.vm;
 
+import java.security.SecureRandom;
+
 /**
  * A network adapter.
  *
@@ -10,6 +12,8 @@ package io.hypervise.engine.vm;
  */
 public record Nic(String mac, String switchId) {
 
+    private static final SecureRandom RANDOM = new SecureRandom();
+
     /** An adapter on the isolated user-mode network. */
     public Nic(String mac) {
         this(mac, null);
@@ -17,5 +21,17 @@ public record Nic(String mac, String switchId) {
 
     public boolean onSwitch() {
         return switchId != null;
+    }
+
+    /** A random locally unique MAC in QEMU's 52:54:00 range. */
+    public static String randomMac() {
+        byte[] b = new byte[3];
+        RANDOM.nextBytes(b);
+        return String.format("52:54:00:%02x:%02x:%02x", b[0], b[1], b[2]);
+    }
+
+    /** How audit entries and logs name the adapter: its MAC and where it is plugged in. */
+    public String describe() {
+        return mac + (onSwitch() ? " on switch " + switchId : " on its isolated network");
     }
 }

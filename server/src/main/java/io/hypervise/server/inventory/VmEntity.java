@@ -114,13 +114,38 @@ public class VmEntity extends PanacheEntityBase {
         return vm;
     }
 
-    /** Takes the settings that a reconfiguration may change (disks and adapters are not among them). */
+    /** Takes the settings that a reconfiguration may change (disks are not among them). */
     void applySettings(VmDefinition def) {
         name = def.name();
         vcpus = def.vcpus();
         memoryMib = def.memoryMib();
         profile = def.profile();
         display = def.display();
+        applyNics(def.nics());
+    }
+
+    /**
+     * Brings the adapters' rows to the definition's, position by position, updating rows in place: a
+     * delete and re-insert of the same MAC in one flush would break the MAC's uniqueness (Hibernate
+     * inserts before it deletes).
+     */
+    private void applyNics(List<Nic> wanted) {
+        for (int i = 0; i < wanted.size(); i++) {
+            NicEntity n;
+            if (i < nics.size()) {
+                n = nics.get(i);
+            } else {
+                n = new NicEntity();
+                n.vm = this;
+                n.position = (short) i;
+                nics.add(n);
+            }
+            n.mac = wanted.get(i).mac();
+            n.switchId = wanted.get(i).switchId();
+        }
+        while (nics.size() > wanted.size()) {
+            nics.removeLast();
+        }
     }
 
     private void apply(VmDefinition def) {
@@ -136,15 +161,6 @@ public class VmEntity extends PanacheEntityBase {
             e.format = d.format();
             e.readOnly = d.readOnly();
             disks.add(e);
-        }
-        nics.clear();
-        for (int i = 0; i < def.nics().size(); i++) {
-            NicEntity n = new NicEntity();
-            n.vm = this;
-            n.position = (short) i;
-            n.mac = def.nics().get(i).mac();
-            n.switchId = def.nics().get(i).switchId();
-            nics.add(n);
         }
     }
 }

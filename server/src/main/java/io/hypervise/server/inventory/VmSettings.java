@@ -2,19 +2,38 @@ package io.hypervise.server.inventory;
 
 import io.hypervise.engine.vm.DeviceProfile;
 import io.hypervise.engine.vm.Display;
+import io.hypervise.engine.vm.Nic;
 import io.hypervise.engine.vm.VmDefinition;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 
-/** The settings of a VM that can be changed after it is created; a null field is left as it is. */
-public record VmSettings(String name, Integer vcpus, Integer memoryMib, DeviceProfile profile, Display display) {
+/**
+ * The settings of a VM that can be changed after it is created; a null field is left as it is.
+ *
+ * @param nics the whole new list of network adapters; an adapter without a MAC keeps the MAC of the
+ *             adapter at its position, or gets a new one
+ */
+public record VmSettings(String name, Integer vcpus, Integer memoryMib, DeviceProfile profile, Display display,
+        List<Nic> nics) {
 
     public VmDefinition applyTo(VmDefinition d) {
         return new VmDefinition(d.id(), name == null ? d.name() : name, vcpus == null ? d.vcpus() : vcpus,
                 memoryMib == null ? d.memoryMib() : memoryMib, profile == null ? d.profile() : profile,
-                d.disks(), d.nics(), d.boot(), display == null ? d.display() : display);
+                d.disks(), nics == null ? d.nics() : adapters(d.nics()), d.boot(), display == null ? d.display() : display);
+    }
+
+    private List<Nic> adapters(List<Nic> before) {
+        List<Nic> after = new ArrayList<>();
+        for (int i = 0; i < nics.size(); i++) {
+            Nic n = nics.get(i);
+            String mac = n.mac() != null ? n.mac() : i < before.size() ? before.get(i).mac() : Nic.randomMac();
+            after.add(new Nic(mac, n.switchId()));
+        }
+        return after;
     }
 
     /** The fields that differ, each as {@code {"from": old, "to": new}}, in a stable order. */
@@ -25,6 +44,7 @@ public record VmSettings(String name, Integer vcpus, Integer memoryMib, DevicePr
         change(changes, "memoryMib", before.memoryMib(), after.memoryMib());
         change(changes, "profile", lower(before.profile()), lower(after.profile()));
         change(changes, "display", lower(before.display()), lower(after.display()));
+        change(changes, "nics", before.nics().stream().map(Nic::describe).toList(), after.nics().stream().map(Nic::describe).toList());
         return changes;
     }
 

@@ -21,6 +21,7 @@ import io.hypervise.server.network.SwitchResource;
 import io.hypervise.server.network.SwitchView;
 import io.hypervise.server.template.TemplateResource;
 import io.hypervise.server.template.TemplateView;
+import io.hypervise.server.vm.VmRequest;
 import io.hypervise.server.vm.VmResource;
 import io.hypervise.server.vm.VmSettingsRequest;
 import io.hypervise.server.vm.VmView;
@@ -45,6 +46,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 
 /**
@@ -172,7 +174,8 @@ public class Fragments {
     @Requires(Permission.VM_RECONFIGURE)
     public TemplateInstance settings(@PathParam("id") String id) {
         VmView vm = vms.get(id);
-        return Pages.settings(new SettingsForm(vm, vm.state().equals("Off")));
+        List<SwitchView> network = current.get().reach(Permission.SWITCH_MANAGE) == Reach.ALL ? switches.list().items() : List.of();
+        return Pages.settings(new SettingsForm(vm, vm.state().equals("Off"), network));
     }
 
     /** Sends the settings that differ from the VM's, so that a running VM's unchanged hardware is no change. */
@@ -183,14 +186,16 @@ public class Fragments {
     @Requires(Permission.VM_RECONFIGURE)
     public Response reconfigure(@PathParam("id") String id, @FormParam("name") String name,
             @FormParam("vcpus") String vcpus, @FormParam("memoryMib") String memoryMib,
-            @FormParam("profile") String profile, @FormParam("display") String display) {
+            @FormParam("profile") String profile, @FormParam("display") String display,
+            @FormParam("network") List<String> network) {
         VmView vm = vms.get(id);
         List<Violation> v = new ArrayList<>();
         Integer cpus = NewVmFields.number("vcpus", vcpus, v);
         Integer memory = NewVmFields.number("memoryMib", memoryMib, v);
         NewVmFields.throwIfAny(v);
         VmSettingsRequest change = new VmSettingsRequest(differs(name, vm.name()), differs(cpus, vm.vcpus()),
-                differs(memory, vm.memoryMib()), differs(profile, vm.profile()), differs(display, vm.display()));
+                differs(memory, vm.memoryMib()), differs(profile, vm.profile()), differs(display, vm.display()),
+                adapters(network, vm.nics()));
         if (change.equals(new VmSettingsRequest(null, null, null, null, null))) {
             return changed("Nothing to change on '" + vm.name() + "'");
         }
@@ -306,6 +311,22 @@ public class Fragments {
     @Requires(Permission.AUDIT_READ)
     public TemplateInstance verifyAudit() {
         return Pages.verification(audit.verify());
+    }
+
+    /** The adapters' new switches, one select per adapter in order; null when none of them changes. */
+    private static List<VmRequest.NicRequest> adapters(List<String> network, List<VmView.NicView> nics) {
+        if (network == null || network.isEmpty()) {
+            return null;
+        }
+        List<VmRequest.NicRequest> wanted = new ArrayList<>();
+        boolean changed = network.size() != nics.size();
+        for (int i = 0; i < network.size(); i++) {
+            String switchId = NewVmFields.blankToNull(network.get(i));
+            String mac = i < nics.size() ? nics.get(i).mac() : null;
+            changed |= i < nics.size() && !Objects.equals(switchId, nics.get(i).switchId());
+            wanted.add(new VmRequest.NicRequest(mac, switchId));
+        }
+        return changed ? wanted : null;
     }
 
     private static <T> T differs(T wanted, T current) {

@@ -90,13 +90,25 @@ public class VmRequests {
     /** The adapters asked for (one on the isolated network if none are); a switch must exist and may be chosen. */
     private List<Nic> nics(VmRequest request, List<Violation> v) {
         if (request.nics() == null) {
-            return List.of(new Nic(randomMac()));
+            return List.of(new Nic(Nic.randomMac()));
         }
+        return nics(request.nics(), v).stream().map(n -> n.mac() == null ? new Nic(Nic.randomMac(), n.switchId()) : n).toList();
+    }
+
+    /**
+     * The adapters as asked for, checked; a MAC left out stays null (a new VM gets a random one, a changed
+     * one keeps its adapter's). A null element keeps the invalid MAC the engine reports.
+     */
+    private List<Nic> nics(List<VmRequest.NicRequest> requested, List<Violation> v) {
         List<Nic> nics = new ArrayList<>();
-        for (int i = 0; i < request.nics().size(); i++) {
-            VmRequest.NicRequest n = request.nics().get(i);
-            String mac = n == null ? null : n.mac() == null ? randomMac() : n.mac().toLowerCase(Locale.ROOT);
-            String switchId = n == null ? null : n.switchId();
+        for (int i = 0; i < requested.size(); i++) {
+            VmRequest.NicRequest n = requested.get(i);
+            if (n == null) {
+                v.add(new Violation("nics[" + i + "]", "must be an object: {\"mac\": …, \"switch\": …}, both optional"));
+                continue;
+            }
+            String mac = n.mac() == null ? null : n.mac().toLowerCase(Locale.ROOT);
+            String switchId = n.switchId();
             if (switchId != null) {
                 String field = "nics[" + i + "].switch";
                 if (current.get().reach(Permission.SWITCH_MANAGE) != Reach.ALL) {
@@ -135,13 +147,22 @@ public class VmRequests {
         DeviceProfile profile = parse("profile", request.profile(), DeviceProfile.class, null, v);
         Display display = parse("display", request.display(), Display.class, null, v);
         if (request.name() == null && request.vcpus() == null && request.memoryMib() == null && request.profile() == null
-                && request.display() == null) {
-            v.add(new Violation("body", "names no setting to change; give one or more of name, vcpus, memoryMib, profile, display"));
+                && request.display() == null && request.nics() == null) {
+            v.add(new Violation("body",
+                    "names no setting to change; give one or more of name, vcpus, memoryMib, profile, display, nics"));
+        }
+        List<Nic> nics = null;
+        if (request.nics() != null) {
+            if (current.get().reach(Permission.SWITCH_MANAGE) != Reach.ALL) {
+                v.add(new Violation("nics", "changing a VM's network adapters is for administrators"));
+            } else {
+                nics = nics(request.nics(), v);
+            }
         }
         if (!v.isEmpty()) {
             throw new InvalidVmDefinitionException(v);
         }
-        return new VmSettings(request.name(), request.vcpus(), request.memoryMib(), profile, display);
+        return new VmSettings(request.name(), request.vcpus(), request.memoryMib(), profile, display, nics);
     }
 
     private BootSource boot(VmRequest request, List<Violation> v) {
@@ -225,9 +246,4 @@ public class VmRequests {
     }
 
     /** A locally administered unicast MAC in QEMU's 52:54:00 range. */
-    static String randomMac() {
-        byte[] b = new byte[3];
-        RANDOM.nextBytes(b);
-        return String.format("52:54:00:%02x:%02x:%02x", b[0], b[1], b[2]);
-    }
 }
