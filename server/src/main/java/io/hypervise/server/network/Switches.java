@@ -139,7 +139,8 @@ public class Switches {
         if (!adapters.isEmpty()) {
             throw new NetworkException(NetworkException.Reason.IN_USE, "virtual switch '" + s.name + "' has adapters of "
                     + adapters.stream().map(a -> a.vmName() + " (" + a.vm() + ")").distinct().collect(Collectors.joining(", "))
-                    + " on it; delete those VMs first");
+                    + " on it; move those adapters to another network (the VM's settings, while it is Off)"
+                    + " or delete the VMs first");
         }
         Map<String, Object> was = settings(s);
         s.delete();
