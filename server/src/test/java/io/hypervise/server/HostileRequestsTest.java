@@ -189,6 +189,9 @@ class HostileRequestsTest {
         c.add(new Hostile("admin", "POST", vms, "application/json", "{\"template\":\"tiny-linux\",\"nics\":[{\"switch\":\"lo\"}]}", false));
         c.add(new Hostile("admin", "POST", vms, "application/json",
                 "{\"template\":\"tiny-linux\",\"nics\":[{\"switch\":\"x,script=/bin/sh\"}]}", false));
+        for (String vlan : List.of("0", "4095", "-1", "\"ten\"", "1.5", "99999999999")) {
+            c.add(new Hostile("admin", "POST", vms, "application/json", "{\"template\":\"tiny-linux\",\"nics\":[{\"vlan\":" + vlan + "}]}", false));
+        }
         c.add(new Hostile("admin", "PUT", vms + "/idle/lease", "application/json", "{\"expiresAt\":\"2001-01-01T00:00:00Z\"}", false));
         c.add(new Hostile("admin", "PUT", vms + "/idle/lease", "application/json", "{\"expiresAt\":\"tomorrow\"}", false));
         for (String method : List.of("PUT", "PATCH", "DELETE")) {

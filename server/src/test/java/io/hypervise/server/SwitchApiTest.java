@@ -209,7 +209,7 @@ class SwitchApiTest {
     void anAdministratorMovesAnOffVmsAdaptersAndOnlyThenTheSwitchCanGo() {
         as("admin").when().delete("/api/v1/switches/" + switchId).then().statusCode(409)
                 .body("detail", containsString("networked"));
-        String patch = "{\"nics\":[{},{\"switch\":\"" + switchId + "\"}]}";
+        String patch = "{\"nics\":[{},{\"switch\":\"" + switchId + "\",\"vlan\":10}]}";
         as("admin").contentType("application/json").body(patch).when().patch("/api/v1/vms/" + vm).then()
                 .statusCode(409).body("detail", containsString("Running"));
         as("admin").when().post("/api/v1/vms/" + vm + "/turn-off").then().statusCode(200);
@@ -221,12 +221,17 @@ class SwitchApiTest {
                 .statusCode(400).body("violations[0].field", equalTo("nics"));
         as("admin").contentType("application/json").body("{\"nics\":[{\"switch\":\"nope\"}]}").when()
                 .patch("/api/v1/vms/" + vm).then().statusCode(400).body("violations[0].field", equalTo("nics[0].switch"));
+        as("admin").contentType("application/json").body("{\"nics\":[{\"switch\":\"" + switchId + "\",\"vlan\":4095},{\"vlan\":7}]}")
+                .when().patch("/api/v1/vms/" + vm).then().statusCode(400)
+                .body("violations.field", equalTo(List.of("nics[0].vlan", "nics[1].vlan")));
         as("admin").contentType("application/json").body(patch).when().patch("/api/v1/vms/" + vm).then().statusCode(200)
                 .body("nics.switch", equalTo(Arrays.asList(null, switchId)))
+                .body("nics.vlan", equalTo(Arrays.asList(null, 10)))
                 .body("nics.mac", equalTo(macs));
-        as("admin").when().get("/api/v1/switches/" + switchId).then().body("adapters.nic", equalTo(List.of("net1")));
+        as("admin").when().get("/api/v1/switches/" + switchId).then().body("adapters.nic", equalTo(List.of("net1")))
+                .body("adapters[0].vlan", equalTo(10));
         as("auditor").queryParam("action", "vm.reconfigure").queryParam("target", "vm:" + vm).when().get("/api/v1/audit")
-                .then().statusCode(200).body("items[0].parameters.nics.to[1]", equalTo(macs.get(1) + " on switch " + switchId));
+                .then().statusCode(200).body("items[0].parameters.nics.to[1]", equalTo(macs.get(1) + " on switch " + switchId + " VLAN 10"));
 
         as("admin").contentType("application/json").body("{\"nics\":[{},{}]}").when().patch("/api/v1/vms/" + vm).then()
                 .statusCode(200).body("nics.switch", equalTo(Arrays.asList(null, null)));

@@ -33,8 +33,10 @@ public final class VirtualSwitches {
 
     private static final String BRIDGE_PREFIX = "hvs-";
     private static final String PORT_PREFIX = "hvt";
+    private static final String VLAN_PREFIX = "hvv";
     private static final String ALIAS_PREFIX = "hypervise:";
-    private static final Pattern PORT_ALIAS = Pattern.compile("hypervise:vm=([a-z0-9-]+) nic=(\\d+)");
+    private static final Pattern PORT_ALIAS = Pattern.compile("hypervise:vm=([a-z0-9-]+) nic=(\\d+)(?: vlan=(\\d+))?");
+    private static final int DEFAULT_VLAN = 1;
     private static final int CAP_NET_ADMIN = 12;
     private static final Path SYS_CLASS_NET = PortCounters.SYS_CLASS_NET;
     private static final Path IPV6_CONF = Path.of("/proc/sys/net/ipv6/conf");
@@ -93,9 +95,13 @@ public final class VirtualSwitches {
      * Derived, not stored, so that whoever stops the VM finds its ports.
      */
     public static String portName(String vmId, int nic) {
+        return PORT_PREFIX + hash(vmId).substring(0, 10) + Integer.toHexString(nic);
+    }
+
+    /** SHA-256 in hex: short, fixed-length, collision-safe names from ids of any length. */
+    private static String hash(String text) {
         try {
-            byte[] hash = MessageDigest.getInstance("SHA-256").digest(vmId.getBytes(StandardCharsets.UTF_8));
-            return PORT_PREFIX + HexFormat.of().formatHex(hash, 0, 5) + Integer.toHexString(nic);
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(text.getBytes(StandardCharsets.UTF_8)));
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException("every JDK has SHA-256", e);
         }
@@ -145,22 +151,30 @@ public final class VirtualSwitches {
             if (wanted.hostAddress().isPresent()) {
                 checkNoOverlap(wanted.hostAddress().get(), bridge);
             }
+            if (existing.isEmpty() && Files.exists(SYS_CLASS_NET.resolve(bridge))) {
+                throw new NetworkException(Reason.INVALID, "the host already has a network interface named " + bridge
+                        + " that Hypervise did not make; choose another switch id");
+            }
             if (existing.isEmpty()) {
-                if (Files.exists(SYS_CLASS_NET.resolve(bridge))) {
-                    throw new NetworkException(Reason.INVALID, "the host already has a network interface named " + bridge
-                            + " that Hypervise did not make; choose another switch id");
-                }
                 ip.run("link", "add", "name", bridge, "type", "bridge", "forward_delay", "0");
             }
-            ip.run("link", "set", "dev", bridge, "alias", ALIAS_PREFIX + wanted.kind().label());
-            ip.run("address", "flush", "dev", bridge);
-            // Without IPv6 the host has no link-local address on the switch: a private switch really
-            // reaches no host, and an internal one carries only what its IPv4 address invites.
-            disableIpv6(bridge);
-            if (wanted.hostAddress().isPresent()) {
-                ip.run("address", "add", wanted.hostAddress().get().toString(), "dev", bridge);
+            try {
+                ip.run("address", "flush", "dev", bridge);
+                // Without IPv6 the host has no link-local address on the switch: a private switch really
+                // reaches no host, and an internal one carries only what its IPv4 address invites.
+                disableIpv6(bridge);
+                if (wanted.hostAddress().isPresent()) {
+                    ip.run("address", "add", wanted.hostAddress().get().toString(), "dev", bridge);
+                }
+                ip.run("link", "set", "dev", bridge, "up");
+                // Last: the alias is what makes the bridge a switch, so a half-made one is never taken for one.
+                ip.run("link", "set", "dev", bridge, "alias", ALIAS_PREFIX + wanted.kind().label());
+            } catch (NetworkException e) {
+                if (existing.isEmpty()) {
+                    deleteQuietly(bridge, e);
+                }
+                throw e;
             }
-            ip.run("link", "set", "dev", bridge, "up");
             return wanted;
         }
     }
@@ -176,13 +190,24 @@ public final class VirtualSwitches {
                         + " VM adapter(s) plugged in (" + String.join(", ", ports.stream()
                                 .map(p -> p.vmId().orElse(p.port())).distinct().toList()) + "); turn those VMs off first");
             }
+            for (String vlanBridge : vlanBridges(id)) {
+                ip.run("link", "delete", "dev", vlanBridge);
+            }
             ip.run("link", "delete", "dev", s.bridge());
         }
     }
 
-    /** The VM adapters plugged into the switch now, with their counters. */
+    /** The VM adapters plugged into the switch now (on any of its VLANs), with their counters. */
     public List<SwitchPort> ports(String id) {
-        Path brif = SYS_CLASS_NET.resolve(bridgeName(id)).resolve("brif");
+        List<SwitchPort> ports = new ArrayList<>(portsOf(bridgeName(id)));
+        for (String vlanBridge : vlanBridges(id)) {
+            ports.addAll(portsOf(vlanBridge));
+        }
+        return ports;
+    }
+
+    private static List<SwitchPort> portsOf(String bridge) {
+        Path brif = SYS_CLASS_NET.resolve(bridge).resolve("brif");
         if (!Files.isDirectory(brif)) {
             return List.of();
         }
@@ -193,7 +218,9 @@ public final class VirtualSwitches {
                 Matcher alias = PORT_ALIAS.matcher(alias(port));
                 boolean ours = alias.matches();
                 ports.add(new SwitchPort(port, ours ? Optional.of(alias.group(1)) : Optional.empty(),
-                        ours ? Integer.parseInt(alias.group(2)) : -1, PortCounters.of(port)));
+                        ours ? Integer.parseInt(alias.group(2)) : -1,
+                        ours && alias.group(3) != null ? Optional.of(Integer.parseInt(alias.group(3))) : Optional.empty(),
+                        PortCounters.of(port)));
             }
         } catch (IOException e) {
             return ports; // the switch went away while it was read
@@ -201,12 +228,23 @@ public final class VirtualSwitches {
         return ports;
     }
 
+    /** A port on the switch's default VLAN; see {@link #plug(String, int, String, Integer)}. */
+    public String plug(String vmId, int nic, String switchId) {
+        return plug(vmId, nic, switchId, null);
+    }
+
     /**
      * Gives the VM's adapter a fresh port on the switch and returns the tap device's name, for the worker
      * to open. A port left from an earlier run of the VM is replaced, so counters start from zero.
+     *
+     * @param vlan the VLAN the port carries untagged (the guest sees plain Ethernet), so that it reaches
+     *             only ports of that VLAN; null for the default, VLAN 1, which the host's side is on
      */
-    public String plug(String vmId, int nic, String switchId) {
+    public String plug(String vmId, int nic, String switchId, Integer vlan) {
         requireAvailable();
+        if (vlan != null && (vlan < 1 || vlan > 4094)) {
+            throw new NetworkException(Reason.INVALID, "vlan must be from 1 to 4094; got " + vlan);
+        }
         synchronized (changes) {
             VirtualSwitch s = find(switchId).orElseThrow(() -> notFound(switchId));
             String port = portName(vmId, nic);
@@ -214,14 +252,16 @@ public final class VirtualSwitches {
                 ip.run("link", "delete", "dev", port);
             }
             ip.run("tuntap", "add", "dev", port, "mode", "tap");
-            ip.run("link", "set", "dev", port, "alias", ALIAS_PREFIX + "vm=" + vmId + " nic=" + nic);
+            ip.run("link", "set", "dev", port, "alias", ALIAS_PREFIX + "vm=" + vmId + " nic=" + nic
+                    + (vlan == null ? "" : " vlan=" + vlan));
             disableIpv6(port);
-            ip.run("link", "set", "dev", port, "master", s.bridge(), "up");
+            String master = vlan == null || vlan == DEFAULT_VLAN ? s.bridge() : vlanBridge(switchId, vlan);
+            ip.run("link", "set", "dev", port, "master", master, "up");
             return port;
         }
     }
 
-    /** Removes the ports of the VM's first {@code nics} adapters, those that exist. */
+    /** Removes the ports of the VM's first {@code nics} adapters, those that exist, and VLANs left empty. */
     public void unplug(String vmId, int nics) {
         if (unavailable.isPresent()) {
             return;
@@ -233,6 +273,61 @@ public final class VirtualSwitches {
                     ip.run("link", "delete", "dev", port);
                 }
             }
+            for (String vlanBridge : names(VLAN_PREFIX)) {
+                if (portsOf(vlanBridge).isEmpty()) {
+                    ip.run("link", "delete", "dev", vlanBridge);
+                }
+            }
+        }
+    }
+
+    /**
+     * The bridge that carries one VLAN of a switch, made when its first port is plugged in and removed
+     * with its last. A VLAN is its own bridge (as Proxmox's non-VLAN-aware bridges do), not a VLAN of a
+     * VLAN-filtering bridge: kernels built without CONFIG_BRIDGE_VLAN_FILTERING, as on these machines,
+     * refuse that. It has no host address, so a VLAN reaches neither the host nor the switch's other
+     * VLANs. Called with the change lock held.
+     */
+    private String vlanBridge(String switchId, int vlan) {
+        String name = vlanBridgeName(switchId, vlan);
+        if (!Files.exists(SYS_CLASS_NET.resolve(name))) {
+            ip.run("link", "add", "name", name, "type", "bridge", "forward_delay", "0");
+            try {
+                disableIpv6(name);
+                ip.run("link", "set", "dev", name, "alias", ALIAS_PREFIX + "switch=" + switchId + " vlan=" + vlan, "up");
+            } catch (NetworkException e) {
+                deleteQuietly(name, e);
+                throw e;
+            }
+        }
+        return name;
+    }
+
+    /** "hvv" + 32 bits of the switch id's hash + the VLAN in three hex digits: 14 bytes. */
+    static String vlanBridgeName(String switchId, int vlan) {
+        return VLAN_PREFIX + hash(switchId).substring(0, 8) + String.format("%03x", vlan);
+    }
+
+    /** The VLAN bridges of a switch that exist now. */
+    private static List<String> vlanBridges(String switchId) {
+        String prefix = VLAN_PREFIX + hash(switchId).substring(0, 8);
+        String alias = ALIAS_PREFIX + "switch=" + switchId + " ";
+        return names(prefix).stream().filter(b -> alias(b).startsWith(alias)).toList();
+    }
+
+    private static List<String> names(String prefix) {
+        try (Stream<Path> links = Files.list(SYS_CLASS_NET)) {
+            return links.map(l -> l.getFileName().toString()).filter(n -> n.startsWith(prefix)).sorted().toList();
+        } catch (IOException e) {
+            return List.of();
+        }
+    }
+
+    private void deleteQuietly(String link, Exception cause) {
+        try {
+            ip.run("link", "delete", "dev", link);
+        } catch (NetworkException cleanup) {
+            cause.addSuppressed(cleanup);
         }
     }
 

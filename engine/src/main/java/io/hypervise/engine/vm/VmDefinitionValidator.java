@@ -117,6 +117,11 @@ public final class VmDefinitionValidator {
             if (nic != null && nic.onSwitch() && !VirtualSwitches.ID.matcher(nic.switchId()).matches()) {
                 v.add(new Violation("nics[" + i + "].switch", VirtualSwitches.ID_RULE));
             }
+            if (nic != null && nic.vlan() != null && !nic.onSwitch()) {
+                v.add(new Violation("nics[" + i + "].vlan", "needs a switch: VLANs are carried by virtual switches"));
+            } else if (nic != null && nic.vlan() != null && (nic.vlan() < 1 || nic.vlan() > Nic.MAX_VLAN)) {
+                v.add(new Violation("nics[" + i + "].vlan", "must be from 1 to " + Nic.MAX_VLAN + "; got " + nic.vlan()));
+            }
         }
     }
 

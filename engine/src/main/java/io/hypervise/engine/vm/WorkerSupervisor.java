@@ -84,7 +84,7 @@ final class WorkerSupervisor {
         try {
             for (int i = 0; i < nics.size(); i++) {
                 if (nics.get(i).onSwitch()) {
-                    switches.plug(vm.id(), i, nics.get(i).switchId());
+                    switches.plug(vm.id(), i, nics.get(i).switchId(), nics.get(i).vlan());
                 }
             }
         } catch (NetworkException e) {

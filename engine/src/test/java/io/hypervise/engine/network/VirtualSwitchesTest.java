@@ -2,6 +2,7 @@ package io.hypervise.engine.network;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.tuple;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -76,6 +77,44 @@ class VirtualSwitchesTest {
         switches.unplug(vm, 2);
         assertThat(switches.ports(id)).isEmpty();
         assertThat(PortCounters.of(port)).as("counters of a port that is gone").isEmpty();
+    }
+
+    @Test
+    void aVlanIsABridgeOfItsOwnMadeWithItsFirstPortAndRemovedWithItsLast() throws Exception {
+        switches.ensure(new VirtualSwitch(id, SwitchKind.INTERNAL, Optional.of(HostAddress.parse(address))));
+        String vlan10 = VirtualSwitches.vlanBridgeName(id, 10);
+
+        String tagged = switches.plug(vm, 0, id, 10);
+        String untagged = switches.plug(vm, 1, id, null);
+
+        assertThat(master(tagged)).as("the bridge of the port on VLAN 10").isEqualTo(vlan10);
+        assertThat(master(untagged)).as("the bridge of a port on the default VLAN").isEqualTo("hvs-" + id);
+        assertThat(Files.readString(Path.of("/sys/class/net", vlan10, "ifalias")).strip()).isEqualTo("hypervise:switch=" + id + " vlan=10");
+        assertThat(switches.ports(id)).extracting(SwitchPort::port, SwitchPort::vlan)
+                .containsExactlyInAnyOrder(tuple(tagged, Optional.of(10)), tuple(untagged, Optional.empty()));
+        assertThat(switches.list()).as("a VLAN's bridge is not a switch of its own").extracting(VirtualSwitch::id).doesNotContain(vlan10);
+        assertThatThrownBy(() -> switches.plug(vm, 2, id, 4095)).isInstanceOfSatisfying(NetworkException.class,
+                e -> assertThat(e.reason()).isEqualTo(NetworkException.Reason.INVALID));
+
+        switches.unplug(vm, 2);
+        assertThat(Path.of("/sys/class/net", vlan10)).as("VLAN 10's bridge once its last port is gone").doesNotExist();
+        assertThat(switches.find(id)).isPresent();
+    }
+
+    @Test
+    void deletingASwitchRemovesItsVlansBridgesToo() throws Exception {
+        switches.ensure(new VirtualSwitch(id, SwitchKind.PRIVATE, Optional.empty()));
+        switches.plug(vm, 0, id, 20);
+        new ProcessBuilder("ip", "link", "delete", "dev", VirtualSwitches.portName(vm, 0)).start().waitFor(); // the port only
+
+        switches.delete(id);
+
+        assertThat(Path.of("/sys/class/net", VirtualSwitches.vlanBridgeName(id, 20))).doesNotExist();
+        assertThat(Path.of("/sys/class/net", "hvs-" + id)).doesNotExist();
+    }
+
+    private static String master(String port) throws Exception {
+        return Path.of("/sys/class/net", port, "master").toRealPath().getFileName().toString();
     }
 
     @Test

@@ -25,4 +25,6 @@ public class NicEntity extends PanacheEntityBase {
     /** The virtual switch it is plugged into; null for the VM's isolated user-mode network. */
     @Column(name = "switch_id")
     public String switchId;
+    /** The switch's VLAN it is on; null for the switch's default. */
+    public Integer vlan;
 }

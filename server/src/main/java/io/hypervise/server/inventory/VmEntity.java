@@ -96,7 +96,7 @@ public class VmEntity extends PanacheEntityBase {
 
     public VmDefinition toDefinition() {
         List<Disk> diskList = disks.stream().map(d -> new Disk(Path.of(d.path), d.format, d.readOnly)).toList();
-        List<Nic> nicList = nics.stream().map(n -> new Nic(n.mac, n.switchId)).toList();
+        List<Nic> nicList = nics.stream().map(n -> new Nic(n.mac, n.switchId, n.vlan)).toList();
         return new VmDefinition(id, name, vcpus, memoryMib, profile, diskList, nicList, boot.toBootSource(), display);
     }
 
@@ -142,6 +142,7 @@ public class VmEntity extends PanacheEntityBase {
             }
             n.mac = wanted.get(i).mac();
             n.switchId = wanted.get(i).switchId();
+            n.vlan = wanted.get(i).vlan();
         }
         while (nics.size() > wanted.size()) {
             nics.removeLast();

@@ -31,7 +31,7 @@ public record VmSettings(String name, Integer vcpus, Integer memoryMib, DevicePr
         for (int i = 0; i < nics.size(); i++) {
             Nic n = nics.get(i);
             String mac = n.mac() != null ? n.mac() : i < before.size() ? before.get(i).mac() : Nic.randomMac();
-            after.add(new Nic(mac, n.switchId()));
+            after.add(new Nic(mac, n.switchId(), n.vlan()));
         }
         return after;
     }

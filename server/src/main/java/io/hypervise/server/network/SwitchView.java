@@ -21,17 +21,18 @@ public record SwitchView(String id, String name, String kind, String hostAddress
         Instant createdAt, boolean present, List<Adapter> adapters, List<Port> ports) {
 
     /** A VM adapter configured on the switch. */
-    public record Adapter(String vm, String vmName, String nic, String mac) {
+    public record Adapter(String vm, String vmName, String nic, String mac, Integer vlan) {
     }
 
     /** A port plugged in now. */
-    public record Port(String port, String vm, String vmName, String nic, Long receiveBytes, Long transmitBytes,
-            Long receivePackets, Long transmitPackets) {
+    public record Port(String port, String vm, String vmName, String nic, Integer vlan, Long receiveBytes,
+            Long transmitBytes, Long receivePackets, Long transmitPackets) {
 
         static Port of(SwitchPort p, Map<String, String> vmNames) {
             PortCounters c = p.counters().orElse(null);
             String vm = p.vmId().orElse(null);
             return new Port(p.port(), vm, vm == null ? null : vmNames.get(vm), p.nic() < 0 ? null : "net" + p.nic(),
+                    p.vlan().orElse(null),
                     c == null ? null : c.receiveBytes(), c == null ? null : c.transmitBytes(),
                     c == null ? null : c.receivePackets(), c == null ? null : c.transmitPackets());
         }

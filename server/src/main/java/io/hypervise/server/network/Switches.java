@@ -155,10 +155,11 @@ public class Switches {
     /** The VM adapters configured on the switch, in VM name order. */
     @Transactional
     public List<SwitchView.Adapter> adapters(String switchId) {
-        List<Object[]> rows = em.createQuery("select v.id, v.name, n.position, n.mac from NicEntity n join n.vm v"
+        List<Object[]> rows = em.createQuery("select v.id, v.name, n.position, n.mac, n.vlan from NicEntity n join n.vm v"
                 + " where n.switchId = :s order by v.name, v.id, n.position", Object[].class)
                 .setParameter("s", switchId).getResultList();
-        return rows.stream().map(r -> new SwitchView.Adapter((String) r[0], (String) r[1], "net" + r[2], (String) r[3])).toList();
+        return rows.stream().map(r -> new SwitchView.Adapter((String) r[0], (String) r[1], "net" + r[2], (String) r[3],
+                (Integer) r[4])).toList();
     }
 
     /** The switch as the API shows it: the inventory's record, what the kernel has, the ports plugged in now. */

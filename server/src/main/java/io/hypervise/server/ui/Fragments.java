@@ -187,15 +187,19 @@ public class Fragments {
     public Response reconfigure(@PathParam("id") String id, @FormParam("name") String name,
             @FormParam("vcpus") String vcpus, @FormParam("memoryMib") String memoryMib,
             @FormParam("profile") String profile, @FormParam("display") String display,
-            @FormParam("network") List<String> network) {
+            @FormParam("network") List<String> network, @FormParam("vlan") List<String> vlan) {
         VmView vm = vms.get(id);
         List<Violation> v = new ArrayList<>();
         Integer cpus = NewVmFields.number("vcpus", vcpus, v);
         Integer memory = NewVmFields.number("memoryMib", memoryMib, v);
+        List<Integer> vlans = new ArrayList<>();
+        for (int i = 0; vlan != null && i < vlan.size(); i++) {
+            vlans.add(NewVmFields.number("nics[" + i + "].vlan", vlan.get(i), v));
+        }
         NewVmFields.throwIfAny(v);
         VmSettingsRequest change = new VmSettingsRequest(differs(name, vm.name()), differs(cpus, vm.vcpus()),
                 differs(memory, vm.memoryMib()), differs(profile, vm.profile()), differs(display, vm.display()),
-                adapters(network, vm.nics()));
+                adapters(network, vlans, vm.nics()));
         if (change.equals(new VmSettingsRequest(null, null, null, null, null))) {
             return changed("Nothing to change on '" + vm.name() + "'");
         }
@@ -313,8 +317,8 @@ public class Fragments {
         return Pages.verification(audit.verify());
     }
 
-    /** The adapters' new switches, one select per adapter in order; null when none of them changes. */
-    private static List<VmRequest.NicRequest> adapters(List<String> network, List<VmView.NicView> nics) {
+    /** The adapters' new switches and VLANs, one of each per adapter in order; null when none of them changes. */
+    private static List<VmRequest.NicRequest> adapters(List<String> network, List<Integer> vlans, List<VmView.NicView> nics) {
         if (network == null || network.isEmpty()) {
             return null;
         }
@@ -323,8 +327,10 @@ public class Fragments {
         for (int i = 0; i < network.size(); i++) {
             String switchId = NewVmFields.blankToNull(network.get(i));
             String mac = i < nics.size() ? nics.get(i).mac() : null;
-            changed |= i < nics.size() && !Objects.equals(switchId, nics.get(i).switchId());
-            wanted.add(new VmRequest.NicRequest(mac, switchId));
+            Integer vlan = switchId != null && i < vlans.size() ? vlans.get(i) : null;
+            changed |= i < nics.size()
+                    && !(Objects.equals(switchId, nics.get(i).switchId()) && Objects.equals(vlan, nics.get(i).vlan()));
+            wanted.add(new VmRequest.NicRequest(mac, switchId, vlan));
         }
         return changed ? wanted : null;
     }

@@ -30,9 +30,14 @@ public record VmRequest(
     }
 
     /**
-     * A network adapter: its MAC (a random one if absent) and the virtual switch it is plugged into (the
-     * VM's isolated user-mode network if absent). Plugging into a switch needs the switch-managing role.
+     * A network adapter: its MAC (a random one if absent), the virtual switch it is plugged into (the
+     * VM's isolated user-mode network if absent) and the switch's VLAN it is on (the default if absent).
+     * Plugging into a switch needs the switch-managing role.
      */
-    public record NicRequest(String mac, @JsonProperty("switch") String switchId) {
+    public record NicRequest(String mac, @JsonProperty("switch") String switchId, Integer vlan) {
+
+        public NicRequest(String mac, String switchId) {
+            this(mac, switchId, null);
+        }
     }
 }

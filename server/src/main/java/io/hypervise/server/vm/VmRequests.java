@@ -92,7 +92,8 @@ public class VmRequests {
         if (request.nics() == null) {
             return List.of(new Nic(Nic.randomMac()));
         }
-        return nics(request.nics(), v).stream().map(n -> n.mac() == null ? new Nic(Nic.randomMac(), n.switchId()) : n).toList();
+        return nics(request.nics(), v).stream()
+                .map(n -> n.mac() == null ? new Nic(Nic.randomMac(), n.switchId(), n.vlan()) : n).toList();
     }
 
     /**
@@ -118,7 +119,7 @@ public class VmRequests {
                     v.add(new Violation(field, "no virtual switch '" + switchId + "'; see GET /api/v1/switches"));
                 }
             }
-            nics.add(new Nic(mac, switchId));
+            nics.add(new Nic(mac, switchId, n.vlan()));
         }
         return nics;
     }

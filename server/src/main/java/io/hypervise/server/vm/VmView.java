@@ -36,8 +36,11 @@ public record VmView(
     public record Lease(Instant expiresAt, Instant warnedAt, Instant stoppedAt) {
     }
 
-    /** A network adapter: its name in the counters, its MAC, and its virtual switch (null: the isolated network). */
-    public record NicView(String nic, String mac, @JsonProperty("switch") String switchId) {
+    /**
+     * A network adapter: its name in the counters, its MAC, its virtual switch (null: the isolated network)
+     * and the switch's VLAN it is on (null: the default).
+     */
+    public record NicView(String nic, String mac, @JsonProperty("switch") String switchId, Integer vlan) {
     }
 
     /** A disk: its image, format, size where known, and whether the VM owns it (deleted with the VM). */
@@ -53,7 +56,7 @@ public record VmView(
                 vm.vcpus, vm.memoryMib, vm.profile.name().toLowerCase(Locale.ROOT), vm.display.name().toLowerCase(Locale.ROOT),
                 vm.disks.stream().map(d -> new DiskView(d.path, d.format.name().toLowerCase(Locale.ROOT), d.readOnly,
                         d.sizeBytes, images.owns(vm.id, Path.of(d.path)))).toList(),
-                vm.nics.stream().map(n -> new NicView("net" + n.position, n.mac, n.switchId)).toList(),
+                vm.nics.stream().map(n -> new NicView("net" + n.position, n.mac, n.switchId, n.vlan)).toList(),
                 live.flatMap(s -> s.workerPid().isPresent() ? Optional.of(s.workerPid().getAsLong()) : Optional.empty()).orElse(null),
                 VmStateMachine.actionsIn(state).stream().map(a -> a.name().toLowerCase(Locale.ROOT).replace('_', '-')).toList(),
                 vm.leaseExpiresAt == null ? null : new Lease(vm.leaseExpiresAt, vm.leaseWarnedAt, vm.leaseStoppedAt));

@@ -1,8 +1,8 @@
 #!/bin/sh
 # Hypervise tiny-linux: the guest's work, started by /init (busybox ash).
 # The lines it prints on ttyS0 (hv-disk, hv-nic, HYPERVISE-READY, hv-counter, HYPERVISE-POWEROFF, and
-# hv-burn-start, hv-burn-end, hv-write-start, hv-wrote, hv-ip, hv-send-start, hv-sent when asked to work)
-# are a contract: the engine
+# hv-burn-start, hv-burn-end, hv-write-start, hv-wrote, hv-ip, hv-send-start, hv-sent, hv-send-failed when
+# asked to work) are a contract: the engine
 # and its tests read them from the serial log. Change them together.
 
 /bin/busybox --install -s /bin
@@ -82,7 +82,8 @@ echo HYPERVISE-READY
 #   hv.write=M   then, after 10 idle seconds, write M MiB to the first disk (hv-write-start, then
 #                "hv-wrote DISK BYTES" once they are on the disk)
 #   hv.ip=IF,ADDR/P     give network interface IF that address at once ("hv-ip IF ADDR/P")
-#   hv.send=HOST,PORT,K then send K KiB over TCP to HOST:PORT (hv-send-start, then "hv-sent BYTES")
+#   hv.send=HOST,PORT,K then send K KiB over TCP to HOST:PORT (hv-send-start, then "hv-sent BYTES",
+#                       or hv-send-failed if it could not connect within 5 s or the transfer broke off)
 burn=0
 write=0
 send=
@@ -117,8 +118,11 @@ if [ "$burn" -gt 0 ] || [ "$write" -gt 0 ] || [ -n "$send" ]; then
             rest=${send#*,}
             kib=$(number "${rest#*,}")
             echo hv-send-start
-            dd if=/dev/zero bs=1024 count="$kib" 2>/dev/null | nc "$host" "${rest%%,*}" >/dev/null \
-                && echo "hv-sent $((kib * 1024))"
+            if dd if=/dev/zero bs=1024 count="$kib" 2>/dev/null | nc -w 5 "$host" "${rest%%,*}" >/dev/null; then
+                echo "hv-sent $((kib * 1024))"
+            else
+                echo hv-send-failed
+            fi
         fi
     ) &
 fi
