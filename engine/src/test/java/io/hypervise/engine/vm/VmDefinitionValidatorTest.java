@@ -94,6 +94,14 @@ class VmDefinitionValidatorTest {
     }
 
     @Test
+    void aVlanIsOneOfASwitchs() {
+        VmDefinition def = valid().withNics(new Nic("52:54:00:12:34:56", null, 10), new Nic("52:54:00:12:34:58", "lab", 0),
+                new Nic("52:54:00:12:34:5a", "lab", 4095), new Nic("52:54:00:12:34:5c", "lab", 4094)).build();
+        assertThat(validator.violations(def)).extracting(Violation::field)
+                .containsExactly("nics[0].vlan", "nics[1].vlan", "nics[2].vlan");
+    }
+
+    @Test
     void theLegacyProfileHasFourIdeSlots() {
         Disk d = new Disk(disk, DiskFormat.QCOW2, false);
         VmDefinition def = valid().legacy().withDisks(d, d, d, d, d).build();
