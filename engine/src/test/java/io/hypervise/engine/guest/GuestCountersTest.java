@@ -14,16 +14,9 @@ import io.hypervise.engine.network.HostAddress;
 import io.hypervise.engine.network.SwitchKind;
 import io.hypervise.engine.network.VirtualSwitch;
 import io.hypervise.engine.network.VirtualSwitches;
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.UncheckedIOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
-import java.net.Socket;
 import java.time.Duration;
 import java.util.HexFormat;
 import java.util.Optional;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.List;
@@ -62,8 +55,7 @@ class GuestCountersTest {
     private Engine engine;
     private SerialConsole serial;
     private final List<Sample> samples = new CopyOnWriteArrayList<>();
-    private ServerSocket receiver;
-    private CompletableFuture<Long> received;
+    private TcpSink receiver;
 
     @BeforeAll
     void bootAGuestThatBurnsThenIdlesThenWritesThenSends() throws Exception {
@@ -73,10 +65,9 @@ class GuestCountersTest {
         int subnet = ThreadLocalRandom.current().nextInt(256);
         engine.switches().ensure(new VirtualSwitch(SWITCH, SwitchKind.INTERNAL,
                 Optional.of(HostAddress.parse("10.204." + subnet + ".1/24"))));
-        receiver = new ServerSocket(0, 1, InetAddress.getByName("10.204." + subnet + ".1"));
-        received = CompletableFuture.supplyAsync(this::receiveOne);
+        receiver = new TcpSink("10.204." + subnet + ".1");
         engine.vms().define(host.tinyLinux(VM, "hv.burn=" + BURN_SECONDS + " hv.write=" + WRITE_MIB
-                        + " hv.ip=eth1,10.204." + subnet + ".2/24 hv.send=10.204." + subnet + ".1," + receiver.getLocalPort()
+                        + " hv.ip=eth1,10.204." + subnet + ".2/24 hv.send=10.204." + subnet + ".1," + receiver.port()
                         + "," + SEND_KIB)
                 .withDisks(new Disk(host.newDisk("busy.qcow2", "qcow2", "64M"), DiskFormat.QCOW2, false))
                 .withNics(new Nic("52:54:00:aa:bb:02"), new Nic("52:54:00:aa:bb:03", SWITCH))
@@ -85,20 +76,6 @@ class GuestCountersTest {
         engine.counters().addListener(samples::add);
         engine.counters().start(Duration.ofSeconds(1));
         engine.vms().start(VM);
-    }
-
-    /** Counts what one connection brings until the guest closes it. */
-    private long receiveOne() {
-        try (Socket guest = receiver.accept(); InputStream in = guest.getInputStream()) {
-            long total = 0;
-            byte[] buffer = new byte[65536];
-            for (int n; (n = in.read(buffer)) > 0; ) {
-                total += n;
-            }
-            return total;
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
     }
 
     @AfterAll
@@ -172,7 +149,7 @@ class GuestCountersTest {
     @Order(4)
     void aGuestSendingOverASwitchShowsItInThatAdaptersCounters() throws Exception {
         serial.awaitLine("hv-sent " + SEND_KIB * 1024L, 1, PHASE);
-        assertThat(received.get(30, TimeUnit.SECONDS)).as("bytes the host's socket received").isEqualTo(SEND_KIB * 1024L);
+        assertThat(receiver.received().get(30, TimeUnit.SECONDS)).as("bytes the host's socket received").isEqualTo(SEND_KIB * 1024L);
         awaitSamples(samples.size() + 2);
         // Every sample since the start: the send may begin while the previous test still waits, and
         // before it the adapter carries only the few frames of an address announcement.

@@ -11,17 +11,9 @@ import io.hypervise.engine.network.VirtualSwitches;
 import io.hypervise.engine.vm.Nic;
 import io.hypervise.engine.vm.VmState;
 import java.io.IOException;
-import java.io.InputStream;
-import java.net.InetAddress;
-import java.io.UncheckedIOException;
-import java.net.ServerSocket;
-import java.net.Socket;
-import java.net.SocketException;
-import java.net.SocketTimeoutException;
 import java.time.Duration;
 import java.util.HexFormat;
 import java.util.Optional;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
@@ -44,10 +36,8 @@ class SwitchVlanTest {
     private TestHost host;
     private Engine engine;
     private String subnet;
-    private ServerSocket forOpen;
-    private ServerSocket forClosed;
-    private CompletableFuture<Long> openReceived;
-    private CompletableFuture<Long> closedReceived;
+    private TcpSink forOpen;
+    private TcpSink forClosed;
 
     @BeforeAll
     void twoGuestsOnOneSwitchOneOfThemOnVlan10() throws Exception {
@@ -55,21 +45,17 @@ class SwitchVlanTest {
         engine = host.openEngine();
         subnet = "10.206." + ThreadLocalRandom.current().nextInt(256) + ".";
         engine.switches().ensure(new VirtualSwitch(SWITCH, SwitchKind.INTERNAL, Optional.of(HostAddress.parse(subnet + "1/24"))));
-        InetAddress hostSide = InetAddress.getByName(subnet + "1");
-        forOpen = new ServerSocket(0, 1, hostSide);
-        forClosed = new ServerSocket(0, 1, hostSide);
-        forClosed.setSoTimeout((int) BOOT_AND_SEND.toMillis());
-        openReceived = CompletableFuture.supplyAsync(() -> receiveOne(forOpen));
-        closedReceived = CompletableFuture.supplyAsync(() -> receiveOne(forClosed));
+        forOpen = new TcpSink(subnet + "1");
+        forClosed = new TcpSink(subnet + "1");
         define("open", null, 2, forOpen);
         define("closed", 10, 3, forClosed);
         engine.vms().start("open");
         engine.vms().start("closed");
     }
 
-    private void define(String id, Integer vlan, int address, ServerSocket to) throws IOException {
+    private void define(String id, Integer vlan, int address, TcpSink to) throws IOException {
         engine.vms().define(host.tinyLinux(id, "hv.ip=eth0," + subnet + address + "/24 hv.send=" + subnet + "1,"
-                        + to.getLocalPort() + "," + KIB)
+                        + to.port() + "," + KIB)
                 .withNics(new Nic("52:54:00:aa:cc:0" + address, SWITCH, vlan)).build());
     }
 
@@ -96,33 +82,17 @@ class SwitchVlanTest {
         SerialConsole closed = new SerialConsole(engine.vms().serialLog("closed"));
 
         open.awaitLine("hv-sent " + KIB * 1024, 1, BOOT_AND_SEND);
-        assertThat(openReceived.get(10, TimeUnit.SECONDS)).as("bytes from the guest on the default VLAN").isEqualTo(KIB * 1024L);
+        assertThat(forOpen.received().get(10, TimeUnit.SECONDS)).as("bytes from the guest on the default VLAN").isEqualTo(KIB * 1024L);
         closed.awaitLine("hv-send-failed", 1, BOOT_AND_SEND);
         PortCounters tried = PortCounters.of(VirtualSwitches.portName("closed", 0)).orElseThrow();
         assertThat(tried.transmitPackets()).as("frames the guest on VLAN 10 sent (asking for the host's address)").isPositive();
         forClosed.close();
-        assertThat(closedReceived.get(10, TimeUnit.SECONDS)).as("connections from the guest on VLAN 10").isEqualTo(-1L);
+        assertThat(forClosed.received().get(10, TimeUnit.SECONDS)).as("connections from the guest on VLAN 10").isEqualTo(-1L);
         assertThat(engine.switches().ports(SWITCH)).extracting(p -> p.vmId().orElseThrow() + "@" + p.vlan().map(String::valueOf).orElse("default"))
                 .containsExactlyInAnyOrder("open@default", "closed@10");
 
         engine.vms().turnOff("closed");
         assertThat(engine.vms().status("closed").state()).isEqualTo(VmState.OFF);
         assertThat(engine.switches().ports(SWITCH)).extracting(p -> p.vmId().orElseThrow()).containsExactly("open");
-    }
-
-    /** The bytes of one connection, or -1 if none came (the socket timed out or was closed). */
-    private static long receiveOne(ServerSocket server) {
-        try (Socket guest = server.accept(); InputStream in = guest.getInputStream()) {
-            long total = 0;
-            byte[] buffer = new byte[65536];
-            for (int n; (n = in.read(buffer)) > 0; ) {
-                total += n;
-            }
-            return total;
-        } catch (SocketTimeoutException | SocketException none) {
-            return -1;
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
     }
 }

@@ -141,8 +141,7 @@ public class Fragments {
                 .filter(t -> policy == null || policy.templates().configured() && policy.templates().value().contains(t.id()))
                 .toList();
         // Self-service users create from the templates their policies allow, never from an image path.
-        List<SwitchView> network = caller.reach(Permission.SWITCH_MANAGE) == Reach.ALL ? switches.list().items() : List.of();
-        return Pages.newVm(new NewVmForm(usable, policy != null, policy == null && "image".equals(source), network));
+        return Pages.newVm(new NewVmForm(usable, policy != null, policy == null && "image".equals(source), switchChoices()));
     }
 
     @POST
@@ -174,8 +173,7 @@ public class Fragments {
     @Requires(Permission.VM_RECONFIGURE)
     public TemplateInstance settings(@PathParam("id") String id) {
         VmView vm = vms.get(id);
-        List<SwitchView> network = current.get().reach(Permission.SWITCH_MANAGE) == Reach.ALL ? switches.list().items() : List.of();
-        return Pages.settings(new SettingsForm(vm, vm.state().equals("Off"), network));
+        return Pages.settings(new SettingsForm(vm, vm.state().equals("Off"), switchChoices()));
     }
 
     /** Sends the settings that differ from the VM's, so that a running VM's unchanged hardware is no change. */
@@ -315,6 +313,11 @@ public class Fragments {
     @Requires(Permission.AUDIT_READ)
     public TemplateInstance verifyAudit() {
         return Pages.verification(audit.verify());
+    }
+
+    /** The switches the caller may plug adapters into: all of them for administrators, none for others. */
+    private List<SwitchView> switchChoices() {
+        return current.get().reach(Permission.SWITCH_MANAGE) == Reach.ALL ? switches.list().items() : List.of();
     }
 
     /** The adapters' new switches and VLANs, one of each per adapter in order; null when none of them changes. */
