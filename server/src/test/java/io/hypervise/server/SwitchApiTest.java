@@ -151,11 +151,28 @@ class SwitchApiTest {
                 .body("{\"template\":\"tiny-linux\",\"nics\":[{\"switch\":\"nope\"}]}").when().post("/api/v1/vms").then()
                 .statusCode(400).body("violations[0].field", equalTo("nics[0].switch"))
                 .body("violations[0].message", startsWith("no virtual switch 'nope'"));
-        TestPolicies.allowEverything("switch-alice", "alice");
-        as("alice").contentType("application/json")
-                .body("{\"template\":\"tiny-linux\",\"nics\":[{\"switch\":\"" + switchId + "\"}]}").when().post("/api/v1/vms")
+        String onTheSwitch = "{\"template\":\"tiny-linux\",\"nics\":[{\"switch\":\"" + switchId + "\"}]}";
+        as("operator").contentType("application/json").body(onTheSwitch).when().post("/api/v1/vms")
                 .then().statusCode(400).body("violations[0].field", equalTo("nics[0].switch"))
                 .body("violations[0].message", containsString("for administrators"));
+        TestPolicies.allowEverything("switch-alice", "alice");
+        as("alice").contentType("application/json").body(onTheSwitch).when().post("/api/v1/vms")
+                .then().statusCode(400).body("violations[0].field", equalTo("nics[0].switch"))
+                .body("violations[0].message", startsWith("your policies allow no virtual switch"));
+
+        // A policy that names the switch lets its users plug into it, and into nothing else.
+        as("admin").contentType("application/json").body("{\"id\":\"switch-bob\",\"name\":\"Bob's lab\",\"precedence\":1,"
+                + "\"assignedUsers\":[\"bob\"],\"hostGroups\":[\"default\"],\"templates\":[\"tiny-linux\"],"
+                + "\"actions\":[\"delete\"],\"maxVms\":5,\"switches\":[\"" + switchId + "\"]}")
+                .when().post("/api/v1/policies").then().statusCode(201).body("switches", equalTo(List.of(switchId)));
+        as("bob").contentType("application/json").body("{\"template\":\"tiny-linux\",\"nics\":[{\"switch\":\"other\"}]}")
+                .when().post("/api/v1/vms").then().statusCode(400)
+                .body("violations[0].message", startsWith("your policies allow only the switches " + switchId));
+        String bobs = as("bob").contentType("application/json").body(onTheSwitch).when().post("/api/v1/vms")
+                .then().statusCode(201).body("nics[0].switch", equalTo(switchId)).extract().path("id");
+        as("admin").when().get("/api/v1/switches/" + switchId).then().body("adapters.vm", equalTo(List.of(bobs)));
+        as("bob").when().delete("/api/v1/vms/" + bobs).then().statusCode(204);
+        as("admin").when().delete("/api/v1/policies/switch-bob").then().statusCode(204);
     }
 
     @Test

@@ -36,12 +36,12 @@ public class DemoPolicies {
                 List.of("engineering"), List.of(), List.of("default"), List.of("tiny-linux"),
                 List.of("start", "shut-down", "turn-off", "pause", "save", "console", "console-view-only", "checkpoint",
                         "reconfigure", "delete"),
-                5, 8, 4096L, 20480L, 2, 2048L, 10240L, null), Caller.host());
+                5, 8, 4096L, 20480L, 2, 2048L, 10240L, null, null), Caller.host());
         policies.create(new PolicyRequest("qa", "QA",
                 "Testers get short-lived VMs: up to 2, for 7 days, which they run but do not change or delete.", 20, false,
                 List.of("qa"), List.of(), List.of("default"), List.of("tiny-linux"),
                 List.of("start", "shut-down", "turn-off", "console", "console-view-only"),
-                2, 2, 1024L, 4096L, 1, 512L, 2048L, 7), Caller.host());
+                2, 2, 1024L, 4096L, 1, 512L, 2048L, 7, null), Caller.host());
         LOG.info("created the demo self-service policies 'engineering' and 'qa' (GET /api/v1/policies)");
     }
 }

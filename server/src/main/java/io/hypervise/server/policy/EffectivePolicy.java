@@ -31,7 +31,8 @@ public record EffectivePolicy(
         Setting<Integer> maxVmVcpus,
         Setting<Long> maxVmMemoryMib,
         Setting<Long> maxVmDiskMib,
-        Setting<Integer> leaseDays) {
+        Setting<Integer> leaseDays,
+        Setting<Set<String>> switches) {
 
     /** A setting's value (null when no policy configures it) and the id of the policy that decided it. */
     public record Setting<T>(T value, String policy) {
@@ -60,7 +61,8 @@ public record EffectivePolicy(
                 first(ordered, PolicySettings::maxVmVcpus),
                 first(ordered, PolicySettings::maxVmMemoryMib),
                 first(ordered, PolicySettings::maxVmDiskMib),
-                first(ordered, PolicySettings::leaseDays));
+                first(ordered, PolicySettings::leaseDays),
+                first(ordered, PolicySettings::switches));
     }
 
     private static <T> Setting<T> first(List<AppliedPolicy> ordered, Function<PolicySettings, T> setting) {
@@ -75,5 +77,10 @@ public record EffectivePolicy(
 
     public boolean allows(SelfServiceAction action) {
         return actions.configured() && actions.value().contains(action);
+    }
+
+    /** Whether the user's VMs' adapters may be plugged into this virtual switch. */
+    public boolean allowsSwitch(String switchId) {
+        return switches.configured() && switches.value().contains(switchId);
     }
 }

@@ -108,6 +108,7 @@ public class Policies {
         p.maxVmMemoryMib = r.maxVmMemoryMib();
         p.maxVmDiskMib = r.maxVmDiskMib();
         p.leaseDays = r.leaseDays();
+        p.switches = array(r.switches(), null);
         p.updatedAt = Instant.now();
     }
 
@@ -139,6 +140,7 @@ public class Policies {
         names(v, "assignedUsers", r.assignedUsers());
         ids(v, "hostGroups", r.hostGroups());
         ids(v, "templates", r.templates());
+        ids(v, "switches", r.switches());
         if (r.actions() != null) {
             for (int i = 0; i < r.actions().size(); i++) {
                 String a = r.actions().get(i);

@@ -38,6 +38,9 @@ public class PolicyEntity extends PanacheEntityBase {
     public String[] templates;
     @JdbcTypeCode(SqlTypes.ARRAY)
     public String[] actions;
+    /** The virtual switches its users may plug adapters into; null: not configured. */
+    @JdbcTypeCode(SqlTypes.ARRAY)
+    public String[] switches;
     @Column(name = "max_vms")
     public Integer maxVms;
     @Column(name = "max_vcpus")
@@ -74,7 +77,7 @@ public class PolicyEntity extends PanacheEntityBase {
         return new PolicySettings(set(hostGroups), set(templates),
                 actions == null ? null : Arrays.stream(actions).map(a -> SelfServiceAction.of(a).orElseThrow())
                         .collect(Collectors.toCollection(LinkedHashSet::new)),
-                maxVms, maxVcpus, maxMemoryMib, maxDiskMib, maxVmVcpus, maxVmMemoryMib, maxVmDiskMib, leaseDays);
+                maxVms, maxVcpus, maxMemoryMib, maxDiskMib, maxVmVcpus, maxVmMemoryMib, maxVmDiskMib, leaseDays, set(switches));
     }
 
     private static Set<String> set(String[] values) {

@@ -24,5 +24,6 @@ public record PolicyRequest(
         Integer maxVmVcpus,
         Long maxVmMemoryMib,
         Long maxVmDiskMib,
-        Integer leaseDays) {
+        Integer leaseDays,
+        List<String> switches) {
 }

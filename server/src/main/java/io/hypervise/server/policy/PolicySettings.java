@@ -17,9 +17,18 @@ public record PolicySettings(
         Integer maxVmVcpus,
         Long maxVmMemoryMib,
         Long maxVmDiskMib,
-        Integer leaseDays) {
+        Integer leaseDays,
+        Set<String> switches) {
+
+    /** Settings that configure no switch. */
+    public PolicySettings(Set<String> hostGroups, Set<String> templates, Set<SelfServiceAction> actions, Integer maxVms,
+            Integer maxVcpus, Long maxMemoryMib, Long maxDiskMib, Integer maxVmVcpus, Long maxVmMemoryMib, Long maxVmDiskMib,
+            Integer leaseDays) {
+        this(hostGroups, templates, actions, maxVms, maxVcpus, maxMemoryMib, maxDiskMib, maxVmVcpus, maxVmMemoryMib,
+                maxVmDiskMib, leaseDays, null);
+    }
 
     public static PolicySettings none() {
-        return new PolicySettings(null, null, null, null, null, null, null, null, null, null, null);
+        return new PolicySettings(null, null, null, null, null, null, null, null, null, null, null, null);
     }
 }

@@ -24,6 +24,7 @@ public record PolicyView(
         Long maxVmMemoryMib,
         Long maxVmDiskMib,
         Integer leaseDays,
+        List<String> switches,
         Instant createdAt,
         Instant updatedAt) {
 
@@ -31,7 +32,7 @@ public record PolicyView(
         return new PolicyView(p.id, p.name, p.description, p.precedence, p.enforced, list(p.assignedGroups),
                 list(p.assignedUsers), list(p.hostGroups), list(p.templates), list(p.actions), p.maxVms, p.maxVcpus,
                 p.maxMemoryMib, p.maxDiskMib, p.maxVmVcpus, p.maxVmMemoryMib, p.maxVmDiskMib, p.leaseDays,
-                p.createdAt, p.updatedAt);
+                list(p.switches), p.createdAt, p.updatedAt);
     }
 
     private static List<String> list(String[] values) {

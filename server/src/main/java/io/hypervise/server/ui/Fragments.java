@@ -315,9 +315,17 @@ public class Fragments {
         return Pages.verification(audit.verify());
     }
 
-    /** The switches the caller may plug adapters into: all of them for administrators, none for others. */
+    /**
+     * The switches the caller may plug adapters into: all of them for administrators, those their policies
+     * name for self-service users, none for others.
+     */
     private List<SwitchView> switchChoices() {
-        return current.get().reach(Permission.SWITCH_MANAGE) == Reach.ALL ? switches.list().items() : List.of();
+        Caller caller = current.get();
+        if (caller.reach(Permission.SWITCH_MANAGE) == Reach.ALL) {
+            return switches.list().items();
+        }
+        EffectivePolicy policy = panes.governing(caller);
+        return policy == null ? List.of() : switches.list().items().stream().filter(s -> policy.allowsSwitch(s.id())).toList();
     }
 
     /** The adapters' new switches and VLANs, one of each per adapter in order; null when none of them changes. */

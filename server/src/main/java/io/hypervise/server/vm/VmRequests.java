@@ -10,11 +10,14 @@ import io.hypervise.engine.vm.InvalidVmDefinitionException;
 import io.hypervise.engine.vm.Nic;
 import io.hypervise.engine.vm.VmDefinition;
 import io.hypervise.engine.vm.Violation;
+import io.hypervise.server.access.Caller;
 import io.hypervise.server.access.CurrentCaller;
 import io.hypervise.server.access.Permission;
 import io.hypervise.server.access.Reach;
 import io.hypervise.server.inventory.VmSettings;
 import io.hypervise.server.network.Switches;
+import io.hypervise.server.policy.EffectivePolicy;
+import io.hypervise.server.policy.SelfServicePolicies;
 import io.hypervise.server.template.TemplateEntity;
 import io.hypervise.server.template.Templates;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -47,6 +50,9 @@ public class VmRequests {
 
     @Inject
     CurrentCaller current;
+
+    @Inject
+    SelfServicePolicies policies;
 
     /** A VM to define, the sizes of the blank disks to create for it (by disk position), and its template. */
     public record NewVm(VmDefinition definition, Map<Integer, Long> blankDiskBytes, String templateId) {
@@ -110,18 +116,35 @@ public class VmRequests {
             }
             String mac = n.mac() == null ? null : n.mac().toLowerCase(Locale.ROOT);
             String switchId = n.switchId();
+            String field = "nics[" + i + "].switch";
             if (switchId != null) {
-                String field = "nics[" + i + "].switch";
-                if (current.get().reach(Permission.SWITCH_MANAGE) != Reach.ALL) {
-                    v.add(new Violation(field, "plugging an adapter into a virtual switch is for administrators;"
-                            + " leave it out to get the VM's own isolated network"));
-                } else if (switches.find(switchId).isEmpty()) {
-                    v.add(new Violation(field, "no virtual switch '" + switchId + "'; see GET /api/v1/switches"));
-                }
+                whyNotSwitch(switchId).ifPresent(why -> v.add(new Violation(field, why)));
             }
             nics.add(new Nic(mac, switchId, n.vlan()));
         }
         return nics;
+    }
+
+    /**
+     * Why the caller may not plug an adapter into this switch: administrators may use any switch that
+     * exists; self-service users those their policies name; everyone else none.
+     */
+    private Optional<String> whyNotSwitch(String switchId) {
+        Caller caller = current.get();
+        if (caller.reach(Permission.SWITCH_MANAGE) != Reach.ALL) {
+            EffectivePolicy policy = policies.govern(caller, Permission.VM_CREATE) ? policies.effective(caller) : null;
+            if (policy == null) {
+                return Optional.of("plugging an adapter into a virtual switch is for administrators;"
+                        + " leave it out to get the VM's own isolated network");
+            }
+            if (!policy.allowsSwitch(switchId)) {
+                return Optional.of("your policies allow " + (policy.switches().configured() && !policy.switches().value().isEmpty()
+                        ? "only the switches " + String.join(", ", policy.switches().value()) : "no virtual switch")
+                        + "; leave it out to get the VM's own isolated network");
+            }
+        }
+        return switches.find(switchId).isEmpty()
+                ? Optional.of("no virtual switch '" + switchId + "'; see GET /api/v1/switches") : Optional.empty();
     }
 
     private TemplateEntity template(VmRequest request, List<Violation> v) {
@@ -154,8 +177,10 @@ public class VmRequests {
         }
         List<Nic> nics = null;
         if (request.nics() != null) {
-            if (current.get().reach(Permission.SWITCH_MANAGE) != Reach.ALL) {
-                v.add(new Violation("nics", "changing a VM's network adapters is for administrators"));
+            Caller caller = current.get();
+            if (caller.reach(Permission.SWITCH_MANAGE) != Reach.ALL && !policies.govern(caller, Permission.VM_RECONFIGURE)) {
+                v.add(new Violation("nics", "changing a VM's network adapters is for administrators and for the VM's"
+                        + " owner where their policies name switches"));
             } else {
                 nics = nics(request.nics(), v);
             }

@@ -25,6 +25,19 @@ class EffectivePolicyTest {
     }
 
     @Test
+    void switchesAreASettingLikeTheOthersAndNoneConfiguredAllowsNone() {
+        PolicySettings lab = new PolicySettings(null, null, null, null, null, null, null, null, null, null, null, Set.of("lab"));
+        PolicySettings both = new PolicySettings(null, null, null, null, null, null, null, null, null, null, null,
+                Set.of("lab", "dev"));
+        EffectivePolicy p = EffectivePolicy.combine(List.of(group("wide", 20, both), group("narrow", 5, lab),
+                group("silent", 1, quota(3, null))));
+        assertThat(p.switches()).isEqualTo(new EffectivePolicy.Setting<>(Set.of("lab"), "narrow"));
+        assertThat(p.allowsSwitch("lab")).isTrue();
+        assertThat(p.allowsSwitch("dev")).as("the wider policy's switch, overridden").isFalse();
+        assertThat(EffectivePolicy.combine(List.of(group("silent", 1, quota(3, null)))).allowsSwitch("lab")).isFalse();
+    }
+
+    @Test
     void theLowerPrecedenceNumberWinsASettingBothConfigure() {
         EffectivePolicy p = EffectivePolicy.combine(List.of(
                 group("wide", 20, quota(10, null)), group("narrow", 5, quota(2, null))));
