@@ -13,6 +13,8 @@ import io.hypervise.engine.vm.VmState;
 import io.hypervise.server.inventory.VmEntity;
 import io.hypervise.server.jobs.JobEntity;
 import io.hypervise.server.inventory.VmInventory;
+import io.hypervise.server.network.SwitchRequest;
+import io.hypervise.server.network.Switches;
 import io.hypervise.server.policy.PolicyEntity;
 import io.quarkus.narayana.jta.QuarkusTransaction;
 import io.quarkus.test.common.WithTestResource;
@@ -68,6 +70,9 @@ class BrowserPagesTest {
 
     @Inject
     VmInventory inventory;
+
+    @Inject
+    Switches switches;
 
     private String base;
     private String webId;
@@ -224,6 +229,18 @@ class BrowserPagesTest {
         Browser.screenshot(browser, "portal-bob.png");
         assertAccessible("the portal");
 
+        // The wizard offers bob the one switch his policy names, and no other.
+        switches.create(new SwitchRequest("pagesbob", "Bob's lab", "private", null), Caller.host());
+        switches.create(new SwitchRequest("pagesother", "Someone else's", "private", null), Caller.host());
+        QuarkusTransaction.requiringNew().run(() -> PolicyEntity.<PolicyEntity>findById("pages-bob").switches = new String[] {"pagesbob"});
+        button("New virtual machine…").click();
+        await("the new-VM wizard", () -> browser.findElement(By.id("dialog")).isDisplayed());
+        browser.findElement(By.cssSelector("#dialog [data-next]")).click();
+        assertThat(new Select(browser.findElement(By.cssSelector("#dialog select[name=network]"))).getOptions())
+                .extracting(WebElement::getText)
+                .containsExactly("its own isolated network (not counted)", "switch Bob's lab (private)");
+        browser.findElement(By.cssSelector("#dialog [data-close]")).click();
+
         browser.get(base + "/admin");
         assertThat(browser.findElement(By.tagName("main")).getText()).contains("Not allowed")
                 .contains("bob has no role that may read hosts");
@@ -290,6 +307,11 @@ class BrowserPagesTest {
             PolicyEntity.deleteById("pages-alice");
             PolicyEntity.deleteById("pages-bob");
         });
+        for (String id : List.of("pagesbob", "pagesother")) {
+            if (switches.find(id).isPresent()) {
+                switches.delete(id, Caller.host());
+            }
+        }
     }
 
     // ---------------------------------------------------------------- helpers
