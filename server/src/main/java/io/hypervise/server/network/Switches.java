@@ -8,10 +8,14 @@ import io.hypervise.engine.network.VirtualSwitch;
 import io.hypervise.engine.network.VirtualSwitches;
 import io.hypervise.engine.vm.Violation;
 import io.hypervise.server.access.Caller;
+import io.hypervise.server.access.Permission;
+import io.hypervise.server.access.Reach;
 import io.hypervise.server.api.InvalidRequestException;
 import io.hypervise.server.audit.AuditLog;
 import io.hypervise.server.audit.AuditOutcome;
 import io.hypervise.server.inventory.LocalHost;
+import io.hypervise.server.policy.EffectivePolicy;
+import io.hypervise.server.policy.SelfServicePolicies;
 import io.quarkus.panache.common.Sort;
 import io.quarkus.runtime.StartupEvent;
 import jakarta.annotation.Priority;
@@ -53,6 +57,9 @@ public class Switches {
     @Inject
     EntityManager em;
 
+    @Inject
+    SelfServicePolicies policies;
+
     /** The kernel forgets bridges when the host reboots: make every switch the inventory knows. */
     void onStart(@Observes @Priority(5) StartupEvent event) {
         List<SwitchEntity> all = all();
@@ -85,6 +92,18 @@ public class Switches {
 
     public SwitchEntity get(String id) {
         return find(id).orElseThrow(() -> new NotFoundException("no virtual switch '" + id + "'"));
+    }
+
+    /** Which switches the caller may plug VMs' adapters into (see {@link SwitchAllowance}). */
+    public SwitchAllowance allowanceOf(Caller caller) {
+        if (caller.reach(Permission.SWITCH_MANAGE) == Reach.ALL) {
+            return SwitchAllowance.ANY;
+        }
+        if (!policies.govern(caller, Permission.VM_CREATE)) {
+            return SwitchAllowance.NONE;
+        }
+        EffectivePolicy policy = policies.effective(caller);
+        return SwitchAllowance.byPolicies(policy.switches().configured() ? policy.switches().value() : Set.of());
     }
 
     /** Why this host cannot run switches, if it cannot. */

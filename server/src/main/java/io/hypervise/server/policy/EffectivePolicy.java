@@ -78,9 +78,4 @@ public record EffectivePolicy(
     public boolean allows(SelfServiceAction action) {
         return actions.configured() && actions.value().contains(action);
     }
-
-    /** Whether the user's VMs' adapters may be plugged into this virtual switch. */
-    public boolean allowsSwitch(String switchId) {
-        return switches.configured() && switches.value().contains(switchId);
-    }
 }

@@ -9,16 +9,17 @@ import io.hypervise.engine.vm.Violation;
 import io.hypervise.server.access.Caller;
 import io.hypervise.server.access.CurrentCaller;
 import io.hypervise.server.access.Permission;
-import io.hypervise.server.access.Reach;
 import io.hypervise.server.access.Requires;
 import io.hypervise.server.audit.AuditReader;
 import io.hypervise.server.counters.CounterSeriesView;
 import io.hypervise.server.host.HostResource;
 import io.hypervise.server.jobs.JobView;
 import io.hypervise.server.policy.EffectivePolicy;
+import io.hypervise.server.network.SwitchAllowance;
 import io.hypervise.server.network.SwitchRequest;
 import io.hypervise.server.network.SwitchResource;
 import io.hypervise.server.network.SwitchView;
+import io.hypervise.server.network.Switches;
 import io.hypervise.server.template.TemplateResource;
 import io.hypervise.server.template.TemplateView;
 import io.hypervise.server.vm.VmRequest;
@@ -90,6 +91,9 @@ public class Fragments {
 
     @Inject
     SwitchResource switches;
+
+    @Inject
+    Switches switchRules;
 
     @GET
     @Path("vms/rows")
@@ -320,12 +324,8 @@ public class Fragments {
      * name for self-service users, none for others.
      */
     private List<SwitchView> switchChoices() {
-        Caller caller = current.get();
-        if (caller.reach(Permission.SWITCH_MANAGE) == Reach.ALL) {
-            return switches.list().items();
-        }
-        EffectivePolicy policy = panes.governing(caller);
-        return policy == null ? List.of() : switches.list().items().stream().filter(s -> policy.allowsSwitch(s.id())).toList();
+        SwitchAllowance allowance = switchRules.allowanceOf(current.get());
+        return switches.list().items().stream().filter(s -> allowance.allows(s.id())).toList();
     }
 
     /** The adapters' new switches and VLANs, one of each per adapter in order; null when none of them changes. */

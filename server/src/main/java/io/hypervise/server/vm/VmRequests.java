@@ -15,8 +15,8 @@ import io.hypervise.server.access.CurrentCaller;
 import io.hypervise.server.access.Permission;
 import io.hypervise.server.access.Reach;
 import io.hypervise.server.inventory.VmSettings;
+import io.hypervise.server.network.SwitchAllowance;
 import io.hypervise.server.network.Switches;
-import io.hypervise.server.policy.EffectivePolicy;
 import io.hypervise.server.policy.SelfServicePolicies;
 import io.hypervise.server.template.TemplateEntity;
 import io.hypervise.server.template.Templates;
@@ -107,6 +107,9 @@ public class VmRequests {
      * one keeps its adapter's). A null element keeps the invalid MAC the engine reports.
      */
     private List<Nic> nics(List<VmRequest.NicRequest> requested, List<Violation> v) {
+        // Asked once, and only if an adapter names a switch: it may read the caller's policies.
+        SwitchAllowance allowance = requested.stream().anyMatch(n -> n != null && n.switchId() != null)
+                ? switches.allowanceOf(current.get()) : SwitchAllowance.NONE;
         List<Nic> nics = new ArrayList<>();
         for (int i = 0; i < requested.size(); i++) {
             VmRequest.NicRequest n = requested.get(i);
@@ -118,33 +121,14 @@ public class VmRequests {
             String switchId = n.switchId();
             String field = "nics[" + i + "].switch";
             if (switchId != null) {
-                whyNotSwitch(switchId).ifPresent(why -> v.add(new Violation(field, why)));
+                allowance.refusal(switchId)
+                        .or(() -> switches.find(switchId).isEmpty()
+                                ? Optional.of("no virtual switch '" + switchId + "'; see GET /api/v1/switches") : Optional.empty())
+                        .ifPresent(why -> v.add(new Violation(field, why)));
             }
             nics.add(new Nic(mac, switchId, n.vlan()));
         }
         return nics;
-    }
-
-    /**
-     * Why the caller may not plug an adapter into this switch: administrators may use any switch that
-     * exists; self-service users those their policies name; everyone else none.
-     */
-    private Optional<String> whyNotSwitch(String switchId) {
-        Caller caller = current.get();
-        if (caller.reach(Permission.SWITCH_MANAGE) != Reach.ALL) {
-            EffectivePolicy policy = policies.govern(caller, Permission.VM_CREATE) ? policies.effective(caller) : null;
-            if (policy == null) {
-                return Optional.of("plugging an adapter into a virtual switch is for administrators;"
-                        + " leave it out to get the VM's own isolated network");
-            }
-            if (!policy.allowsSwitch(switchId)) {
-                return Optional.of("your policies allow " + (policy.switches().configured() && !policy.switches().value().isEmpty()
-                        ? "only the switches " + String.join(", ", policy.switches().value()) : "no virtual switch")
-                        + "; leave it out to get the VM's own isolated network");
-            }
-        }
-        return switches.find(switchId).isEmpty()
-                ? Optional.of("no virtual switch '" + switchId + "'; see GET /api/v1/switches") : Optional.empty();
     }
 
     private TemplateEntity template(VmRequest request, List<Violation> v) {
