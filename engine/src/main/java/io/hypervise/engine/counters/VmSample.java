@@ -1,5 +1,6 @@
 package io.hypervise.engine.counters;
 
+import io.hypervise.engine.vm.Nic;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.LinkedHashMap;
@@ -41,6 +42,11 @@ public record VmSample(String vmId, Instant at, Duration interval, double cpuCor
                 + " switch to count its traffic";
         /** An adapter on a switch whose port was not there when it was read. */
         public static final String NO_PORT = "its switch port was not there when the counters were read";
+
+        /** Why an adapter's traffic is never counted; empty for one on a switch, whose port the kernel counts. */
+        public static Optional<String> uncounted(Nic nic) {
+            return nic.onSwitch() ? Optional.empty() : Optional.of(USER_NETWORKING);
+        }
 
         public record Rates(double receiveBytes, double transmitBytes, double receivePackets, double transmitPackets) {
         }

@@ -134,8 +134,9 @@ final class WorkerProbe {
 
     private static NicSample nicSample(String name, Nic nic, Optional<PortCounters> was, Optional<PortCounters> is,
             double seconds) {
-        if (!nic.onSwitch()) {
-            return new NicSample(name, nic.mac(), Optional.empty(), Optional.of(NicSample.USER_NETWORKING));
+        Optional<String> uncounted = NicSample.uncounted(nic);
+        if (uncounted.isPresent()) {
+            return new NicSample(name, nic.mac(), Optional.empty(), uncounted);
         }
         if (was.isEmpty() || is.isEmpty()) {
             return new NicSample(name, nic.mac(), Optional.empty(), Optional.of(NicSample.NO_PORT));

@@ -36,10 +36,8 @@ public class CounterQueries {
         try {
             List<Nic> nics = engine.vms().status(id).definition().nics();
             for (int i = 0; i < nics.size(); i++) {
-                if (nics.get(i).onSwitch()) {
-                    continue; // its switch port is counted
-                }
-                unavailable.add(new CounterSeriesView.Unavailable("nic.net" + i, NicSample.USER_NETWORKING));
+                String series = "nic.net" + i;
+                NicSample.uncounted(nics.get(i)).ifPresent(why -> unavailable.add(new CounterSeriesView.Unavailable(series, why)));
             }
         } catch (VmNotFoundException e) {
             // in the inventory but not (yet) in the engine: nothing is sampled, nothing to explain
