@@ -62,11 +62,17 @@ public class HostResource {
     @Requires(Permission.HOST_READ)
     @Transactional
     public HostDetail host(@PathParam("id") String id) {
+        return detail(known(id));
+    }
+
+    /** This server's host, by id; any other id is a 404, as a server answers for its own host only. */
+    @Transactional
+    public HostEntity known(String id) {
         HostEntity host = id.equals(localHost.id()) ? HostEntity.findById(id) : null;
         if (host == null) {
             throw new NotFoundException("no host with id '" + id + "'");
         }
-        return detail(host);
+        return host;
     }
 
     /** The host's utilization counters over [from, to) in steps of {@code step} (see the VM's). */
@@ -76,13 +82,12 @@ public class HostResource {
     public CounterSeriesView metrics(@PathParam("id") String id, @QueryParam("from") String from,
             @QueryParam("to") String to, @QueryParam("step") String step) {
         CounterRange range = counters.range(from, to, step);
-        if (!id.equals(localHost.id()) || QuarkusTransaction.requiringNew().call(() -> HostEntity.findById(id)) == null) {
-            throw new NotFoundException("no host with id '" + id + "'");
-        }
+        QuarkusTransaction.requiringNew().run(() -> known(id));
         return counters.host(id, range);
     }
 
-    private HostDetail detail(HostEntity host) {
+    /** What the API shows of a host: its record, capabilities, load and VM counts. */
+    public HostDetail detail(HostEntity host) {
         boolean local = host.id.equals(localHost.id());
         List<VmStatus> vms = local ? engine.vms().list() : List.of();
         long running = vms.stream().filter(v -> v.state() == VmState.RUNNING).count();

@@ -88,14 +88,19 @@ public class AdminConsole {
     @Operation(hidden = true)
     @Transactional
     public TemplateInstance host(@PathParam("id") String id) {
-        var detail = hosts.host(id);
-        HostEntity entity = HostEntity.findById(id);
-        return Pages.host(Nav.of(current.get(), "/admin"), HostTree.load(id), detail, entity.hostGroup, switches(id));
+        HostEntity host = hosts.known(id);
+        return Pages.host(Nav.of(current.get(), "/admin"), HostTree.load(id), hosts.detail(host), host.hostGroup,
+                switchesOf(id));
     }
 
-    /** The host's switches as its page shows them (this server runs one host: the id only checks it exists). */
+    /** The host's switches as its page shows them; 404 for a host that is not this server's. */
     HostSwitches switches(String hostId) {
-        hosts.host(hostId);
+        hosts.known(hostId);
+        return switchesOf(hostId);
+    }
+
+    /** This server runs one host, so its switches are the host's. */
+    private HostSwitches switchesOf(String hostId) {
         var page = switchResource.list();
         return new HostSwitches(hostId, page.items(), page.unavailable(),
                 current.get().reach(Permission.SWITCH_MANAGE) == Reach.ALL);
