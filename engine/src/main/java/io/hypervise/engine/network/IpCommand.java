@@ -14,16 +14,12 @@ final class IpCommand {
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final long TIMEOUT_SECONDS = 10;
 
-    private final String binary;
-
-    IpCommand(String binary) {
-        this.binary = binary;
-    }
+    private static final String BINARY = "ip";
 
     /** Runs {@code ip args…}; returns what it printed. */
     String run(String... args) {
         List<String> argv = new ArrayList<>();
-        argv.add(binary);
+        argv.add(BINARY);
         argv.addAll(List.of(args));
         String command = String.join(" ", argv);
         try {
@@ -40,7 +36,7 @@ final class IpCommand {
             }
             return text;
         } catch (IOException e) {
-            throw new NetworkException(NetworkException.Reason.UNAVAILABLE, "cannot run " + binary + ": " + e.getMessage(), e);
+            throw new NetworkException(NetworkException.Reason.UNAVAILABLE, "cannot run " + BINARY + ": " + e.getMessage(), e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new NetworkException(NetworkException.Reason.FAILED, command + " was interrupted", e);

@@ -29,6 +29,8 @@ public final class VirtualSwitches {
 
     /** A switch id: its bridge is "hvs-" + id, and an interface name has at most 15 bytes. */
     public static final Pattern ID = Pattern.compile("[a-z0-9][a-z0-9-]{0,10}");
+    /** The highest VLAN a port may carry (4095 is reserved). */
+    public static final int MAX_VLAN = 4094;
     public static final String ID_RULE = "must be 1 to 11 lower-case letters, digits or dashes, starting with a letter or digit";
 
     private static final String BRIDGE_PREFIX = "hvs-";
@@ -52,10 +54,11 @@ public final class VirtualSwitches {
 
     /** Looks at what this host allows; switches are offered only where they can work. */
     public static VirtualSwitches probe() {
-        return new VirtualSwitches(new IpCommand("ip"), whyUnavailable());
+        IpCommand ip = new IpCommand();
+        return new VirtualSwitches(ip, whyUnavailable(ip));
     }
 
-    private static Optional<String> whyUnavailable() {
+    private static Optional<String> whyUnavailable(IpCommand ip) {
         if (!Files.exists(Path.of("/dev/net/tun"))) {
             return Optional.of("this host has no /dev/net/tun (load the tun module), so VMs cannot get switch ports");
         }
@@ -64,7 +67,7 @@ public final class VirtualSwitches {
                     + " run it as root or grant it the capability");
         }
         try {
-            new IpCommand("ip").run("-V");
+            ip.run("-V");
         } catch (NetworkException e) {
             return Optional.of("iproute2's ip command is missing (apt-get install iproute2): " + e.getMessage());
         }
@@ -242,8 +245,8 @@ public final class VirtualSwitches {
      */
     public String plug(String vmId, int nic, String switchId, Integer vlan) {
         requireAvailable();
-        if (vlan != null && (vlan < 1 || vlan > 4094)) {
-            throw new NetworkException(Reason.INVALID, "vlan must be from 1 to 4094; got " + vlan);
+        if (vlan != null && (vlan < 1 || vlan > MAX_VLAN)) {
+            throw new NetworkException(Reason.INVALID, "vlan must be from 1 to " + MAX_VLAN + "; got " + vlan);
         }
         synchronized (changes) {
             VirtualSwitch s = find(switchId).orElseThrow(() -> notFound(switchId));

@@ -1,5 +1,6 @@
 package io.hypervise.engine.vm;
 
+import io.hypervise.engine.network.VirtualSwitches;
 import java.security.SecureRandom;
 
 /**
@@ -14,7 +15,7 @@ import java.security.SecureRandom;
  */
 public record Nic(String mac, String switchId, Integer vlan) {
 
-    public static final int MAX_VLAN = 4094;
+    public static final int MAX_VLAN = VirtualSwitches.MAX_VLAN;
 
     private static final SecureRandom RANDOM = new SecureRandom();
 

@@ -13,7 +13,6 @@ import io.hypervise.engine.vm.VmState;
 import io.hypervise.engine.network.HostAddress;
 import io.hypervise.engine.network.SwitchKind;
 import io.hypervise.engine.network.VirtualSwitch;
-import io.hypervise.engine.network.VirtualSwitches;
 import java.time.Duration;
 import java.util.HexFormat;
 import java.util.Optional;
@@ -89,12 +88,7 @@ class GuestCountersTest {
             }
         } finally {
             host.close();
-            // The engine, closed, no longer follows its VMs: remove the killed worker's port, then the switch.
-            VirtualSwitches switches = VirtualSwitches.probe();
-            switches.unplug(VM, 2);
-            if (switches.find(SWITCH).isPresent()) {
-                switches.delete(SWITCH);
-            }
+            TestHost.removeSwitch(SWITCH, VM);
         }
     }
 

@@ -67,12 +67,7 @@ class SwitchVlanTest {
             engine.close();
         } finally {
             host.close();
-            VirtualSwitches switches = VirtualSwitches.probe();
-            switches.unplug("open", 1);
-            switches.unplug("closed", 1);
-            if (switches.find(SWITCH).isPresent()) {
-                switches.delete(SWITCH);
-            }
+            TestHost.removeSwitch(SWITCH, "open", "closed");
         }
     }
 

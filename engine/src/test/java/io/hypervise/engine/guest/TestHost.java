@@ -2,10 +2,12 @@ package io.hypervise.engine.guest;
 
 import io.hypervise.engine.Engine;
 import io.hypervise.engine.EngineConfig;
+import io.hypervise.engine.network.VirtualSwitches;
 import io.hypervise.engine.storage.FileTrees;
 import io.hypervise.engine.storage.TinyLinuxTemplate;
 import io.hypervise.engine.vm.BootSource;
 import io.hypervise.engine.vm.Definitions;
+import io.hypervise.engine.vm.VmDefinitionValidator;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -99,6 +101,20 @@ public final class TestHost implements AutoCloseable {
         return ProcessHandle.allProcesses()
                 .filter(p -> p.info().arguments().map(args -> String.join(" ", args).contains(marker)).orElse(false))
                 .toList();
+    }
+
+    /**
+     * Removes a switch a test made, with the ports of the VMs on it: once {@link #close()} has killed
+     * their workers, no engine is left to unplug them.
+     */
+    public static void removeSwitch(String switchId, String... vms) {
+        VirtualSwitches switches = VirtualSwitches.probe();
+        for (String vm : vms) {
+            switches.unplug(vm, VmDefinitionValidator.MAX_NICS);
+        }
+        if (switches.find(switchId).isPresent()) {
+            switches.delete(switchId);
+        }
     }
 
     @Override
