@@ -35,4 +35,18 @@ public final class LeftoverProcesses {
         }
         return found;
     }
+
+    /**
+     * Those still there after waiting up to {@code patience} for them to go: a killed server's embedded
+     * PostgreSQL shuts itself down on its parent's death, which takes it a moment.
+     */
+    public static List<String> mentioningAfter(Path dir, java.time.Duration patience) throws InterruptedException {
+        long deadline = System.nanoTime() + patience.toNanos();
+        List<String> found = mentioning(dir);
+        while (!found.isEmpty() && System.nanoTime() < deadline) {
+            Thread.sleep(100);
+            found = mentioning(dir);
+        }
+        return found;
+    }
 }

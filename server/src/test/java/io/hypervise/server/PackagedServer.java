@@ -64,6 +64,14 @@ public final class PackagedServer {
         }
     }
 
+    /** Waits (up to a minute) for the server to end by itself, as at a crash point; returns its exit status. */
+    public int awaitExit() throws InterruptedException {
+        assertThat(process.waitFor(60, TimeUnit.SECONDS)).as("the server ended by itself within a minute").isTrue();
+        int status = process.exitValue();
+        process = null;
+        return status;
+    }
+
     public String output() throws IOException {
         return Files.exists(log) ? Files.readString(log) : "";
     }

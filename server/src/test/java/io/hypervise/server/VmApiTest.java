@@ -17,7 +17,13 @@ import io.quarkus.narayana.jta.QuarkusTransaction;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import jakarta.inject.Inject;
+import io.hypervise.engine.vm.VmState;
 import java.nio.file.Path;
+import java.sql.Connection;
+import java.sql.SQLException;
+import java.sql.Statement;
+import org.eclipse.microprofile.config.ConfigProvider;
+import org.flywaydb.core.Flyway;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -47,11 +53,14 @@ class VmApiTest {
     @Inject
     LocalHost localHost;
 
+    @Inject
+    Flyway flyway;
+
     private String id;
     private Path disk;
 
     @Test
-    @Order(1)
+    @Order(10)
     void aliceCreatesAVmFromTheTemplateAndOwnsIt() {
         TestPolicies.allowEverything("alice-everything", "alice");
         as("alice").when().get("/api/v1/templates").then().statusCode(200)
@@ -77,7 +86,7 @@ class VmApiTest {
     }
 
     @Test
-    @Order(2)
+    @Order(20)
     void othersSeeItAsTheirRolesAllow() {
         as("alice").when().get("/api/v1/vms").then().statusCode(200).body("items.id", hasItem(id));
         as("operator").when().get("/api/v1/vms?owner=alice").then().statusCode(200).body("items.id", hasItem(id));
@@ -92,7 +101,7 @@ class VmApiTest {
     }
 
     @Test
-    @Order(3)
+    @Order(30)
     void startedItBootsAndItsSerialConsoleShowsTheGuest() {
         String job = as("alice").when().post("/api/v1/vms/" + id + "/start").then().statusCode(202)
                 .header("Location", containsString("/api/v1/jobs/"))
@@ -116,7 +125,47 @@ class VmApiTest {
     }
 
     @Test
-    @Order(4)
+    @Order(35)
+    void whileTheAuditLogCannotBeWrittenNothingIsDoneAndTheCallerIsToldWhy() throws Exception {
+        long pid = engine.vms().status(id).workerPid().orElseThrow();
+        long vms = as("admin").when().get("/api/v1/vms").then().extract().jsonPath().getLong("total");
+        withTheAuditLogRefusingWrites(() -> {
+            for (String action : List.of("resume", "turn-off", "save")) {
+                as("alice").when().post("/api/v1/vms/" + id + "/" + action).then().statusCode(503)
+                        .body("detail", startsWith("the audit log cannot record this request now, so nothing was done"));
+            }
+            as("alice").contentType("application/json").body("{\"template\":\"tiny-linux\",\"name\":\"unrecorded\"}")
+                    .when().post("/api/v1/vms").then().statusCode(503);
+        });
+        // The worker was neither resumed, saved nor turned off; no VM was created, in the database or the engine.
+        as("alice").when().get("/api/v1/vms/" + id).then().statusCode(200).body("state", equalTo("Paused"));
+        assertThat(engine.vms().status(id).workerPid()).hasValue(pid);
+        assertThat(ProcessHandle.of(pid).map(ProcessHandle::isAlive)).hasValue(true);
+        assertThat(as("admin").when().get("/api/v1/vms").then().extract().jsonPath().getLong("total")).isEqualTo(vms);
+        assertThat(engine.vms().list()).noneMatch(vm -> vm.name().equals("unrecorded"));
+        // With the log back, the same request works and is recorded as asked, then as done.
+        as("alice").when().post("/api/v1/vms/" + id + "/resume").then().statusCode(200).body("state", equalTo("Running"));
+        as("alice").when().post("/api/v1/vms/" + id + "/pause").then().statusCode(200).body("state", equalTo("Paused"));
+        assertThat(as("auditor").queryParam("target", "vm:" + id).queryParam("action", "vm.pause").when().get("/api/v1/audit")
+                .then().statusCode(200).extract().jsonPath().getList("items.outcome", String.class))
+                .as("newest first: the outcome, then the intent it follows").startsWith("SUCCEEDED", "REQUESTED");
+    }
+
+    /** Runs {@code body} while the application's role may not add to the audit log (as a DBA could make it). */
+    private void withTheAuditLogRefusingWrites(Runnable body) throws SQLException {
+        String app = ConfigProvider.getConfig().getValue("quarkus.datasource.username", String.class);
+        try (Connection c = flyway.getConfiguration().getDataSource().getConnection(); Statement s = c.createStatement()) {
+            s.execute("REVOKE INSERT ON audit_log FROM " + app);
+            try {
+                body.run();
+            } finally {
+                s.execute("GRANT INSERT ON audit_log TO " + app);
+            }
+        }
+    }
+
+    @Test
+    @Order(40)
     void whileItRunsItCanBeRenamedButNotResized() {
         as("alice").contentType("application/json").body("{\"vcpus\":2}").when().patch("/api/v1/vms/" + id)
                 .then().statusCode(409).body("detail", containsString("Paused"));
@@ -126,7 +175,7 @@ class VmApiTest {
     }
 
     @Test
-    @Order(5)
+    @Order(50)
     void whileItRunsItsCountersAreStoredPlottedAndExportedToPrometheus() {
         as("alice").when().post("/api/v1/vms/" + id + "/resume").then().statusCode(200);
         String from = Instant.now().minusSeconds(120).toString();
@@ -166,7 +215,7 @@ class VmApiTest {
     }
 
     @Test
-    @Order(6)
+    @Order(60)
     void savingReportsProgressAsItGoes() {
         as("alice").when().post("/api/v1/vms/" + id + "/resume").then().statusCode(200);
         String job = as("alice").when().post("/api/v1/vms/" + id + "/save").then().statusCode(202).extract().path("id");
@@ -190,8 +239,8 @@ class VmApiTest {
     }
 
     @Test
-    @Order(7)
-    void offItTakesNewSettingsAndDeletingItDeletesItsDisk() {
+    @Order(70)
+    void offItTakesNewSettingsAndDeletingItDeletesItsDisk() throws SQLException {
         as("alice").when().post("/api/v1/vms/" + id + "/discard-saved-state").then().statusCode(200).body("state", equalTo("Off"));
         as("alice").contentType("application/json").body("{\"vcpus\":2,\"memoryMib\":384,\"profile\":\"legacy\"}")
                 .when().patch("/api/v1/vms/" + id)
@@ -201,6 +250,14 @@ class VmApiTest {
         as("alice").contentType("application/json").body("{\"vcpus\":0}").when().patch("/api/v1/vms/" + id)
                 .then().statusCode(400).body("violations[0].field", equalTo("vcpus"));
 
+        withTheAuditLogRefusingWrites(() -> {
+            as("alice").when().delete("/api/v1/vms/" + id).then().statusCode(503);
+            as("alice").when().post("/api/v1/vms/" + id + "/start").then().statusCode(503);
+        });
+        as("alice").when().get("/api/v1/vms/" + id).then().statusCode(200).body("state", equalTo("Off"));
+        assertThat(engine.vms().status(id).state()).isEqualTo(VmState.OFF);
+        assertThat(disk).as("not deleted without a record of it").isRegularFile();
+
         as("alice").when().delete("/api/v1/vms/" + id).then().statusCode(204);
         as("alice").when().get("/api/v1/vms/" + id).then().statusCode(404);
         assertThat(disk).doesNotExist();
@@ -208,7 +265,7 @@ class VmApiTest {
     }
 
     @Test
-    @Order(8)
+    @Order(80)
     void badRequestsAreRefusedNamingEachFieldAndChangeNothing() {
         long before = as("admin").when().get("/api/v1/vms").then().extract().jsonPath().getLong("total");
         as("alice").contentType("application/json")
@@ -245,7 +302,7 @@ class VmApiTest {
     }
 
     @Test
-    @Order(9)
+    @Order(90)
     void everyChangeAndEveryRefusalOfItIsInTheAuditLogAndTheChainHolds() {
         var entries = as("auditor").queryParam("target", "vm:" + id).queryParam("size", 100)
                 .when().get("/api/v1/audit").then().statusCode(200).extract().jsonPath();
@@ -254,14 +311,18 @@ class VmApiTest {
                         "vm.delete", "vm.resume");
         assertThat(entries.getList("items.findAll { it.action == 'vm.reconfigure' && it.outcome == 'SUCCEEDED' }.parameters",
                 Map.class)).contains(Map.of("name", Map.of("from", "alice's box", "to", "alice's renamed box")));
-        assertThat(entries.getList("items.findAll { it.action == 'vm.delete' }.parameters.deletedDisks", List.class))
+        assertThat(entries.getList("items.findAll { it.action == 'vm.delete' && it.outcome == 'SUCCEEDED' }.parameters.deletedDisks", List.class))
                 .containsExactly(List.of(disk.toString()));
         // bob asked for it and was told it does not exist; the log knows better.
         assertThat(entries.getList("items.findAll { it.actor == 'bob' }.action", String.class))
                 .contains("vm.read", "vm.start", "vm.reconfigure");
         assertThat(entries.getList("items.findAll { it.actor == 'bob' }.outcome", String.class)).containsOnly("DENIED");
         assertThat(entries.getList("items.findAll { it.action == 'vm.resume' }.outcome", String.class)).contains("FAILED", "SUCCEEDED");
-        assertThat(entries.getList("items.findAll { it.action == 'vm.create' }.actor", String.class)).containsExactly("alice");
+        assertThat(entries.getList("items.findAll { it.action == 'vm.create' }.outcome", String.class))
+                .as("newest first").containsExactly("SUCCEEDED", "REQUESTED");
+        assertThat(entries.getList("items.findAll { it.action == 'vm.create' }.actor", String.class)).containsOnly("alice");
+        assertThat(entries.getList("items.findAll { it.action == 'vm.delete' }.outcome", String.class))
+                .as("the refused delete left no trace; the real one its intent and outcome").containsExactly("SUCCEEDED", "REQUESTED");
         as("auditor").queryParam("actor", "auditor").queryParam("target", "/api/v1/vms/" + id + "/start")
                 .when().get("/api/v1/audit").then().statusCode(200)
                 .body("items[0].outcome", equalTo("DENIED"))

@@ -5,6 +5,7 @@ import io.hypervise.engine.storage.StorageRoot;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.lang.System.Logger.Level;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -97,6 +98,29 @@ public final class VmService implements AutoCloseable {
     }
 
     /**
+     * The definition {@link #define(VmDefinition, Map)} would store for this one: checked, with absolute
+     * paths, and each blank disk's position given the path of the image that would be created for it.
+     * Nothing is created; the server records this before it asks the engine to define the VM.
+     */
+    public VmDefinition plan(VmDefinition definition, Map<Integer, Long> blankDiskBytes) {
+        List<Violation> violations = validator.violations(definition).stream()
+                .filter(v -> blankDiskBytes.keySet().stream().noneMatch(i -> v.field().equals("disks[" + i + "].path")))
+                .toList();
+        if (!violations.isEmpty()) {
+            throw new InvalidVmDefinitionException(violations);
+        }
+        List<Disk> disks = new ArrayList<>();
+        for (int i = 0; i < definition.disks().size(); i++) {
+            Disk disk = definition.disks().get(i);
+            disks.add(blankDiskBytes.containsKey(i)
+                    ? new Disk(images.pathFor(definition.id(), i, disk.format()), disk.format(), false)
+                    : new Disk(resolve(disk.path()), disk.format(), disk.readOnly()));
+        }
+        return new VmDefinition(definition.id(), definition.name(), definition.vcpus(), definition.memoryMib(),
+                definition.profile(), disks, definition.nics(), absolute(definition.boot()), definition.display());
+    }
+
+    /**
      * Defines a VM with blank disks created for it: each position in {@code blankDiskBytes} is a disk
      * whose path is left null in the definition, and becomes a new sparse image of that size in the
      * VM's own folder ({@link DiskImages}). Nothing is created unless the rest of the definition is
@@ -106,28 +130,18 @@ public final class VmService implements AutoCloseable {
         if (blankDiskBytes.isEmpty()) {
             return define(definition);
         }
-        List<Violation> violations = validator.violations(definition).stream()
-                .filter(v -> blankDiskBytes.keySet().stream().noneMatch(i -> v.field().equals("disks[" + i + "].path")))
-                .toList();
-        if (!violations.isEmpty()) {
-            throw new InvalidVmDefinitionException(violations);
-        }
+        VmDefinition planned = plan(definition, blankDiskBytes);
         if (vms.containsKey(definition.id())) {
             throw new VmAlreadyExistsException(definition.id());
         }
-        List<Disk> disks = new ArrayList<>(definition.disks());
         List<Path> created = new ArrayList<>();
         try {
             for (Map.Entry<Integer, Long> blank : new TreeMap<>(blankDiskBytes).entrySet()) {
-                Disk disk = disks.get(blank.getKey());
-                Path image = images.pathFor(definition.id(), blank.getKey(), disk.format());
-                images.create(image, disk.format(), blank.getValue());
-                created.add(image);
-                disks.set(blank.getKey(), new Disk(image, disk.format(), false));
+                Disk disk = planned.disks().get(blank.getKey());
+                images.create(disk.path(), disk.format(), blank.getValue());
+                created.add(disk.path());
             }
-            VmStatus defined = define(new VmDefinition(definition.id(), definition.name(), definition.vcpus(),
-                    definition.memoryMib(), definition.profile(), disks, definition.nics(), definition.boot(),
-                    definition.display()));
+            VmStatus defined = define(planned);
             LOG.log(Level.INFO, "VM {0}: created blank disk(s) {1}", definition.id(), created);
             return defined;
         } catch (IOException | RuntimeException e) {
@@ -141,6 +155,33 @@ public final class VmService implements AutoCloseable {
             }
             throw new VmOperationException("cannot create the disks of VM '" + definition.name() + "': " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * Removes what a definition that never completed left of a VM the engine does not know: its
+     * folder under the state directory (without a definition, {@link #recover} skips it) and the images
+     * made for it. For a VM the engine knows, this refuses: that is {@link #delete}'s work.
+     * Returns what was removed.
+     */
+    public List<Path> discardLeftovers(String id) {
+        if (vms.containsKey(id)) {
+            throw new VmAlreadyExistsException(id);
+        }
+        List<Path> removed = new ArrayList<>();
+        try {
+            VmFiles files = store.filesOf(id);
+            if (Files.exists(files.dir())) {
+                store.delete(files);
+                removed.add(files.dir());
+            }
+            removed.addAll(images.deleteAll(id));
+        } catch (IOException e) {
+            throw new VmOperationException("cannot remove what is left of VM " + id + ": " + e.getMessage(), e);
+        }
+        if (!removed.isEmpty()) {
+            LOG.log(Level.INFO, "VM {0}: removed what an unfinished definition left: {1}", new Object[] {id, removed});
+        }
+        return removed;
     }
 
     /** Replaces a VM's definition; only while it is Off, since a worker runs with what it was started with. */
@@ -223,6 +264,12 @@ public final class VmService implements AutoCloseable {
 
     public VmStatus status(String id) {
         return get(id).status();
+    }
+
+    /** The VM's status, or empty if this engine has no such VM. */
+    public Optional<VmStatus> find(String id) {
+        ManagedVm vm = id == null ? null : vms.get(id);
+        return vm == null ? Optional.empty() : Optional.of(vm.status());
     }
 
     public Path serialLog(String id) {
@@ -409,13 +456,17 @@ public final class VmService implements AutoCloseable {
         List<Disk> disks = def.disks().stream()
                 .map(d -> new Disk(resolve(d.path()), d.format(), d.readOnly()))
                 .toList();
-        BootSource boot = switch (def.boot()) {
+        return new VmDefinition(def.id(), def.name(), def.vcpus(), def.memoryMib(), def.profile(), disks,
+                def.nics(), absolute(def.boot()), def.display());
+    }
+
+    private BootSource absolute(BootSource boot) {
+        return switch (boot) {
             case BootSource.Kernel k -> new BootSource.Kernel(resolve(k.kernel()),
                     k.initramfs() == null ? null : resolve(k.initramfs()), k.commandLine());
             case BootSource.FirstDisk d -> d;
             case BootSource.Iso iso -> new BootSource.Iso(resolve(iso.image()));
         };
-        return new VmDefinition(def.id(), def.name(), def.vcpus(), def.memoryMib(), def.profile(), disks,
-                def.nics(), boot, def.display());
     }
+
 }

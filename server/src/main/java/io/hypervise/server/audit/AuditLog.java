@@ -59,6 +59,7 @@ public class AuditLog {
             RETURNING id""";
 
     static final ObjectMapper JSON = new ObjectMapper();
+    private static final org.jboss.logging.Logger LOG = org.jboss.logging.Logger.getLogger(AuditLog.class);
 
     @Inject
     AgroalDataSource dataSource;
@@ -76,7 +77,8 @@ public class AuditLog {
         if (!ACTION.matcher(action).matches() || action.length() > 100) {
             throw new IllegalArgumentException("audit action '" + action + "' is not dotted lower-case words (e.g. vm.start)");
         }
-        if (outcome != AuditOutcome.SUCCEEDED && (reason == null || reason.isBlank())) {
+        boolean needsReason = outcome == AuditOutcome.FAILED || outcome == AuditOutcome.DENIED;
+        if (needsReason && (reason == null || reason.isBlank())) {
             throw new IllegalArgumentException("a " + outcome + " audit entry needs a reason");
         }
         try (Connection c = dataSource.getConnection()) {
@@ -99,6 +101,35 @@ public class AuditLog {
     public long recordFailure(Caller caller, String action, String target, Object parameters, String reason) {
         return QuarkusTransaction.requiringNew().call(
                 () -> record(caller, action, target, parameters, AuditOutcome.FAILED, reason));
+    }
+
+    /**
+     * Records, in a transaction of its own that commits before this returns, that an action is about to
+     * be carried out. Whoever acts calls this first and acts only if it returns: if the log cannot take
+     * the entry, this throws {@link AuditLogException} and nothing must happen.
+     */
+    public long recordIntent(Caller caller, String action, String target, Object parameters) {
+        return QuarkusTransaction.requiringNew().call(
+                () -> record(caller, action, target, parameters, AuditOutcome.REQUESTED, null));
+    }
+
+    /**
+     * Records how an action whose intent was recorded ended (error null: it succeeded), in a transaction
+     * of its own. The action has happened either way, so a log that cannot take the entry now is
+     * reported in the server's log and not to the caller: the intent entry already says it was done.
+     */
+    public void recordOutcome(Caller caller, String action, String target, Object parameters, String error) {
+        try {
+            if (error == null) {
+                QuarkusTransaction.requiringNew().run(
+                        () -> record(caller, action, target, parameters, AuditOutcome.SUCCEEDED, null));
+            } else {
+                recordFailure(caller, action, target, parameters, error);
+            }
+        } catch (RuntimeException e) {
+            LOG.errorf("could not record the outcome of %s on %s by %s (%s): %s", action, target, caller.username(),
+                    error == null ? "succeeded" : "failed: " + error, e.getMessage());
+        }
     }
 
     private long append(Connection c, Caller caller, String action, String target, String parameters,

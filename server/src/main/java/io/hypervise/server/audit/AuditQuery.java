@@ -42,7 +42,7 @@ public record AuditQuery(String actor, String actionPrefix, String target, Audit
         try {
             return AuditOutcome.valueOf(value.trim().toUpperCase(Locale.ROOT));
         } catch (IllegalArgumentException e) {
-            violations.add(new Violation("outcome", "must be one of SUCCEEDED, FAILED, DENIED; got '" + value + "'"));
+            violations.add(new Violation("outcome", "must be one of " + java.util.Arrays.toString(AuditOutcome.values()) + "; got '" + value + "'"));
             return null;
         }
     }

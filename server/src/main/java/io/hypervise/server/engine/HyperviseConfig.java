@@ -22,6 +22,18 @@ public interface HyperviseConfig {
     /** The storage root, the only folder VM images are opened from; default {@code <data-dir>/storage}. */
     Optional<Path> storageRoot();
 
+    /**
+     * This host's id in the inventory (lower-case letters, digits and dashes, at most 40); default: its
+     * hostname, cut to that rule. Hosts sharing one database must have different ids.
+     */
+    Optional<String> hostId();
+
+    /**
+     * For tests only: names of points where the server halts at once, as a kill -9 would stop it
+     * there (see {@code CrashPoints}). Never set in production.
+     */
+    Optional<String> crashAt();
+
     /** Where downloaded Debian packages for templates are cached; default ~/.cache/hypervise/downloads. */
     Optional<Path> downloadCache();
 

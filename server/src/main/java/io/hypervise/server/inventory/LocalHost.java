@@ -2,6 +2,7 @@ package io.hypervise.server.inventory;
 
 import io.hypervise.engine.Engine;
 import io.hypervise.engine.host.HostCapabilities;
+import io.hypervise.server.engine.HyperviseConfig;
 import io.quarkus.narayana.jta.QuarkusTransaction;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
@@ -15,10 +16,24 @@ public class LocalHost {
     @Inject
     Engine engine;
 
+    @Inject
+    HyperviseConfig config;
+
     private volatile String id;
 
-    /** The host's inventory id: its hostname, cut to the id rule (lower-case letters, digits, dashes). */
+    /**
+     * The host's inventory id: {@code hypervise.host-id}, or its hostname cut to the id rule (lower-case
+     * letters, digits, dashes).
+     */
     public String id() {
+        if (id == null && config.hostId().isPresent()) {
+            String configured = config.hostId().get();
+            if (!configured.matches("[a-z0-9][a-z0-9-]{0,39}")) {
+                throw new IllegalStateException("hypervise.host-id '" + configured
+                        + "' must be 1 to 40 lower-case letters, digits and dashes, starting with a letter or digit");
+            }
+            id = configured;
+        }
         if (id == null) {
             String cleaned = engine.host().hostname().toLowerCase(Locale.ROOT).replaceAll("[^a-z0-9-]", "-")
                     .replaceAll("^-+", "");

@@ -69,6 +69,9 @@ public class VmEntity extends PanacheEntityBase {
     public Instant createdAt;
     @Column(name = "updated_at")
     public Instant updatedAt;
+    /** A creation or deletion begun and not yet ended (see {@link Pending}); null for a settled VM. */
+    @Enumerated(EnumType.STRING)
+    public Pending pending;
     @Column(name = "lease_expires_at")
     public Instant leaseExpiresAt;
     @Column(name = "lease_warned_at")
@@ -86,6 +89,9 @@ public class VmEntity extends PanacheEntityBase {
     @OrderBy("position")
     @BatchSize(size = 500)
     public List<NicEntity> nics = new ArrayList<>();
+
+    /** What a VM's row says is under way: written before the engine acts, cleared when it is done. */
+    public enum Pending { CREATING, DELETING }
 
     /** Loads the disks and adapters, so the entity can be read after its transaction. */
     VmEntity loaded() {

@@ -5,6 +5,9 @@ import io.hypervise.engine.vm.EngineException;
 import io.hypervise.engine.vm.VmDefinition;
 import io.hypervise.engine.vm.VmEvent;
 import io.hypervise.engine.vm.VmNotFoundException;
+import io.hypervise.engine.vm.VmAction;
+import io.hypervise.engine.vm.VmAlreadyExistsException;
+import io.hypervise.engine.vm.VmStateMachine;
 import io.hypervise.engine.vm.VmStatus;
 import io.hypervise.server.access.Caller;
 import io.hypervise.server.audit.AuditLog;
@@ -125,20 +128,50 @@ public class VmInventory {
     }
 
     /**
-     * Defines the VM in the engine, with the blank disks to create for it (by position), and records it,
-     * owned by the caller and deployed from the template (null for none), with its audit entry; all or
-     * nothing.
+     * Creates the VM, owned by the caller and deployed from the template (null for none), with the blank
+     * disks to create for it (by position). Intent first: the VM's row (marked {@code CREATING}, counted
+     * in its owner's quota) and the audit entry of the request commit before the engine is asked; the
+     * engine then defines it; then the mark is cleared and the outcome recorded. A server that dies
+     * between these steps finishes or undoes the creation at its next start ({@link #reconcile}).
      */
-    @Transactional
     public VmEntity create(VmDefinition definition, Map<Integer, Long> blankDiskBytes, String templateId, Caller caller) {
-        String owner = caller.username();
+        VmDefinition planned = engine.vms().plan(definition, blankDiskBytes);
+        Map<String, Object> parameters = new LinkedHashMap<>();
+        parameters.put("name", planned.name());
+        parameters.put("vcpus", planned.vcpus());
+        parameters.put("memoryMib", planned.memoryMib());
+        parameters.put("profile", planned.profile().name());
+        if (templateId != null) {
+            parameters.put("template", templateId);
+        }
+        parameters.put("disks", planned.disks().stream().map(d -> d.path().toString()).toList());
+        String target = "vm:" + planned.id();
+        QuarkusTransaction.requiringNew().run(() -> recordCreation(planned, blankDiskBytes, templateId, caller, parameters));
+        CrashPoints.reached("vm.create.recorded");
+        try {
+            engine.vms().define(definition, blankDiskBytes);
+        } catch (RuntimeException e) {
+            QuarkusTransaction.requiringNew().run(() -> VmEntity.deleteById(planned.id()));
+            audit.recordOutcome(caller, "vm.create", target, parameters, e.getMessage());
+            throw e;
+        }
+        CrashPoints.reached("vm.create.defined");
+        QuarkusTransaction.requiringNew().run(() -> VmEntity.update("pending = null where id = ?1", planned.id()));
+        audit.recordOutcome(caller, "vm.create", target, Map.of("name", planned.name()), null);
+        LOG.infof("VM '%s' (%s) created for %s on host %s", planned.name(), planned.id(), caller.username(), localHost.id());
+        return QuarkusTransaction.requiringNew().call(() -> VmEntity.<VmEntity>findById(planned.id()).loaded());
+    }
+
+    /** The first step of {@link #create}: the policy check under the owner's quota lock, the row, the intent. */
+    private void recordCreation(VmDefinition planned, Map<Integer, Long> blankDiskBytes, String templateId,
+            Caller caller, Map<String, Object> parameters) {
         Instant leaseEnds = null;
         if (policies.govern(caller, Permission.VM_CREATE)) {
             // Held until commit: nobody else adds to this owner's usage between the check and the insert.
-            policies.lockQuota(owner);
-            CreateCheck check = checkCreate(definition, blankDiskBytes, templateId, caller);
+            policies.lockQuota(caller.username());
+            CreateCheck check = checkCreate(planned, blankDiskBytes, templateId, caller);
             if (!check.allowed()) {
-                audit.recordDenial(caller, "vm.create", null, Map.of("name", String.valueOf(definition.name()),
+                audit.recordDenial(caller, "vm.create", null, Map.of("name", String.valueOf(planned.name()),
                         "template", String.valueOf(templateId)), String.join("; ", check.reasons()));
                 throw new PolicyDeniedException(check.reasons());
             }
@@ -146,31 +179,18 @@ public class VmInventory {
                 leaseEnds = Instant.now().plus(Duration.ofDays(check.policy().leaseDays().value()));
             }
         }
-        VmStatus defined = engine.vms().define(definition, blankDiskBytes);
-        try {
-            VmEntity vm = VmEntity.of(defined.definition(), owner, localHost.id(), Instant.now());
-            vm.templateId = templateId;
-            vm.ownerGroups = caller.groups().stream().sorted().toArray(String[]::new);
-            vm.leaseExpiresAt = leaseEnds;
-            blankDiskBytes.forEach((position, bytes) -> vm.disks.get(position).sizeBytes = bytes);
-            vm.persist();
-            VmEntity.flush();
-            Map<String, Object> parameters = new LinkedHashMap<>();
-            parameters.put("name", vm.name);
-            parameters.put("vcpus", vm.vcpus);
-            parameters.put("memoryMib", vm.memoryMib);
-            parameters.put("profile", vm.profile.name());
-            if (templateId != null) {
-                parameters.put("template", templateId);
-            }
-            parameters.put("disks", vm.disks.stream().map(d -> d.path).toList());
-            audit.record(caller, "vm.create", "vm:" + vm.id, parameters, AuditOutcome.SUCCEEDED, null);
-            LOG.infof("VM '%s' (%s) created for %s", vm.name, vm.id, owner);
-            return vm;
-        } catch (RuntimeException e) {
-            engine.vms().delete(definition.id());
-            throw e;
+        if (VmEntity.findById(planned.id()) != null) {
+            throw new VmAlreadyExistsException(planned.id());
         }
+        VmEntity vm = VmEntity.of(planned, caller.username(), localHost.id(), Instant.now());
+        vm.pending = VmEntity.Pending.CREATING;
+        vm.templateId = templateId;
+        vm.ownerGroups = caller.groups().stream().sorted().toArray(String[]::new);
+        vm.leaseExpiresAt = leaseEnds;
+        blankDiskBytes.forEach((position, bytes) -> vm.disks.get(position).sizeBytes = bytes);
+        vm.persist();
+        VmEntity.flush();
+        audit.record(caller, "vm.create", "vm:" + vm.id, parameters, AuditOutcome.REQUESTED, null);
     }
 
     /**
@@ -258,27 +278,69 @@ public class VmInventory {
     /**
      * Removes the VM from the engine (which refuses unless it is Off or Saved), with the disks it owns,
      * and from the inventory. Returns the disk images deleted; images the VM only used are kept.
+     * Intent first, as for {@link #create}: the row is marked {@code DELETING} with the request's audit
+     * entry before the engine deletes anything, and goes with the outcome's entry after.
      */
-    @Transactional
     public List<String> delete(String id, Caller caller) {
-        VmEntity vm = wellFormed(id) ? VmEntity.findById(id) : null;
-        if (vm == null) {
-            throw new VmNotFoundException(id);
-        }
-        List<String> deleted = List.of();
+        String target = "vm:" + id;
+        String name = QuarkusTransaction.requiringNew().call(() -> {
+            VmEntity vm = wellFormed(id) ? VmEntity.findById(id) : null;
+            if (vm == null) {
+                throw new VmNotFoundException(id);
+            }
+            requireActionable(vm);
+            engine.vms().find(id).ifPresent(status -> VmStateMachine.check(VmAction.DELETE, status.state(), vm.name));
+            vm.pending = VmEntity.Pending.DELETING;
+            VmEntity.flush();
+            audit.record(caller, "vm.delete", target, Map.of("name", vm.name), AuditOutcome.REQUESTED, null);
+            return vm.name;
+        });
+        CrashPoints.reached("vm.delete.recorded");
+        List<String> kept;
+        List<String> deleted;
         try {
-            deleted = engine.vms().delete(id).stream().map(Object::toString).toList();
-        } catch (VmNotFoundException e) {
-            LOG.infof("VM %s was already gone from the engine", id);
+            kept = QuarkusTransaction.requiringNew().call(() -> VmEntity.<VmEntity>findById(id).disks.stream()
+                    .map(d -> d.path).filter(p -> !engine.images().owns(id, Path.of(p))).toList());
+            deleted = deleteFromEngine(id);
+        } catch (RuntimeException e) {
+            QuarkusTransaction.requiringNew().run(() -> VmEntity.update("pending = null where id = ?1", id));
+            audit.recordOutcome(caller, "vm.delete", target, Map.of("name", name), e.getMessage());
+            throw e;
         }
-        List<String> kept = vm.disks.stream().map(d -> d.path).filter(p -> !engine.images().owns(id, Path.of(p))).toList();
-        vm.delete();
+        CrashPoints.reached("vm.delete.deleted");
+        QuarkusTransaction.requiringNew().run(() -> VmEntity.deleteById(id));
         Map<String, Object> parameters = new LinkedHashMap<>();
-        parameters.put("name", vm.name);
+        parameters.put("name", name);
         parameters.put("deletedDisks", deleted);
         parameters.put("keptDisks", kept);
-        audit.record(caller, "vm.delete", "vm:" + id, parameters, AuditOutcome.SUCCEEDED, null);
+        audit.recordOutcome(caller, "vm.delete", target, parameters, null);
+        LOG.infof("VM '%s' (%s) deleted by %s on host %s", name, id, caller.username(), localHost.id());
         return deleted;
+    }
+
+    private List<String> deleteFromEngine(String id) {
+        try {
+            return engine.vms().delete(id).stream().map(Object::toString).toList();
+        } catch (VmNotFoundException e) {
+            LOG.infof("VM %s was already gone from the engine", id);
+            return List.of();
+        }
+    }
+
+    /**
+     * Refuses (409, with the reason) to act on a VM this server cannot act on now: one another host
+     * runs, or one whose creation or deletion is under way. Every path that reaches the engine for a VM
+     * asks this first.
+     */
+    public void requireActionable(VmEntity vm) {
+        if (!vm.hostId.equals(localHost.id())) {
+            throw new VmConflictException("VM '" + vm.name + "' is on host " + vm.hostId + ", not on " + localHost.id()
+                    + ", the host of this server; ask host " + vm.hostId + "'s server");
+        }
+        if (vm.pending != null) {
+            throw new VmConflictException("VM '" + vm.name + "' is being "
+                    + (vm.pending == VmEntity.Pending.CREATING ? "created" : "deleted") + "; try again when that has ended");
+        }
     }
 
     private void onEngineEvent(VmEvent event) {
@@ -298,18 +360,27 @@ public class VmInventory {
     }
 
     /**
-     * Brings the database and the engine into agreement after a start: VMs the engine runs but the
-     * database does not know are recorded (owned by the host), VMs the database knows but the engine
-     * lacks are defined again from their record, and every recorded state is the engine's.
+     * Brings the database and the engine into agreement after a start: creations and deletions that a
+     * dying server left half done are finished or undone, VMs the database knows but the engine lacks
+     * are defined again from their record, every recorded state is the engine's, and VMs the engine runs
+     * but the database does not know are recorded (owned by the host, audited: nothing of ours makes
+     * them, since every creation writes its row first).
      */
     void reconcile() {
         Map<String, VmStatus> running = engine.vms().list().stream()
                 .collect(Collectors.toMap(VmStatus::id, Function.identity()));
+        Caller host = Caller.host();
         QuarkusTransaction.requiringNew().run(() -> {
             List<VmEntity> recorded = VmEntity.list("hostId", localHost.id());
             Set<String> known = recorded.stream().map(vm -> vm.id).collect(Collectors.toSet());
             for (VmEntity vm : recorded) {
                 VmStatus status = running.get(vm.id);
+                if (vm.pending != null) {
+                    status = settlePending(vm, status, host);
+                    if (status == null) {
+                        continue;
+                    }
+                }
                 if (status == null) {
                     status = defineAgain(vm);
                 }
@@ -325,10 +396,56 @@ public class VmInventory {
                     vm.state = status.state();
                     vm.stateReason = truncate(status.reason());
                     vm.persist();
-                    LOG.infof("recorded VM '%s' (%s), found in the engine without a record", vm.name, vm.id);
+                    VmEntity.flush();
+                    audit.record(host, "vm.adopt", "vm:" + vm.id, Map.of("name", vm.name), AuditOutcome.SUCCEEDED, null);
+                    LOG.warnf("recorded VM '%s' (%s), found in the engine of host %s without a record; it is owned by %s",
+                            vm.name, vm.id, localHost.id(), Caller.HOST);
                 }
             }
         });
+    }
+
+    /**
+     * Finishes or undoes what a dying server left half done to this VM, auditing the outcome as the host.
+     * Returns the engine's status of the VM if it stays, null if it is gone.
+     */
+    private VmStatus settlePending(VmEntity vm, VmStatus status, Caller host) {
+        String target = "vm:" + vm.id;
+        String interrupted = "the server of host " + localHost.id() + " stopped while it ran; settled at its next start";
+        if (vm.pending == VmEntity.Pending.CREATING && status != null) {
+            vm.pending = null;
+            audit.record(host, "vm.create", target, Map.of("name", vm.name, "completedAtStart", true), AuditOutcome.SUCCEEDED, null);
+            LOG.infof("VM '%s' (%s): its creation, interrupted, was completed (the engine had defined it)", vm.name, vm.id);
+            return status;
+        }
+        if (vm.pending == VmEntity.Pending.CREATING) {
+            List<String> removed = engine.vms().discardLeftovers(vm.id).stream().map(Object::toString).toList();
+            vm.delete();
+            audit.record(host, "vm.create", target, Map.of("name", vm.name, "removed", removed), AuditOutcome.FAILED,
+                    interrupted + " before the engine had defined the VM; nothing of it is left");
+            LOG.infof("VM '%s' (%s): its creation, interrupted before the engine defined it, was undone", vm.name, vm.id);
+            return null;
+        }
+        List<String> kept = vm.disks.stream().map(d -> d.path).filter(p -> !engine.images().owns(vm.id, Path.of(p))).toList();
+        List<String> deleted;
+        try {
+            deleted = status == null ? engine.vms().discardLeftovers(vm.id).stream().map(Object::toString).toList()
+                    : deleteFromEngine(vm.id);
+        } catch (EngineException e) {
+            vm.pending = null;
+            audit.record(host, "vm.delete", target, Map.of("name", vm.name), AuditOutcome.FAILED, interrupted + ": " + e.getMessage());
+            LOG.warnf("VM '%s' (%s): its deletion, interrupted, could not be finished: %s", vm.name, vm.id, e.getMessage());
+            return status;
+        }
+        vm.delete();
+        Map<String, Object> parameters = new LinkedHashMap<>();
+        parameters.put("name", vm.name);
+        parameters.put("deletedDisks", deleted);
+        parameters.put("keptDisks", kept);
+        parameters.put("completedAtStart", true);
+        audit.record(host, "vm.delete", target, parameters, AuditOutcome.SUCCEEDED, null);
+        LOG.infof("VM '%s' (%s): its deletion, interrupted, was completed", vm.name, vm.id);
+        return null;
     }
 
     private VmStatus defineAgain(VmEntity vm) {

@@ -23,6 +23,9 @@ public class JobEntity extends PanacheEntityBase {
     @Column(name = "vm_id")
     public String vmId;
     public String actor;
+    /** The host whose server runs the job. */
+    @Column(name = "host_id")
+    public String hostId;
     @Enumerated(EnumType.STRING)
     public State state;
     public short progress;

@@ -3,11 +3,21 @@ package io.hypervise.server.jobs;
 import io.hypervise.engine.Engine;
 import io.hypervise.engine.vm.VmAction;
 import io.hypervise.engine.vm.VmEvent;
+import io.hypervise.server.access.Caller;
+import io.hypervise.server.audit.AuditLog;
+import io.hypervise.server.inventory.CrashPoints;
+import io.hypervise.server.inventory.LocalHost;
 import io.quarkus.narayana.jta.QuarkusTransaction;
+import io.quarkus.runtime.StartupEvent;
+import jakarta.annotation.Priority;
+import jakarta.enterprise.event.Observes;
 import jakarta.annotation.PostConstruct;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
@@ -29,6 +39,12 @@ public class Jobs {
     @Inject
     Engine engine;
 
+    @Inject
+    LocalHost localHost;
+
+    @Inject
+    AuditLog audit;
+
     private final ExecutorService runner = Executors.newThreadPerTaskExecutor(Thread.ofVirtual().name("job-", 0).factory());
     /**
      * The running job of each VM and action, so engine progress events find their job, with the last
@@ -42,6 +58,39 @@ public class Jobs {
     @PostConstruct
     void listen() {
         engine.vms().addListener(this::onEngineEvent);
+    }
+
+    /**
+     * Settles the jobs of this host that were queued or running when its server died: they failed, and
+     * say why. (After the inventory's reconcile, so a VM's recorded state is already what its engine found.)
+     */
+    void onStart(@Observes @Priority(15) StartupEvent event) {
+        List<JobEntity> interrupted = QuarkusTransaction.requiringNew().call(() -> {
+            List<JobEntity> jobs = JobEntity.list("(hostId = ?1 or hostId is null) and state in ?2", localHost.id(),
+                    List.of(JobEntity.State.QUEUED, JobEntity.State.RUNNING));
+            Instant now = Instant.now();
+            for (JobEntity job : jobs) {
+                job.error = "the server of host " + localHost.id() + " stopped while the job was "
+                        + job.state.name().toLowerCase(Locale.ROOT) + "; it did not finish"
+                        + (job.vmId == null ? "" : ", and the VM is in the state its host found it in at restart");
+                job.state = JobEntity.State.FAILED;
+                job.updatedAt = now;
+            }
+            return jobs;
+        });
+        for (JobEntity job : interrupted) {
+            Map<String, Object> parameters = new LinkedHashMap<>();
+            parameters.put("job", job.id.toString());
+            parameters.put("requestedBy", job.actor);
+            // A VM's job is the action the caller's request recorded as REQUESTED: this is its outcome.
+            if (job.vmId != null && job.kind.startsWith("vm-")) {
+                audit.recordOutcome(Caller.host(), job.kind.replaceFirst("-", "."), "vm:" + job.vmId, parameters, job.error);
+            } else {
+                audit.recordOutcome(Caller.host(), "job.interrupt", "job:" + job.id, parameters, job.error);
+            }
+            LOG.warnf("job %s (%s of VM %s for %s) was interrupted by the server's death on host %s: marked failed",
+                    job.id, job.kind, job.vmId, job.actor, localHost.id());
+        }
     }
 
     /** What a job does; it may fail with any exception, whose message becomes the job's error. */
@@ -59,6 +108,7 @@ public class Jobs {
         job.kind = kind;
         job.vmId = vmId;
         job.actor = actor;
+        job.hostId = localHost.id();
         job.state = JobEntity.State.QUEUED;
         job.createdAt = Instant.now();
         job.updatedAt = job.createdAt;
@@ -73,6 +123,7 @@ public class Jobs {
         update(id, JobEntity.State.RUNNING, null, null);
         String error = null;
         try {
+            CrashPoints.reached("job.running");
             work.run();
         } catch (Exception e) {
             error = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();

@@ -47,6 +47,9 @@ public class LeaseKeeper {
     @Inject
     io.hypervise.server.inventory.VmInventory inventory;
 
+    @Inject
+    io.hypervise.server.inventory.LocalHost localHost;
+
     private ScheduledExecutorService timer;
 
     void onStart(@Observes StartupEvent event) {
@@ -94,9 +97,10 @@ public class LeaseKeeper {
     private List<String> due(String condition, long seconds, Instant now) {
         return QuarkusTransaction.requiringNew().call(() -> {
             @SuppressWarnings("unchecked")
-            List<String> ids = em.createNativeQuery("SELECT id FROM vms WHERE lease_expires_at IS NOT NULL AND "
+            // Each host's server keeps the leases of its own VMs: only it can turn them off or delete them.
+            List<String> ids = em.createNativeQuery("SELECT id FROM vms WHERE lease_expires_at IS NOT NULL AND host_id = ?3 AND "
                     + condition.replace("?1", "CAST(?1 AS double precision)") + " ORDER BY id")
-                    .setParameter(1, (double) seconds).setParameter(2, now).getResultList();
+                    .setParameter(1, (double) seconds).setParameter(2, now).setParameter(3, localHost.id()).getResultList();
             return ids;
         });
     }
@@ -105,7 +109,9 @@ public class LeaseKeeper {
         String run();
     }
 
+    /** One lease step, intent first: nothing is done to the VM unless the log has taken the request. */
     private int step(String id, String action, Instant now, String column, Step step) {
+        audit.recordIntent(Caller.host(), action, "vm:" + id, Map.of("at", now.toString()));
         String what = step.run();
         QuarkusTransaction.requiringNew().run(() -> {
             em.createNativeQuery("UPDATE vms SET " + column + " = ?1 WHERE id = ?2").setParameter(1, now)

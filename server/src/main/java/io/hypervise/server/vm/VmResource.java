@@ -11,8 +11,6 @@ import io.hypervise.server.audit.AuditLog;
 import io.hypervise.server.counters.CounterQueries;
 import io.hypervise.server.counters.CounterRange;
 import io.hypervise.server.counters.CounterSeriesView;
-import io.hypervise.server.audit.AuditOutcome;
-import io.quarkus.narayana.jta.QuarkusTransaction;
 import io.hypervise.engine.vm.VmState;
 import io.hypervise.engine.vm.VmStatus;
 import io.hypervise.server.access.Caller;
@@ -171,6 +169,7 @@ public class VmResource {
         VmSettings settings = requests.toSettings(request);
         VmEntity vm = inventory.visible(current.get(), id, "vm.reconfigure");
         authorize(Permission.VM_RECONFIGURE, vm, "vm.reconfigure");
+        inventory.requireActionable(vm);
         policies.checkAction(current.get(), Permission.VM_RECONFIGURE, SelfServiceAction.RECONFIGURE, "vm.reconfigure", "vm:" + id);
         inventory.reconfigure(id, settings, current.get());
         return view(inventory.visible(current.get(), id, "vm.read"));
@@ -214,31 +213,30 @@ public class VmResource {
             audit.recordDenial(caller, auditAction, "vm:" + id, null, reason);
             throw new PolicyDeniedException(List.of(reason));
         }
+        inventory.requireActionable(vm);
         Target target = new Target(engine, id);
         try {
             VmStatus status = engine.vms().status(id);
             VmStateMachine.check(action.engineAction, status.state(), status.name());
-            if (action.progressOf != null) {
-                JobView job = jobs.submit("vm-" + action.path, id, action.progressOf, caller.username(),
-                        () -> action.run.apply(target), error -> recordOutcome(caller, auditAction, id, error));
-                return Response.accepted(job).location(URI.create("/api/v1/jobs/" + job.id())).build();
-            }
-            action.run.apply(target);
         } catch (EngineException e) {
-            recordOutcome(caller, auditAction, id, e.getMessage());
+            audit.recordFailure(caller, auditAction, "vm:" + id, null, e.getMessage());
             throw e;
         }
-        recordOutcome(caller, auditAction, id, null);
-        return Response.ok(view(inventory.visible(caller, id, "vm.read"))).build();
-    }
-
-    private void recordOutcome(Caller caller, String auditAction, String id, String error) {
-        if (error != null) {
-            audit.recordFailure(caller, auditAction, "vm:" + id, null, error);
-        } else {
-            QuarkusTransaction.requiringNew().run(() -> audit.record(caller, auditAction, "vm:" + id, null,
-                    AuditOutcome.SUCCEEDED, null));
+        // Intent first: nothing is asked of the engine unless the log has taken the request (503 if not).
+        audit.recordIntent(caller, auditAction, "vm:" + id, null);
+        if (action.progressOf != null) {
+            JobView job = jobs.submit("vm-" + action.path, id, action.progressOf, caller.username(),
+                    () -> action.run.apply(target), error -> audit.recordOutcome(caller, auditAction, "vm:" + id, null, error));
+            return Response.accepted(job).location(URI.create("/api/v1/jobs/" + job.id())).build();
         }
+        try {
+            action.run.apply(target);
+        } catch (EngineException e) {
+            audit.recordOutcome(caller, auditAction, "vm:" + id, null, e.getMessage());
+            throw e;
+        }
+        audit.recordOutcome(caller, auditAction, "vm:" + id, null, null);
+        return Response.ok(view(inventory.visible(caller, id, "vm.read"))).build();
     }
 
     /** What an administrator sends to extend a VM's lease. */
@@ -269,7 +267,7 @@ public class VmResource {
         List<Violation> violations = new ArrayList<>();
         int lines = QueryParameters.wholeNumber("lines", linesParam, 100, 1, MAX_LINES, violations);
         QueryParameters.check(violations);
-        inventory.visible(current.get(), id, "vm.serial");
+        inventory.requireActionable(inventory.visible(current.get(), id, "vm.serial"));
         List<String> tail = engine.vms().serialTail(id, lines);
         return tail.isEmpty() ? "" : String.join("\n", tail) + "\n";
     }
@@ -310,6 +308,7 @@ public class VmResource {
                 && !policies.effective(current.get()).allows(SelfServiceAction.CONSOLE)) {
             policies.checkAction(current.get(), Permission.VM_CONSOLE_VIEW, SelfServiceAction.CONSOLE_VIEW_ONLY, "vm.screen", "vm:" + id);
         }
+        inventory.requireActionable(vm);
         // java.nio.file.Path: this class uses JAX-RS's @Path.
         java.nio.file.Path display = engine.vms().vncSocket(id);
         if (!Files.exists(display)) {
@@ -361,13 +360,7 @@ public class VmResource {
     }
 
     private VmView view(VmEntity vm) {
-        Optional<VmStatus> live;
-        try {
-            live = Optional.of(engine.vms().status(vm.id));
-        } catch (VmNotFoundException e) {
-            live = Optional.empty();
-        }
-        return VmView.of(vm, live, engine.images());
+        return VmView.of(vm, engine.vms().find(vm.id), engine.images());
     }
 
     private static Optional<VmState> state(String value, List<Violation> violations) {

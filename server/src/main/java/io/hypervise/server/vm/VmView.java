@@ -12,7 +12,10 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 
-/** A VM as the API shows it, with the actions its state offers. */
+/**
+ * A VM as the API shows it, with the actions its state offers; {@code pending} is "creating" or
+ * "deleting" while that is under way (actions on it are refused meanwhile), null otherwise.
+ */
 public record VmView(
         String id,
         String name,
@@ -30,7 +33,8 @@ public record VmView(
         List<NicView> nics,
         Long workerPid,
         List<String> actions,
-        Lease lease) {
+        Lease lease,
+        String pending) {
 
     /** When the VM's lease ends (from its self-service policy), and whether it was warned and stopped. */
     public record Lease(Instant expiresAt, Instant warnedAt, Instant stoppedAt) {
@@ -59,6 +63,7 @@ public record VmView(
                 vm.nics.stream().map(n -> new NicView("net" + n.position, n.mac, n.switchId, n.vlan)).toList(),
                 live.flatMap(s -> s.workerPid().isPresent() ? Optional.of(s.workerPid().getAsLong()) : Optional.empty()).orElse(null),
                 VmStateMachine.actionsIn(state).stream().map(a -> a.name().toLowerCase(Locale.ROOT).replace('_', '-')).toList(),
-                vm.leaseExpiresAt == null ? null : new Lease(vm.leaseExpiresAt, vm.leaseWarnedAt, vm.leaseStoppedAt));
+                vm.leaseExpiresAt == null ? null : new Lease(vm.leaseExpiresAt, vm.leaseWarnedAt, vm.leaseStoppedAt),
+                vm.pending == null ? null : vm.pending.name().toLowerCase(Locale.ROOT));
     }
 }
