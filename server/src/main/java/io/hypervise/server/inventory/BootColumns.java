@@ -3,7 +3,6 @@ package io.hypervise.server.inventory;
 import io.hypervise.engine.vm.BootSource;
 import jakarta.persistence.Column;
 import jakarta.persistence.Embeddable;
-import java.nio.file.Files;
 import java.nio.file.Path;
 
 /** What a VM or a template boots from, as the boot_* columns of the vms and templates tables keep it. */
@@ -47,13 +46,4 @@ public class BootColumns {
         };
     }
 
-    /** The files it needs, all there. */
-    public boolean filesPresent() {
-        return switch (kind) {
-            case "KERNEL" -> Files.isRegularFile(Path.of(kernel))
-                    && (initramfs == null || Files.isRegularFile(Path.of(initramfs)));
-            case "ISO" -> Files.isRegularFile(Path.of(image));
-            default -> true;
-        };
-    }
 }

@@ -15,6 +15,7 @@ import jakarta.enterprise.event.Observes;
 import jakarta.inject.Inject;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.Optional;
@@ -22,8 +23,10 @@ import java.util.regex.Pattern;
 import org.jboss.logging.Logger;
 
 /**
- * The templates of this host, as the inventory keeps them. The built-in {@code tiny-linux} is
- * recorded at start; its files are built on first use (a minute, once) and its record then names them.
+ * The templates, as the inventory keeps them for every host. A template's files are the host's own:
+ * its record names them relative to the library, and each host resolves them in its own library (the
+ * record never holds one host's paths). The built-in {@code tiny-linux} is recorded at start; its files
+ * are built on each host on first use there (a minute, once).
  */
 @ApplicationScoped
 public class Templates {
@@ -39,12 +42,21 @@ public class Templates {
     HyperviseConfig config;
 
     void onStart(@Observes @Priority(20) StartupEvent event) {
+        BootSource.Kernel boot;
         try {
             Optional<TinyLinuxTemplate.Built> built = TinyLinuxTemplate.existing(engine.storage().library());
-            record(built.map(b -> new BootSource.Kernel(b.kernel(), b.initramfs(), b.commandLine()))
-                    .orElseGet(() -> expectedTinyLinuxBoot()));
+            boot = built.map(b -> new BootSource.Kernel(b.kernel(), b.initramfs(), b.commandLine()))
+                    .orElseGet(() -> expectedTinyLinuxBoot());
         } catch (IOException e) {
             LOG.warnf("could not read the tiny-linux template: %s", e.getMessage());
+            return;
+        }
+        try {
+            record(boot);
+        } catch (RuntimeException e) {
+            // Another host's server, starting at the same moment, recorded it first: take theirs.
+            LOG.infof("tiny-linux was recorded concurrently (%s); reading it again", e.getMessage());
+            record(boot);
         }
     }
 
@@ -56,19 +68,32 @@ public class Templates {
         return QuarkusTransaction.requiringNew().call(() -> TemplateEntity.<TemplateEntity>findByIdOptional(id));
     }
 
-    /** Whether the template's files are there, so a VM from it can start at once. */
+    /** Whether the template's files are there on this host, so a VM from it can start at once. */
     public boolean ready(TemplateEntity t) {
-        return t.boot.filesPresent();
+        return switch (localBoot(t)) {
+            case BootSource.Kernel k -> Files.isRegularFile(k.kernel()) && (k.initramfs() == null || Files.isRegularFile(k.initramfs()));
+            case BootSource.Iso iso -> Files.isRegularFile(iso.image());
+            case BootSource.FirstDisk d -> true;
+        };
     }
 
-    /** The boot source of a VM created from the template, building the template's files first if need be. */
+    /** The boot source of a VM created from the template on this host, building the template's files first if need be. */
     public BootSource bootSource(TemplateEntity t) {
         if (t.id.equals(TINY_LINUX)) {
-            BootSource.Kernel boot = buildTinyLinux();
-            record(boot);
-            return boot;
+            return buildTinyLinux();
         }
-        return t.boot.toBootSource();
+        return localBoot(t);
+    }
+
+    /** The template's boot source with its files in this host's library; nothing is built. */
+    public BootSource localBoot(TemplateEntity t) {
+        Path library = engine.storage().library();
+        return switch (t.boot.toBootSource()) {
+            case BootSource.Kernel k -> new BootSource.Kernel(library.resolve(k.kernel()),
+                    k.initramfs() == null ? null : library.resolve(k.initramfs()), k.commandLine());
+            case BootSource.Iso iso -> new BootSource.Iso(library.resolve(iso.image()));
+            case BootSource.FirstDisk d -> d;
+        };
     }
 
     private BootSource.Kernel buildTinyLinux() {
@@ -88,7 +113,15 @@ public class Templates {
         return new BootSource.Kernel(dir.resolve("vmlinux"), dir.resolve("initrd.img"), TinyLinuxTemplate.COMMAND_LINE);
     }
 
-    private void record(BootSource.Kernel boot) {
+    /**
+     * Records tiny-linux with its files named relative to the library, the same on every host, so hosts
+     * sharing one database agree on the record (a record from before, with one host's absolute paths,
+     * is rewritten once).
+     */
+    private void record(BootSource.Kernel local) {
+        Path library = engine.storage().library();
+        BootSource.Kernel boot = new BootSource.Kernel(library.relativize(local.kernel()),
+                local.initramfs() == null ? null : library.relativize(local.initramfs()), local.commandLine());
         QuarkusTransaction.requiringNew().run(() -> {
             Instant now = Instant.now();
             TemplateEntity t = TemplateEntity.findById(TINY_LINUX);

@@ -84,7 +84,7 @@ public class VmRequests {
         }
         if (template != null) {
             // A dry run does not build the template's files; it only needs to know where they will be.
-            boot = buildTemplate ? templates.bootSource(template) : template.boot.toBootSource();
+            boot = buildTemplate ? templates.bootSource(template) : templates.localBoot(template);
         }
         String name = request.name() == null ? (template != null ? template.id + " " + id.substring(3) : null) : request.name();
         int vcpus = request.vcpus() != null ? request.vcpus() : template != null ? template.vcpus : 1;
