@@ -3,6 +3,9 @@ package io.hypervise.server;
 import static io.hypervise.server.ApiAccessTest.as;
 import static io.restassured.RestAssured.given;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.hamcrest.Matchers.contains;
+import static org.hamcrest.Matchers.containsString;
+import static org.hamcrest.Matchers.startsWith;
 
 import io.hypervise.engine.Engine;
 import io.hypervise.server.inventory.VmEntity;
@@ -13,11 +16,14 @@ import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.response.Response;
 import io.restassured.specification.RequestSpecification;
 import jakarta.inject.Inject;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -247,6 +253,38 @@ class HostileRequestsTest {
         }
         Response response = spec.when().request(h.method(), h.path());
         assertThat(response.statusCode()).as("status of %s; body %s", h, response.asString()).isBetween(400, 499);
+    }
+
+    /**
+     * An image under the storage root whose qcow2 header names a host file as its backing file (made by
+     * the real qemu-img): a 400 naming the disk and the rule, as a qcow2 and as a raw image alike, and
+     * nothing is recorded or defined.
+     */
+    @Test
+    void anImageNamingAHostFileAsItsBackingFileIsRefusedByItsField() throws Exception {
+        Path secret = Files.writeString(Files.createTempFile("hv-host-secret", ".img"), "HOST-SECRET-MARKER\n".repeat(100));
+        Path image = engine.storage().path().resolve("hostile-backing.qcow2");
+        Process p = new ProcessBuilder("qemu-img", "create", "-q", "-f", "qcow2", "-b", secret.toString(), "-F", "raw",
+                image.toString(), "1M").redirectErrorStream(true).start();
+        assertThat(p.waitFor()).as(new String(p.getInputStream().readAllBytes())).isZero();
+        try {
+            for (String format : List.of("qcow2", "raw")) {
+                as("admin").contentType("application/json")
+                        .body("{\"name\":\"backed\",\"boot\":{\"kind\":\"disk\"},\"disks\":[{\"path\":\"hostile-backing.qcow2\","
+                                + "\"format\":\"" + format + "\"}]}")
+                        .when().post("/api/v1/vms")
+                        .then().statusCode(400)
+                        .body("violations.field", contains("disks[0].path"))
+                        .body("violations[0].message", format.equals("qcow2")
+                                ? containsString("is a qcow2 image that names a backing file '" + secret + "'")
+                                : startsWith("is declared raw but starts with a qcow or qcow2 header"));
+            }
+            assertThat(recordedVms()).isEqualTo(vmsBefore);
+            assertThat(engine.vms().list()).hasSize(engineVmsBefore);
+        } finally {
+            Files.delete(image);
+            Files.delete(secret);
+        }
     }
 
     @AfterAll

@@ -5,19 +5,29 @@ package io.hypervise.engine.vm;
  * probe a raw image for a header is how a guest names a host file as its backing store.
  */
 public enum DiskFormat {
-    RAW("raw"),
-    QCOW2("qcow2"),
+    RAW("raw", false),
+    QCOW2("qcow2", true),
     /** Virtual Hard Disk (fixed, dynamic or differencing); QEMU calls it "vpc". */
-    VHD("vpc"),
-    VHDX("vhdx");
+    VHD("vpc", false),
+    VHDX("vhdx", false);
 
     private final String qemuDriver;
+    private final boolean takesBacking;
 
-    DiskFormat(String qemuDriver) {
+    DiskFormat(String qemuDriver, boolean takesBacking) {
         this.qemuDriver = qemuDriver;
+        this.takesBacking = takesBacking;
     }
 
     public String qemuDriver() {
         return qemuDriver;
+    }
+
+    /**
+     * Whether QEMU's driver opens a backing file its header names unless told otherwise; its
+     * {@code -blockdev} then says {@code "backing": null}, as Hypervise builds no chains.
+     */
+    public boolean takesBacking() {
+        return takesBacking;
     }
 }

@@ -90,7 +90,7 @@ public final class QemuCommandLine {
         for (int i = 0; i < disks.size(); i++) {
             Disk disk = disks.get(i);
             String node = "disk" + i;
-            args.addAll(List.of("-blockdev", blockdev(node, disk.format().qemuDriver(), resolve.apply(disk.path()), disk.readOnly())));
+            args.addAll(List.of("-blockdev", blockdev(node, disk.format(), resolve.apply(disk.path()), disk.readOnly())));
             String bootIndex = i == 0 && def.boot() instanceof BootSource.FirstDisk ? ",bootindex=1" : "";
             String device = def.profile() == DeviceProfile.ENLIGHTENED
                     ? "virtio-blk-pci,drive=" + node
@@ -137,7 +137,7 @@ public final class QemuCommandLine {
                 // bootindex on the first disk's device does it
             }
             case BootSource.Iso iso -> {
-                args.addAll(List.of("-blockdev", blockdev("cdrom0", "raw", resolve.apply(iso.image()), true)));
+                args.addAll(List.of("-blockdev", blockdev("cdrom0", DiskFormat.RAW, resolve.apply(iso.image()), true)));
                 String device = def.profile() == DeviceProfile.ENLIGHTENED
                         ? "ide-cd,drive=cdrom0,bus=ide.0"
                         : "ide-cd,drive=cdrom0,bus=ide." + (def.disks().size() / 2) + ",unit=" + (def.disks().size() % 2);
@@ -146,18 +146,26 @@ public final class QemuCommandLine {
         }
     }
 
-    private static String blockdev(String node, String driver, Path file, boolean readOnly) {
+    /**
+     * A format node over a file node. A format that could open a backing file is told it has none:
+     * Hypervise builds no chains, so QEMU never follows one an image's header names, whatever the
+     * header says by the time the worker opens it.
+     */
+    private static String blockdev(String node, DiskFormat format, Path file, boolean readOnly) {
         ObjectNode protocol = JSON.createObjectNode()
                 .put("driver", "file")
                 .put("filename", file.toString());
         if (readOnly) {
             protocol.put("read-only", true);
         }
-        ObjectNode format = JSON.createObjectNode()
+        ObjectNode formatNode = JSON.createObjectNode()
                 .put("node-name", node)
-                .put("driver", driver)
+                .put("driver", format.qemuDriver())
                 .put("read-only", readOnly);
-        format.set("file", protocol);
-        return format.toString();
+        formatNode.set("file", protocol);
+        if (format.takesBacking()) {
+            formatNode.putNull("backing");
+        }
+        return formatNode.toString();
     }
 }

@@ -2,10 +2,12 @@ package io.hypervise.engine.vm;
 
 import io.hypervise.engine.network.VirtualSwitches;
 import io.hypervise.engine.storage.StorageRoot;
+import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Optional;
 import java.util.regex.Pattern;
 
 /** Checks a VM definition against every rule and reports all broken ones at once, each by field. */
@@ -96,7 +98,9 @@ public final class VmDefinitionValidator {
             if (disk.format() == null) {
                 v.add(new Violation(field + ".format", "is required: raw, qcow2, vhd or vhdx"));
             }
-            checkFile(field + ".path", disk.path(), v);
+            if (checkFile(field + ".path", disk.path(), v) && disk.format() != null) {
+                checkImage(field + ".path", disk.path(), disk.format(), v);
+            }
         }
     }
 
@@ -145,16 +149,32 @@ public final class VmDefinitionValidator {
                     v.add(new Violation("boot", "boots from the first disk, but the VM has no disk"));
                 }
             }
-            case BootSource.Iso iso -> checkFile("boot.image", iso.image(), v);
+            case BootSource.Iso iso -> {
+                if (checkFile("boot.image", iso.image(), v)) {
+                    checkImage("boot.image", iso.image(), DiskFormat.RAW, v);
+                }
+            }
         }
     }
 
-    private void checkFile(String field, Path path, List<Violation> v) {
+    /** Whether the file is one a VM may open: an existing regular file inside the storage root. */
+    private boolean checkFile(String field, Path path, List<Violation> v) {
         if (path == null) {
             v.add(new Violation(field, "is required"));
-            return;
+            return false;
         }
-        storage.problemWith(path).ifPresent(problem -> v.add(new Violation(field, problem)));
+        Optional<String> problem = storage.problemWith(path);
+        problem.ifPresent(p -> v.add(new Violation(field, p)));
+        return problem.isEmpty();
+    }
+
+    /** The image's header, read by our own code: its declared format, and no other file it would lead QEMU to. */
+    private void checkImage(String field, Path path, DiskFormat format, List<Violation> v) {
+        try {
+            DiskImageCheck.problemWith(storage.resolve(path), format).ifPresent(p -> v.add(new Violation(field, p)));
+        } catch (IOException e) {
+            v.add(new Violation(field, "cannot be read: " + e.getMessage()));
+        }
     }
 
     private static boolean hasControlCharacters(String s) {

@@ -61,6 +61,16 @@ class QemuCommandLineTest {
     }
 
     @Test
+    void aQcow2DiskIsToldItHasNoBackingFileSoQemuFollowsNoChainFromItsHeader() {
+        VmDefinition def = aKernelVm(Path.of("/s/k"), null, "")
+                .withDisks(new Disk(Path.of("/s/d.qcow2"), DiskFormat.QCOW2, false))
+                .build();
+        List<String> args = tcg.build(def, files, p -> p, false);
+        assertThat(args).contains("{\"node-name\":\"disk0\",\"driver\":\"qcow2\",\"read-only\":false,"
+                + "\"file\":{\"driver\":\"file\",\"filename\":\"/s/d.qcow2\"},\"backing\":null}");
+    }
+
+    @Test
     void aLegacyVmGetsEmulatedDevices() {
         VmDefinition def = aKernelVm(Path.of("/s/k"), null, "")
                 .legacy()
