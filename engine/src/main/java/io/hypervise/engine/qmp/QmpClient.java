@@ -16,11 +16,13 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * A QMP session with one QEMU worker over its unix domain socket: every command has a timeout,
- * replies are matched to commands by id, events go to a {@link QmpListener}. Thread-safe.
+ * A QMP session with one QEMU worker over its unix domain socket: every command has a timeout (and
+ * so has connecting), replies are matched to commands by id, events go to a {@link QmpListener}, and
+ * so does the news that the worker stopped answering and answers again. Thread-safe.
  *
  * <p>Three daemon threads per client, named after the socket: {@code qmp-reader-…} reads everything
  * QEMU sends; {@code qmp-writer-…} writes commands, so that interrupting a caller never closes the
@@ -47,6 +49,8 @@ public final class QmpClient implements AutoCloseable {
     private final PendingCommands pending = new PendingCommands();
     private final AtomicLong nextId = new AtomicLong(1);
     private final CompletableFuture<QmpGreeting> greeting = new CompletableFuture<>();
+    /** A command timed out and QEMU has sent nothing since. */
+    private final AtomicBoolean silent = new AtomicBoolean();
 
     private final Object lifecycle = new Object();
     /** Guarded by {@link #lifecycle}: connect() returned this client, so its listener hears onClose. */
@@ -108,6 +112,11 @@ public final class QmpClient implements AutoCloseable {
 
     public boolean isOpen() {
         return closure == null;
+    }
+
+    /** Whether a command timed out and QEMU has sent nothing since (see {@link QmpListener#onSilent}). */
+    public boolean isSilent() {
+        return silent.get();
     }
 
     /** @see #execute(String, ObjectNode, Duration) */
@@ -216,6 +225,9 @@ public final class QmpClient implements AutoCloseable {
         try {
             return reply.get(Durations.toNanos(timeout), TimeUnit.NANOSECONDS);
         } catch (TimeoutException e) {
+            if (silent.compareAndSet(false, true)) {
+                events.silent(command, timeout);
+            }
             throw new QmpTimeoutException(command, timeout, socket);
         } catch (ExecutionException e) {
             Closure closed = closure;
@@ -269,6 +281,9 @@ public final class QmpClient implements AutoCloseable {
     }
 
     private void handle(QmpMessage message, JsonNode raw) throws QmpProtocolException {
+        if (silent.compareAndSet(true, false)) {
+            events.answering();
+        }
         if (!greeting.isDone() && !(message instanceof QmpMessage.Greeting)) {
             throw new QmpProtocolException(socket + " does not speak QMP: it began with " + raw);
         }
