@@ -118,7 +118,7 @@ public final class DeadlineSocket implements AutoCloseable {
 
     /** A worker's socket did not connect, or did not answer, before the deadline. */
     public static final class NotAnsweringException extends IOException {
-        NotAnsweringException(String message, Throwable cause) {
+        public NotAnsweringException(String message, Throwable cause) {
             super(message, cause);
         }
     }

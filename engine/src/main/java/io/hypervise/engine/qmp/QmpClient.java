@@ -33,6 +33,12 @@ import java.util.concurrent.atomic.AtomicLong;
  */
 public final class QmpClient implements AutoCloseable {
 
+    /**
+     * How long QEMU must have sent nothing before a command that times out makes the client silent: a
+     * short timeout (the counter sampler's) that a busy worker misses once is not a worker that stopped.
+     */
+    public static final Duration SILENT_AFTER = Duration.ofSeconds(5);
+
     /** For the overloads without a timeout; generous, since TCG makes some commands slow. */
     public static final Duration DEFAULT_COMMAND_TIMEOUT = Duration.ofSeconds(10);
 
@@ -51,6 +57,9 @@ public final class QmpClient implements AutoCloseable {
     private final CompletableFuture<QmpGreeting> greeting = new CompletableFuture<>();
     /** A command timed out and QEMU has sent nothing since. */
     private final AtomicBoolean silent = new AtomicBoolean();
+    /** When QEMU last sent anything, on the nanoTime clock. */
+    private volatile long lastHeard = System.nanoTime();
+    private volatile Duration silentAfter = SILENT_AFTER;
 
     private final Object lifecycle = new Object();
     /** Guarded by {@link #lifecycle}: connect() returned this client, so its listener hears onClose. */
@@ -114,9 +123,17 @@ public final class QmpClient implements AutoCloseable {
         return closure == null;
     }
 
-    /** Whether a command timed out and QEMU has sent nothing since (see {@link QmpListener#onSilent}). */
+    /**
+     * Whether a command timed out after QEMU had sent nothing for {@link #SILENT_AFTER}, and QEMU has
+     * sent nothing since (see {@link QmpListener#onSilent}).
+     */
     public boolean isSilent() {
         return silent.get();
+    }
+
+    /** For tests that need not wait {@link #SILENT_AFTER}. */
+    void silentAfter(Duration quiet) {
+        this.silentAfter = quiet;
     }
 
     /** @see #execute(String, ObjectNode, Duration) */
@@ -225,7 +242,7 @@ public final class QmpClient implements AutoCloseable {
         try {
             return reply.get(Durations.toNanos(timeout), TimeUnit.NANOSECONDS);
         } catch (TimeoutException e) {
-            if (silent.compareAndSet(false, true)) {
+            if (System.nanoTime() - lastHeard >= Durations.toNanos(silentAfter) && silent.compareAndSet(false, true)) {
                 events.silent(command, timeout);
             }
             throw new QmpTimeoutException(command, timeout, socket);
@@ -281,6 +298,7 @@ public final class QmpClient implements AutoCloseable {
     }
 
     private void handle(QmpMessage message, JsonNode raw) throws QmpProtocolException {
+        lastHeard = System.nanoTime();
         if (silent.compareAndSet(true, false)) {
             events.answering();
         }

@@ -134,7 +134,9 @@ final class ManagedVm {
             return w.qmp().execute(command, args, commandTimeout);
         } catch (QmpTimeoutException e) {
             late = new LateCommand(w, command, clock.instant());
-            silent(w, "its QMP monitor did not answer '" + command + "' within " + commandTimeout.toSeconds() + " s");
+            if (w.qmp().isSilent()) {
+                silent(w, "its QMP monitor did not answer '" + command + "' within " + commandTimeout.toSeconds() + " s");
+            }
             throw new VmUnresponsiveException("VM '" + name() + "' did not answer: " + e.getMessage() + ". Its worker"
                     + " (PID " + w.pid() + ") is stopped or stuck; should it answer later and carry '" + command
                     + "' out, the VM's state will follow what it does", e);

@@ -185,6 +185,7 @@ class QmpClientTest {
     void timedOutCommandThrowsAndTheClientStaysUsable() throws Exception {
         try (FakeQmpServer server = FakeQmpServer.replaying(socket(), "late-reply.qmp");
              QmpClient client = connect(server)) {
+            client.silentAfter(Duration.ZERO);
             QmpTimeoutException timeout = catchThrowableOfType(QmpTimeoutException.class,
                     () -> client.execute("query-status", Duration.ofMillis(300)));
             assertThat(timeout.command()).isEqualTo("query-status");

@@ -2,6 +2,8 @@ package io.hypervise.server.vm;
 
 import com.fasterxml.jackson.annotation.JsonProperty;
 import io.hypervise.engine.vm.DiskImages;
+import io.hypervise.engine.vm.Unresponsive;
+import io.hypervise.engine.vm.VmAction;
 import io.hypervise.engine.vm.VmState;
 import io.hypervise.engine.vm.VmStateMachine;
 import io.hypervise.engine.vm.VmStatus;
@@ -12,7 +14,10 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
 
-/** A VM as the API shows it, with the actions its state offers. */
+/**
+ * A VM as the API shows it, with the actions its state offers; {@code unresponsive} (since when, and
+ * what went unanswered) while its worker does not answer, else null.
+ */
 public record VmView(
         String id,
         String name,
@@ -30,7 +35,8 @@ public record VmView(
         List<NicView> nics,
         Long workerPid,
         List<String> actions,
-        Lease lease) {
+        Lease lease,
+        Unresponsive unresponsive) {
 
     /** When the VM's lease ends (from its self-service policy), and whether it was warned and stopped. */
     public record Lease(Instant expiresAt, Instant warnedAt, Instant stoppedAt) {
@@ -50,6 +56,7 @@ public record VmView(
     /** From the inventory's record, with the engine's live state where the engine has the VM. */
     static VmView of(VmEntity vm, Optional<VmStatus> live, DiskImages images) {
         VmState state = live.map(VmStatus::state).orElse(vm.state);
+        Optional<Unresponsive> silent = live.flatMap(VmStatus::unresponsive);
         return new VmView(vm.id, vm.name, vm.owner, vm.hostId, vm.templateId, state.displayName(),
                 live.map(VmStatus::reason).orElse(vm.stateReason),
                 live.map(VmStatus::since).orElse(vm.stateSince),
@@ -58,7 +65,10 @@ public record VmView(
                         d.sizeBytes, images.owns(vm.id, Path.of(d.path)))).toList(),
                 vm.nics.stream().map(n -> new NicView("net" + n.position, n.mac, n.switchId, n.vlan)).toList(),
                 live.flatMap(s -> s.workerPid().isPresent() ? Optional.of(s.workerPid().getAsLong()) : Optional.empty()).orElse(null),
-                VmStateMachine.actionsIn(state).stream().map(a -> a.name().toLowerCase(Locale.ROOT).replace('_', '-')).toList(),
-                vm.leaseExpiresAt == null ? null : new Lease(vm.leaseExpiresAt, vm.leaseWarnedAt, vm.leaseStoppedAt));
+                // The engine refuses all but turning off while the worker does not answer.
+                VmStateMachine.actionsIn(state).stream().filter(a -> silent.isEmpty() || a == VmAction.TURN_OFF)
+                        .map(a -> a.name().toLowerCase(Locale.ROOT).replace('_', '-')).toList(),
+                vm.leaseExpiresAt == null ? null : new Lease(vm.leaseExpiresAt, vm.leaseWarnedAt, vm.leaseStoppedAt),
+                silent.orElse(null));
     }
 }
