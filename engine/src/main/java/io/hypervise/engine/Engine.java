@@ -64,7 +64,7 @@ public final class Engine implements AutoCloseable {
             Files.createDirectories(storage.library());
             DiskImages images = new DiskImages(storage, qemuImg(qemu));
             VirtualSwitches switches = VirtualSwitches.probe();
-            VmService vms = new VmService(config.settings(), storage,
+            VmService vms = new VmService(config.settings(), host.hostname(), storage,
                     new QemuCommandLine(qemu, host.accelerator()), images, switches, Clock.systemUTC());
             vms.recover();
             return new Engine(host, storage, vms, images, switches, lock);

@@ -1,6 +1,7 @@
 package io.hypervise.engine.qmp;
 
 import java.lang.System.Logger.Level;
+import java.time.Duration;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.RejectedExecutionException;
 
@@ -23,6 +24,14 @@ final class EventDispatcher {
 
     void deliver(QmpEvent event) {
         submit(() -> listener.onEvent(event), "event " + event.name());
+    }
+
+    void silent(String command, Duration timeout) {
+        submit(() -> listener.onSilent(command, timeout), "silence after " + command);
+    }
+
+    void answering() {
+        submit(listener::onAnswering, "answering again");
     }
 
     /** Delivers onClose after every queued event (if {@code notify}), then lets the thread end. */

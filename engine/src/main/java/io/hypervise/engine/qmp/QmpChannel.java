@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.io.InputStream;
-import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.nio.file.Path;
@@ -32,16 +31,21 @@ final class QmpChannel implements AutoCloseable {
 
     /**
      * Connects, retrying while the socket is missing or refuses: QEMU creates and binds its QMP
-     * socket a little after the process starts.
+     * socket a little after the process starts. Never past the deadline, even when a stopped
+     * worker's full listen queue makes connect itself block (see {@link DeadlineSocket}).
      */
     static QmpChannel open(Path path, ObjectMapper json, long deadlineNanos)
             throws QmpConnectException, InterruptedException {
-        UnixDomainSocketAddress address = UnixDomainSocketAddress.of(path);
         long pauseNanos = FIRST_RETRY_PAUSE.toNanos();
         while (true) {
             IOException failure;
             try {
-                return new QmpChannel(SocketChannel.open(address), json);
+                DeadlineSocket socket = DeadlineSocket.connect(path, deadlineNanos);
+                // The connection lives on: from here each command bounds its own wait.
+                if (socket.disarm()) {
+                    return new QmpChannel(socket.channel(), json);
+                }
+                failure = new IOException("the connection was accepted just as the deadline passed");
             } catch (IOException e) {
                 failure = e;
             }

@@ -16,11 +16,13 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * A QMP session with one QEMU worker over its unix domain socket: every command has a timeout,
- * replies are matched to commands by id, events go to a {@link QmpListener}. Thread-safe.
+ * A QMP session with one QEMU worker over its unix domain socket: every command has a timeout (and
+ * so has connecting), replies are matched to commands by id, events go to a {@link QmpListener}, and
+ * so does the news that the worker stopped answering and answers again. Thread-safe.
  *
  * <p>Three daemon threads per client, named after the socket: {@code qmp-reader-…} reads everything
  * QEMU sends; {@code qmp-writer-…} writes commands, so that interrupting a caller never closes the
@@ -30,6 +32,12 @@ import java.util.concurrent.atomic.AtomicLong;
  * @see <a href="https://www.qemu.org/docs/master/interop/qmp-spec.html">QMP specification</a>
  */
 public final class QmpClient implements AutoCloseable {
+
+    /**
+     * How long QEMU must have sent nothing before a command that times out makes the client silent: a
+     * short timeout (the counter sampler's) that a busy worker misses once is not a worker that stopped.
+     */
+    public static final Duration SILENT_AFTER = Duration.ofSeconds(5);
 
     /** For the overloads without a timeout; generous, since TCG makes some commands slow. */
     public static final Duration DEFAULT_COMMAND_TIMEOUT = Duration.ofSeconds(10);
@@ -47,6 +55,11 @@ public final class QmpClient implements AutoCloseable {
     private final PendingCommands pending = new PendingCommands();
     private final AtomicLong nextId = new AtomicLong(1);
     private final CompletableFuture<QmpGreeting> greeting = new CompletableFuture<>();
+    /** A command timed out and QEMU has sent nothing since. */
+    private final AtomicBoolean silent = new AtomicBoolean();
+    /** When QEMU last sent anything, on the nanoTime clock. */
+    private volatile long lastHeard = System.nanoTime();
+    private volatile Duration silentAfter = SILENT_AFTER;
 
     private final Object lifecycle = new Object();
     /** Guarded by {@link #lifecycle}: connect() returned this client, so its listener hears onClose. */
@@ -108,6 +121,19 @@ public final class QmpClient implements AutoCloseable {
 
     public boolean isOpen() {
         return closure == null;
+    }
+
+    /**
+     * Whether a command timed out after QEMU had sent nothing for {@link #SILENT_AFTER}, and QEMU has
+     * sent nothing since (see {@link QmpListener#onSilent}).
+     */
+    public boolean isSilent() {
+        return silent.get();
+    }
+
+    /** For tests that need not wait {@link #SILENT_AFTER}. */
+    void silentAfter(Duration quiet) {
+        this.silentAfter = quiet;
     }
 
     /** @see #execute(String, ObjectNode, Duration) */
@@ -216,6 +242,9 @@ public final class QmpClient implements AutoCloseable {
         try {
             return reply.get(Durations.toNanos(timeout), TimeUnit.NANOSECONDS);
         } catch (TimeoutException e) {
+            if (System.nanoTime() - lastHeard >= Durations.toNanos(silentAfter) && silent.compareAndSet(false, true)) {
+                events.silent(command, timeout);
+            }
             throw new QmpTimeoutException(command, timeout, socket);
         } catch (ExecutionException e) {
             Closure closed = closure;
@@ -269,6 +298,10 @@ public final class QmpClient implements AutoCloseable {
     }
 
     private void handle(QmpMessage message, JsonNode raw) throws QmpProtocolException {
+        lastHeard = System.nanoTime();
+        if (silent.compareAndSet(true, false)) {
+            events.answering();
+        }
         if (!greeting.isDone() && !(message instanceof QmpMessage.Greeting)) {
             throw new QmpProtocolException(socket + " does not speak QMP: it began with " + raw);
         }

@@ -3,19 +3,25 @@ package io.hypervise.engine.vm;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.hypervise.engine.qmp.QmpException;
+import io.hypervise.engine.qmp.QmpTimeoutException;
 import java.io.UncheckedIOException;
 import java.lang.System.Logger.Level;
 import java.nio.file.Files;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.Optional;
 import java.util.OptionalLong;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
 
 /**
  * One defined VM and what the engine knows of it. Actions hold {@link #lock} while they change it;
- * readers take {@link #status()} without the lock, so listing never waits on a worker.
+ * readers take {@link #status()} without the lock, so listing never waits on a worker. Whether the
+ * worker answers is tracked here too: {@link #silent} and {@link #answering} are called from its QMP
+ * connection's event thread and from commands that time out, without the lock.
  */
 final class ManagedVm {
 
@@ -29,15 +35,26 @@ final class ManagedVm {
     volatile Instant since;
     volatile Worker worker;
     volatile WorkerRecord record;
+    /** Null while the worker answers (or there is none). */
+    volatile Unresponsive unresponsive;
+    /** The last command an action sent that got no reply in time: the worker may still carry it out. */
+    private volatile LateCommand late;
+    /** A {@link VmService#checkAnswering} is out. */
+    final AtomicBoolean probing = new AtomicBoolean();
 
+    private final String host;
     private final Clock clock;
     private final Consumer<VmEvent> events;
     private final Duration commandTimeout;
     private final VmStore store;
 
-    ManagedVm(VmDefinition definition, VmFiles files, Clock clock, Consumer<VmEvent> events, Duration commandTimeout,
-            VmStore store) {
+    private record LateCommand(Worker worker, String command, Instant sentAt) {
+    }
+
+    ManagedVm(VmDefinition definition, VmFiles files, String host, Clock clock, Consumer<VmEvent> events,
+            Duration commandTimeout, VmStore store) {
         this.definition = definition;
+        this.host = host;
         this.files = files;
         this.clock = clock;
         this.events = events;
@@ -56,7 +73,8 @@ final class ManagedVm {
 
     VmStatus status() {
         Worker w = worker;
-        return new VmStatus(definition, state, reason, since, w == null ? OptionalLong.empty() : OptionalLong.of(w.pid()));
+        return new VmStatus(definition, state, reason, since, w == null ? OptionalLong.empty() : OptionalLong.of(w.pid()),
+                Optional.ofNullable(unresponsive));
     }
 
     /** Changes state through the state machine's table, logs the change with its cause and publishes it. */
@@ -97,20 +115,95 @@ final class ManagedVm {
         }
     }
 
-    /** Sends a QMP command to the VM's worker, within the command timeout. */
+    /**
+     * Sends a QMP command to the VM's worker, within the command timeout. Nothing is sent to a worker
+     * that has not answered since a command timed out: it would carry it out whenever it answers again.
+     */
     JsonNode command(String command, ObjectNode args) {
         Worker w = worker;
         if (w == null || w.qmp() == null) {
             throw new VmOperationException("VM '" + name() + "' has no worker to send '" + command + "' to");
         }
+        Unresponsive silence = unresponsive;
+        if (silence != null || w.qmp().isSilent()) {
+            throw new VmUnresponsiveException("VM '" + name() + "': '" + command + "' not sent: its worker (PID "
+                    + w.pid() + ") has not answered" + (silence == null ? "" : " since " + at(silence.since())
+                    + " (" + silence.reason() + ")"));
+        }
         try {
             return w.qmp().execute(command, args, commandTimeout);
+        } catch (QmpTimeoutException e) {
+            late = new LateCommand(w, command, clock.instant());
+            if (w.qmp().isSilent()) {
+                silent(w, "its QMP monitor did not answer '" + command + "' within " + commandTimeout.toSeconds() + " s");
+            }
+            throw new VmUnresponsiveException("VM '" + name() + "' did not answer: " + e.getMessage() + ". Its worker"
+                    + " (PID " + w.pid() + ") is stopped or stuck; should it answer later and carry '" + command
+                    + "' out, the VM's state will follow what it does", e);
         } catch (QmpException e) {
             throw new VmOperationException("VM '" + name() + "': " + e.getMessage(), e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new VmOperationException("VM '" + name() + "': interrupted while waiting for '" + command + "'", e);
         }
+    }
+
+    /** Refuses every action but turning off while the worker does not answer. */
+    void requireAnswering(VmAction action) {
+        Unresponsive silence = unresponsive;
+        if (silence != null && action != VmAction.TURN_OFF) {
+            throw new VmUnresponsiveException("cannot " + action.verb() + " VM '" + name() + "': its worker has not"
+                    + " answered since " + at(silence.since()) + " (" + silence.reason() + "); only turning it off is"
+                    + " possible until it answers again");
+        }
+    }
+
+    /** The worker {@code w} stopped answering: shown in the status, published and logged, once per silence. */
+    void silent(Worker w, String what) {
+        Unresponsive silence;
+        synchronized (this) {
+            if (worker != w || unresponsive != null) {
+                return;
+            }
+            silence = new Unresponsive(clock.instant(), what);
+            unresponsive = silence;
+        }
+        LOG.log(Level.WARNING, () -> "VM '" + name() + "' (" + id() + ") on host " + host + ": worker " + w.pid()
+                + " stopped answering: " + what + "; shown as unresponsive until it answers again");
+        events.accept(new VmEvent.ResponsivenessChanged(id(), name(), Optional.of(silence), what, silence.since()));
+    }
+
+    /** The worker {@code w} answers again, or is gone: the flag clears, logged and published once. */
+    void answering(Worker w, String why) {
+        Unresponsive silence;
+        synchronized (this) {
+            silence = unresponsive;
+            if (worker != w || silence == null) {
+                return;
+            }
+            unresponsive = null;
+        }
+        Instant now = clock.instant();
+        String what = why + "; shown as unresponsive since " + at(silence.since()) + " ("
+                + Duration.between(silence.since(), now).toSeconds() + " s)";
+        LOG.log(Level.INFO, () -> "VM '" + name() + "' (" + id() + ") on host " + host + ": worker " + w.pid()
+                + " is no longer unresponsive: " + what);
+        events.accept(new VmEvent.ResponsivenessChanged(id(), name(), Optional.empty(), what, now));
+    }
+
+    /**
+     * For the reason of a state the worker reached on its own: names the command that had timed out,
+     * which it has now carried out (once; later changes are the worker's own).
+     */
+    String lateNote(Worker w) {
+        LateCommand command = late;
+        late = null;
+        return command == null || command.worker() != w ? ""
+                : " (carrying out '" + command.command() + "', sent at " + at(command.sentAt()) + ", which had got no reply in time)";
+    }
+
+    private static String at(Instant instant) {
+        return instant.truncatedTo(ChronoUnit.SECONDS).toString();
     }
 
     void progress(VmAction action, long done, long total) {

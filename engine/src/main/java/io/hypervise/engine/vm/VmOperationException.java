@@ -1,7 +1,7 @@
 package io.hypervise.engine.vm;
 
 /** An allowed action that failed while it was carried out: the worker would not start, a save broke off. */
-public final class VmOperationException extends EngineException {
+public sealed class VmOperationException extends EngineException permits VmUnresponsiveException {
 
     public VmOperationException(String message) {
         super(message);

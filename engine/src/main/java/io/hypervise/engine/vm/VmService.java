@@ -1,6 +1,7 @@
 package io.hypervise.engine.vm;
 
 import io.hypervise.engine.network.VirtualSwitches;
+import io.hypervise.engine.qmp.QmpException;
 import io.hypervise.engine.storage.StorageRoot;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -25,13 +26,15 @@ import java.util.function.Consumer;
  *
  * <p>Each VM has a lock that its actions hold while they change its state; listing and reading status
  * never take it, so a worker that stops answering can slow only the actions on its own VM, and only up
- * to the command timeout.
+ * to the command timeout. Once a command has timed out, the VM shows as unresponsive and every action
+ * but turning off is refused at once, until the worker answers again (see {@link Unresponsive}).
  */
 public final class VmService implements AutoCloseable {
 
     private static final System.Logger LOG = System.getLogger(VmService.class.getName());
 
     private final EngineSettings settings;
+    private final String hostname;
     private final StorageRoot storage;
     private final VmDefinitionValidator validator;
     private final VmStore store;
@@ -42,9 +45,11 @@ public final class VmService implements AutoCloseable {
     private final Map<String, ManagedVm> vms = new ConcurrentHashMap<>();
     private final List<Consumer<VmEvent>> listeners = new CopyOnWriteArrayList<>();
 
-    public VmService(EngineSettings settings, StorageRoot storage, QemuCommandLine commandLine, DiskImages images,
-            VirtualSwitches switches, Clock clock) {
+    /** @param hostname the host's name, for the log lines an operator of many hosts reads */
+    public VmService(EngineSettings settings, String hostname, StorageRoot storage, QemuCommandLine commandLine,
+            DiskImages images, VirtualSwitches switches, Clock clock) {
         this.settings = settings;
+        this.hostname = hostname;
         this.images = images;
         this.storage = storage;
         this.validator = new VmDefinitionValidator(storage);
@@ -246,8 +251,8 @@ public final class VmService implements AutoCloseable {
     }
 
     /**
-     * The workers of Running and Paused VMs that the engine is connected to, read without any VM's
-     * lock: a VM in the middle of an action shows as it was or as it is.
+     * The workers of Running and Paused VMs that the engine is connected to and that answer, read
+     * without any VM's lock: a VM in the middle of an action shows as it was or as it is.
      */
     public List<RunningWorker> runningWorkers() {
         List<RunningWorker> running = new ArrayList<>();
@@ -255,7 +260,7 @@ public final class VmService implements AutoCloseable {
             VmState state = vm.state;
             Worker worker = vm.worker;
             if ((state == VmState.RUNNING || state == VmState.PAUSED) && worker != null && worker.qmp() != null
-                    && worker.qmp().isOpen()) {
+                    && worker.qmp().isOpen() && vm.unresponsive == null) {
                 running.add(new RunningWorker(vm.definition, state, worker.pid(), worker.startTicks(), worker.qmp()));
             }
         }
@@ -270,6 +275,30 @@ public final class VmService implements AutoCloseable {
     public Optional<VmStatus> find(String id) {
         ManagedVm vm = id == null ? null : vms.get(id);
         return vm == null ? Optional.empty() : Optional.of(vm.status());
+    }
+
+    /**
+     * Asks the VM's worker, in the background, whether it still answers: for those who saw another of
+     * its sockets (its display) time out. A worker that does not answer within the command timeout is
+     * shown as unresponsive, like one whose command timed out. Returns at once; never waits on a worker.
+     */
+    public void checkAnswering(String id) {
+        ManagedVm vm = get(id);
+        Worker worker = vm.worker;
+        if (worker == null || worker.qmp() == null || vm.unresponsive != null || !vm.probing.compareAndSet(false, true)) {
+            return;
+        }
+        Thread.ofVirtual().name("answering-" + worker.pid()).start(() -> {
+            try {
+                worker.qmp().execute("query-status", null, settings.commandTimeout());
+            } catch (QmpException e) {
+                vm.log("its worker did not answer a check: " + e.getMessage());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } finally {
+                vm.probing.set(false);
+            }
+        });
     }
 
     public Path serialLog(String id) {
@@ -347,6 +376,7 @@ public final class VmService implements AutoCloseable {
         vm.lock.lock();
         try {
             VmStateMachine.check(VmAction.SHUT_DOWN, vm.state, vm.name());
+            vm.requireAnswering(VmAction.SHUT_DOWN);
             worker = vm.worker;
             vm.transition(VmState.STOPPING, "shut down requested: ACPI power button pressed");
             try {
@@ -401,6 +431,7 @@ public final class VmService implements AutoCloseable {
         vm.lock.lock();
         try {
             VmStateMachine.check(action, vm.state, vm.name());
+            vm.requireAnswering(action);
             body.run(vm);
             return vm.status();
         } finally {
@@ -421,7 +452,7 @@ public final class VmService implements AutoCloseable {
     }
 
     private ManagedVm manage(VmDefinition def, VmFiles files) {
-        return new ManagedVm(def, files, clock, this::publish, settings.commandTimeout(), store);
+        return new ManagedVm(def, files, hostname, clock, this::publish, settings.commandTimeout(), store);
     }
 
     private ManagedVm get(String id) {

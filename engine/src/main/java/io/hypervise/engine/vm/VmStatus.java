@@ -1,13 +1,15 @@
 package io.hypervise.engine.vm;
 
 import java.time.Instant;
+import java.util.Optional;
 import java.util.OptionalLong;
 
 /**
  * A VM as the engine sees it right now: its definition, state, why it is in that state and since
- * when, and its worker's PID while one exists.
+ * when, its worker's PID while one exists, and whether that worker has stopped answering.
  */
-public record VmStatus(VmDefinition definition, VmState state, String reason, Instant since, OptionalLong workerPid) {
+public record VmStatus(VmDefinition definition, VmState state, String reason, Instant since, OptionalLong workerPid,
+        Optional<Unresponsive> unresponsive) {
 
     public String id() {
         return definition.id();

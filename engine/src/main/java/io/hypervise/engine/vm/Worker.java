@@ -11,7 +11,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
-import java.util.function.Consumer;
 
 /**
  * One QEMU process running one VM, and the engine's QMP connection to it.
@@ -71,15 +70,28 @@ final class Worker {
         return ProcessHandle.of(record.pid()).map(h -> new Worker(h, null, record.startTicks(), files));
     }
 
-    /** Connects QMP; events go to {@code events}, and a closed connection starts the death watch. */
-    void connect(Duration timeout, Consumer<QmpEvent> events) throws QmpException {
+    /**
+     * Connects QMP; events, silences and answers go to {@code supervisor}, and a closed connection
+     * starts the death watch.
+     */
+    void connect(Duration timeout, QmpListener supervisor) throws QmpException {
         QmpListener listener = new QmpListener() {
             @Override
             public void onEvent(QmpEvent event) {
                 if (event.name().equals("SHUTDOWN")) {
                     shutdownReason = event.data().path("reason").asText("unknown");
                 }
-                events.accept(event);
+                supervisor.onEvent(event);
+            }
+
+            @Override
+            public void onSilent(String command, Duration commandTimeout) {
+                supervisor.onSilent(command, commandTimeout);
+            }
+
+            @Override
+            public void onAnswering() {
+                supervisor.onAnswering();
             }
 
             @Override

@@ -5,6 +5,7 @@ import io.hypervise.engine.network.VirtualSwitches;
 import io.hypervise.engine.qmp.QmpClosedException;
 import io.hypervise.engine.qmp.QmpEvent;
 import io.hypervise.engine.qmp.QmpException;
+import io.hypervise.engine.qmp.QmpListener;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
@@ -71,7 +72,7 @@ final class WorkerSupervisor {
         watch(vm, worker);
         vm.log("worker " + worker.pid() + " launched: " + argv);
         try {
-            worker.connect(settings.qmpConnectTimeout(), event -> onQmpEvent(vm, worker, event));
+            worker.connect(settings.qmpConnectTimeout(), listenerFor(vm, worker));
         } catch (QmpException e) {
             throw failAndEnd(vm, worker, fallback, "the worker did not open its QMP socket: " + e.getMessage());
         }
@@ -150,6 +151,7 @@ final class WorkerSupervisor {
         if (vm.worker != worker) {
             return;
         }
+        vm.answering(worker, "its worker ended");
         vm.worker = null;
         vm.record = null;
         worker.detach();
@@ -188,13 +190,14 @@ final class WorkerSupervisor {
         vm.record = record.get();
         watch(vm, worker);
         try {
-            worker.connect(settings.qmpConnectTimeout(), event -> onQmpEvent(vm, worker, event));
+            worker.connect(settings.qmpConnectTimeout(), listenerFor(vm, worker));
             resumeSupervision(vm, worker, record.get());
         } catch (QmpException | VmOperationException e) {
             // Killing a guest because its worker is slow to answer would lose it; say so and let a person decide.
             worker.watchWithoutQmp();
             vm.found(VmState.RUNNING, "re-attached to worker " + worker.pid() + ", but it does not answer QMP ("
                     + e.getMessage() + "); turn the VM off to recover");
+            vm.silent(worker, "it did not answer QMP when the engine re-attached to it");
         }
     }
 
@@ -258,6 +261,55 @@ final class WorkerSupervisor {
         }, runnable -> Thread.ofVirtual().name("worker-exit-" + worker.pid()).start(runnable));
     }
 
+    /** What the supervisor hears from a worker's QMP connection: its events, its silences, its answers. */
+    private static QmpListener listenerFor(ManagedVm vm, Worker worker) {
+        return new QmpListener() {
+            @Override
+            public void onEvent(QmpEvent event) {
+                onQmpEvent(vm, worker, event);
+            }
+
+            @Override
+            public void onSilent(String command, Duration timeout) {
+                vm.silent(worker, "its QMP monitor did not answer '" + command + "' within " + timeout.toSeconds() + " s");
+            }
+
+            @Override
+            public void onAnswering() {
+                vm.answering(worker, "its QMP monitor answers again");
+                Thread.ofVirtual().name("reconcile-" + worker.pid()).start(() -> reconcile(vm, worker));
+            }
+
+            @Override
+            public void onClose(Throwable causeOrNull) {
+                // the worker's own listener starts the death watch
+            }
+        };
+    }
+
+    /**
+     * After a silence, makes the recorded state what QEMU says it is: commands sent before the worker
+     * stopped answering (a pause that timed out) may have been carried out since.
+     */
+    private static void reconcile(ManagedVm vm, Worker worker) {
+        vm.lock.lock();
+        try {
+            if (vm.worker != worker || (vm.state != VmState.RUNNING && vm.state != VmState.PAUSED)) {
+                return;
+            }
+            String status = vm.command("query-status", null).path("status").asText("");
+            VmState real = status.equals("running") ? VmState.RUNNING : VmState.PAUSED;
+            if (real != vm.state) {
+                vm.transition(real, "QEMU reports '" + status + "' now that its worker answers again"
+                        + vm.lateNote(worker));
+            }
+        } catch (VmOperationException e) {
+            vm.log("could not ask its worker " + worker.pid() + " what it is doing: " + e.getMessage());
+        } finally {
+            vm.lock.unlock();
+        }
+    }
+
     /** Follows pauses and resumes that the worker reports on its own, when no action is under way. */
     private static void onQmpEvent(ManagedVm vm, Worker worker, QmpEvent event) {
         if (!event.name().equals("STOP") && !event.name().equals("RESUME")) {
@@ -272,9 +324,9 @@ final class WorkerSupervisor {
                 return;
             }
             if (event.name().equals("STOP") && vm.state == VmState.RUNNING) {
-                vm.transition(VmState.PAUSED, "the worker paused the guest");
+                vm.transition(VmState.PAUSED, "the worker paused the guest" + vm.lateNote(worker));
             } else if (event.name().equals("RESUME") && vm.state == VmState.PAUSED) {
-                vm.transition(VmState.RUNNING, "the worker resumed the guest");
+                vm.transition(VmState.RUNNING, "the worker resumed the guest" + vm.lateNote(worker));
             }
         } finally {
             vm.lock.unlock();

@@ -7,6 +7,10 @@ import static org.assertj.core.api.Assertions.catchThrowableOfType;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.ServerSocketChannel;
+import java.nio.channels.SocketChannel;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -181,17 +185,21 @@ class QmpClientTest {
     void timedOutCommandThrowsAndTheClientStaysUsable() throws Exception {
         try (FakeQmpServer server = FakeQmpServer.replaying(socket(), "late-reply.qmp");
              QmpClient client = connect(server)) {
+            client.silentAfter(Duration.ZERO);
             QmpTimeoutException timeout = catchThrowableOfType(QmpTimeoutException.class,
                     () -> client.execute("query-status", Duration.ofMillis(300)));
             assertThat(timeout.command()).isEqualTo("query-status");
             assertThat(timeout.timeout()).isEqualTo(Duration.ofMillis(300));
             assertThat(timeout).hasMessage("QMP command 'query-status' got no response from " + socket()
                     + " within 300 ms");
+            assertThat(client.isSilent()).isTrue();
 
             // The late query-status reply arrives first and must not be taken for this one.
             JsonNode version = client.execute("query-version");
             assertThat(version.has("qemu")).isTrue();
             assertThat(client.isOpen()).isTrue();
+            assertThat(client.isSilent()).as("QEMU answered again").isFalse();
+            assertThat(listener.awaitSilenceAndAnswer()).containsExactly("silent: query-status (300 ms)", "answering");
         }
     }
 
@@ -281,6 +289,27 @@ class QmpClientTest {
             client.close();
             Thread.sleep(100);
             assertThat(listener.closeCount()).isEqualTo(1);
+        }
+    }
+
+    /**
+     * A stopped worker's QMP socket: listening (backlog 1, as QEMU's), never accepting. The kernel queues
+     * two connections; the third connect blocks in the kernel, and must still end at the deadline.
+     */
+    @Test
+    void connectEndsAtItsDeadlineWhenAStoppedWorkersQueueIsFull() throws Exception {
+        try (ServerSocketChannel stopped = ServerSocketChannel.open(StandardProtocolFamily.UNIX)) {
+            stopped.bind(UnixDomainSocketAddress.of(socket()), 1);
+            List<SocketChannel> queued = List.of(SocketChannel.open(UnixDomainSocketAddress.of(socket())),
+                    SocketChannel.open(UnixDomainSocketAddress.of(socket())));
+            Instant start = Instant.now();
+            assertThatThrownBy(() -> QmpClient.connect(socket(), Duration.ofMillis(500), listener))
+                    .isInstanceOf(QmpConnectException.class)
+                    .hasMessageContaining("did not accept a connection in time");
+            assertThat(Duration.between(start, Instant.now())).isBetween(Duration.ofMillis(500), Duration.ofSeconds(3));
+            for (SocketChannel q : queued) {
+                q.close();
+            }
         }
     }
 

@@ -19,12 +19,23 @@ class RecordingListener implements QmpListener {
     private final BlockingQueue<QmpEvent> events = new LinkedBlockingQueue<>();
     private final List<Throwable> closeCauses = Collections.synchronizedList(new ArrayList<>());
     private final CountDownLatch closed = new CountDownLatch(1);
+    private final BlockingQueue<String> silences = new LinkedBlockingQueue<>();
     private final List<String> threads = Collections.synchronizedList(new ArrayList<>());
 
     @Override
     public void onEvent(QmpEvent event) {
         threads.add(Thread.currentThread().getName());
         events.add(event);
+    }
+
+    @Override
+    public void onSilent(String command, Duration timeout) {
+        silences.add("silent: " + command + " (" + Durations.format(timeout) + ")");
+    }
+
+    @Override
+    public void onAnswering() {
+        silences.add("answering");
     }
 
     @Override
@@ -56,6 +67,19 @@ class RecordingListener implements QmpListener {
             fail("onClose was not called within " + PATIENCE);
         }
         return closeCauses.getFirst();
+    }
+
+    /** The next onSilent and the onAnswering after it, as "silent: COMMAND (TIMEOUT)", "answering". */
+    List<String> awaitSilenceAndAnswer() throws InterruptedException {
+        List<String> seen = new ArrayList<>();
+        for (int i = 0; i < 2; i++) {
+            String next = silences.poll(PATIENCE.toMillis(), TimeUnit.MILLISECONDS);
+            if (next == null) {
+                fail("only " + seen + " within " + PATIENCE);
+            }
+            seen.add(next);
+        }
+        return seen;
     }
 
     int closeCount() {

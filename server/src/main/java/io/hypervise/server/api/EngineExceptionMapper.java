@@ -6,6 +6,7 @@ import io.hypervise.engine.vm.VmAlreadyExistsException;
 import io.hypervise.engine.vm.VmNotFoundException;
 import io.hypervise.engine.vm.VmOperationException;
 import io.hypervise.engine.vm.VmStateException;
+import io.hypervise.engine.vm.VmUnresponsiveException;
 import jakarta.ws.rs.core.Response;
 import jakarta.ws.rs.ext.ExceptionMapper;
 import jakarta.ws.rs.ext.Provider;
@@ -21,6 +22,8 @@ public class EngineExceptionMapper implements ExceptionMapper<EngineException> {
             case VmStateException x -> Problem.response(409, x.getMessage());
             case VmAlreadyExistsException x -> Problem.response(409, x.getMessage());
             case InvalidVmDefinitionException x -> Problem.response(400, x.getMessage(), x.violations());
+            // The worker did not answer in time: nothing is known to have happened.
+            case VmUnresponsiveException x -> Problem.response(504, x.getMessage());
             // The worker, not the client, failed: a gateway error carrying QEMU's reason.
             case VmOperationException x -> Problem.response(502, x.getMessage());
         };

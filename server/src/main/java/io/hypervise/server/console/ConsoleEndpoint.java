@@ -14,6 +14,7 @@ import io.smallrye.common.annotation.RunOnVirtualThread;
 import io.vertx.core.buffer.Buffer;
 import jakarta.inject.Inject;
 import java.io.IOException;
+import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -40,7 +41,12 @@ public class ConsoleEndpoint {
 
     private final Map<String, ConsoleSession> sessions = new ConcurrentHashMap<>();
 
+    /** How long the display may take to accept the bridge's connection. */
+    static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(5);
+
+    /** On a virtual thread: connecting to a worker's display may wait (never past CONNECT_TIMEOUT). */
     @OnOpen
+    @RunOnVirtualThread
     void open(WebSocketConnection connection) {
         ConsoleGrant grant = connection.userData().get(ConsoleHandshake.GRANT);
         if (grant == null) { // cannot happen: the handshake check runs first
@@ -49,7 +55,7 @@ public class ConsoleEndpoint {
         }
         ConsoleSession session;
         try {
-            session = ConsoleSession.connect(grant);
+            session = ConsoleSession.connect(grant, CONNECT_TIMEOUT);
         } catch (IOException e) {
             LOG.infof("console of %s for %s: cannot reach the display: %s", grant.vmId(), grant.caller().username(), e);
             connection.closeAndAwait(new CloseReason(UNAVAILABLE, "the VM's display is not available"));

@@ -1,7 +1,7 @@
 package io.hypervise.server.console;
 
+import io.hypervise.engine.qmp.DeadlineSocket;
 import java.io.IOException;
-import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.time.Duration;
@@ -37,10 +37,19 @@ final class ConsoleSession {
         this.filter = new RfbClientFilter(grant.viewOnly());
     }
 
-    /** Connects to the VM's display socket; the stream starts with {@link #pump}. */
-    static ConsoleSession connect(ConsoleGrant grant) throws IOException {
-        SocketChannel channel = SocketChannel.open(UnixDomainSocketAddress.of(grant.display()));
-        return new ConsoleSession(grant, channel);
+    /**
+     * Connects to the VM's display socket, within {@code timeout} (a stopped worker's full queue of
+     * connections would block connect for good); the stream starts with {@link #pump}. Once connected,
+     * a display that goes quiet only leaves its own viewer waiting, until either side closes.
+     */
+    static ConsoleSession connect(ConsoleGrant grant, Duration timeout) throws IOException {
+        DeadlineSocket socket = DeadlineSocket.connect(grant.display(), timeout);
+        if (!socket.disarm()) {
+            socket.close();
+            throw new DeadlineSocket.NotAnsweringException("the display of VM " + grant.vmId()
+                    + " accepted no connection within " + timeout.toSeconds() + " s", null);
+        }
+        return new ConsoleSession(grant, socket.channel());
     }
 
     ConsoleGrant grant() {

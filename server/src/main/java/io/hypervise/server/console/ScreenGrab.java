@@ -1,5 +1,6 @@
 package io.hypervise.server.console;
 
+import io.hypervise.engine.qmp.DeadlineSocket;
 import java.awt.RenderingHints;
 import java.awt.image.BufferedImage;
 import java.io.ByteArrayOutputStream;
@@ -7,7 +8,6 @@ import java.io.DataInputStream;
 import java.io.EOFException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.Channels;
@@ -32,21 +32,18 @@ public final class ScreenGrab {
     private ScreenGrab() {
     }
 
-    /** The display's current frame; fails after {@code timeout} (a hung display must not hang a list). */
+    /**
+     * The display's current frame, within {@code timeout} from connecting to the last pixel: a stopped
+     * worker's display accepts no connection or sends nothing, and must not hang whoever asked.
+     *
+     * @throws DeadlineSocket.NotAnsweringException if the display did not answer in time
+     */
     public static BufferedImage frame(Path display, Duration timeout) throws IOException {
-        try (SocketChannel channel = SocketChannel.open(UnixDomainSocketAddress.of(display))) {
-            Thread watchdog = Thread.ofVirtual().start(() -> {
-                try {
-                    Thread.sleep(timeout);
-                    channel.close();
-                } catch (InterruptedException | IOException done) {
-                    // finished in time, or already closed
-                }
-            });
+        try (DeadlineSocket socket = DeadlineSocket.connect(display, timeout)) {
             try {
-                return read(new DataInputStream(Channels.newInputStream(channel)), channel);
-            } finally {
-                watchdog.interrupt();
+                return read(new DataInputStream(Channels.newInputStream(socket.channel())), socket.channel());
+            } catch (IOException e) {
+                throw socket.failure("read a frame from", e);
             }
         }
     }

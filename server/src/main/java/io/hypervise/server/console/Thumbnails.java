@@ -1,19 +1,35 @@
 package io.hypervise.server.console;
 
+import io.hypervise.engine.Engine;
+import io.hypervise.engine.qmp.DeadlineSocket;
+import io.hypervise.engine.vm.VmNotFoundException;
 import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+import java.awt.image.BufferedImage;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Screen thumbnails shared by everyone looking: a VM's frame is grabbed (a whole RFB frame, scaled and
  * encoded: tens of milliseconds of CPU) at most once per {@code maxAge} and size, however many pages
- * show it, and concurrent requests for the same one wait for a single grab.
+ * show it.
+ *
+ * <p>One worker's display must never hold what the rest of the server needs: a VM has at most one grab
+ * at a time, on a virtual thread of its own and bounded by {@link #GRAB_TIMEOUT}; concurrent requests
+ * wait for that grab, never past its deadline. A display that did not answer in time is remembered as
+ * not answering: requests for it are refused at once (while one grab at a time checks whether it
+ * answers again), and the engine is asked to check its worker, which it then shows as unresponsive.
  */
 @ApplicationScoped
 public class Thumbnails {
@@ -28,11 +44,16 @@ public class Thumbnails {
     private record Shot(byte[] png, Instant at) {
     }
 
-    /** One per key: who grabs holds it, so the others wait and then take the same picture. */
-    private final Map<Key, Object> locks = new ConcurrentHashMap<>();
     private final Map<Key, Shot> shots = new ConcurrentHashMap<>();
+    /** The grab in flight per VM: at most one. */
+    private final Map<String, CompletableFuture<BufferedImage>> grabbing = new ConcurrentHashMap<>();
+    /** VMs whose last grab timed out, and when: until a grab succeeds. */
+    private final Map<String, Instant> notAnswering = new ConcurrentHashMap<>();
     private final Clock clock;
     private final AtomicLong grabs = new AtomicLong();
+
+    @Inject
+    Engine engine;
 
     public Thumbnails() {
         this(Clock.systemUTC());
@@ -47,23 +68,86 @@ public class Thumbnails {
         return grabs.get();
     }
 
-    /** A PNG of the VM's screen at most {@code width} wide, no older than {@code maxAge} (zero: grab now). */
+    /**
+     * A PNG of the VM's screen at most {@code width} wide, no older than {@code maxAge} (zero: grab now).
+     *
+     * @throws DeadlineSocket.NotAnsweringException at once if the display is known not to answer, or
+     *                                              after the grab's deadline if it did not answer in time
+     * @throws IOException                          if the display failed otherwise (closed: the VM stopped)
+     */
     public byte[] png(String vmId, Path display, int width, Duration maxAge) throws IOException {
         Key key = new Key(vmId, width);
-        synchronized (locks.computeIfAbsent(key, k -> new Object())) {
-            Shot shot = shots.get(key);
-            Instant now = clock.instant();
-            if (shot != null && !maxAge.isZero() && !shot.at().plus(maxAge).isBefore(now)) {
-                return shot.png();
+        Shot shot = shots.get(key);
+        Instant now = clock.instant();
+        if (shot != null && !maxAge.isZero() && !shot.at().plus(maxAge).isBefore(now)) {
+            return shot.png();
+        }
+        CompletableFuture<BufferedImage> grab = grab(vmId, display);
+        Instant silentSince = notAnswering.get(vmId);
+        if (silentSince != null) {
+            throw new DeadlineSocket.NotAnsweringException("the display of VM " + vmId + " has not answered since "
+                    + silentSince.truncatedTo(ChronoUnit.SECONDS) + "; its worker may be stopped or hung", null);
+        }
+        byte[] png = ScreenGrab.png(await(grab), width);
+        shots.put(key, new Shot(png, now));
+        // Forget what nobody asked for lately.
+        shots.entrySet().removeIf(e -> e.getValue().at().plus(KEEP).isBefore(now));
+        return png;
+    }
+
+    /** The VM's grab in flight, or a new one on a virtual thread; either ends by its deadline. */
+    private CompletableFuture<BufferedImage> grab(String vmId, Path display) {
+        CompletableFuture<BufferedImage> frame = new CompletableFuture<>();
+        CompletableFuture<BufferedImage> inFlight = grabbing.putIfAbsent(vmId, frame);
+        if (inFlight != null) {
+            return inFlight;
+        }
+        grabs.incrementAndGet();
+        Thread.ofVirtual().name("screen-grab-" + vmId).start(() -> {
+            try {
+                BufferedImage image = ScreenGrab.frame(display, GRAB_TIMEOUT);
+                notAnswering.remove(vmId);
+                frame.complete(image);
+            } catch (DeadlineSocket.NotAnsweringException e) {
+                notAnswering.putIfAbsent(vmId, clock.instant());
+                frame.completeExceptionally(e);
+                checkWorker(vmId);
+            } catch (IOException | RuntimeException e) {
+                frame.completeExceptionally(e);
+            } finally {
+                grabbing.remove(vmId, frame);
             }
-            grabs.incrementAndGet();
-            byte[] png = ScreenGrab.png(ScreenGrab.frame(display, GRAB_TIMEOUT), width);
-            shots.put(key, new Shot(png, now));
-            // Forget what nobody asked for lately. A lock dropped while someone waits on it costs at
-            // most one extra grab, never a wrong picture.
-            shots.entrySet().removeIf(e -> e.getValue().at().plus(KEEP).isBefore(now));
-            locks.keySet().removeIf(k -> !shots.containsKey(k));
-            return png;
+        });
+        return frame;
+    }
+
+    /** Has the engine ask the VM's worker whether it answers (it may have been deleted meanwhile). */
+    private void checkWorker(String vmId) {
+        try {
+            engine.vms().checkAnswering(vmId);
+        } catch (VmNotFoundException gone) {
+            notAnswering.remove(vmId);
+        }
+    }
+
+    /** Waits for a grab, never past its deadline (plus a moment for the grab to say why it ended). */
+    private static BufferedImage await(CompletableFuture<BufferedImage> grab) throws IOException {
+        try {
+            return grab.get(GRAB_TIMEOUT.plusSeconds(1).toMillis(), TimeUnit.MILLISECONDS);
+        } catch (TimeoutException e) {
+            throw new DeadlineSocket.NotAnsweringException("the display did not answer within "
+                    + GRAB_TIMEOUT.toSeconds() + " s", e);
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof IOException io) {
+                throw io;
+            }
+            if (e.getCause() instanceof RuntimeException r) {
+                throw r;
+            }
+            throw new IOException(e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while waiting for the display", e);
         }
     }
 }

@@ -27,6 +27,7 @@ import io.hypervise.server.vm.VmResource;
 import io.hypervise.server.vm.VmSettingsRequest;
 import io.hypervise.server.vm.VmView;
 import io.quarkus.qute.TemplateInstance;
+import io.smallrye.common.annotation.RunOnVirtualThread;
 import jakarta.inject.Inject;
 import jakarta.ws.rs.BeanParam;
 import jakarta.ws.rs.Consumes;
@@ -117,6 +118,7 @@ public class Fragments {
     @Produces("image/png")
     @Operation(hidden = true)
     @Requires(Permission.VM_CONSOLE_VIEW)
+    @RunOnVirtualThread // as the API's: a display that does not answer must not hold a server thread
     public Response screen(@PathParam("id") String id, @QueryParam("width") String width) {
         return vms.screen(id, width, null);
     }

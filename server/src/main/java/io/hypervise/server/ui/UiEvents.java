@@ -37,7 +37,7 @@ public class UiEvents {
 
     void listen(@Observes StartupEvent start) {
         engine.vms().addListener(event -> {
-            if (event instanceof VmEvent.StateChanged) {
+            if (event instanceof VmEvent.StateChanged || event instanceof VmEvent.ResponsivenessChanged) {
                 changes.onNext("vms-changed");
             }
         });

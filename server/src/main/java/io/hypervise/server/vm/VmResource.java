@@ -1,6 +1,7 @@
 package io.hypervise.server.vm;
 
 import io.hypervise.engine.Engine;
+import io.hypervise.engine.qmp.DeadlineSocket;
 import io.hypervise.engine.vm.EngineException;
 import io.hypervise.engine.vm.VmAction;
 import io.hypervise.engine.vm.VmStateMachine;
@@ -11,6 +12,7 @@ import io.hypervise.server.audit.AuditLog;
 import io.hypervise.server.counters.CounterQueries;
 import io.hypervise.server.counters.CounterRange;
 import io.hypervise.server.counters.CounterSeriesView;
+import io.smallrye.common.annotation.RunOnVirtualThread;
 import io.hypervise.engine.vm.VmState;
 import io.hypervise.engine.vm.VmStatus;
 import io.hypervise.server.access.Caller;
@@ -289,12 +291,14 @@ public class VmResource {
     /**
      * A thumbnail of the VM's screen (PNG, at most {@code width} pixels wide), read from the same
      * display stream as the console. Whoever may watch the console may see it; 409 while the VM has
-     * no display (Off, Saved).
+     * no display (Off, Saved); 503 when its display does not answer (within 5 s, or at once when it did
+     * not answer the last time). On a virtual thread: waiting for a worker never holds a server thread.
      */
     @GET
     @Path("{id}/screen.png")
     @Produces("image/png")
     @Requires(Permission.VM_CONSOLE_VIEW)
+    @RunOnVirtualThread
     public Response screen(@PathParam("id") String id, @QueryParam("width") String widthParam,
             @QueryParam("maxAge") String maxAgeParam) {
         List<Violation> violations = new ArrayList<>();
@@ -317,6 +321,8 @@ public class VmResource {
         try {
             byte[] png = thumbnails.png(id, display, width, Duration.ofSeconds(maxAge));
             return Response.ok(png, "image/png").header("Cache-Control", "no-store").build();
+        } catch (DeadlineSocket.NotAnsweringException e) {
+            return Problem.response(503, "VM '" + vm.name + "' shows no screen now: " + e.getMessage());
         } catch (IOException e) {
             return Problem.response(409, "VM '" + vm.name + "' has no screen now: " + e.getMessage());
         }

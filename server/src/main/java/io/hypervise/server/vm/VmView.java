@@ -2,6 +2,8 @@ package io.hypervise.server.vm;
 
 import com.fasterxml.jackson.annotation.JsonProperty;
 import io.hypervise.engine.vm.DiskImages;
+import io.hypervise.engine.vm.Unresponsive;
+import io.hypervise.engine.vm.VmAction;
 import io.hypervise.engine.vm.VmState;
 import io.hypervise.engine.vm.VmStateMachine;
 import io.hypervise.engine.vm.VmStatus;
@@ -13,7 +15,8 @@ import java.util.Locale;
 import java.util.Optional;
 
 /**
- * A VM as the API shows it, with the actions its state offers; {@code pending} is "creating" or
+ * A VM as the API shows it, with the actions its state offers; {@code unresponsive} (since when, and
+ * what went unanswered) while its worker does not answer, else null; {@code pending} is "creating" or
  * "deleting" while that is under way (actions on it are refused meanwhile), null otherwise.
  */
 public record VmView(
@@ -34,6 +37,7 @@ public record VmView(
         Long workerPid,
         List<String> actions,
         Lease lease,
+        Unresponsive unresponsive,
         String pending) {
 
     /** When the VM's lease ends (from its self-service policy), and whether it was warned and stopped. */
@@ -54,6 +58,7 @@ public record VmView(
     /** From the inventory's record, with the engine's live state where the engine has the VM. */
     static VmView of(VmEntity vm, Optional<VmStatus> live, DiskImages images) {
         VmState state = live.map(VmStatus::state).orElse(vm.state);
+        Optional<Unresponsive> silent = live.flatMap(VmStatus::unresponsive);
         return new VmView(vm.id, vm.name, vm.owner, vm.hostId, vm.templateId, state.displayName(),
                 live.map(VmStatus::reason).orElse(vm.stateReason),
                 live.map(VmStatus::since).orElse(vm.stateSince),
@@ -62,8 +67,11 @@ public record VmView(
                         d.sizeBytes, images.owns(vm.id, Path.of(d.path)))).toList(),
                 vm.nics.stream().map(n -> new NicView("net" + n.position, n.mac, n.switchId, n.vlan)).toList(),
                 live.flatMap(s -> s.workerPid().isPresent() ? Optional.of(s.workerPid().getAsLong()) : Optional.empty()).orElse(null),
-                VmStateMachine.actionsIn(state).stream().map(a -> a.name().toLowerCase(Locale.ROOT).replace('_', '-')).toList(),
+                // The engine refuses all but turning off while the worker does not answer.
+                VmStateMachine.actionsIn(state).stream().filter(a -> silent.isEmpty() || a == VmAction.TURN_OFF)
+                        .map(a -> a.name().toLowerCase(Locale.ROOT).replace('_', '-')).toList(),
                 vm.leaseExpiresAt == null ? null : new Lease(vm.leaseExpiresAt, vm.leaseWarnedAt, vm.leaseStoppedAt),
+                silent.orElse(null),
                 vm.pending == null ? null : vm.pending.name().toLowerCase(Locale.ROOT));
     }
 }

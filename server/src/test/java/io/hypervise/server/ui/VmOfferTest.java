@@ -81,6 +81,6 @@ class VmOfferTest {
             default -> List.of();
         };
         return new VmView("vm-1", "box", owner, "host", null, state, null, Instant.now(), 1, 128, "enlightened", "vnc",
-                List.of(), List.of(), null, actions, null, null);
+                List.of(), List.of(), null, actions, null, null, null);
     }
 }
