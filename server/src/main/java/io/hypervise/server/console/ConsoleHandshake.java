@@ -2,6 +2,8 @@ package io.hypervise.server.console;
 
 import io.hypervise.server.access.Caller;
 import io.hypervise.server.access.CurrentCaller;
+import io.hypervise.server.access.SignedOutSessions;
+import io.quarkus.security.identity.SecurityIdentity;
 import io.quarkus.websockets.next.HttpUpgradeCheck;
 import io.quarkus.websockets.next.UserData;
 import io.smallrye.mutiny.Uni;
@@ -25,6 +27,8 @@ import org.jboss.logging.Logger;
 public class ConsoleHandshake implements HttpUpgradeCheck {
 
     static final UserData.TypedKey<ConsoleGrant> GRANT = new UserData.TypedKey<>("hypervise.console.grant");
+    /** The sign-in session (Keycloak's {@code sid}) the console was opened in: it ends when that is signed out. */
+    static final UserData.TypedKey<String> SIGN_IN = new UserData.TypedKey<>("hypervise.console.sign-in");
 
     private static final Logger LOG = Logger.getLogger(ConsoleHandshake.class);
 
@@ -49,15 +53,20 @@ public class ConsoleHandshake implements HttpUpgradeCheck {
         }
         return context.securityIdentity()
                 .onFailure().recoverWithNull()
-                .map(identity -> CurrentCaller.of(identity, address))
                 .emitOn(Infrastructure.getDefaultWorkerPool()) // the database is asked; not on the event loop
-                .map(caller -> check(context, caller, vmId, viewOnly));
+                .map(identity -> check(context, identity, address, vmId, viewOnly));
     }
 
-    private CheckResult check(HttpUpgradeContext context, Caller caller, String vmId, boolean viewOnly) {
+    private CheckResult check(HttpUpgradeContext context, SecurityIdentity identity, String address, String vmId,
+            boolean viewOnly) {
+        Caller caller = CurrentCaller.of(identity, address);
         try {
             ConsoleGrant grant = authorizer.authorize(caller, vmId, viewOnly);
             context.userData().put(GRANT, grant);
+            String session = SignedOutSessions.sessionOf(identity);
+            if (session != null) {
+                context.userData().put(SIGN_IN, session);
+            }
             return CheckResult.permitUpgradeSync();
         } catch (ConsoleRefusal refusal) {
             LOG.infof("console of %s refused to %s (%d): %s", vmId, caller.username(), refusal.status(), refusal.getMessage());
