@@ -70,12 +70,24 @@ function connect() {
 
 /**
  * The handshake answers no WebSocket with a status a page can read; if the page itself now sends us
- * to sign in (the session ended), reload it: Keycloak signs the browser in again and comes back.
+ * to sign in (the session ended: signed out, or expired), stop retrying and offer to sign in again.
+ * Not by itself: whoever signed out did not mean to be signed straight back in.
  */
 function signInAgainIfNeeded() {
   fetch(location.pathname + location.search, { redirect: 'manual', cache: 'no-store' })
-    .then(response => { if (response.type === 'opaqueredirect') { location.reload(); } })
+    .then(response => { if (response.type === 'opaqueredirect') { signedOut(); } })
     .catch(() => { /* the network is down: keep retrying */ });
+}
+
+function signedOut() {
+  clearTimeout(retry);
+  retry = null;
+  setStatus('signed-out', 'signed out; ');
+  const again = document.createElement('a');
+  again.id = 'sign-in';
+  again.href = location.href;
+  again.textContent = 'sign in again';
+  status.append(again);
 }
 
 /** Types text as key presses: what a paste means to a guest with no clipboard agent. */

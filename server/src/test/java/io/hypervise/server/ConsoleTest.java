@@ -15,6 +15,7 @@ import java.io.UncheckedIOException;
 import java.net.URI;
 import java.net.URL;
 import java.net.http.HttpClient;
+import java.net.http.HttpResponse;
 import java.net.http.WebSocket;
 import java.net.http.WebSocketHandshakeException;
 import java.nio.file.Files;
@@ -233,6 +234,48 @@ class ConsoleTest {
         assertThat(items).filteredOn(e -> e.get("action").equals("vm.console") && e.get("outcome").equals("DENIED"))
                 .extracting(e -> e.get("actor")).contains("anonymous", "bob", "auditor");
         as("auditor").when().get("/api/v1/audit/verify").then().statusCode(200);
+    }
+
+    @Test
+    @Order(9)
+    void signingOutClosesTheConsoleAndEndsTheSession() {
+        signOut(); // a fresh sign-in, so that exactly one Keycloak session is this browser's
+        browser.get(base + "/console/" + id);
+        signIn("alice");
+        awaitConnected();
+        String console = browser.getWindowHandle();
+        Map<String, String> signedIn = browserCookies();
+        List<String> keycloakSessions = KeycloakAdmin.webSessions("alice");
+        assertThat(handshake(signedIn, Map.of())).as("the console, before signing out").isEqualTo(101);
+
+        browser.switchTo().newWindow(WindowType.TAB);
+        browser.get(base + "/portal");
+        browser.findElement(By.cssSelector("a.signout")).click();
+        await("the home page, signed out", Duration.ofSeconds(20),
+                () -> browser.getCurrentUrl().replaceFirst("\\?.*", "").equals(base + "/")
+                        && browser.findElement(By.tagName("main")).getText().contains("Sign in"));
+        browser.close();
+        browser.switchTo().window(console);
+        // The server closed the console; the page, finding itself sent to sign in, stops retrying.
+        await("the console to close and say so", Duration.ofSeconds(20),
+                () -> "signed-out".equals(browser.findElement(By.id("status")).getAttribute("data-state")));
+        browser.findElement(By.id("sign-in")).click();
+        await("Keycloak's login form", Duration.ofSeconds(20),
+                () -> browser.getCurrentUrl().startsWith(KeycloakTestResource.realmUrl()));
+        await("the console's end in the audit log", Duration.ofSeconds(10), () -> audit().getList("items.parameters.ended",
+                String.class).stream().anyMatch(ended -> ended != null && ended.contains("signed out")));
+
+        // The old session cookie, replayed, opens nothing: no page, no console.
+        HttpResponse<String> page = new HttpBrowser(signedIn).get(URI.create(base + "/portal"));
+        assertThat(page.statusCode()).as("the portal with the old cookie").isEqualTo(303);
+        assertThat(page.headers().firstValue("Location").orElse("")).startsWith(base + "/login?then=%2Fportal");
+        HttpResponse<String> login = new HttpBrowser(signedIn).get(URI.create(base + "/login"));
+        assertThat(login.headers().firstValue("Location").orElse("")).as("signing in with the old cookie")
+                .startsWith(KeycloakTestResource.realmUrl() + "/protocol/openid-connect/auth");
+        assertThat(handshake(signedIn, Map.of())).as("the console with the old cookie").isEqualTo(401);
+        // And Keycloak ended its session too.
+        List<String> after = KeycloakAdmin.webSessions("alice");
+        assertThat(keycloakSessions).containsAll(after).hasSize(after.size() + 1);
     }
 
     // ---------------------------------------------------------------- the browser

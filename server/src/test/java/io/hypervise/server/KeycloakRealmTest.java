@@ -6,24 +6,18 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import java.io.IOException;
 import java.net.URI;
 import java.net.URLDecoder;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import java.util.stream.StreamSupport;
@@ -115,12 +109,12 @@ class KeycloakRealmTest {
 
     @Test
     void theWebClientSignsInWithTheAuthorizationCodeFlowAndPkce() throws Exception {
-        Browser browser = new Browser();
+        HttpBrowser browser = new HttpBrowser();
         String verifier = "a-verifier-of-at-least-forty-three-characters-0123456789";
 
         HttpResponse<String> loginPage = browser.get(authorizationUrl(WEB_REDIRECT, challenge(verifier)));
         assertEquals(200, loginPage.statusCode(), loginPage.body());
-        HttpResponse<String> afterLogin = browser.postForm(loginFormAction(loginPage.body()),
+        HttpResponse<String> afterLogin = browser.postForm(HttpBrowser.loginFormAction(loginPage.body()),
                 Map.of("username", "bob", "password", "bob", "credentialId", ""));
         assertEquals(302, afterLogin.statusCode(), afterLogin.body());
         String location = afterLogin.headers().firstValue("Location").orElseThrow();
@@ -149,7 +143,7 @@ class KeycloakRealmTest {
 
     @Test
     void theWebClientInsistsOnPkce() throws Exception {
-        HttpResponse<String> response = new Browser().get(authorizationUrl(WEB_REDIRECT, null));
+        HttpResponse<String> response = new HttpBrowser().get(authorizationUrl(WEB_REDIRECT, null));
 
         assertEquals(302, response.statusCode(), response.body());
         Map<String, String> callback = query(URI.create(response.headers().firstValue("Location").orElseThrow()));
@@ -159,14 +153,14 @@ class KeycloakRealmTest {
 
     @Test
     void theWebClientRedirectsOnlyToTheLocalServer() throws Exception {
-        HttpResponse<String> foreign = new Browser().get(authorizationUrl("http://attacker.example/callback", challenge("x")));
+        HttpResponse<String> foreign = new HttpBrowser().get(authorizationUrl("http://attacker.example/callback", challenge("x")));
 
         assertEquals(400, foreign.statusCode());
         assertTrue(foreign.headers().firstValue("Location").isEmpty());
         assertTrue(foreign.body().contains("Invalid parameter: redirect_uri"), foreign.body());
-        assertEquals(200, new Browser().get(authorizationUrl("http://127.0.0.1:8080/", challenge("x"))).statusCode());
+        assertEquals(200, new HttpBrowser().get(authorizationUrl("http://127.0.0.1:8080/", challenge("x"))).statusCode());
         // Any port of the loopback address (RFC 8252 7.3): the browser tests run the server on a free port.
-        assertEquals(200, new Browser().get(authorizationUrl("http://127.0.0.1:41234/console/x", challenge("x"))).statusCode());
+        assertEquals(200, new HttpBrowser().get(authorizationUrl("http://127.0.0.1:41234/console/x", challenge("x"))).statusCode());
     }
 
     private static URI authorizationUrl(String redirectUri, String codeChallenge) {
@@ -188,12 +182,6 @@ class KeycloakRealmTest {
         return Base64.getUrlEncoder().withoutPadding().encodeToString(digest);
     }
 
-    private static URI loginFormAction(String loginPage) {
-        Matcher action = Pattern.compile("action=\"([^\"]*login-actions/authenticate[^\"]*)\"").matcher(loginPage);
-        assertTrue(action.find(), "no login form in:\n" + loginPage);
-        return URI.create(action.group(1).replace("&amp;", "&"));
-    }
-
     private static Map<String, String> query(URI uri) {
         Map<String, String> params = new LinkedHashMap<>();
         for (String pair : uri.getRawQuery().split("&")) {
@@ -211,47 +199,5 @@ class KeycloakRealmTest {
         }
         StreamSupport.stream(array.spliterator(), false).map(JsonNode::asText).forEach(values::add);
         return values;
-    }
-
-    /**
-     * Just enough of a browser for Keycloak's login page. Keycloak marks its cookies Secure, which
-     * browsers honour on http://127.0.0.1 (a secure context) but java.net.CookieManager does not,
-     * so cookies are kept by hand; redirects are left to the test.
-     */
-    private static final class Browser {
-        private final HttpClient http = HttpClient.newBuilder()
-                .followRedirects(HttpClient.Redirect.NEVER)
-                .connectTimeout(Duration.ofSeconds(5))
-                .build();
-        private final Map<String, String> cookies = new LinkedHashMap<>();
-
-        HttpResponse<String> get(URI uri) throws IOException, InterruptedException {
-            return send(request(uri).GET());
-        }
-
-        HttpResponse<String> postForm(URI uri, Map<String, String> form) throws IOException, InterruptedException {
-            return send(request(uri)
-                    .header("Content-Type", "application/x-www-form-urlencoded")
-                    .POST(HttpRequest.BodyPublishers.ofString(Tokens.formEncode(form))));
-        }
-
-        private HttpRequest.Builder request(URI uri) {
-            HttpRequest.Builder builder = HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(30));
-            if (!cookies.isEmpty()) {
-                builder.header("Cookie", cookies.entrySet().stream()
-                        .map(c -> c.getKey() + "=" + c.getValue())
-                        .collect(Collectors.joining("; ")));
-            }
-            return builder;
-        }
-
-        private HttpResponse<String> send(HttpRequest.Builder request) throws IOException, InterruptedException {
-            HttpResponse<String> response = http.send(request.build(), HttpResponse.BodyHandlers.ofString());
-            for (String header : response.headers().allValues("Set-Cookie")) {
-                String[] nameValue = header.split(";", 2)[0].split("=", 2);
-                cookies.put(nameValue[0].trim(), nameValue.length > 1 ? nameValue[1] : "");
-            }
-            return response;
-        }
     }
 }

@@ -37,6 +37,9 @@ public class KeycloakTestResource implements QuarkusTestResourceLifecycleManager
     public static final String WEB_CLIENT_ID = "hypervise-web";
     public static final String WEB_CLIENT_SECRET = "hypervise-web-demo-secret";
     public static final String CLI_CLIENT_ID = "hypervise-cli";
+    /** The master realm's administrator of the test Keycloak (never of the demo realm). */
+    static final String ADMIN = "kc-test-admin";
+    static final String ADMIN_PASSWORD = "kc-test-admin";
 
     /**
      * The realm URL of the running Keycloak, as a system property: @QuarkusTest classes and plain
@@ -127,6 +130,9 @@ public class KeycloakTestResource implements QuarkusTestResourceLifecycleManager
         env.keySet().removeIf(name -> name.startsWith("KC_") || name.startsWith("JAVA_OPTS"));
         env.put("JAVA_HOME", System.getProperty("java.home"));
         env.put("KC_DB_PASSWORD", database.ownerPassword()); // out of sight of ps
+        // An administrator of the master realm, for tests that look at Keycloak from the outside (KeycloakAdmin).
+        env.put("KC_BOOTSTRAP_ADMIN_USERNAME", ADMIN);
+        env.put("KC_BOOTSTRAP_ADMIN_PASSWORD", ADMIN_PASSWORD);
 
         Process process;
         try {

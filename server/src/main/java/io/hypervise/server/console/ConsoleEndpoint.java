@@ -1,5 +1,6 @@
 package io.hypervise.server.console;
 
+import io.hypervise.server.access.SignedOutSessions;
 import io.hypervise.server.audit.AuditLog;
 import io.hypervise.server.audit.AuditOutcome;
 import io.quarkus.narayana.jta.QuarkusTransaction;
@@ -8,10 +9,12 @@ import io.quarkus.websockets.next.OnBinaryMessage;
 import io.quarkus.websockets.next.OnClose;
 import io.quarkus.websockets.next.OnError;
 import io.quarkus.websockets.next.OnOpen;
+import io.quarkus.websockets.next.OpenConnections;
 import io.quarkus.websockets.next.WebSocket;
 import io.quarkus.websockets.next.WebSocketConnection;
 import io.smallrye.common.annotation.RunOnVirtualThread;
 import io.vertx.core.buffer.Buffer;
+import jakarta.enterprise.event.Observes;
 import jakarta.inject.Inject;
 import java.io.IOException;
 import java.time.Duration;
@@ -24,7 +27,8 @@ import org.jboss.logging.Logger;
  * A VM's console: RFB 3.8 over WebSocket (subprotocol {@code binary}, as noVNC asks), bridged to the
  * VM worker's display socket. {@link ConsoleHandshake} has authorised the viewer before this opens;
  * each session is audited when it opens ({@code vm.console.open}) and when it ends
- * ({@code vm.console.close}, with its duration, bytes and whether it was view-only).
+ * ({@code vm.console.close}, with its duration, bytes and whether it was view-only). A session ends when
+ * its viewer signs out.
  */
 @WebSocket(path = "/console/{id}/websockify")
 public class ConsoleEndpoint {
@@ -38,6 +42,9 @@ public class ConsoleEndpoint {
 
     @Inject
     AuditLog audit;
+
+    @Inject
+    OpenConnections connections;
 
     private final Map<String, ConsoleSession> sessions = new ConcurrentHashMap<>();
 
@@ -102,6 +109,17 @@ public class ConsoleEndpoint {
             session.endBecause("failed: " + error);
         }
         close(connection, UNAVAILABLE, "console failed");
+    }
+
+    /** Signing out ends the consoles opened under that sign-in: who watches or types must be signed in. */
+    void signedOut(@Observes SignedOutSessions.SignedOut signOut) {
+        for (WebSocketConnection connection : connections.findByEndpointId(ConsoleEndpoint.class.getName())) {
+            ConsoleSession session = sessions.get(connection.id());
+            if (session != null && signOut.session().equals(connection.userData().get(ConsoleHandshake.SIGN_IN))) {
+                session.endBecause(signOut.username() + " signed out");
+                close(connection, NORMAL, "signed out");
+            }
+        }
     }
 
     @OnClose

@@ -2,6 +2,8 @@ package io.hypervise.server.console;
 
 import io.hypervise.server.access.Caller;
 import io.hypervise.server.access.CurrentCaller;
+import io.hypervise.server.access.SignedOutSessions;
+import io.quarkus.security.identity.SecurityIdentity;
 import io.quarkus.websockets.next.HttpUpgradeCheck;
 import io.quarkus.websockets.next.UserData;
 import io.smallrye.mutiny.Uni;
@@ -10,7 +12,9 @@ import io.vertx.core.http.HttpServerRequest;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import java.net.URI;
+import java.net.URISyntaxException;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import org.jboss.logging.Logger;
 
@@ -23,6 +27,8 @@ import org.jboss.logging.Logger;
 public class ConsoleHandshake implements HttpUpgradeCheck {
 
     static final UserData.TypedKey<ConsoleGrant> GRANT = new UserData.TypedKey<>("hypervise.console.grant");
+    /** The sign-in session (Keycloak's {@code sid}) the console was opened in: it ends when that is signed out. */
+    static final UserData.TypedKey<String> SIGN_IN = new UserData.TypedKey<>("hypervise.console.sign-in");
 
     private static final Logger LOG = Logger.getLogger(ConsoleHandshake.class);
 
@@ -40,22 +46,27 @@ public class ConsoleHandshake implements HttpUpgradeCheck {
         String address = request.remoteAddress() == null ? "unknown" : request.remoteAddress().hostAddress();
         String vmId = context.pathParam("id");
         boolean viewOnly = "true".equals(request.getParam("view-only"));
-        if (!sameOrigin(request)) {
+        if (!sameOrigin(request.getHeader("Origin"), request.scheme(), request.getHeader("Host"))) {
             LOG.infof("console of %s refused: WebSocket from origin %s to %s", vmId, request.getHeader("Origin"),
                     request.authority());
             return CheckResult.rejectUpgrade(403);
         }
         return context.securityIdentity()
                 .onFailure().recoverWithNull()
-                .map(identity -> CurrentCaller.of(identity, address))
                 .emitOn(Infrastructure.getDefaultWorkerPool()) // the database is asked; not on the event loop
-                .map(caller -> check(context, caller, vmId, viewOnly));
+                .map(identity -> check(context, identity, address, vmId, viewOnly));
     }
 
-    private CheckResult check(HttpUpgradeContext context, Caller caller, String vmId, boolean viewOnly) {
+    private CheckResult check(HttpUpgradeContext context, SecurityIdentity identity, String address, String vmId,
+            boolean viewOnly) {
+        Caller caller = CurrentCaller.of(identity, address);
         try {
             ConsoleGrant grant = authorizer.authorize(caller, vmId, viewOnly);
             context.userData().put(GRANT, grant);
+            String session = SignedOutSessions.sessionOf(identity);
+            if (session != null) {
+                context.userData().put(SIGN_IN, session);
+            }
             return CheckResult.permitUpgradeSync();
         } catch (ConsoleRefusal refusal) {
             LOG.infof("console of %s refused to %s (%d): %s", vmId, caller.username(), refusal.status(), refusal.getMessage());
@@ -64,18 +75,40 @@ public class ConsoleHandshake implements HttpUpgradeCheck {
         }
     }
 
-    /** Browsers always send Origin on a WebSocket; it must be this server (or absent: not a browser). */
-    static boolean sameOrigin(HttpServerRequest request) {
-        String origin = request.getHeader("Origin");
+    /**
+     * Browsers always send Origin on a WebSocket; it must be this server's own (RFC 6454: the same
+     * scheme, host and port; an absent port is the scheme's default), or absent: not a browser.
+     *
+     * @param scheme the scheme this request came in with ({@code http} or {@code https})
+     * @param host the request's Host header
+     */
+    static boolean sameOrigin(String origin, String scheme, String host) {
         if (origin == null) {
             return true;
         }
-        try {
-            URI uri = URI.create(origin);
-            String host = request.getHeader("Host");
-            return host != null && uri.getAuthority() != null && uri.getAuthority().equalsIgnoreCase(host);
-        } catch (IllegalArgumentException malformed) {
+        if (host == null) {
             return false;
         }
+        try {
+            URI ours = new URI(scheme + "://" + host);
+            URI theirs = new URI(origin);
+            return theirs.getScheme() != null && theirs.getScheme().equalsIgnoreCase(ours.getScheme())
+                    && theirs.getRawUserInfo() == null && theirs.getRawPath().isEmpty() && theirs.getRawQuery() == null
+                    && theirs.getHost() != null && theirs.getHost().equalsIgnoreCase(ours.getHost())
+                    && port(theirs) == port(ours) && port(ours) > 0;
+        } catch (URISyntaxException malformed) {
+            return false;
+        }
+    }
+
+    private static int port(URI uri) {
+        if (uri.getPort() != -1) {
+            return uri.getPort();
+        }
+        return switch (uri.getScheme().toLowerCase(Locale.ROOT)) {
+            case "http" -> 80;
+            case "https" -> 443;
+            default -> -1;
+        };
     }
 }

@@ -115,6 +115,24 @@ public interface HyperviseConfig {
     interface Keycloak {
         @WithDefault("http://127.0.0.1:8180/realms/hypervise")
         String realmUrl();
+
+        SignInEvents signInEvents();
+
+        /**
+         * Failed sign-ins and lockouts, read from the realm's events (admin API) into the audit log, as
+         * the confidential client {@code client-id}, whose service account has only {@code view-events}.
+         */
+        interface SignInEvents {
+            @WithDefault("hypervise-events")
+            String clientId();
+
+            @WithDefault("hypervise-events-demo-secret")
+            String secret();
+
+            /** How often Keycloak is asked for new events; 0 never. */
+            @WithDefault("10s")
+            Duration poll();
+        }
     }
 
     Database database();
