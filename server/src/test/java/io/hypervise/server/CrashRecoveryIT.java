@@ -91,7 +91,7 @@ class CrashRecoveryIT {
         assertThat(disk).doesNotExist();
         assertThat(dataDir.resolve("state/vms/" + kept)).doesNotExist();
         assertThat(outcomes(kept, "vm.delete")).containsExactly("SUCCEEDED by system", "REQUESTED by alice");
-        assertThat(call("GET", "/api/v1/audit/verify", null).path("intact").asBoolean()).isTrue();
+        assertThat(call("GET", "/api/v1/audit/verify", null, "auditor").path("intact").asBoolean()).isTrue();
     }
 
     private void start(String crashAt) throws Exception {
