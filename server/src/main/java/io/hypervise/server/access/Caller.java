@@ -14,9 +14,16 @@ public record Caller(String username, Set<HvRole> roles, Set<String> groups, Str
     /** The name under which the host itself acts and owns VMs (the demo VM, VMs found without a record). */
     public static final String HOST = "system";
 
-    /** The host itself, for what the server does on its own (the demo VM, reconciliation). */
+    private static final Caller THE_HOST = new Caller(HOST, Set.of(), Set.of(), "127.0.0.1");
+
+    /** The host itself, for what the server does on its own (the demo VM, reconciliation, leases). */
     public static Caller host() {
-        return new Caller(HOST, Set.of(), Set.of(), "127.0.0.1");
+        return THE_HOST;
+    }
+
+    /** Whether this is the host acting on its own: no request makes this caller, whatever its name. */
+    public boolean isHost() {
+        return this == THE_HOST;
     }
 
     public Caller {

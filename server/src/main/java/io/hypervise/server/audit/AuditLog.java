@@ -88,6 +88,11 @@ public class AuditLog {
         }
     }
 
+    /** The target naming a VM in the log: {@code vm:<id>}. */
+    public static String vm(String id) {
+        return "vm:" + id;
+    }
+
     /**
      * Records a refused request in a transaction of its own: a denial has no business transaction
      * around it, and must be kept even though the request changes nothing.

@@ -93,8 +93,13 @@ public class VmEntity extends PanacheEntityBase {
     /** What a VM's row says is under way: written before the engine acts, cleared when it is done. */
     public enum Pending { CREATING, DELETING }
 
+    /** A state's reason as a row keeps it: at most 1,000 characters. */
+    public static String reason(String reason) {
+        return reason == null || reason.length() <= 1000 ? reason : reason.substring(0, 997) + "...";
+    }
+
     /** Loads the disks and adapters, so the entity can be read after its transaction. */
-    VmEntity loaded() {
+    public VmEntity loaded() {
         Hibernate.initialize(disks);
         Hibernate.initialize(nics);
         return this;
@@ -121,7 +126,7 @@ public class VmEntity extends PanacheEntityBase {
     }
 
     /** Takes the settings that a reconfiguration may change (disks are not among them). */
-    void applySettings(VmDefinition def) {
+    public void applySettings(VmDefinition def) {
         name = def.name();
         vcpus = def.vcpus();
         memoryMib = def.memoryMib();

@@ -1,12 +1,21 @@
 package io.hypervise.server.jobs;
 
 import io.hypervise.engine.Engine;
-import io.hypervise.engine.vm.VmAction;
 import io.hypervise.engine.vm.VmEvent;
 import io.hypervise.server.access.Caller;
+import io.hypervise.server.access.Permission;
+import io.hypervise.server.access.Reach;
+import io.hypervise.server.inventory.PageOf;
+import io.quarkus.panache.common.Page;
+import io.quarkus.panache.common.Sort;
+import jakarta.transaction.Transactional;
+import jakarta.ws.rs.NotFoundException;
+import java.util.HashMap;
+import java.util.Optional;
 import io.hypervise.server.audit.AuditLog;
 import io.hypervise.server.inventory.CrashPoints;
 import io.hypervise.server.inventory.LocalHost;
+import io.hypervise.server.vm.VmOperation;
 import io.quarkus.narayana.jta.QuarkusTransaction;
 import io.quarkus.runtime.StartupEvent;
 import jakarta.annotation.Priority;
@@ -83,13 +92,56 @@ public class Jobs {
             parameters.put("job", job.id.toString());
             parameters.put("requestedBy", job.actor);
             // A VM's job is the action the caller's request recorded as REQUESTED: this is its outcome.
-            if (job.vmId != null && job.kind.startsWith("vm-")) {
-                audit.recordOutcome(Caller.host(), job.kind.replaceFirst("-", "."), "vm:" + job.vmId, parameters, job.error);
+            var operation = VmOperation.ofJobKind(job.kind);
+            if (job.vmId != null && operation.isPresent()) {
+                audit.recordOutcome(Caller.host(), operation.get().auditName(), AuditLog.vm(job.vmId), parameters, job.error);
             } else {
                 audit.recordOutcome(Caller.host(), "job.interrupt", "job:" + job.id, parameters, job.error);
             }
             LOG.warnf("job %s (%s of VM %s for %s) was interrupted by the server's death on host %s: marked failed",
                     job.id, job.kind, job.vmId, job.actor, localHost.id());
+        }
+    }
+
+    /** Jobs newest first that the caller may see (self-service users: their own), of one VM and in one state where given. */
+    @Transactional
+    public PageOf<JobView> list(Caller caller, Optional<String> vm, Optional<JobEntity.State> state, int page, int size) {
+        StringBuilder query = new StringBuilder("1 = 1");
+        Map<String, Object> params = new HashMap<>();
+        if (caller.reach(Permission.JOB_READ) == Reach.OWN) {
+            query.append(" and actor = :me");
+            params.put("me", caller.username());
+        }
+        vm.ifPresent(id -> {
+            query.append(" and vmId = :vm");
+            params.put("vm", id);
+        });
+        state.ifPresent(wanted -> {
+            query.append(" and state = :state");
+            params.put("state", wanted);
+        });
+        var found = JobEntity.<JobEntity>find(query.toString(), Sort.descending("createdAt").and("id"), params);
+        long total = found.count();
+        List<JobView> items = found.page(Page.of(page, size)).list().stream().map(JobView::of).toList();
+        return new PageOf<>(items, page, size, total);
+    }
+
+    /** The job, if the caller may see it; for others it does not exist (404). */
+    @Transactional
+    public JobView view(Caller caller, String id) {
+        UUID uuid = parse(id);
+        JobEntity job = uuid == null ? null : JobEntity.findById(uuid);
+        if (job == null || !caller.decide(Permission.JOB_READ, job.actor).allowed()) {
+            throw new NotFoundException("no job with id '" + id + "'");
+        }
+        return JobView.of(job);
+    }
+
+    private static UUID parse(String id) {
+        try {
+            return UUID.fromString(id);
+        } catch (IllegalArgumentException e) {
+            return null;
         }
     }
 
@@ -102,10 +154,10 @@ public class Jobs {
      * Records a queued job and starts it. {@code onEnd} runs after the job has ended, with its error
      * (null when it succeeded), for example to audit the outcome.
      */
-    public JobView submit(String kind, String vmId, VmAction progressOf, String actor, Work work, Consumer<String> onEnd) {
+    public JobView submit(VmOperation operation, String vmId, String actor, Work work, Consumer<String> onEnd) {
         JobEntity job = new JobEntity();
         job.id = UUID.randomUUID();
-        job.kind = kind;
+        job.kind = operation.jobKind();
         job.vmId = vmId;
         job.actor = actor;
         job.hostId = localHost.id();
@@ -113,7 +165,7 @@ public class Jobs {
         job.createdAt = Instant.now();
         job.updatedAt = job.createdAt;
         QuarkusTransaction.requiringNew().run(job::persist);
-        runner.execute(() -> run(job.id, vmId + "/" + progressOf, work, onEnd));
+        runner.execute(() -> run(job.id, vmId + "/" + operation.engineAction(), work, onEnd));
         return JobView.of(job);
     }
 

@@ -15,7 +15,6 @@ import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
 import java.net.URI;
 import java.util.List;
-import java.util.Set;
 
 /** The host's virtual switches: whoever reads hosts sees them; administrators make and remove them. */
 @Path("/api/v1/switches")
@@ -37,16 +36,15 @@ public class SwitchResource {
     @GET
     @Requires(Permission.HOST_READ)
     public Page list() {
-        Set<String> present = switches.present();
-        List<SwitchView> items = switches.all().stream().map(s -> switches.view(s, present)).toList();
-        return new Page(items, 0, items.size(), items.size(), switches.unavailable().orElse(null));
+        Switches.Listing listing = switches.list();
+        return new Page(listing.items(), 0, listing.items().size(), listing.items().size(), listing.unavailable());
     }
 
     @GET
     @Path("{id}")
     @Requires(Permission.HOST_READ)
     public SwitchView get(@PathParam("id") String id) {
-        return switches.view(switches.get(id), switches.present());
+        return switches.view(id);
     }
 
     @POST
@@ -54,7 +52,7 @@ public class SwitchResource {
     @Requires(Permission.SWITCH_MANAGE)
     public Response create(SwitchRequest request) {
         SwitchEntity s = switches.create(request, current.get());
-        return Response.created(URI.create("/api/v1/switches/" + s.id)).entity(switches.view(s, switches.present())).build();
+        return Response.created(URI.create("/api/v1/switches/" + s.id)).entity(switches.view(s.id)).build();
     }
 
     @DELETE

@@ -186,6 +186,20 @@ public class Switches {
         return SwitchView.of(s, present.contains(s.id), adapters(s.id), engine.switches().ports(s.id));
     }
 
+    /** Every switch of this host as the API shows it (few: no paging), and why the host cannot run switches, if it cannot. */
+    public record Listing(List<SwitchView> items, String unavailable) {
+    }
+
+    public Listing list() {
+        Set<String> present = present();
+        return new Listing(all().stream().map(s -> view(s, present)).toList(), unavailable().orElse(null));
+    }
+
+    /** The switch as the API shows it; 404 for one there is not. */
+    public SwitchView view(String id) {
+        return view(get(id), present());
+    }
+
     /** The ids of the switches the host has now. */
     public Set<String> present() {
         return engine.switches().list().stream().map(VirtualSwitch::id).collect(Collectors.toSet());

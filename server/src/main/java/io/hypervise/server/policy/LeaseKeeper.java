@@ -12,6 +12,7 @@ import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
+import io.hypervise.server.vm.VmService;
 import jakarta.inject.Inject;
 import jakarta.persistence.EntityManager;
 import java.time.Instant;
@@ -45,7 +46,7 @@ public class LeaseKeeper {
     AuditLog audit;
 
     @Inject
-    io.hypervise.server.inventory.VmInventory inventory;
+    VmService vms;
 
     @Inject
     io.hypervise.server.inventory.LocalHost localHost;
@@ -82,8 +83,8 @@ public class LeaseKeeper {
         }
         for (String id : due("lease_expires_at + make_interval(secs => ?1) <= ?2", config.lease().grace().toSeconds(), now)) {
             try {
-                inventory.delete(id, Caller.host());
-                QuarkusTransaction.requiringNew().run(() -> audit.record(Caller.host(), "vm.lease.delete", "vm:" + id,
+                vms.delete(Caller.host(), id);
+                QuarkusTransaction.requiringNew().run(() -> audit.record(Caller.host(), "vm.lease.delete", AuditLog.vm(id),
                         Map.of("at", now.toString()), AuditOutcome.SUCCEEDED, null));
                 LOG.infof("VM %s deleted: its lease ended and the grace period is over", id);
                 steps++;
@@ -111,12 +112,12 @@ public class LeaseKeeper {
 
     /** One lease step, intent first: nothing is done to the VM unless the log has taken the request. */
     private int step(String id, String action, Instant now, String column, Step step) {
-        audit.recordIntent(Caller.host(), action, "vm:" + id, Map.of("at", now.toString()));
+        audit.recordIntent(Caller.host(), action, AuditLog.vm(id), Map.of("at", now.toString()));
         String what = step.run();
         QuarkusTransaction.requiringNew().run(() -> {
             em.createNativeQuery("UPDATE vms SET " + column + " = ?1 WHERE id = ?2").setParameter(1, now)
                     .setParameter(2, id).executeUpdate();
-            audit.record(Caller.host(), action, "vm:" + id, Map.of("at", now.toString(), "what", what),
+            audit.record(Caller.host(), action, AuditLog.vm(id), Map.of("at", now.toString(), "what", what),
                     AuditOutcome.SUCCEEDED, null);
         });
         LOG.infof("VM %s: %s (%s)", id, what, action);
@@ -144,7 +145,7 @@ public class LeaseKeeper {
             if (updated == 0) {
                 throw new io.hypervise.engine.vm.VmNotFoundException(id);
             }
-            audit.record(caller, "vm.lease.extend", "vm:" + id, Map.of("until", until.toString()), AuditOutcome.SUCCEEDED, null);
+            audit.record(caller, "vm.lease.extend", AuditLog.vm(id), Map.of("until", until.toString()), AuditOutcome.SUCCEEDED, null);
         });
     }
 }

@@ -8,6 +8,7 @@ import io.hypervise.server.api.InvalidRequestException;
 import io.hypervise.server.audit.AuditLog;
 import io.hypervise.server.audit.AuditOutcome;
 import jakarta.enterprise.context.ApplicationScoped;
+import io.quarkus.panache.common.Sort;
 import jakarta.inject.Inject;
 import jakarta.transaction.Transactional;
 import jakarta.ws.rs.NotFoundException;
@@ -79,6 +80,12 @@ public class Policies {
         Map<String, Object> was = settings(p);
         p.delete();
         audit.record(caller, "policy.delete", "policy:" + id, was, AuditOutcome.SUCCEEDED, null);
+    }
+
+    /** Every policy, by precedence (few: no paging). */
+    @Transactional
+    public List<PolicyView> list() {
+        return PolicyEntity.<PolicyEntity>listAll(Sort.by("precedence").and("id")).stream().map(PolicyView::of).toList();
     }
 
     @Transactional

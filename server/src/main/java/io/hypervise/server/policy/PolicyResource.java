@@ -5,7 +5,6 @@ import io.hypervise.server.access.Caller;
 import io.hypervise.server.access.CurrentCaller;
 import io.hypervise.server.access.Permission;
 import io.hypervise.server.access.Requires;
-import io.quarkus.panache.common.Sort;
 import jakarta.inject.Inject;
 import jakarta.transaction.Transactional;
 import jakarta.ws.rs.Consumes;
@@ -47,8 +46,7 @@ public class PolicyResource {
     @Requires(Permission.POLICY_MANAGE)
     @Transactional
     public Page list() {
-        List<PolicyView> items = PolicyEntity.<PolicyEntity>listAll(Sort.by("precedence").and("id")).stream()
-                .map(PolicyView::of).toList();
+        List<PolicyView> items = policies.list();
         return new Page(items, 0, items.size(), items.size());
     }
 

@@ -4,9 +4,9 @@ import java.util.Arrays;
 import java.util.Optional;
 
 /**
- * What a policy can allow a self-service user to do with their VMs. The API's lifecycle actions map
- * onto these: resume is part of pause, discarding a saved state part of save, and a restart (a hard
- * reset) part of turn-off.
+ * What a policy can allow a self-service user to do with their VMs. Each {@code VmOperation} names the
+ * one that governs it: resume is part of pause, discarding a saved state part of save, and a restart (a
+ * hard reset) part of turn-off.
  */
 public enum SelfServiceAction {
     START("start"),
@@ -32,17 +32,5 @@ public enum SelfServiceAction {
 
     public static Optional<SelfServiceAction> of(String id) {
         return Arrays.stream(values()).filter(a -> a.id.equals(id)).findFirst();
-    }
-
-    /** The policy action that governs an API lifecycle action ({@code resume} → {@link #PAUSE}, ...). */
-    public static SelfServiceAction governing(String apiAction) {
-        return switch (apiAction) {
-            case "start" -> START;
-            case "shut-down" -> SHUT_DOWN;
-            case "turn-off", "restart" -> TURN_OFF;
-            case "pause", "resume" -> PAUSE;
-            case "save", "discard-saved-state" -> SAVE;
-            default -> throw new IllegalArgumentException("no policy action governs '" + apiAction + "'");
-        };
     }
 }

@@ -2,11 +2,8 @@ package io.hypervise.server.template;
 
 import io.hypervise.server.access.Permission;
 import io.hypervise.server.access.Requires;
-import io.quarkus.panache.common.Sort;
 import jakarta.inject.Inject;
-import jakarta.transaction.Transactional;
 import jakarta.ws.rs.GET;
-import jakarta.ws.rs.NotFoundException;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.PathParam;
 import jakarta.ws.rs.Produces;
@@ -27,17 +24,14 @@ public class TemplateResource {
     }
 
     @GET
-    @Transactional
     public Page list() {
-        List<TemplateView> items = TemplateEntity.<TemplateEntity>listAll(Sort.by("name").and("id")).stream()
-                .map(t -> TemplateView.of(t, templates.ready(t))).toList();
+        List<TemplateView> items = templates.list();
         return new Page(items, 0, items.size(), items.size());
     }
 
     @GET
     @Path("{id}")
     public TemplateView get(@PathParam("id") String id) {
-        TemplateEntity t = templates.find(id).orElseThrow(() -> new NotFoundException("no template '" + id + "'"));
-        return TemplateView.of(t, templates.ready(t));
+        return templates.view(id);
     }
 }

@@ -8,16 +8,20 @@ import io.hypervise.engine.vm.Display;
 import io.hypervise.server.engine.HyperviseConfig;
 import io.hypervise.server.inventory.BootColumns;
 import io.quarkus.narayana.jta.QuarkusTransaction;
+import io.quarkus.panache.common.Sort;
 import io.quarkus.runtime.StartupEvent;
 import jakarta.annotation.Priority;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import jakarta.inject.Inject;
+import jakarta.transaction.Transactional;
+import jakarta.ws.rs.NotFoundException;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
+import java.util.List;
 import java.util.Optional;
 import java.util.regex.Pattern;
 import org.jboss.logging.Logger;
@@ -58,6 +62,19 @@ public class Templates {
             LOG.infof("tiny-linux was recorded concurrently (%s); reading it again", e.getMessage());
             record(boot);
         }
+    }
+
+    /** Every template, by name, and whether its files are ready on this host. */
+    @Transactional
+    public List<TemplateView> list() {
+        return TemplateEntity.<TemplateEntity>listAll(Sort.by("name").and("id")).stream()
+                .map(t -> TemplateView.of(t, ready(t))).toList();
+    }
+
+    /** The template, and whether it is ready; 404 naming the id for one there is not. */
+    public TemplateView view(String id) {
+        TemplateEntity t = find(id).orElseThrow(() -> new NotFoundException("no template '" + id + "'"));
+        return TemplateView.of(t, ready(t));
     }
 
     /** The template's record, if there is one; an id that cannot exist is not looked up. */

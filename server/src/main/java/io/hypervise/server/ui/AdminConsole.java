@@ -7,13 +7,13 @@ import io.hypervise.server.access.Reach;
 import io.hypervise.server.access.Requires;
 import io.hypervise.server.audit.AuditQuery;
 import io.hypervise.server.audit.AuditReader;
-import io.hypervise.server.host.HostResource;
+import io.hypervise.server.host.Hosts;
 import io.hypervise.server.inventory.HostEntity;
-import io.hypervise.server.inventory.VmEntity;
-import io.hypervise.server.jobs.JobResource;
-import io.hypervise.server.network.SwitchResource;
+import io.hypervise.server.inventory.VmRepository;
+import io.hypervise.server.jobs.Jobs;
+import io.hypervise.server.network.Switches;
 import io.hypervise.server.jobs.JobView;
-import io.hypervise.server.policy.PolicyResource;
+import io.hypervise.server.policy.Policies;
 import io.hypervise.server.policy.QuotaUse;
 import io.quarkus.qute.TemplateInstance;
 import jakarta.inject.Inject;
@@ -25,8 +25,8 @@ import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.QueryParam;
 import jakarta.ws.rs.core.MediaType;
 import java.util.List;
-import java.util.Map;
-import java.util.stream.Collectors;
+import java.util.Objects;
+import java.util.Optional;
 import org.eclipse.microprofile.openapi.annotations.Operation;
 
 /**
@@ -48,19 +48,22 @@ public class AdminConsole {
     VmPanes panes;
 
     @Inject
-    HostResource hosts;
+    Hosts hosts;
 
     @Inject
-    SwitchResource switchResource;
+    Switches switches;
 
     @Inject
-    JobResource jobs;
+    Jobs jobs;
+
+    @Inject
+    VmRepository vms;
 
     @Inject
     AuditReader audit;
 
     @Inject
-    PolicyResource policyResource;
+    Policies policies;
 
     @Inject
     QuotaUse quotaUse;
@@ -101,8 +104,8 @@ public class AdminConsole {
 
     /** This server runs one host, so its switches are the host's. */
     private HostSwitches switchesOf(String hostId) {
-        var page = switchResource.list();
-        return new HostSwitches(hostId, page.items(), page.unavailable(),
+        var listing = switches.list();
+        return new HostSwitches(hostId, listing.items(), listing.unavailable(),
                 current.get().reach(Permission.SWITCH_MANAGE) == Reach.ALL);
     }
 
@@ -131,16 +134,13 @@ public class AdminConsole {
     @Operation(hidden = true)
     @Requires(Permission.POLICY_MANAGE)
     public TemplateInstance policies() {
-        return Pages.policies(Nav.of(current.get(), "/admin/policies"), policyResource.list().items(), quotaUse.report());
+        return Pages.policies(Nav.of(current.get(), "/admin/policies"), policies.list(), quotaUse.report());
     }
 
     /** The newest 25 jobs the caller may see, with their VMs' names. */
-    @Transactional
     JobList recentJobs() {
-        List<JobView> jobs = this.jobs.list(null, null, "0", "25").items();
-        List<String> ids = jobs.stream().map(JobView::vmId).filter(java.util.Objects::nonNull).distinct().toList();
-        Map<String, String> names = ids.isEmpty() ? Map.of() : VmEntity.<VmEntity>list("id in ?1", ids).stream()
-                .collect(Collectors.toMap(vm -> vm.id, vm -> vm.name));
-        return new JobList(jobs, names);
+        List<JobView> recent = jobs.list(current.get(), Optional.empty(), Optional.empty(), 0, 25).items();
+        List<String> ids = recent.stream().map(JobView::vmId).filter(Objects::nonNull).distinct().toList();
+        return new JobList(recent, vms.namesOf(ids));
     }
 }

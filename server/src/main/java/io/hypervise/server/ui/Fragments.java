@@ -12,18 +12,20 @@ import io.hypervise.server.access.Permission;
 import io.hypervise.server.access.Requires;
 import io.hypervise.server.audit.AuditReader;
 import io.hypervise.server.counters.CounterSeriesView;
-import io.hypervise.server.host.HostResource;
-import io.hypervise.server.jobs.JobView;
+import io.hypervise.server.counters.CounterQueries;
+import io.hypervise.server.host.Hosts;
+import io.hypervise.server.api.QueryParameters;
 import io.hypervise.server.policy.EffectivePolicy;
 import io.hypervise.server.network.SwitchAllowance;
 import io.hypervise.server.network.SwitchRequest;
-import io.hypervise.server.network.SwitchResource;
 import io.hypervise.server.network.SwitchView;
 import io.hypervise.server.network.Switches;
-import io.hypervise.server.template.TemplateResource;
+import io.hypervise.server.template.Templates;
 import io.hypervise.server.template.TemplateView;
 import io.hypervise.server.vm.VmRequest;
-import io.hypervise.server.vm.VmResource;
+import io.hypervise.server.vm.VmOperation;
+import io.hypervise.server.vm.VmRequests;
+import io.hypervise.server.vm.VmService;
 import io.hypervise.server.vm.VmSettingsRequest;
 import io.hypervise.server.vm.VmView;
 import io.quarkus.qute.TemplateInstance;
@@ -33,6 +35,7 @@ import jakarta.ws.rs.BeanParam;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.FormParam;
 import jakarta.ws.rs.GET;
+import jakarta.ws.rs.NotFoundException;
 import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.PathParam;
@@ -40,6 +43,7 @@ import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.QueryParam;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
+import java.time.Duration;
 import java.time.Instant;
 import java.time.LocalDateTime;
 import java.time.ZoneOffset;
@@ -53,12 +57,15 @@ import org.eclipse.microprofile.openapi.annotations.Operation;
 
 /**
  * The pieces of pages that htmx fetches and swaps in, and the browser's changes. Each change goes
- * through the API's own resource, so the same checks, policies and audit entries apply as for a
- * script; a refusal comes back as the API's problem document, which the page shows in words.
+ * through the same services as the API's, so the same checks, policies and audit entries apply as for
+ * a script; a refusal comes back as the API's problem document, which the page shows in words.
  */
 @Path("/ui")
 @Produces(MediaType.TEXT_HTML)
 public class Fragments {
+
+    /** How old a thumbnail in a page may be, in seconds: the pages refresh them every 10 s. */
+    private static final int SCREEN_AGE = 5;
 
     /** JSON for a response header: header values must stay ASCII, so the rest is escaped. */
     private static final ObjectMapper HEADER_JSON = JsonMapper.builder().enable(JsonWriteFeature.ESCAPE_NON_ASCII).build();
@@ -67,16 +74,22 @@ public class Fragments {
     CurrentCaller current;
 
     @Inject
-    VmResource vms;
+    VmService vms;
+
+    @Inject
+    VmRequests requests;
 
     @Inject
     VmLists lists;
 
     @Inject
-    TemplateResource templates;
+    Templates templates;
 
     @Inject
-    HostResource hosts;
+    Hosts hosts;
+
+    @Inject
+    CounterQueries counters;
 
     @Inject
     AdminConsole console;
@@ -91,10 +104,7 @@ public class Fragments {
     AuditReader audit;
 
     @Inject
-    SwitchResource switches;
-
-    @Inject
-    Switches switchRules;
+    Switches switches;
 
     @GET
     @Path("vms/rows")
@@ -120,7 +130,11 @@ public class Fragments {
     @Requires(Permission.VM_CONSOLE_VIEW)
     @RunOnVirtualThread // as the API's: a display that does not answer must not hold a server thread
     public Response screen(@PathParam("id") String id, @QueryParam("width") String width) {
-        return vms.screen(id, width, null);
+        List<Violation> violations = new ArrayList<>();
+        int pixels = QueryParameters.wholeNumber("width", width, 320, 16, 4096, violations);
+        QueryParameters.check(violations);
+        byte[] png = vms.screen(current.get(), id, pixels, Duration.ofSeconds(SCREEN_AGE));
+        return Response.ok(png, "image/png").header("Cache-Control", "no-store").build();
     }
 
     @POST
@@ -128,12 +142,13 @@ public class Fragments {
     @Operation(hidden = true)
     @Requires(Permission.VM_OPERATE)
     public Response act(@PathParam("id") String id, @PathParam("action") String action) {
-        Response answer = vms.act(id, action);
-        VmView vm = vms.get(id);
-        String done = answer.getStatus() == 202
-                ? "'" + vm.name() + "': " + ((JobView) answer.getEntity()).kind().replace("vm-", "") + " started"
-                : "'" + vm.name() + "' is " + vm.state();
-        return changed(done);
+        VmOperation operation = VmOperation.lifecycle(action)
+                .orElseThrow(() -> new NotFoundException("no action '" + action + "'"));
+        Caller caller = current.get();
+        return changed(switch (vms.act(caller, id, operation)) {
+            case VmService.Done done -> "'" + done.vm().name() + "' is " + done.vm().state();
+            case VmService.Started started -> operation.startedMessage(vms.get(caller, id).name());
+        });
     }
 
     @GET
@@ -143,7 +158,7 @@ public class Fragments {
     public TemplateInstance newVm(@QueryParam("source") String source) {
         Caller caller = current.get();
         EffectivePolicy policy = panes.governing(caller);
-        List<TemplateView> usable = templates.list().items().stream()
+        List<TemplateView> usable = templates.list().stream()
                 .filter(t -> policy == null || policy.templates().configured() && policy.templates().value().contains(t.id()))
                 .toList();
         // Self-service users create from the templates their policies allow, never from an image path.
@@ -156,7 +171,7 @@ public class Fragments {
     @Operation(hidden = true)
     @Requires(Permission.VM_CREATE)
     public TemplateInstance check(@BeanParam NewVmFields form) {
-        return Pages.check(CheckResult.of(vms.check(form.toRequest()), form.name));
+        return Pages.check(CheckResult.of(vms.check(current.get(), requests.toNewVm(form.toRequest(), false)), form.name));
     }
 
     @POST
@@ -165,9 +180,10 @@ public class Fragments {
     @Operation(hidden = true)
     @Requires(Permission.VM_CREATE)
     public Response create(@BeanParam NewVmFields form) {
-        VmView vm = (VmView) vms.create(form.toRequest()).getEntity();
+        Caller caller = current.get();
+        VmView vm = vms.create(caller, requests.toNewVm(form.toRequest(), true));
         if (form.startOnceCreated()) {
-            vms.act(vm.id(), "start");
+            vms.act(caller, vm.id(), VmOperation.START);
             return changed("Created '" + vm.name() + "'; starting it");
         }
         return changed("Created '" + vm.name() + "'");
@@ -178,7 +194,7 @@ public class Fragments {
     @Operation(hidden = true)
     @Requires(Permission.VM_RECONFIGURE)
     public TemplateInstance settings(@PathParam("id") String id) {
-        VmView vm = vms.get(id);
+        VmView vm = vms.get(current.get(), id);
         return Pages.settings(new SettingsForm(vm, vm.state().equals("Off"), switchChoices()));
     }
 
@@ -192,7 +208,7 @@ public class Fragments {
             @FormParam("vcpus") String vcpus, @FormParam("memoryMib") String memoryMib,
             @FormParam("profile") String profile, @FormParam("display") String display,
             @FormParam("network") List<String> network, @FormParam("vlan") List<String> vlan) {
-        VmView vm = vms.get(id);
+        VmView vm = vms.get(current.get(), id);
         List<Violation> v = new ArrayList<>();
         Integer cpus = NewVmFields.number("vcpus", vcpus, v);
         Integer memory = NewVmFields.number("memoryMib", memoryMib, v);
@@ -207,7 +223,7 @@ public class Fragments {
         if (change.equals(new VmSettingsRequest(null, null, null, null, null))) {
             return changed("Nothing to change on '" + vm.name() + "'");
         }
-        VmView after = vms.reconfigure(id, change);
+        VmView after = vms.reconfigure(current.get(), id, requests.toSettings(change));
         return changed("Saved the settings of '" + after.name() + "'");
     }
 
@@ -225,7 +241,7 @@ public class Fragments {
             throw new InvalidVmDefinitionException(List.of(new Violation("expiresAt",
                     "must be a date and time such as 2026-12-31T18:00; got '" + expiresAt + "'")));
         }
-        VmView vm = vms.extendLease(id, new VmResource.LeaseRequest(until));
+        VmView vm = vms.extendLease(current.get(), id, until);
         return changed("The lease of '" + vm.name() + "' now ends " + Formats.time(until));
     }
 
@@ -234,8 +250,8 @@ public class Fragments {
     @Operation(hidden = true)
     @Requires(Permission.VM_DELETE)
     public Response delete(@PathParam("id") String id) {
-        VmView vm = vms.get(id);
-        vms.delete(id);
+        VmView vm = vms.get(current.get(), id);
+        vms.delete(current.get(), id);
         return Response.noContent().header("HX-Trigger", header(Map.of("vm-deleted", "Deleted '" + vm.name() + "'"))).build();
     }
 
@@ -246,7 +262,7 @@ public class Fragments {
     @Requires(Permission.VM_READ)
     public CounterSeriesView vmMetrics(@PathParam("id") String id, @QueryParam("from") String from,
             @QueryParam("to") String to, @QueryParam("step") String step) {
-        return vms.metrics(id, from, to, step);
+        return vms.metrics(current.get(), id, counters.range(from, to, step));
     }
 
     @GET
@@ -256,7 +272,7 @@ public class Fragments {
     @Requires(Permission.HOST_READ)
     public CounterSeriesView hostMetrics(@PathParam("id") String id, @QueryParam("from") String from,
             @QueryParam("to") String to, @QueryParam("step") String step) {
-        return hosts.metrics(id, from, to, step);
+        return hosts.metrics(id, counters.range(from, to, step));
     }
 
     @GET
@@ -274,9 +290,9 @@ public class Fragments {
     @Requires(Permission.SWITCH_MANAGE)
     public Response createSwitch(@FormParam("id") String id, @FormParam("name") String name, @FormParam("kind") String kind,
             @FormParam("hostAddress") String hostAddress) {
-        SwitchView made = (SwitchView) switches.create(new SwitchRequest(NewVmFields.blankToNull(id),
-                NewVmFields.blankToNull(name), NewVmFields.blankToNull(kind), NewVmFields.blankToNull(hostAddress))).getEntity();
-        return switchesChanged("Created virtual switch '" + made.name() + "'");
+        var made = switches.create(new SwitchRequest(NewVmFields.blankToNull(id), NewVmFields.blankToNull(name),
+                NewVmFields.blankToNull(kind), NewVmFields.blankToNull(hostAddress)), current.get());
+        return switchesChanged("Created virtual switch '" + made.name + "'");
     }
 
     @POST
@@ -284,9 +300,9 @@ public class Fragments {
     @Operation(hidden = true)
     @Requires(Permission.SWITCH_MANAGE)
     public Response deleteSwitch(@PathParam("id") String id) {
-        SwitchView gone = switches.get(id);
-        switches.delete(id);
-        return switchesChanged("Deleted virtual switch '" + gone.name() + "'");
+        var gone = switches.get(id);
+        switches.delete(id, current.get());
+        return switchesChanged("Deleted virtual switch '" + gone.name + "'");
     }
 
     @GET
@@ -326,7 +342,7 @@ public class Fragments {
      * name for self-service users, none for others.
      */
     private List<SwitchView> switchChoices() {
-        SwitchAllowance allowance = switchRules.allowanceOf(current.get());
+        SwitchAllowance allowance = switches.allowanceOf(current.get());
         return switches.list().items().stream().filter(s -> allowance.allows(s.id())).toList();
     }
 

@@ -4,7 +4,8 @@ import io.hypervise.server.access.CurrentCaller;
 import io.hypervise.server.access.Caller;
 import io.hypervise.server.policy.EffectivePolicy;
 import io.hypervise.server.counters.RecentSamples;
-import io.hypervise.server.vm.VmResource;
+import io.hypervise.server.vm.VmQuery;
+import io.hypervise.server.vm.VmService;
 import jakarta.enterprise.context.RequestScoped;
 import jakarta.inject.Inject;
 
@@ -13,7 +14,7 @@ import jakarta.inject.Inject;
 class VmLists {
 
     @Inject
-    VmResource vms;
+    VmService vms;
 
     @Inject
     CurrentCaller current;
@@ -25,8 +26,8 @@ class VmLists {
     VmPanes panes;
 
     VmList list(String name, String state, String page, String host) {
-        VmResource.Page found = vms.list(null, blankToNull(state), blankToNull(name), page, "25");
         Caller caller = current.get();
+        var found = vms.list(caller, VmQuery.parse(null, blankToNull(state), blankToNull(name), page, "25"));
         EffectivePolicy policy = panes.governing(caller);
         var rows = found.items().stream()
                 .map(vm -> new VmList.Row(vm, VmOffer.of(caller, vm, policy),

@@ -4,9 +4,9 @@ import io.hypervise.server.access.Caller;
 import io.hypervise.server.access.CurrentCaller;
 import io.hypervise.server.access.Permission;
 import io.hypervise.server.access.Reach;
+import io.hypervise.server.access.VmAccess;
 import io.hypervise.server.policy.EffectivePolicy;
-import io.hypervise.server.policy.SelfServicePolicies;
-import io.hypervise.server.vm.VmResource;
+import io.hypervise.server.vm.VmService;
 import io.hypervise.server.vm.VmView;
 import jakarta.enterprise.context.RequestScoped;
 import jakarta.inject.Inject;
@@ -19,15 +19,15 @@ class VmPanes {
     CurrentCaller current;
 
     @Inject
-    VmResource vms;
+    VmService vms;
 
     @Inject
-    SelfServicePolicies policies;
+    VmAccess access;
 
     /** The VM (404 where the caller may not see it) with what they may do to it. */
     VmPane of(String id) {
         Caller caller = current.get();
-        VmView vm = vms.get(id);
+        VmView vm = vms.get(caller, id);
         return new VmPane(vm, VmOffer.of(caller, vm, governing(caller)),
                 caller.reach(Permission.VM_CREATE) != Reach.NONE,
                 vm.lease() != null && caller.reach(Permission.POLICY_MANAGE) == Reach.ALL);
@@ -35,6 +35,6 @@ class VmPanes {
 
     /** The caller's effective policy where policies govern what they do, else null. */
     EffectivePolicy governing(Caller caller) {
-        return policies.govern(caller, Permission.VM_OPERATE) ? policies.effective(caller) : null;
+        return access.policyOf(caller);
     }
 }

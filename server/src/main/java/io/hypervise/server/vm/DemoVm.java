@@ -13,7 +13,6 @@ import io.hypervise.engine.vm.VmState;
 import io.hypervise.engine.vm.VmStatus;
 import io.hypervise.server.engine.HyperviseConfig;
 import io.hypervise.server.access.Caller;
-import io.hypervise.server.inventory.VmInventory;
 import io.hypervise.server.template.TemplateEntity;
 import io.hypervise.server.template.Templates;
 import io.quarkus.runtime.StartupEvent;
@@ -40,7 +39,7 @@ public class DemoVm {
     HyperviseConfig config;
 
     @Inject
-    VmInventory inventory;
+    VmService vms;
 
     @Inject
     Templates templates;
@@ -59,9 +58,9 @@ public class DemoVm {
             VmStatus status = existing(id);
             if (status == null) {
                 // With a blank 1 GiB disk of its own, so the guest has a disk to show (hv-disk vda).
-                inventory.create(new VmDefinition(id, "Demo (tiny-linux)", 1, 256, DeviceProfile.ENLIGHTENED,
-                        List.of(new Disk(null, DiskFormat.QCOW2, false)), List.of(new Nic("52:54:00:00:00:01")), boot,
-                        Display.VNC), Map.of(0, 1L << 30), template.id, Caller.host());
+                vms.create(Caller.host(), new VmRequests.NewVm(new VmDefinition(id, "Demo (tiny-linux)", 1, 256,
+                        DeviceProfile.ENLIGHTENED, List.of(new Disk(null, DiskFormat.QCOW2, false)),
+                        List.of(new Nic("52:54:00:00:00:01")), boot, Display.VNC), Map.of(0, 1L << 30), template.id));
                 status = engine.vms().status(id);
             }
             if (status.state() == VmState.OFF || status.state() == VmState.SAVED) {

@@ -1,67 +1,37 @@
 package io.hypervise.server.vm;
 
-import io.hypervise.engine.Engine;
-import io.hypervise.engine.qmp.DeadlineSocket;
-import io.hypervise.engine.vm.EngineException;
-import io.hypervise.engine.vm.VmAction;
-import io.hypervise.engine.vm.VmStateMachine;
-import io.hypervise.server.jobs.JobView;
-import io.hypervise.server.jobs.Jobs;
-import io.hypervise.engine.vm.VmNotFoundException;
-import io.hypervise.server.audit.AuditLog;
-import io.hypervise.server.counters.CounterQueries;
-import io.hypervise.server.counters.CounterRange;
-import io.hypervise.server.counters.CounterSeriesView;
-import io.smallrye.common.annotation.RunOnVirtualThread;
-import io.hypervise.engine.vm.VmState;
-import io.hypervise.engine.vm.VmStatus;
-import io.hypervise.server.access.Caller;
+import io.hypervise.engine.vm.Violation;
 import io.hypervise.server.access.CurrentCaller;
 import io.hypervise.server.access.Permission;
 import io.hypervise.server.access.Requires;
-import io.hypervise.server.api.InvalidRequestException;
-import io.hypervise.server.api.Problem;
 import io.hypervise.server.api.QueryParameters;
-import io.hypervise.server.console.Thumbnails;
-import io.hypervise.engine.vm.Violation;
-import io.hypervise.server.inventory.VmEntity;
-import io.hypervise.server.inventory.VmFilter;
-import io.hypervise.server.inventory.VmInventory;
-import io.hypervise.server.inventory.VmSettings;
-import io.hypervise.server.policy.LeaseKeeper;
-import io.hypervise.server.policy.PolicyDeniedException;
-import io.hypervise.server.policy.SelfServiceAction;
-import io.hypervise.server.policy.SelfServicePolicies;
+import io.hypervise.server.counters.CounterQueries;
+import io.hypervise.server.counters.CounterSeriesView;
 import io.hypervise.server.policy.Usage;
+import io.smallrye.common.annotation.RunOnVirtualThread;
 import jakarta.inject.Inject;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.DELETE;
-import jakarta.ws.rs.ForbiddenException;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.NotFoundException;
 import jakarta.ws.rs.PATCH;
-import jakarta.ws.rs.PUT;
 import jakarta.ws.rs.POST;
+import jakarta.ws.rs.PUT;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.PathParam;
 import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.QueryParam;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
-import java.io.IOException;
 import java.net.URI;
-import java.nio.file.Files;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
-import java.util.Optional;
-import java.util.function.Function;
 
 /**
- * The host's VMs: list, detail, create, delete and lifecycle actions. A caller reaches the VMs their
- * roles allow; for a self-service user other people's VMs do not exist (404, not 403).
+ * The host's VMs over HTTP: list, detail, create, delete and lifecycle operations. Thin: it reads the
+ * request, asks {@link VmService}, and shapes the answer; the rules are the service's.
  */
 @Path("/api/v1/vms")
 @Produces(MediaType.APPLICATION_JSON)
@@ -72,31 +42,13 @@ public class VmResource {
     private static final int DEFAULT_SCREEN_AGE = 5;
 
     @Inject
-    Engine engine;
+    VmService vms;
 
     @Inject
     CurrentCaller current;
 
     @Inject
-    VmInventory inventory;
-
-    @Inject
     VmRequests requests;
-
-    @Inject
-    AuditLog audit;
-
-    @Inject
-    Jobs jobs;
-
-    @Inject
-    SelfServicePolicies policies;
-
-    @Inject
-    LeaseKeeper leases;
-
-    @Inject
-    Thumbnails thumbnails;
 
     @Inject
     CounterQueries counters;
@@ -109,37 +61,35 @@ public class VmResource {
     @Requires(Permission.VM_READ)
     public Page list(@QueryParam("owner") String owner, @QueryParam("state") String state,
             @QueryParam("name") String name, @QueryParam("page") String page, @QueryParam("size") String size) {
-        List<Violation> violations = new ArrayList<>();
-        int p = QueryParameters.page(page, violations);
-        int s = QueryParameters.size(size, violations);
-        Optional<VmState> wanted = Optional.ofNullable(state).flatMap(value -> state(value, violations));
-        QueryParameters.text("owner", owner, 255, violations);
-        QueryParameters.text("name", name, 64, violations);
-        QueryParameters.check(violations);
-        VmFilter filter = new VmFilter(Optional.ofNullable(owner), wanted, Optional.ofNullable(name));
-        var found = inventory.list(current.get(), filter, p, s);
-        return new Page(found.items().stream().map(this::view).toList(), p, s, found.total());
+        VmQuery query = VmQuery.parse(owner, state, name, page, size);
+        var found = vms.list(current.get(), query);
+        return new Page(found.items(), found.page(), found.size(), found.total());
     }
 
     @GET
     @Path("{id}")
     @Requires(Permission.VM_READ)
     public VmView get(@PathParam("id") String id) {
-        return view(inventory.visible(current.get(), id, "vm.read"));
+        return vms.get(current.get(), id);
     }
 
     @POST
     @Consumes(MediaType.APPLICATION_JSON)
     @Requires(Permission.VM_CREATE)
     public Response create(VmRequest request) {
-        VmRequests.NewVm planned = requests.toNewVm(request, true);
-        VmEntity vm = inventory.create(planned.definition(), planned.blankDiskBytes(), planned.templateId(), current.get());
-        return Response.created(URI.create("/api/v1/vms/" + vm.id)).entity(view(vm)).build();
+        VmView vm = vms.create(current.get(), requests.toNewVm(request, true));
+        return Response.created(URI.create("/api/v1/vms/" + vm.id())).entity(vm).build();
     }
 
     /** The answer of a dry run: would the request be allowed, and if not, every reason why. */
     public record CreateCheckView(boolean allowed, boolean governedByPolicies, List<String> reasons,
             List<String> policies, Usage usage) {
+
+        static CreateCheckView of(VmService.CreateCheck check) {
+            return new CreateCheckView(check.allowed(), check.governed(), check.reasons(),
+                    check.policy() == null ? List.of() : check.policy().applied().stream().map(p -> p.id()).toList(),
+                    check.usage());
+        }
     }
 
     /**
@@ -152,11 +102,7 @@ public class VmResource {
     @Consumes(MediaType.APPLICATION_JSON)
     @Requires(Permission.VM_CREATE)
     public CreateCheckView check(VmRequest request) {
-        VmRequests.NewVm planned = requests.toNewVm(request, false);
-        var check = inventory.checkCreate(planned.definition(), planned.blankDiskBytes(), planned.templateId(), current.get());
-        return new CreateCheckView(check.allowed(), check.governed(), check.reasons(),
-                check.policy() == null ? List.of() : check.policy().applied().stream().map(p -> p.id()).toList(),
-                check.usage());
+        return CreateCheckView.of(vms.check(current.get(), requests.toNewVm(request, false)));
     }
 
     /**
@@ -168,13 +114,7 @@ public class VmResource {
     @Consumes({MediaType.APPLICATION_JSON, "application/merge-patch+json"})
     @Requires(Permission.VM_RECONFIGURE)
     public VmView reconfigure(@PathParam("id") String id, VmSettingsRequest request) {
-        VmSettings settings = requests.toSettings(request);
-        VmEntity vm = inventory.visible(current.get(), id, "vm.reconfigure");
-        authorize(Permission.VM_RECONFIGURE, vm, "vm.reconfigure");
-        inventory.requireActionable(vm);
-        policies.checkAction(current.get(), Permission.VM_RECONFIGURE, SelfServiceAction.RECONFIGURE, "vm.reconfigure", "vm:" + id);
-        inventory.reconfigure(id, settings, current.get());
-        return view(inventory.visible(current.get(), id, "vm.read"));
+        return vms.reconfigure(current.get(), id, requests.toSettings(request));
     }
 
     /**
@@ -185,60 +125,26 @@ public class VmResource {
     @Path("{id}")
     @Requires(Permission.VM_DELETE)
     public Response delete(@PathParam("id") String id) {
-        VmEntity vm = inventory.visible(current.get(), id, "vm.delete");
-        authorize(Permission.VM_DELETE, vm, "vm.delete");
-        policies.checkAction(current.get(), Permission.VM_DELETE, SelfServiceAction.DELETE, "vm.delete", "vm:" + id);
-        inventory.delete(id, current.get());
+        vms.delete(current.get(), id);
         return Response.noContent().build();
     }
 
     /**
-     * A lifecycle action: start, pause, resume, save, shut-down, turn-off, restart, discard-saved-state.
-     * Quick ones answer 200 with the VM as it is afterwards; long ones (start, save, shut-down) answer
-     * 202 with a job to follow at its Location. An action the VM's state does not allow is a 409 at once.
+     * A lifecycle operation ({@link VmOperation#lifecycle()}). Quick ones answer 200 with the VM as it is
+     * afterwards; long ones (start, save, shut-down) answer 202 with a job to follow at its Location. An
+     * operation the VM's state does not allow is a 409 at once.
      */
     @POST
-    @Path("{id}/{action}")
+    @Path("{id}/{operation}")
     @Requires(Permission.VM_OPERATE)
-    public Response act(@PathParam("id") String id, @PathParam("action") String actionName) {
-        Action action = Arrays.stream(Action.values()).filter(a -> a.path.equals(actionName)).findFirst()
-                .orElseThrow(() -> new NotFoundException("no action '" + actionName + "'; actions: "
-                        + Arrays.stream(Action.values()).map(a -> a.path).toList()));
-        String auditAction = "vm." + action.path;
-        VmEntity vm = inventory.visible(current.get(), id, auditAction);
-        authorize(Permission.VM_OPERATE, vm, auditAction);
-        Caller caller = current.get();
-        policies.checkAction(caller, Permission.VM_OPERATE, SelfServiceAction.governing(action.path), auditAction, "vm:" + id);
-        if (action == Action.START && vm.leaseStoppedAt != null && policies.govern(caller, Permission.VM_OPERATE)) {
-            String reason = "the lease of VM '" + vm.name + "' ended at " + vm.leaseExpiresAt
-                    + "; an administrator can extend it";
-            audit.recordDenial(caller, auditAction, "vm:" + id, null, reason);
-            throw new PolicyDeniedException(List.of(reason));
-        }
-        inventory.requireActionable(vm);
-        Target target = new Target(engine, id);
-        try {
-            VmStatus status = engine.vms().status(id);
-            VmStateMachine.check(action.engineAction, status.state(), status.name());
-        } catch (EngineException e) {
-            audit.recordFailure(caller, auditAction, "vm:" + id, null, e.getMessage());
-            throw e;
-        }
-        // Intent first: nothing is asked of the engine unless the log has taken the request (503 if not).
-        audit.recordIntent(caller, auditAction, "vm:" + id, null);
-        if (action.progressOf != null) {
-            JobView job = jobs.submit("vm-" + action.path, id, action.progressOf, caller.username(),
-                    () -> action.run.apply(target), error -> audit.recordOutcome(caller, auditAction, "vm:" + id, null, error));
-            return Response.accepted(job).location(URI.create("/api/v1/jobs/" + job.id())).build();
-        }
-        try {
-            action.run.apply(target);
-        } catch (EngineException e) {
-            audit.recordOutcome(caller, auditAction, "vm:" + id, null, e.getMessage());
-            throw e;
-        }
-        audit.recordOutcome(caller, auditAction, "vm:" + id, null, null);
-        return Response.ok(view(inventory.visible(caller, id, "vm.read"))).build();
+    public Response act(@PathParam("id") String id, @PathParam("operation") String path) {
+        VmOperation operation = VmOperation.lifecycle(path).orElseThrow(() -> new NotFoundException("no action '" + path
+                + "'; actions: " + VmOperation.lifecycle().stream().map(VmOperation::path).toList()));
+        return switch (vms.act(current.get(), id, operation)) {
+            case VmService.Done done -> Response.ok(done.vm()).build();
+            case VmService.Started started ->
+                    Response.accepted(started.job()).location(URI.create("/api/v1/jobs/" + started.job().id())).build();
+        };
     }
 
     /** What an administrator sends to extend a VM's lease. */
@@ -251,13 +157,7 @@ public class VmResource {
     @Consumes(MediaType.APPLICATION_JSON)
     @Requires(Permission.POLICY_MANAGE)
     public VmView extendLease(@PathParam("id") String id, LeaseRequest request) {
-        if (request == null || request.expiresAt() == null || !request.expiresAt().isAfter(Instant.now())) {
-            throw new InvalidRequestException("lease", List.of(new Violation("expiresAt",
-                    "is required: a date-time in the future, such as 2026-12-31T18:00:00Z")));
-        }
-        inventory.visible(current.get(), id, "vm.lease.extend");
-        leases.extend(id, request.expiresAt(), current.get());
-        return view(inventory.visible(current.get(), id, "vm.read"));
+        return vms.extendLease(current.get(), id, request == null ? null : request.expiresAt());
     }
 
     /** The last lines the guest wrote to its serial console. */
@@ -269,8 +169,7 @@ public class VmResource {
         List<Violation> violations = new ArrayList<>();
         int lines = QueryParameters.wholeNumber("lines", linesParam, 100, 1, MAX_LINES, violations);
         QueryParameters.check(violations);
-        inventory.requireActionable(inventory.visible(current.get(), id, "vm.serial"));
-        List<String> tail = engine.vms().serialTail(id, lines);
+        List<String> tail = vms.serial(current.get(), id, lines);
         return tail.isEmpty() ? "" : String.join("\n", tail) + "\n";
     }
 
@@ -283,9 +182,7 @@ public class VmResource {
     @Requires(Permission.VM_READ)
     public CounterSeriesView metrics(@PathParam("id") String id, @QueryParam("from") String from,
             @QueryParam("to") String to, @QueryParam("step") String step) {
-        CounterRange range = counters.range(from, to, step);
-        inventory.visible(current.get(), id, "vm.metrics");
-        return counters.vm(id, range);
+        return vms.metrics(current.get(), id, counters.range(from, to, step));
     }
 
     /**
@@ -305,78 +202,7 @@ public class VmResource {
         int width = QueryParameters.wholeNumber("width", widthParam, 320, 16, 4096, violations);
         int maxAge = QueryParameters.wholeNumber("maxAge", maxAgeParam, DEFAULT_SCREEN_AGE, 0, 60, violations);
         QueryParameters.check(violations);
-        VmEntity vm = inventory.visible(current.get(), id, "vm.screen");
-        authorize(Permission.VM_CONSOLE_VIEW, vm, "vm.screen");
-        // A screen is the console's: a policy that gives neither the console nor watching it gives no thumbnail.
-        if (policies.govern(current.get(), Permission.VM_CONSOLE_VIEW)
-                && !policies.effective(current.get()).allows(SelfServiceAction.CONSOLE)) {
-            policies.checkAction(current.get(), Permission.VM_CONSOLE_VIEW, SelfServiceAction.CONSOLE_VIEW_ONLY, "vm.screen", "vm:" + id);
-        }
-        inventory.requireActionable(vm);
-        // java.nio.file.Path: this class uses JAX-RS's @Path.
-        java.nio.file.Path display = engine.vms().vncSocket(id);
-        if (!Files.exists(display)) {
-            return Problem.response(409, "VM '" + vm.name + "' has no screen now: it is " + vm.state);
-        }
-        try {
-            byte[] png = thumbnails.png(id, display, width, Duration.ofSeconds(maxAge));
-            return Response.ok(png, "image/png").header("Cache-Control", "no-store").build();
-        } catch (DeadlineSocket.NotAnsweringException e) {
-            return Problem.response(503, "VM '" + vm.name + "' shows no screen now: " + e.getMessage());
-        } catch (IOException e) {
-            return Problem.response(409, "VM '" + vm.name + "' has no screen now: " + e.getMessage());
-        }
-    }
-
-    private record Target(Engine engine, String id) {
-    }
-
-    /** The API's actions; those with a progress source run as jobs. */
-    private enum Action {
-        START("start", VmAction.START, VmAction.START, t -> t.engine().vms().start(t.id())),
-        PAUSE("pause", VmAction.PAUSE, null, t -> t.engine().vms().pause(t.id())),
-        RESUME("resume", VmAction.RESUME, null, t -> t.engine().vms().resume(t.id())),
-        SAVE("save", VmAction.SAVE, VmAction.SAVE, t -> t.engine().vms().save(t.id())),
-        SHUT_DOWN("shut-down", VmAction.SHUT_DOWN, VmAction.SHUT_DOWN, t -> t.engine().vms().shutDown(t.id())),
-        TURN_OFF("turn-off", VmAction.TURN_OFF, null, t -> t.engine().vms().turnOff(t.id())),
-        RESTART("restart", VmAction.RESTART, null, t -> t.engine().vms().restart(t.id())),
-        DISCARD_SAVED_STATE("discard-saved-state", VmAction.DISCARD_SAVED_STATE, null,
-                t -> t.engine().vms().discardSavedState(t.id()));
-
-        final String path;
-        final VmAction engineAction;
-        final VmAction progressOf;
-        final Function<Target, VmStatus> run;
-
-        Action(String path, VmAction engineAction, VmAction progressOf, Function<Target, VmStatus> run) {
-            this.path = path;
-            this.engineAction = engineAction;
-            this.progressOf = progressOf;
-            this.run = run;
-        }
-    }
-
-    private void authorize(Permission permission, VmEntity vm, String auditAction) {
-        Caller caller = current.get();
-        var decision = caller.decide(permission, vm.owner);
-        if (!decision.allowed()) {
-            audit.recordDenial(caller, auditAction, "vm:" + vm.id, null, decision.reason());
-            throw new ForbiddenException(Problem.response(403, decision.reason()));
-        }
-    }
-
-    private VmView view(VmEntity vm) {
-        return VmView.of(vm, engine.vms().find(vm.id), engine.images());
-    }
-
-    private static Optional<VmState> state(String value, List<Violation> violations) {
-        Optional<VmState> found = Arrays.stream(VmState.values())
-                .filter(s -> s.displayName().equalsIgnoreCase(value) || s.name().equalsIgnoreCase(value))
-                .findFirst();
-        if (found.isEmpty()) {
-            violations.add(new Violation("state", "must be one of "
-                    + Arrays.stream(VmState.values()).map(VmState::displayName).toList() + "; got '" + value + "'"));
-        }
-        return found;
+        byte[] png = vms.screen(current.get(), id, width, Duration.ofSeconds(maxAge));
+        return Response.ok(png, "image/png").header("Cache-Control", "no-store").build();
     }
 }

@@ -1,0 +1,65 @@
+package io.hypervise.server.host;
+
+import io.hypervise.engine.Engine;
+import io.hypervise.engine.vm.VmState;
+import io.hypervise.engine.vm.VmStatus;
+import io.hypervise.server.counters.CounterQueries;
+import io.hypervise.server.counters.CounterRange;
+import io.hypervise.server.counters.CounterSeriesView;
+import io.hypervise.server.inventory.HostEntity;
+import io.hypervise.server.inventory.LocalHost;
+import io.quarkus.narayana.jta.QuarkusTransaction;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+import jakarta.transaction.Transactional;
+import jakarta.ws.rs.NotFoundException;
+import java.util.List;
+
+/** The hosts as the API and the pages show them: this server answers for its own host only. */
+@ApplicationScoped
+public class Hosts {
+
+    @Inject
+    Engine engine;
+
+    @Inject
+    LocalHost localHost;
+
+    @Inject
+    CounterQueries counters;
+
+    /** What this host can run: accelerator and why, CPUs, memory, QEMU. */
+    public HostView capabilities() {
+        return HostView.of(engine.host());
+    }
+
+    @Transactional
+    public List<HostDetail> list() {
+        return HostEntity.<HostEntity>listAll().stream().map(this::detail).toList();
+    }
+
+    /** This server's host, by id; any other id is a 404, as a server answers for its own host only. */
+    @Transactional
+    public HostEntity known(String id) {
+        HostEntity host = id.equals(localHost.id()) ? HostEntity.findById(id) : null;
+        if (host == null) {
+            throw new NotFoundException("no host with id '" + id + "'");
+        }
+        return host;
+    }
+
+    /** The host's utilization counters over the range. */
+    public CounterSeriesView metrics(String id, CounterRange range) {
+        QuarkusTransaction.requiringNew().run(() -> known(id));
+        return counters.host(id, range);
+    }
+
+    /** What the API shows of a host: its record, capabilities, load and VM counts. */
+    public HostDetail detail(HostEntity host) {
+        boolean local = host.id.equals(localHost.id());
+        List<VmStatus> vms = local ? engine.vms().list() : List.of();
+        long running = vms.stream().filter(v -> v.state() == VmState.RUNNING).count();
+        return new HostDetail(host.id, host.name, local ? HostView.of(engine.host()) : null,
+                local ? engine.load() : null, vms.size(), running, host.lastSeenAt);
+    }
+}

@@ -1,0 +1,37 @@
+package io.hypervise.server.vm;
+
+import io.hypervise.engine.vm.VmState;
+import io.hypervise.engine.vm.Violation;
+import io.hypervise.server.api.QueryParameters;
+import io.hypervise.server.inventory.VmFilter;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Optional;
+
+/** A request for a page of VMs, as the API and the admin console's list take it: checked, every broken rule named. */
+public record VmQuery(VmFilter filter, int page, int size) {
+
+    /** The query the parameters ask for; a 400 naming each parameter that breaks its rule. */
+    public static VmQuery parse(String owner, String state, String name, String page, String size) {
+        List<Violation> violations = new ArrayList<>();
+        int p = QueryParameters.page(page, violations);
+        int s = QueryParameters.size(size, violations);
+        Optional<VmState> wanted = Optional.ofNullable(state).flatMap(value -> state(value, violations));
+        QueryParameters.text("owner", owner, 255, violations);
+        QueryParameters.text("name", name, 64, violations);
+        QueryParameters.check(violations);
+        return new VmQuery(new VmFilter(Optional.ofNullable(owner), wanted, Optional.ofNullable(name)), p, s);
+    }
+
+    private static Optional<VmState> state(String value, List<Violation> violations) {
+        Optional<VmState> found = Arrays.stream(VmState.values())
+                .filter(s -> s.displayName().equalsIgnoreCase(value) || s.name().equalsIgnoreCase(value))
+                .findFirst();
+        if (found.isEmpty()) {
+            violations.add(new Violation("state", "must be one of "
+                    + Arrays.stream(VmState.values()).map(VmState::displayName).toList() + "; got '" + value + "'"));
+        }
+        return found;
+    }
+}

@@ -1,0 +1,185 @@
+package io.hypervise.server.vm;
+
+import io.hypervise.engine.Engine;
+import io.hypervise.engine.vm.EngineException;
+import io.hypervise.engine.vm.VmEvent;
+import io.hypervise.engine.vm.VmState;
+import io.hypervise.engine.vm.VmStatus;
+import io.hypervise.server.access.Caller;
+import io.hypervise.server.audit.AuditLog;
+import io.hypervise.server.audit.AuditOutcome;
+import io.hypervise.server.inventory.LocalHost;
+import io.hypervise.server.inventory.VmEntity;
+import io.hypervise.server.inventory.VmRepository;
+import io.quarkus.narayana.jta.QuarkusTransaction;
+import io.quarkus.runtime.StartupEvent;
+import jakarta.annotation.Priority;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import jakarta.inject.Inject;
+import java.time.Instant;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.function.Function;
+import java.util.stream.Collectors;
+import org.jboss.logging.Logger;
+
+/**
+ * Keeps the inventory in step with the engine: at start the two are reconciled (what a dying server
+ * left half done is finished or undone), and afterwards every state change the engine reports is
+ * written back as it happens.
+ */
+@ApplicationScoped
+public class VmReconciler {
+
+    private static final Logger LOG = Logger.getLogger(VmReconciler.class);
+
+    @Inject
+    Engine engine;
+
+    @Inject
+    LocalHost localHost;
+
+    @Inject
+    VmRepository vms;
+
+    @Inject
+    VmService service;
+
+    @Inject
+    AuditLog audit;
+
+    /** State changes are written in order, off the engine's threads, so a slow database never holds up a VM. */
+    private final ExecutorService stateWriter = Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "vm-state-writer");
+        t.setDaemon(true);
+        return t;
+    });
+
+    void onStart(@Observes @Priority(10) StartupEvent event) {
+        localHost.register();
+        engine.vms().addListener(this::onEngineEvent);
+        reconcile();
+    }
+
+    private void onEngineEvent(VmEvent event) {
+        if (event instanceof VmEvent.StateChanged change) {
+            stateWriter.execute(() -> record(change.vmId(), change.to(), change.reason(), change.at()));
+        }
+    }
+
+    private void record(String id, VmState state, String reason, Instant since) {
+        try {
+            vms.recordState(id, state, reason, since);
+        } catch (RuntimeException e) {
+            LOG.errorf("could not record that VM %s is %s: %s", id, state, e.getMessage());
+        }
+    }
+
+    /**
+     * Brings the database and the engine into agreement after a start: creations and deletions that a
+     * dying server left half done are finished or undone, VMs the database knows but the engine lacks
+     * are defined again from their record, every recorded state is the engine's, and VMs the engine runs
+     * but the database does not know are recorded (owned by the host, audited: nothing of ours makes
+     * them, since every creation writes its row first).
+     */
+    void reconcile() {
+        Map<String, VmStatus> running = engine.vms().list().stream()
+                .collect(Collectors.toMap(VmStatus::id, Function.identity()));
+        Caller host = Caller.host();
+        QuarkusTransaction.requiringNew().run(() -> {
+            List<VmEntity> recorded = vms.onHost(localHost.id());
+            Set<String> known = recorded.stream().map(vm -> vm.id).collect(Collectors.toSet());
+            for (VmEntity vm : recorded) {
+                VmStatus status = running.get(vm.id);
+                if (vm.pending != null) {
+                    status = settlePending(vm, status, host);
+                    if (status == null) {
+                        continue;
+                    }
+                }
+                if (status == null) {
+                    status = defineAgain(vm);
+                }
+                if (status != null) {
+                    vm.state = status.state();
+                    vm.stateReason = VmEntity.reason(status.reason());
+                    vm.stateSince = status.since();
+                }
+            }
+            for (VmStatus status : running.values()) {
+                if (!known.contains(status.id())) {
+                    adopt(status, host);
+                }
+            }
+        });
+    }
+
+    private void adopt(VmStatus status, Caller host) {
+        VmEntity vm = VmEntity.of(status.definition(), Caller.HOST, localHost.id(), Instant.now());
+        vm.state = status.state();
+        vm.stateReason = VmEntity.reason(status.reason());
+        vms.insert(vm);
+        audit.record(host, "vm.adopt", AuditLog.vm(vm.id), Map.of("name", vm.name), AuditOutcome.SUCCEEDED, null);
+        LOG.warnf("recorded VM '%s' (%s), found in the engine of host %s without a record; it is owned by %s",
+                vm.name, vm.id, localHost.id(), Caller.HOST);
+    }
+
+    /**
+     * Finishes or undoes what a dying server left half done to this VM, auditing the outcome as the host.
+     * Returns the engine's status of the VM if it stays, null if it is gone.
+     */
+    private VmStatus settlePending(VmEntity vm, VmStatus status, Caller host) {
+        String target = AuditLog.vm(vm.id);
+        String create = VmOperation.CREATE.auditName();
+        String delete = VmOperation.DELETE.auditName();
+        String interrupted = "the server of host " + localHost.id() + " stopped while it ran; settled at its next start";
+        if (vm.pending == VmEntity.Pending.CREATING && status != null) {
+            vm.pending = null;
+            audit.record(host, create, target, Map.of("name", vm.name, "completedAtStart", true), AuditOutcome.SUCCEEDED, null);
+            LOG.infof("VM '%s' (%s): its creation, interrupted, was completed (the engine had defined it)", vm.name, vm.id);
+            return status;
+        }
+        if (vm.pending == VmEntity.Pending.CREATING) {
+            List<String> removed = engine.vms().discardLeftovers(vm.id).stream().map(Object::toString).toList();
+            vm.delete();
+            audit.record(host, create, target, Map.of("name", vm.name, "removed", removed), AuditOutcome.FAILED,
+                    interrupted + " before the engine had defined the VM; nothing of it is left");
+            LOG.infof("VM '%s' (%s): its creation, interrupted before the engine defined it, was undone", vm.name, vm.id);
+            return null;
+        }
+        List<String> kept = service.keptDisks(vm);
+        List<String> deleted;
+        try {
+            deleted = status == null ? engine.vms().discardLeftovers(vm.id).stream().map(Object::toString).toList()
+                    : service.deleteFromEngine(vm.id);
+        } catch (EngineException e) {
+            vm.pending = null;
+            audit.record(host, delete, target, Map.of("name", vm.name), AuditOutcome.FAILED, interrupted + ": " + e.getMessage());
+            LOG.warnf("VM '%s' (%s): its deletion, interrupted, could not be finished: %s", vm.name, vm.id, e.getMessage());
+            return status;
+        }
+        vm.delete();
+        Map<String, Object> parameters = VmService.deletion(vm.name, deleted, kept);
+        parameters.put("completedAtStart", true);
+        audit.record(host, delete, target, parameters, AuditOutcome.SUCCEEDED, null);
+        LOG.infof("VM '%s' (%s): its deletion, interrupted, was completed", vm.name, vm.id);
+        return null;
+    }
+
+    private VmStatus defineAgain(VmEntity vm) {
+        try {
+            VmStatus status = engine.vms().define(vm.toDefinition());
+            LOG.infof("VM '%s' (%s) defined again in the engine from its record", vm.name, vm.id);
+            return status;
+        } catch (EngineException e) {
+            vm.state = VmState.OFF;
+            vm.stateReason = VmEntity.reason("cannot be defined on this host: " + e.getMessage());
+            LOG.warnf("VM '%s' (%s) cannot be defined on this host: %s", vm.name, vm.id, e.getMessage());
+            return null;
+        }
+    }
+}

@@ -1,0 +1,436 @@
+package io.hypervise.server.vm;
+
+import io.hypervise.engine.Engine;
+import io.hypervise.engine.qmp.DeadlineSocket;
+import io.hypervise.engine.vm.EngineException;
+import io.hypervise.engine.vm.VmAlreadyExistsException;
+import io.hypervise.engine.vm.VmDefinition;
+import io.hypervise.engine.vm.VmNotFoundException;
+import io.hypervise.engine.vm.VmStateMachine;
+import io.hypervise.engine.vm.VmStatus;
+import io.hypervise.engine.vm.Violation;
+import io.hypervise.server.access.Caller;
+import io.hypervise.server.api.InvalidRequestException;
+import io.hypervise.server.access.Permission;
+import io.hypervise.server.access.Reach;
+import io.hypervise.server.access.VmAccess;
+import io.hypervise.server.audit.AuditLog;
+import io.hypervise.server.audit.AuditOutcome;
+import io.hypervise.server.console.Thumbnails;
+import io.hypervise.server.counters.CounterQueries;
+import io.hypervise.server.counters.CounterRange;
+import io.hypervise.server.counters.CounterSeriesView;
+import io.hypervise.server.inventory.CrashPoints;
+import io.hypervise.server.inventory.LocalHost;
+import io.hypervise.server.inventory.VmConflictException;
+import io.hypervise.server.inventory.VmEntity;
+import io.hypervise.server.inventory.VmRepository;
+import io.hypervise.server.inventory.PageOf;
+import io.hypervise.server.inventory.VmSettings;
+import io.hypervise.server.jobs.JobView;
+import io.hypervise.server.jobs.Jobs;
+import io.hypervise.server.policy.Candidate;
+import io.hypervise.server.policy.EffectivePolicy;
+import io.hypervise.server.policy.LeaseKeeper;
+import io.hypervise.server.policy.PolicyCheck;
+import io.hypervise.server.policy.PolicyDeniedException;
+import io.hypervise.server.policy.SelfServicePolicies;
+import io.hypervise.server.policy.Usage;
+import io.quarkus.narayana.jta.QuarkusTransaction;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+import jakarta.transaction.Transactional;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import org.jboss.logging.Logger;
+
+/**
+ * What callers do with VMs: the one place that holds the rules, in order, for every edge (API, pages,
+ * the lease keeper). Each method takes the caller, asks {@link VmAccess} once, refuses a VM this server
+ * cannot act on now, records the intent in the audit log before the engine acts, and the outcome after.
+ */
+@ApplicationScoped
+public class VmService {
+
+    private static final Logger LOG = Logger.getLogger(VmService.class);
+
+    @Inject
+    Engine engine;
+
+    @Inject
+    VmRepository vms;
+
+    @Inject
+    VmAccess access;
+
+    @Inject
+    AuditLog audit;
+
+    @Inject
+    Jobs jobs;
+
+    @Inject
+    SelfServicePolicies policies;
+
+    @Inject
+    LeaseKeeper leases;
+
+    @Inject
+    LocalHost localHost;
+
+    @Inject
+    Thumbnails thumbnails;
+
+    @Inject
+    CounterQueries counters;
+
+    /** How an operation ended for the caller: done (with the VM as it is now), or begun as a job to follow. */
+    public sealed interface Outcome {
+    }
+
+    public record Done(VmView vm) implements Outcome {
+    }
+
+    public record Started(JobView job) implements Outcome {
+    }
+
+    /** A page of the VMs the caller may see, filtered. */
+    public PageOf<VmView> list(Caller caller, VmQuery query) {
+        Optional<String> onlyOwn = caller.reach(Permission.VM_READ) == Reach.OWN ? Optional.of(caller.username()) : Optional.empty();
+        var found = vms.page(onlyOwn, query.filter(), query.page(), query.size());
+        return new PageOf<>(found.items().stream().map(this::view).toList(), query.page(), query.size(), found.total());
+    }
+
+    /** The VM (404 where the caller may not see it). */
+    public VmView get(Caller caller, String id) {
+        return view(access.require(caller, id, VmOperation.READ));
+    }
+
+    /**
+     * Creates the VM for the caller, within their policies. Intent first: the VM's row (marked {@code
+     * CREATING}, counted in its owner's quota) and the audit entry of the request commit before the engine
+     * is asked; the engine then defines it; then the mark is cleared and the outcome recorded. A server
+     * that dies between these steps finishes or undoes the creation at its next start ({@link VmReconciler}).
+     */
+    public VmView create(Caller caller, VmRequests.NewVm request) {
+        VmDefinition planned = engine.vms().plan(request.definition(), request.blankDiskBytes());
+        Map<String, Object> parameters = new LinkedHashMap<>();
+        parameters.put("name", planned.name());
+        parameters.put("vcpus", planned.vcpus());
+        parameters.put("memoryMib", planned.memoryMib());
+        parameters.put("profile", planned.profile().name());
+        if (request.templateId() != null) {
+            parameters.put("template", request.templateId());
+        }
+        parameters.put("disks", planned.disks().stream().map(d -> d.path().toString()).toList());
+        String target = AuditLog.vm(planned.id());
+        String action = VmOperation.CREATE.auditName();
+        QuarkusTransaction.requiringNew().run(() -> recordCreation(caller, planned, request, parameters));
+        CrashPoints.reached("vm.create.recorded");
+        try {
+            engine.vms().define(request.definition(), request.blankDiskBytes());
+        } catch (RuntimeException e) {
+            vms.remove(planned.id());
+            audit.recordOutcome(caller, action, target, parameters, e.getMessage());
+            throw e;
+        }
+        CrashPoints.reached("vm.create.defined");
+        vms.markPending(planned.id(), null);
+        audit.recordOutcome(caller, action, target, Map.of("name", planned.name()), null);
+        LOG.infof("VM '%s' (%s) created for %s on host %s", planned.name(), planned.id(), caller.username(), localHost.id());
+        return view(vms.find(planned.id()).orElseThrow(() -> new VmNotFoundException(planned.id())));
+    }
+
+    /** The first step of {@link #create}: the policy check under the owner's quota lock, the row, the intent. */
+    private void recordCreation(Caller caller, VmDefinition planned, VmRequests.NewVm request, Map<String, Object> parameters) {
+        Instant leaseEnds = null;
+        if (policies.govern(caller, Permission.VM_CREATE)) {
+            // Held until commit: nobody else adds to this owner's usage between the check and the insert.
+            policies.lockQuota(caller.username());
+            CreateCheck check = check(caller, new VmRequests.NewVm(planned, request.blankDiskBytes(), request.templateId()));
+            if (!check.allowed()) {
+                audit.recordDenial(caller, VmOperation.CREATE.auditName(), null, Map.of("name", String.valueOf(planned.name()),
+                        "template", String.valueOf(request.templateId())), String.join("; ", check.reasons()));
+                throw new PolicyDeniedException(check.reasons());
+            }
+            if (check.policy().leaseDays().configured()) {
+                leaseEnds = Instant.now().plus(Duration.ofDays(check.policy().leaseDays().value()));
+            }
+        }
+        if (vms.exists(planned.id())) {
+            throw new VmAlreadyExistsException(planned.id());
+        }
+        VmEntity vm = VmEntity.of(planned, caller.username(), localHost.id(), Instant.now());
+        vm.pending = VmEntity.Pending.CREATING;
+        vm.templateId = request.templateId();
+        vm.ownerGroups = caller.groups().stream().sorted().toArray(String[]::new);
+        vm.leaseExpiresAt = leaseEnds;
+        request.blankDiskBytes().forEach((position, bytes) -> vm.disks.get(position).sizeBytes = bytes);
+        vms.insert(vm);
+        audit.record(caller, VmOperation.CREATE.auditName(), AuditLog.vm(vm.id), parameters, AuditOutcome.REQUESTED, null);
+    }
+
+    /** The outcome of {@link #check}; {@code policy} and {@code usage} are null for callers policies do not govern. */
+    public record CreateCheck(boolean governed, boolean allowed, List<String> reasons, EffectivePolicy policy, Usage usage) {
+    }
+
+    /**
+     * What the caller's policies say of creating this VM, given what their VMs take up now: allowed, or
+     * every reason not. For callers policies do not govern, always allowed. Changes nothing: this is the
+     * dry run, and {@link #create} asks it too (holding the owner's quota lock).
+     */
+    @Transactional
+    public CreateCheck check(Caller caller, VmRequests.NewVm request) {
+        if (!policies.govern(caller, Permission.VM_CREATE)) {
+            return new CreateCheck(false, true, List.of(), null, null);
+        }
+        VmDefinition definition = request.definition();
+        EffectivePolicy policy = policies.effective(caller);
+        Usage usage = policies.usage(caller.username(), null);
+        long diskMib = request.blankDiskBytes().values().stream().mapToLong(b -> (b + (1 << 20) - 1) >> 20).sum();
+        int existingImages = definition.disks().size() - request.blankDiskBytes().size();
+        Candidate candidate = new Candidate(request.templateId(), localHost.hostGroup(), definition.vcpus(),
+                definition.memoryMib(), diskMib, existingImages, true);
+        List<String> reasons = PolicyCheck.refusals(caller.username(), policy, usage, candidate);
+        return new CreateCheck(true, reasons.isEmpty(), reasons, policy, usage);
+    }
+
+    /**
+     * Changes a VM's settings. A new name is taken in any state; anything else only while the VM is Off
+     * (the engine refuses otherwise, naming the state). Nothing changed is no change and no audit entry.
+     */
+    @Transactional
+    public VmView reconfigure(Caller caller, String id, VmSettings settings) {
+        VmEntity found = access.require(caller, id, VmOperation.RECONFIGURE);
+        requireActionable(found);
+        VmEntity vm = VmEntity.findById(found.id);
+        VmDefinition before = engine.vms().status(vm.id).definition();
+        VmDefinition after = settings.applyTo(before);
+        Map<String, Object> changes = settings.changes(before, after);
+        if (changes.isEmpty()) {
+            return view(vm.loaded());
+        }
+        String action = VmOperation.RECONFIGURE.auditName();
+        boolean grows = after.vcpus() > before.vcpus() || after.memoryMib() > before.memoryMib();
+        if (grows && policies.govern(caller, Permission.VM_RECONFIGURE)) {
+            policies.lockQuota(vm.owner);
+            Usage others = policies.usage(vm.owner, vm.id);
+            long diskMib = vm.disks.stream().mapToLong(d -> d.sizeBytes == null ? 0 : d.sizeBytes >> 20).sum();
+            List<String> reasons = PolicyCheck.refusals(caller.username(), policies.effective(caller), others,
+                    new Candidate(vm.templateId, localHost.hostGroup(), after.vcpus(), after.memoryMib(), diskMib, 0, false));
+            if (!reasons.isEmpty()) {
+                audit.recordDenial(caller, action, AuditLog.vm(vm.id), changes, String.join("; ", reasons));
+                throw new PolicyDeniedException(reasons);
+            }
+        }
+        boolean renameOnly = changes.keySet().equals(Set.of("name"));
+        try {
+            apply(vm.id, renameOnly, after);
+        } catch (EngineException e) {
+            audit.recordFailure(caller, action, AuditLog.vm(vm.id), changes, e.getMessage());
+            throw e;
+        }
+        try {
+            vm.applySettings(after);
+            vm.updatedAt = Instant.now();
+            VmEntity.flush();
+            audit.record(caller, action, AuditLog.vm(vm.id), changes, AuditOutcome.SUCCEEDED, null);
+        } catch (RuntimeException e) {
+            // The engine took the change but the inventory could not: put the engine back as it was.
+            apply(vm.id, renameOnly, before);
+            throw e;
+        }
+        LOG.infof("VM '%s' (%s) reconfigured by %s: %s", vm.name, vm.id, caller.username(), changes);
+        return view(vm.loaded());
+    }
+
+    private void apply(String id, boolean renameOnly, VmDefinition definition) {
+        if (renameOnly) {
+            engine.vms().rename(id, definition.name());
+        } else {
+            engine.vms().redefine(definition);
+        }
+    }
+
+    /**
+     * Deletes an Off or Saved VM with the disks it owns (the blank disks created for it); images it only
+     * used stay. Intent first, as for {@link #create}: the row is marked {@code DELETING} with the
+     * request's audit entry before the engine deletes anything, and goes with the outcome's entry after.
+     * Returns the disk images deleted.
+     */
+    public List<String> delete(Caller caller, String id) {
+        String target = AuditLog.vm(id);
+        String action = VmOperation.DELETE.auditName();
+        String name = QuarkusTransaction.requiringNew().call(() -> {
+            VmEntity vm = access.require(caller, id, VmOperation.DELETE);
+            requireActionable(vm);
+            engine.vms().find(id).ifPresent(status -> VmStateMachine.check(VmOperation.DELETE.engineAction(), status.state(), vm.name));
+            VmEntity.update("pending = ?1 where id = ?2", VmEntity.Pending.DELETING, id);
+            audit.record(caller, action, target, Map.of("name", vm.name), AuditOutcome.REQUESTED, null);
+            return vm.name;
+        });
+        CrashPoints.reached("vm.delete.recorded");
+        List<String> kept;
+        List<String> deleted;
+        try {
+            kept = keptDisks(vms.find(id).orElseThrow(() -> new VmNotFoundException(id)));
+            deleted = deleteFromEngine(id);
+        } catch (RuntimeException e) {
+            vms.markPending(id, null);
+            audit.recordOutcome(caller, action, target, Map.of("name", name), e.getMessage());
+            throw e;
+        }
+        CrashPoints.reached("vm.delete.deleted");
+        vms.remove(id);
+        audit.recordOutcome(caller, action, target, deletion(name, deleted, kept), null);
+        LOG.infof("VM '%s' (%s) deleted by %s on host %s", name, id, caller.username(), localHost.id());
+        return deleted;
+    }
+
+    /** The disks of the VM that it only used (images it does not own): kept when it is deleted. */
+    List<String> keptDisks(VmEntity vm) {
+        return vm.disks.stream().map(d -> d.path).filter(p -> !engine.images().owns(vm.id, Path.of(p))).toList();
+    }
+
+    /** What a deletion's audit entry says: the VM's name, the disks deleted and those kept. */
+    static Map<String, Object> deletion(String name, List<String> deleted, List<String> kept) {
+        Map<String, Object> parameters = new LinkedHashMap<>();
+        parameters.put("name", name);
+        parameters.put("deletedDisks", deleted);
+        parameters.put("keptDisks", kept);
+        return parameters;
+    }
+
+    List<String> deleteFromEngine(String id) {
+        try {
+            return engine.vms().delete(id).stream().map(Object::toString).toList();
+        } catch (VmNotFoundException e) {
+            LOG.infof("VM %s was already gone from the engine", id);
+            return List.of();
+        }
+    }
+
+    /**
+     * A lifecycle operation. Quick ones are done before this returns; long ones (start, save, shut-down)
+     * run as a job. One the VM's state does not allow is refused at once (409), audited as failed.
+     */
+    public Outcome act(Caller caller, String id, VmOperation operation) {
+        if (!operation.isLifecycle()) {
+            throw new IllegalArgumentException(operation + " is not a lifecycle operation");
+        }
+        VmEntity vm = access.require(caller, id, operation);
+        requireActionable(vm);
+        String action = operation.auditName();
+        String target = AuditLog.vm(id);
+        try {
+            VmStatus status = engine.vms().status(id);
+            VmStateMachine.check(operation.engineAction(), status.state(), status.name());
+        } catch (EngineException e) {
+            audit.recordFailure(caller, action, target, null, e.getMessage());
+            throw e;
+        }
+        // Intent first: nothing is asked of the engine unless the log has taken the request (503 if not).
+        audit.recordIntent(caller, action, target, null);
+        if (operation.runsAsJob()) {
+            JobView job = jobs.submit(operation, id, caller.username(),
+                    () -> perform(operation, id), error -> audit.recordOutcome(caller, action, target, null, error));
+            return new Started(job);
+        }
+        try {
+            perform(operation, id);
+        } catch (EngineException e) {
+            audit.recordOutcome(caller, action, target, null, e.getMessage());
+            throw e;
+        }
+        audit.recordOutcome(caller, action, target, null, null);
+        return new Done(view(vms.find(id).orElseThrow(() -> new VmNotFoundException(id))));
+    }
+
+    /** What the engine does for each lifecycle operation. */
+    private VmStatus perform(VmOperation operation, String id) {
+        var engineVms = engine.vms();
+        return switch (operation) {
+            case START -> engineVms.start(id);
+            case SHUT_DOWN -> engineVms.shutDown(id);
+            case TURN_OFF -> engineVms.turnOff(id);
+            case PAUSE -> engineVms.pause(id);
+            case RESUME -> engineVms.resume(id);
+            case SAVE -> engineVms.save(id);
+            case RESTART -> engineVms.restart(id);
+            case DISCARD_SAVED_STATE -> engineVms.discardSavedState(id);
+            case CREATE, READ, SERIAL, METRICS, RECONFIGURE, DELETE, CONSOLE, SCREEN, EXTEND_LEASE ->
+                    throw new IllegalArgumentException(operation + " has a method of its own");
+        };
+    }
+
+    /** Sets when the VM's lease ends, a time in the future; warning and stop start over. */
+    public VmView extendLease(Caller caller, String id, Instant until) {
+        if (until == null || !until.isAfter(Instant.now())) {
+            throw new InvalidRequestException("lease", List.of(new Violation("expiresAt",
+                    "is required: a date-time in the future, such as 2026-12-31T18:00:00Z")));
+        }
+        access.require(caller, id, VmOperation.EXTEND_LEASE);
+        leases.extend(id, until, caller);
+        return get(caller, id);
+    }
+
+    /** The last lines the guest wrote to its serial console. */
+    public List<String> serial(Caller caller, String id, int lines) {
+        requireActionable(access.require(caller, id, VmOperation.SERIAL));
+        return engine.vms().serialTail(id, lines);
+    }
+
+    /** The VM's utilization counters over the range. */
+    public CounterSeriesView metrics(Caller caller, String id, CounterRange range) {
+        access.require(caller, id, VmOperation.METRICS);
+        return counters.vm(id, range);
+    }
+
+    /**
+     * A PNG of the VM's screen, at most {@code width} pixels wide and at most {@code maxAge} old: 409 while
+     * the VM has no display (Off, Saved), 503 when its display does not answer.
+     */
+    public byte[] screen(Caller caller, String id, int width, Duration maxAge) {
+        VmEntity vm = access.require(caller, id, VmOperation.SCREEN);
+        requireActionable(vm);
+        Path display = engine.vms().vncSocket(id);
+        if (!Files.exists(display)) {
+            throw new VmConflictException("VM '" + vm.name + "' has no screen now: it is " + vm.state);
+        }
+        try {
+            return thumbnails.png(id, display, width, maxAge);
+        } catch (DeadlineSocket.NotAnsweringException e) {
+            throw new VmScreenUnavailableException("VM '" + vm.name + "' shows no screen now: " + e.getMessage());
+        } catch (IOException e) {
+            throw new VmConflictException("VM '" + vm.name + "' has no screen now: " + e.getMessage());
+        }
+    }
+
+    /**
+     * Refuses (409, with the reason) to act on a VM this server cannot act on now: one another host
+     * runs, or one whose creation or deletion is under way. Every path that reaches the engine for a VM
+     * asks this first.
+     */
+    public void requireActionable(VmEntity vm) {
+        if (!vm.hostId.equals(localHost.id())) {
+            throw new VmConflictException("VM '" + vm.name + "' is on host " + vm.hostId + ", not on " + localHost.id()
+                    + ", the host of this server; ask host " + vm.hostId + "'s server");
+        }
+        if (vm.pending != null) {
+            throw new VmConflictException("VM '" + vm.name + "' is being "
+                    + (vm.pending == VmEntity.Pending.CREATING ? "created" : "deleted") + "; try again when that has ended");
+        }
+    }
+
+    private VmView view(VmEntity vm) {
+        return VmView.of(vm, engine.vms().find(vm.id), engine.images());
+    }
+}
