@@ -4,6 +4,10 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.hypervise.engine.qmp.QmpException;
 import io.hypervise.engine.qmp.QmpTimeoutException;
+import io.hypervise.engine.vm.definition.VmDefinition;
+import io.hypervise.engine.vm.worker.VmFiles;
+import io.hypervise.engine.vm.worker.Worker;
+import io.hypervise.engine.vm.worker.WorkerRecord;
 import java.io.UncheckedIOException;
 import java.lang.System.Logger.Level;
 import java.nio.file.Files;
@@ -25,7 +29,7 @@ import java.util.function.Consumer;
  */
 final class ManagedVm {
 
-    private static final System.Logger LOG = System.getLogger(VmService.class.getName());
+    private static final System.Logger LOG = System.getLogger(Vms.class.getName());
 
     final VmFiles files;
     final ReentrantLock lock = new ReentrantLock();
@@ -39,7 +43,7 @@ final class ManagedVm {
     volatile Unresponsive unresponsive;
     /** The last command an action sent that got no reply in time: the worker may still carry it out. */
     private volatile LateCommand late;
-    /** A {@link VmService#checkAnswering} is out. */
+    /** A {@link Vms#checkAnswering} is out. */
     final AtomicBoolean probing = new AtomicBoolean();
 
     private final String host;

@@ -2,6 +2,9 @@ package io.hypervise.engine.vm;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import io.hypervise.engine.EngineSettings;
+import io.hypervise.engine.vm.worker.Worker;
+import io.hypervise.engine.vm.worker.WorkerPhase;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

@@ -1,11 +1,20 @@
 package io.hypervise.engine.vm;
 
+import io.hypervise.engine.EngineSettings;
 import io.hypervise.engine.network.NetworkException;
 import io.hypervise.engine.network.VirtualSwitches;
 import io.hypervise.engine.qmp.QmpClosedException;
 import io.hypervise.engine.qmp.QmpEvent;
 import io.hypervise.engine.qmp.QmpException;
 import io.hypervise.engine.qmp.QmpListener;
+import io.hypervise.engine.vm.definition.InvalidVmDefinitionException;
+import io.hypervise.engine.vm.definition.Nic;
+import io.hypervise.engine.vm.definition.VmDefinitionValidator;
+import io.hypervise.engine.vm.worker.QemuCommandLine;
+import io.hypervise.engine.vm.worker.Worker;
+import io.hypervise.engine.vm.worker.WorkerExit;
+import io.hypervise.engine.vm.worker.WorkerPhase;
+import io.hypervise.engine.vm.worker.WorkerRecord;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
@@ -343,7 +352,7 @@ final class WorkerSupervisor {
             // QEMU often closes the connection before it answers quit: that is the worker going away.
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-        } catch (QmpException | RuntimeException e) {
+        } catch (RuntimeException e) {
             vm.log("worker " + worker.pid() + " did not accept quit (" + e.getMessage() + "); it is killed if it does not exit");
         }
     }

@@ -1,19 +1,19 @@
 package io.hypervise.server.inventory;
 
 import io.hypervise.engine.Engine;
-import io.hypervise.engine.vm.EngineException;
-import io.hypervise.engine.vm.VmDefinition;
-import io.hypervise.engine.vm.VmEvent;
-import io.hypervise.engine.vm.VmNotFoundException;
+import io.hypervise.engine.EngineException;
 import io.hypervise.engine.vm.VmAction;
 import io.hypervise.engine.vm.VmAlreadyExistsException;
+import io.hypervise.engine.vm.VmEvent;
+import io.hypervise.engine.vm.VmNotFoundException;
 import io.hypervise.engine.vm.VmStateMachine;
 import io.hypervise.engine.vm.VmStatus;
+import io.hypervise.engine.vm.definition.VmDefinition;
 import io.hypervise.server.access.Caller;
-import io.hypervise.server.audit.AuditLog;
-import io.hypervise.server.audit.AuditOutcome;
 import io.hypervise.server.access.Permission;
 import io.hypervise.server.access.Reach;
+import io.hypervise.server.audit.AuditLog;
+import io.hypervise.server.audit.AuditOutcome;
 import io.hypervise.server.policy.Candidate;
 import io.hypervise.server.policy.EffectivePolicy;
 import io.hypervise.server.policy.PolicyCheck;
@@ -37,10 +37,10 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.regex.Pattern;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.function.Function;
+import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import org.jboss.logging.Logger;
 
