@@ -2,6 +2,7 @@ package io.hypervise.engine.vm;
 
 import io.hypervise.engine.EngineSettings;
 import io.hypervise.engine.network.VirtualSwitches;
+import io.hypervise.engine.qmp.QemuMonitor;
 import io.hypervise.engine.qmp.QmpException;
 import io.hypervise.engine.storage.DiskImages;
 import io.hypervise.engine.storage.StorageRoot;
@@ -84,11 +85,11 @@ public final class Vms implements AutoCloseable {
             }
             ManagedVm vm = manage(def.get(), files);
             vms.put(vm.id(), vm);
-            vm.lock.lock();
+            vm.lock().lock();
             try {
                 supervisor.reattach(vm);
             } finally {
-                vm.lock.unlock();
+                vm.lock().unlock();
             }
         }
     }
@@ -106,9 +107,9 @@ public final class Vms implements AutoCloseable {
             throw new VmAlreadyExistsException(def.id());
         }
         try {
-            store.create(vm.files);
-            store.writeDefinition(vm.files, def);
-            store.writeState(vm.files, new StateRecord(vm.state, vm.since));
+            store.create(vm.files());
+            store.writeDefinition(vm.files(), def);
+            store.writeState(vm.files(), new StateRecord(vm.state(), vm.since()));
         } catch (IOException | UncheckedIOException e) {
             vms.remove(def.id());
             throw new VmOperationException("cannot store the definition of VM '" + def.name() + "': " + e.getMessage(), e);
@@ -208,8 +209,8 @@ public final class Vms implements AutoCloseable {
     public VmStatus redefine(VmDefinition definition) {
         VmDefinition def = absolutePaths(definition);
         return act(def.id(), VmAction.RECONFIGURE, vm -> {
-            store.writeDefinition(vm.files, def);
-            vm.definition = def;
+            store.writeDefinition(vm.files(), def);
+            vm.redefine(def);
             vm.log("reconfigured");
         });
     }
@@ -217,9 +218,9 @@ public final class Vms implements AutoCloseable {
     /** Renames a VM, in any state: the name is for people; the worker knows the VM by its id. */
     public VmStatus rename(String id, String name) {
         ManagedVm vm = get(id);
-        vm.lock.lock();
+        vm.lock().lock();
         try {
-            VmDefinition d = vm.definition;
+            VmDefinition d = vm.definition();
             VmDefinition renamed = new VmDefinition(d.id(), name, d.vcpus(), d.memoryMib(), d.profile(), d.disks(),
                     d.nics(), d.boot(), d.display());
             List<Violation> violations = validator.violations(renamed).stream()
@@ -227,13 +228,13 @@ public final class Vms implements AutoCloseable {
             if (!violations.isEmpty()) {
                 throw new InvalidVmDefinitionException(violations);
             }
-            store.writeDefinition(vm.files, renamed);
+            store.writeDefinition(vm.files(), renamed);
             String before = d.name();
-            vm.definition = renamed;
+            vm.redefine(renamed);
             vm.log("renamed from '" + before + "'");
             return vm.status();
         } finally {
-            vm.lock.unlock();
+            vm.lock().unlock();
         }
     }
 
@@ -245,7 +246,7 @@ public final class Vms implements AutoCloseable {
         List<Path> deleted = new ArrayList<>();
         act(id, VmAction.DELETE, vm -> {
             try {
-                store.delete(vm.files);
+                store.delete(vm.files());
                 deleted.addAll(images.deleteAll(id));
             } catch (IOException e) {
                 throw new VmOperationException("cannot delete the files of VM '" + vm.name() + "': " + e.getMessage(), e);
@@ -272,11 +273,11 @@ public final class Vms implements AutoCloseable {
     public List<RunningWorker> runningWorkers() {
         List<RunningWorker> running = new ArrayList<>();
         for (ManagedVm vm : vms.values()) {
-            VmState state = vm.state;
-            Worker worker = vm.worker;
+            VmState state = vm.state();
+            Worker worker = vm.worker();
             if ((state == VmState.RUNNING || state == VmState.PAUSED) && worker != null && worker.qmp() != null
-                    && worker.qmp().isOpen() && vm.unresponsive == null) {
-                running.add(new RunningWorker(vm.definition, state, worker.pid(), worker.startTicks(), worker.qmp()));
+                    && worker.qmp().isOpen() && !vm.isUnresponsive()) {
+                running.add(new RunningWorker(vm.definition(), state, worker.pid(), worker.startTicks(), worker.qmp()));
             }
         }
         return running;
@@ -299,34 +300,34 @@ public final class Vms implements AutoCloseable {
      */
     public void checkAnswering(String id) {
         ManagedVm vm = get(id);
-        Worker worker = vm.worker;
-        if (worker == null || worker.qmp() == null || vm.unresponsive != null || !vm.probing.compareAndSet(false, true)) {
+        Worker worker = vm.worker();
+        if (worker == null || worker.qmp() == null || vm.isUnresponsive() || !vm.startProbe()) {
             return;
         }
         Thread.ofVirtual().name("answering-" + worker.pid()).start(() -> {
             try {
-                worker.qmp().execute("query-status", null, settings.commandTimeout());
+                QemuMonitor.over(worker.qmp(), settings.commandTimeout()).queryStatus();
             } catch (QmpException e) {
                 vm.log("its worker did not answer a check: " + e.getMessage());
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             } finally {
-                vm.probing.set(false);
+                vm.probeDone();
             }
         });
     }
 
     public Path serialLog(String id) {
-        return get(id).files.serialLog();
+        return get(id).files().serialLog();
     }
 
     /** The last lines the guest wrote to its serial console (from at most the log's last 256 KiB). */
     public List<String> serialTail(String id, int lines) {
-        return LogTail.of(get(id).files.serialLog(), lines, 256 * 1024);
+        return LogTail.of(get(id).files().serialLog(), lines, 256 * 1024);
     }
 
     public Path vncSocket(String id) {
-        return get(id).files.vncSocket();
+        return get(id).files().vncSocket();
     }
 
     // ---------------------------------------------------------------- lifecycle
@@ -334,7 +335,7 @@ public final class Vms implements AutoCloseable {
     /** Starts an Off VM, or restores a Saved one to the state it was saved in. */
     public VmStatus start(String id) {
         return act(id, VmAction.START, vm -> {
-            if (vm.state == VmState.SAVED) {
+            if (vm.state() == VmState.SAVED) {
                 savedStates.restore(vm);
             } else {
                 boot(vm);
@@ -344,14 +345,14 @@ public final class Vms implements AutoCloseable {
 
     public VmStatus pause(String id) {
         return act(id, VmAction.PAUSE, vm -> {
-            vm.command("stop", null);
+            vm.command(QemuMonitor::stop);
             vm.transition(VmState.PAUSED, "paused on request");
         });
     }
 
     public VmStatus resume(String id) {
         return act(id, VmAction.RESUME, vm -> {
-            vm.command("cont", null);
+            vm.command(QemuMonitor::cont);
             vm.transition(VmState.RUNNING, "resumed on request");
         });
     }
@@ -359,7 +360,7 @@ public final class Vms implements AutoCloseable {
     /** Resets the guest, like pressing the machine's reset button; its state stays what it was. */
     public VmStatus restart(String id) {
         return act(id, VmAction.RESTART, vm -> {
-            vm.command("system_reset", null);
+            vm.command(QemuMonitor::systemReset);
             vm.log("reset on request");
         });
     }
@@ -375,7 +376,7 @@ public final class Vms implements AutoCloseable {
 
     public VmStatus discardSavedState(String id) {
         return act(id, VmAction.DISCARD_SAVED_STATE, vm -> {
-            store.clearSaved(vm.files);
+            store.clearSaved(vm.files());
             vm.transition(VmState.OFF, "saved state discarded");
         });
     }
@@ -388,14 +389,14 @@ public final class Vms implements AutoCloseable {
     public VmStatus shutDown(String id, Duration timeout) {
         ManagedVm vm = get(id);
         Worker worker;
-        vm.lock.lock();
+        vm.lock().lock();
         try {
-            VmStateMachine.check(VmAction.SHUT_DOWN, vm.state, vm.name());
+            VmStateMachine.check(VmAction.SHUT_DOWN, vm.state(), vm.name());
             vm.requireAnswering(VmAction.SHUT_DOWN);
-            worker = vm.worker;
+            worker = vm.worker();
             vm.transition(VmState.STOPPING, "shut down requested: ACPI power button pressed");
             try {
-                vm.command("system_powerdown", null);
+                vm.command(QemuMonitor::systemPowerdown);
             } catch (VmOperationException e) {
                 vm.transition(VmState.RUNNING, "the power button could not be pressed");
                 throw e;
@@ -403,19 +404,19 @@ public final class Vms implements AutoCloseable {
             // Set after the press succeeded; the worker's end cannot be settled before we release the lock.
             worker.expect(VmState.OFF, "shut down by the guest on request");
         } finally {
-            vm.lock.unlock();
+            vm.lock().unlock();
         }
         Optional<WorkerExit> exit = WorkerSupervisor.await(worker, timeout);
-        vm.lock.lock();
+        vm.lock().lock();
         try {
             if (exit.isPresent()) {
                 supervisor.handleExit(vm, worker, exit.get());
-            } else if (vm.worker == worker) {
+            } else if (vm.worker() == worker) {
                 supervisor.end(vm, VmState.OFF, "the guest did not shut down within " + timeout.toSeconds() + " s; turned off");
             }
             return vm.status();
         } finally {
-            vm.lock.unlock();
+            vm.lock().unlock();
         }
     }
 
@@ -428,7 +429,7 @@ public final class Vms implements AutoCloseable {
     public void close() {
         supervisor.close();
         for (ManagedVm vm : vms.values()) {
-            Worker worker = vm.worker;
+            Worker worker = vm.worker();
             if (worker != null) {
                 worker.detach();
             }
@@ -443,14 +444,14 @@ public final class Vms implements AutoCloseable {
 
     private VmStatus act(String id, VmAction action, Action body) {
         ManagedVm vm = get(id);
-        vm.lock.lock();
+        vm.lock().lock();
         try {
-            VmStateMachine.check(action, vm.state, vm.name());
+            VmStateMachine.check(action, vm.state(), vm.name());
             vm.requireAnswering(action);
             body.run(vm);
             return vm.status();
         } finally {
-            vm.lock.unlock();
+            vm.lock().unlock();
         }
     }
 
@@ -458,11 +459,11 @@ public final class Vms implements AutoCloseable {
         vm.transition(VmState.STARTING, "start requested");
         Worker worker = supervisor.launch(vm, false, WorkerPhase.LAUNCHING);
         try {
-            vm.command("cont", null);
+            vm.command(QemuMonitor::cont);
         } catch (VmOperationException e) {
             throw supervisor.failAndEnd(vm, worker, VmState.OFF, "the worker could not be resumed: " + e.getMessage());
         }
-        supervisor.recordPhase(vm, vm.record.withPhase(WorkerPhase.SUPERVISED));
+        supervisor.recordPhase(vm, vm.record().withPhase(WorkerPhase.SUPERVISED));
         vm.transition(VmState.RUNNING, "worker " + worker.pid() + " started");
     }
 
