@@ -1,6 +1,7 @@
 package io.hypervise.engine.vm;
 
 import io.hypervise.engine.EngineSettings;
+import io.hypervise.engine.display.VmDisplay;
 import io.hypervise.engine.network.VirtualSwitches;
 import io.hypervise.engine.qmp.QemuMonitor;
 import io.hypervise.engine.qmp.QmpException;
@@ -326,8 +327,9 @@ public final class Vms implements AutoCloseable {
         return LogTail.of(get(id).files().serialLog(), lines, 256 * 1024);
     }
 
-    public Path vncSocket(String id) {
-        return get(id).files().vncSocket();
+    /** The VM's screen, there while its worker runs. */
+    public VmDisplay display(String id) {
+        return new VmDisplay(id, get(id).files().vncSocket());
     }
 
     // ---------------------------------------------------------------- lifecycle

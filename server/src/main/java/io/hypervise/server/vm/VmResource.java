@@ -2,6 +2,7 @@ package io.hypervise.server.vm;
 
 import io.hypervise.engine.Engine;
 import io.hypervise.engine.EngineException;
+import io.hypervise.engine.display.VmDisplay;
 import io.hypervise.engine.qmp.DeadlineSocket;
 import io.hypervise.engine.vm.VmAction;
 import io.hypervise.engine.vm.VmNotFoundException;
@@ -50,7 +51,6 @@ import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
 import java.io.IOException;
 import java.net.URI;
-import java.nio.file.Files;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -313,9 +313,8 @@ public class VmResource {
             policies.checkAction(current.get(), Permission.VM_CONSOLE_VIEW, SelfServiceAction.CONSOLE_VIEW_ONLY, "vm.screen", "vm:" + id);
         }
         inventory.requireActionable(vm);
-        // java.nio.file.Path: this class uses JAX-RS's @Path.
-        java.nio.file.Path display = engine.vms().vncSocket(id);
-        if (!Files.exists(display)) {
+        VmDisplay display = engine.vms().display(id);
+        if (!display.isAvailable()) {
             return Problem.response(409, "VM '" + vm.name + "' has no screen now: it is " + vm.state);
         }
         try {
