@@ -5,10 +5,10 @@ import io.hypervise.engine.host.HostCapabilities;
 import io.hypervise.engine.host.HostLoad;
 import io.hypervise.engine.host.HostProbe;
 import io.hypervise.engine.network.VirtualSwitches;
+import io.hypervise.engine.storage.DiskImages;
 import io.hypervise.engine.storage.StorageRoot;
-import io.hypervise.engine.vm.DiskImages;
-import io.hypervise.engine.vm.QemuCommandLine;
-import io.hypervise.engine.vm.VmService;
+import io.hypervise.engine.vm.Vms;
+import io.hypervise.engine.vm.worker.QemuCommandLine;
 import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -31,13 +31,13 @@ public final class Engine implements AutoCloseable {
 
     private final HostCapabilities host;
     private final StorageRoot storage;
-    private final VmService vms;
+    private final Vms vms;
     private final DiskImages images;
     private final StateDirectoryLock lock;
     private final CounterSampler counters;
     private final VirtualSwitches switches;
 
-    private Engine(HostCapabilities host, StorageRoot storage, VmService vms, DiskImages images,
+    private Engine(HostCapabilities host, StorageRoot storage, Vms vms, DiskImages images,
             VirtualSwitches switches, StateDirectoryLock lock) {
         this.host = host;
         this.switches = switches;
@@ -64,7 +64,7 @@ public final class Engine implements AutoCloseable {
             Files.createDirectories(storage.library());
             DiskImages images = new DiskImages(storage, qemuImg(qemu));
             VirtualSwitches switches = VirtualSwitches.probe();
-            VmService vms = new VmService(config.settings(), host.hostname(), storage,
+            Vms vms = new Vms(config.settings(), host.hostname(), storage,
                     new QemuCommandLine(qemu, host.accelerator()), images, switches, Clock.systemUTC());
             vms.recover();
             return new Engine(host, storage, vms, images, switches, lock);
@@ -87,7 +87,7 @@ public final class Engine implements AutoCloseable {
         return storage;
     }
 
-    public VmService vms() {
+    public Vms vms() {
         return vms;
     }
 

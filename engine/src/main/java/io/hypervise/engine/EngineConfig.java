@@ -1,7 +1,7 @@
 package io.hypervise.engine;
 
+import io.hypervise.engine.EngineSettings;
 import io.hypervise.engine.host.AcceleratorChoice;
-import io.hypervise.engine.vm.EngineSettings;
 import java.nio.file.Path;
 
 /**

@@ -9,10 +9,10 @@ import static org.hamcrest.Matchers.hasItem;
 import static org.hamcrest.Matchers.startsWith;
 
 import io.hypervise.engine.Engine;
-import io.hypervise.engine.vm.BootSource;
-import io.hypervise.engine.vm.DeviceProfile;
-import io.hypervise.engine.vm.Display;
-import io.hypervise.engine.vm.VmDefinition;
+import io.hypervise.engine.vm.definition.BootSource;
+import io.hypervise.engine.vm.definition.DeviceProfile;
+import io.hypervise.engine.vm.definition.Display;
+import io.hypervise.engine.vm.definition.VmDefinition;
 import io.hypervise.server.access.Caller;
 import io.hypervise.server.inventory.LocalHost;
 import io.hypervise.server.inventory.VmInventory;

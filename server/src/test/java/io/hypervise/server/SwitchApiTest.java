@@ -12,8 +12,8 @@ import static org.hamcrest.Matchers.startsWith;
 
 import io.hypervise.engine.Engine;
 import io.hypervise.engine.network.VirtualSwitches;
-import io.hypervise.engine.vm.BootSource;
 import io.hypervise.engine.vm.VmState;
+import io.hypervise.engine.vm.definition.BootSource;
 import io.hypervise.server.access.Caller;
 import io.hypervise.server.inventory.VmInventory;
 import io.hypervise.server.network.Switches;

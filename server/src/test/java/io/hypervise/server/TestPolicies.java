@@ -1,9 +1,9 @@
 package io.hypervise.server;
 
 import io.hypervise.engine.Engine;
-import io.hypervise.engine.vm.BootSource;
-import io.hypervise.engine.vm.DeviceProfile;
-import io.hypervise.engine.vm.Display;
+import io.hypervise.engine.vm.definition.BootSource;
+import io.hypervise.engine.vm.definition.DeviceProfile;
+import io.hypervise.engine.vm.definition.Display;
 import io.hypervise.server.inventory.BootColumns;
 import io.hypervise.server.policy.PolicyEntity;
 import io.hypervise.server.policy.SelfServiceAction;

@@ -2,8 +2,8 @@ package io.hypervise.engine.counters;
 
 import io.hypervise.engine.host.HostLoad;
 import io.hypervise.engine.qmp.QmpException;
-import io.hypervise.engine.vm.RunningWorker;
-import io.hypervise.engine.vm.VmService;
+import io.hypervise.engine.vm.Vms;
+import io.hypervise.engine.vm.worker.RunningWorker;
 import java.lang.System.Logger.Level;
 import java.nio.file.Path;
 import java.time.Clock;
@@ -38,7 +38,7 @@ public final class CounterSampler implements AutoCloseable {
 
     private static final System.Logger LOG = System.getLogger(CounterSampler.class.getName());
 
-    private final VmService vms;
+    private final Vms vms;
     private final Supplier<HostLoad> hostLoad;
     private final int cpus;
     private final Clock clock;
@@ -52,11 +52,11 @@ public final class CounterSampler implements AutoCloseable {
     private volatile HostCpuTimes previousHostCpu;
     private ScheduledExecutorService timer;
 
-    public CounterSampler(VmService vms, Supplier<HostLoad> hostLoad, int cpus, Clock clock) {
+    public CounterSampler(Vms vms, Supplier<HostLoad> hostLoad, int cpus, Clock clock) {
         this(vms, hostLoad, cpus, clock, Path.of("/proc/stat"));
     }
 
-    CounterSampler(VmService vms, Supplier<HostLoad> hostLoad, int cpus, Clock clock, Path procStat) {
+    CounterSampler(Vms vms, Supplier<HostLoad> hostLoad, int cpus, Clock clock, Path procStat) {
         this.vms = vms;
         this.hostLoad = hostLoad;
         this.cpus = cpus;

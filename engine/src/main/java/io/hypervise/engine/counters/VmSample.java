@@ -1,6 +1,6 @@
 package io.hypervise.engine.counters;
 
-import io.hypervise.engine.vm.Nic;
+import io.hypervise.engine.vm.definition.Nic;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.LinkedHashMap;

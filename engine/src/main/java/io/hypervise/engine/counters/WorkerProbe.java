@@ -1,21 +1,18 @@
 package io.hypervise.engine.counters;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.JsonNodeFactory;
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.hypervise.engine.counters.VmSample.DiskSample;
 import io.hypervise.engine.counters.VmSample.GuestMemory;
 import io.hypervise.engine.counters.VmSample.NicSample;
-import io.hypervise.engine.counters.WorkerReading.BlockCounters;
 import io.hypervise.engine.host.ProcessStat;
 import io.hypervise.engine.network.PortCounters;
 import io.hypervise.engine.network.VirtualSwitches;
-import io.hypervise.engine.qmp.QmpClient;
+import io.hypervise.engine.qmp.QemuMonitor.BlockStats;
+import io.hypervise.engine.qmp.QemuMonitor;
 import io.hypervise.engine.qmp.QmpException;
-import io.hypervise.engine.vm.DeviceProfile;
-import io.hypervise.engine.vm.Nic;
-import io.hypervise.engine.vm.QemuCommandLine;
-import io.hypervise.engine.vm.RunningWorker;
+import io.hypervise.engine.vm.definition.DeviceProfile;
+import io.hypervise.engine.vm.definition.Nic;
+import io.hypervise.engine.vm.worker.QemuCommandLine;
+import io.hypervise.engine.vm.worker.RunningWorker;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -23,27 +20,21 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalLong;
 
 /**
- * Reads one worker's counters: CPU from /proc (the process, and each vCPU's thread named by QMP
- * {@code query-cpus-fast}), memory from /proc and the virtio balloon's guest statistics, disks from
- * QMP {@code query-blockstats}, network adapters from their switch ports' kernel counters. Keeps the previous reading, so that each new one yields rates.
+ * Reads one worker's counters: CPU from /proc (the process, and each vCPU's thread as QEMU names
+ * them), memory from /proc and the virtio balloon's guest statistics, disks from QEMU's block
+ * statistics, network adapters from their switch ports' kernel counters. Keeps the previous reading, so that each new one yields rates.
  * One probe per worker process: a restarted VM gets a new one. Only queries; never changes the VM.
  */
 final class WorkerProbe {
 
-    /** The balloon device's id on the worker's command line (QemuCommandLine). */
-    static final String BALLOON_PATH = "/machine/peripheral/" + QemuCommandLine.BALLOON_ID;
-    /** A statistic the guest has not reported is all ones (-1 as an unsigned 64-bit number). */
-    private static final long NOT_REPORTED = -1L;
-
     private final RunningWorker worker;
-    private final Duration timeout;
+    private final QemuMonitor monitor;
     private final long balloonPollSeconds;
     private List<Long> vcpuThreads;
     private boolean balloonPolling;
@@ -51,7 +42,7 @@ final class WorkerProbe {
 
     WorkerProbe(RunningWorker worker, Duration timeout, Duration period) {
         this.worker = worker;
-        this.timeout = timeout;
+        this.monitor = QemuMonitor.over(worker.qmp(), timeout);
         this.balloonPollSeconds = Math.max(1, period.toSeconds());
     }
 
@@ -84,7 +75,7 @@ final class WorkerProbe {
             return Optional.empty(); // never read counters of a process we have not confirmed is this worker
         }
         if (vcpuThreads == null) {
-            vcpuThreads = vcpuThreads(worker.qmp().execute("query-cpus-fast", null, timeout));
+            vcpuThreads = monitor.vcpuThreads();
         }
         List<Long> vcpuTicks = new ArrayList<>();
         for (long tid : vcpuThreads) {
@@ -94,8 +85,8 @@ final class WorkerProbe {
         if (resident.isEmpty()) {
             return Optional.empty();
         }
-        Map<String, BlockCounters> disks = blockCounters(worker.qmp().execute("query-blockstats", null, timeout));
-        Optional<GuestMemory> guest = guestMemory(worker.qmp());
+        Map<String, BlockStats> disks = monitor.blockStats();
+        Optional<GuestMemory> guest = guestMemory();
         List<Optional<PortCounters>> nics = new ArrayList<>();
         List<Nic> defined = worker.definition().nics();
         for (int i = 0; i < defined.size(); i++) {
@@ -116,7 +107,7 @@ final class WorkerProbe {
         }
         List<DiskSample> disks = new ArrayList<>();
         now.disks().forEach((name, c) -> {
-            BlockCounters b = before.disks().getOrDefault(name, c);
+            BlockStats b = before.disks().getOrDefault(name, c);
             disks.add(new DiskSample(name, perSecond(c.readBytes() - b.readBytes(), seconds),
                     perSecond(c.writeBytes() - b.writeBytes(), seconds), perSecond(c.readOps() - b.readOps(), seconds),
                     perSecond(c.writeOps() - b.writeOps(), seconds)));
@@ -157,61 +148,20 @@ final class WorkerProbe {
         return Math.max(0, delta) / seconds; // a counter never goes back within one worker
     }
 
-    /** The thread of each vCPU, in vCPU order. */
-    static List<Long> vcpuThreads(JsonNode cpus) {
-        List<JsonNode> sorted = new ArrayList<>();
-        cpus.forEach(sorted::add);
-        sorted.sort((a, b) -> Integer.compare(a.path("cpu-index").asInt(), b.path("cpu-index").asInt()));
-        return sorted.stream().map(c -> c.path("thread-id").asLong()).toList();
-    }
-
-    /** Cumulative counters of the disks the engine named (disk0, disk1, …, cdrom0), by node name. */
-    static Map<String, BlockCounters> blockCounters(JsonNode blockstats) {
-        Map<String, BlockCounters> disks = new LinkedHashMap<>();
-        for (JsonNode device : blockstats) {
-            String node = device.path("node-name").asText("");
-            if (node.isEmpty()) {
-                continue;
-            }
-            JsonNode s = device.path("stats");
-            disks.put(node, new BlockCounters(s.path("rd_bytes").asLong(), s.path("wr_bytes").asLong(),
-                    s.path("rd_operations").asLong(), s.path("wr_operations").asLong()));
-        }
-        return disks;
-    }
-
     /**
      * The guest's memory from the balloon's statistics; empty without a balloon (legacy profile) or
      * while the guest has reported nothing (no driver, or not yet). Polling is switched on at the
      * first reading of a worker.
      */
-    private Optional<GuestMemory> guestMemory(QmpClient qmp) throws QmpException, InterruptedException {
+    private Optional<GuestMemory> guestMemory() throws QmpException, InterruptedException {
         if (worker.definition().profile() != DeviceProfile.ENLIGHTENED) {
             return Optional.empty();
         }
         if (!balloonPolling) {
-            ObjectNode args = JsonNodeFactory.instance.objectNode()
-                    .put("path", BALLOON_PATH).put("property", "guest-stats-polling-interval")
-                    .put("value", balloonPollSeconds);
-            qmp.execute("qom-set", args, timeout);
+            monitor.pollBalloonStats(QemuCommandLine.BALLOON_ID, balloonPollSeconds);
             balloonPolling = true;
         }
-        ObjectNode args = JsonNodeFactory.instance.objectNode()
-                .put("path", BALLOON_PATH).put("property", "guest-stats");
-        return guestMemory(qmp.execute("qom-get", args, timeout));
-    }
-
-    static Optional<GuestMemory> guestMemory(JsonNode guestStats) {
-        JsonNode stats = guestStats.path("stats");
-        long total = stats.path("stat-total-memory").asLong(NOT_REPORTED);
-        long available = stats.path("stat-available-memory").asLong(NOT_REPORTED);
-        if (available == NOT_REPORTED) {
-            available = stats.path("stat-free-memory").asLong(NOT_REPORTED);
-        }
-        if (guestStats.path("last-update").asLong(0) == 0 || total == NOT_REPORTED || available == NOT_REPORTED) {
-            return Optional.empty();
-        }
-        return Optional.of(new GuestMemory(total, available));
+        return monitor.balloonStats(QemuCommandLine.BALLOON_ID).map(b -> new GuestMemory(b.totalBytes(), b.availableBytes()));
     }
 
     /** VmRSS from /proc/PID/status, in bytes. */

@@ -1,6 +1,7 @@
 package io.hypervise.engine.counters;
 
 import io.hypervise.engine.network.PortCounters;
+import io.hypervise.engine.qmp.QemuMonitor.BlockStats;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -16,9 +17,5 @@ import java.util.Optional;
  *     has no port (not on a switch, or its port is gone)
  */
 record WorkerReading(long nanoTime, long processTicks, List<Long> vcpuTicks, long residentBytes,
-        Optional<VmSample.GuestMemory> guestMemory, Map<String, BlockCounters> disks, List<Optional<PortCounters>> nics) {
-
-    /** What QMP {@code query-blockstats} counts for one disk since the worker started. */
-    record BlockCounters(long readBytes, long writeBytes, long readOps, long writeOps) {
-    }
+        Optional<VmSample.GuestMemory> guestMemory, Map<String, BlockStats> disks, List<Optional<PortCounters>> nics) {
 }

@@ -1,10 +1,11 @@
 package io.hypervise.engine.network;
 
+import io.hypervise.engine.EngineException;
 /**
  * A virtual switch operation that could not be done, and why, written for the person who has to act.
  * The {@link Reason} tells a caller which kind of answer it is without parsing the message.
  */
-public final class NetworkException extends RuntimeException {
+public final class NetworkException extends EngineException {
 
     public enum Reason {
         /** The switch or port is not there. */

@@ -96,7 +96,7 @@ public final class QmpClient implements AutoCloseable {
         try {
             client.handshake(timeout, deadline);
             return client;
-        } catch (QmpException | InterruptedException | RuntimeException e) {
+        } catch (InterruptedException | RuntimeException e) {
             client.close();
             throw e;
         }
@@ -281,7 +281,7 @@ public final class QmpClient implements AutoCloseable {
         try {
             readMessages();
             shutdown(new QmpClosedException("QMP connection to " + socket + " " + CLOSED_BY_QEMU), CLOSED_BY_QEMU);
-        } catch (IOException | QmpProtocolException | RuntimeException e) {
+        } catch (IOException | RuntimeException e) {
             // After close() this is the AsynchronousCloseException that woke us: shutdown() ignores it.
             shutdown(e, "failed: " + describe(e));
         }

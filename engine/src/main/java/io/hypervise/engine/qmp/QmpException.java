@@ -1,13 +1,15 @@
 package io.hypervise.engine.qmp;
 
+import io.hypervise.engine.EngineException;
+
 /**
- * Base of every failure talking QMP to a QEMU worker.
+ * Base of every failure talking QMP to a QEMU worker: the worker died, hung, or refused the command.
  *
- * <p>Checked on purpose: a QMP call fails for reasons outside the program (the worker died, hung,
- * or refused the command), like an {@link java.io.IOException}. The caller, which knows what the VM
- * was doing, must decide what that means for the VM's state; the compiler makes sure it does.
+ * <p>An {@link EngineException} like every failure the engine reports, so unchecked; the typed
+ * {@link QemuMonitor} commands still declare it, since the caller, which knows what the VM was doing,
+ * must decide what it means for the VM's state.
  */
-public class QmpException extends Exception {
+public class QmpException extends EngineException {
 
     public QmpException(String message) {
         super(message);

@@ -2,8 +2,13 @@ package io.hypervise.engine.vm;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.hypervise.engine.qmp.QemuMonitor;
 import io.hypervise.engine.qmp.QmpException;
 import io.hypervise.engine.qmp.QmpTimeoutException;
+import io.hypervise.engine.vm.definition.VmDefinition;
+import io.hypervise.engine.vm.worker.VmFiles;
+import io.hypervise.engine.vm.worker.Worker;
+import io.hypervise.engine.vm.worker.WorkerRecord;
 import java.io.UncheckedIOException;
 import java.lang.System.Logger.Level;
 import java.nio.file.Files;
@@ -18,29 +23,45 @@ import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Consumer;
 
 /**
- * One defined VM and what the engine knows of it. Actions hold {@link #lock} while they change it;
- * readers take {@link #status()} without the lock, so listing never waits on a worker. Whether the
- * worker answers is tracked here too: {@link #silent} and {@link #answering} are called from its QMP
- * connection's event thread and from commands that time out, without the lock.
+ * One defined VM and what the engine knows of it. Its fields change only through its own methods:
+ * every state change through {@link #transition} (the state machine's table), its worker through
+ * {@link #attach} and {@link #detach}. Actions hold {@link #lock()} while they change it; readers take
+ * {@link #status()} without the lock, so listing never waits on a worker. Whether the worker answers
+ * is tracked here too: {@link #silent} and {@link #answering} are called from its QMP connection's
+ * event thread and from commands that time out, without the lock.
  */
 final class ManagedVm {
 
-    private static final System.Logger LOG = System.getLogger(VmService.class.getName());
+    private static final System.Logger LOG = System.getLogger(Vms.class.getName());
 
-    final VmFiles files;
-    final ReentrantLock lock = new ReentrantLock();
-    volatile VmDefinition definition;
-    volatile VmState state = VmState.OFF;
-    volatile String reason = "defined";
-    volatile Instant since;
-    volatile Worker worker;
-    volatile WorkerRecord record;
+    /** What an action asks of the VM's worker, and what it gets back. */
+    @FunctionalInterface
+    interface Query<T> {
+        T ask(QemuMonitor monitor) throws InterruptedException;
+    }
+
+    /** What an action tells the VM's worker to do. */
+    @FunctionalInterface
+    interface Command {
+        void tell(QemuMonitor monitor) throws InterruptedException;
+    }
+
+    private final VmFiles files;
+    private final ReentrantLock lock = new ReentrantLock();
+    private volatile VmDefinition definition;
+    private volatile VmState state = VmState.OFF;
+    private volatile String reason = "defined";
+    private volatile Instant since;
+    /** Whether the state has changed since the engine found the VM; from then on only the table changes it. */
+    private volatile boolean changed;
+    private volatile Worker worker;
+    private volatile WorkerRecord record;
     /** Null while the worker answers (or there is none). */
-    volatile Unresponsive unresponsive;
+    private volatile Unresponsive unresponsive;
     /** The last command an action sent that got no reply in time: the worker may still carry it out. */
     private volatile LateCommand late;
-    /** A {@link VmService#checkAnswering} is out. */
-    final AtomicBoolean probing = new AtomicBoolean();
+    /** A {@link Vms#checkAnswering} is out. */
+    private final AtomicBoolean probing = new AtomicBoolean();
 
     private final String host;
     private final Clock clock;
@@ -71,6 +92,75 @@ final class ManagedVm {
         return definition.name();
     }
 
+    VmFiles files() {
+        return files;
+    }
+
+    /** Held by every action while it changes the VM. */
+    ReentrantLock lock() {
+        return lock;
+    }
+
+    VmDefinition definition() {
+        return definition;
+    }
+
+    VmState state() {
+        return state;
+    }
+
+    Instant since() {
+        return since;
+    }
+
+    /** The worker, or null in the states without one (and for a moment while one starts or ends). */
+    Worker worker() {
+        return worker;
+    }
+
+    WorkerRecord record() {
+        return record;
+    }
+
+    boolean isUnresponsive() {
+        return unresponsive != null;
+    }
+
+    /** A new definition, stored by the caller; only Off VMs are reconfigured, any VM renamed. */
+    void redefine(VmDefinition redefined) {
+        if (!redefined.id().equals(definition.id())) {
+            throw new IllegalArgumentException("VM " + id() + " cannot become " + redefined.id());
+        }
+        definition = redefined;
+    }
+
+    /** The VM's worker from now on, and what it is doing. */
+    void attach(Worker started, WorkerRecord startedRecord) {
+        worker = started;
+        record = startedRecord;
+    }
+
+    /** What the worker is doing now (recorded on disk by the caller). */
+    void record(WorkerRecord now) {
+        record = now;
+    }
+
+    /** The worker is gone: the VM answers for itself again, and has no worker until the next attach. */
+    void detach(Worker ended) {
+        answering(ended, "its worker ended");
+        worker = null;
+        record = null;
+    }
+
+    /** Starts a check of whether the worker answers; false if one is already out. */
+    boolean startProbe() {
+        return probing.compareAndSet(false, true);
+    }
+
+    void probeDone() {
+        probing.set(false);
+    }
+
     VmStatus status() {
         Worker w = worker;
         return new VmStatus(definition, state, reason, since, w == null ? OptionalLong.empty() : OptionalLong.of(w.pid()),
@@ -86,16 +176,22 @@ final class ManagedVm {
         state = to;
         reason = why;
         since = clock.instant();
+        changed = true;
         remember();
         log(from.displayName() + " -> " + to.displayName() + ": " + why);
         events.accept(new VmEvent.StateChanged(id(), name(), from, to, why, since));
     }
 
     /**
-     * Sets the state a starting engine found the VM in: not a change anyone made, so not published. Found
-     * in the state it was last recorded in, it has been in it since then.
+     * Sets the state a starting engine found the VM in: its first state, not a change anyone made, so not
+     * checked against the table nor published. Found in the state it was last recorded in, it has been in
+     * it since then. Once the VM has changed state, it can only {@link #transition}.
      */
     void found(VmState found, String why) {
+        if (changed) {
+            throw new IllegalStateException("VM " + id() + " is " + state.displayName() + " after a transition; it cannot"
+                    + " be found " + found.displayName() + " (" + why + ")");
+        }
         state = found;
         reason = why;
         since = store.readState(files).filter(last -> last.state() == found).map(StateRecord::since).orElse(clock.instant());
@@ -115,12 +211,30 @@ final class ManagedVm {
         }
     }
 
+    /** Tells the VM's worker to do something: {@code vm.command(QemuMonitor::stop)}. See {@link #query}. */
+    void command(Command command) {
+        query(monitor -> {
+            command.tell(monitor);
+            return null;
+        });
+    }
+
     /**
-     * Sends a QMP command to the VM's worker, within the command timeout. Nothing is sent to a worker
-     * that has not answered since a command timed out: it would carry it out whenever it answers again.
+     * Asks the VM's worker, within the command timeout: {@code vm.query(QemuMonitor::queryStatus)}.
+     * Nothing is sent to a worker that has not answered since a command timed out: it would carry it out
+     * whenever it answers again.
      */
-    JsonNode command(String command, ObjectNode args) {
+    <T> T query(Query<T> query) {
         Worker w = worker;
+        try {
+            return query.ask(new QemuMonitor((command, args) -> send(w, command, args)));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new VmOperationException("VM '" + name() + "': interrupted while waiting for its worker", e);
+        }
+    }
+
+    private JsonNode send(Worker w, String command, ObjectNode args) {
         if (w == null || w.qmp() == null) {
             throw new VmOperationException("VM '" + name() + "' has no worker to send '" + command + "' to");
         }

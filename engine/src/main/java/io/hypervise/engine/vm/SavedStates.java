@@ -1,7 +1,9 @@
 package io.hypervise.engine.vm;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import io.hypervise.engine.EngineSettings;
+import io.hypervise.engine.qmp.QemuMonitor;
+import io.hypervise.engine.vm.worker.Worker;
+import io.hypervise.engine.vm.worker.WorkerPhase;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -18,7 +20,6 @@ import java.util.concurrent.TimeoutException;
  */
 final class SavedStates {
 
-    private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
     /** QEMU's default migration bandwidth limit (32 MiB/s) is meant for live migration over a network. */
     private static final long SAVE_BANDWIDTH = 8L << 30;
 
@@ -36,25 +37,25 @@ final class SavedStates {
 
     /** Stops the guest, streams its state to the saved-state file, and ends the worker: the VM is Saved. */
     void save(ManagedVm vm) {
-        VmState before = vm.state;
+        VmState before = vm.state();
         boolean wasPaused = before == VmState.PAUSED;
-        Worker worker = vm.worker;
+        Worker worker = vm.worker();
         vm.transition(VmState.SAVING, "save requested");
-        supervisor.recordPhase(vm, vm.record.savingFrom(wasPaused));
-        Path socket = vm.files.dir().resolve("save.sock");
+        supervisor.recordPhase(vm, vm.record().savingFrom(wasPaused));
+        Path socket = vm.files().dir().resolve("save.sock");
         try {
             if (!wasPaused) {
-                vm.command("stop", null);
+                vm.command(QemuMonitor::stop);
             }
-            vm.command("migrate-set-parameters", NODES.objectNode().put("max-bandwidth", SAVE_BANDWIDTH));
-            CompletableFuture<Long> received = StateStream.receive(socket, vm.files.savedStatePartial(),
-                    n -> vm.progress(VmAction.SAVE, n, vm.definition.memoryMib() * (1L << 20)));
-            vm.command("migrate", NODES.objectNode().put("uri", "unix:" + socket));
+            vm.command(m -> m.migrateSetMaxBandwidth(SAVE_BANDWIDTH));
+            CompletableFuture<Long> received = StateStream.receive(socket, vm.files().savedStatePartial(),
+                    n -> vm.progress(VmAction.SAVE, n, vm.definition().memoryMib() * (1L << 20)));
+            vm.command(m -> m.migrate(socket));
             awaitMigration(vm, "saving");
             long bytes = received.get(settings.saveTimeout().toMillis(), TimeUnit.MILLISECONDS);
-            Files.move(vm.files.savedStatePartial(), vm.files.savedState(), StandardCopyOption.REPLACE_EXISTING,
+            Files.move(vm.files().savedStatePartial(), vm.files().savedState(), StandardCopyOption.REPLACE_EXISTING,
                     StandardCopyOption.ATOMIC_MOVE);
-            store.writeSaved(vm.files, new SavedState(clock.instant(), bytes, wasPaused));
+            store.writeSaved(vm.files(), new SavedState(clock.instant(), bytes, wasPaused));
         } catch (IOException | VmOperationException | ExecutionException | TimeoutException e) {
             throw abandon(vm, worker, before, e);
         } catch (InterruptedException e) {
@@ -66,25 +67,25 @@ final class SavedStates {
 
     /** Starts a worker that loads the saved state, then resumes it (unless it was saved paused). */
     void restore(ManagedVm vm) {
-        SavedState saved = store.readSaved(vm.files).orElseThrow(() -> new VmOperationException(
-                "VM '" + vm.name() + "' is Saved but its saved state is missing from " + vm.files.dir()));
+        SavedState saved = store.readSaved(vm.files()).orElseThrow(() -> new VmOperationException(
+                "VM '" + vm.name() + "' is Saved but its saved state is missing from " + vm.files().dir()));
         vm.transition(VmState.RESTORING, "restore requested");
         Worker worker = supervisor.launch(vm, true, WorkerPhase.RESTORING);
-        Path socket = vm.files.dir().resolve("restore.sock");
+        Path socket = vm.files().dir().resolve("restore.sock");
         try {
-            vm.command("migrate-incoming", NODES.objectNode().put("uri", "unix:" + socket));
-            StateStream.send(socket, vm.files.savedState(), settings.qmpConnectTimeout(),
+            vm.command(m -> m.migrateIncoming(socket));
+            StateStream.send(socket, vm.files().savedState(), settings.qmpConnectTimeout(),
                     n -> vm.progress(VmAction.START, n, saved.bytes()));
             awaitMigration(vm, "restoring");
             if (!saved.paused()) {
-                vm.command("cont", null);
+                vm.command(QemuMonitor::cont);
             }
         } catch (IOException | VmOperationException e) {
             throw supervisor.failAndEnd(vm, worker, VmState.SAVED, "restoring failed; the saved state is kept: " + e.getMessage());
         }
         // The running guest has moved on from the saved state: keeping it would invite restoring the past.
-        store.clearSaved(vm.files);
-        supervisor.recordPhase(vm, vm.record.withPhase(WorkerPhase.SUPERVISED));
+        store.clearSaved(vm.files());
+        supervisor.recordPhase(vm, vm.record().withPhase(WorkerPhase.SUPERVISED));
         vm.transition(saved.paused() ? VmState.PAUSED : VmState.RUNNING,
                 "restored from the state saved at " + saved.savedAt() + " (worker " + worker.pid() + ")");
     }
@@ -97,15 +98,15 @@ final class SavedStates {
         }
         String reason = "saving failed: " + message;
         try {
-            vm.command("migrate_cancel", null);
+            vm.command(QemuMonitor::migrateCancel);
             if (before == VmState.RUNNING) {
-                vm.command("cont", null);
+                vm.command(QemuMonitor::cont);
             }
         } catch (VmOperationException e) {
             return supervisor.failAndEnd(vm, worker, VmState.OFF, reason + "; the worker then failed too: " + e.getMessage());
         }
-        store.clearSaved(vm.files);
-        supervisor.recordPhase(vm, vm.record.withPhase(WorkerPhase.SUPERVISED));
+        store.clearSaved(vm.files());
+        supervisor.recordPhase(vm, vm.record().withPhase(WorkerPhase.SUPERVISED));
         vm.transition(before, reason);
         return new VmOperationException("could not save VM '" + vm.name() + "': " + message, cause);
     }
@@ -114,17 +115,15 @@ final class SavedStates {
     private void awaitMigration(ManagedVm vm, String what) {
         long deadline = System.nanoTime() + settings.saveTimeout().toNanos();
         while (System.nanoTime() < deadline) {
-            JsonNode info = vm.command("query-migrate", null);
-            String status = info.path("status").asText("");
-            switch (status) {
-                case "completed" -> {
-                    return;
-                }
-                case "failed", "cancelled" -> throw new VmOperationException(what + " VM '" + vm.name()
-                        + "' failed: migration " + status
-                        + (info.has("error-desc") ? " (" + info.get("error-desc").asText() + ")" : ""));
-                default -> pause();
+            QemuMonitor.MigrationInfo info = vm.query(QemuMonitor::queryMigrate);
+            if (info.completed()) {
+                return;
             }
+            if (info.failed()) {
+                throw new VmOperationException(what + " VM '" + vm.name() + "' failed: migration " + info.status()
+                        + info.error().map(e -> " (" + e + ")").orElse(""));
+            }
+            pause();
         }
         throw new VmOperationException(what + " VM '" + vm.name() + "' did not finish within "
                 + settings.saveTimeout().toSeconds() + " s");

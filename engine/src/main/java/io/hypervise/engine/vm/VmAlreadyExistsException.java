@@ -1,5 +1,7 @@
 package io.hypervise.engine.vm;
 
+import io.hypervise.engine.EngineException;
+
 /** A VM with that id is already defined. */
 public final class VmAlreadyExistsException extends EngineException {
 

@@ -1,5 +1,7 @@
 package io.hypervise.engine.vm;
 
+import io.hypervise.engine.EngineException;
+
 /** No VM with that id is defined on this engine. */
 public final class VmNotFoundException extends EngineException {
 

@@ -1,5 +1,7 @@
 package io.hypervise.engine.vm;
 
+import io.hypervise.engine.EngineException;
+
 /** An action that the VM's current state does not allow, e.g. pausing a Saved VM. */
 public final class VmStateException extends EngineException {
 

@@ -1,5 +1,6 @@
 package io.hypervise.engine.vm;
 
+import io.hypervise.engine.vm.definition.VmDefinition;
 import java.time.Instant;
 import java.util.Optional;
 import java.util.OptionalLong;

@@ -1,11 +1,21 @@
 package io.hypervise.engine.vm;
 
+import io.hypervise.engine.EngineSettings;
 import io.hypervise.engine.network.NetworkException;
 import io.hypervise.engine.network.VirtualSwitches;
+import io.hypervise.engine.qmp.QemuMonitor;
 import io.hypervise.engine.qmp.QmpClosedException;
 import io.hypervise.engine.qmp.QmpEvent;
 import io.hypervise.engine.qmp.QmpException;
 import io.hypervise.engine.qmp.QmpListener;
+import io.hypervise.engine.vm.definition.InvalidVmDefinitionException;
+import io.hypervise.engine.vm.definition.Nic;
+import io.hypervise.engine.vm.definition.VmDefinitionValidator;
+import io.hypervise.engine.vm.worker.QemuCommandLine;
+import io.hypervise.engine.vm.worker.Worker;
+import io.hypervise.engine.vm.worker.WorkerExit;
+import io.hypervise.engine.vm.worker.WorkerPhase;
+import io.hypervise.engine.vm.worker.WorkerRecord;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
@@ -50,25 +60,24 @@ final class WorkerSupervisor {
     Worker launch(ManagedVm vm, boolean incoming, WorkerPhase phase) {
         VmState fallback = incoming ? VmState.SAVED : VmState.OFF;
         try {
-            validator.validate(vm.definition);
+            validator.validate(vm.definition());
         } catch (InvalidVmDefinitionException e) {
             vm.transition(fallback, "cannot start: " + e.getMessage());
             throw e;
         }
-        List<String> argv = commandLine.build(vm.definition, vm.files, resolve, incoming);
+        List<String> argv = commandLine.build(vm.definition(), vm.files(), resolve, incoming);
         plugIn(vm, fallback);
         Worker worker;
         try {
-            store.clearWorker(vm.files);
-            worker = Worker.launch(argv, vm.files);
+            store.clearWorker(vm.files());
+            worker = Worker.launch(argv, vm.files());
         } catch (IOException | UncheckedIOException e) {
             unplug(vm);
             vm.transition(fallback, "the worker could not be started: " + e.getMessage());
             throw new VmOperationException("cannot start VM '" + vm.name() + "': " + e.getMessage(), e);
         }
-        vm.worker = worker;
-        vm.record = new WorkerRecord(worker.pid(), worker.startTicks(), phase, false, clock.instant());
-        store.writeWorker(vm.files, vm.record);
+        vm.attach(worker, new WorkerRecord(worker.pid(), worker.startTicks(), phase, false, clock.instant()));
+        store.writeWorker(vm.files(), vm.record());
         watch(vm, worker);
         vm.log("worker " + worker.pid() + " launched: " + argv);
         try {
@@ -81,7 +90,7 @@ final class WorkerSupervisor {
 
     /** Gives each adapter on a switch its port; the worker opens them by name. */
     private void plugIn(ManagedVm vm, VmState fallback) {
-        List<Nic> nics = vm.definition.nics();
+        List<Nic> nics = vm.definition().nics();
         try {
             for (int i = 0; i < nics.size(); i++) {
                 if (nics.get(i).onSwitch()) {
@@ -97,11 +106,11 @@ final class WorkerSupervisor {
 
     /** Removes the VM's switch ports once its worker is gone; a failure is logged, never blocks the VM's state. */
     private void unplug(ManagedVm vm) {
-        if (vm.definition.nics().stream().noneMatch(Nic::onSwitch)) {
+        if (vm.definition().nics().stream().noneMatch(Nic::onSwitch)) {
             return;
         }
         try {
-            switches.unplug(vm.id(), vm.definition.nics().size());
+            switches.unplug(vm.id(), vm.definition().nics().size());
         } catch (NetworkException e) {
             vm.log("its switch ports could not be removed: " + e.getMessage());
         }
@@ -109,8 +118,8 @@ final class WorkerSupervisor {
 
     /** Records what the worker is doing now, for an engine that may have to re-attach to it. */
     void recordPhase(ManagedVm vm, WorkerRecord record) {
-        vm.record = record;
-        store.writeWorker(vm.files, record);
+        vm.record(record);
+        store.writeWorker(vm.files(), record);
     }
 
     /**
@@ -120,7 +129,7 @@ final class WorkerSupervisor {
     VmOperationException failAndEnd(ManagedVm vm, Worker worker, VmState target, String reason) {
         String log = worker.logTail();
         String full = log.isEmpty() ? reason : reason + " (worker log: " + log + ")";
-        if (vm.worker == worker) {
+        if (vm.worker() == worker) {
             end(vm, target, full);
         }
         return new VmOperationException("VM '" + vm.name() + "': " + full);
@@ -131,7 +140,7 @@ final class WorkerSupervisor {
      * and kills it if it has not gone within a few seconds.
      */
     void end(ManagedVm vm, VmState target, String reason) {
-        Worker worker = vm.worker;
+        Worker worker = vm.worker();
         if (worker == null) {
             vm.transition(target, reason);
             return;
@@ -148,14 +157,12 @@ final class WorkerSupervisor {
 
     /** Settles the VM after its worker ended, once per worker, whichever path noticed the end first. */
     void handleExit(ManagedVm vm, Worker worker, WorkerExit exit) {
-        if (vm.worker != worker) {
+        if (vm.worker() != worker) {
             return;
         }
-        vm.answering(worker, "its worker ended");
-        vm.worker = null;
-        vm.record = null;
+        vm.detach(worker);
         worker.detach();
-        store.clearWorker(vm.files);
+        store.clearWorker(vm.files());
         unplug(vm);
         Worker.Intent intent = worker.intent().orElse(null);
         if (intent != null) {
@@ -173,21 +180,20 @@ final class WorkerSupervisor {
 
     /** Finds the VM's worker again after an engine restart and decides what it is now. */
     void reattach(ManagedVm vm) {
-        store.clearPartialSave(vm.files);
-        Optional<WorkerRecord> record = store.readWorker(vm.files);
+        store.clearPartialSave(vm.files());
+        Optional<WorkerRecord> record = store.readWorker(vm.files());
         if (record.isEmpty()) {
             settleWithoutWorker(vm, "off when the engine started");
             return;
         }
-        Optional<Worker> adopted = Worker.adopt(record.get(), QemuCommandLine.workerName(vm.id()), vm.files);
+        Optional<Worker> adopted = Worker.adopt(record.get(), QemuCommandLine.workerName(vm.id()), vm.files());
         if (adopted.isEmpty()) {
-            store.clearWorker(vm.files);
+            store.clearWorker(vm.files());
             settleWithoutWorker(vm, "its worker (PID " + record.get().pid() + ") was no longer running when the engine started");
             return;
         }
         Worker worker = adopted.get();
-        vm.worker = worker;
-        vm.record = record.get();
+        vm.attach(worker, record.get());
         watch(vm, worker);
         try {
             worker.connect(settings.qmpConnectTimeout(), listenerFor(vm, worker));
@@ -208,42 +214,42 @@ final class WorkerSupervisor {
 
     private void settleWithoutWorker(ManagedVm vm, String reasonIfOff) {
         unplug(vm); // ports its worker left behind when it ended while no engine watched
-        Optional<SavedState> saved = store.readSaved(vm.files);
+        Optional<SavedState> saved = store.readSaved(vm.files());
         vm.found(saved.isPresent() ? VmState.SAVED : VmState.OFF,
                 saved.map(s -> "saved at " + s.savedAt()).orElse(reasonIfOff));
     }
 
     /** Decides what a re-attached worker is, from what it was doing when the last engine stopped. */
     private void resumeSupervision(ManagedVm vm, Worker worker, WorkerRecord record) {
-        String status = vm.command("query-status", null).path("status").asText("");
+        QemuMonitor.RunStatus status = vm.query(QemuMonitor::queryStatus);
         String via = "re-attached to worker " + worker.pid();
         switch (record.phase()) {
             case LAUNCHING -> {
-                vm.state = VmState.STARTING;
+                vm.found(VmState.STARTING, via + ", which was half-started when the last engine stopped");
                 end(vm, VmState.OFF, via + ", which was half-started when the last engine stopped; it was turned off");
             }
             case RESTORING -> {
-                vm.state = VmState.RESTORING;
+                vm.found(VmState.RESTORING, via + ", which was still restoring when the last engine stopped");
                 end(vm, VmState.SAVED, via + ", which was still restoring when the last engine stopped;"
                         + " it was turned off and the saved state kept");
             }
             case SAVING -> {
-                vm.state = VmState.SAVING;
-                if (store.readSaved(vm.files).isPresent()) {
+                vm.found(VmState.SAVING, via + ", which was saving when the last engine stopped");
+                if (store.readSaved(vm.files()).isPresent()) {
                     end(vm, VmState.SAVED, via + ", whose save had completed when the last engine stopped");
                     return;
                 }
-                vm.command("migrate_cancel", null);
+                vm.command(QemuMonitor::migrateCancel);
                 if (!record.pausedBeforeSave()) {
-                    vm.command("cont", null);
+                    vm.command(QemuMonitor::cont);
                 }
-                store.clearSaved(vm.files);
+                store.clearSaved(vm.files());
                 recordPhase(vm, record.withPhase(WorkerPhase.SUPERVISED));
                 vm.transition(record.pausedBeforeSave() ? VmState.PAUSED : VmState.RUNNING,
                         via + "; the save it was making when the last engine stopped was cancelled");
             }
-            case SUPERVISED -> vm.found(status.equals("running") ? VmState.RUNNING : VmState.PAUSED,
-                    via + " (QEMU status: " + status + ")");
+            case SUPERVISED -> vm.found(status.running() ? VmState.RUNNING : VmState.PAUSED,
+                    via + " (QEMU status: " + status.status() + ")");
         }
     }
 
@@ -252,11 +258,11 @@ final class WorkerSupervisor {
             if (closed) {
                 return; // a closed engine no longer speaks for its VMs; the next one will
             }
-            vm.lock.lock();
+            vm.lock().lock();
             try {
                 handleExit(vm, worker, exit);
             } finally {
-                vm.lock.unlock();
+                vm.lock().unlock();
             }
         }, runnable -> Thread.ofVirtual().name("worker-exit-" + worker.pid()).start(runnable));
     }
@@ -292,21 +298,21 @@ final class WorkerSupervisor {
      * stopped answering (a pause that timed out) may have been carried out since.
      */
     private static void reconcile(ManagedVm vm, Worker worker) {
-        vm.lock.lock();
+        vm.lock().lock();
         try {
-            if (vm.worker != worker || (vm.state != VmState.RUNNING && vm.state != VmState.PAUSED)) {
+            if (vm.worker() != worker || (vm.state() != VmState.RUNNING && vm.state() != VmState.PAUSED)) {
                 return;
             }
-            String status = vm.command("query-status", null).path("status").asText("");
-            VmState real = status.equals("running") ? VmState.RUNNING : VmState.PAUSED;
-            if (real != vm.state) {
-                vm.transition(real, "QEMU reports '" + status + "' now that its worker answers again"
+            QemuMonitor.RunStatus status = vm.query(QemuMonitor::queryStatus);
+            VmState real = status.running() ? VmState.RUNNING : VmState.PAUSED;
+            if (real != vm.state()) {
+                vm.transition(real, "QEMU reports '" + status.status() + "' now that its worker answers again"
                         + vm.lateNote(worker));
             }
         } catch (VmOperationException e) {
             vm.log("could not ask its worker " + worker.pid() + " what it is doing: " + e.getMessage());
         } finally {
-            vm.lock.unlock();
+            vm.lock().unlock();
         }
     }
 
@@ -316,20 +322,20 @@ final class WorkerSupervisor {
             return;
         }
         // An action under way holds the lock and sets the state itself; never block QMP's event thread here.
-        if (!vm.lock.tryLock()) {
+        if (!vm.lock().tryLock()) {
             return;
         }
         try {
-            if (vm.worker != worker) {
+            if (vm.worker() != worker) {
                 return;
             }
-            if (event.name().equals("STOP") && vm.state == VmState.RUNNING) {
+            if (event.name().equals("STOP") && vm.state() == VmState.RUNNING) {
                 vm.transition(VmState.PAUSED, "the worker paused the guest" + vm.lateNote(worker));
-            } else if (event.name().equals("RESUME") && vm.state == VmState.PAUSED) {
+            } else if (event.name().equals("RESUME") && vm.state() == VmState.PAUSED) {
                 vm.transition(VmState.RUNNING, "the worker resumed the guest" + vm.lateNote(worker));
             }
         } finally {
-            vm.lock.unlock();
+            vm.lock().unlock();
         }
     }
 
@@ -338,12 +344,12 @@ final class WorkerSupervisor {
             return; // never connected: only killing can end it
         }
         try {
-            worker.qmp().execute("quit", null, QUIT_GRACE);
+            QemuMonitor.over(worker.qmp(), QUIT_GRACE).quit();
         } catch (QmpClosedException e) {
             // QEMU often closes the connection before it answers quit: that is the worker going away.
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-        } catch (QmpException | RuntimeException e) {
+        } catch (RuntimeException e) {
             vm.log("worker " + worker.pid() + " did not accept quit (" + e.getMessage() + "); it is killed if it does not exit");
         }
     }

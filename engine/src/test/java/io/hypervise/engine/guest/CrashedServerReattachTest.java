@@ -3,11 +3,11 @@ package io.hypervise.engine.guest;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.hypervise.engine.Engine;
-import io.hypervise.engine.vm.Disk;
-import io.hypervise.engine.vm.DiskFormat;
-import io.hypervise.engine.vm.Nic;
 import io.hypervise.engine.vm.VmState;
 import io.hypervise.engine.vm.VmStatus;
+import io.hypervise.engine.vm.definition.Disk;
+import io.hypervise.engine.vm.definition.DiskFormat;
+import io.hypervise.engine.vm.definition.Nic;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;

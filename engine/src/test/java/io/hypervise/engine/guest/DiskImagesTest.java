@@ -5,11 +5,11 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.hypervise.engine.Engine;
-import io.hypervise.engine.vm.Disk;
-import io.hypervise.engine.vm.DiskFormat;
-import io.hypervise.engine.vm.InvalidVmDefinitionException;
 import io.hypervise.engine.vm.VmAlreadyExistsException;
 import io.hypervise.engine.vm.VmStatus;
+import io.hypervise.engine.vm.definition.Disk;
+import io.hypervise.engine.vm.definition.DiskFormat;
+import io.hypervise.engine.vm.definition.InvalidVmDefinitionException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;

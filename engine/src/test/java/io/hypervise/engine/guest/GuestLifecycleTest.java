@@ -4,14 +4,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.hypervise.engine.Engine;
-import io.hypervise.engine.vm.Disk;
-import io.hypervise.engine.vm.DiskFormat;
-import io.hypervise.engine.vm.Nic;
 import io.hypervise.engine.vm.VmEvent;
-import io.hypervise.engine.vm.VmService;
 import io.hypervise.engine.vm.VmState;
 import io.hypervise.engine.vm.VmStateException;
 import io.hypervise.engine.vm.VmStatus;
+import io.hypervise.engine.vm.Vms;
+import io.hypervise.engine.vm.definition.Disk;
+import io.hypervise.engine.vm.definition.DiskFormat;
+import io.hypervise.engine.vm.definition.Nic;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -66,7 +66,7 @@ class GuestLifecycleTest {
         assertThat(host.stateDir()).doesNotExist();
     }
 
-    private VmService vms() {
+    private Vms vms() {
         return engine.vms();
     }
 

@@ -5,10 +5,10 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.hypervise.engine.Engine;
 import io.hypervise.engine.vm.VmEvent;
-import io.hypervise.engine.vm.VmService;
 import io.hypervise.engine.vm.VmState;
 import io.hypervise.engine.vm.VmStatus;
 import io.hypervise.engine.vm.VmUnresponsiveException;
+import io.hypervise.engine.vm.Vms;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
@@ -59,7 +59,7 @@ class HungWorkerTest {
         }
     }
 
-    private VmService vms() {
+    private Vms vms() {
         return engine.vms();
     }
 

@@ -78,6 +78,16 @@ class VmStateMachineTest {
                 .hasMessage("cannot pause VM 'web-1' while it is Saved; pause is possible when it is Running");
     }
 
+    /** A new engine finds a worker mid-action (WorkerSupervisor.resumeSupervision) and settles it through the table. */
+    @Test
+    void aWorkerFoundMidActionByANewEngineIsSettledThroughTheTable() {
+        assertThat(VmStateMachine.canTransition(STARTING, OFF)).as("half-started: turned off").isTrue();
+        assertThat(VmStateMachine.canTransition(RESTORING, SAVED)).as("restoring: ended, saved state kept").isTrue();
+        assertThat(VmStateMachine.canTransition(SAVING, SAVED)).as("its save had completed").isTrue();
+        assertThat(VmStateMachine.canTransition(SAVING, RUNNING)).as("its save cancelled, it was running").isTrue();
+        assertThat(VmStateMachine.canTransition(SAVING, PAUSED)).as("its save cancelled, it was paused").isTrue();
+    }
+
     @Test
     void everyWorkerBearingStateCanFallToOffBecauseWorkersDie() {
         for (VmState state : VmState.values()) {

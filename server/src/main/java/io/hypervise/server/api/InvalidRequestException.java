@@ -1,6 +1,6 @@
 package io.hypervise.server.api;
 
-import io.hypervise.engine.vm.Violation;
+import io.hypervise.engine.vm.definition.Violation;
 import java.util.List;
 import java.util.stream.Collectors;
 

@@ -1,6 +1,6 @@
 package io.hypervise.server.api;
 
-import io.hypervise.engine.vm.Violation;
+import io.hypervise.engine.vm.definition.Violation;
 import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.format.DateTimeParseException;

@@ -1,6 +1,6 @@
 package io.hypervise.server.audit;
 
-import io.hypervise.engine.vm.Violation;
+import io.hypervise.engine.vm.definition.Violation;
 import io.hypervise.server.api.InvalidRequestException;
 import io.hypervise.server.api.QueryParameters;
 import java.time.Instant;

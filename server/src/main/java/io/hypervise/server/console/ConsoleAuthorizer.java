@@ -1,6 +1,7 @@
 package io.hypervise.server.console;
 
 import io.hypervise.engine.Engine;
+import io.hypervise.engine.display.VmDisplay;
 import io.hypervise.engine.vm.VmNotFoundException;
 import io.hypervise.server.access.Caller;
 import io.hypervise.server.access.VmAccess;
@@ -10,8 +11,6 @@ import io.hypervise.server.inventory.VmEntity;
 import io.hypervise.server.vm.VmOperation;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.Map;
 
 /**
@@ -34,7 +33,7 @@ public class ConsoleAuthorizer {
     /** The grant for a console session: who, and how, on a VM whose display is there now (else 409). */
     public ConsoleGrant authorize(Caller caller, String vmId, boolean viewOnlyAsked) {
         ConsoleGrant grant = decide(caller, vmId, viewOnlyAsked);
-        if (!Files.exists(grant.display())) {
+        if (!grant.display().isAvailable()) {
             // Not a refusal of the caller: the VM is off (or starting); the page retries.
             VmEntity vm = access.require(caller, vmId, VmOperation.READ);
             throw new ConsoleRefusal(409, "VM '" + vm.name + "' has no display now: it is " + vm.state);
@@ -57,7 +56,7 @@ public class ConsoleAuthorizer {
             case NOT_FOUND -> throw new ConsoleRefusal(404, new VmNotFoundException(vmId).getMessage());
             case FORBIDDEN, REFUSED_BY_POLICY -> throw new ConsoleRefusal(403, decision.reason());
         }
-        Path display = engine.vms().vncSocket(vmId);
+        VmDisplay display = engine.vms().display(vmId);
         return new ConsoleGrant(caller, vmId, display, viewOnlyAsked || decision.watchOnly());
     }
 }

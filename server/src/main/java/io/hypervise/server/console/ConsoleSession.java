@@ -1,6 +1,5 @@
 package io.hypervise.server.console;
 
-import io.hypervise.engine.qmp.DeadlineSocket;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
@@ -38,18 +37,12 @@ final class ConsoleSession {
     }
 
     /**
-     * Connects to the VM's display socket, within {@code timeout} (a stopped worker's full queue of
+     * Connects to the VM's display, within {@code timeout} (a stopped worker's full queue of
      * connections would block connect for good); the stream starts with {@link #pump}. Once connected,
      * a display that goes quiet only leaves its own viewer waiting, until either side closes.
      */
     static ConsoleSession connect(ConsoleGrant grant, Duration timeout) throws IOException {
-        DeadlineSocket socket = DeadlineSocket.connect(grant.display(), timeout);
-        if (!socket.disarm()) {
-            socket.close();
-            throw new DeadlineSocket.NotAnsweringException("the display of VM " + grant.vmId()
-                    + " accepted no connection within " + timeout.toSeconds() + " s", null);
-        }
-        return new ConsoleSession(grant, socket.channel());
+        return new ConsoleSession(grant, grant.display().stream(timeout));
     }
 
     ConsoleGrant grant() {

@@ -1,5 +1,6 @@
 package io.hypervise.server.console;
 
+import io.hypervise.engine.display.VmDisplay;
 import io.hypervise.engine.qmp.DeadlineSocket;
 import java.awt.RenderingHints;
 import java.awt.image.BufferedImage;
@@ -13,7 +14,6 @@ import java.nio.ByteOrder;
 import java.nio.channels.Channels;
 import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.time.Duration;
 import javax.imageio.ImageIO;
 
@@ -38,14 +38,9 @@ public final class ScreenGrab {
      *
      * @throws DeadlineSocket.NotAnsweringException if the display did not answer in time
      */
-    public static BufferedImage frame(Path display, Duration timeout) throws IOException {
-        try (DeadlineSocket socket = DeadlineSocket.connect(display, timeout)) {
-            try {
-                return read(new DataInputStream(Channels.newInputStream(socket.channel())), socket.channel());
-            } catch (IOException e) {
-                throw socket.failure("read a frame from", e);
-            }
-        }
+    public static BufferedImage frame(VmDisplay display, Duration timeout) throws IOException {
+        return display.exchange(timeout, "read a frame from",
+                channel -> read(new DataInputStream(Channels.newInputStream(channel)), channel));
     }
 
     /** The frame as a PNG, scaled down (never up) to at most {@code maxWidth} pixels wide. */

@@ -1,13 +1,13 @@
 package io.hypervise.server.console;
 
 import io.hypervise.engine.Engine;
+import io.hypervise.engine.display.VmDisplay;
 import io.hypervise.engine.qmp.DeadlineSocket;
 import io.hypervise.engine.vm.VmNotFoundException;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import java.awt.image.BufferedImage;
 import java.io.IOException;
-import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -75,7 +75,7 @@ public class Thumbnails {
      *                                              after the grab's deadline if it did not answer in time
      * @throws IOException                          if the display failed otherwise (closed: the VM stopped)
      */
-    public byte[] png(String vmId, Path display, int width, Duration maxAge) throws IOException {
+    public byte[] png(String vmId, VmDisplay display, int width, Duration maxAge) throws IOException {
         Key key = new Key(vmId, width);
         Shot shot = shots.get(key);
         Instant now = clock.instant();
@@ -96,7 +96,7 @@ public class Thumbnails {
     }
 
     /** The VM's grab in flight, or a new one on a virtual thread; either ends by its deadline. */
-    private CompletableFuture<BufferedImage> grab(String vmId, Path display) {
+    private CompletableFuture<BufferedImage> grab(String vmId, VmDisplay display) {
         CompletableFuture<BufferedImage> frame = new CompletableFuture<>();
         CompletableFuture<BufferedImage> inFlight = grabbing.putIfAbsent(vmId, frame);
         if (inFlight != null) {

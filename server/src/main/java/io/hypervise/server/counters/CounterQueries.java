@@ -2,8 +2,8 @@ package io.hypervise.server.counters;
 
 import io.hypervise.engine.Engine;
 import io.hypervise.engine.counters.VmSample.NicSample;
-import io.hypervise.engine.vm.Nic;
 import io.hypervise.engine.vm.VmNotFoundException;
+import io.hypervise.engine.vm.definition.Nic;
 import io.hypervise.server.engine.HyperviseConfig;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;

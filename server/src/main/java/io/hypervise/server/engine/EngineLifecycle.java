@@ -2,8 +2,8 @@ package io.hypervise.server.engine;
 
 import io.hypervise.engine.Engine;
 import io.hypervise.engine.EngineConfig;
+import io.hypervise.engine.EngineSettings;
 import io.hypervise.engine.host.AcceleratorChoice;
-import io.hypervise.engine.vm.EngineSettings;
 import io.quarkus.runtime.Startup;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.inject.Disposes;

@@ -1,6 +1,6 @@
 package io.hypervise.server.inventory;
 
-import io.hypervise.engine.vm.BootSource;
+import io.hypervise.engine.vm.definition.BootSource;
 import jakarta.persistence.Column;
 import jakarta.persistence.Embeddable;
 import java.nio.file.Path;

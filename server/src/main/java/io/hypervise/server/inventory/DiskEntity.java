@@ -1,6 +1,6 @@
 package io.hypervise.server.inventory;
 
-import io.hypervise.engine.vm.DiskFormat;
+import io.hypervise.engine.vm.definition.DiskFormat;
 import io.quarkus.hibernate.orm.panache.PanacheEntityBase;
 import jakarta.persistence.Column;
 import jakarta.persistence.Entity;

@@ -1,11 +1,11 @@
 package io.hypervise.server.inventory;
 
-import io.hypervise.engine.vm.DeviceProfile;
-import io.hypervise.engine.vm.Disk;
-import io.hypervise.engine.vm.Display;
-import io.hypervise.engine.vm.Nic;
-import io.hypervise.engine.vm.VmDefinition;
 import io.hypervise.engine.vm.VmState;
+import io.hypervise.engine.vm.definition.DeviceProfile;
+import io.hypervise.engine.vm.definition.Disk;
+import io.hypervise.engine.vm.definition.Display;
+import io.hypervise.engine.vm.definition.Nic;
+import io.hypervise.engine.vm.definition.VmDefinition;
 import io.quarkus.hibernate.orm.panache.PanacheEntityBase;
 import jakarta.persistence.CascadeType;
 import jakarta.persistence.Column;

@@ -1,9 +1,9 @@
 package io.hypervise.server.inventory;
 
-import io.hypervise.engine.vm.DeviceProfile;
-import io.hypervise.engine.vm.Display;
-import io.hypervise.engine.vm.Nic;
-import io.hypervise.engine.vm.VmDefinition;
+import io.hypervise.engine.vm.definition.DeviceProfile;
+import io.hypervise.engine.vm.definition.Display;
+import io.hypervise.engine.vm.definition.Nic;
+import io.hypervise.engine.vm.definition.VmDefinition;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;

@@ -1,6 +1,6 @@
 package io.hypervise.server.jobs;
 
-import io.hypervise.engine.vm.Violation;
+import io.hypervise.engine.vm.definition.Violation;
 import io.hypervise.server.access.CurrentCaller;
 import io.hypervise.server.access.Permission;
 import io.hypervise.server.access.Requires;

@@ -6,7 +6,7 @@ import io.hypervise.engine.network.NetworkException;
 import io.hypervise.engine.network.SwitchKind;
 import io.hypervise.engine.network.VirtualSwitch;
 import io.hypervise.engine.network.VirtualSwitches;
-import io.hypervise.engine.vm.Violation;
+import io.hypervise.engine.vm.definition.Violation;
 import io.hypervise.server.access.Caller;
 import io.hypervise.server.access.Permission;
 import io.hypervise.server.access.Reach;

@@ -1,7 +1,7 @@
 package io.hypervise.server.policy;
 
 import io.hypervise.engine.Engine;
-import io.hypervise.engine.vm.EngineException;
+import io.hypervise.engine.EngineException;
 import io.hypervise.engine.vm.VmState;
 import io.hypervise.server.access.Caller;
 import io.hypervise.server.audit.AuditLog;

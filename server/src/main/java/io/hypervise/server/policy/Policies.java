@@ -2,7 +2,7 @@ package io.hypervise.server.policy;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
-import io.hypervise.engine.vm.Violation;
+import io.hypervise.engine.vm.definition.Violation;
 import io.hypervise.server.access.Caller;
 import io.hypervise.server.api.InvalidRequestException;
 import io.hypervise.server.audit.AuditLog;

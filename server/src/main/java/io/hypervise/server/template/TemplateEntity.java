@@ -1,9 +1,9 @@
 package io.hypervise.server.template;
 
-import io.hypervise.engine.vm.DeviceProfile;
-import io.hypervise.engine.vm.Display;
-import io.quarkus.hibernate.orm.panache.PanacheEntityBase;
+import io.hypervise.engine.vm.definition.DeviceProfile;
+import io.hypervise.engine.vm.definition.Display;
 import io.hypervise.server.inventory.BootColumns;
+import io.quarkus.hibernate.orm.panache.PanacheEntityBase;
 import jakarta.persistence.Column;
 import jakarta.persistence.Embedded;
 import jakarta.persistence.Entity;

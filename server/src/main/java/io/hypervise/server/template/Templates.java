@@ -1,10 +1,10 @@
 package io.hypervise.server.template;
 
 import io.hypervise.engine.Engine;
-import io.hypervise.engine.storage.TinyLinuxTemplate;
-import io.hypervise.engine.vm.BootSource;
-import io.hypervise.engine.vm.DeviceProfile;
-import io.hypervise.engine.vm.Display;
+import io.hypervise.engine.template.TinyLinuxTemplate;
+import io.hypervise.engine.vm.definition.BootSource;
+import io.hypervise.engine.vm.definition.DeviceProfile;
+import io.hypervise.engine.vm.definition.Display;
 import io.hypervise.server.engine.HyperviseConfig;
 import io.hypervise.server.inventory.BootColumns;
 import io.quarkus.narayana.jta.QuarkusTransaction;

@@ -1,7 +1,7 @@
 package io.hypervise.server.ui;
 
-import io.hypervise.engine.vm.InvalidVmDefinitionException;
-import io.hypervise.engine.vm.Violation;
+import io.hypervise.engine.vm.definition.InvalidVmDefinitionException;
+import io.hypervise.engine.vm.definition.Violation;
 import io.hypervise.server.vm.VmRequest;
 import jakarta.ws.rs.FormParam;
 import java.util.ArrayList;

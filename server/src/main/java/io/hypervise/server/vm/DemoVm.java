@@ -1,13 +1,13 @@
 package io.hypervise.server.vm;
 
 import io.hypervise.engine.Engine;
-import io.hypervise.engine.vm.BootSource;
-import io.hypervise.engine.vm.DeviceProfile;
-import io.hypervise.engine.vm.Disk;
-import io.hypervise.engine.vm.DiskFormat;
-import io.hypervise.engine.vm.Display;
-import io.hypervise.engine.vm.Nic;
-import io.hypervise.engine.vm.VmDefinition;
+import io.hypervise.engine.vm.definition.BootSource;
+import io.hypervise.engine.vm.definition.DeviceProfile;
+import io.hypervise.engine.vm.definition.Disk;
+import io.hypervise.engine.vm.definition.DiskFormat;
+import io.hypervise.engine.vm.definition.Display;
+import io.hypervise.engine.vm.definition.Nic;
+import io.hypervise.engine.vm.definition.VmDefinition;
 import io.hypervise.engine.vm.VmNotFoundException;
 import io.hypervise.engine.vm.VmState;
 import io.hypervise.engine.vm.VmStatus;

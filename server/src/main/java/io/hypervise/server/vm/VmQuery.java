@@ -1,7 +1,7 @@
 package io.hypervise.server.vm;
 
 import io.hypervise.engine.vm.VmState;
-import io.hypervise.engine.vm.Violation;
+import io.hypervise.engine.vm.definition.Violation;
 import io.hypervise.server.api.QueryParameters;
 import io.hypervise.server.inventory.VmFilter;
 import java.util.ArrayList;

@@ -1,7 +1,7 @@
 package io.hypervise.server.vm;
 
 import io.hypervise.engine.Engine;
-import io.hypervise.engine.vm.EngineException;
+import io.hypervise.engine.EngineException;
 import io.hypervise.engine.vm.VmEvent;
 import io.hypervise.engine.vm.VmState;
 import io.hypervise.engine.vm.VmStatus;

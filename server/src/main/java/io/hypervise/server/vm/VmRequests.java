@@ -1,15 +1,15 @@
 package io.hypervise.server.vm;
 
-import io.hypervise.engine.vm.BootSource;
-import io.hypervise.engine.vm.DeviceProfile;
-import io.hypervise.engine.vm.Disk;
-import io.hypervise.engine.vm.DiskImages;
-import io.hypervise.engine.vm.DiskFormat;
-import io.hypervise.engine.vm.Display;
-import io.hypervise.engine.vm.InvalidVmDefinitionException;
-import io.hypervise.engine.vm.Nic;
-import io.hypervise.engine.vm.VmDefinition;
-import io.hypervise.engine.vm.Violation;
+import io.hypervise.engine.storage.DiskImages;
+import io.hypervise.engine.vm.definition.BootSource;
+import io.hypervise.engine.vm.definition.DeviceProfile;
+import io.hypervise.engine.vm.definition.Disk;
+import io.hypervise.engine.vm.definition.DiskFormat;
+import io.hypervise.engine.vm.definition.Display;
+import io.hypervise.engine.vm.definition.InvalidVmDefinitionException;
+import io.hypervise.engine.vm.definition.Nic;
+import io.hypervise.engine.vm.definition.Violation;
+import io.hypervise.engine.vm.definition.VmDefinition;
 import io.hypervise.server.access.Caller;
 import io.hypervise.server.access.CurrentCaller;
 import io.hypervise.server.access.Permission;

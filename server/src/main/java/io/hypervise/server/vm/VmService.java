@@ -1,14 +1,15 @@
 package io.hypervise.server.vm;
 
 import io.hypervise.engine.Engine;
+import io.hypervise.engine.display.VmDisplay;
 import io.hypervise.engine.qmp.DeadlineSocket;
-import io.hypervise.engine.vm.EngineException;
+import io.hypervise.engine.EngineException;
 import io.hypervise.engine.vm.VmAlreadyExistsException;
-import io.hypervise.engine.vm.VmDefinition;
+import io.hypervise.engine.vm.definition.VmDefinition;
 import io.hypervise.engine.vm.VmNotFoundException;
 import io.hypervise.engine.vm.VmStateMachine;
 import io.hypervise.engine.vm.VmStatus;
-import io.hypervise.engine.vm.Violation;
+import io.hypervise.engine.vm.definition.Violation;
 import io.hypervise.server.access.Caller;
 import io.hypervise.server.api.InvalidRequestException;
 import io.hypervise.server.access.Permission;
@@ -41,7 +42,6 @@ import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import jakarta.transaction.Transactional;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
@@ -401,8 +401,8 @@ public class VmService {
     public byte[] screen(Caller caller, String id, int width, Duration maxAge) {
         VmEntity vm = access.require(caller, id, VmOperation.SCREEN);
         requireActionable(vm);
-        Path display = engine.vms().vncSocket(id);
-        if (!Files.exists(display)) {
+        VmDisplay display = engine.vms().display(id);
+        if (!display.isAvailable()) {
             throw new VmConflictException("VM '" + vm.name + "' has no screen now: it is " + vm.state);
         }
         try {

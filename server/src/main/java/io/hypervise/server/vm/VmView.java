@@ -1,7 +1,7 @@
 package io.hypervise.server.vm;
 
 import com.fasterxml.jackson.annotation.JsonProperty;
-import io.hypervise.engine.vm.DiskImages;
+import io.hypervise.engine.storage.DiskImages;
 import io.hypervise.engine.vm.Unresponsive;
 import io.hypervise.engine.vm.VmAction;
 import io.hypervise.engine.vm.VmState;

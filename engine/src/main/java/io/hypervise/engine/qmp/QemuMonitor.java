@@ -1,0 +1,188 @@
+package io.hypervise.engine.qmp;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * The QEMU commands the engine sends, typed: callers write {@code monitor.stop()}, never a QMP command
+ * name, and get replies as records. The command names, their arguments and the shape of their replies
+ * are QMP's (https://qemu-project.gitlab.io/qemu/interop/qemu-qmp-ref.html) and stay in this package.
+ *
+ * <p>Every command goes through a {@link Channel}: {@link #over} sends on a {@link QmpClient} within a
+ * timeout; the VM service passes its own, which refuses commands to a worker that does not answer.
+ */
+public final class QemuMonitor {
+
+    /** Sends one command and returns its reply ({@code return} member); each send is bounded by a timeout. */
+    @FunctionalInterface
+    public interface Channel {
+        JsonNode execute(String command, ObjectNode arguments) throws InterruptedException;
+    }
+
+    /** What QEMU says the guest is doing ({@code query-status}). */
+    public record RunStatus(String status) {
+
+        /** Whether the guest's vCPUs run; every other status (paused, prelaunch, inmigrate, …) means they do not. */
+        public boolean running() {
+            return status.equals("running");
+        }
+    }
+
+    /** How a migration (a save or a restore) stands ({@code query-migrate}). */
+    public record MigrationInfo(String status, Optional<String> error) {
+
+        public boolean completed() {
+            return status.equals("completed");
+        }
+
+        /** Failed or cancelled: it will not complete. */
+        public boolean failed() {
+            return status.equals("failed") || status.equals("cancelled");
+        }
+    }
+
+    /** A disk's cumulative counters since its worker started ({@code query-blockstats}). */
+    public record BlockStats(long readBytes, long writeBytes, long readOps, long writeOps) {
+    }
+
+    /** The guest's memory as its balloon driver last reported it. */
+    public record BalloonStats(long totalBytes, long availableBytes) {
+    }
+
+    private static final JsonNodeFactory NODES = JsonNodeFactory.instance;
+    /** A statistic the guest has not reported is all ones (-1 as an unsigned 64-bit number). */
+    private static final long NOT_REPORTED = -1L;
+
+    private final Channel channel;
+
+    public QemuMonitor(Channel channel) {
+        this.channel = channel;
+    }
+
+    /** Commands sent on {@code client}, each answered within {@code timeout}. */
+    public static QemuMonitor over(QmpClient client, Duration timeout) {
+        return new QemuMonitor((command, arguments) -> client.execute(command, arguments, timeout));
+    }
+
+    /** Pauses the guest's vCPUs. */
+    public void stop() throws InterruptedException {
+        channel.execute("stop", null);
+    }
+
+    /** Resumes the guest's vCPUs (also: starts a worker launched paused). */
+    public void cont() throws InterruptedException {
+        channel.execute("cont", null);
+    }
+
+    /** Resets the machine, like its reset button. */
+    public void systemReset() throws InterruptedException {
+        channel.execute("system_reset", null);
+    }
+
+    /** Presses the ACPI power button; the guest decides what to do. */
+    public void systemPowerdown() throws InterruptedException {
+        channel.execute("system_powerdown", null);
+    }
+
+    /** Asks QEMU to exit (flushing disk caches); it often closes the connection before it answers. */
+    public void quit() throws InterruptedException {
+        channel.execute("quit", null);
+    }
+
+    public RunStatus queryStatus() throws InterruptedException {
+        return new RunStatus(channel.execute("query-status", null).path("status").asText(""));
+    }
+
+    /** Limits how fast a migration may go, in bytes per second. */
+    public void migrateSetMaxBandwidth(long bytesPerSecond) throws InterruptedException {
+        channel.execute("migrate-set-parameters", NODES.objectNode().put("max-bandwidth", bytesPerSecond));
+    }
+
+    /** Streams the VM's state to a unix socket someone listens on. */
+    public void migrate(Path unixSocket) throws InterruptedException {
+        channel.execute("migrate", NODES.objectNode().put("uri", "unix:" + unixSocket));
+    }
+
+    /** Has a worker started with {@code -incoming defer} load the VM's state from a unix socket. */
+    public void migrateIncoming(Path unixSocket) throws InterruptedException {
+        channel.execute("migrate-incoming", NODES.objectNode().put("uri", "unix:" + unixSocket));
+    }
+
+    public void migrateCancel() throws InterruptedException {
+        channel.execute("migrate_cancel", null);
+    }
+
+    public MigrationInfo queryMigrate() throws InterruptedException {
+        JsonNode info = channel.execute("query-migrate", null);
+        return new MigrationInfo(info.path("status").asText(""),
+                info.has("error-desc") ? Optional.of(info.get("error-desc").asText()) : Optional.empty());
+    }
+
+    /** The host thread of each vCPU, in vCPU order ({@code query-cpus-fast}). */
+    public List<Long> vcpuThreads() throws InterruptedException {
+        return vcpuThreads(channel.execute("query-cpus-fast", null));
+    }
+
+    /** Counters of the disks the engine named (disk0, disk1, …, cdrom0), by node name. */
+    public Map<String, BlockStats> blockStats() throws InterruptedException {
+        return blockStats(channel.execute("query-blockstats", null));
+    }
+
+    /** Has the virtio balloon with this device id ask the guest for its memory statistics every so often. */
+    public void pollBalloonStats(String balloonId, long everySeconds) throws InterruptedException {
+        channel.execute("qom-set", NODES.objectNode().put("path", peripheral(balloonId))
+                .put("property", "guest-stats-polling-interval").put("value", everySeconds));
+    }
+
+    /** What the guest last reported through its balloon; empty while it has reported nothing. */
+    public Optional<BalloonStats> balloonStats(String balloonId) throws InterruptedException {
+        return balloonStats(channel.execute("qom-get", NODES.objectNode().put("path", peripheral(balloonId))
+                .put("property", "guest-stats")));
+    }
+
+    private static String peripheral(String deviceId) {
+        return "/machine/peripheral/" + deviceId;
+    }
+
+    static List<Long> vcpuThreads(JsonNode cpus) {
+        List<JsonNode> sorted = new ArrayList<>();
+        cpus.forEach(sorted::add);
+        sorted.sort((a, b) -> Integer.compare(a.path("cpu-index").asInt(), b.path("cpu-index").asInt()));
+        return sorted.stream().map(c -> c.path("thread-id").asLong()).toList();
+    }
+
+    static Map<String, BlockStats> blockStats(JsonNode blockstats) {
+        Map<String, BlockStats> disks = new LinkedHashMap<>();
+        for (JsonNode device : blockstats) {
+            String node = device.path("node-name").asText("");
+            if (node.isEmpty()) {
+                continue;
+            }
+            JsonNode s = device.path("stats");
+            disks.put(node, new BlockStats(s.path("rd_bytes").asLong(), s.path("wr_bytes").asLong(),
+                    s.path("rd_operations").asLong(), s.path("wr_operations").asLong()));
+        }
+        return disks;
+    }
+
+    static Optional<BalloonStats> balloonStats(JsonNode guestStats) {
+        JsonNode stats = guestStats.path("stats");
+        long total = stats.path("stat-total-memory").asLong(NOT_REPORTED);
+        long available = stats.path("stat-available-memory").asLong(NOT_REPORTED);
+        if (available == NOT_REPORTED) {
+            available = stats.path("stat-free-memory").asLong(NOT_REPORTED);
+        }
+        if (guestStats.path("last-update").asLong(0) == 0 || total == NOT_REPORTED || available == NOT_REPORTED) {
+            return Optional.empty();
+        }
+        return Optional.of(new BalloonStats(total, available));
+    }
+}

@@ -1,0 +1,137 @@
+package io.hypervise.engine.template;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * Just enough of a 64-bit little-endian ELF reader to get a kernel module's {@code .modinfo}
+ * and a kernel's notes, without depending on binutils or kmod on the host.
+ * See the System V ABI, "Object Files" (section header table, note sections).
+ */
+final class ElfFile {
+
+    private static final int SECTION_TYPE_NOTE = 7;
+
+    record Section(String name, int type, long offset, long size) {}
+
+    record Note(String owner, int type, byte[] description) {}
+
+    private final String source;
+    private final ByteBuffer bytes;
+    private final List<Section> sections;
+
+    private ElfFile(String source, ByteBuffer bytes) throws IOException {
+        this.source = source;
+        this.bytes = bytes.duplicate().order(ByteOrder.LITTLE_ENDIAN);
+        this.sections = readSections();
+    }
+
+    /** @param source names the file in error messages */
+    static ElfFile parse(String source, ByteBuffer bytes) throws IOException {
+        ByteBuffer b = bytes.duplicate().order(ByteOrder.LITTLE_ENDIAN);
+        if (b.limit() < 64 || b.getInt(0) != 0x464C457F) {
+            throw new IOException(source + " is not an ELF file");
+        }
+        if (b.get(4) != 2 || b.get(5) != 1) {
+            throw new IOException(source + " is not a 64-bit little-endian ELF file");
+        }
+        return new ElfFile(source, b);
+    }
+
+    List<Section> sections() {
+        return sections;
+    }
+
+    Optional<byte[]> section(String name) throws IOException {
+        for (Section s : sections) {
+            if (s.name().equals(name)) {
+                return Optional.of(slice(s.offset(), s.size()));
+            }
+        }
+        return Optional.empty();
+    }
+
+    /** All notes of all note sections, in file order. */
+    List<Note> notes() throws IOException {
+        List<Note> notes = new ArrayList<>();
+        for (Section s : sections) {
+            if (s.type() != SECTION_TYPE_NOTE) {
+                continue;
+            }
+            ByteBuffer n = ByteBuffer.wrap(slice(s.offset(), s.size())).order(ByteOrder.LITTLE_ENDIAN);
+            while (n.remaining() >= 12) {
+                int nameSize = n.getInt();
+                int descriptionSize = n.getInt();
+                int type = n.getInt();
+                if (nameSize < 0 || descriptionSize < 0 || align4(nameSize) + (long) align4(descriptionSize) > n.remaining()) {
+                    throw new IOException(source + ": note in section " + s.name() + " overruns it");
+                }
+                byte[] name = new byte[align4(nameSize)];
+                n.get(name);
+                byte[] description = new byte[descriptionSize];
+                n.get(description);
+                n.position(n.position() + align4(descriptionSize) - descriptionSize);
+                int nameLength = nameSize > 0 && name[nameSize - 1] == 0 ? nameSize - 1 : nameSize;
+                notes.add(new Note(new String(name, 0, nameLength, StandardCharsets.US_ASCII), type, description));
+            }
+        }
+        return notes;
+    }
+
+    private List<Section> readSections() throws IOException {
+        long tableOffset = bytes.getLong(0x28);
+        int entrySize = Short.toUnsignedInt(bytes.getShort(0x3A));
+        int count = Short.toUnsignedInt(bytes.getShort(0x3C));
+        int namesIndex = Short.toUnsignedInt(bytes.getShort(0x3E));
+        if (count == 0) {
+            return List.of();
+        }
+        if (entrySize < 64 || namesIndex >= count || tableOffset + (long) entrySize * count > bytes.limit()) {
+            throw new IOException(source + ": section header table is damaged");
+        }
+        long namesOffset = bytes.getLong(Math.toIntExact(tableOffset + (long) entrySize * namesIndex + 0x18));
+        List<Section> result = new ArrayList<>(count);
+        for (int i = 0; i < count; i++) {
+            int at = Math.toIntExact(tableOffset + (long) entrySize * i);
+            String name = string(namesOffset + Integer.toUnsignedLong(bytes.getInt(at)));
+            result.add(new Section(name, bytes.getInt(at + 4), bytes.getLong(at + 0x18), bytes.getLong(at + 0x20)));
+        }
+        return List.copyOf(result);
+    }
+
+    private String string(long offset) throws IOException {
+        int start = checkedOffset(offset);
+        int end = start;
+        while (end < bytes.limit() && bytes.get(end) != 0) {
+            end++;
+        }
+        byte[] s = new byte[end - start];
+        bytes.get(start, s);
+        return new String(s, StandardCharsets.US_ASCII);
+    }
+
+    private byte[] slice(long offset, long size) throws IOException {
+        if (offset < 0 || size < 0 || offset + size > bytes.limit()) {
+            throw new IOException(source + ": section at " + offset + " (" + size + " bytes) lies outside the file");
+        }
+        byte[] s = new byte[(int) size];
+        bytes.get((int) offset, s);
+        return s;
+    }
+
+    private int checkedOffset(long offset) throws IOException {
+        if (offset < 0 || offset >= bytes.limit()) {
+            throw new IOException(source + ": string offset " + offset + " lies outside the file");
+        }
+        return (int) offset;
+    }
+
+    private static int align4(int n) {
+        return (n + 3) & ~3;
+    }
+}

@@ -1,0 +1,521 @@
+package io.hypervise.engine.vm;
+
+import io.hypervise.engine.EngineSettings;
+import io.hypervise.engine.display.VmDisplay;
+import io.hypervise.engine.network.VirtualSwitches;
+import io.hypervise.engine.qmp.QemuMonitor;
+import io.hypervise.engine.qmp.QmpException;
+import io.hypervise.engine.storage.DiskImages;
+import io.hypervise.engine.storage.StorageRoot;
+import io.hypervise.engine.vm.definition.BootSource;
+import io.hypervise.engine.vm.definition.Disk;
+import io.hypervise.engine.vm.definition.InvalidVmDefinitionException;
+import io.hypervise.engine.vm.definition.Violation;
+import io.hypervise.engine.vm.definition.VmDefinition;
+import io.hypervise.engine.vm.definition.VmDefinitionValidator;
+import io.hypervise.engine.vm.worker.LogTail;
+import io.hypervise.engine.vm.worker.QemuCommandLine;
+import io.hypervise.engine.vm.worker.RunningWorker;
+import io.hypervise.engine.vm.worker.VmFiles;
+import io.hypervise.engine.vm.worker.Worker;
+import io.hypervise.engine.vm.worker.WorkerExit;
+import io.hypervise.engine.vm.worker.WorkerPhase;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.lang.System.Logger.Level;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Consumer;
+
+/**
+ * The engine's VM service (the source chapter's VMMS): defines VMs, runs one worker per VM, carries
+ * out lifecycle actions through the state machine, and re-attaches to running workers when it starts.
+ *
+ * <p>Each VM has a lock that its actions hold while they change its state; listing and reading status
+ * never take it, so a worker that stops answering can slow only the actions on its own VM, and only up
+ * to the command timeout. Once a command has timed out, the VM shows as unresponsive and every action
+ * but turning off is refused at once, until the worker answers again (see {@link Unresponsive}).
+ */
+public final class Vms implements AutoCloseable {
+
+    private static final System.Logger LOG = System.getLogger(Vms.class.getName());
+
+    private final EngineSettings settings;
+    private final String hostname;
+    private final StorageRoot storage;
+    private final VmDefinitionValidator validator;
+    private final VmStore store;
+    private final Clock clock;
+    private final WorkerSupervisor supervisor;
+    private final SavedStates savedStates;
+    private final DiskImages images;
+    private final Map<String, ManagedVm> vms = new ConcurrentHashMap<>();
+    private final List<Consumer<VmEvent>> listeners = new CopyOnWriteArrayList<>();
+
+    /** @param hostname the host's name, for the log lines an operator of many hosts reads */
+    public Vms(EngineSettings settings, String hostname, StorageRoot storage, QemuCommandLine commandLine,
+            DiskImages images, VirtualSwitches switches, Clock clock) {
+        this.settings = settings;
+        this.hostname = hostname;
+        this.images = images;
+        this.storage = storage;
+        this.validator = new VmDefinitionValidator(storage);
+        this.store = new VmStore(settings.stateDir());
+        this.clock = clock;
+        this.supervisor = new WorkerSupervisor(settings, commandLine, validator, store, this::resolve, switches, clock);
+        this.savedStates = new SavedStates(settings, supervisor, store, clock);
+    }
+
+    /** Loads every VM under the state directory and re-attaches to the workers that still run. */
+    public void recover() {
+        for (VmFiles files : store.all()) {
+            Optional<VmDefinition> def = store.readDefinition(files);
+            if (def.isEmpty()) {
+                LOG.log(Level.WARNING, "ignoring {0}: it has no definition.json", files.dir());
+                continue;
+            }
+            ManagedVm vm = manage(def.get(), files);
+            vms.put(vm.id(), vm);
+            vm.lock().lock();
+            try {
+                supervisor.reattach(vm);
+            } finally {
+                vm.lock().unlock();
+            }
+        }
+    }
+
+    public void addListener(Consumer<VmEvent> listener) {
+        listeners.add(listener);
+    }
+
+    // ---------------------------------------------------------------- definitions
+
+    public VmStatus define(VmDefinition definition) {
+        VmDefinition def = absolutePaths(definition);
+        ManagedVm vm = manage(def, store.filesOf(def.id()));
+        if (vms.putIfAbsent(def.id(), vm) != null) {
+            throw new VmAlreadyExistsException(def.id());
+        }
+        try {
+            store.create(vm.files());
+            store.writeDefinition(vm.files(), def);
+            store.writeState(vm.files(), new StateRecord(vm.state(), vm.since()));
+        } catch (IOException | UncheckedIOException e) {
+            vms.remove(def.id());
+            throw new VmOperationException("cannot store the definition of VM '" + def.name() + "': " + e.getMessage(), e);
+        }
+        vm.log("defined");
+        return vm.status();
+    }
+
+    /**
+     * The definition {@link #define(VmDefinition, Map)} would store for this one: checked, with absolute
+     * paths, and each blank disk's position given the path of the image that would be created for it.
+     * Nothing is created; the server records this before it asks the engine to define the VM.
+     */
+    public VmDefinition plan(VmDefinition definition, Map<Integer, Long> blankDiskBytes) {
+        List<Violation> violations = validator.violations(definition).stream()
+                .filter(v -> blankDiskBytes.keySet().stream().noneMatch(i -> v.field().equals("disks[" + i + "].path")))
+                .toList();
+        if (!violations.isEmpty()) {
+            throw new InvalidVmDefinitionException(violations);
+        }
+        List<Disk> disks = new ArrayList<>();
+        for (int i = 0; i < definition.disks().size(); i++) {
+            Disk disk = definition.disks().get(i);
+            disks.add(blankDiskBytes.containsKey(i)
+                    ? new Disk(images.pathFor(definition.id(), i, disk.format()), disk.format(), false)
+                    : new Disk(resolve(disk.path()), disk.format(), disk.readOnly()));
+        }
+        return new VmDefinition(definition.id(), definition.name(), definition.vcpus(), definition.memoryMib(),
+                definition.profile(), disks, definition.nics(), absolute(definition.boot()), definition.display());
+    }
+
+    /**
+     * Defines a VM with blank disks created for it: each position in {@code blankDiskBytes} is a disk
+     * whose path is left null in the definition, and becomes a new sparse image of that size in the
+     * VM's own folder ({@link DiskImages}). Nothing is created unless the rest of the definition is
+     * valid, and nothing is left behind when defining fails.
+     */
+    public VmStatus define(VmDefinition definition, Map<Integer, Long> blankDiskBytes) {
+        if (blankDiskBytes.isEmpty()) {
+            return define(definition);
+        }
+        VmDefinition planned = plan(definition, blankDiskBytes);
+        if (vms.containsKey(definition.id())) {
+            throw new VmAlreadyExistsException(definition.id());
+        }
+        List<Path> created = new ArrayList<>();
+        try {
+            for (Map.Entry<Integer, Long> blank : new TreeMap<>(blankDiskBytes).entrySet()) {
+                Disk disk = planned.disks().get(blank.getKey());
+                images.create(disk.path(), disk.format(), blank.getValue());
+                created.add(disk.path());
+            }
+            VmStatus defined = define(planned);
+            LOG.log(Level.INFO, "VM {0}: created blank disk(s) {1}", definition.id(), created);
+            return defined;
+        } catch (IOException | RuntimeException e) {
+            try {
+                images.delete(definition.id(), created);
+            } catch (IOException cleanup) {
+                e.addSuppressed(cleanup);
+            }
+            if (e instanceof RuntimeException r) {
+                throw r;
+            }
+            throw new VmOperationException("cannot create the disks of VM '" + definition.name() + "': " + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * Removes what a definition that never completed left of a VM the engine does not know: its
+     * folder under the state directory (without a definition, {@link #recover} skips it) and the images
+     * made for it. For a VM the engine knows, this refuses: that is {@link #delete}'s work.
+     * Returns what was removed.
+     */
+    public List<Path> discardLeftovers(String id) {
+        if (vms.containsKey(id)) {
+            throw new VmAlreadyExistsException(id);
+        }
+        List<Path> removed = new ArrayList<>();
+        try {
+            VmFiles files = store.filesOf(id);
+            if (Files.exists(files.dir())) {
+                store.delete(files);
+                removed.add(files.dir());
+            }
+            removed.addAll(images.deleteAll(id));
+        } catch (IOException e) {
+            throw new VmOperationException("cannot remove what is left of VM " + id + ": " + e.getMessage(), e);
+        }
+        if (!removed.isEmpty()) {
+            LOG.log(Level.INFO, "VM {0}: removed what an unfinished definition left: {1}", new Object[] {id, removed});
+        }
+        return removed;
+    }
+
+    /** Replaces a VM's definition; only while it is Off, since a worker runs with what it was started with. */
+    public VmStatus redefine(VmDefinition definition) {
+        VmDefinition def = absolutePaths(definition);
+        return act(def.id(), VmAction.RECONFIGURE, vm -> {
+            store.writeDefinition(vm.files(), def);
+            vm.redefine(def);
+            vm.log("reconfigured");
+        });
+    }
+
+    /** Renames a VM, in any state: the name is for people; the worker knows the VM by its id. */
+    public VmStatus rename(String id, String name) {
+        ManagedVm vm = get(id);
+        vm.lock().lock();
+        try {
+            VmDefinition d = vm.definition();
+            VmDefinition renamed = new VmDefinition(d.id(), name, d.vcpus(), d.memoryMib(), d.profile(), d.disks(),
+                    d.nics(), d.boot(), d.display());
+            List<Violation> violations = validator.violations(renamed).stream()
+                    .filter(v -> v.field().equals("name")).toList();
+            if (!violations.isEmpty()) {
+                throw new InvalidVmDefinitionException(violations);
+            }
+            store.writeDefinition(vm.files(), renamed);
+            String before = d.name();
+            vm.redefine(renamed);
+            vm.log("renamed from '" + before + "'");
+            return vm.status();
+        } finally {
+            vm.lock().unlock();
+        }
+    }
+
+    /**
+     * Deletes an Off or Saved VM: its definition, its saved state, and the images it owns (see
+     * {@link DiskImages}); images it only used stay. Returns the images deleted.
+     */
+    public List<Path> delete(String id) {
+        List<Path> deleted = new ArrayList<>();
+        act(id, VmAction.DELETE, vm -> {
+            try {
+                store.delete(vm.files());
+                deleted.addAll(images.deleteAll(id));
+            } catch (IOException e) {
+                throw new VmOperationException("cannot delete the files of VM '" + vm.name() + "': " + e.getMessage(), e);
+            }
+            vms.remove(id);
+            vm.log(deleted.isEmpty() ? "deleted" : "deleted with its disks " + deleted);
+        });
+        return deleted;
+    }
+
+    // ---------------------------------------------------------------- reading (never waits on a worker)
+
+    public List<VmStatus> list() {
+        return vms.values().stream()
+                .map(ManagedVm::status)
+                .sorted(Comparator.comparing(VmStatus::name).thenComparing(VmStatus::id))
+                .toList();
+    }
+
+    /**
+     * The workers of Running and Paused VMs that the engine is connected to and that answer, read
+     * without any VM's lock: a VM in the middle of an action shows as it was or as it is.
+     */
+    public List<RunningWorker> runningWorkers() {
+        List<RunningWorker> running = new ArrayList<>();
+        for (ManagedVm vm : vms.values()) {
+            VmState state = vm.state();
+            Worker worker = vm.worker();
+            if ((state == VmState.RUNNING || state == VmState.PAUSED) && worker != null && worker.qmp() != null
+                    && worker.qmp().isOpen() && !vm.isUnresponsive()) {
+                running.add(new RunningWorker(vm.definition(), state, worker.pid(), worker.startTicks(), worker.qmp()));
+            }
+        }
+        return running;
+    }
+
+    public VmStatus status(String id) {
+        return get(id).status();
+    }
+
+    /** The VM's status, or empty if this engine has no such VM. */
+    public Optional<VmStatus> find(String id) {
+        ManagedVm vm = id == null ? null : vms.get(id);
+        return vm == null ? Optional.empty() : Optional.of(vm.status());
+    }
+
+    /**
+     * Asks the VM's worker, in the background, whether it still answers: for those who saw another of
+     * its sockets (its display) time out. A worker that does not answer within the command timeout is
+     * shown as unresponsive, like one whose command timed out. Returns at once; never waits on a worker.
+     */
+    public void checkAnswering(String id) {
+        ManagedVm vm = get(id);
+        Worker worker = vm.worker();
+        if (worker == null || worker.qmp() == null || vm.isUnresponsive() || !vm.startProbe()) {
+            return;
+        }
+        Thread.ofVirtual().name("answering-" + worker.pid()).start(() -> {
+            try {
+                QemuMonitor.over(worker.qmp(), settings.commandTimeout()).queryStatus();
+            } catch (QmpException e) {
+                vm.log("its worker did not answer a check: " + e.getMessage());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } finally {
+                vm.probeDone();
+            }
+        });
+    }
+
+    public Path serialLog(String id) {
+        return get(id).files().serialLog();
+    }
+
+    /** The last lines the guest wrote to its serial console (from at most the log's last 256 KiB). */
+    public List<String> serialTail(String id, int lines) {
+        return LogTail.of(get(id).files().serialLog(), lines, 256 * 1024);
+    }
+
+    /** The VM's screen, there while its worker runs. */
+    public VmDisplay display(String id) {
+        return new VmDisplay(id, get(id).files().vncSocket());
+    }
+
+    // ---------------------------------------------------------------- lifecycle
+
+    /** Starts an Off VM, or restores a Saved one to the state it was saved in. */
+    public VmStatus start(String id) {
+        return act(id, VmAction.START, vm -> {
+            if (vm.state() == VmState.SAVED) {
+                savedStates.restore(vm);
+            } else {
+                boot(vm);
+            }
+        });
+    }
+
+    public VmStatus pause(String id) {
+        return act(id, VmAction.PAUSE, vm -> {
+            vm.command(QemuMonitor::stop);
+            vm.transition(VmState.PAUSED, "paused on request");
+        });
+    }
+
+    public VmStatus resume(String id) {
+        return act(id, VmAction.RESUME, vm -> {
+            vm.command(QemuMonitor::cont);
+            vm.transition(VmState.RUNNING, "resumed on request");
+        });
+    }
+
+    /** Resets the guest, like pressing the machine's reset button; its state stays what it was. */
+    public VmStatus restart(String id) {
+        return act(id, VmAction.RESTART, vm -> {
+            vm.command(QemuMonitor::systemReset);
+            vm.log("reset on request");
+        });
+    }
+
+    /** Saves the VM's memory and device state to a file and ends its worker; start restores it. */
+    public VmStatus save(String id) {
+        return act(id, VmAction.SAVE, savedStates::save);
+    }
+
+    public VmStatus turnOff(String id) {
+        return act(id, VmAction.TURN_OFF, vm -> supervisor.end(vm, VmState.OFF, "turned off"));
+    }
+
+    public VmStatus discardSavedState(String id) {
+        return act(id, VmAction.DISCARD_SAVED_STATE, vm -> {
+            store.clearSaved(vm.files());
+            vm.transition(VmState.OFF, "saved state discarded");
+        });
+    }
+
+    /**
+     * Presses the ACPI power button and waits for the guest to power off; a guest that has not done so
+     * within {@code timeout} is turned off. The wait does not hold the VM's lock, so a person can turn
+     * the VM off meanwhile.
+     */
+    public VmStatus shutDown(String id, Duration timeout) {
+        ManagedVm vm = get(id);
+        Worker worker;
+        vm.lock().lock();
+        try {
+            VmStateMachine.check(VmAction.SHUT_DOWN, vm.state(), vm.name());
+            vm.requireAnswering(VmAction.SHUT_DOWN);
+            worker = vm.worker();
+            vm.transition(VmState.STOPPING, "shut down requested: ACPI power button pressed");
+            try {
+                vm.command(QemuMonitor::systemPowerdown);
+            } catch (VmOperationException e) {
+                vm.transition(VmState.RUNNING, "the power button could not be pressed");
+                throw e;
+            }
+            // Set after the press succeeded; the worker's end cannot be settled before we release the lock.
+            worker.expect(VmState.OFF, "shut down by the guest on request");
+        } finally {
+            vm.lock().unlock();
+        }
+        Optional<WorkerExit> exit = WorkerSupervisor.await(worker, timeout);
+        vm.lock().lock();
+        try {
+            if (exit.isPresent()) {
+                supervisor.handleExit(vm, worker, exit.get());
+            } else if (vm.worker() == worker) {
+                supervisor.end(vm, VmState.OFF, "the guest did not shut down within " + timeout.toSeconds() + " s; turned off");
+            }
+            return vm.status();
+        } finally {
+            vm.lock().unlock();
+        }
+    }
+
+    public VmStatus shutDown(String id) {
+        return shutDown(id, settings.shutdownTimeout());
+    }
+
+    /** Lets go of every worker without stopping it: the VMs go on running without the engine. */
+    @Override
+    public void close() {
+        supervisor.close();
+        for (ManagedVm vm : vms.values()) {
+            Worker worker = vm.worker();
+            if (worker != null) {
+                worker.detach();
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- how actions are carried out
+
+    private interface Action {
+        void run(ManagedVm vm);
+    }
+
+    private VmStatus act(String id, VmAction action, Action body) {
+        ManagedVm vm = get(id);
+        vm.lock().lock();
+        try {
+            VmStateMachine.check(action, vm.state(), vm.name());
+            vm.requireAnswering(action);
+            body.run(vm);
+            return vm.status();
+        } finally {
+            vm.lock().unlock();
+        }
+    }
+
+    private void boot(ManagedVm vm) {
+        vm.transition(VmState.STARTING, "start requested");
+        Worker worker = supervisor.launch(vm, false, WorkerPhase.LAUNCHING);
+        try {
+            vm.command(QemuMonitor::cont);
+        } catch (VmOperationException e) {
+            throw supervisor.failAndEnd(vm, worker, VmState.OFF, "the worker could not be resumed: " + e.getMessage());
+        }
+        supervisor.recordPhase(vm, vm.record().withPhase(WorkerPhase.SUPERVISED));
+        vm.transition(VmState.RUNNING, "worker " + worker.pid() + " started");
+    }
+
+    private ManagedVm manage(VmDefinition def, VmFiles files) {
+        return new ManagedVm(def, files, hostname, clock, this::publish, settings.commandTimeout(), store);
+    }
+
+    private ManagedVm get(String id) {
+        ManagedVm vm = id == null ? null : vms.get(id);
+        if (vm == null) {
+            throw new VmNotFoundException(id);
+        }
+        return vm;
+    }
+
+    private void publish(VmEvent event) {
+        for (Consumer<VmEvent> listener : listeners) {
+            try {
+                listener.accept(event);
+            } catch (RuntimeException e) {
+                LOG.log(Level.WARNING, "a VM event listener failed on " + event, e);
+            }
+        }
+    }
+
+    private Path resolve(Path path) {
+        try {
+            return storage.resolve(path);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** Stores paths absolute, so a definition means the same files whatever the working directory. */
+    private VmDefinition absolutePaths(VmDefinition def) {
+        validator.validate(def);
+        List<Disk> disks = def.disks().stream()
+                .map(d -> new Disk(resolve(d.path()), d.format(), d.readOnly()))
+                .toList();
+        return new VmDefinition(def.id(), def.name(), def.vcpus(), def.memoryMib(), def.profile(), disks,
+                def.nics(), absolute(def.boot()), def.display());
+    }
+
+    private BootSource absolute(BootSource boot) {
+        return switch (boot) {
+            case BootSource.Kernel k -> new BootSource.Kernel(resolve(k.kernel()),
+                    k.initramfs() == null ? null : resolve(k.initramfs()), k.commandLine());
+            case BootSource.FirstDisk d -> d;
+            case BootSource.Iso iso -> new BootSource.Iso(resolve(iso.image()));
+        };
+    }
+
+}

@@ -1,0 +1,22 @@
+package io.hypervise.engine.vm.definition;
+
+/**
+ * The virtual hardware a guest sees. {@code ENLIGHTENED} guests have virtio drivers (the source
+ * chapter's VSP/VSC pairs); {@code LEGACY} guests get emulated devices any OS of the last 25 years knows.
+ */
+public enum DeviceProfile {
+    /** q35 machine; virtio disk, NIC, input and display. */
+    ENLIGHTENED("q35"),
+    /** i440fx machine with BIOS; IDE disks, e1000 NIC, standard VGA, PS/2 keyboard and mouse. */
+    LEGACY("pc");
+
+    private final String machineType;
+
+    DeviceProfile(String machineType) {
+        this.machineType = machineType;
+    }
+
+    public String machineType() {
+        return machineType;
+    }
+}

@@ -1,0 +1,28 @@
+package io.hypervise.engine.vm.definition;
+
+import java.util.List;
+
+/**
+ * Everything the engine needs to run a VM. Validated by {@link VmDefinitionValidator} before the
+ * engine accepts it. The serial console is always captured to the VM's serial log.
+ *
+ * @param id         the engine's stable identifier: lower-case letters, digits and dashes
+ * @param name       what people call the VM
+ * @param memoryMib  guest RAM in MiB
+ */
+public record VmDefinition(
+        String id,
+        String name,
+        int vcpus,
+        int memoryMib,
+        DeviceProfile profile,
+        List<Disk> disks,
+        List<Nic> nics,
+        BootSource boot,
+        Display display) {
+
+    public VmDefinition {
+        disks = disks == null ? List.of() : List.copyOf(disks);
+        nics = nics == null ? List.of() : List.copyOf(nics);
+    }
+}

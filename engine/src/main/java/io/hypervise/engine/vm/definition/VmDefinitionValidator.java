@@ -1,0 +1,183 @@
+package io.hypervise.engine.vm.definition;
+
+import io.hypervise.engine.network.VirtualSwitches;
+import io.hypervise.engine.storage.StorageRoot;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Optional;
+import java.util.regex.Pattern;
+
+/** Checks a VM definition against every rule and reports all broken ones at once, each by field. */
+public final class VmDefinitionValidator {
+
+    public static final int MAX_VCPUS = 64;
+    public static final int MIN_MEMORY_MIB = 32;
+    public static final int MAX_MEMORY_MIB = 1024 * 1024;
+    public static final int MAX_DISKS = 16;
+    /** The i440fx machine has two IDE channels of two devices each. */
+    public static final int MAX_LEGACY_IDE_DEVICES = 4;
+    public static final int MAX_NICS = 8;
+    public static final int MAX_NAME_LENGTH = 64;
+    public static final int MAX_COMMAND_LINE_LENGTH = 2048;
+
+    private static final Pattern ID = Pattern.compile("[a-z0-9][a-z0-9-]{0,39}");
+    private static final Pattern MAC = Pattern.compile("([0-9a-f]{2}:){5}[0-9a-f]{2}");
+
+    private final StorageRoot storage;
+
+    public VmDefinitionValidator(StorageRoot storage) {
+        this.storage = storage;
+    }
+
+    /** @throws InvalidVmDefinitionException naming every broken rule */
+    public void validate(VmDefinition def) {
+        List<Violation> violations = violations(def);
+        if (!violations.isEmpty()) {
+            throw new InvalidVmDefinitionException(violations);
+        }
+    }
+
+    public List<Violation> violations(VmDefinition def) {
+        List<Violation> v = new ArrayList<>();
+        checkIdentity(def, v);
+        checkSize(def, v);
+        if (def.profile() == null) {
+            v.add(new Violation("profile", "is required: enlightened or legacy"));
+        }
+        if (def.display() == null) {
+            v.add(new Violation("display", "is required: vnc or none"));
+        }
+        checkDisks(def, v);
+        checkNics(def, v);
+        checkBoot(def, v);
+        return v;
+    }
+
+    private static void checkIdentity(VmDefinition def, List<Violation> v) {
+        if (def.id() == null || !ID.matcher(def.id()).matches()) {
+            v.add(new Violation("id", "must be 1 to 40 lower-case letters, digits or dashes, starting with a letter or digit"));
+        }
+        String name = def.name();
+        if (name == null || name.isBlank()) {
+            v.add(new Violation("name", "is required"));
+        } else if (name.length() > MAX_NAME_LENGTH) {
+            v.add(new Violation("name", "must be at most " + MAX_NAME_LENGTH + " characters; it has " + name.length()));
+        } else if (hasControlCharacters(name)) {
+            v.add(new Violation("name", "must not contain control characters"));
+        }
+    }
+
+    private static void checkSize(VmDefinition def, List<Violation> v) {
+        if (def.vcpus() < 1 || def.vcpus() > MAX_VCPUS) {
+            v.add(new Violation("vcpus", "must be between 1 and " + MAX_VCPUS + "; got " + def.vcpus()));
+        }
+        if (def.memoryMib() < MIN_MEMORY_MIB || def.memoryMib() > MAX_MEMORY_MIB) {
+            v.add(new Violation("memoryMib", "must be between " + MIN_MEMORY_MIB + " and " + MAX_MEMORY_MIB
+                    + " MiB; got " + def.memoryMib()));
+        }
+    }
+
+    private void checkDisks(VmDefinition def, List<Violation> v) {
+        int ideDevices = def.disks().size() + (def.boot() instanceof BootSource.Iso ? 1 : 0);
+        if (def.disks().size() > MAX_DISKS) {
+            v.add(new Violation("disks", "at most " + MAX_DISKS + " disks; got " + def.disks().size()));
+        } else if (def.profile() == DeviceProfile.LEGACY && ideDevices > MAX_LEGACY_IDE_DEVICES) {
+            v.add(new Violation("disks", "the legacy profile has " + MAX_LEGACY_IDE_DEVICES
+                    + " IDE slots for disks and the CD-ROM together; this VM needs " + ideDevices));
+        }
+        for (int i = 0; i < def.disks().size(); i++) {
+            Disk disk = def.disks().get(i);
+            String field = "disks[" + i + "]";
+            if (disk == null) {
+                v.add(new Violation(field, "must not be null"));
+                continue;
+            }
+            if (disk.format() == null) {
+                v.add(new Violation(field + ".format", "is required: raw, qcow2, vhd or vhdx"));
+            }
+            if (checkFile(field + ".path", disk.path(), v) && disk.format() != null) {
+                checkImage(field + ".path", disk.path(), disk.format(), v);
+            }
+        }
+    }
+
+    private static void checkNics(VmDefinition def, List<Violation> v) {
+        if (def.nics().size() > MAX_NICS) {
+            v.add(new Violation("nics", "at most " + MAX_NICS + " network adapters; got " + def.nics().size()));
+        }
+        for (int i = 0; i < def.nics().size(); i++) {
+            Nic nic = def.nics().get(i);
+            String field = "nics[" + i + "].mac";
+            if (nic == null || nic.mac() == null || !MAC.matcher(nic.mac()).matches()) {
+                v.add(new Violation(field, "must be six lower-case hex pairs separated by colons, e.g. 52:54:00:12:34:56"));
+            } else if ((HexFormat.fromHexDigits(nic.mac(), 0, 2) & 1) != 0) {
+                v.add(new Violation(field, "must be a unicast address (the first octet must be even)"));
+            } else if (nic.mac().equals("00:00:00:00:00:00")) {
+                v.add(new Violation(field, "must not be all zeros"));
+            }
+            if (nic != null && nic.onSwitch() && !VirtualSwitches.ID.matcher(nic.switchId()).matches()) {
+                v.add(new Violation("nics[" + i + "].switch", VirtualSwitches.ID_RULE));
+            }
+            if (nic != null && nic.vlan() != null && !nic.onSwitch()) {
+                v.add(new Violation("nics[" + i + "].vlan", "needs a switch: VLANs are carried by virtual switches"));
+            } else if (nic != null && nic.vlan() != null && (nic.vlan() < 1 || nic.vlan() > Nic.MAX_VLAN)) {
+                v.add(new Violation("nics[" + i + "].vlan", "must be from 1 to " + Nic.MAX_VLAN + "; got " + nic.vlan()));
+            }
+        }
+    }
+
+    private void checkBoot(VmDefinition def, List<Violation> v) {
+        switch (def.boot()) {
+            case null -> v.add(new Violation("boot", "is required: kernel, disk or iso"));
+            case BootSource.Kernel k -> {
+                checkFile("boot.kernel", k.kernel(), v);
+                if (k.initramfs() != null) {
+                    checkFile("boot.initramfs", k.initramfs(), v);
+                }
+                String cmdline = k.commandLine() == null ? "" : k.commandLine();
+                if (cmdline.length() > MAX_COMMAND_LINE_LENGTH) {
+                    v.add(new Violation("boot.commandLine", "must be at most " + MAX_COMMAND_LINE_LENGTH + " characters"));
+                } else if (hasControlCharacters(cmdline)) {
+                    v.add(new Violation("boot.commandLine", "must not contain control characters or line breaks"));
+                }
+            }
+            case BootSource.FirstDisk d -> {
+                if (def.disks().isEmpty()) {
+                    v.add(new Violation("boot", "boots from the first disk, but the VM has no disk"));
+                }
+            }
+            case BootSource.Iso iso -> {
+                if (checkFile("boot.image", iso.image(), v)) {
+                    checkImage("boot.image", iso.image(), DiskFormat.RAW, v);
+                }
+            }
+        }
+    }
+
+    /** Whether the file is one a VM may open: an existing regular file inside the storage root. */
+    private boolean checkFile(String field, Path path, List<Violation> v) {
+        if (path == null) {
+            v.add(new Violation(field, "is required"));
+            return false;
+        }
+        Optional<String> problem = storage.problemWith(path);
+        problem.ifPresent(p -> v.add(new Violation(field, p)));
+        return problem.isEmpty();
+    }
+
+    /** The image's header, read by our own code: its declared format, and no other file it would lead QEMU to. */
+    private void checkImage(String field, Path path, DiskFormat format, List<Violation> v) {
+        try {
+            DiskImageCheck.problemWith(storage.resolve(path), format).ifPresent(p -> v.add(new Violation(field, p)));
+        } catch (IOException e) {
+            v.add(new Violation(field, "cannot be read: " + e.getMessage()));
+        }
+    }
+
+    private static boolean hasControlCharacters(String s) {
+        return s.chars().anyMatch(Character::isISOControl);
+    }
+}

@@ -1,0 +1,178 @@
+package io.hypervise.engine.vm.worker;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.hypervise.engine.host.Accelerator;
+import io.hypervise.engine.network.VirtualSwitches;
+import io.hypervise.engine.vm.definition.BootSource;
+import io.hypervise.engine.vm.definition.DeviceProfile;
+import io.hypervise.engine.vm.definition.Disk;
+import io.hypervise.engine.vm.definition.DiskFormat;
+import io.hypervise.engine.vm.definition.Display;
+import io.hypervise.engine.vm.definition.Nic;
+import io.hypervise.engine.vm.definition.VmDefinition;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.function.UnaryOperator;
+
+/**
+ * Builds the argument list of one VM's QEMU worker. Always a list, never a shell string. Disks are
+ * given as JSON {@code -blockdev} objects, so file names need no escaping and every format is explicit.
+ * The worker starts paused ({@code -S}); the engine resumes it over QMP once it is supervised.
+ */
+public final class QemuCommandLine {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    /** QOM path /machine/peripheral/balloon0: where the counters read the guest's memory statistics. */
+    public static final String BALLOON_ID = "balloon0";
+
+    private final Path qemuBinary;
+    private final Accelerator accelerator;
+
+    public QemuCommandLine(Path qemuBinary, Accelerator accelerator) {
+        this.qemuBinary = qemuBinary;
+        this.accelerator = accelerator;
+    }
+
+    /**
+     * @param def      a validated definition
+     * @param resolve  maps a definition's path to its checked absolute form under the storage root
+     * @param incoming whether the worker waits for a saved state to be loaded ({@code -incoming defer})
+     */
+    public List<String> build(VmDefinition def, VmFiles files, UnaryOperator<Path> resolve, boolean incoming) {
+        List<String> args = new ArrayList<>();
+        args.add(qemuBinary.toString());
+        args.addAll(List.of("-name", "guest=" + workerName(def.id()) + ",debug-threads=on"));
+        args.addAll(List.of("-machine", def.profile().machineType()));
+        args.addAll(List.of("-accel", accelerator.qemuName()));
+        args.addAll(List.of("-cpu", accelerator == Accelerator.KVM ? "host" : "max"));
+        args.addAll(List.of("-smp", Integer.toString(def.vcpus())));
+        args.addAll(List.of("-m", def.memoryMib() + "M"));
+        args.addAll(List.of("-nodefaults", "-no-user-config", "-S"));
+        args.addAll(List.of("-msg", "timestamp=on"));
+        args.addAll(List.of("-qmp", "unix:" + QemuArgs.optionValue(files.qmpSocket().toString()) + ",server=on,wait=off"));
+        args.addAll(List.of("-chardev", "file,id=serial0,append=on,path=" + QemuArgs.optionValue(files.serialLog().toString())));
+        args.addAll(List.of("-serial", "chardev:serial0"));
+        addDisplay(def, files, args);
+        addInput(def, args);
+        addDisks(def, resolve, args);
+        addNics(def, args);
+        addBalloon(def, args);
+        addBoot(def, resolve, args);
+        if (incoming) {
+            args.addAll(List.of("-incoming", "defer"));
+        }
+        return args;
+    }
+
+    /** The name the worker carries on its command line; how a re-attaching engine recognises it. */
+    public static String workerName(String vmId) {
+        return "hypervise-" + vmId;
+    }
+
+    private static void addDisplay(VmDefinition def, VmFiles files, List<String> args) {
+        args.addAll(List.of("-display", "none"));
+        if (def.display() == Display.NONE) {
+            return;
+        }
+        args.addAll(List.of("-device", def.profile() == DeviceProfile.ENLIGHTENED ? "virtio-vga" : "VGA"));
+        args.addAll(List.of("-vnc", "unix:" + QemuArgs.optionValue(files.vncSocket().toString())));
+    }
+
+    private static void addInput(VmDefinition def, List<String> args) {
+        if (def.display() == Display.NONE) {
+            return;
+        }
+        // Both machine types have a PS/2 keyboard and mouse; the enlightened profile adds an absolute
+        // pointer so the console's mouse needs no grabbing.
+        if (def.profile() == DeviceProfile.ENLIGHTENED) {
+            args.addAll(List.of("-device", "virtio-tablet-pci", "-device", "virtio-keyboard-pci"));
+        }
+    }
+
+    private static void addDisks(VmDefinition def, UnaryOperator<Path> resolve, List<String> args) {
+        List<Disk> disks = def.disks();
+        for (int i = 0; i < disks.size(); i++) {
+            Disk disk = disks.get(i);
+            String node = "disk" + i;
+            args.addAll(List.of("-blockdev", blockdev(node, disk.format(), resolve.apply(disk.path()), disk.readOnly())));
+            String bootIndex = i == 0 && def.boot() instanceof BootSource.FirstDisk ? ",bootindex=1" : "";
+            String device = def.profile() == DeviceProfile.ENLIGHTENED
+                    ? "virtio-blk-pci,drive=" + node
+                    : "ide-hd,drive=" + node + ",bus=ide." + (i / 2) + ",unit=" + (i % 2);
+            args.addAll(List.of("-device", device + bootIndex));
+        }
+    }
+
+    private static void addNics(VmDefinition def, List<String> args) {
+        List<Nic> nics = def.nics();
+        for (int i = 0; i < nics.size(); i++) {
+            String netdev = "net" + i;
+            // A switch port is a tap device the engine made and plugged in before the worker started.
+            args.addAll(List.of("-netdev", nics.get(i).onSwitch()
+                    ? "tap,id=" + netdev + ",ifname=" + VirtualSwitches.portName(def.id(), i) + ",script=no,downscript=no"
+                    : "user,id=" + netdev + ",restrict=on"));
+            String model = def.profile() == DeviceProfile.ENLIGHTENED ? "virtio-net-pci" : "e1000";
+            args.addAll(List.of("-device", model + ",netdev=" + netdev + ",mac=" + nics.get(i).mac()));
+        }
+    }
+
+    /**
+     * The enlightened profile's guests report their own memory use through the virtio balloon's
+     * statistics (the counters read them); the balloon is never inflated.
+     */
+    private static void addBalloon(VmDefinition def, List<String> args) {
+        if (def.profile() == DeviceProfile.ENLIGHTENED) {
+            args.addAll(List.of("-device", "virtio-balloon-pci,id=" + BALLOON_ID));
+        }
+    }
+
+    private static void addBoot(VmDefinition def, UnaryOperator<Path> resolve, List<String> args) {
+        switch (def.boot()) {
+            case BootSource.Kernel k -> {
+                args.addAll(List.of("-kernel", resolve.apply(k.kernel()).toString()));
+                if (k.initramfs() != null) {
+                    args.addAll(List.of("-initrd", resolve.apply(k.initramfs()).toString()));
+                }
+                if (k.commandLine() != null && !k.commandLine().isEmpty()) {
+                    args.addAll(List.of("-append", k.commandLine()));
+                }
+            }
+            case BootSource.FirstDisk d -> {
+                // bootindex on the first disk's device does it
+            }
+            case BootSource.Iso iso -> {
+                args.addAll(List.of("-blockdev", blockdev("cdrom0", DiskFormat.RAW, resolve.apply(iso.image()), true)));
+                String device = def.profile() == DeviceProfile.ENLIGHTENED
+                        ? "ide-cd,drive=cdrom0,bus=ide.0"
+                        : "ide-cd,drive=cdrom0,bus=ide." + (def.disks().size() / 2) + ",unit=" + (def.disks().size() % 2);
+                args.addAll(List.of("-device", device + ",bootindex=0"));
+            }
+        }
+    }
+
+    /**
+     * A format node over a file node. A format that could open a backing file is told it has none:
+     * Hypervise builds no chains, so QEMU never follows one an image's header names, whatever the
+     * header says by the time the worker opens it.
+     */
+    private static String blockdev(String node, DiskFormat format, Path file, boolean readOnly) {
+        ObjectNode protocol = JSON.createObjectNode()
+                .put("driver", "file")
+                .put("filename", file.toString());
+        if (readOnly) {
+            protocol.put("read-only", true);
+        }
+        ObjectNode formatNode = JSON.createObjectNode()
+                .put("node-name", node)
+                .put("driver", format.qemuDriver())
+                .put("read-only", readOnly);
+        formatNode.set("file", protocol);
+        if (format.takesBacking()) {
+            formatNode.putNull("backing");
+        }
+        return formatNode.toString();
+    }
+}

@@ -1,0 +1,79 @@
+package io.hypervise.engine.vm.definition;
+
+import java.nio.file.Path;
+import java.util.List;
+
+/** Test data that reads like the domain: {@code aVm().withMemory(256).build()}. */
+public final class Definitions {
+
+    private String id = "web-1";
+    private String name = "web 1";
+    private int vcpus = 1;
+    private int memoryMib = 256;
+    private DeviceProfile profile = DeviceProfile.ENLIGHTENED;
+    private List<Disk> disks = List.of();
+    private List<Nic> nics = List.of();
+    private BootSource boot;
+    private Display display = Display.VNC;
+
+    private Definitions(BootSource boot) {
+        this.boot = boot;
+    }
+
+    public static Definitions aVm(BootSource boot) {
+        return new Definitions(boot);
+    }
+
+    public static Definitions aKernelVm(Path kernel, Path initramfs, String cmdline) {
+        return new Definitions(new BootSource.Kernel(kernel, initramfs, cmdline));
+    }
+
+    public Definitions withId(String value) {
+        this.id = value;
+        return this;
+    }
+
+    public Definitions withName(String value) {
+        this.name = value;
+        return this;
+    }
+
+    public Definitions withVcpus(int value) {
+        this.vcpus = value;
+        return this;
+    }
+
+    public Definitions withMemory(int mib) {
+        this.memoryMib = mib;
+        return this;
+    }
+
+    public Definitions legacy() {
+        this.profile = DeviceProfile.LEGACY;
+        return this;
+    }
+
+    public Definitions withDisks(Disk... value) {
+        this.disks = List.of(value);
+        return this;
+    }
+
+    public Definitions withNics(Nic... value) {
+        this.nics = List.of(value);
+        return this;
+    }
+
+    public Definitions withDisplay(Display value) {
+        this.display = value;
+        return this;
+    }
+
+    public Definitions bootingFrom(BootSource value) {
+        this.boot = value;
+        return this;
+    }
+
+    public VmDefinition build() {
+        return new VmDefinition(id, name, vcpus, memoryMib, profile, disks, nics, boot, display);
+    }
+}

@@ -1,0 +1,121 @@
+package io.hypervise.engine.vm.worker;
+
+import static io.hypervise.engine.vm.definition.Definitions.aKernelVm;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.hypervise.engine.host.Accelerator;
+import io.hypervise.engine.network.VirtualSwitches;
+import io.hypervise.engine.vm.definition.Disk;
+import io.hypervise.engine.vm.definition.DiskFormat;
+import io.hypervise.engine.vm.definition.Display;
+import io.hypervise.engine.vm.definition.Nic;
+import io.hypervise.engine.vm.definition.VmDefinition;
+import java.nio.file.Path;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class QemuCommandLineTest {
+
+    private final QemuCommandLine tcg = new QemuCommandLine(Path.of("/usr/bin/qemu-system-x86_64"), Accelerator.TCG);
+    private final VmFiles files = new VmFiles(Path.of("/state/vms/web-1"));
+
+    @Test
+    void anEnlightenedVmGetsVirtioDevicesAndStartsPaused() {
+        VmDefinition def = aKernelVm(Path.of("/s/vmlinuz"), Path.of("/s/initrd.img"), "console=ttyS0")
+                .withDisks(new Disk(Path.of("/s/d.qcow2"), DiskFormat.QCOW2, false))
+                .withNics(new Nic("52:54:00:00:00:01"))
+                .build();
+        List<String> args = tcg.build(def, files, p -> p, false);
+        assertThat(args).startsWith("/usr/bin/qemu-system-x86_64")
+                .containsSequence("-machine", "q35")
+                .containsSequence("-accel", "tcg")
+                .contains("-S")
+                .containsSequence("-device", "virtio-vga")
+                .containsSequence("-device", "virtio-blk-pci,drive=disk0")
+                .containsSequence("-device", "virtio-net-pci,netdev=net0,mac=52:54:00:00:00:01")
+                .containsSequence("-device", "virtio-balloon-pci,id=balloon0")
+                .containsSequence("-netdev", "user,id=net0,restrict=on")
+                .containsSequence("-kernel", "/s/vmlinuz", "-initrd", "/s/initrd.img", "-append", "console=ttyS0")
+                .containsSequence("-qmp", "unix:/state/vms/web-1/qmp.sock,server=on,wait=off")
+                .containsSequence("-vnc", "unix:/state/vms/web-1/vnc.sock")
+                .doesNotContain("-incoming");
+    }
+
+    @Test
+    void anAdapterOnASwitchOpensItsPortTheEngineMadeAndRunsNoScript() {
+        VmDefinition def = aKernelVm(Path.of("/s/k"), null, "")
+                .withNics(new Nic("52:54:00:00:00:01"), new Nic("52:54:00:00:00:02", "lab"))
+                .build();
+        List<String> args = tcg.build(def, files, p -> p, false);
+        assertThat(args).containsSequence("-netdev", "user,id=net0,restrict=on")
+                .containsSequence("-netdev", "tap,id=net1,ifname=" + VirtualSwitches.portName("web-1", 1)
+                        + ",script=no,downscript=no")
+                .containsSequence("-device", "virtio-net-pci,netdev=net1,mac=52:54:00:00:00:02");
+    }
+
+    @Test
+    void theDiskFormatIsAlwaysExplicitAndPathsNeedNoEscapingInJson() {
+        VmDefinition def = aKernelVm(Path.of("/s/k"), null, "")
+                .withDisks(new Disk(Path.of("/s/odd,name.img"), DiskFormat.RAW, true))
+                .build();
+        List<String> args = tcg.build(def, files, p -> p, false);
+        assertThat(args).contains("{\"node-name\":\"disk0\",\"driver\":\"raw\",\"read-only\":true,"
+                + "\"file\":{\"driver\":\"file\",\"filename\":\"/s/odd,name.img\",\"read-only\":true}}");
+        assertThat(args).doesNotContain("-append");
+    }
+
+    @Test
+    void aQcow2DiskIsToldItHasNoBackingFileSoQemuFollowsNoChainFromItsHeader() {
+        VmDefinition def = aKernelVm(Path.of("/s/k"), null, "")
+                .withDisks(new Disk(Path.of("/s/d.qcow2"), DiskFormat.QCOW2, false))
+                .build();
+        List<String> args = tcg.build(def, files, p -> p, false);
+        assertThat(args).contains("{\"node-name\":\"disk0\",\"driver\":\"qcow2\",\"read-only\":false,"
+                + "\"file\":{\"driver\":\"file\",\"filename\":\"/s/d.qcow2\"},\"backing\":null}");
+    }
+
+    @Test
+    void aLegacyVmGetsEmulatedDevices() {
+        VmDefinition def = aKernelVm(Path.of("/s/k"), null, "")
+                .legacy()
+                .withDisks(new Disk(Path.of("/s/a.vhd"), DiskFormat.VHD, false), new Disk(Path.of("/s/b.img"), DiskFormat.RAW, false),
+                        new Disk(Path.of("/s/c.img"), DiskFormat.RAW, false))
+                .withNics(new Nic("52:54:00:00:00:02"))
+                .build();
+        List<String> args = tcg.build(def, files, p -> p, false);
+        assertThat(args).containsSequence("-machine", "pc")
+                .containsSequence("-device", "VGA")
+                .containsSequence("-device", "ide-hd,drive=disk0,bus=ide.0,unit=0")
+                .containsSequence("-device", "ide-hd,drive=disk2,bus=ide.1,unit=0")
+                .containsSequence("-device", "e1000,netdev=net0,mac=52:54:00:00:00:02")
+                .doesNotContain("virtio-tablet-pci")
+                .doesNotContain("virtio-balloon-pci,id=balloon0");
+        assertThat(String.join(" ", args)).contains("\"driver\":\"vpc\"");
+    }
+
+    @Test
+    void aRestoringWorkerWaitsForItsState() {
+        List<String> args = tcg.build(aKernelVm(Path.of("/s/k"), null, "").build(), files, p -> p, true);
+        assertThat(args).containsSequence("-incoming", "defer");
+    }
+
+    @Test
+    void commasInOptionValuesAreDoubled() {
+        List<String> args = tcg.build(aKernelVm(Path.of("/s/k"), null, "").build(),
+                new VmFiles(Path.of("/odd,dir/vms/web-1")), p -> p, false);
+        assertThat(args).contains("unix:/odd,,dir/vms/web-1/qmp.sock,server=on,wait=off");
+    }
+
+    @Test
+    void lineBreaksCannotBeSmuggledIntoAnOption() {
+        assertThatThrownBy(() -> QemuArgs.optionValue("a\nb")).isInstanceOf(IllegalArgumentException.class);
+    }
+
+    @Test
+    void kvmHostsPassTheHostCpuThrough() {
+        List<String> args = new QemuCommandLine(Path.of("qemu"), Accelerator.KVM)
+                .build(aKernelVm(Path.of("/s/k"), null, "").withDisplay(Display.NONE).build(), files, p -> p, false);
+        assertThat(args).containsSequence("-accel", "kvm").containsSequence("-cpu", "host").doesNotContain("-vnc");
+    }
+}
