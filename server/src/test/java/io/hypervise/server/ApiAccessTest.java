@@ -15,7 +15,8 @@ import io.hypervise.engine.vm.definition.Display;
 import io.hypervise.engine.vm.definition.VmDefinition;
 import io.hypervise.server.access.Caller;
 import io.hypervise.server.inventory.LocalHost;
-import io.hypervise.server.inventory.VmInventory;
+import io.hypervise.server.vm.VmRequests;
+import io.hypervise.server.vm.VmService;
 import io.hypervise.server.jobs.JobEntity;
 import io.hypervise.server.network.SwitchRequest;
 import io.hypervise.server.network.Switches;
@@ -54,7 +55,7 @@ class ApiAccessTest {
     Engine engine;
 
     @Inject
-    VmInventory inventory;
+    VmService vms;
 
     @Inject
     LocalHost localHost;
@@ -64,17 +65,18 @@ class ApiAccessTest {
 
     @BeforeEach
     void defineAVm() throws Exception {
-        ensureIdleVm(engine, inventory);
+        ensureIdleVm(engine, vms);
         TestPolicies.ensureStubTemplate(engine);
         TestPolicies.allowEverything("matrix", "alice", "bob");
     }
 
     /** An Off VM named 'idle', owned by the host, that tests can aim at without booting anything. */
-    static void ensureIdleVm(Engine engine, VmInventory inventory) throws Exception {
+    static void ensureIdleVm(Engine engine, VmService vms) throws Exception {
         if (engine.vms().list().stream().noneMatch(s -> s.id().equals("idle"))) {
             Path kernel = Files.writeString(engine.storage().path().resolve("kernel"), "never booted here");
-            inventory.create(new VmDefinition("idle", "Idle VM", 2, 512, DeviceProfile.LEGACY, List.of(), List.of(),
-                    new BootSource.Kernel(kernel, null, ""), Display.NONE), Map.of(), null, Caller.host());
+            vms.create(Caller.host(), new VmRequests.NewVm(new VmDefinition("idle", "Idle VM", 2, 512,
+                    DeviceProfile.LEGACY, List.of(), List.of(), new BootSource.Kernel(kernel, null, ""), Display.NONE),
+                    Map.of(), null));
         }
     }
 
@@ -210,9 +212,9 @@ class ApiAccessTest {
 
     private String aFreshVm(String owner) {
         String id = "m-" + UUID.randomUUID().toString().substring(0, 8);
-        inventory.create(new VmDefinition(id, "matrix " + owner, 1, 64, DeviceProfile.ENLIGHTENED, List.of(), List.of(),
-                new BootSource.Kernel(engine.storage().path().resolve("kernel"), null, ""), Display.NONE), Map.of(), null,
-                new Caller(owner, Set.of(), Set.of(), "127.0.0.1"));
+        vms.create(new Caller(owner, Set.of(), Set.of(), "127.0.0.1"), new VmRequests.NewVm(new VmDefinition(id,
+                "matrix " + owner, 1, 64, DeviceProfile.ENLIGHTENED, List.of(), List.of(),
+                new BootSource.Kernel(engine.storage().path().resolve("kernel"), null, ""), Display.NONE), Map.of(), null));
         return id;
     }
 

@@ -11,7 +11,8 @@ import io.hypervise.engine.vm.definition.Display;
 import io.hypervise.engine.vm.definition.VmDefinition;
 import io.hypervise.server.access.Caller;
 import io.hypervise.server.inventory.VmEntity;
-import io.hypervise.server.inventory.VmInventory;
+import io.hypervise.server.vm.VmRequests;
+import io.hypervise.server.vm.VmService;
 import io.hypervise.server.jobs.JobEntity;
 import io.hypervise.server.network.SwitchRequest;
 import io.hypervise.server.network.Switches;
@@ -69,7 +70,7 @@ class BrowserPagesTest {
     Engine engine;
 
     @Inject
-    VmInventory inventory;
+    VmService vms;
 
     @Inject
     Switches switches;
@@ -355,14 +356,15 @@ class BrowserPagesTest {
             if (engine.vms().status(vm.id).state() != VmState.OFF) {
                 engine.vms().turnOff(vm.id);
             }
-            inventory.delete(vm.id, Caller.host());
+            vms.delete(Caller.host(), vm.id);
         });
     }
 
     private void aStubVm(String id, String name, String owner) {
-        inventory.create(new VmDefinition(id, name, 1, 64, DeviceProfile.ENLIGHTENED, List.of(), List.of(),
+        vms.create(new Caller(owner, Set.of(), Set.of(), "127.0.0.1"), new VmRequests.NewVm(new VmDefinition(id, name,
+                1, 64, DeviceProfile.ENLIGHTENED, List.of(), List.of(),
                 new BootSource.Kernel(engine.storage().path().resolve("stub-kernel"), null, ""), Display.NONE),
-                Map.of(), TestPolicies.STUB, new Caller(owner, Set.of(), Set.of(), "127.0.0.1"));
+                Map.of(), TestPolicies.STUB));
     }
 
     /** What axe-core finds against WCAG 2 A and AA on the page as it is now: nothing. */

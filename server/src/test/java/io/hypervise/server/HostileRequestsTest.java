@@ -216,7 +216,7 @@ class HostileRequestsTest {
 
     @BeforeAll
     void aVmToAimAt() throws Exception {
-        ApiAccessTest.ensureIdleVm(engine, inventory);
+        ApiAccessTest.ensureIdleVm(engine, vms);
         vmsBefore = recordedVms();
         engineVmsBefore = engine.vms().list().size();
         idleBefore = engine.vms().status("idle").definition();
@@ -232,7 +232,7 @@ class HostileRequestsTest {
     }
 
     @Inject
-    io.hypervise.server.inventory.VmInventory inventory;
+    io.hypervise.server.vm.VmService vms;
 
     @ParameterizedTest(name = "{0}")
     @MethodSource("corpus")

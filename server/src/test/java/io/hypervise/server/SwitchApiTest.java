@@ -15,7 +15,7 @@ import io.hypervise.engine.network.VirtualSwitches;
 import io.hypervise.engine.vm.VmState;
 import io.hypervise.engine.vm.definition.BootSource;
 import io.hypervise.server.access.Caller;
-import io.hypervise.server.inventory.VmInventory;
+import io.hypervise.server.vm.VmService;
 import io.hypervise.server.network.Switches;
 import io.hypervise.server.template.Templates;
 import io.quarkus.test.common.WithTestResource;
@@ -69,7 +69,7 @@ class SwitchApiTest {
     Switches switches;
 
     @Inject
-    VmInventory inventory;
+    VmService vms;
 
     private final String switchId = "lab" + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextInt()).substring(0, 5);
     private final int subnet = ThreadLocalRandom.current().nextInt(256);
@@ -87,7 +87,7 @@ class SwitchApiTest {
             if (engine.vms().status(vm).state() != VmState.OFF) {
                 engine.vms().turnOff(vm);
             }
-            inventory.delete(vm, Caller.host());
+            vms.delete(Caller.host(), vm);
         }
         if (switches.find(switchId).isPresent()) {
             switches.delete(switchId, Caller.host());

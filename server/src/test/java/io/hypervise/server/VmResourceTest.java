@@ -6,7 +6,7 @@ import static org.hamcrest.Matchers.hasItem;
 import static org.hamcrest.Matchers.startsWith;
 
 import io.hypervise.engine.Engine;
-import io.hypervise.server.inventory.VmInventory;
+import io.hypervise.server.vm.VmService;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import jakarta.inject.Inject;
@@ -23,11 +23,11 @@ class VmResourceTest {
     Engine engine;
 
     @Inject
-    VmInventory inventory;
+    VmService vms;
 
     @BeforeEach
     void defineAnOffVm() throws Exception {
-        ApiAccessTest.ensureIdleVm(engine, inventory);
+        ApiAccessTest.ensureIdleVm(engine, vms);
     }
 
     @Test

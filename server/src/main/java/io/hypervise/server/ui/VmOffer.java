@@ -16,8 +16,9 @@ import java.util.List;
  * not disabled; the API decides again when the operation arrives.
  *
  * @param console "use", "watch" or null
+ * @param delete the delete operation where it is offered, else null
  */
-public record VmOffer(List<UiAction> actions, String console, boolean settings, boolean delete) {
+public record VmOffer(List<UiAction> actions, String console, boolean settings, UiAction delete) {
 
     /** @param policy the caller's effective policy where policies govern them, else null */
     public static VmOffer of(Caller caller, VmView vm, EffectivePolicy policy) {
@@ -26,12 +27,17 @@ public record VmOffer(List<UiAction> actions, String console, boolean settings, 
         List<UiAction> actions = new ArrayList<>();
         for (VmOperation operation : VmOperation.lifecycle()) {
             if (vm.actions().contains(operation.path()) && VmAccessRule.decide(caller, subject, operation, policy).allowed()) {
-                actions.add(new UiAction(operation.path(), operation.label(), operation.confirmation(vm.name())));
+                actions.add(action(operation, vm));
             }
         }
         return new VmOffer(actions, hasScreen(vm) ? console(VmAccessRule.decide(caller, subject, VmOperation.CONSOLE, policy)) : null,
                 VmAccessRule.decide(caller, subject, VmOperation.RECONFIGURE, policy).allowed(),
-                vm.actions().contains("delete") && VmAccessRule.decide(caller, subject, VmOperation.DELETE, policy).allowed());
+                vm.actions().contains("delete") && VmAccessRule.decide(caller, subject, VmOperation.DELETE, policy).allowed()
+                        ? action(VmOperation.DELETE, vm) : null);
+    }
+
+    private static UiAction action(VmOperation operation, VmView vm) {
+        return new UiAction(operation.path(), operation.label(), operation.confirmation(vm.name()));
     }
 
     private static String console(VmDecision decision) {
@@ -52,6 +58,6 @@ public record VmOffer(List<UiAction> actions, String console, boolean settings, 
     }
 
     public boolean any() {
-        return !actions.isEmpty() || console != null || settings || delete;
+        return !actions.isEmpty() || console != null || settings || delete != null;
     }
 }

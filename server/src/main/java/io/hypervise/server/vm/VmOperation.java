@@ -35,7 +35,8 @@ public enum VmOperation {
     METRICS("metrics", "Utilization", null, null, Permission.VM_READ, null, false),
     RECONFIGURE("reconfigure", "Settings", null, VmAction.RECONFIGURE, Permission.VM_RECONFIGURE,
             SelfServiceAction.RECONFIGURE, false),
-    DELETE("delete", "Delete", "Delete VM '%s' and the disks created for it?", VmAction.DELETE, Permission.VM_DELETE,
+    DELETE("delete", "Delete", "Delete VM '%s' and the disks created for it? This cannot be undone.", VmAction.DELETE,
+            Permission.VM_DELETE,
             SelfServiceAction.DELETE, false),
     /** Watching or using the console; who may only watch is decided with it (see {@code VmAccessRule}). */
     CONSOLE("console", "Console", null, null, Permission.VM_CONSOLE, SelfServiceAction.CONSOLE, false),

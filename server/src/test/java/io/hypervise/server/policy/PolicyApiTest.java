@@ -69,13 +69,13 @@ class PolicyApiTest {
                 if (engine.vms().status(vm.id).state() != io.hypervise.engine.vm.VmState.OFF) {
                     engine.vms().turnOff(vm.id);
                 }
-                inventory.delete(vm.id, io.hypervise.server.access.Caller.host());
+                vms.delete(io.hypervise.server.access.Caller.host(), vm.id);
             });
         }
     }
 
     @Inject
-    io.hypervise.server.inventory.VmInventory inventory;
+    io.hypervise.server.vm.VmService vms;
 
     @Test
     void onlyAdministratorsWritePoliciesAndEveryMistakeIsNamed() {

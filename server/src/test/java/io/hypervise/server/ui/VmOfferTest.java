@@ -27,8 +27,9 @@ class VmOfferTest {
         assertThat(paths(offer)).containsExactly("shut-down", "turn-off", "pause", "save", "restart");
         assertThat(offer.console()).isEqualTo("use");
         assertThat(offer.settings()).isTrue();
-        assertThat(offer.delete()).as("a running VM cannot be deleted").isFalse();
-        assertThat(VmOffer.of(ADMIN, aVm("Off", "alice"), null).delete()).isTrue();
+        assertThat(offer.delete()).as("a running VM cannot be deleted").isNull();
+        assertThat(VmOffer.of(ADMIN, aVm("Off", "alice"), null).delete().confirm())
+                .isEqualTo("Delete VM 'box' and the disks created for it? This cannot be undone.");
     }
 
     @Test
@@ -47,7 +48,7 @@ class VmOfferTest {
         assertThat(paths(running)).as("turn-off covers reset, its hard twin").containsExactly("turn-off", "restart");
         assertThat(running.console()).isEqualTo("watch");
         assertThat(running.settings()).isFalse();
-        assertThat(running.delete()).isFalse();
+        assertThat(running.delete()).isNull();
         assertThat(VmOffer.of(BOB, aVm("Running", "alice"), startAndWatch).any()).as("someone else's VM").isFalse();
     }
 
