@@ -1,7 +1,6 @@
 package io.hypervise.server.counters;
 
 import io.hypervise.engine.vm.definition.Violation;
-import io.hypervise.server.api.InvalidRequestException;
 import io.hypervise.server.api.QueryParameters;
 import io.hypervise.server.engine.HyperviseConfig.Counters.Retention;
 import java.time.Duration;

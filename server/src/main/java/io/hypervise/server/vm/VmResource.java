@@ -135,9 +135,9 @@ public class VmResource {
      * operation the VM's state does not allow is a 409 at once.
      */
     @POST
-    @Path("{id}/{operation}")
+    @Path("{id}/{action}")
     @Requires(Permission.VM_OPERATE)
-    public Response act(@PathParam("id") String id, @PathParam("operation") String path) {
+    public Response act(@PathParam("id") String id, @PathParam("action") String path) {
         VmOperation operation = VmOperation.lifecycle(path).orElseThrow(() -> new NotFoundException("no action '" + path
                 + "'; actions: " + VmOperation.lifecycle().stream().map(VmOperation::path).toList()));
         return switch (vms.act(current.get(), id, operation)) {
