@@ -48,7 +48,7 @@ final class SavedStates {
                 vm.command(QemuMonitor::stop);
             }
             vm.command(m -> m.migrateSetMaxBandwidth(SAVE_BANDWIDTH));
-            CompletableFuture<Long> received = StateStream.receive(socket, vm.files().savedStatePartial(),
+            CompletableFuture<Long> received = SavedStateStream.receive(socket, vm.files().savedStatePartial(),
                     n -> vm.progress(VmAction.SAVE, n, vm.definition().memoryMib() * (1L << 20)));
             vm.command(m -> m.migrate(socket));
             awaitMigration(vm, "saving");
@@ -74,7 +74,7 @@ final class SavedStates {
         Path socket = vm.files().dir().resolve("restore.sock");
         try {
             vm.command(m -> m.migrateIncoming(socket));
-            StateStream.send(socket, vm.files().savedState(), settings.qmpConnectTimeout(),
+            SavedStateStream.send(socket, vm.files().savedState(), settings.qmpConnectTimeout(),
                     n -> vm.progress(VmAction.START, n, saved.bytes()));
             awaitMigration(vm, "restoring");
             if (!saved.paused()) {

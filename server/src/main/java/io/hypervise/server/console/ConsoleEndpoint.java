@@ -3,6 +3,7 @@ package io.hypervise.server.console;
 import io.hypervise.server.access.SignedOutSessions;
 import io.hypervise.server.audit.AuditLog;
 import io.hypervise.server.audit.AuditOutcome;
+import io.hypervise.server.vm.VmOperation;
 import io.quarkus.narayana.jta.QuarkusTransaction;
 import io.quarkus.websockets.next.CloseReason;
 import io.quarkus.websockets.next.OnBinaryMessage;
@@ -72,7 +73,7 @@ public class ConsoleEndpoint {
         Map<String, Object> parameters = new LinkedHashMap<>();
         parameters.put("viewOnly", grant.viewOnly());
         parameters.put("session", connection.id());
-        QuarkusTransaction.requiringNew().run(() -> audit.record(grant.caller(), "vm.console.open", "vm:" + grant.vmId(),
+        QuarkusTransaction.requiringNew().run(() -> audit.record(grant.caller(), VmOperation.CONSOLE.auditName() + ".open", AuditLog.vm(grant.vmId()),
                 parameters, AuditOutcome.SUCCEEDED, null));
         LOG.infof("console of %s opened for %s%s", grant.vmId(), grant.caller().username(), grant.viewOnly() ? " (view-only)" : "");
         Thread.ofVirtual().name("console-" + grant.vmId() + "-" + connection.id()).start(() -> session.pump(
@@ -140,7 +141,7 @@ public class ConsoleEndpoint {
         parameters.put("bytesFromViewer", summary.bytesFromViewer());
         parameters.put("inputsDropped", summary.inputsDropped());
         parameters.put("ended", summary.ended());
-        QuarkusTransaction.requiringNew().run(() -> audit.record(grant.caller(), "vm.console.close", "vm:" + grant.vmId(),
+        QuarkusTransaction.requiringNew().run(() -> audit.record(grant.caller(), VmOperation.CONSOLE.auditName() + ".close", AuditLog.vm(grant.vmId()),
                 parameters, AuditOutcome.SUCCEEDED, null));
     }
 

@@ -12,6 +12,7 @@ import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
+import io.hypervise.server.vm.VmOperation;
 import io.hypervise.server.vm.VmService;
 import jakarta.inject.Inject;
 import jakarta.persistence.EntityManager;
@@ -145,7 +146,7 @@ public class LeaseKeeper {
             if (updated == 0) {
                 throw new io.hypervise.engine.vm.VmNotFoundException(id);
             }
-            audit.record(caller, "vm.lease.extend", AuditLog.vm(id), Map.of("until", until.toString()), AuditOutcome.SUCCEEDED, null);
+            audit.record(caller, VmOperation.EXTEND_LEASE.auditName(), AuditLog.vm(id), Map.of("until", until.toString()), AuditOutcome.SUCCEEDED, null);
         });
     }
 }

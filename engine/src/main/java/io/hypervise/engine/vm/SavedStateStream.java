@@ -18,11 +18,11 @@ import java.util.function.LongConsumer;
  * not a shell command inside QEMU, writes and reads the saved state: no shell ever sees a path, and
  * the engine knows exactly when the file is complete and durable.
  */
-final class StateStream {
+final class SavedStateStream {
 
     private static final int CHUNK = 1 << 20;
 
-    private StateStream() {
+    private SavedStateStream() {
     }
 
     /**
