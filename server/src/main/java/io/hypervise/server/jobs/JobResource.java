@@ -1,11 +1,11 @@
 package io.hypervise.server.jobs;
 
-import io.hypervise.engine.vm.Violation;
 import io.hypervise.server.access.Caller;
 import io.hypervise.server.access.CurrentCaller;
 import io.hypervise.server.access.Permission;
 import io.hypervise.server.access.Reach;
 import io.hypervise.server.access.Requires;
+import io.hypervise.server.api.FieldError;
 import io.hypervise.server.api.QueryParameters;
 import io.quarkus.panache.common.Sort;
 import jakarta.inject.Inject;
@@ -43,7 +43,7 @@ public class JobResource {
     @Transactional
     public Page list(@QueryParam("vm") String vm, @QueryParam("state") String state, @QueryParam("page") String page,
             @QueryParam("size") String size) {
-        List<Violation> violations = new ArrayList<>();
+        List<FieldError> violations = new ArrayList<>();
         int p = QueryParameters.page(page, violations);
         int s = QueryParameters.size(size, violations);
         JobEntity.State wanted = state == null ? null : state(state, violations);
@@ -84,11 +84,11 @@ public class JobResource {
         return JobView.of(job);
     }
 
-    private static JobEntity.State state(String value, List<Violation> violations) {
+    private static JobEntity.State state(String value, List<FieldError> violations) {
         try {
             return JobEntity.State.valueOf(value.trim().toUpperCase(Locale.ROOT));
         } catch (IllegalArgumentException e) {
-            violations.add(new Violation("state", "must be one of "
+            violations.add(new FieldError("state", "must be one of "
                     + Arrays.stream(JobEntity.State.values()).map(st -> st.name().toLowerCase(Locale.ROOT)).toList()
                     + "; got '" + value + "'"));
             return null;

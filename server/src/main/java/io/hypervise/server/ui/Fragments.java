@@ -4,8 +4,8 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.json.JsonWriteFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
-import io.hypervise.engine.vm.InvalidVmDefinitionException;
-import io.hypervise.engine.vm.Violation;
+import io.hypervise.server.api.InvalidRequestException;
+import io.hypervise.server.api.FieldError;
 import io.hypervise.server.access.Caller;
 import io.hypervise.server.access.CurrentCaller;
 import io.hypervise.server.access.Permission;
@@ -193,7 +193,7 @@ public class Fragments {
             @FormParam("profile") String profile, @FormParam("display") String display,
             @FormParam("network") List<String> network, @FormParam("vlan") List<String> vlan) {
         VmView vm = vms.get(id);
-        List<Violation> v = new ArrayList<>();
+        List<FieldError> v = new ArrayList<>();
         Integer cpus = NewVmFields.number("vcpus", vcpus, v);
         Integer memory = NewVmFields.number("memoryMib", memoryMib, v);
         List<Integer> vlans = new ArrayList<>();
@@ -222,7 +222,7 @@ public class Fragments {
         try {
             until = LocalDateTime.parse(expiresAt == null ? "" : expiresAt.trim()).toInstant(ZoneOffset.UTC);
         } catch (DateTimeParseException e) {
-            throw new InvalidVmDefinitionException(List.of(new Violation("expiresAt",
+            throw new InvalidRequestException("VM definition", List.of(new FieldError("expiresAt",
                     "must be a date and time such as 2026-12-31T18:00; got '" + expiresAt + "'")));
         }
         VmView vm = vms.extendLease(id, new VmResource.LeaseRequest(until));

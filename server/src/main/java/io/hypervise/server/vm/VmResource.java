@@ -23,7 +23,7 @@ import io.hypervise.server.api.InvalidRequestException;
 import io.hypervise.server.api.Problem;
 import io.hypervise.server.api.QueryParameters;
 import io.hypervise.server.console.Thumbnails;
-import io.hypervise.engine.vm.Violation;
+import io.hypervise.server.api.FieldError;
 import io.hypervise.server.inventory.VmEntity;
 import io.hypervise.server.inventory.VmFilter;
 import io.hypervise.server.inventory.VmInventory;
@@ -109,7 +109,7 @@ public class VmResource {
     @Requires(Permission.VM_READ)
     public Page list(@QueryParam("owner") String owner, @QueryParam("state") String state,
             @QueryParam("name") String name, @QueryParam("page") String page, @QueryParam("size") String size) {
-        List<Violation> violations = new ArrayList<>();
+        List<FieldError> violations = new ArrayList<>();
         int p = QueryParameters.page(page, violations);
         int s = QueryParameters.size(size, violations);
         Optional<VmState> wanted = Optional.ofNullable(state).flatMap(value -> state(value, violations));
@@ -252,7 +252,7 @@ public class VmResource {
     @Requires(Permission.POLICY_MANAGE)
     public VmView extendLease(@PathParam("id") String id, LeaseRequest request) {
         if (request == null || request.expiresAt() == null || !request.expiresAt().isAfter(Instant.now())) {
-            throw new InvalidRequestException("lease", List.of(new Violation("expiresAt",
+            throw new InvalidRequestException("lease", List.of(new FieldError("expiresAt",
                     "is required: a date-time in the future, such as 2026-12-31T18:00:00Z")));
         }
         inventory.visible(current.get(), id, "vm.lease.extend");
@@ -266,7 +266,7 @@ public class VmResource {
     @Produces(MediaType.TEXT_PLAIN)
     @Requires(Permission.VM_READ)
     public String serial(@PathParam("id") String id, @QueryParam("lines") String linesParam) {
-        List<Violation> violations = new ArrayList<>();
+        List<FieldError> violations = new ArrayList<>();
         int lines = QueryParameters.wholeNumber("lines", linesParam, 100, 1, MAX_LINES, violations);
         QueryParameters.check(violations);
         inventory.requireActionable(inventory.visible(current.get(), id, "vm.serial"));
@@ -301,7 +301,7 @@ public class VmResource {
     @RunOnVirtualThread
     public Response screen(@PathParam("id") String id, @QueryParam("width") String widthParam,
             @QueryParam("maxAge") String maxAgeParam) {
-        List<Violation> violations = new ArrayList<>();
+        List<FieldError> violations = new ArrayList<>();
         int width = QueryParameters.wholeNumber("width", widthParam, 320, 16, 4096, violations);
         int maxAge = QueryParameters.wholeNumber("maxAge", maxAgeParam, DEFAULT_SCREEN_AGE, 0, 60, violations);
         QueryParameters.check(violations);
@@ -369,12 +369,12 @@ public class VmResource {
         return VmView.of(vm, engine.vms().find(vm.id), engine.images());
     }
 
-    private static Optional<VmState> state(String value, List<Violation> violations) {
+    private static Optional<VmState> state(String value, List<FieldError> violations) {
         Optional<VmState> found = Arrays.stream(VmState.values())
                 .filter(s -> s.displayName().equalsIgnoreCase(value) || s.name().equalsIgnoreCase(value))
                 .findFirst();
         if (found.isEmpty()) {
-            violations.add(new Violation("state", "must be one of "
+            violations.add(new FieldError("state", "must be one of "
                     + Arrays.stream(VmState.values()).map(VmState::displayName).toList() + "; got '" + value + "'"));
         }
         return found;
