@@ -3,7 +3,7 @@ package io.hypervise.server.counters;
 import io.hypervise.server.api.FieldError;
 import io.hypervise.server.api.InvalidRequestException;
 import io.hypervise.server.api.QueryParameters;
-import io.hypervise.server.engine.HyperviseConfig.Counters.Retention;
+import io.hypervise.server.config.ServerConfig.Counters.Retention;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;

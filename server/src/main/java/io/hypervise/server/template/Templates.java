@@ -5,7 +5,7 @@ import io.hypervise.engine.storage.TinyLinuxTemplate;
 import io.hypervise.engine.vm.BootSource;
 import io.hypervise.engine.vm.DeviceProfile;
 import io.hypervise.engine.vm.Display;
-import io.hypervise.server.engine.HyperviseConfig;
+import io.hypervise.server.config.ServerConfig;
 import io.hypervise.server.inventory.BootColumns;
 import io.quarkus.narayana.jta.QuarkusTransaction;
 import io.quarkus.runtime.StartupEvent;
@@ -39,7 +39,7 @@ public class Templates {
     Engine engine;
 
     @Inject
-    HyperviseConfig config;
+    ServerConfig config;
 
     void onStart(@Observes @Priority(20) StartupEvent event) {
         BootSource.Kernel boot;

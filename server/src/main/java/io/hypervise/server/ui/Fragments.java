@@ -70,7 +70,7 @@ public class Fragments {
     VmResource vms;
 
     @Inject
-    VmLists lists;
+    VmListAssembler lists;
 
     @Inject
     TemplateResource templates;
@@ -85,7 +85,7 @@ public class Fragments {
     PortalViews portal;
 
     @Inject
-    VmPanes panes;
+    VmPaneAssembler panes;
 
     @Inject
     AuditReader audit;

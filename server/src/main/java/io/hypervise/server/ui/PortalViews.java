@@ -26,7 +26,7 @@ class PortalViews {
     RecentSamples recent;
 
     @Inject
-    VmPanes panes;
+    VmPaneAssembler panes;
 
     List<PortalVm> mine(Caller caller) {
         EffectivePolicy policy = panes.governing(caller);

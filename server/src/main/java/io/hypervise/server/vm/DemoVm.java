@@ -11,8 +11,8 @@ import io.hypervise.engine.vm.VmDefinition;
 import io.hypervise.engine.vm.VmNotFoundException;
 import io.hypervise.engine.vm.VmState;
 import io.hypervise.engine.vm.VmStatus;
-import io.hypervise.server.engine.HyperviseConfig;
 import io.hypervise.server.access.Caller;
+import io.hypervise.server.config.ServerConfig;
 import io.hypervise.server.inventory.VmInventory;
 import io.hypervise.server.template.TemplateEntity;
 import io.hypervise.server.template.Templates;
@@ -37,7 +37,7 @@ public class DemoVm {
     Engine engine;
 
     @Inject
-    HyperviseConfig config;
+    ServerConfig config;
 
     @Inject
     VmInventory inventory;

@@ -10,7 +10,7 @@ import jakarta.inject.Inject;
 
 /** The admin console's VM list, a page at a time, as the API lists VMs (same filters, same rules). */
 @RequestScoped
-class VmLists {
+class VmListAssembler {
 
     @Inject
     VmResource vms;
@@ -22,17 +22,17 @@ class VmLists {
     RecentSamples recent;
 
     @Inject
-    VmPanes panes;
+    VmPaneAssembler panes;
 
-    VmList list(String name, String state, String page, String host) {
+    VmListPage list(String name, String state, String page, String host) {
         VmResource.Page found = vms.list(null, blankToNull(state), blankToNull(name), page, "25");
         Caller caller = current.get();
         EffectivePolicy policy = panes.governing(caller);
         var rows = found.items().stream()
-                .map(vm -> new VmList.Row(vm, VmOffer.of(caller, vm, policy),
+                .map(vm -> new VmListPage.Row(vm, VmOffer.of(caller, vm, policy),
                         Utilization.of(recent.of(vm.id()), vm.vcpus()).orElse(null)))
                 .toList();
-        return new VmList(rows, found.page(), found.size(), found.total(), name, state, host, System.currentTimeMillis() / 1000);
+        return new VmListPage(rows, found.page(), found.size(), found.total(), name, state, host, System.currentTimeMillis() / 1000);
     }
 
     private static String blankToNull(String s) {
