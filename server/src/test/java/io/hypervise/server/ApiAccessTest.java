@@ -15,6 +15,7 @@ import io.hypervise.engine.vm.Display;
 import io.hypervise.engine.vm.VmDefinition;
 import io.hypervise.server.access.Caller;
 import io.hypervise.server.inventory.LocalHost;
+import io.hypervise.server.inventory.VmEntity;
 import io.hypervise.server.inventory.VmInventory;
 import io.hypervise.server.jobs.JobEntity;
 import io.hypervise.server.network.SwitchRequest;
@@ -83,8 +84,14 @@ class ApiAccessTest {
     }
 
     @AfterAll
-    static void removeThePolicyAndTheSwitches() {
+    static void removeThePolicyTheSelfServiceVmsAndTheSwitches() {
         QuarkusTransaction.requiringNew().run(() -> PolicyEntity.deleteById("matrix"));
+        // The matrix gives alice and bob VMs of their own; left behind, they would count against the
+        // quotas of policies that later test classes give them.
+        List<String> selfService = QuarkusTransaction.requiringNew().call(() -> VmEntity.<VmEntity>list("owner in ?1",
+                List.of("alice", "bob")).stream().map(vm -> vm.id).toList());
+        VmInventory inventory = Arc.container().instance(VmInventory.class).get();
+        selfService.forEach(id -> inventory.delete(id, Caller.host()));
         Switches switches = Arc.container().instance(Switches.class).get();
         switches.all().forEach(s -> switches.delete(s.id, Caller.host()));
     }
