@@ -7,7 +7,7 @@
 # sources bin/lib/postgres.sh.
 #
 # The server's tests start their own Keycloak from the same install
-# (server/src/test/java/io/hypervise/server/KeycloakTestResource.java); keep the two command lines
+# (server/src/test/java/io/hypervise/server/testing/KeycloakTestResource.java); keep the two command lines
 # alike: every build-time option (KEYCLOAK_BUILD_OPTIONS) must be the same there, here and in the
 # prepare step, or each start rebuilds the install (slowly, and concurrent rebuilds corrupt it).
 

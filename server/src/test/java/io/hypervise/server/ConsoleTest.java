@@ -4,6 +4,12 @@ import static io.hypervise.server.ApiAccessTest.as;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.hypervise.engine.Engine;
+import io.hypervise.server.testing.Browser;
+import io.hypervise.server.testing.HttpBrowser;
+import io.hypervise.server.testing.KeycloakAdmin;
+import io.hypervise.server.testing.KeycloakTestResource;
+import io.hypervise.server.testing.TemporaryDataDir;
+import io.hypervise.server.testing.TestPolicies;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.common.http.TestHTTPResource;
 import io.quarkus.test.junit.QuarkusTest;

@@ -5,6 +5,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.hypervise.server.access.FailedSignIns;
 import io.hypervise.server.access.KeycloakEventFeed;
+import io.hypervise.server.testing.Browser;
+import io.hypervise.server.testing.HttpBrowser;
+import io.hypervise.server.testing.KeycloakAdmin;
+import io.hypervise.server.testing.KeycloakTestResource;
+import io.hypervise.server.testing.TemporaryDataDir;
+import io.hypervise.server.testing.Tokens;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.common.http.TestHTTPResource;
 import io.quarkus.test.junit.QuarkusTest;

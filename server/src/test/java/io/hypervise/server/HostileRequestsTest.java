@@ -10,6 +10,8 @@ import static org.hamcrest.Matchers.startsWith;
 import io.hypervise.engine.Engine;
 import io.hypervise.server.inventory.VmEntity;
 import io.hypervise.server.network.SwitchEntity;
+import io.hypervise.server.testing.KeycloakTestResource;
+import io.hypervise.server.testing.TemporaryDataDir;
 import io.quarkus.narayana.jta.QuarkusTransaction;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;

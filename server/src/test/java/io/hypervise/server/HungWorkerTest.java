@@ -8,6 +8,9 @@ import static org.hamcrest.Matchers.equalTo;
 
 import io.hypervise.engine.Engine;
 import io.hypervise.server.policy.PolicyEntity;
+import io.hypervise.server.testing.KeycloakTestResource;
+import io.hypervise.server.testing.TemporaryDataDir;
+import io.hypervise.server.testing.TestPolicies;
 import io.quarkus.narayana.jta.QuarkusTransaction;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;

@@ -6,6 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import io.hypervise.server.testing.HttpBrowser;
+import io.hypervise.server.testing.KeycloakTestResource;
+import io.hypervise.server.testing.Tokens;
 import java.net.URI;
 import java.net.URLDecoder;
 import java.net.http.HttpResponse;

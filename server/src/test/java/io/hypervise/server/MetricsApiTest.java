@@ -7,6 +7,8 @@ import static org.hamcrest.Matchers.equalTo;
 import static org.hamcrest.Matchers.startsWith;
 
 import io.hypervise.server.inventory.LocalHost;
+import io.hypervise.server.testing.KeycloakTestResource;
+import io.hypervise.server.testing.TemporaryDataDir;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import jakarta.inject.Inject;

@@ -4,6 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.hypervise.server.testing.KeycloakTestResource;
+import io.hypervise.server.testing.LeftoverProcesses;
+import io.hypervise.server.testing.PackagedServer;
+import io.hypervise.server.testing.TemporaryDataDir;
+import io.hypervise.server.testing.Tokens;
 import java.io.IOException;
 import java.net.ServerSocket;
 import java.net.URI;

@@ -2,6 +2,9 @@ package io.hypervise.server;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.hypervise.server.testing.HttpBrowser;
+import io.hypervise.server.testing.KeycloakTestResource;
+import io.hypervise.server.testing.TemporaryDataDir;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.common.http.TestHTTPResource;
 import io.quarkus.test.junit.QuarkusTest;

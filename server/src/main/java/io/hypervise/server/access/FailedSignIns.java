@@ -4,7 +4,7 @@ import io.hypervise.server.access.KeycloakEventFeed.FeedException;
 import io.hypervise.server.access.KeycloakEventFeed.SignInEvent;
 import io.hypervise.server.audit.AuditLog;
 import io.hypervise.server.audit.AuditOutcome;
-import io.hypervise.server.engine.HyperviseConfig;
+import io.hypervise.server.config.ServerConfig;
 import io.quarkus.narayana.jta.QuarkusTransaction;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
@@ -47,7 +47,7 @@ public class FailedSignIns {
     private static final String LOCKED = "auth.user.locked";
 
     @Inject
-    HyperviseConfig config;
+    ServerConfig config;
 
     @Inject
     KeycloakEventFeed feed;

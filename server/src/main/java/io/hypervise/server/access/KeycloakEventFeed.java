@@ -2,7 +2,7 @@ package io.hypervise.server.access;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.hypervise.server.engine.HyperviseConfig;
+import io.hypervise.server.config.ServerConfig;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import java.io.IOException;
@@ -33,7 +33,7 @@ public class KeycloakEventFeed {
     private static final Duration TIMEOUT = Duration.ofSeconds(10);
 
     @Inject
-    HyperviseConfig config;
+    ServerConfig config;
 
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(TIMEOUT).build();
     private String token;
@@ -73,7 +73,7 @@ public class KeycloakEventFeed {
         if (token != null && Instant.now().isBefore(tokenExpires)) {
             return token;
         }
-        HyperviseConfig.Keycloak.SignInEvents client = config.keycloak().signInEvents();
+        ServerConfig.Keycloak.SignInEvents client = config.keycloak().signInEvents();
         String form = "grant_type=client_credentials&client_id=" + URLEncoder.encode(client.clientId(), StandardCharsets.UTF_8)
                 + "&client_secret=" + URLEncoder.encode(client.secret(), StandardCharsets.UTF_8);
         JsonNode grant = send(HttpRequest.newBuilder(URI.create(config.keycloak().realmUrl() + "/protocol/openid-connect/token"))

@@ -1,7 +1,6 @@
 package io.hypervise.server.access;
 
 import io.hypervise.engine.vm.VmNotFoundException;
-import io.hypervise.server.api.Problem;
 import io.hypervise.server.audit.AuditLog;
 import io.hypervise.server.inventory.VmEntity;
 import io.hypervise.server.inventory.VmRepository;
@@ -11,7 +10,6 @@ import io.hypervise.server.policy.SelfServicePolicies;
 import io.hypervise.server.vm.VmOperation;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
-import jakarta.ws.rs.ForbiddenException;
 import java.util.Arrays;
 import java.util.List;
 
@@ -54,7 +52,7 @@ public class VmAccess {
             case ALLOWED -> granted;
             case NOT_FOUND -> throw new VmNotFoundException(id);
             case REFUSED_BY_POLICY -> throw new PolicyDeniedException(List.of(decision.reason()));
-            case FORBIDDEN -> throw new ForbiddenException(Problem.response(403, decision.reason()));
+            case FORBIDDEN -> throw new AccessDeniedException(decision.reason());
         };
     }
 

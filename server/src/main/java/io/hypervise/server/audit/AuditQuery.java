@@ -1,6 +1,6 @@
 package io.hypervise.server.audit;
 
-import io.hypervise.engine.vm.definition.Violation;
+import io.hypervise.server.api.FieldError;
 import io.hypervise.server.api.InvalidRequestException;
 import io.hypervise.server.api.QueryParameters;
 import java.time.Instant;
@@ -18,7 +18,7 @@ public record AuditQuery(String actor, String actionPrefix, String target, Audit
     /** A query from the raw query parameters, or every rule they break. */
     public static AuditQuery parse(String actor, String action, String target, String outcome, String from, String to,
             String page, String size) throws InvalidRequestException {
-        List<Violation> violations = new ArrayList<>();
+        List<FieldError> violations = new ArrayList<>();
         AuditOutcome parsedOutcome = outcome(outcome, violations);
         Instant parsedFrom = QueryParameters.instant("from", from, violations);
         Instant parsedTo = QueryParameters.instant("to", to, violations);
@@ -28,21 +28,21 @@ public record AuditQuery(String actor, String actionPrefix, String target, Audit
         QueryParameters.text("action", action, 100, violations);
         QueryParameters.text("target", target, AuditLog.MAX_TARGET, violations);
         if (parsedFrom != null && parsedTo != null && !parsedFrom.isBefore(parsedTo)) {
-            violations.add(new Violation("to", "must be later than 'from'"));
+            violations.add(new FieldError("to", "must be later than 'from'"));
         }
         QueryParameters.check(violations);
         return new AuditQuery(blankToNull(actor), blankToNull(action), blankToNull(target), parsedOutcome,
                 parsedFrom, parsedTo, parsedPage, parsedSize);
     }
 
-    private static AuditOutcome outcome(String value, List<Violation> violations) {
+    private static AuditOutcome outcome(String value, List<FieldError> violations) {
         if (value == null || value.isBlank()) {
             return null;
         }
         try {
             return AuditOutcome.valueOf(value.trim().toUpperCase(Locale.ROOT));
         } catch (IllegalArgumentException e) {
-            violations.add(new Violation("outcome", "must be one of " + java.util.Arrays.toString(AuditOutcome.values()) + "; got '" + value + "'"));
+            violations.add(new FieldError("outcome", "must be one of " + java.util.Arrays.toString(AuditOutcome.values()) + "; got '" + value + "'"));
             return null;
         }
     }

@@ -1,16 +1,14 @@
 package io.hypervise.server.console;
 
-/** A console handshake refused with an HTTP status, before any WebSocket opens. */
-final class ConsoleRefusal extends RuntimeException {
+import io.hypervise.server.api.RequestRefusedException;
 
-    private final int status;
+/**
+ * A console handshake refused with an HTTP status, before any WebSocket opens. The console's page and
+ * handshake answer it in their own way (a page, an upgrade refused); anywhere else it is a problem document.
+ */
+final class ConsoleRefusal extends RequestRefusedException {
 
     ConsoleRefusal(int status, String reason) {
-        super(reason);
-        this.status = status;
-    }
-
-    int status() {
-        return status;
+        super(status, reason);
     }
 }

@@ -5,7 +5,7 @@ import io.hypervise.engine.counters.CounterSampler;
 import io.hypervise.engine.counters.HostSample;
 import io.hypervise.engine.counters.Sample;
 import io.hypervise.engine.counters.VmSample;
-import io.hypervise.server.engine.HyperviseConfig;
+import io.hypervise.server.config.ServerConfig;
 import io.hypervise.server.inventory.LocalHost;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.FunctionCounter;
@@ -59,7 +59,7 @@ public class CounterIngest {
     LocalHost localHost;
 
     @Inject
-    HyperviseConfig config;
+    ServerConfig config;
 
     @Inject
     MeterRegistry registry;
@@ -73,7 +73,7 @@ public class CounterIngest {
     private volatile boolean stopping;
 
     void onStart(@Observes @Priority(20) StartupEvent event) {
-        HyperviseConfig.Counters settings = config.counters();
+        ServerConfig.Counters settings = config.counters();
         CounterSampler sampler = engine.counters();
         written = registry.counter("hypervise.counters.samples.written");
         dropped = registry.counter("hypervise.counters.samples.dropped");

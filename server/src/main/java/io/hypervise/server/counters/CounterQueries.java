@@ -4,7 +4,7 @@ import io.hypervise.engine.Engine;
 import io.hypervise.engine.counters.VmSample.NicSample;
 import io.hypervise.engine.vm.VmNotFoundException;
 import io.hypervise.engine.vm.definition.Nic;
-import io.hypervise.server.engine.HyperviseConfig;
+import io.hypervise.server.config.ServerConfig;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import java.sql.SQLException;
@@ -20,7 +20,7 @@ public class CounterQueries {
     CounterStore store;
 
     @Inject
-    HyperviseConfig config;
+    ServerConfig config;
 
     @Inject
     Engine engine;

@@ -1,8 +1,8 @@
 package io.hypervise.server.counters;
 
-import io.hypervise.engine.vm.definition.Violation;
+import io.hypervise.server.api.FieldError;
 import io.hypervise.server.api.QueryParameters;
-import io.hypervise.server.engine.HyperviseConfig.Counters.Retention;
+import io.hypervise.server.config.ServerConfig.Counters.Retention;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
@@ -30,7 +30,7 @@ public record CounterRange(Instant from, Instant to, Duration step, Resolution r
      */
     public static CounterRange parse(String fromParam, String toParam, String stepParam, Instant now, Duration period,
             Retention keep) {
-        List<Violation> violations = new ArrayList<>();
+        List<FieldError> violations = new ArrayList<>();
         Instant from = QueryParameters.instant("from", fromParam, violations);
         Instant to = QueryParameters.instant("to", toParam, violations);
         Duration step = step(stepParam, violations);
@@ -38,9 +38,9 @@ public record CounterRange(Instant from, Instant to, Duration step, Resolution r
         to = to == null ? now : to;
         from = from == null ? to.minus(DEFAULT_SPAN) : from;
         if (!from.isBefore(to)) {
-            violations.add(new Violation("to", "must be later than 'from'"));
+            violations.add(new FieldError("to", "must be later than 'from'"));
         } else if (Duration.between(from, to).compareTo(MAX_SPAN) > 0) {
-            violations.add(new Violation("to", "must be at most " + MAX_SPAN.toDays() + " days after 'from'"));
+            violations.add(new FieldError("to", "must be at most " + MAX_SPAN.toDays() + " days after 'from'"));
         }
         QueryParameters.check(violations);
         Duration span = Duration.between(from, to);
@@ -52,7 +52,7 @@ public record CounterRange(Instant from, Instant to, Duration step, Resolution r
         long granularity = Math.max(1, resolution.granularity(period).toSeconds());
         Duration effective = Duration.ofSeconds(ceilDiv(step.toSeconds(), granularity) * granularity);
         if (ceilDiv(span.toSeconds(), effective.toSeconds()) > MAX_POINTS) {
-            violations.add(new Violation("step", "must be at least " + ceilDiv(span.toSeconds(), MAX_POINTS)
+            violations.add(new FieldError("step", "must be at least " + ceilDiv(span.toSeconds(), MAX_POINTS)
                     + " s for this window: at most " + MAX_POINTS + " points; got " + stepParam));
             QueryParameters.check(violations);
         }
@@ -70,7 +70,7 @@ public record CounterRange(Instant from, Instant to, Duration step, Resolution r
     }
 
     /** An ISO-8601 duration (PT1M) or a whole number of seconds, from 1 s to 31 days, in whole seconds. */
-    static Duration step(String value, List<Violation> violations) {
+    static Duration step(String value, List<FieldError> violations) {
         if (value == null || value.isBlank()) {
             return null;
         }
@@ -83,11 +83,11 @@ public record CounterRange(Instant from, Instant to, Duration step, Resolution r
                     ? Duration.ofSeconds(Long.parseLong(v))
                     : Duration.parse(v);
         } catch (DateTimeParseException | NumberFormatException | ArithmeticException e) {
-            violations.add(new Violation("step", rule));
+            violations.add(new FieldError("step", rule));
             return null;
         }
         if (step.compareTo(Duration.ofSeconds(1)) < 0 || step.compareTo(MAX_STEP) > 0 || step.getNano() != 0) {
-            violations.add(new Violation("step", rule));
+            violations.add(new FieldError("step", rule));
             return null;
         }
         return step;

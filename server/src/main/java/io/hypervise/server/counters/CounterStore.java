@@ -1,7 +1,7 @@
 package io.hypervise.server.counters;
 
 import io.agroal.api.AgroalDataSource;
-import io.hypervise.server.engine.HyperviseConfig;
+import io.hypervise.server.config.ServerConfig;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import java.io.StringReader;
@@ -42,7 +42,7 @@ public class CounterStore {
     AgroalDataSource dataSource;
 
     @Inject
-    HyperviseConfig config;
+    ServerConfig config;
 
     private final Map<List<String>, Integer> layouts = new ConcurrentHashMap<>();
 
@@ -120,7 +120,7 @@ public class CounterStore {
 
     /** Partitions for the next hours' samples and for the rollups that will be computed from what is kept. */
     public List<String> createPartitions(Instant now) throws SQLException {
-        HyperviseConfig.Counters.Retention keep = config.counters().retention();
+        ServerConfig.Counters.Retention keep = config.counters().retention();
         List<String> created = new ArrayList<>();
         created.addAll(createPartitions(Resolution.SAMPLES, now.minus(Duration.ofHours(1)), now.plus(Duration.ofHours(3))));
         created.addAll(createPartitions(Resolution.MINUTES, now.minus(keep.samples()).minus(Duration.ofDays(1)),
@@ -135,7 +135,7 @@ public class CounterStore {
 
     /** Drops every partition whose rows are all older than its resolution's retention. */
     public List<String> expire(Instant now) throws SQLException {
-        HyperviseConfig.Counters.Retention keep = config.counters().retention();
+        ServerConfig.Counters.Retention keep = config.counters().retention();
         List<String> dropped = new ArrayList<>();
         dropped.addAll(expire(Resolution.SAMPLES, now, keep.samples()));
         dropped.addAll(expire(Resolution.MINUTES, now, keep.minutes()));

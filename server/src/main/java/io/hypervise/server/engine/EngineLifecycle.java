@@ -4,6 +4,7 @@ import io.hypervise.engine.Engine;
 import io.hypervise.engine.EngineConfig;
 import io.hypervise.engine.EngineSettings;
 import io.hypervise.engine.host.AcceleratorChoice;
+import io.hypervise.server.config.ServerConfig;
 import io.quarkus.runtime.Startup;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.inject.Disposes;
@@ -26,20 +27,29 @@ public class EngineLifecycle {
     @Produces
     @Singleton
     @Startup
-    Engine engine(HyperviseConfig config) {
-        Path stateDir = config.stateDir().orElse(config.dataDir().resolve("state"));
-        Path storageRoot = config.storageRoot().orElse(config.dataDir().resolve("storage"));
-        EngineSettings settings = EngineSettings.defaults(stateDir).withShutdownTimeout(config.shutdownTimeout());
+    Engine engine(ServerConfig config) {
+        EngineConfig engineConfig = engineConfig(config);
         try {
-            Engine engine = Engine.open(new EngineConfig(storageRoot, config.qemuBinary(),
-                    AcceleratorChoice.parse(config.accelerator()), settings));
+            Engine engine = Engine.open(engineConfig);
             LOG.infof("engine open: accelerator %s (%s), QEMU %s, %d VMs, state in %s, storage in %s",
                     engine.host().accelerator(), engine.host().acceleratorReason(), engine.host().qemuVersion(),
-                    engine.vms().list().size(), stateDir.toAbsolutePath(), engine.storage().path());
+                    engine.vms().list().size(), engineConfig.settings().stateDir().toAbsolutePath(), engine.storage().path());
             return engine;
         } catch (IOException e) {
             throw new UncheckedIOException("cannot open the engine: " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * The engine's part of the server's configuration, in the engine's own terms: the state directory and
+     * storage root default to folders of the data directory; timeouts the server does not expose keep the
+     * engine's defaults.
+     */
+    static EngineConfig engineConfig(ServerConfig config) {
+        Path stateDir = config.stateDir().orElse(config.dataDir().resolve("state"));
+        Path storageRoot = config.storageRoot().orElse(config.dataDir().resolve("storage"));
+        EngineSettings settings = EngineSettings.defaults(stateDir).withShutdownTimeout(config.shutdownTimeout());
+        return new EngineConfig(storageRoot, config.qemuBinary(), AcceleratorChoice.parse(config.accelerator()), settings);
     }
 
     void close(@Disposes Engine engine) {

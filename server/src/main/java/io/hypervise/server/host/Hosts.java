@@ -12,7 +12,7 @@ import io.quarkus.narayana.jta.QuarkusTransaction;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import jakarta.transaction.Transactional;
-import jakarta.ws.rs.NotFoundException;
+import io.hypervise.server.api.NotFoundRefusal;
 import java.util.List;
 
 /** The hosts as the API and the pages show them: this server answers for its own host only. */
@@ -43,7 +43,7 @@ public class Hosts {
     public HostEntity known(String id) {
         HostEntity host = id.equals(localHost.id()) ? HostEntity.findById(id) : null;
         if (host == null) {
-            throw new NotFoundException("no host with id '" + id + "'");
+            throw new NotFoundRefusal("no host with id '" + id + "'");
         }
         return host;
     }

@@ -2,7 +2,7 @@ package io.hypervise.server.inventory;
 
 import io.hypervise.engine.Engine;
 import io.hypervise.engine.host.HostCapabilities;
-import io.hypervise.server.engine.HyperviseConfig;
+import io.hypervise.server.config.ServerConfig;
 import io.quarkus.narayana.jta.QuarkusTransaction;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
@@ -17,7 +17,7 @@ public class LocalHost {
     Engine engine;
 
     @Inject
-    HyperviseConfig config;
+    ServerConfig config;
 
     private volatile String id;
 

@@ -1,6 +1,6 @@
 package io.hypervise.server.jobs;
 
-import io.hypervise.engine.vm.definition.Violation;
+import io.hypervise.server.api.FieldError;
 import io.hypervise.server.access.CurrentCaller;
 import io.hypervise.server.access.Permission;
 import io.hypervise.server.access.Requires;
@@ -38,7 +38,7 @@ public class JobResource {
     @Requires(Permission.JOB_READ)
     public Page list(@QueryParam("vm") String vm, @QueryParam("state") String state, @QueryParam("page") String page,
             @QueryParam("size") String size) {
-        List<Violation> violations = new ArrayList<>();
+        List<FieldError> violations = new ArrayList<>();
         int p = QueryParameters.page(page, violations);
         int s = QueryParameters.size(size, violations);
         JobEntity.State wanted = state == null ? null : state(state, violations);
@@ -56,11 +56,11 @@ public class JobResource {
         return jobs.view(current.get(), id);
     }
 
-    private static JobEntity.State state(String value, List<Violation> violations) {
+    private static JobEntity.State state(String value, List<FieldError> violations) {
         try {
             return JobEntity.State.valueOf(value.trim().toUpperCase(Locale.ROOT));
         } catch (IllegalArgumentException e) {
-            violations.add(new Violation("state", "must be one of "
+            violations.add(new FieldError("state", "must be one of "
                     + Arrays.stream(JobEntity.State.values()).map(st -> st.name().toLowerCase(Locale.ROOT)).toList()
                     + "; got '" + value + "'"));
             return null;

@@ -9,7 +9,7 @@ import io.hypervise.server.inventory.PageOf;
 import io.quarkus.panache.common.Page;
 import io.quarkus.panache.common.Sort;
 import jakarta.transaction.Transactional;
-import jakarta.ws.rs.NotFoundException;
+import io.hypervise.server.api.NotFoundRefusal;
 import java.util.HashMap;
 import java.util.Optional;
 import io.hypervise.server.audit.AuditLog;
@@ -132,7 +132,7 @@ public class Jobs {
         UUID uuid = parse(id);
         JobEntity job = uuid == null ? null : JobEntity.findById(uuid);
         if (job == null || !caller.decide(Permission.JOB_READ, job.actor).allowed()) {
-            throw new NotFoundException("no job with id '" + id + "'");
+            throw new NotFoundRefusal("no job with id '" + id + "'");
         }
         return JobView.of(job);
     }

@@ -6,7 +6,7 @@ import io.hypervise.engine.network.NetworkException;
 import io.hypervise.engine.network.SwitchKind;
 import io.hypervise.engine.network.VirtualSwitch;
 import io.hypervise.engine.network.VirtualSwitches;
-import io.hypervise.engine.vm.definition.Violation;
+import io.hypervise.server.api.FieldError;
 import io.hypervise.server.access.Caller;
 import io.hypervise.server.access.Permission;
 import io.hypervise.server.access.Reach;
@@ -24,7 +24,7 @@ import jakarta.enterprise.event.Observes;
 import jakarta.inject.Inject;
 import jakarta.persistence.EntityManager;
 import jakarta.transaction.Transactional;
-import jakarta.ws.rs.NotFoundException;
+import io.hypervise.server.api.NotFoundRefusal;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -91,7 +91,7 @@ public class Switches {
     }
 
     public SwitchEntity get(String id) {
-        return find(id).orElseThrow(() -> new NotFoundException("no virtual switch '" + id + "'"));
+        return find(id).orElseThrow(() -> new NotFoundRefusal("no virtual switch '" + id + "'"));
     }
 
     /** Which switches the caller may plug VMs' adapters into (see {@link SwitchAllowance}). */
@@ -113,17 +113,17 @@ public class Switches {
 
     @Transactional
     public SwitchEntity create(SwitchRequest request, Caller caller) {
-        List<Violation> v = new ArrayList<>();
+        List<FieldError> v = new ArrayList<>();
         SwitchKind kind = check(request, v);
         if (!v.isEmpty()) {
             throw new InvalidRequestException("virtual switch", v);
         }
         String name = request.name() == null ? request.id() : request.name();
         if (SwitchEntity.findById(request.id()) != null) {
-            v.add(new Violation("id", "a virtual switch '" + request.id() + "' exists already"));
+            v.add(new FieldError("id", "a virtual switch '" + request.id() + "' exists already"));
         }
         if (SwitchEntity.count("hostId = ?1 and name = ?2", localHost.id(), name) > 0) {
-            v.add(new Violation("name", "this host has a virtual switch named '" + name + "' already"));
+            v.add(new FieldError("name", "this host has a virtual switch named '" + name + "' already"));
         }
         if (!v.isEmpty()) {
             throw new InvalidRequestException("virtual switch", v);
@@ -141,7 +141,7 @@ public class Switches {
             engine.switches().ensure(s.toEngine());
         } catch (NetworkException e) {
             if (e.reason() == NetworkException.Reason.INVALID) {
-                throw new InvalidRequestException("virtual switch", List.of(new Violation("hostAddress", e.getMessage())));
+                throw new InvalidRequestException("virtual switch", List.of(new FieldError("hostAddress", e.getMessage())));
             }
             throw e;
         }
@@ -205,30 +205,30 @@ public class Switches {
         return engine.switches().list().stream().map(VirtualSwitch::id).collect(Collectors.toSet());
     }
 
-    private static SwitchKind check(SwitchRequest r, List<Violation> v) {
+    private static SwitchKind check(SwitchRequest r, List<FieldError> v) {
         if (r == null) {
-            v.add(new Violation("body", "is required: a JSON object with id, kind and, for an internal switch, hostAddress"));
+            v.add(new FieldError("body", "is required: a JSON object with id, kind and, for an internal switch, hostAddress"));
             return null;
         }
         if (r.id() == null || !VirtualSwitches.ID.matcher(r.id()).matches()) {
-            v.add(new Violation("id", "is required and " + VirtualSwitches.ID_RULE));
+            v.add(new FieldError("id", "is required and " + VirtualSwitches.ID_RULE));
         }
         if (r.name() != null && (r.name().isBlank() || r.name().length() > 64 || r.name().chars().anyMatch(Character::isISOControl))) {
-            v.add(new Violation("name", "must be 1 to 64 characters, without control characters"));
+            v.add(new FieldError("name", "must be 1 to 64 characters, without control characters"));
         }
         Optional<SwitchKind> kind = r.kind() == null ? Optional.empty() : SwitchKind.of(r.kind());
         if (kind.isEmpty()) {
-            v.add(new Violation("kind", "is required: private (VMs reach each other only) or internal (and the host)"));
+            v.add(new FieldError("kind", "is required: private (VMs reach each other only) or internal (and the host)"));
         } else if (kind.get() == SwitchKind.PRIVATE && r.hostAddress() != null) {
-            v.add(new Violation("hostAddress", "must be absent: the host has no address on a private switch"));
+            v.add(new FieldError("hostAddress", "must be absent: the host has no address on a private switch"));
         } else if (kind.get() == SwitchKind.INTERNAL) {
             if (r.hostAddress() == null) {
-                v.add(new Violation("hostAddress", "is required for an internal switch: the host's address on it, e.g. 10.77.0.1/24"));
+                v.add(new FieldError("hostAddress", "is required for an internal switch: the host's address on it, e.g. 10.77.0.1/24"));
             } else {
                 try {
                     HostAddress.parse(r.hostAddress());
                 } catch (NetworkException e) {
-                    v.add(new Violation("hostAddress", e.getMessage().replaceFirst("^hostAddress ", "")));
+                    v.add(new FieldError("hostAddress", e.getMessage().replaceFirst("^hostAddress ", "")));
                 }
             }
         }

@@ -1,7 +1,7 @@
 package io.hypervise.server.policy;
 
 import io.hypervise.server.access.Caller;
-import io.hypervise.server.engine.HyperviseConfig;
+import io.hypervise.server.config.ServerConfig;
 import io.quarkus.narayana.jta.QuarkusTransaction;
 import io.quarkus.runtime.StartupEvent;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -22,7 +22,7 @@ public class DemoPolicies {
     private static final Logger LOG = Logger.getLogger(DemoPolicies.class);
 
     @Inject
-    HyperviseConfig config;
+    ServerConfig config;
 
     @Inject
     Policies policies;

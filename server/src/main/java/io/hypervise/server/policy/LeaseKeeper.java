@@ -6,7 +6,7 @@ import io.hypervise.engine.vm.VmState;
 import io.hypervise.server.access.Caller;
 import io.hypervise.server.audit.AuditLog;
 import io.hypervise.server.audit.AuditOutcome;
-import io.hypervise.server.engine.HyperviseConfig;
+import io.hypervise.server.config.ServerConfig;
 import io.quarkus.narayana.jta.QuarkusTransaction;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.runtime.StartupEvent;
@@ -35,7 +35,7 @@ public class LeaseKeeper {
     private static final Logger LOG = Logger.getLogger(LeaseKeeper.class);
 
     @Inject
-    HyperviseConfig config;
+    ServerConfig config;
 
     @Inject
     Engine engine;

@@ -2,7 +2,7 @@ package io.hypervise.server.policy;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
-import io.hypervise.engine.vm.definition.Violation;
+import io.hypervise.server.api.FieldError;
 import io.hypervise.server.access.Caller;
 import io.hypervise.server.api.InvalidRequestException;
 import io.hypervise.server.audit.AuditLog;
@@ -11,7 +11,7 @@ import jakarta.enterprise.context.ApplicationScoped;
 import io.quarkus.panache.common.Sort;
 import jakarta.inject.Inject;
 import jakarta.transaction.Transactional;
-import jakarta.ws.rs.NotFoundException;
+import io.hypervise.server.api.NotFoundRefusal;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -36,10 +36,10 @@ public class Policies {
 
     @Transactional
     public PolicyEntity create(PolicyRequest request, Caller caller) {
-        List<Violation> v = check(request, true);
+        List<FieldError> v = check(request, true);
         if (v.stream().noneMatch(x -> x.field().equals("id") || x.field().equals("body"))
                 && PolicyEntity.findById(request.id()) != null) {
-            v.add(new Violation("id", "a policy '" + request.id() + "' exists already; PUT /api/v1/policies/"
+            v.add(new FieldError("id", "a policy '" + request.id() + "' exists already; PUT /api/v1/policies/"
                     + request.id() + " changes it"));
         }
         throwIfAny(v);
@@ -55,9 +55,9 @@ public class Policies {
     @Transactional
     public PolicyEntity replace(String id, PolicyRequest request, Caller caller) {
         PolicyEntity p = find(id);
-        List<Violation> v = check(request, false);
+        List<FieldError> v = check(request, false);
         if (request != null && request.id() != null && !request.id().equals(id)) {
-            v.add(new Violation("id", "is '" + id + "' in the path; a policy's id cannot change"));
+            v.add(new FieldError("id", "is '" + id + "' in the path; a policy's id cannot change"));
         }
         throwIfAny(v);
         Map<String, Object> before = settings(p);
@@ -92,7 +92,7 @@ public class Policies {
     public PolicyEntity find(String id) {
         PolicyEntity p = id != null && ID.matcher(id).matches() ? PolicyEntity.findById(id) : null;
         if (p == null) {
-            throw new NotFoundException("no policy '" + id + "'");
+            throw new NotFoundRefusal("no policy '" + id + "'");
         }
         return p;
     }
@@ -123,25 +123,25 @@ public class Policies {
         return values == null ? absent : values.stream().distinct().toArray(String[]::new);
     }
 
-    static List<Violation> check(PolicyRequest r, boolean needsId) {
-        List<Violation> v = new ArrayList<>();
+    static List<FieldError> check(PolicyRequest r, boolean needsId) {
+        List<FieldError> v = new ArrayList<>();
         if (r == null) {
-            v.add(new Violation("body", "is required: a JSON object describing the policy"));
+            v.add(new FieldError("body", "is required: a JSON object describing the policy"));
             return v;
         }
         if (needsId && (r.id() == null || !ID.matcher(r.id()).matches())) {
-            v.add(new Violation("id", "is required: 1 to 40 lower-case letters, digits or dashes, starting with a letter or digit"));
+            v.add(new FieldError("id", "is required: 1 to 40 lower-case letters, digits or dashes, starting with a letter or digit"));
         }
         if (r.name() == null || r.name().isBlank()) {
-            v.add(new Violation("name", "is required"));
+            v.add(new FieldError("name", "is required"));
         } else if (r.name().length() > 64 || r.name().chars().anyMatch(Character::isISOControl)) {
-            v.add(new Violation("name", "must be at most 64 characters, without control characters"));
+            v.add(new FieldError("name", "must be at most 64 characters, without control characters"));
         }
         if (r.description() != null && (r.description().length() > 1000 || r.description().indexOf('\u0000') >= 0)) {
-            v.add(new Violation("description", "must be at most 1000 characters, without U+0000"));
+            v.add(new FieldError("description", "must be at most 1000 characters, without U+0000"));
         }
         if (r.precedence() == null || r.precedence() < 1 || r.precedence() > 1000) {
-            v.add(new Violation("precedence", "is required: a whole number from 1 (applied first) to 1000"));
+            v.add(new FieldError("precedence", "is required: a whole number from 1 (applied first) to 1000"));
         }
         names(v, "assignedGroups", r.assignedGroups());
         names(v, "assignedUsers", r.assignedUsers());
@@ -152,7 +152,7 @@ public class Policies {
             for (int i = 0; i < r.actions().size(); i++) {
                 String a = r.actions().get(i);
                 if (a == null || SelfServiceAction.of(a).isEmpty()) {
-                    v.add(new Violation("actions[" + i + "]", "must be one of "
+                    v.add(new FieldError("actions[" + i + "]", "must be one of "
                             + Arrays.stream(SelfServiceAction.values()).map(SelfServiceAction::id).toList() + "; got '" + a + "'"));
                 }
             }
@@ -165,45 +165,45 @@ public class Policies {
         atLeastZero(v, "maxVmMemoryMib", r.maxVmMemoryMib());
         atLeastZero(v, "maxVmDiskMib", r.maxVmDiskMib());
         if (r.leaseDays() != null && (r.leaseDays() < 1 || r.leaseDays() > 3650)) {
-            v.add(new Violation("leaseDays", "must be from 1 to 3650 days, or left out for no lease"));
+            v.add(new FieldError("leaseDays", "must be from 1 to 3650 days, or left out for no lease"));
         }
         return v;
     }
 
-    private static void names(List<Violation> v, String field, List<String> values) {
+    private static void names(List<FieldError> v, String field, List<String> values) {
         entries(v, field, values, s -> s != null && !s.isBlank() && s.length() <= 255 && s.chars().noneMatch(Character::isISOControl),
                 s -> "must be a Keycloak name: 1 to 255 characters, without control characters");
     }
 
-    private static void ids(List<Violation> v, String field, List<String> values) {
+    private static void ids(List<FieldError> v, String field, List<String> values) {
         entries(v, field, values, s -> s != null && ID.matcher(s).matches(),
                 s -> "must be an id: lower-case letters, digits or dashes; got '" + s + "'");
     }
 
     /** At most MAX_ENTRIES values, each one {@code valid}, or a violation naming its index. */
-    private static void entries(List<Violation> v, String field, List<String> values, Predicate<String> valid,
+    private static void entries(List<FieldError> v, String field, List<String> values, Predicate<String> valid,
             Function<String, String> rule) {
         if (values == null) {
             return;
         }
         if (values.size() > MAX_ENTRIES) {
-            v.add(new Violation(field, "at most " + MAX_ENTRIES + " entries"));
+            v.add(new FieldError(field, "at most " + MAX_ENTRIES + " entries"));
             return;
         }
         for (int i = 0; i < values.size(); i++) {
             if (!valid.test(values.get(i))) {
-                v.add(new Violation(field + "[" + i + "]", rule.apply(values.get(i))));
+                v.add(new FieldError(field + "[" + i + "]", rule.apply(values.get(i))));
             }
         }
     }
 
-    private static void atLeastZero(List<Violation> v, String field, Number value) {
+    private static void atLeastZero(List<FieldError> v, String field, Number value) {
         if (value != null && value.longValue() < 0) {
-            v.add(new Violation(field, "must be 0 or more, or left out for no limit"));
+            v.add(new FieldError(field, "must be 0 or more, or left out for no limit"));
         }
     }
 
-    private static void throwIfAny(List<Violation> v) {
+    private static void throwIfAny(List<FieldError> v) {
         if (!v.isEmpty()) {
             throw new InvalidRequestException("policy", v);
         }

@@ -5,7 +5,7 @@ import io.hypervise.engine.template.TinyLinuxTemplate;
 import io.hypervise.engine.vm.definition.BootSource;
 import io.hypervise.engine.vm.definition.DeviceProfile;
 import io.hypervise.engine.vm.definition.Display;
-import io.hypervise.server.engine.HyperviseConfig;
+import io.hypervise.server.config.ServerConfig;
 import io.hypervise.server.inventory.BootColumns;
 import io.quarkus.narayana.jta.QuarkusTransaction;
 import io.quarkus.panache.common.Sort;
@@ -15,7 +15,7 @@ import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import jakarta.inject.Inject;
 import jakarta.transaction.Transactional;
-import jakarta.ws.rs.NotFoundException;
+import io.hypervise.server.api.NotFoundRefusal;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -43,7 +43,7 @@ public class Templates {
     Engine engine;
 
     @Inject
-    HyperviseConfig config;
+    ServerConfig config;
 
     void onStart(@Observes @Priority(20) StartupEvent event) {
         BootSource.Kernel boot;
@@ -73,7 +73,7 @@ public class Templates {
 
     /** The template, and whether it is ready; 404 naming the id for one there is not. */
     public TemplateView view(String id) {
-        TemplateEntity t = find(id).orElseThrow(() -> new NotFoundException("no template '" + id + "'"));
+        TemplateEntity t = find(id).orElseThrow(() -> new NotFoundRefusal("no template '" + id + "'"));
         return TemplateView.of(t, ready(t));
     }
 

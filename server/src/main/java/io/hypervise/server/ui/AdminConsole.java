@@ -42,10 +42,10 @@ public class AdminConsole {
     CurrentCaller current;
 
     @Inject
-    VmLists lists;
+    VmListAssembler lists;
 
     @Inject
-    VmPanes panes;
+    VmPaneAssembler panes;
 
     @Inject
     Hosts hosts;

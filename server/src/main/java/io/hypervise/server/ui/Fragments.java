@@ -4,8 +4,8 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.json.JsonWriteFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
-import io.hypervise.engine.vm.definition.InvalidVmDefinitionException;
-import io.hypervise.engine.vm.definition.Violation;
+import io.hypervise.server.api.InvalidRequestException;
+import io.hypervise.server.api.FieldError;
 import io.hypervise.server.access.Caller;
 import io.hypervise.server.access.CurrentCaller;
 import io.hypervise.server.access.Permission;
@@ -35,7 +35,7 @@ import jakarta.ws.rs.BeanParam;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.FormParam;
 import jakarta.ws.rs.GET;
-import jakarta.ws.rs.NotFoundException;
+import io.hypervise.server.api.NotFoundRefusal;
 import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.PathParam;
@@ -80,7 +80,7 @@ public class Fragments {
     VmRequests requests;
 
     @Inject
-    VmLists lists;
+    VmListAssembler lists;
 
     @Inject
     Templates templates;
@@ -98,7 +98,7 @@ public class Fragments {
     PortalViews portal;
 
     @Inject
-    VmPanes panes;
+    VmPaneAssembler panes;
 
     @Inject
     AuditReader audit;
@@ -130,7 +130,7 @@ public class Fragments {
     @Requires(Permission.VM_CONSOLE_VIEW)
     @RunOnVirtualThread // as the API's: a display that does not answer must not hold a server thread
     public Response screen(@PathParam("id") String id, @QueryParam("width") String width) {
-        List<Violation> violations = new ArrayList<>();
+        List<FieldError> violations = new ArrayList<>();
         int pixels = QueryParameters.wholeNumber("width", width, 320, 16, 4096, violations);
         QueryParameters.check(violations);
         byte[] png = vms.screen(current.get(), id, pixels, Duration.ofSeconds(SCREEN_AGE));
@@ -143,7 +143,7 @@ public class Fragments {
     @Requires(Permission.VM_OPERATE)
     public Response act(@PathParam("id") String id, @PathParam("action") String action) {
         VmOperation operation = VmOperation.lifecycle(action)
-                .orElseThrow(() -> new NotFoundException("no action '" + action + "'"));
+                .orElseThrow(() -> new NotFoundRefusal("no action '" + action + "'"));
         Caller caller = current.get();
         return changed(switch (vms.act(caller, id, operation)) {
             case VmService.Done done -> "'" + done.vm().name() + "' is " + done.vm().state();
@@ -209,7 +209,7 @@ public class Fragments {
             @FormParam("profile") String profile, @FormParam("display") String display,
             @FormParam("network") List<String> network, @FormParam("vlan") List<String> vlan) {
         VmView vm = vms.get(current.get(), id);
-        List<Violation> v = new ArrayList<>();
+        List<FieldError> v = new ArrayList<>();
         Integer cpus = NewVmFields.number("vcpus", vcpus, v);
         Integer memory = NewVmFields.number("memoryMib", memoryMib, v);
         List<Integer> vlans = new ArrayList<>();
@@ -238,7 +238,7 @@ public class Fragments {
         try {
             until = LocalDateTime.parse(expiresAt == null ? "" : expiresAt.trim()).toInstant(ZoneOffset.UTC);
         } catch (DateTimeParseException e) {
-            throw new InvalidVmDefinitionException(List.of(new Violation("expiresAt",
+            throw new InvalidRequestException("VM definition", List.of(new FieldError("expiresAt",
                     "must be a date and time such as 2026-12-31T18:00; got '" + expiresAt + "'")));
         }
         VmView vm = vms.extendLease(current.get(), id, until);

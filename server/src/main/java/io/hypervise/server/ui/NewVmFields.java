@@ -1,7 +1,7 @@
 package io.hypervise.server.ui;
 
-import io.hypervise.engine.vm.definition.InvalidVmDefinitionException;
-import io.hypervise.engine.vm.definition.Violation;
+import io.hypervise.server.api.InvalidRequestException;
+import io.hypervise.server.api.FieldError;
 import io.hypervise.server.vm.VmRequest;
 import jakarta.ws.rs.FormParam;
 import java.util.ArrayList;
@@ -42,7 +42,7 @@ public class NewVmFields {
 
     /** The API's request, or every field that is not even a number where one is wanted (400). */
     VmRequest toRequest() {
-        List<Violation> v = new ArrayList<>();
+        List<FieldError> v = new ArrayList<>();
         Integer cpus = number("vcpus", vcpus, v);
         Integer memory = number("memoryMib", memoryMib, v);
         Integer blank = number("diskMib", diskMib, v);
@@ -65,21 +65,21 @@ public class NewVmFields {
     }
 
     /** A whole number typed into a form field, or null when left empty. */
-    static Integer number(String field, String value, List<Violation> v) {
+    static Integer number(String field, String value, List<FieldError> v) {
         if (value == null || value.isBlank()) {
             return null;
         }
         try {
             return Integer.valueOf(value.trim());
         } catch (NumberFormatException e) {
-            v.add(new Violation(field, "must be a whole number; got '" + value + "'"));
+            v.add(new FieldError(field, "must be a whole number; got '" + value + "'"));
             return null;
         }
     }
 
-    static void throwIfAny(List<Violation> v) {
+    static void throwIfAny(List<FieldError> v) {
         if (!v.isEmpty()) {
-            throw new InvalidVmDefinitionException(v);
+            throw new InvalidRequestException("VM definition", v);
         }
     }
 

@@ -23,9 +23,9 @@ final class Pages {
 
     static native TemplateInstance error(Nav nav, String title, String message, String home);
 
-    static native TemplateInstance admin(Nav nav, HostTree tree, VmList list, String selected, boolean mayCreate);
+    static native TemplateInstance admin(Nav nav, HostTree tree, VmListPage list, String selected, boolean mayCreate);
 
-    static native TemplateInstance admin$rows(VmList list);
+    static native TemplateInstance admin$rows(VmListPage list);
 
     static native TemplateInstance pane(VmPane pane);
 

@@ -29,7 +29,7 @@ public class PortalPage {
     PortalViews views;
 
     @Inject
-    VmPanes panes;
+    VmPaneAssembler panes;
 
     @GET
     @Operation(hidden = true)

@@ -29,7 +29,7 @@ class PortalViews {
     RecentSamples recent;
 
     @Inject
-    VmPanes panes;
+    VmPaneAssembler panes;
 
     List<PortalVm> mine(Caller caller) {
         EffectivePolicy policy = panes.governing(caller);

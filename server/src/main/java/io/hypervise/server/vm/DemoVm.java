@@ -11,8 +11,8 @@ import io.hypervise.engine.vm.definition.VmDefinition;
 import io.hypervise.engine.vm.VmNotFoundException;
 import io.hypervise.engine.vm.VmState;
 import io.hypervise.engine.vm.VmStatus;
-import io.hypervise.server.engine.HyperviseConfig;
 import io.hypervise.server.access.Caller;
+import io.hypervise.server.config.ServerConfig;
 import io.hypervise.server.template.TemplateEntity;
 import io.hypervise.server.template.Templates;
 import io.quarkus.runtime.StartupEvent;
@@ -36,7 +36,7 @@ public class DemoVm {
     Engine engine;
 
     @Inject
-    HyperviseConfig config;
+    ServerConfig config;
 
     @Inject
     VmService vms;

@@ -1,7 +1,7 @@
 package io.hypervise.server.vm;
 
 import io.hypervise.engine.vm.VmState;
-import io.hypervise.engine.vm.definition.Violation;
+import io.hypervise.server.api.FieldError;
 import io.hypervise.server.api.QueryParameters;
 import io.hypervise.server.inventory.VmFilter;
 import java.util.ArrayList;
@@ -14,7 +14,7 @@ public record VmQuery(VmFilter filter, int page, int size) {
 
     /** The query the parameters ask for; a 400 naming each parameter that breaks its rule. */
     public static VmQuery parse(String owner, String state, String name, String page, String size) {
-        List<Violation> violations = new ArrayList<>();
+        List<FieldError> violations = new ArrayList<>();
         int p = QueryParameters.page(page, violations);
         int s = QueryParameters.size(size, violations);
         Optional<VmState> wanted = Optional.ofNullable(state).flatMap(value -> state(value, violations));
@@ -24,12 +24,12 @@ public record VmQuery(VmFilter filter, int page, int size) {
         return new VmQuery(new VmFilter(Optional.ofNullable(owner), wanted, Optional.ofNullable(name)), p, s);
     }
 
-    private static Optional<VmState> state(String value, List<Violation> violations) {
+    private static Optional<VmState> state(String value, List<FieldError> violations) {
         Optional<VmState> found = Arrays.stream(VmState.values())
                 .filter(s -> s.displayName().equalsIgnoreCase(value) || s.name().equalsIgnoreCase(value))
                 .findFirst();
         if (found.isEmpty()) {
-            violations.add(new Violation("state", "must be one of "
+            violations.add(new FieldError("state", "must be one of "
                     + Arrays.stream(VmState.values()).map(VmState::displayName).toList() + "; got '" + value + "'"));
         }
         return found;

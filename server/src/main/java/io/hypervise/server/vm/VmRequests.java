@@ -6,9 +6,9 @@ import io.hypervise.engine.vm.definition.DeviceProfile;
 import io.hypervise.engine.vm.definition.Disk;
 import io.hypervise.engine.vm.definition.DiskFormat;
 import io.hypervise.engine.vm.definition.Display;
-import io.hypervise.engine.vm.definition.InvalidVmDefinitionException;
+import io.hypervise.server.api.InvalidRequestException;
 import io.hypervise.engine.vm.definition.Nic;
-import io.hypervise.engine.vm.definition.Violation;
+import io.hypervise.server.api.FieldError;
 import io.hypervise.engine.vm.definition.VmDefinition;
 import io.hypervise.server.access.Caller;
 import io.hypervise.server.access.CurrentCaller;
@@ -65,9 +65,9 @@ public class VmRequests {
      */
     public NewVm toNewVm(VmRequest request, boolean buildTemplate) {
         if (request == null) {
-            throw new InvalidVmDefinitionException(List.of(new Violation("body", "is required: a JSON object describing the VM")));
+            throw new InvalidRequestException("VM definition", List.of(new FieldError("body", "is required: a JSON object describing the VM")));
         }
-        List<Violation> v = new ArrayList<>();
+        List<FieldError> v = new ArrayList<>();
         byte[] idBytes = new byte[4];
         RANDOM.nextBytes(idBytes);
         String id = "vm-" + HexFormat.of().formatHex(idBytes);
@@ -80,7 +80,7 @@ public class VmRequests {
         List<Nic> nics = nics(request, v);
         BootSource boot = template == null ? boot(request, v) : null;
         if (!v.isEmpty()) {
-            throw new InvalidVmDefinitionException(v);
+            throw new InvalidRequestException("VM definition", v);
         }
         if (template != null) {
             // A dry run does not build the template's files; it only needs to know where they will be.
@@ -94,7 +94,7 @@ public class VmRequests {
     }
 
     /** The adapters asked for (one on the isolated network if none are); a switch must exist and may be chosen. */
-    private List<Nic> nics(VmRequest request, List<Violation> v) {
+    private List<Nic> nics(VmRequest request, List<FieldError> v) {
         if (request.nics() == null) {
             return List.of(new Nic(Nic.randomMac()));
         }
@@ -106,7 +106,7 @@ public class VmRequests {
      * The adapters as asked for, checked; a MAC left out stays null (a new VM gets a random one, a changed
      * one keeps its adapter's). A null element keeps the invalid MAC the engine reports.
      */
-    private List<Nic> nics(List<VmRequest.NicRequest> requested, List<Violation> v) {
+    private List<Nic> nics(List<VmRequest.NicRequest> requested, List<FieldError> v) {
         // Asked once, and only if an adapter names a switch: it may read the caller's policies.
         SwitchAllowance allowance = requested.stream().anyMatch(n -> n != null && n.switchId() != null)
                 ? switches.allowanceOf(current.get()) : SwitchAllowance.NONE;
@@ -114,7 +114,7 @@ public class VmRequests {
         for (int i = 0; i < requested.size(); i++) {
             VmRequest.NicRequest n = requested.get(i);
             if (n == null) {
-                v.add(new Violation("nics[" + i + "]", "must be an object: {\"mac\": …, \"switch\": …}, both optional"));
+                v.add(new FieldError("nics[" + i + "]", "must be an object: {\"mac\": …, \"switch\": …}, both optional"));
                 continue;
             }
             String mac = n.mac() == null ? null : n.mac().toLowerCase(Locale.ROOT);
@@ -124,23 +124,23 @@ public class VmRequests {
                 allowance.refusal(switchId)
                         .or(() -> switches.find(switchId).isEmpty()
                                 ? Optional.of("no virtual switch '" + switchId + "'; see GET /api/v1/switches") : Optional.empty())
-                        .ifPresent(why -> v.add(new Violation(field, why)));
+                        .ifPresent(why -> v.add(new FieldError(field, why)));
             }
             nics.add(new Nic(mac, switchId, n.vlan()));
         }
         return nics;
     }
 
-    private TemplateEntity template(VmRequest request, List<Violation> v) {
+    private TemplateEntity template(VmRequest request, List<FieldError> v) {
         if (request.template() == null) {
             return null;
         }
         if (request.boot() != null) {
-            v.add(new Violation("boot", "give either a template or a boot source, not both"));
+            v.add(new FieldError("boot", "give either a template or a boot source, not both"));
         }
         Optional<TemplateEntity> found = templates.find(request.template());
         if (found.isEmpty()) {
-            v.add(new Violation("template", "no template '" + request.template() + "'; see GET /api/v1/templates"));
+            v.add(new FieldError("template", "no template '" + request.template() + "'; see GET /api/v1/templates"));
         }
         return found.orElse(null);
     }
@@ -148,37 +148,37 @@ public class VmRequests {
     /** The settings to change; values that cannot be right are reported by field, ranges by the engine. */
     public VmSettings toSettings(VmSettingsRequest request) {
         if (request == null) {
-            throw new InvalidVmDefinitionException(List.of(new Violation("body",
+            throw new InvalidRequestException("VM definition", List.of(new FieldError("body",
                     "is required: a JSON object with the settings to change (name, vcpus, memoryMib, profile, display)")));
         }
-        List<Violation> v = new ArrayList<>();
+        List<FieldError> v = new ArrayList<>();
         DeviceProfile profile = parse("profile", request.profile(), DeviceProfile.class, null, v);
         Display display = parse("display", request.display(), Display.class, null, v);
         if (request.name() == null && request.vcpus() == null && request.memoryMib() == null && request.profile() == null
                 && request.display() == null && request.nics() == null) {
-            v.add(new Violation("body",
+            v.add(new FieldError("body",
                     "names no setting to change; give one or more of name, vcpus, memoryMib, profile, display, nics"));
         }
         List<Nic> nics = null;
         if (request.nics() != null) {
             Caller caller = current.get();
             if (caller.reach(Permission.SWITCH_MANAGE) != Reach.ALL && !policies.govern(caller, Permission.VM_RECONFIGURE)) {
-                v.add(new Violation("nics", "changing a VM's network adapters is for administrators and for the VM's"
+                v.add(new FieldError("nics", "changing a VM's network adapters is for administrators and for the VM's"
                         + " owner where their policies name switches"));
             } else {
                 nics = nics(request.nics(), v);
             }
         }
         if (!v.isEmpty()) {
-            throw new InvalidVmDefinitionException(v);
+            throw new InvalidRequestException("VM definition", v);
         }
         return new VmSettings(request.name(), request.vcpus(), request.memoryMib(), profile, display, nics);
     }
 
-    private BootSource boot(VmRequest request, List<Violation> v) {
+    private BootSource boot(VmRequest request, List<FieldError> v) {
         VmRequest.Boot boot = request.boot();
         if (boot == null || boot.kind() == null) {
-            v.add(new Violation("boot.kind", "is required (kernel, disk or iso) unless a template is given"));
+            v.add(new FieldError("boot.kind", "is required (kernel, disk or iso) unless a template is given"));
             return null;
         }
         return switch (boot.kind().toLowerCase(Locale.ROOT)) {
@@ -187,13 +187,13 @@ public class VmRequests {
             case "disk" -> new BootSource.FirstDisk();
             case "iso" -> new BootSource.Iso(path("boot.image", boot.image(), v));
             default -> {
-                v.add(new Violation("boot.kind", "must be kernel, disk or iso; got '" + boot.kind() + "'"));
+                v.add(new FieldError("boot.kind", "must be kernel, disk or iso; got '" + boot.kind() + "'"));
                 yield null;
             }
         };
     }
 
-    private static List<Disk> disks(VmRequest request, Map<Integer, Long> blanks, List<Violation> v) {
+    private static List<Disk> disks(VmRequest request, Map<Integer, Long> blanks, List<FieldError> v) {
         if (request.disks() == null) {
             return List.of();
         }
@@ -202,23 +202,23 @@ public class VmRequests {
             VmRequest.DiskRequest d = request.disks().get(i);
             String field = "disks[" + i + "]";
             if (d == null) {
-                v.add(new Violation(field, "must be an object with a format and either a path or a sizeMib"));
+                v.add(new FieldError(field, "must be an object with a format and either a path or a sizeMib"));
                 continue;
             }
             DiskFormat format = parse(field + ".format", d.format(), DiskFormat.class, null, v);
             if (d.format() == null) {
-                v.add(new Violation(field + ".format", "is required: raw, qcow2, vhd or vhdx (it is never guessed)"));
+                v.add(new FieldError(field + ".format", "is required: raw, qcow2, vhd or vhdx (it is never guessed)"));
             }
             if (d.sizeMib() == null) {
                 disks.add(new Disk(path(field + ".path", d.path(), v), format, Boolean.TRUE.equals(d.readOnly())));
                 continue;
             }
             if (d.path() != null) {
-                v.add(new Violation(field, "give either a path (an existing image) or a sizeMib (a new blank disk), not both"));
+                v.add(new FieldError(field, "give either a path (an existing image) or a sizeMib (a new blank disk), not both"));
             } else if (d.sizeMib() < 1 || d.sizeMib() > MAX_BLANK_DISK_MIB) {
-                v.add(new Violation(field + ".sizeMib", "must be from 1 to " + MAX_BLANK_DISK_MIB + " (64 TiB); got " + d.sizeMib()));
+                v.add(new FieldError(field + ".sizeMib", "must be from 1 to " + MAX_BLANK_DISK_MIB + " (64 TiB); got " + d.sizeMib()));
             } else if (Boolean.TRUE.equals(d.readOnly())) {
-                v.add(new Violation(field + ".readOnly", "a new blank disk cannot be read-only: nothing could ever be written on it"));
+                v.add(new FieldError(field + ".readOnly", "a new blank disk cannot be read-only: nothing could ever be written on it"));
             } else {
                 blanks.put(i, d.sizeMib() << 20);
             }
@@ -228,19 +228,19 @@ public class VmRequests {
     }
 
     /** A path as given; one the file system cannot even name (a NUL in it) is recorded as a violation. */
-    private static Path path(String field, String value, List<Violation> v) {
+    private static Path path(String field, String value, List<FieldError> v) {
         if (value == null) {
             return null;
         }
         try {
             return Path.of(value);
         } catch (InvalidPathException e) {
-            v.add(new Violation(field, "is not a usable path: " + e.getReason()));
+            v.add(new FieldError(field, "is not a usable path: " + e.getReason()));
             return null;
         }
     }
 
-    private static <E extends Enum<E>> E parse(String field, String value, Class<E> type, E fallback, List<Violation> v) {
+    private static <E extends Enum<E>> E parse(String field, String value, Class<E> type, E fallback, List<FieldError> v) {
         if (value == null) {
             return fallback;
         }
@@ -249,7 +249,7 @@ public class VmRequests {
                 .filter(e -> name.apply(e).equals(value.toLowerCase(Locale.ROOT)))
                 .findFirst()
                 .orElseGet(() -> {
-                    v.add(new Violation(field, "must be one of " + Arrays.stream(type.getEnumConstants()).map(name).toList()
+                    v.add(new FieldError(field, "must be one of " + Arrays.stream(type.getEnumConstants()).map(name).toList()
                             + "; got '" + value + "'"));
                     return fallback;
                 });

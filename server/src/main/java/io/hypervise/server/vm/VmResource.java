@@ -1,6 +1,6 @@
 package io.hypervise.server.vm;
 
-import io.hypervise.engine.vm.definition.Violation;
+import io.hypervise.server.api.FieldError;
 import io.hypervise.server.access.CurrentCaller;
 import io.hypervise.server.access.Permission;
 import io.hypervise.server.access.Requires;
@@ -13,7 +13,7 @@ import jakarta.inject.Inject;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.DELETE;
 import jakarta.ws.rs.GET;
-import jakarta.ws.rs.NotFoundException;
+import io.hypervise.server.api.NotFoundRefusal;
 import jakarta.ws.rs.PATCH;
 import jakarta.ws.rs.POST;
 import jakarta.ws.rs.PUT;
@@ -138,7 +138,7 @@ public class VmResource {
     @Path("{id}/{action}")
     @Requires(Permission.VM_OPERATE)
     public Response act(@PathParam("id") String id, @PathParam("action") String path) {
-        VmOperation operation = VmOperation.lifecycle(path).orElseThrow(() -> new NotFoundException("no action '" + path
+        VmOperation operation = VmOperation.lifecycle(path).orElseThrow(() -> new NotFoundRefusal("no action '" + path
                 + "'; actions: " + VmOperation.lifecycle().stream().map(VmOperation::path).toList()));
         return switch (vms.act(current.get(), id, operation)) {
             case VmService.Done done -> Response.ok(done.vm()).build();
@@ -166,7 +166,7 @@ public class VmResource {
     @Produces(MediaType.TEXT_PLAIN)
     @Requires(Permission.VM_READ)
     public String serial(@PathParam("id") String id, @QueryParam("lines") String linesParam) {
-        List<Violation> violations = new ArrayList<>();
+        List<FieldError> violations = new ArrayList<>();
         int lines = QueryParameters.wholeNumber("lines", linesParam, 100, 1, MAX_LINES, violations);
         QueryParameters.check(violations);
         List<String> tail = vms.serial(current.get(), id, lines);
@@ -198,7 +198,7 @@ public class VmResource {
     @RunOnVirtualThread
     public Response screen(@PathParam("id") String id, @QueryParam("width") String widthParam,
             @QueryParam("maxAge") String maxAgeParam) {
-        List<Violation> violations = new ArrayList<>();
+        List<FieldError> violations = new ArrayList<>();
         int width = QueryParameters.wholeNumber("width", widthParam, 320, 16, 4096, violations);
         int maxAge = QueryParameters.wholeNumber("maxAge", maxAgeParam, DEFAULT_SCREEN_AGE, 0, 60, violations);
         QueryParameters.check(violations);

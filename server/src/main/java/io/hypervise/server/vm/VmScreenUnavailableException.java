@@ -1,12 +1,11 @@
 package io.hypervise.server.vm;
 
-import io.hypervise.server.api.Problem;
-import jakarta.ws.rs.WebApplicationException;
+import io.hypervise.server.api.RequestRefusedException;
 
 /** A VM whose display does not answer now (within its deadline, or it did not the last time): a 503. */
-public class VmScreenUnavailableException extends WebApplicationException {
+public class VmScreenUnavailableException extends RequestRefusedException {
 
     public VmScreenUnavailableException(String reason) {
-        super(reason, Problem.response(503, reason));
+        super(503, reason);
     }
 }

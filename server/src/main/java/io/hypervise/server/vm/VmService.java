@@ -9,7 +9,7 @@ import io.hypervise.engine.vm.definition.VmDefinition;
 import io.hypervise.engine.vm.VmNotFoundException;
 import io.hypervise.engine.vm.VmStateMachine;
 import io.hypervise.engine.vm.VmStatus;
-import io.hypervise.engine.vm.definition.Violation;
+import io.hypervise.server.api.FieldError;
 import io.hypervise.server.access.Caller;
 import io.hypervise.server.api.InvalidRequestException;
 import io.hypervise.server.access.Permission;
@@ -374,7 +374,7 @@ public class VmService {
     /** Sets when the VM's lease ends, a time in the future; warning and stop start over. */
     public VmView extendLease(Caller caller, String id, Instant until) {
         if (until == null || !until.isAfter(Instant.now())) {
-            throw new InvalidRequestException("lease", List.of(new Violation("expiresAt",
+            throw new InvalidRequestException("lease", List.of(new FieldError("expiresAt",
                     "is required: a date-time in the future, such as 2026-12-31T18:00:00Z")));
         }
         access.require(caller, id, VmOperation.EXTEND_LEASE);

@@ -9,9 +9,9 @@ import static org.hamcrest.Matchers.hasItem;
 import static org.hamcrest.Matchers.hasSize;
 
 import io.agroal.api.AgroalDataSource;
-import io.hypervise.server.KeycloakTestResource;
-import io.hypervise.server.TemporaryDataDir;
-import io.hypervise.server.Tokens;
+import io.hypervise.server.testing.KeycloakTestResource;
+import io.hypervise.server.testing.TemporaryDataDir;
+import io.hypervise.server.testing.Tokens;
 import io.hypervise.server.access.Caller;
 import io.hypervise.server.access.HvRole;
 import io.quarkus.narayana.jta.QuarkusTransaction;

@@ -3,9 +3,9 @@ package io.hypervise.server.audit;
 import static io.restassured.RestAssured.given;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.hypervise.server.KeycloakTestResource;
-import io.hypervise.server.TemporaryDataDir;
-import io.hypervise.server.Tokens;
+import io.hypervise.server.testing.KeycloakTestResource;
+import io.hypervise.server.testing.TemporaryDataDir;
+import io.hypervise.server.testing.Tokens;
 import io.hypervise.server.access.Caller;
 import io.hypervise.server.access.HvRole;
 import io.quarkus.narayana.jta.QuarkusTransaction;

@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.hypervise.server.api.InvalidRequestException;
-import io.hypervise.server.engine.HyperviseConfig;
+import io.hypervise.server.config.ServerConfig;
 import java.time.Duration;
 import java.time.Instant;
 import org.junit.jupiter.api.Test;
@@ -14,7 +14,7 @@ class CounterRangeTest {
 
     private static final Instant NOW = Instant.parse("2026-11-29T12:00:00Z");
     private static final Duration PERIOD = Duration.ofSeconds(5);
-    private static final HyperviseConfig.Counters.Retention KEEP = new HyperviseConfig.Counters.Retention() {
+    private static final ServerConfig.Counters.Retention KEEP = new ServerConfig.Counters.Retention() {
         public Duration samples() {
             return Duration.ofHours(24);
         }

@@ -3,7 +3,7 @@ package io.hypervise.server.database;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.hypervise.engine.storage.FileTrees;
-import io.hypervise.server.LeftoverProcesses;
+import io.hypervise.server.testing.LeftoverProcesses;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;

@@ -2,9 +2,9 @@ package io.hypervise.server.database;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.hypervise.server.LeftoverProcesses;
-import io.hypervise.server.PackagedServer;
-import io.hypervise.server.TemporaryDataDir;
+import io.hypervise.server.testing.LeftoverProcesses;
+import io.hypervise.server.testing.PackagedServer;
+import io.hypervise.server.testing.TemporaryDataDir;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

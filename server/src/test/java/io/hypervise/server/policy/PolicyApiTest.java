@@ -1,6 +1,6 @@
 package io.hypervise.server.policy;
 
-import static io.hypervise.server.Tokens.as;
+import static io.hypervise.server.testing.Tokens.as;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.hamcrest.Matchers.equalTo;
 import static org.hamcrest.Matchers.hasItem;
@@ -10,10 +10,10 @@ import static org.hamcrest.Matchers.startsWith;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import io.hypervise.engine.Engine;
-import io.hypervise.server.KeycloakTestResource;
-import io.hypervise.server.TemporaryDataDir;
-import io.hypervise.server.TestPolicies;
-import io.hypervise.server.Tokens;
+import io.hypervise.server.testing.KeycloakTestResource;
+import io.hypervise.server.testing.TemporaryDataDir;
+import io.hypervise.server.testing.TestPolicies;
+import io.hypervise.server.testing.Tokens;
 import io.hypervise.server.inventory.VmEntity;
 import io.quarkus.narayana.jta.QuarkusTransaction;
 import io.quarkus.test.common.WithTestResource;

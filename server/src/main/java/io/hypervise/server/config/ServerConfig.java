@@ -1,4 +1,4 @@
-package io.hypervise.server.engine;
+package io.hypervise.server.config;
 
 import io.hypervise.server.database.EmbeddedPostgres;
 import io.smallrye.config.ConfigMapping;
@@ -8,9 +8,14 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Optional;
 
-/** The server's settings for its engine. Defaults suit a laptop: everything under ./data. */
+/**
+ * Everything an operator sets for this server ({@code hypervise.*}): where it keeps its data, the engine's
+ * QEMU and timeouts, leases, counters, Keycloak and its own PostgreSQL. Defaults suit a laptop: everything
+ * under ./data. The engine never sees this type: {@link io.hypervise.server.engine.EngineLifecycle} turns
+ * the engine's part into the engine's own {@code EngineConfig}.
+ */
 @ConfigMapping(prefix = "hypervise")
-public interface HyperviseConfig {
+public interface ServerConfig {
 
     /** Where the host keeps its state and storage unless they are set one by one. */
     @WithDefault("data")

@@ -11,7 +11,7 @@ import jakarta.inject.Inject;
 
 /** The admin console's VM list, a page at a time, as the API lists VMs (same filters, same rules). */
 @RequestScoped
-class VmLists {
+class VmListAssembler {
 
     @Inject
     VmService vms;
@@ -23,17 +23,17 @@ class VmLists {
     RecentSamples recent;
 
     @Inject
-    VmPanes panes;
+    VmPaneAssembler panes;
 
-    VmList list(String name, String state, String page, String host) {
+    VmListPage list(String name, String state, String page, String host) {
         Caller caller = current.get();
         var found = vms.list(caller, VmQuery.parse(null, blankToNull(state), blankToNull(name), page, "25"));
         EffectivePolicy policy = panes.governing(caller);
         var rows = found.items().stream()
-                .map(vm -> new VmList.Row(vm, VmOffer.of(caller, vm, policy),
+                .map(vm -> new VmListPage.Row(vm, VmOffer.of(caller, vm, policy),
                         Utilization.of(recent.of(vm.id()), vm.vcpus()).orElse(null)))
                 .toList();
-        return new VmList(rows, found.page(), found.size(), found.total(), name, state, host, System.currentTimeMillis() / 1000);
+        return new VmListPage(rows, found.page(), found.size(), found.total(), name, state, host, System.currentTimeMillis() / 1000);
     }
 
     private static String blankToNull(String s) {

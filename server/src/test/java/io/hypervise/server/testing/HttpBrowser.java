@@ -1,4 +1,4 @@
-package io.hypervise.server;
+package io.hypervise.server.testing;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -20,7 +20,7 @@ import java.util.stream.Collectors;
  * java.net.CookieManager does not, so cookies are kept by hand, by name: Keycloak and the server are
  * both on 127.0.0.1, where cookies ignore the port.
  */
-final class HttpBrowser {
+public final class HttpBrowser {
 
     private static final Pattern LOGIN_FORM = Pattern.compile("action=\"([^\"]*login-actions/authenticate[^\"]*)\"");
 
@@ -30,28 +30,28 @@ final class HttpBrowser {
             .build();
     private final Map<String, String> cookies = new LinkedHashMap<>();
 
-    HttpBrowser() {
+    public HttpBrowser() {
     }
 
     /** A browser that sends these cookies, e.g. replaying a session that was signed out. */
-    HttpBrowser(Map<String, String> cookies) {
+    public HttpBrowser(Map<String, String> cookies) {
         this.cookies.putAll(cookies);
     }
 
     /** The cookies as they are now (a copy). */
-    Map<String, String> cookies() {
+    public Map<String, String> cookies() {
         return new LinkedHashMap<>(cookies);
     }
 
-    HttpResponse<String> get(URI uri) {
+    public HttpResponse<String> get(URI uri) {
         return send("GET", uri, HttpRequest.BodyPublishers.noBody(), null);
     }
 
-    HttpResponse<String> postForm(URI uri, Map<String, String> form) {
+    public HttpResponse<String> postForm(URI uri, Map<String, String> form) {
         return send("POST", uri, HttpRequest.BodyPublishers.ofString(Tokens.formEncode(form)), "application/x-www-form-urlencoded");
     }
 
-    HttpResponse<String> send(String method, URI uri, HttpRequest.BodyPublisher body, String contentType) {
+    public HttpResponse<String> send(String method, URI uri, HttpRequest.BodyPublisher body, String contentType) {
         HttpRequest.Builder request = HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(30)).method(method, body);
         if (contentType != null) {
             request.header("Content-Type", contentType);
@@ -87,7 +87,7 @@ final class HttpBrowser {
      * Keycloak's form, which is filled in, and the redirects are followed back to the server. Returns
      * the last answer (for a wrong password: Keycloak's form again, with its error).
      */
-    HttpResponse<String> signIn(String base, String user, String password) {
+    public HttpResponse<String> signIn(String base, String user, String password) {
         HttpResponse<String> response = get(URI.create(base + "/login"));
         boolean submitted = false;
         for (int hop = 0; hop < 20; hop++) {
@@ -105,7 +105,7 @@ final class HttpBrowser {
     }
 
     /** Where Keycloak's login page posts its form. */
-    static URI loginFormAction(String loginPage) {
+    public static URI loginFormAction(String loginPage) {
         Matcher action = LOGIN_FORM.matcher(loginPage);
         if (!action.find()) {
             throw new IllegalStateException("no login form in:\n" + loginPage);

@@ -1,4 +1,4 @@
-package io.hypervise.server;
+package io.hypervise.server.testing;
 
 import static org.assertj.core.api.Assertions.fail;
 
@@ -23,14 +23,14 @@ import org.openqa.selenium.chrome.ChromeOptions;
  * the browser tests do with it as a person would: sign in on Keycloak's form, wait for what they
  * expect to see, keep screenshots under target/screenshots to look at.
  */
-final class Browser {
+public final class Browser {
 
-    static final Path SCREENSHOTS = Path.of("target/screenshots");
+    public static final Path SCREENSHOTS = Path.of("target/screenshots");
 
     private Browser() {
     }
 
-    static ChromeDriver chromium(int width, int height) {
+    public static ChromeDriver chromium(int width, int height) {
         ChromeOptions options = new ChromeOptions();
         options.setBinary("/usr/bin/chromium");
         options.addArguments("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
@@ -44,7 +44,7 @@ final class Browser {
     }
 
     /** Keycloak's own login form, as a person fills it in; then waits to be back at {@code landing}. */
-    static void signIn(ChromeDriver browser, String user, String landing) {
+    public static void signIn(ChromeDriver browser, String user, String landing) {
         await(browser, "Keycloak's login form", Duration.ofSeconds(30), () -> !browser.findElements(By.id("username")).isEmpty());
         browser.findElement(By.id("username")).sendKeys(user);
         browser.findElement(By.id("password")).sendKeys(user);
@@ -53,12 +53,12 @@ final class Browser {
     }
 
     /** Forgets every session, the server's and Keycloak's: the next page asks who you are. */
-    static void signOut(ChromeDriver browser) {
+    public static void signOut(ChromeDriver browser) {
         browser.executeCdpCommand("Network.clearBrowserCookies", Map.of());
     }
 
     /** Saves what the browser shows now (the whole page) as target/screenshots/{name}. */
-    static Path screenshot(ChromeDriver browser, String name) {
+    public static Path screenshot(ChromeDriver browser, String name) {
         try {
             Files.createDirectories(SCREENSHOTS);
             Path file = SCREENSHOTS.resolve(name);
@@ -77,7 +77,7 @@ final class Browser {
      * with where. Empty when it finds nothing.
      */
     @SuppressWarnings("unchecked")
-    static List<String> accessibilityViolations(ChromeDriver browser) {
+    public static List<String> accessibilityViolations(ChromeDriver browser) {
         try {
             browser.executeScript(Files.readString(AXE));
         } catch (IOException e) {
@@ -95,7 +95,7 @@ final class Browser {
      * Waits for the condition, failing with what the browser shows if it does not come true in time. An
      * element that htmx replaced while the condition read it counts as not yet.
      */
-    static void await(ChromeDriver browser, String what, Duration timeout, BooleanSupplier condition) {
+    public static void await(ChromeDriver browser, String what, Duration timeout, BooleanSupplier condition) {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (!holds(condition)) {
             if (System.nanoTime() > deadline) {
@@ -108,7 +108,7 @@ final class Browser {
     }
 
     /** Reads the page, again if htmx replaced what was being read (a list refreshes every few seconds). */
-    static <T> T fresh(Supplier<T> read) {
+    public static <T> T fresh(Supplier<T> read) {
         for (int attempt = 0; ; attempt++) {
             try {
                 return read.get();
@@ -129,7 +129,7 @@ final class Browser {
         }
     }
 
-    static void sleep(long millis) {
+    public static void sleep(long millis) {
         try {
             Thread.sleep(millis);
         } catch (InterruptedException e) {

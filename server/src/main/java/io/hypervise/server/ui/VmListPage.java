@@ -6,7 +6,7 @@ import java.util.Arrays;
 import java.util.List;
 
 /** A page of the admin console's VM list, with the filters that chose it. */
-public record VmList(List<Row> rows, int page, int size, long total, String name, String state, String host, long stamp) {
+public record VmListPage(List<Row> rows, int page, int size, long total, String name, String state, String host, long stamp) {
 
     /** A VM in the list, what the caller may do to it (see its screen, for one), and what it uses now while it runs. */
     public record Row(VmView vm, VmOffer offer, Utilization use) {

@@ -1,4 +1,4 @@
-package io.hypervise.server;
+package io.hypervise.server.testing;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -18,7 +18,7 @@ import java.util.UUID;
  * creates): users made for one test, so that locking one out disturbs no other, and the sessions
  * Keycloak holds.
  */
-final class KeycloakAdmin {
+public final class KeycloakAdmin {
 
     private static final HttpClient HTTP = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -27,7 +27,7 @@ final class KeycloakAdmin {
     }
 
     /** A new user of the demo realm, with no role, whose password is its name. Returns the name. */
-    static String aThrowawayUser(String prefix) {
+    public static String aThrowawayUser(String prefix) {
         String name = prefix + "-" + UUID.randomUUID().toString().substring(0, 8);
         Map<String, Object> user = Map.of("username", name, "enabled", true, "email", name + "@hypervise.test",
                 "emailVerified", true, "firstName", "Throwaway", "lastName", "User",
@@ -39,13 +39,13 @@ final class KeycloakAdmin {
         return name;
     }
 
-    static String userId(String username) {
+    public static String userId(String username) {
         JsonNode users = json(send("GET", "/users?exact=true&username=" + username, null));
         return users.path(0).path("id").asText();
     }
 
     /** The ids of the user's sessions that signed in to the server's pages (client hypervise-web). */
-    static List<String> webSessions(String username) {
+    public static List<String> webSessions(String username) {
         JsonNode sessions = json(send("GET", "/users/" + userId(username) + "/sessions", null));
         return java.util.stream.StreamSupport.stream(sessions.spliterator(), false)
                 .filter(s -> s.path("clients").toString().contains(KeycloakTestResource.WEB_CLIENT_ID))

@@ -1,4 +1,4 @@
-package io.hypervise.server;
+package io.hypervise.server.testing;
 
 import static org.assertj.core.api.Assertions.assertThat;
 

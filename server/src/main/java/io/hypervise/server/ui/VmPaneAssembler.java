@@ -13,7 +13,7 @@ import jakarta.inject.Inject;
 
 /** One VM as the caller may see and handle it: the actions pane and the VM's own page show this. */
 @RequestScoped
-class VmPanes {
+class VmPaneAssembler {
 
     @Inject
     CurrentCaller current;

@@ -1,4 +1,4 @@
-package io.hypervise.server;
+package io.hypervise.server.testing;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;

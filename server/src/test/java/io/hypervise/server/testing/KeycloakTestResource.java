@@ -1,4 +1,4 @@
-package io.hypervise.server;
+package io.hypervise.server.testing;
 
 import io.hypervise.engine.storage.FileTrees;
 import io.hypervise.server.database.EmbeddedPostgres;

@@ -1,4 +1,4 @@
-package io.hypervise.server;
+package io.hypervise.server.testing;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -74,7 +74,7 @@ public final class Tokens {
     }
 
     /** POSTs a form and reads the JSON answer. */
-    static Grant post(URI uri, Map<String, String> form) {
+    public static Grant post(URI uri, Map<String, String> form) {
         HttpRequest request = HttpRequest.newBuilder(uri)
                 .timeout(Duration.ofSeconds(30))
                 .header("Content-Type", "application/x-www-form-urlencoded")
@@ -91,7 +91,7 @@ public final class Tokens {
         }
     }
 
-    static String formEncode(Map<String, String> form) {
+    public static String formEncode(Map<String, String> form) {
         return form.entrySet().stream()
                 .map(e -> URLEncoder.encode(e.getKey(), StandardCharsets.UTF_8) + "="
                         + URLEncoder.encode(e.getValue(), StandardCharsets.UTF_8))
