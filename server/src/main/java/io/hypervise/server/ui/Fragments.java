@@ -238,7 +238,7 @@ public class Fragments {
         try {
             until = LocalDateTime.parse(expiresAt == null ? "" : expiresAt.trim()).toInstant(ZoneOffset.UTC);
         } catch (DateTimeParseException e) {
-            throw new InvalidRequestException("VM definition", List.of(new FieldError("expiresAt",
+            throw new InvalidRequestException("lease", List.of(new FieldError("expiresAt",
                     "must be a date and time such as 2026-12-31T18:00; got '" + expiresAt + "'")));
         }
         VmView vm = vms.extendLease(current.get(), id, until);
