@@ -31,8 +31,8 @@ public class VmAccess {
     @Inject
     AuditLog audit;
 
-    /** A VM the caller may reach, with the decision (for the console: whether only to watch). */
-    public record Granted(VmEntity vm, VmDecision decision) {
+    /** The VM (null for an id no VM has) and the decision on it (for the console: whether only to watch). */
+    public record Checked(VmEntity vm, VmDecision decision) {
     }
 
     /** The VM, if the caller may do the operation on it; otherwise the refusal, audited and thrown (404 or 403). */
@@ -45,8 +45,8 @@ public class VmAccess {
      * {@code asked}, what the caller asked for) and thrown: {@link VmNotFoundException} for a VM that is
      * not there or not theirs to see, 403 naming the role or policy that is missing.
      */
-    public Granted check(Caller caller, String id, VmOperation operation, Object asked) {
-        Granted granted = decide(caller, id, operation, asked);
+    public Checked check(Caller caller, String id, VmOperation operation, Object asked) {
+        Checked granted = decide(caller, id, operation, asked);
         VmDecision decision = granted.decision();
         return switch (decision.verdict()) {
             case ALLOWED -> granted;
@@ -61,10 +61,10 @@ public class VmAccess {
      * id no VM has). A refusal of a VM that exists is recorded as a denial of the operation, even where
      * it is answered as if the VM did not exist.
      */
-    public Granted decide(Caller caller, String id, VmOperation operation, Object asked) {
+    public Checked decide(Caller caller, String id, VmOperation operation, Object asked) {
         VmEntity vm = vms.find(id).orElse(null);
         if (vm == null) {
-            return new Granted(null, VmDecision.notFound(new VmNotFoundException(id).getMessage()));
+            return new Checked(null, VmDecision.notFound(new VmNotFoundException(id).getMessage()));
         }
         // The policy is read only where it can change the answer: reading a VM asks none.
         boolean governed = operation.policyAction() != null && caller.reach(operation.permission()) == Reach.OWN;
@@ -72,7 +72,7 @@ public class VmAccess {
         if (!decision.allowed()) {
             audit.recordDenial(caller, operation.auditName(), AuditLog.vm(id), asked, decision.reason());
         }
-        return new Granted(vm, decision);
+        return new Checked(vm, decision);
     }
 
     /** The caller's effective policy where policies govern anything they do with VMs, else null. */

@@ -5,6 +5,7 @@ import io.hypervise.server.policy.PolicyCheck;
 import io.hypervise.server.policy.SelfServiceAction;
 import io.hypervise.server.vm.VmOperation;
 import java.time.Instant;
+import java.util.Optional;
 
 /**
  * Who may do what to a VM, in one place: the API, the pages, the console and the thumbnails all ask
@@ -103,6 +104,14 @@ public final class VmAccessRule {
 
     private static boolean mayWatch(EffectivePolicy policy) {
         return policy.allows(SelfServiceAction.CONSOLE_VIEW_ONLY) || policy.allows(SelfServiceAction.CONSOLE);
+    }
+
+    /**
+     * The owner a list of VMs is narrowed to for this caller: this rule's first step (a VM the caller
+     * may not read does not exist for them) as a filter; empty where the caller reads every VM.
+     */
+    public static Optional<String> onlyOwnedBy(Caller caller) {
+        return caller.reach(Permission.VM_READ) == Reach.OWN ? Optional.of(caller.username()) : Optional.empty();
     }
 
     /** Whether policies limit what the caller does with the permission: they govern self-service users. */

@@ -1,7 +1,6 @@
 package io.hypervise.server.console;
 
 import io.hypervise.engine.Engine;
-import io.hypervise.engine.display.VmDisplay;
 import io.hypervise.engine.vm.VmNotFoundException;
 import io.hypervise.server.access.Caller;
 import io.hypervise.server.access.VmAccess;
@@ -32,10 +31,11 @@ public class ConsoleAuthorizer {
 
     /** The grant for a console session: who, and how, on a VM whose display is there now (else 409). */
     public ConsoleGrant authorize(Caller caller, String vmId, boolean viewOnlyAsked) {
-        ConsoleGrant grant = decide(caller, vmId, viewOnlyAsked);
+        VmAccess.Checked checked = check(caller, vmId, viewOnlyAsked);
+        ConsoleGrant grant = grant(caller, vmId, viewOnlyAsked, checked.decision());
         if (!grant.display().isAvailable()) {
             // Not a refusal of the caller: the VM is off (or starting); the page retries.
-            VmEntity vm = access.require(caller, vmId, VmOperation.READ);
+            VmEntity vm = checked.vm();
             throw new ConsoleRefusal(409, "VM '" + vm.name + "' has no display now: it is " + vm.state);
         }
         return grant;
@@ -43,20 +43,29 @@ public class ConsoleAuthorizer {
 
     /** Whether, and how, the caller may have the VM's console, whatever the VM's state. */
     public ConsoleGrant decide(Caller caller, String vmId, boolean viewOnlyAsked) {
+        return grant(caller, vmId, viewOnlyAsked, check(caller, vmId, viewOnlyAsked).decision());
+    }
+
+    /** The VM and the decision on its console; a refusal (audited) is thrown as the handshake answers it. */
+    private VmAccess.Checked check(Caller caller, String vmId, boolean viewOnlyAsked) {
         Map<String, Object> asked = Map.of("viewOnly", viewOnlyAsked);
         if (caller.username().equals(Caller.ANONYMOUS)) {
             String reason = "sign in first: open the console page, which signs you in with Keycloak";
             audit.recordDenial(caller, VmOperation.CONSOLE.auditName(), AuditLog.vm(vmId), asked, reason);
             throw new ConsoleRefusal(401, reason);
         }
-        VmDecision decision = access.decide(caller, vmId, VmOperation.CONSOLE, asked).decision();
+        VmAccess.Checked checked = access.decide(caller, vmId, VmOperation.CONSOLE, asked);
+        VmDecision decision = checked.decision();
         switch (decision.verdict()) {
             case ALLOWED -> {
             }
             case NOT_FOUND -> throw new ConsoleRefusal(404, new VmNotFoundException(vmId).getMessage());
             case FORBIDDEN, REFUSED_BY_POLICY -> throw new ConsoleRefusal(403, decision.reason());
         }
-        VmDisplay display = engine.vms().display(vmId);
-        return new ConsoleGrant(caller, vmId, display, viewOnlyAsked || decision.watchOnly());
+        return checked;
+    }
+
+    private ConsoleGrant grant(Caller caller, String vmId, boolean viewOnlyAsked, VmDecision decision) {
+        return new ConsoleGrant(caller, vmId, engine.vms().display(vmId), viewOnlyAsked || decision.watchOnly());
     }
 }

@@ -8,7 +8,6 @@ import io.hypervise.server.counters.CounterRange;
 import io.hypervise.server.counters.CounterSeriesView;
 import io.hypervise.server.inventory.HostEntity;
 import io.hypervise.server.inventory.LocalHost;
-import io.quarkus.narayana.jta.QuarkusTransaction;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import jakarta.transaction.Transactional;
@@ -50,7 +49,7 @@ public class Hosts {
 
     /** The host's utilization counters over the range. */
     public CounterSeriesView metrics(String id, CounterRange range) {
-        QuarkusTransaction.requiringNew().run(() -> known(id));
+        known(id);
         return counters.host(id, range);
     }
 

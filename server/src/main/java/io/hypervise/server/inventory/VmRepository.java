@@ -1,7 +1,6 @@
 package io.hypervise.server.inventory;
 
 import io.hypervise.engine.vm.VmState;
-import io.quarkus.narayana.jta.QuarkusTransaction;
 import io.quarkus.panache.common.Page;
 import io.quarkus.panache.common.Sort;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -16,7 +15,7 @@ import java.util.stream.Collectors;
 
 /**
  * Stores and loads the VMs' rows. Knows no rules: who may see what, and what a change means, is the
- * VM service's. Each method is its own transaction unless the caller's is open.
+ * VM service's. Each method joins the caller's transaction, or is one of its own where there is none.
  */
 @ApplicationScoped
 public class VmRepository {
@@ -83,21 +82,23 @@ public class VmRepository {
         VmEntity.flush();
     }
 
-    /** Marks what is under way for the VM (null: nothing), in a transaction of its own. */
+    /** Marks what is under way for the VM (null: nothing): in the caller's transaction, or committed now. */
+    @Transactional
     public void markPending(String id, VmEntity.Pending pending) {
-        QuarkusTransaction.requiringNew().run(() -> VmEntity.update("pending = ?1 where id = ?2", pending, id));
+        VmEntity.update("pending = ?1 where id = ?2", pending, id);
     }
 
-    /** Removes the VM's row with its disks and adapters, in a transaction of its own. */
+    /** Removes the VM's row with its disks and adapters: in the caller's transaction, or committed now. */
+    @Transactional
     public void remove(String id) {
-        QuarkusTransaction.requiringNew().run(() -> VmEntity.deleteById(id));
+        VmEntity.deleteById(id);
     }
 
-    /** Records the state the engine reports, in a transaction of its own. */
+    /** Records the state the engine reports: in the caller's transaction, or committed now. */
+    @Transactional
     public void recordState(String id, VmState state, String reason, Instant since) {
-        QuarkusTransaction.requiringNew().run(() -> VmEntity.update(
-                "state = ?1, stateReason = ?2, stateSince = ?3, updatedAt = ?4 where id = ?5",
-                state, VmEntity.reason(reason), since, Instant.now(), id));
+        VmEntity.update("state = ?1, stateReason = ?2, stateSince = ?3, updatedAt = ?4 where id = ?5",
+                state, VmEntity.reason(reason), since, Instant.now(), id);
     }
 
     private static boolean wellFormed(String id) {

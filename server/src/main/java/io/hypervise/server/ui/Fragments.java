@@ -147,7 +147,7 @@ public class Fragments {
         Caller caller = current.get();
         return changed(switch (vms.act(caller, id, operation)) {
             case VmService.Done done -> "'" + done.vm().name() + "' is " + done.vm().state();
-            case VmService.Started started -> operation.startedMessage(vms.get(caller, id).name());
+            case VmService.Started started -> operation.startedMessage(started.vmName());
         });
     }
 

@@ -13,8 +13,8 @@ import io.hypervise.server.api.FieldError;
 import io.hypervise.server.access.Caller;
 import io.hypervise.server.api.InvalidRequestException;
 import io.hypervise.server.access.Permission;
-import io.hypervise.server.access.Reach;
 import io.hypervise.server.access.VmAccess;
+import io.hypervise.server.access.VmAccessRule;
 import io.hypervise.server.audit.AuditLog;
 import io.hypervise.server.audit.AuditOutcome;
 import io.hypervise.server.console.Thumbnails;
@@ -99,13 +99,12 @@ public class VmService {
     public record Done(VmView vm) implements Outcome {
     }
 
-    public record Started(JobView job) implements Outcome {
+    public record Started(JobView job, String vmName) implements Outcome {
     }
 
     /** A page of the VMs the caller may see, filtered. */
     public PageOf<VmView> list(Caller caller, VmQuery query) {
-        Optional<String> onlyOwn = caller.reach(Permission.VM_READ) == Reach.OWN ? Optional.of(caller.username()) : Optional.empty();
-        var found = vms.page(onlyOwn, query.filter(), query.page(), query.size());
+        var found = vms.page(VmAccessRule.onlyOwnedBy(caller), query.filter(), query.page(), query.size());
         return new PageOf<>(found.items().stream().map(this::view).toList(), query.page(), query.size(), found.total());
     }
 
@@ -209,14 +208,14 @@ public class VmService {
      */
     @Transactional
     public VmView reconfigure(Caller caller, String id, VmSettings settings) {
-        VmEntity found = access.require(caller, id, VmOperation.RECONFIGURE);
-        requireActionable(found);
-        VmEntity vm = VmEntity.findById(found.id);
+        // Loaded in this transaction: the row is managed, so the settings applied below are written at commit.
+        VmEntity vm = access.require(caller, id, VmOperation.RECONFIGURE);
+        requireActionable(vm);
         VmDefinition before = engine.vms().status(vm.id).definition();
         VmDefinition after = settings.applyTo(before);
         Map<String, Object> changes = settings.changes(before, after);
         if (changes.isEmpty()) {
-            return view(vm.loaded());
+            return view(vm);
         }
         String action = VmOperation.RECONFIGURE.auditName();
         boolean grows = after.vcpus() > before.vcpus() || after.memoryMib() > before.memoryMib();
@@ -249,7 +248,7 @@ public class VmService {
             throw e;
         }
         LOG.infof("VM '%s' (%s) reconfigured by %s: %s", vm.name, vm.id, caller.username(), changes);
-        return view(vm.loaded());
+        return view(vm);
     }
 
     private void apply(String id, boolean renameOnly, VmDefinition definition) {
@@ -273,7 +272,7 @@ public class VmService {
             VmEntity vm = access.require(caller, id, VmOperation.DELETE);
             requireActionable(vm);
             engine.vms().find(id).ifPresent(status -> VmStateMachine.check(VmOperation.DELETE.engineAction(), status.state(), vm.name));
-            VmEntity.update("pending = ?1 where id = ?2", VmEntity.Pending.DELETING, id);
+            vms.markPending(id, VmEntity.Pending.DELETING);
             audit.record(caller, action, target, Map.of("name", vm.name), AuditOutcome.REQUESTED, null);
             return vm.name;
         });
@@ -342,7 +341,7 @@ public class VmService {
         if (operation.runsAsJob()) {
             JobView job = jobs.submit(operation, id, caller.username(),
                     () -> perform(operation, id), error -> audit.recordOutcome(caller, action, target, null, error));
-            return new Started(job);
+            return new Started(job, vm.name);
         }
         try {
             perform(operation, id);
