@@ -6,13 +6,13 @@ import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 
 /** Reads a bounded run of an image's bytes; a file that ends sooner gives fewer. */
-final class ImageBytes {
+public final class ImageBytes {
 
     private ImageBytes() {
     }
 
     /** Up to {@code length} bytes from {@code position}, big-endian as every image format here is. */
-    static ByteBuffer read(FileChannel file, long position, int length) throws IOException {
+    public static ByteBuffer read(FileChannel file, long position, int length) throws IOException {
         long available = Math.max(0, file.size() - position);
         ByteBuffer buffer = ByteBuffer.allocate((int) Math.min(length, available)).order(ByteOrder.BIG_ENDIAN);
         while (buffer.hasRemaining() && file.read(buffer, position + buffer.position()) > 0) {

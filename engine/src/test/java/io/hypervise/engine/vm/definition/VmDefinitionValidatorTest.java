@@ -54,8 +54,9 @@ class VmDefinitionValidatorTest {
     }
 
     private static byte[] vhdFooter(int diskType) {
-        return ByteBuffer.allocate(VhdFooter.FOOTER_SIZE).put("conectix".getBytes(StandardCharsets.US_ASCII))
-                .putInt(60, diskType).array();
+        ByteBuffer footer = ByteBuffer.allocate(VhdFooter.FOOTER_SIZE).put("conectix".getBytes(StandardCharsets.US_ASCII))
+                .putInt(60, diskType);
+        return footer.putInt(64, VhdFooter.checksum(footer, 64)).array();
     }
 
     private Definitions valid() {
