@@ -65,7 +65,8 @@ public final class Engine implements AutoCloseable {
             DiskImages images = new DiskImages(storage, qemuImg(qemu));
             VirtualSwitches switches = VirtualSwitches.probe();
             Vms vms = new Vms(config.settings(), host.hostname(), storage,
-                    new QemuCommandLine(qemu, host.accelerator()), images, switches, Clock.systemUTC());
+                    new QemuCommandLine(qemu, host.accelerator(), host.uefiFirmware()), host.uefiFirmware(), images,
+                    switches, Clock.systemUTC());
             vms.recover();
             return new Engine(host, storage, vms, images, switches, lock);
         } catch (IOException | RuntimeException e) {

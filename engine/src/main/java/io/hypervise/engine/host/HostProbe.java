@@ -11,7 +11,7 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * Reads the host's capabilities from /proc, /dev/kvm and the QEMU binary.
+ * Reads the host's capabilities from /proc, /dev/kvm, the QEMU binary and the UEFI firmware's folder.
  *
  * <p>KVM is chosen only where /dev/kvm opens <em>and</em> the CPU advertises vmx or svm: some hosts
  * (nested sandboxes) expose a /dev/kvm that cannot run an unmodified guest kernel at useful speed.
@@ -22,14 +22,20 @@ public final class HostProbe {
 
     private final Path procDir;
     private final Path kvmDevice;
+    private final Path firmwareDir;
 
     public HostProbe() {
-        this(Path.of("/proc"), Path.of("/dev/kvm"));
+        this(Path.of("/proc"), Path.of("/dev/kvm"), UefiFirmware.DEBIAN_DIR);
     }
 
     HostProbe(Path procDir, Path kvmDevice) {
+        this(procDir, kvmDevice, UefiFirmware.DEBIAN_DIR);
+    }
+
+    HostProbe(Path procDir, Path kvmDevice, Path firmwareDir) {
         this.procDir = procDir;
         this.kvmDevice = kvmDevice;
+        this.firmwareDir = firmwareDir;
     }
 
     public HostCapabilities probe(Path qemuBinary, AcceleratorChoice choice) {
@@ -47,7 +53,8 @@ public final class HostProbe {
                 cpuModel(cpuinfo),
                 memoryBytes(read(procDir.resolve("meminfo"))),
                 qemuBinary,
-                qemuVersion(qemuBinary));
+                qemuVersion(qemuBinary),
+                UefiFirmware.find(firmwareDir));
     }
 
     /** The host's load now, read from /proc and the file system holding {@code storage}. */

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.datatype.jsr310.JavaTimeModule;
+import io.hypervise.engine.host.UefiFirmware;
 import io.hypervise.engine.storage.FileTrees;
 import io.hypervise.engine.vm.definition.VmDefinition;
 import io.hypervise.engine.vm.worker.VmFiles;
@@ -20,8 +21,8 @@ import java.util.Optional;
 import java.util.stream.Stream;
 
 /**
- * The engine's state on disk: one folder per VM holding its definition, its worker's record and its
- * saved state. Every file is written to a temporary name and renamed, so a crash leaves either the
+ * The engine's state on disk: one folder per VM holding its definition, its worker's record, its
+ * saved state and, for a UEFI VM, its firmware's variables. Every file is written to a temporary name and renamed, so a crash leaves either the
  * old or the new version, never half of one.
  */
 final class VmStore {
@@ -71,6 +72,19 @@ final class VmStore {
 
     Optional<VmDefinition> readDefinition(VmFiles files) {
         return read(files.definition(), VmDefinition.class);
+    }
+
+    /** Gives the VM its own copy of the UEFI variable store, unless it has one: never a file VMs share. */
+    void ensureUefiVariables(VmFiles files, UefiFirmware firmware) {
+        if (Files.isRegularFile(files.uefiVariables())) {
+            return;
+        }
+        try {
+            firmware.copyVariablesTo(files.uefiVariables());
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot copy the UEFI variables " + firmware.variablesTemplate() + " to "
+                    + files.uefiVariables(), e);
+        }
     }
 
     void writeWorker(VmFiles files, WorkerRecord record) {

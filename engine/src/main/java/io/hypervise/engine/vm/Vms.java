@@ -3,12 +3,14 @@ package io.hypervise.engine.vm;
 import io.hypervise.engine.EngineSettings;
 import io.hypervise.engine.display.VmDisplay;
 import io.hypervise.engine.network.VirtualSwitches;
+import io.hypervise.engine.host.UefiFirmware;
 import io.hypervise.engine.qmp.QemuMonitor;
 import io.hypervise.engine.qmp.QmpException;
 import io.hypervise.engine.storage.DiskImages;
 import io.hypervise.engine.storage.StorageRoot;
 import io.hypervise.engine.vm.definition.BootSource;
 import io.hypervise.engine.vm.definition.Disk;
+import io.hypervise.engine.vm.definition.Firmware;
 import io.hypervise.engine.vm.definition.InvalidVmDefinitionException;
 import io.hypervise.engine.vm.definition.Violation;
 import io.hypervise.engine.vm.definition.VmDefinition;
@@ -59,20 +61,26 @@ public final class Vms implements AutoCloseable {
     private final WorkerSupervisor supervisor;
     private final SavedStates savedStates;
     private final DiskImages images;
+    private final Optional<UefiFirmware> uefi;
     private final Map<String, ManagedVm> vms = new ConcurrentHashMap<>();
     private final List<Consumer<VmEvent>> listeners = new CopyOnWriteArrayList<>();
 
-    /** @param hostname the host's name, for the log lines an operator of many hosts reads */
+    /**
+     * @param hostname the host's name, for the log lines an operator of many hosts reads
+     * @param uefi     the host's UEFI firmware, if it has one; UEFI VMs are refused without it
+     */
     public Vms(EngineSettings settings, String hostname, StorageRoot storage, QemuCommandLine commandLine,
-            DiskImages images, VirtualSwitches switches, Clock clock) {
+            Optional<UefiFirmware> uefi, DiskImages images, VirtualSwitches switches, Clock clock) {
         this.settings = settings;
         this.hostname = hostname;
         this.images = images;
         this.storage = storage;
-        this.validator = new VmDefinitionValidator(storage);
+        this.uefi = uefi;
+        this.validator = new VmDefinitionValidator(storage, uefi.isPresent());
         this.store = new VmStore(settings.stateDir());
         this.clock = clock;
-        this.supervisor = new WorkerSupervisor(settings, commandLine, validator, store, this::resolve, switches, clock);
+        this.supervisor = new WorkerSupervisor(settings, commandLine, validator, uefi, store, this::resolve, switches,
+                clock);
         this.savedStates = new SavedStates(settings, supervisor, store, clock);
     }
 
@@ -109,6 +117,9 @@ public final class Vms implements AutoCloseable {
         }
         try {
             store.create(vm.files());
+            if (def.firmware() == Firmware.UEFI) {
+                store.ensureUefiVariables(vm.files(), uefi.orElseThrow());
+            }
             store.writeDefinition(vm.files(), def);
             store.writeState(vm.files(), new StateRecord(vm.state(), vm.since()));
         } catch (IOException | UncheckedIOException e) {
@@ -139,7 +150,8 @@ public final class Vms implements AutoCloseable {
                     : new Disk(resolve(disk.path()), disk.format(), disk.readOnly()));
         }
         return new VmDefinition(definition.id(), definition.name(), definition.vcpus(), definition.memoryMib(),
-                definition.profile(), disks, definition.nics(), absolute(definition.boot()), definition.display());
+                definition.profile(), disks, definition.nics(), absolute(definition.boot()), definition.display(),
+                definition.firmware());
     }
 
     /**
@@ -223,7 +235,7 @@ public final class Vms implements AutoCloseable {
         try {
             VmDefinition d = vm.definition();
             VmDefinition renamed = new VmDefinition(d.id(), name, d.vcpus(), d.memoryMib(), d.profile(), d.disks(),
-                    d.nics(), d.boot(), d.display());
+                    d.nics(), d.boot(), d.display(), d.firmware());
             List<Violation> violations = validator.violations(renamed).stream()
                     .filter(v -> v.field().equals("name")).toList();
             if (!violations.isEmpty()) {
@@ -506,7 +518,7 @@ public final class Vms implements AutoCloseable {
                 .map(d -> new Disk(resolve(d.path()), d.format(), d.readOnly()))
                 .toList();
         return new VmDefinition(def.id(), def.name(), def.vcpus(), def.memoryMib(), def.profile(), disks,
-                def.nics(), absolute(def.boot()), def.display());
+                def.nics(), absolute(def.boot()), def.display(), def.firmware());
     }
 
     private BootSource absolute(BootSource boot) {

@@ -1,6 +1,7 @@
 package io.hypervise.engine.vm;
 
 import io.hypervise.engine.EngineSettings;
+import io.hypervise.engine.host.UefiFirmware;
 import io.hypervise.engine.network.NetworkException;
 import io.hypervise.engine.network.VirtualSwitches;
 import io.hypervise.engine.qmp.QemuMonitor;
@@ -8,6 +9,7 @@ import io.hypervise.engine.qmp.QmpClosedException;
 import io.hypervise.engine.qmp.QmpEvent;
 import io.hypervise.engine.qmp.QmpException;
 import io.hypervise.engine.qmp.QmpListener;
+import io.hypervise.engine.vm.definition.Firmware;
 import io.hypervise.engine.vm.definition.InvalidVmDefinitionException;
 import io.hypervise.engine.vm.definition.Nic;
 import io.hypervise.engine.vm.definition.VmDefinitionValidator;
@@ -39,6 +41,7 @@ final class WorkerSupervisor {
     private final EngineSettings settings;
     private final QemuCommandLine commandLine;
     private final VmDefinitionValidator validator;
+    private final Optional<UefiFirmware> uefi;
     private final VmStore store;
     private final UnaryOperator<Path> resolve;
     private final VirtualSwitches switches;
@@ -46,10 +49,12 @@ final class WorkerSupervisor {
     private volatile boolean closed;
 
     WorkerSupervisor(EngineSettings settings, QemuCommandLine commandLine, VmDefinitionValidator validator,
-            VmStore store, UnaryOperator<Path> resolve, VirtualSwitches switches, Clock clock) {
+            Optional<UefiFirmware> uefi, VmStore store, UnaryOperator<Path> resolve, VirtualSwitches switches,
+            Clock clock) {
         this.settings = settings;
         this.commandLine = commandLine;
         this.validator = validator;
+        this.uefi = uefi;
         this.store = store;
         this.resolve = resolve;
         this.switches = switches;
@@ -64,6 +69,15 @@ final class WorkerSupervisor {
         } catch (InvalidVmDefinitionException e) {
             vm.transition(fallback, "cannot start: " + e.getMessage());
             throw e;
+        }
+        if (vm.definition().firmware() == Firmware.UEFI) {
+            // A VM defined with BIOS and changed to UEFI gets its variables now (the validator saw the firmware).
+            try {
+                store.ensureUefiVariables(vm.files(), uefi.orElseThrow());
+            } catch (UncheckedIOException e) {
+                vm.transition(fallback, "cannot start: " + e.getMessage());
+                throw new VmOperationException("cannot start VM '" + vm.name() + "': " + e.getMessage(), e);
+            }
         }
         List<String> argv = commandLine.build(vm.definition(), vm.files(), resolve, incoming);
         plugIn(vm, fallback);

@@ -51,6 +51,21 @@ public final class SerialConsole {
         }
     }
 
+    /**
+     * Waits until the text appears anywhere in the log, even mid-line: GRUB writes terminal escapes before
+     * its first line.
+     */
+    public void awaitText(String text, Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (!text().contains(text)) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("the guest did not print '" + text + "' within " + timeout.toSeconds()
+                        + " s; serial log ends with:\n" + tail(20));
+            }
+            sleep(100);
+        }
+    }
+
     /** The last counter value the guest printed. */
     public OptionalLong lastCounter() {
         Matcher m = COUNTER.matcher(text());

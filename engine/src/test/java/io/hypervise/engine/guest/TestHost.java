@@ -4,6 +4,7 @@ import io.hypervise.engine.Engine;
 import io.hypervise.engine.EngineConfig;
 import io.hypervise.engine.network.VirtualSwitches;
 import io.hypervise.engine.storage.FileTrees;
+import io.hypervise.engine.template.BootCheckIso;
 import io.hypervise.engine.template.TinyLinuxTemplate;
 import io.hypervise.engine.vm.definition.Definitions;
 import io.hypervise.engine.vm.definition.BootSource;
@@ -81,6 +82,12 @@ public final class TestHost implements AutoCloseable {
     public Definitions tinyLinux(String id, String switches) {
         return Definitions.aVm(new BootSource.Kernel(kernel, initramfs, commandLine + " " + switches)).withId(id)
                 .withName(id);
+    }
+
+    /** The boot-check ISO (built once into the cache), in this host's library where VMs may open it. */
+    public Path bootCheckIso() throws IOException {
+        Path library = Files.createDirectories(storageRoot.resolve("library"));
+        return copyOnce(BootCheckIso.ensure(CACHE.resolve("iso")), library.resolve("boot-check.iso"));
     }
 
     /** Creates an empty disk image with qemu-img. */

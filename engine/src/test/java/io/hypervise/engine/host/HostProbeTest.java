@@ -53,6 +53,23 @@ class HostProbeTest {
     }
 
     @Test
+    void uefiFirmwareIsReportedOnlyWithCodeAndVariablesOfOneSize() throws IOException {
+        Path proc = Files.createDirectories(tmp.resolve("proc3"));
+        Files.writeString(proc.resolve("cpuinfo"), "flags\t\t: fpu\n");
+        Path ovmf = Files.createDirectories(tmp.resolve("OVMF"));
+        HostProbe probe = new HostProbe(proc, tmp.resolve("kvm"), ovmf);
+        Files.writeString(ovmf.resolve("OVMF_CODE_4M.fd"), "code");
+        Files.writeString(ovmf.resolve("OVMF_VARS.fd"), "2 MiB vars");
+        assertThat(probe.probe(tmp.resolve("no-qemu"), AcceleratorChoice.AUTO).uefiAvailable())
+                .as("4 MiB code with 2 MiB variables").isFalse();
+
+        Files.writeString(ovmf.resolve("OVMF_VARS_4M.fd"), "vars");
+        HostCapabilities caps = probe.probe(tmp.resolve("no-qemu"), AcceleratorChoice.AUTO);
+        assertThat(caps.uefiFirmware()).contains(
+                new UefiFirmware(ovmf.resolve("OVMF_CODE_4M.fd"), ovmf.resolve("OVMF_VARS_4M.fd")));
+    }
+
+    @Test
     void loadComesFromLoadavgMeminfoAndTheStorageFileSystem() throws IOException {
         Path proc = Files.createDirectories(tmp.resolve("proc2"));
         Files.writeString(proc.resolve("cpuinfo"), "flags\t\t: fpu\n");

@@ -7,7 +7,10 @@ package io.hypervise.engine.vm.definition;
 public enum DeviceProfile {
     /** q35 machine; virtio disk, NIC, input and display. */
     ENLIGHTENED("q35"),
-    /** i440fx machine with BIOS; IDE disks, e1000 NIC, standard VGA, PS/2 keyboard and mouse. */
+    /**
+     * i440fx machine; IDE disks, e1000 NIC, standard VGA, PS/2 keyboard and mouse. Usually with BIOS, but
+     * UEFI is allowed (OVMF runs on i440fx): a UEFI-only installer without virtio drivers needs both.
+     */
     LEGACY("pc");
 
     private final String machineType;

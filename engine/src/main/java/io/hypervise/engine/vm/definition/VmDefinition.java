@@ -9,6 +9,7 @@ import java.util.List;
  * @param id         the engine's stable identifier: lower-case letters, digits and dashes
  * @param name       what people call the VM
  * @param memoryMib  guest RAM in MiB
+ * @param firmware   BIOS or UEFI; absent (a definition stored before VMs had a choice) means BIOS
  */
 public record VmDefinition(
         String id,
@@ -19,10 +20,18 @@ public record VmDefinition(
         List<Disk> disks,
         List<Nic> nics,
         BootSource boot,
-        Display display) {
+        Display display,
+        Firmware firmware) {
 
     public VmDefinition {
         disks = disks == null ? List.of() : List.copyOf(disks);
         nics = nics == null ? List.of() : List.copyOf(nics);
+        firmware = firmware == null ? Firmware.BIOS : firmware;
+    }
+
+    /** A BIOS VM, as every VM was before the firmware could be chosen. */
+    public VmDefinition(String id, String name, int vcpus, int memoryMib, DeviceProfile profile, List<Disk> disks,
+            List<Nic> nics, BootSource boot, Display display) {
+        this(id, name, vcpus, memoryMib, profile, disks, nics, boot, display, Firmware.BIOS);
     }
 }

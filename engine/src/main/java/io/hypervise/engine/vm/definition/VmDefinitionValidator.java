@@ -27,9 +27,12 @@ public final class VmDefinitionValidator {
     private static final Pattern MAC = Pattern.compile("([0-9a-f]{2}:){5}[0-9a-f]{2}");
 
     private final StorageRoot storage;
+    private final boolean uefiAvailable;
 
-    public VmDefinitionValidator(StorageRoot storage) {
+    /** @param uefiAvailable whether the host has UEFI firmware for VMs (see {@code HostCapabilities}) */
+    public VmDefinitionValidator(StorageRoot storage, boolean uefiAvailable) {
         this.storage = storage;
+        this.uefiAvailable = uefiAvailable;
     }
 
     /** @throws InvalidVmDefinitionException naming every broken rule */
@@ -49,6 +52,10 @@ public final class VmDefinitionValidator {
         }
         if (def.display() == null) {
             v.add(new Violation("display", "is required: vnc or none"));
+        }
+        if (def.firmware() == Firmware.UEFI && !uefiAvailable) {
+            v.add(new Violation("firmware", "UEFI needs the OVMF firmware, which this host does not have"
+                    + " (Debian package ovmf); choose BIOS, or install it and restart the server"));
         }
         checkDisks(def, v);
         checkNics(def, v);

@@ -3,17 +3,20 @@ package io.hypervise.engine.vm.worker;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.hypervise.engine.host.Accelerator;
+import io.hypervise.engine.host.UefiFirmware;
 import io.hypervise.engine.network.VirtualSwitches;
 import io.hypervise.engine.vm.definition.BootSource;
 import io.hypervise.engine.vm.definition.DeviceProfile;
 import io.hypervise.engine.vm.definition.Disk;
 import io.hypervise.engine.vm.definition.DiskFormat;
 import io.hypervise.engine.vm.definition.Display;
+import io.hypervise.engine.vm.definition.Firmware;
 import io.hypervise.engine.vm.definition.Nic;
 import io.hypervise.engine.vm.definition.VmDefinition;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 import java.util.function.UnaryOperator;
 
 /**
@@ -28,12 +31,23 @@ public final class QemuCommandLine {
     /** QOM path /machine/peripheral/balloon0: where the counters read the guest's memory statistics. */
     public static final String BALLOON_ID = "balloon0";
 
+    /** The UEFI firmware's block nodes, which the machine maps as its two flash chips. */
+    public static final String FIRMWARE_CODE_NODE = "firmware-code";
+    public static final String FIRMWARE_VARS_NODE = "firmware-vars";
+
     private final Path qemuBinary;
     private final Accelerator accelerator;
+    private final Optional<UefiFirmware> uefi;
 
+    /** For a host without UEFI firmware: every VM boots with BIOS. */
     public QemuCommandLine(Path qemuBinary, Accelerator accelerator) {
+        this(qemuBinary, accelerator, Optional.empty());
+    }
+
+    public QemuCommandLine(Path qemuBinary, Accelerator accelerator, Optional<UefiFirmware> uefi) {
         this.qemuBinary = qemuBinary;
         this.accelerator = accelerator;
+        this.uefi = uefi;
     }
 
     /**
@@ -45,7 +59,8 @@ public final class QemuCommandLine {
         List<String> args = new ArrayList<>();
         args.add(qemuBinary.toString());
         args.addAll(List.of("-name", "guest=" + workerName(def.id()) + ",debug-threads=on"));
-        args.addAll(List.of("-machine", def.profile().machineType()));
+        args.addAll(List.of("-machine", machine(def)));
+        addFirmware(def, files, args);
         args.addAll(List.of("-accel", accelerator.qemuName()));
         args.addAll(List.of("-cpu", accelerator == Accelerator.KVM ? "host" : "max"));
         args.addAll(List.of("-smp", Integer.toString(def.vcpus())));
@@ -70,6 +85,24 @@ public final class QemuCommandLine {
     /** The name the worker carries on its command line; how a re-attaching engine recognises it. */
     public static String workerName(String vmId) {
         return "hypervise-" + vmId;
+    }
+
+    /** BIOS is QEMU's default; UEFI is OVMF in the machine's flash: code first, then the VM's variables. */
+    private static String machine(VmDefinition def) {
+        return def.firmware() == Firmware.UEFI
+                ? def.profile().machineType() + ",pflash0=" + FIRMWARE_CODE_NODE + ",pflash1=" + FIRMWARE_VARS_NODE
+                : def.profile().machineType();
+    }
+
+    /** The code is opened read-only; the variables are the VM's own copy, which OVMF writes. */
+    private void addFirmware(VmDefinition def, VmFiles files, List<String> args) {
+        if (def.firmware() != Firmware.UEFI) {
+            return;
+        }
+        UefiFirmware firmware = uefi.orElseThrow(() -> new IllegalStateException(
+                "VM " + def.id() + " boots with UEFI, but this host has no UEFI firmware"));
+        args.addAll(List.of("-blockdev", blockdev(FIRMWARE_CODE_NODE, DiskFormat.RAW, firmware.code(), true)));
+        args.addAll(List.of("-blockdev", blockdev(FIRMWARE_VARS_NODE, DiskFormat.RAW, files.uefiVariables(), false)));
     }
 
     private static void addDisplay(VmDefinition def, VmFiles files, List<String> args) {

@@ -33,6 +33,14 @@ public record VmFiles(Path dir) {
         return dir.resolve("worker.log");
     }
 
+    /**
+     * The VM's own copy of the UEFI firmware's variable store (boot entries, settings), made when a UEFI
+     * VM is defined or first started; kept across saves and restarts and deleted with the VM.
+     */
+    public Path uefiVariables() {
+        return dir.resolve("uefi-vars.fd");
+    }
+
     public Path savedState() {
         return dir.resolve("saved.state");
     }

@@ -15,6 +15,7 @@ public final class Definitions {
     private List<Nic> nics = List.of();
     private BootSource boot;
     private Display display = Display.VNC;
+    private Firmware firmware = Firmware.BIOS;
 
     private Definitions(BootSource boot) {
         this.boot = boot;
@@ -68,12 +69,17 @@ public final class Definitions {
         return this;
     }
 
+    public Definitions uefi() {
+        this.firmware = Firmware.UEFI;
+        return this;
+    }
+
     public Definitions bootingFrom(BootSource value) {
         this.boot = value;
         return this;
     }
 
     public VmDefinition build() {
-        return new VmDefinition(id, name, vcpus, memoryMib, profile, disks, nics, boot, display);
+        return new VmDefinition(id, name, vcpus, memoryMib, profile, disks, nics, boot, display, firmware);
     }
 }

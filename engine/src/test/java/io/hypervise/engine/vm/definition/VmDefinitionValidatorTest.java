@@ -28,7 +28,7 @@ class VmDefinitionValidatorTest {
     @BeforeEach
     void setUp() throws IOException {
         root = Files.createDirectories(tmp.resolve("storage"));
-        validator = new VmDefinitionValidator(new StorageRoot(root));
+        validator = new VmDefinitionValidator(new StorageRoot(root), true);
         kernel = Files.writeString(root.resolve("vmlinuz"), "k");
         disk = qcow2("disk.qcow2", null);
         Files.writeString(tmp.resolve("outside.img"), "secret");
@@ -188,6 +188,22 @@ class VmDefinitionValidatorTest {
         VmDefinition def = valid().legacy().withDisks(d, d, d, d, d).build();
         assertThat(validator.violations(def)).singleElement()
                 .satisfies(v -> assertThat(v.message()).contains("4 IDE slots"));
+    }
+
+    @Test
+    void uefiIsRefusedByItsFieldOnAHostWithoutUefiFirmware() throws IOException {
+        VmDefinitionValidator noUefi = new VmDefinitionValidator(new StorageRoot(root), false);
+        assertThat(noUefi.violations(valid().uefi().build())).singleElement().satisfies(v -> {
+            assertThat(v.field()).isEqualTo("firmware");
+            assertThat(v.message()).contains("OVMF").contains("choose BIOS");
+        });
+        assertThat(noUefi.violations(valid().build())).isEmpty();
+    }
+
+    @Test
+    void uefiIsAllowedWithEitherProfileWhereTheHostHasIt() {
+        assertThat(validator.violations(valid().uefi().build())).isEmpty();
+        assertThat(validator.violations(valid().legacy().uefi().build())).isEmpty();
     }
 
     @Test

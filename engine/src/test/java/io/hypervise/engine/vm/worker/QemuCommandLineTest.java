@@ -1,11 +1,14 @@
 package io.hypervise.engine.vm.worker;
 
 import static io.hypervise.engine.vm.definition.Definitions.aKernelVm;
+import static io.hypervise.engine.vm.definition.Definitions.aVm;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.hypervise.engine.host.Accelerator;
+import io.hypervise.engine.host.UefiFirmware;
 import io.hypervise.engine.network.VirtualSwitches;
+import io.hypervise.engine.vm.definition.BootSource;
 import io.hypervise.engine.vm.definition.Disk;
 import io.hypervise.engine.vm.definition.DiskFormat;
 import io.hypervise.engine.vm.definition.Display;
@@ -13,12 +16,15 @@ import io.hypervise.engine.vm.definition.Nic;
 import io.hypervise.engine.vm.definition.VmDefinition;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.Optional;
 import org.junit.jupiter.api.Test;
 
 class QemuCommandLineTest {
 
     private final QemuCommandLine tcg = new QemuCommandLine(Path.of("/usr/bin/qemu-system-x86_64"), Accelerator.TCG);
     private final VmFiles files = new VmFiles(Path.of("/state/vms/web-1"));
+    private static final UefiFirmware OVMF = new UefiFirmware(Path.of("/usr/share/OVMF/OVMF_CODE_4M.fd"),
+            Path.of("/usr/share/OVMF/OVMF_VARS_4M.fd"));
 
     @Test
     void anEnlightenedVmGetsVirtioDevicesAndStartsPaused() {
@@ -92,6 +98,42 @@ class QemuCommandLineTest {
                 .doesNotContain("virtio-tablet-pci")
                 .doesNotContain("virtio-balloon-pci,id=balloon0");
         assertThat(String.join(" ", args)).contains("\"driver\":\"vpc\"");
+    }
+
+    @Test
+    void aBiosVmHasNoFirmwareFlash() {
+        QemuCommandLine withUefi = new QemuCommandLine(Path.of("qemu"), Accelerator.TCG, Optional.of(OVMF));
+        List<String> args = withUefi.build(aKernelVm(Path.of("/s/k"), null, "").build(), files, p -> p, false);
+        assertThat(args).containsSequence("-machine", "q35");
+        assertThat(String.join(" ", args)).doesNotContain("pflash").doesNotContain("OVMF").doesNotContain("uefi-vars");
+    }
+
+    @Test
+    void aUefiVmRunsTheSharedCodeReadOnlyAndItsOwnVariables() {
+        QemuCommandLine withUefi = new QemuCommandLine(Path.of("qemu"), Accelerator.TCG, Optional.of(OVMF));
+        VmDefinition def = aVm(new BootSource.Iso(Path.of("/s/install.iso"))).uefi().build();
+        List<String> args = withUefi.build(def, files, p -> p, false);
+        assertThat(args).containsSequence("-machine", "q35,pflash0=firmware-code,pflash1=firmware-vars")
+                .containsSequence("-blockdev", "{\"node-name\":\"firmware-code\",\"driver\":\"raw\",\"read-only\":true,"
+                        + "\"file\":{\"driver\":\"file\",\"filename\":\"/usr/share/OVMF/OVMF_CODE_4M.fd\",\"read-only\":true}}")
+                .containsSequence("-blockdev", "{\"node-name\":\"firmware-vars\",\"driver\":\"raw\",\"read-only\":false,"
+                        + "\"file\":{\"driver\":\"file\",\"filename\":\"/state/vms/web-1/uefi-vars.fd\"}}")
+                .containsSequence("-device", "ide-cd,drive=cdrom0,bus=ide.0,bootindex=0");
+        assertThat(String.join(" ", args)).as("the template is never handed to a VM").doesNotContain("OVMF_VARS");
+    }
+
+    @Test
+    void aLegacyUefiVmMapsTheFlashOnTheI440fxMachine() {
+        QemuCommandLine withUefi = new QemuCommandLine(Path.of("qemu"), Accelerator.TCG, Optional.of(OVMF));
+        List<String> args = withUefi.build(aKernelVm(Path.of("/s/k"), null, "").legacy().uefi().build(), files,
+                p -> p, false);
+        assertThat(args).containsSequence("-machine", "pc,pflash0=firmware-code,pflash1=firmware-vars");
+    }
+
+    @Test
+    void aUefiVmCannotBeBuiltForAHostWithoutUefiFirmware() {
+        assertThatThrownBy(() -> tcg.build(aKernelVm(Path.of("/s/k"), null, "").uefi().build(), files, p -> p, false))
+                .isInstanceOf(IllegalStateException.class).hasMessageContaining("no UEFI firmware");
     }
 
     @Test
