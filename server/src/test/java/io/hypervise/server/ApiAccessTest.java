@@ -1,5 +1,14 @@
 package io.hypervise.server;
 
+import io.hypervise.engine.storage.ImageFormat;
+import io.hypervise.engine.vm.definition.DiskFormat;
+import io.hypervise.server.library.ItemKind;
+import io.hypervise.server.library.LibraryItemEntity;
+import io.hypervise.server.library.Visibility;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import static io.restassured.RestAssured.given;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.hamcrest.Matchers.contains;
@@ -156,6 +165,18 @@ class ApiAccessTest {
             "POST   | /api/v1/switches             | {\"id\":\"{sid}\",\"kind\":\"private\"} | 401 | 201 | 403 | 403 | 403 | 403",
             "GET    | /api/v1/switches/{switch}    |                                 | 401 | 200 | 200 | 200 | 403 | 403",
             "DELETE | /api/v1/switches/{switch}    |                                 | 401 | 204 | 403 | 403 | 403 | 403",
+            // {item} is a fresh library item of the host's that everyone may see; {upload} an upload nobody started.
+            "GET    | /api/v1/library              |                                 | 401 | 200 | 200 | 200 | 200 | 200",
+            "GET    | /api/v1/library/{item}       |                                 | 401 | 200 | 200 | 200 | 200 | 200",
+            "DELETE | /api/v1/library/{item}       |                                 | 401 | 204 | 204 | 403 | 403 | 403",
+            "POST   | /api/v1/library/imports      | {\"name\":\"x\",\"kind\":\"disk\",\"path\":\"/etc/passwd\"} | 401 | 400 | 403 | 403 | 403 | 403",
+            "OPTIONS | /api/v1/library/uploads     |                                 | 401 | 204 | 204 | 403 | 204 | 204",
+            "POST   | /api/v1/library/uploads      |                                 | 401 | 400 | 400 | 403 | 400 | 400",
+            "GET    | /api/v1/library/uploads/{upload} |                             | 401 | 404 | 404 | 403 | 404 | 404",
+            "HEAD   | /api/v1/library/uploads/{upload} |                             | 401 | 404 | 404 | 403 | 404 | 404",
+            // No Upload-Offset: refused before the upload is looked for.
+            "PATCH  | /api/v1/library/uploads/{upload} |                             | 401 | 400 | 400 | 403 | 400 | 400",
+            "DELETE | /api/v1/library/uploads/{upload} |                             | 401 | 404 | 404 | 403 | 404 | 404",
     })
     void eachCallerGetsWhatTheirRoleAllows(String method, String path, String body, int anonymous, int admin,
             int operator, int auditor, int alice, int bob) {
@@ -218,6 +239,8 @@ class ApiAccessTest {
         p = p.contains("{ownjob}") ? p.replace("{ownjob}", aJob(user)) : p;
         p = p.contains("{policy}") ? p.replace("{policy}", aPolicy()) : p;
         p = p.contains("{switch}") ? p.replace("{switch}", aSwitch()) : p;
+        p = p.contains("{item}") ? p.replace("{item}", aLibraryItem()) : p;
+        p = p.replace("{upload}", "up-00000000000000000000");
         return p.contains("{job}") ? p.replace("{job}", aJob(Caller.HOST)) : p;
     }
 
@@ -227,6 +250,33 @@ class ApiAccessTest {
                 "matrix " + owner, 1, 64, DeviceProfile.ENLIGHTENED, List.of(), List.of(),
                 new BootSource.Kernel(engine.storage().path().resolve("kernel"), null, ""), Display.NONE), Map.of(), null));
         return id;
+    }
+
+    /** A library item of the host's, on this host, that everyone may see (its file a few zero bytes). */
+    private String aLibraryItem() {
+        LibraryItemEntity item = new LibraryItemEntity();
+        item.id = "lib-" + UUID.randomUUID().toString().substring(0, 8);
+        try {
+            Path file = engine.storage().library().resolve("items").resolve(item.id).resolve(item.id + ".img");
+            Files.createDirectories(file.getParent());
+            Files.write(file, new byte[4096]);
+            item.file = engine.storage().library().relativize(file).toString();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        item.hostId = localHost.id();
+        item.name = "matrix item";
+        item.kind = ItemKind.DISK;
+        item.format = DiskFormat.RAW;
+        item.sourceFormat = ImageFormat.RAW;
+        item.virtualBytes = 4096;
+        item.actualBytes = 4096;
+        item.sha256 = "0".repeat(64);
+        item.owner = Caller.HOST;
+        item.visibility = Visibility.EVERYONE;
+        item.createdAt = Instant.now();
+        QuarkusTransaction.requiringNew().run(item::persist);
+        return item.id;
     }
 
     /** A private switch nobody uses (a real bridge: removed after the class). */

@@ -1,15 +1,18 @@
 package io.hypervise.engine.storage;
 
-import io.hypervise.engine.storage.FileTrees;
-import io.hypervise.engine.storage.StorageRoot;
 import io.hypervise.engine.vm.definition.DiskFormat;
 import java.io.IOException;
+import java.io.InputStreamReader;
+import java.time.Duration;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.function.LongConsumer;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
 /**
@@ -21,6 +24,7 @@ public final class DiskImages {
 
     /** 64 TiB: the largest blank disk, and far more than any host here has. */
     public static final long MAX_BYTES = 64L << 40;
+    private static final Pattern PROGRESS = Pattern.compile("\\s*\\((\\d+(?:\\.\\d+)?)/100%\\)\\s*");
 
     private final StorageRoot storage;
     private final Path qemuImg;
@@ -28,6 +32,14 @@ public final class DiskImages {
     public DiskImages(StorageRoot storage, Path qemuImg) {
         this.storage = storage;
         this.qemuImg = qemuImg;
+    }
+
+    /**
+     * What our own reading of the file says it is ({@link ImageInspector}): its format, declared or
+     * detected, and sizes; refused with the reason where it may not be taken.
+     */
+    public ImageInspection inspect(Path file, ImageFormat declared) throws IOException {
+        return new ImageInspector(qemuImg).inspect(file, declared);
     }
 
     /** The folder of the VM's own images. */
@@ -51,30 +63,95 @@ public final class DiskImages {
 
     /** Creates a blank, sparse image of {@code bytes} in the format; refuses to replace a file. */
     public void create(Path image, DiskFormat format, long bytes) throws IOException {
+        checkSize(bytes);
+        prepare(image);
+        run(image, Duration.ofSeconds(60), null, "create", "-q", "-f", format.qemuDriver(), image.toString(), Long.toString(bytes));
+    }
+
+    /**
+     * Creates a qcow2 overlay on {@code base} (a linked clone). The base is named in the overlay's header
+     * by its absolute path and format, and not opened ({@code -u}): its size is given, so qemu-img never
+     * reads a library image.
+     */
+    public void createOverlay(Path image, Path base, DiskFormat baseFormat, long bytes) throws IOException {
+        checkSize(bytes);
+        prepare(image);
+        run(image, Duration.ofSeconds(60), null, "create", "-q", "-f", DiskFormat.QCOW2.qemuDriver(), "-u",
+                "-b", base.toString(), "-F", baseFormat.qemuDriver(), image.toString(), Long.toString(bytes));
+    }
+
+    /**
+     * Copies {@code source} into a new image in {@code format}, both formats given (nothing probed), the
+     * target sparse where the source reads as zeros. {@code progress} hears the percentage done.
+     */
+    public void copy(Path source, DiskFormat sourceFormat, Path image, DiskFormat format, LongConsumer progress)
+            throws IOException {
+        prepare(image);
+        run(image, Duration.ofHours(12), progress, "convert", "-p", "-f", sourceFormat.qemuDriver(), "-O",
+                format.qemuDriver(), source.toString(), image.toString());
+    }
+
+    private static void checkSize(long bytes) {
         if (bytes <= 0 || bytes > MAX_BYTES) {
-            throw new IllegalArgumentException("a blank disk must be from 1 byte to 64 TiB; got " + bytes);
+            throw new IllegalArgumentException("a disk must be from 1 byte to 64 TiB; got " + bytes);
         }
+    }
+
+    private static void prepare(Path image) throws IOException {
         Files.createDirectories(image.getParent());
         if (Files.exists(image)) {
             throw new IOException(image + " already exists");
         }
-        Process p = new ProcessBuilder(qemuImg.toString(), "create", "-q", "-f", format.qemuDriver(),
-                image.toString(), Long.toString(bytes)).redirectErrorStream(true).start();
+    }
+
+    /**
+     * Runs qemu-img to make {@code image}, which is deleted if it fails. With {@code progress}, its
+     * "(12.50/100%)" reports are read as they come (qemu-img -p writes them between carriage returns).
+     */
+    private void run(Path image, Duration timeout, LongConsumer progress, String... arguments) throws IOException {
+        List<String> command = new ArrayList<>();
+        command.add(qemuImg.toString());
+        command.addAll(List.of(arguments));
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
         p.getOutputStream().close();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+        StringBuilder out = new StringBuilder();
+        try (var reader = new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8)) {
+            StringBuilder line = new StringBuilder();
+            int c;
+            while ((c = reader.read()) != -1) {
+                if (c != '\r' && c != '\n') {
+                    line.append((char) c);
+                    continue;
+                }
+                Matcher m = PROGRESS.matcher(line);
+                if (m.matches()) {
+                    if (progress != null) {
+                        progress.accept((long) Double.parseDouble(m.group(1)));
+                    }
+                } else if (!line.isEmpty() && out.length() < 4096) {
+                    out.append(line.toString().strip()).append(' ');
+                }
+                line.setLength(0);
+            }
+            if (!line.isEmpty() && !PROGRESS.matcher(line).matches()) {
+                out.append(line.toString().strip());
+            }
+        }
         try {
-            if (!p.waitFor(60, TimeUnit.SECONDS)) {
+            if (!p.waitFor(timeout.toSeconds(), TimeUnit.SECONDS)) {
                 p.destroyForcibly();
-                throw new IOException("qemu-img create did not finish within 60 s");
+                Files.deleteIfExists(image);
+                throw new IOException("qemu-img " + arguments[0] + " did not finish within " + timeout.toSeconds() + " s");
             }
         } catch (InterruptedException e) {
             p.destroyForcibly();
+            Files.deleteIfExists(image);
             Thread.currentThread().interrupt();
-            throw new IOException("interrupted while creating " + image, e);
+            throw new IOException("interrupted while making " + image, e);
         }
         if (p.exitValue() != 0) {
             Files.deleteIfExists(image);
-            throw new IOException("qemu-img create failed: " + out);
+            throw new IOException("qemu-img " + arguments[0] + " failed: " + out.toString().strip());
         }
     }
 

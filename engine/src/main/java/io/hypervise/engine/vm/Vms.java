@@ -7,9 +7,11 @@ import io.hypervise.engine.host.UefiFirmware;
 import io.hypervise.engine.qmp.QemuMonitor;
 import io.hypervise.engine.qmp.QmpException;
 import io.hypervise.engine.storage.DiskImages;
+import io.hypervise.engine.storage.NewImage;
 import io.hypervise.engine.storage.StorageRoot;
 import io.hypervise.engine.vm.definition.BootSource;
 import io.hypervise.engine.vm.definition.Disk;
+import io.hypervise.engine.vm.definition.DiskFormat;
 import io.hypervise.engine.vm.definition.Firmware;
 import io.hypervise.engine.vm.definition.InvalidVmDefinitionException;
 import io.hypervise.engine.vm.definition.Violation;
@@ -38,6 +40,7 @@ import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
+import java.util.function.LongConsumer;
 
 /**
  * The engine's VM service (the source chapter's VMMS): defines VMs, runs one worker per VM, carries
@@ -131,52 +134,83 @@ public final class Vms implements AutoCloseable {
     }
 
     /**
-     * The definition {@link #define(VmDefinition, Map)} would store for this one: checked, with absolute
-     * paths, and each blank disk's position given the path of the image that would be created for it.
-     * Nothing is created; the server records this before it asks the engine to define the VM.
+     * The definition {@link #define(VmDefinition, Map, LongConsumer)} would store for this one: checked,
+     * with absolute paths, and each new image's position given the path of the image that would be made
+     * for it (a linked clone's with its base). Nothing is created; the server records this before it asks
+     * the engine to define the VM.
      */
-    public VmDefinition plan(VmDefinition definition, Map<Integer, Long> blankDiskBytes) {
+    public VmDefinition plan(VmDefinition definition, Map<Integer, NewImage> newImages) {
         List<Violation> violations = validator.violations(definition).stream()
-                .filter(v -> blankDiskBytes.keySet().stream().noneMatch(i -> v.field().equals("disks[" + i + "].path")))
+                .filter(v -> newImages.keySet().stream().noneMatch(i -> v.field().equals("disks[" + i + "].path")))
                 .toList();
         if (!violations.isEmpty()) {
             throw new InvalidVmDefinitionException(violations);
         }
+        List<Violation> bases = new ArrayList<>();
         List<Disk> disks = new ArrayList<>();
         for (int i = 0; i < definition.disks().size(); i++) {
             Disk disk = definition.disks().get(i);
-            disks.add(blankDiskBytes.containsKey(i)
-                    ? new Disk(images.pathFor(definition.id(), i, disk.format()), disk.format(), false)
-                    : new Disk(resolve(disk.path()), disk.format(), disk.readOnly()));
+            NewImage image = newImages.get(i);
+            String field = "disks[" + i + "]";
+            disks.add(switch (image) {
+                case null -> new Disk(resolve(disk.path()), disk.format(), disk.readOnly(), absolute(disk.backing()));
+                case NewImage.Blank b -> new Disk(images.pathFor(definition.id(), i, disk.format()), disk.format(), false);
+                case NewImage.Copy c -> {
+                    validator.imageProblem(c.source(), c.sourceFormat())
+                            .ifPresent(why -> bases.add(new Violation(field + ".source", why)));
+                    yield new Disk(images.pathFor(definition.id(), i, disk.format()), disk.format(), false);
+                }
+                case NewImage.LinkedClone l -> {
+                    validator.imageProblem(l.base(), l.baseFormat())
+                            .ifPresent(why -> bases.add(new Violation(field + ".base", why)));
+                    yield new Disk(images.pathFor(definition.id(), i, DiskFormat.QCOW2), DiskFormat.QCOW2, false,
+                            new Disk.Backing(resolve(l.base()), l.baseFormat()));
+                }
+            });
+        }
+        if (!bases.isEmpty()) {
+            throw new InvalidVmDefinitionException(bases);
         }
         return new VmDefinition(definition.id(), definition.name(), definition.vcpus(), definition.memoryMib(),
                 definition.profile(), disks, definition.nics(), absolute(definition.boot()), definition.display(),
                 definition.firmware());
     }
 
-    /**
-     * Defines a VM with blank disks created for it: each position in {@code blankDiskBytes} is a disk
-     * whose path is left null in the definition, and becomes a new sparse image of that size in the
-     * VM's own folder ({@link DiskImages}). Nothing is created unless the rest of the definition is
-     * valid, and nothing is left behind when defining fails.
-     */
+    /** {@link #define(VmDefinition, Map, LongConsumer)} with blank disks of the given sizes only. */
     public VmStatus define(VmDefinition definition, Map<Integer, Long> blankDiskBytes) {
-        if (blankDiskBytes.isEmpty()) {
+        return define(definition, NewImage.blanks(blankDiskBytes), percent -> { });
+    }
+
+    /**
+     * Defines a VM with images made for it: each position in {@code newImages} is a disk whose path is
+     * left null in the definition, and becomes a new image in the VM's own folder ({@link DiskImages}):
+     * blank, a linked clone of a base image, or a full copy (whose progress, in percent, {@code progress}
+     * hears). Nothing is created unless the rest of the definition is valid, and nothing is left behind
+     * when defining fails.
+     */
+    public VmStatus define(VmDefinition definition, Map<Integer, NewImage> newImages, LongConsumer progress) {
+        if (newImages.isEmpty()) {
             return define(definition);
         }
-        VmDefinition planned = plan(definition, blankDiskBytes);
+        VmDefinition planned = plan(definition, newImages);
         if (vms.containsKey(definition.id())) {
             throw new VmAlreadyExistsException(definition.id());
         }
         List<Path> created = new ArrayList<>();
         try {
-            for (Map.Entry<Integer, Long> blank : new TreeMap<>(blankDiskBytes).entrySet()) {
-                Disk disk = planned.disks().get(blank.getKey());
-                images.create(disk.path(), disk.format(), blank.getValue());
+            for (Map.Entry<Integer, NewImage> entry : new TreeMap<>(newImages).entrySet()) {
+                Disk disk = planned.disks().get(entry.getKey());
                 created.add(disk.path());
+                switch (entry.getValue()) {
+                    case NewImage.Blank b -> images.create(disk.path(), disk.format(), b.bytes());
+                    case NewImage.LinkedClone l -> images.createOverlay(disk.path(), disk.backing().path(),
+                            disk.backing().format(), l.bytes());
+                    case NewImage.Copy c -> images.copy(resolve(c.source()), c.sourceFormat(), disk.path(), disk.format(),
+                            progress);
+                }
             }
             VmStatus defined = define(planned);
-            LOG.log(Level.INFO, "VM {0}: created blank disk(s) {1}", definition.id(), created);
+            LOG.log(Level.INFO, "VM {0}: made disk image(s) {1}", new Object[] {definition.id(), created});
             return defined;
         } catch (IOException | RuntimeException e) {
             try {
@@ -515,10 +549,14 @@ public final class Vms implements AutoCloseable {
     private VmDefinition absolutePaths(VmDefinition def) {
         validator.validate(def);
         List<Disk> disks = def.disks().stream()
-                .map(d -> new Disk(resolve(d.path()), d.format(), d.readOnly()))
+                .map(d -> new Disk(resolve(d.path()), d.format(), d.readOnly(), absolute(d.backing())))
                 .toList();
         return new VmDefinition(def.id(), def.name(), def.vcpus(), def.memoryMib(), def.profile(), disks,
                 def.nics(), absolute(def.boot()), def.display(), def.firmware());
+    }
+
+    private Disk.Backing absolute(Disk.Backing backing) {
+        return backing == null ? null : new Disk.Backing(resolve(backing.path()), backing.format());
     }
 
     private BootSource absolute(BootSource boot) {

@@ -3,6 +3,9 @@ package io.hypervise.server.access;
 import static io.hypervise.server.access.Permission.AUDIT_READ;
 import static io.hypervise.server.access.Permission.HOST_READ;
 import static io.hypervise.server.access.Permission.JOB_READ;
+import static io.hypervise.server.access.Permission.LIBRARY_HOST_IMPORT;
+import static io.hypervise.server.access.Permission.LIBRARY_READ;
+import static io.hypervise.server.access.Permission.LIBRARY_WRITE;
 import static io.hypervise.server.access.Permission.POLICY_MANAGE;
 import static io.hypervise.server.access.Permission.SWITCH_MANAGE;
 import static io.hypervise.server.access.Permission.TEMPLATE_READ;
@@ -30,17 +33,18 @@ public enum HvRole {
             HOST_READ, Reach.ALL, VM_READ, Reach.ALL, VM_CREATE, Reach.ALL, VM_OPERATE, Reach.ALL,
             VM_RECONFIGURE, Reach.ALL, VM_DELETE, Reach.ALL, JOB_READ, Reach.ALL, AUDIT_READ, Reach.ALL,
             TEMPLATE_READ, Reach.ALL, POLICY_MANAGE, Reach.ALL, VM_CONSOLE, Reach.ALL, VM_CONSOLE_VIEW, Reach.ALL,
-            SWITCH_MANAGE, Reach.ALL)),
+            SWITCH_MANAGE, Reach.ALL, LIBRARY_READ, Reach.ALL, LIBRARY_WRITE, Reach.ALL, LIBRARY_HOST_IMPORT, Reach.ALL)),
     OPERATOR("hv-operator", grants(
             HOST_READ, Reach.ALL, VM_READ, Reach.ALL, VM_CREATE, Reach.ALL, VM_OPERATE, Reach.ALL,
             VM_RECONFIGURE, Reach.ALL, VM_DELETE, Reach.ALL, JOB_READ, Reach.ALL, TEMPLATE_READ, Reach.ALL,
-            VM_CONSOLE, Reach.ALL, VM_CONSOLE_VIEW, Reach.ALL)),
+            VM_CONSOLE, Reach.ALL, VM_CONSOLE_VIEW, Reach.ALL, LIBRARY_READ, Reach.ALL, LIBRARY_WRITE, Reach.ALL)),
     AUDITOR("hv-auditor", grants(
-            HOST_READ, Reach.ALL, VM_READ, Reach.ALL, JOB_READ, Reach.ALL, AUDIT_READ, Reach.ALL, TEMPLATE_READ, Reach.ALL)),
+            HOST_READ, Reach.ALL, VM_READ, Reach.ALL, JOB_READ, Reach.ALL, AUDIT_READ, Reach.ALL, TEMPLATE_READ, Reach.ALL,
+            LIBRARY_READ, Reach.ALL)),
     SELF_SERVICE("hv-self-service", grants(
             VM_READ, Reach.OWN, VM_CREATE, Reach.OWN, VM_OPERATE, Reach.OWN, VM_RECONFIGURE, Reach.OWN,
             VM_DELETE, Reach.OWN, JOB_READ, Reach.OWN, TEMPLATE_READ, Reach.ALL,
-            VM_CONSOLE, Reach.OWN, VM_CONSOLE_VIEW, Reach.OWN));
+            VM_CONSOLE, Reach.OWN, VM_CONSOLE_VIEW, Reach.OWN, LIBRARY_READ, Reach.OWN, LIBRARY_WRITE, Reach.OWN));
 
     private final String realmRole;
     private final Map<Permission, Reach> grants;

@@ -17,7 +17,13 @@ public enum Permission {
     AUDIT_READ("read the audit log"),
     POLICY_MANAGE("manage roles and policies"),
     /** Create and delete the host's virtual switches, and plug VMs' adapters into them. */
-    SWITCH_MANAGE("manage virtual switches");
+    SWITCH_MANAGE("manage virtual switches"),
+    /** See library items: those visible to the caller (OWN), or all of them (ALL). */
+    LIBRARY_READ("read the library"),
+    /** Upload to the library, and delete or share items: one's own (OWN), or anyone's (ALL). */
+    LIBRARY_WRITE("add to and remove from the library"),
+    /** Bring a file that is already on the host into the library: it reads the host's file system. */
+    LIBRARY_HOST_IMPORT("import host files into the library");
 
     private final String description;
 

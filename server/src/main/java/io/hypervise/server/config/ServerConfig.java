@@ -6,6 +6,7 @@ import io.smallrye.config.WithDefault;
 import io.smallrye.config.WithName;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 import java.util.Optional;
 
 /**
@@ -64,6 +65,29 @@ public interface ServerConfig {
     boolean demoPolicies();
 
     Lease lease();
+
+    Library library();
+
+    /** The library: uploads, and where administrators may import host files from. */
+    interface Library {
+        /** An upload nobody has added to for this long is abandoned: removed with its bytes. */
+        @WithDefault("P1D")
+        Duration uploadExpiry();
+
+        /** How often abandoned uploads are looked for. */
+        @WithDefault("15m")
+        Duration uploadSweep();
+
+        /**
+         * Folders whose files administrators may import into the library ({@code POST /api/v1/library/imports});
+         * none by default, so no file of the host is reachable through the API until an operator says so.
+         */
+        Optional<List<Path>> importFolders();
+
+        /** Free space the library always leaves on its file system, so an upload cannot fill the host's disk. */
+        @WithDefault("1024")
+        long reserveMib();
+    }
 
     /** VMs with a lease (from their policy) are warned, then stopped when it ends, then deleted. */
     interface Lease {

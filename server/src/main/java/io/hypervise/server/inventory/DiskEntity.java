@@ -31,4 +31,13 @@ public class DiskEntity extends PanacheEntityBase {
     public boolean readOnly;
     @Column(name = "size_bytes")
     public Long sizeBytes;
+    /** The library item the disk was made from: a linked clone's base (read for as long as the disk exists), or a copy's source. */
+    @Column(name = "library_item_id")
+    public String libraryItemId;
+    /** A linked clone's base image and its format, as the engine opens it. */
+    @Column(name = "backing_path")
+    public String backingPath;
+    @Enumerated(EnumType.STRING)
+    @Column(name = "backing_format")
+    public DiskFormat backingFormat;
 }

@@ -4,6 +4,7 @@ import io.hypervise.engine.vm.VmState;
 import io.hypervise.engine.vm.definition.DeviceProfile;
 import io.hypervise.engine.vm.definition.Disk;
 import io.hypervise.engine.vm.definition.Display;
+import io.hypervise.engine.vm.definition.Firmware;
 import io.hypervise.engine.vm.definition.Nic;
 import io.hypervise.engine.vm.definition.VmDefinition;
 import io.quarkus.hibernate.orm.panache.PanacheEntityBase;
@@ -56,9 +57,14 @@ public class VmEntity extends PanacheEntityBase {
     @Enumerated(EnumType.STRING)
     public DeviceProfile profile;
     @Enumerated(EnumType.STRING)
+    public Firmware firmware = Firmware.BIOS;
+    @Enumerated(EnumType.STRING)
     public Display display;
     @Embedded
     public BootColumns boot;
+    /** The library ISO in the VM's CD-ROM, if it came from the library. */
+    @Column(name = "boot_library_item_id")
+    public String bootLibraryItemId;
     @Enumerated(EnumType.STRING)
     public VmState state = VmState.OFF;
     @Column(name = "state_reason")
@@ -106,9 +112,11 @@ public class VmEntity extends PanacheEntityBase {
     }
 
     public VmDefinition toDefinition() {
-        List<Disk> diskList = disks.stream().map(d -> new Disk(Path.of(d.path), d.format, d.readOnly)).toList();
+        List<Disk> diskList = disks.stream().map(d -> new Disk(Path.of(d.path), d.format, d.readOnly,
+                d.backingPath == null ? null : new Disk.Backing(Path.of(d.backingPath), d.backingFormat))).toList();
         List<Nic> nicList = nics.stream().map(n -> new Nic(n.mac, n.switchId, n.vlan)).toList();
-        return new VmDefinition(id, name, vcpus, memoryMib, profile, diskList, nicList, boot.toBootSource(), display);
+        return new VmDefinition(id, name, vcpus, memoryMib, profile, diskList, nicList, boot.toBootSource(), display,
+                firmware);
     }
 
     /** A new row for a definition the engine has accepted (its paths are absolute and checked). */
@@ -163,6 +171,7 @@ public class VmEntity extends PanacheEntityBase {
     private void apply(VmDefinition def) {
         applySettings(def);
         boot = BootColumns.of(def.boot());
+        firmware = def.firmware();
         disks.clear();
         for (int i = 0; i < def.disks().size(); i++) {
             Disk d = def.disks().get(i);
@@ -172,6 +181,10 @@ public class VmEntity extends PanacheEntityBase {
             e.path = d.path().toString();
             e.format = d.format();
             e.readOnly = d.readOnly();
+            if (d.backing() != null) {
+                e.backingPath = d.backing().path().toString();
+                e.backingFormat = d.backing().format();
+            }
             disks.add(e);
         }
     }

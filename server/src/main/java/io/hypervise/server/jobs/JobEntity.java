@@ -26,6 +26,8 @@ public class JobEntity extends PanacheEntityBase {
     /** The host whose server runs the job. */
     @Column(name = "host_id")
     public String hostId;
+    /** What a job that is not a VM's works on, such as {@code library:lib-…}. */
+    public String target;
     @Enumerated(EnumType.STRING)
     public State state;
     public short progress;

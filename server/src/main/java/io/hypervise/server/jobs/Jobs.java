@@ -150,20 +150,60 @@ public class Jobs {
         void run() throws Exception;
     }
 
+    /** How far a job that reports its own progress is. */
+    public interface Progress {
+        /** The percentage done; only increases are recorded, and 100 only when the job succeeds. */
+        void percent(long percent);
+    }
+
+    /** What a job that reports its own progress does. */
+    public interface ReportingWork {
+        void run(Progress progress) throws Exception;
+    }
+
     /**
-     * Records a queued job and starts it. {@code onEnd} runs after the job has ended, with its error
-     * (null when it succeeded), for example to audit the outcome.
+     * Records a queued job that is no VM's operation (its {@code kind}, and {@code target}: what it works
+     * on) and starts it; the work reports its own progress. {@code onEnd} as for a VM's job.
      */
-    public JobView submit(VmOperation operation, String vmId, String actor, Work work, Consumer<String> onEnd) {
+    public JobView submit(String kind, String target, String actor, ReportingWork work, Consumer<String> onEnd) {
+        return submit(kind, null, target, actor, work, onEnd);
+    }
+
+    /** As {@link #submit(String, String, String, ReportingWork, Consumer)}, for work on a VM ({@code vmId}) that reports its own progress. */
+    public JobView submit(String kind, String vmId, String target, String actor, ReportingWork work, Consumer<String> onEnd) {
+        JobEntity job = newJob(kind, vmId, actor);
+        job.target = target;
+        QuarkusTransaction.requiringNew().run(job::persist);
+        AtomicInteger recorded = new AtomicInteger();
+        Progress progress = percent -> {
+            int p = (int) Math.max(0, Math.min(99, percent));
+            if (recorded.getAndAccumulate(p, Math::max) < p) {
+                update(job.id, null, p, null);
+            }
+        };
+        runner.execute(() -> run(job.id, "job/" + job.id, () -> work.run(progress), onEnd));
+        return JobView.of(job);
+    }
+
+    private JobEntity newJob(String kind, String vmId, String actor) {
         JobEntity job = new JobEntity();
         job.id = UUID.randomUUID();
-        job.kind = operation.jobKind();
+        job.kind = kind;
         job.vmId = vmId;
         job.actor = actor;
         job.hostId = localHost.id();
         job.state = JobEntity.State.QUEUED;
         job.createdAt = Instant.now();
         job.updatedAt = job.createdAt;
+        return job;
+    }
+
+    /**
+     * Records a queued job and starts it. {@code onEnd} runs after the job has ended, with its error
+     * (null when it succeeded), for example to audit the outcome.
+     */
+    public JobView submit(VmOperation operation, String vmId, String actor, Work work, Consumer<String> onEnd) {
+        JobEntity job = newJob(operation.jobKind(), vmId, actor);
         QuarkusTransaction.requiringNew().run(job::persist);
         runner.execute(() -> run(job.id, vmId + "/" + operation.engineAction(), work, onEnd));
         return JobView.of(job);

@@ -1,11 +1,23 @@
 package io.hypervise.server.policy;
 
+import java.util.Set;
+
 /**
- * A VM a self-service user asks for, as policies see it: the template and host group it comes from,
- * and its size. {@code newVm} is false for a VM that exists and is being resized: it does not count
- * against the number of VMs again. {@code existingImages} counts disks that name an existing image
- * rather than a new blank one.
+ * A VM a self-service user asks for, as policies see it: the template, library items and host group it
+ * comes from, and its size. {@code newVm} is false for a VM that exists and is being resized: it does not
+ * count against the number of VMs again. {@code existingImages} counts disks that name an existing image
+ * (by path) rather than a new blank one or a library item.
  */
-public record Candidate(String template, String hostGroup, int vcpus, long memoryMib, long diskMib, int existingImages,
-        boolean newVm) {
+public record Candidate(String template, Set<String> libraryItems, String hostGroup, int vcpus, long memoryMib,
+        long diskMib, int existingImages, boolean newVm) {
+
+    public Candidate {
+        libraryItems = libraryItems == null ? Set.of() : Set.copyOf(libraryItems);
+    }
+
+    /** A candidate from a template (or from nothing), with no library item. */
+    public Candidate(String template, String hostGroup, int vcpus, long memoryMib, long diskMib, int existingImages,
+            boolean newVm) {
+        this(template, Set.of(), hostGroup, vcpus, memoryMib, diskMib, existingImages, newVm);
+    }
 }

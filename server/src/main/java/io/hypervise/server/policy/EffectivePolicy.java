@@ -32,7 +32,9 @@ public record EffectivePolicy(
         Setting<Long> maxVmMemoryMib,
         Setting<Long> maxVmDiskMib,
         Setting<Integer> leaseDays,
-        Setting<Set<String>> switches) {
+        Setting<Set<String>> switches,
+        Setting<Set<String>> libraryItems,
+        Setting<Long> maxLibraryMib) {
 
     /** A setting's value (null when no policy configures it) and the id of the policy that decided it. */
     public record Setting<T>(T value, String policy) {
@@ -62,7 +64,9 @@ public record EffectivePolicy(
                 first(ordered, PolicySettings::maxVmMemoryMib),
                 first(ordered, PolicySettings::maxVmDiskMib),
                 first(ordered, PolicySettings::leaseDays),
-                first(ordered, PolicySettings::switches));
+                first(ordered, PolicySettings::switches),
+                first(ordered, PolicySettings::libraryItems),
+                first(ordered, PolicySettings::maxLibraryMib));
     }
 
     private static <T> Setting<T> first(List<AppliedPolicy> ordered, Function<PolicySettings, T> setting) {

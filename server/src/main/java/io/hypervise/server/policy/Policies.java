@@ -116,6 +116,8 @@ public class Policies {
         p.maxVmDiskMib = r.maxVmDiskMib();
         p.leaseDays = r.leaseDays();
         p.switches = array(r.switches(), null);
+        p.libraryItems = array(r.libraryItems(), null);
+        p.maxLibraryMib = r.maxLibraryMib();
         p.updatedAt = Instant.now();
     }
 
@@ -148,6 +150,7 @@ public class Policies {
         ids(v, "hostGroups", r.hostGroups());
         ids(v, "templates", r.templates());
         ids(v, "switches", r.switches());
+        ids(v, "libraryItems", r.libraryItems());
         if (r.actions() != null) {
             for (int i = 0; i < r.actions().size(); i++) {
                 String a = r.actions().get(i);
@@ -164,6 +167,7 @@ public class Policies {
         atLeastZero(v, "maxVmVcpus", r.maxVmVcpus());
         atLeastZero(v, "maxVmMemoryMib", r.maxVmMemoryMib());
         atLeastZero(v, "maxVmDiskMib", r.maxVmDiskMib());
+        atLeastZero(v, "maxLibraryMib", r.maxLibraryMib());
         if (r.leaseDays() != null && (r.leaseDays() < 1 || r.leaseDays() > 3650)) {
             v.add(new FieldError("leaseDays", "must be from 1 to 3650 days, or left out for no lease"));
         }

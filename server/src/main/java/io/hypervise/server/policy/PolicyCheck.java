@@ -25,7 +25,16 @@ public final class PolicyCheck {
         }
         if (c.newVm()) {
             // Where a VM comes from is decided once, when it is created; resizing it later asks only about size.
-            allowed(r, "template", c.template(), p.templates(), user);
+            if (c.template() == null && c.libraryItems().isEmpty()) {
+                r.add("self-service VMs are created from a template or from library items" + (p.templates().configured()
+                        && !p.templates().value().isEmpty() ? "; allowed templates: " + String.join(", ",
+                                new TreeSet<>(p.templates().value())) : ""));
+            } else if (c.template() != null) {
+                allowed(r, "template", c.template(), p.templates(), user);
+            }
+            for (String item : new TreeSet<>(c.libraryItems())) {
+                allowed(r, "library item", item, p.libraryItems(), user);
+            }
             if (c.existingImages() > 0) {
                 r.add("self-service VMs get new blank disks (sizeMib), not existing images; this VM names "
                         + c.existingImages() + " existing image" + (c.existingImages() == 1 ? "" : "s"));

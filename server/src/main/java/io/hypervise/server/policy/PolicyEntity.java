@@ -57,6 +57,13 @@ public class PolicyEntity extends PanacheEntityBase {
     public Long maxVmDiskMib;
     @Column(name = "lease_days")
     public Integer leaseDays;
+    /** The library items its users may deploy VMs from; null: not configured. */
+    @Column(name = "library_items")
+    @JdbcTypeCode(SqlTypes.ARRAY)
+    public String[] libraryItems;
+    /** How much its users may keep in the library, uploads under way included. */
+    @Column(name = "max_library_mib")
+    public Long maxLibraryMib;
     @Column(name = "created_at")
     public Instant createdAt;
     @Column(name = "updated_at")
@@ -77,7 +84,8 @@ public class PolicyEntity extends PanacheEntityBase {
         return new PolicySettings(set(hostGroups), set(templates),
                 actions == null ? null : Arrays.stream(actions).map(a -> SelfServiceAction.of(a).orElseThrow())
                         .collect(Collectors.toCollection(LinkedHashSet::new)),
-                maxVms, maxVcpus, maxMemoryMib, maxDiskMib, maxVmVcpus, maxVmMemoryMib, maxVmDiskMib, leaseDays, set(switches));
+                maxVms, maxVcpus, maxMemoryMib, maxDiskMib, maxVmVcpus, maxVmMemoryMib, maxVmDiskMib, leaseDays, set(switches),
+                set(libraryItems), maxLibraryMib);
     }
 
     private static Set<String> set(String[] values) {

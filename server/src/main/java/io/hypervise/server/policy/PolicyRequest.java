@@ -25,5 +25,17 @@ public record PolicyRequest(
         Long maxVmMemoryMib,
         Long maxVmDiskMib,
         Integer leaseDays,
-        List<String> switches) {
+        List<String> switches,
+        List<String> libraryItems,
+        Long maxLibraryMib) {
+
+    /** A policy that configures nothing of the library. */
+    public PolicyRequest(String id, String name, String description, Integer precedence, Boolean enforced,
+            List<String> assignedGroups, List<String> assignedUsers, List<String> hostGroups, List<String> templates,
+            List<String> actions, Integer maxVms, Integer maxVcpus, Long maxMemoryMib, Long maxDiskMib, Integer maxVmVcpus,
+            Long maxVmMemoryMib, Long maxVmDiskMib, Integer leaseDays, List<String> switches) {
+        this(id, name, description, precedence, enforced, assignedGroups, assignedUsers, hostGroups, templates, actions,
+                maxVms, maxVcpus, maxMemoryMib, maxDiskMib, maxVmVcpus, maxVmMemoryMib, maxVmDiskMib, leaseDays, switches,
+                null, null);
+    }
 }

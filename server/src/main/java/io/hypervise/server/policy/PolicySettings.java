@@ -18,7 +18,17 @@ public record PolicySettings(
         Long maxVmMemoryMib,
         Long maxVmDiskMib,
         Integer leaseDays,
-        Set<String> switches) {
+        Set<String> switches,
+        Set<String> libraryItems,
+        Long maxLibraryMib) {
+
+    /** Settings that configure nothing of the library. */
+    public PolicySettings(Set<String> hostGroups, Set<String> templates, Set<SelfServiceAction> actions, Integer maxVms,
+            Integer maxVcpus, Long maxMemoryMib, Long maxDiskMib, Integer maxVmVcpus, Long maxVmMemoryMib, Long maxVmDiskMib,
+            Integer leaseDays, Set<String> switches) {
+        this(hostGroups, templates, actions, maxVms, maxVcpus, maxMemoryMib, maxDiskMib, maxVmVcpus, maxVmMemoryMib,
+                maxVmDiskMib, leaseDays, switches, null, null);
+    }
 
     /** Settings that configure no switch. */
     public PolicySettings(Set<String> hostGroups, Set<String> templates, Set<SelfServiceAction> actions, Integer maxVms,
@@ -29,6 +39,6 @@ public record PolicySettings(
     }
 
     public static PolicySettings none() {
-        return new PolicySettings(null, null, null, null, null, null, null, null, null, null, null, null);
+        return new PolicySettings(null, null, null, null, null, null, null, null, null, null, null, null, null, null);
     }
 }

@@ -25,6 +25,8 @@ public record PolicyView(
         Long maxVmDiskMib,
         Integer leaseDays,
         List<String> switches,
+        List<String> libraryItems,
+        Long maxLibraryMib,
         Instant createdAt,
         Instant updatedAt) {
 
@@ -32,7 +34,7 @@ public record PolicyView(
         return new PolicyView(p.id, p.name, p.description, p.precedence, p.enforced, list(p.assignedGroups),
                 list(p.assignedUsers), list(p.hostGroups), list(p.templates), list(p.actions), p.maxVms, p.maxVcpus,
                 p.maxMemoryMib, p.maxDiskMib, p.maxVmVcpus, p.maxVmMemoryMib, p.maxVmDiskMib, p.leaseDays,
-                list(p.switches), p.createdAt, p.updatedAt);
+                list(p.switches), list(p.libraryItems), p.maxLibraryMib, p.createdAt, p.updatedAt);
     }
 
     private static List<String> list(String[] values) {

@@ -181,7 +181,11 @@ public class Fragments {
     @Requires(Permission.VM_CREATE)
     public Response create(@BeanParam NewVmFields form) {
         Caller caller = current.get();
-        VmView vm = vms.create(caller, requests.toNewVm(form.toRequest(), true));
+        VmService.Outcome outcome = vms.create(caller, requests.toNewVm(form.toRequest(), true));
+        if (outcome instanceof VmService.Started started) {
+            return changed("Creating '" + started.vmName() + "': its disk is being copied from the library (see Jobs)");
+        }
+        VmView vm = ((VmService.Done) outcome).vm();
         if (form.startOnceCreated()) {
             vms.act(caller, vm.id(), VmOperation.START);
             return changed("Created '" + vm.name() + "'; starting it");

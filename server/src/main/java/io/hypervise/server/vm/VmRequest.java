@@ -16,17 +16,38 @@ public record VmRequest(
         String display,
         Boot boot,
         List<DiskRequest> disks,
-        List<NicRequest> nics) {
+        List<NicRequest> nics,
+        String firmware) {
 
-    /** kind: kernel, disk or iso; paths are taken relative to the storage root. */
-    public record Boot(String kind, String kernel, String initramfs, String commandLine, String image) {
+    public VmRequest(String name, String template, Integer vcpus, Integer memoryMib, String profile, String display,
+            Boot boot, List<DiskRequest> disks, List<NicRequest> nics) {
+        this(name, template, vcpus, memoryMib, profile, display, boot, disks, nics, null);
     }
 
     /**
-     * An existing image ({@code path}, relative to the storage root), or a new blank one of
-     * {@code sizeMib} that the VM owns and that is deleted with it. The format is always required.
+     * kind: kernel, disk or iso; paths are taken relative to the storage root. An ISO from the library is
+     * named by {@code library} (its id) instead of {@code image}.
      */
-    public record DiskRequest(String path, String format, Boolean readOnly, Long sizeMib) {
+    public record Boot(String kind, String kernel, String initramfs, String commandLine, String image, String library) {
+
+        public Boot(String kind, String kernel, String initramfs, String commandLine, String image) {
+            this(kind, kernel, initramfs, commandLine, image, null);
+        }
+    }
+
+    /**
+     * One of: an existing image ({@code path}, relative to the storage root, with its format); a new blank
+     * one of {@code sizeMib} (with its format) that the VM owns and that is deleted with it; or a disk made
+     * from a library disk image ({@code library}, its id): a linked clone (a qcow2 overlay on the read-only
+     * library image; {@code clone} "linked", the default) or a full copy ({@code clone} "full", in
+     * {@code format}, qcow2 by default), optionally larger ({@code sizeMib}) than the image.
+     */
+    public record DiskRequest(String path, String format, Boolean readOnly, Long sizeMib, String library,
+            @JsonProperty("clone") String cloning) {
+
+        public DiskRequest(String path, String format, Boolean readOnly, Long sizeMib) {
+            this(path, format, readOnly, sizeMib, null, null);
+        }
     }
 
     /**

@@ -1,11 +1,16 @@
 package io.hypervise.server.vm;
 
 import io.hypervise.engine.storage.DiskImages;
+import io.hypervise.engine.storage.NewImage;
+import io.hypervise.server.library.ItemKind;
+import io.hypervise.server.library.Library;
+import io.hypervise.server.library.LibraryItemEntity;
 import io.hypervise.engine.vm.definition.BootSource;
 import io.hypervise.engine.vm.definition.DeviceProfile;
 import io.hypervise.engine.vm.definition.Disk;
 import io.hypervise.engine.vm.definition.DiskFormat;
 import io.hypervise.engine.vm.definition.Display;
+import io.hypervise.engine.vm.definition.Firmware;
 import io.hypervise.server.api.InvalidRequestException;
 import io.hypervise.engine.vm.definition.Nic;
 import io.hypervise.server.api.FieldError;
@@ -54,8 +59,38 @@ public class VmRequests {
     @Inject
     SelfServicePolicies policies;
 
-    /** A VM to define, the sizes of the blank disks to create for it (by disk position), and its template. */
-    public record NewVm(VmDefinition definition, Map<Integer, Long> blankDiskBytes, String templateId) {
+    @Inject
+    Library library;
+
+    /**
+     * A VM to define, the images to make for it (by disk position: blank, linked clones, copies), its
+     * template, the library items its disks are made from (by position) and the library ISO it boots.
+     */
+    public record NewVm(VmDefinition definition, Map<Integer, NewImage> newImages, String templateId,
+            Map<Integer, String> diskItems, String bootItem) {
+
+        public NewVm {
+            newImages = Map.copyOf(newImages);
+            diskItems = diskItems == null ? Map.of() : Map.copyOf(diskItems);
+        }
+
+        public NewVm(VmDefinition definition, Map<Integer, Long> blankDiskBytes, String templateId) {
+            this(definition, NewImage.blanks(blankDiskBytes), templateId, Map.of(), null);
+        }
+
+        /** Whether making it copies images, which takes time in proportion to their data: a job. */
+        public boolean copies() {
+            return newImages.values().stream().anyMatch(i -> i instanceof NewImage.Copy);
+        }
+
+        /** The library items it uses, for its policy check. */
+        public java.util.Set<String> libraryItems() {
+            java.util.Set<String> items = new java.util.TreeSet<>(diskItems.values());
+            if (bootItem != null) {
+                items.add(bootItem);
+            }
+            return items;
+        }
     }
 
     /**
@@ -75,10 +110,13 @@ public class VmRequests {
         DeviceProfile profile = parse("profile", request.profile(), DeviceProfile.class,
                 template == null ? DeviceProfile.ENLIGHTENED : template.profile, v);
         Display display = parse("display", request.display(), Display.class, template == null ? Display.VNC : template.display, v);
-        Map<Integer, Long> blanks = new TreeMap<>();
-        List<Disk> disks = disks(request, blanks, v);
+        Firmware firmware = parse("firmware", request.firmware(), Firmware.class, Firmware.BIOS, v);
+        Map<Integer, NewImage> images = new TreeMap<>();
+        Map<Integer, String> diskItems = new TreeMap<>();
+        List<Disk> disks = disks(request, images, diskItems, v);
         List<Nic> nics = nics(request, v);
-        BootSource boot = template == null ? boot(request, v) : null;
+        String[] bootItem = new String[1];
+        BootSource boot = template == null ? boot(request, bootItem, v) : null;
         if (!v.isEmpty()) {
             throw new InvalidRequestException("VM definition", v);
         }
@@ -89,8 +127,8 @@ public class VmRequests {
         String name = request.name() == null ? (template != null ? template.id + " " + id.substring(3) : null) : request.name();
         int vcpus = request.vcpus() != null ? request.vcpus() : template != null ? template.vcpus : 1;
         int memoryMib = request.memoryMib() != null ? request.memoryMib() : template != null ? template.memoryMib : 256;
-        return new NewVm(new VmDefinition(id, name, vcpus, memoryMib, profile, disks, nics, boot, display), blanks,
-                template == null ? null : template.id);
+        return new NewVm(new VmDefinition(id, name, vcpus, memoryMib, profile, disks, nics, boot, display, firmware), images,
+                template == null ? null : template.id, diskItems, bootItem[0]);
     }
 
     /** The adapters asked for (one on the isolated network if none are); a switch must exist and may be chosen. */
@@ -175,11 +213,25 @@ public class VmRequests {
         return new VmSettings(request.name(), request.vcpus(), request.memoryMib(), profile, display, nics);
     }
 
-    private BootSource boot(VmRequest request, List<FieldError> v) {
+    private BootSource boot(VmRequest request, String[] bootItem, List<FieldError> v) {
         VmRequest.Boot boot = request.boot();
         if (boot == null || boot.kind() == null) {
             v.add(new FieldError("boot.kind", "is required (kernel, disk or iso) unless a template is given"));
             return null;
+        }
+        if (boot.library() != null) {
+            if (!"iso".equalsIgnoreCase(boot.kind())) {
+                v.add(new FieldError("boot.library", "names an ISO image to boot from: only with kind iso"));
+                return null;
+            }
+            if (boot.image() != null) {
+                v.add(new FieldError("boot.image", "give either an image path or a library ISO, not both"));
+                return null;
+            }
+            return library.usable(current.get(), boot.library(), ItemKind.ISO, "boot.library", v).map(item -> {
+                bootItem[0] = item.id;
+                return (BootSource) new BootSource.Iso(library.pathOf(item));
+            }).orElse(null);
         }
         return switch (boot.kind().toLowerCase(Locale.ROOT)) {
             case "kernel" -> new BootSource.Kernel(path("boot.kernel", boot.kernel(), v),
@@ -193,7 +245,7 @@ public class VmRequests {
         };
     }
 
-    private static List<Disk> disks(VmRequest request, Map<Integer, Long> blanks, List<FieldError> v) {
+    private List<Disk> disks(VmRequest request, Map<Integer, NewImage> images, Map<Integer, String> items, List<FieldError> v) {
         if (request.disks() == null) {
             return List.of();
         }
@@ -204,6 +256,13 @@ public class VmRequests {
             if (d == null) {
                 v.add(new FieldError(field, "must be an object with a format and either a path or a sizeMib"));
                 continue;
+            }
+            if (d.library() != null) {
+                disks.add(fromLibrary(d, i, images, items, v));
+                continue;
+            }
+            if (d.cloning() != null) {
+                v.add(new FieldError(field + ".clone", "is for disks made from a library image (library)"));
             }
             DiskFormat format = parse(field + ".format", d.format(), DiskFormat.class, null, v);
             if (d.format() == null) {
@@ -220,11 +279,55 @@ public class VmRequests {
             } else if (Boolean.TRUE.equals(d.readOnly())) {
                 v.add(new FieldError(field + ".readOnly", "a new blank disk cannot be read-only: nothing could ever be written on it"));
             } else {
-                blanks.put(i, d.sizeMib() << 20);
+                images.put(i, new NewImage.Blank(d.sizeMib() << 20));
             }
             disks.add(new Disk(null, format, false));
         }
         return disks;
+    }
+
+    /**
+     * A disk made from a library disk image: a linked clone by default (qcow2 over the read-only image),
+     * or a full copy in the format asked for (qcow2 by default); at least as large as the image.
+     */
+    private Disk fromLibrary(VmRequest.DiskRequest d, int i, Map<Integer, NewImage> images, Map<Integer, String> items,
+            List<FieldError> v) {
+        String field = "disks[" + i + "]";
+        if (d.path() != null) {
+            v.add(new FieldError(field, "give either a path, a sizeMib or a library image; path and library together name two images"));
+        }
+        if (Boolean.TRUE.equals(d.readOnly())) {
+            v.add(new FieldError(field + ".readOnly", "a disk made from a library image is the VM's own and writable;"
+                    + " the library image itself is never written"));
+        }
+        String clone = d.cloning() == null ? "linked" : d.cloning().toLowerCase(Locale.ROOT);
+        if (!clone.equals("linked") && !clone.equals("full")) {
+            v.add(new FieldError(field + ".clone", "must be linked (an overlay on the library image) or full (a copy); got '" + d.cloning() + "'"));
+        }
+        DiskFormat format = parse(field + ".format", d.format(), DiskFormat.class, DiskFormat.QCOW2, v);
+        if (clone.equals("linked") && format != DiskFormat.QCOW2) {
+            v.add(new FieldError(field + ".format", "a linked clone is qcow2 (an overlay); leave format out or say qcow2"));
+        } else if (format != DiskFormat.QCOW2 && format != DiskFormat.RAW) {
+            v.add(new FieldError(field + ".format", "a copy is made as qcow2 or raw, the formats VMs run on"));
+        }
+        Optional<LibraryItemEntity> item = library.usable(current.get(), d.library(), ItemKind.DISK, field + ".library", v);
+        if (item.isEmpty()) {
+            return new Disk(null, format, false);
+        }
+        long bytes = item.get().virtualBytes;
+        if (d.sizeMib() != null) {
+            if (d.sizeMib() < 1 || d.sizeMib() > MAX_BLANK_DISK_MIB || d.sizeMib() << 20 < bytes) {
+                v.add(new FieldError(field + ".sizeMib", "must be at least the library image's " + ((bytes + (1 << 20) - 1) >> 20)
+                        + " MiB and at most " + MAX_BLANK_DISK_MIB + "; got " + d.sizeMib()));
+            } else {
+                bytes = d.sizeMib() << 20;
+            }
+        }
+        Path base = library.pathOf(item.get());
+        items.put(i, item.get().id);
+        images.put(i, clone.equals("full") ? new NewImage.Copy(base, item.get().format, bytes)
+                : new NewImage.LinkedClone(base, item.get().format, bytes));
+        return new Disk(null, clone.equals("full") ? format : DiskFormat.QCOW2, false);
     }
 
     /** A path as given; one the file system cannot even name (a NUL in it) is recorded as a violation. */

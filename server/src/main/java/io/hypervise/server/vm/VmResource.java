@@ -77,8 +77,12 @@ public class VmResource {
     @Consumes(MediaType.APPLICATION_JSON)
     @Requires(Permission.VM_CREATE)
     public Response create(VmRequest request) {
-        VmView vm = vms.create(current.get(), requests.toNewVm(request, true));
-        return Response.created(URI.create("/api/v1/vms/" + vm.id())).entity(vm).build();
+        return switch (vms.create(current.get(), requests.toNewVm(request, true))) {
+            case VmService.Done done -> Response.created(URI.create("/api/v1/vms/" + done.vm().id())).entity(done.vm()).build();
+            // A disk copied from the library: the VM exists (being created) and the copy is a job to follow.
+            case VmService.Started started -> Response.accepted(started.job())
+                    .location(URI.create("/api/v1/jobs/" + started.job().id())).build();
+        };
     }
 
     /** The answer of a dry run: would the request be allowed, and if not, every reason why. */

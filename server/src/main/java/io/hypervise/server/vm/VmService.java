@@ -119,8 +119,8 @@ public class VmService {
      * is asked; the engine then defines it; then the mark is cleared and the outcome recorded. A server
      * that dies between these steps finishes or undoes the creation at its next start ({@link VmReconciler}).
      */
-    public VmView create(Caller caller, VmRequests.NewVm request) {
-        VmDefinition planned = engine.vms().plan(request.definition(), request.blankDiskBytes());
+    public Outcome create(Caller caller, VmRequests.NewVm request) {
+        VmDefinition planned = engine.vms().plan(request.definition(), request.newImages());
         Map<String, Object> parameters = new LinkedHashMap<>();
         parameters.put("name", planned.name());
         parameters.put("vcpus", planned.vcpus());
@@ -130,12 +130,29 @@ public class VmService {
             parameters.put("template", request.templateId());
         }
         parameters.put("disks", planned.disks().stream().map(d -> d.path().toString()).toList());
-        String target = AuditLog.vm(planned.id());
-        String action = VmOperation.CREATE.auditName();
+        if (!request.libraryItems().isEmpty()) {
+            parameters.put("library", request.libraryItems());
+        }
         QuarkusTransaction.requiringNew().run(() -> recordCreation(caller, planned, request, parameters));
         CrashPoints.reached("vm.create.recorded");
+        if (!request.copies()) {
+            define(caller, planned, request, parameters, percent -> { });
+            return new Done(view(vms.find(planned.id()).orElseThrow(() -> new VmNotFoundException(planned.id()))));
+        }
+        // Copying images takes time in proportion to their data: the VM is recorded (as being created,
+        // counted in its owner's quota) and the copy runs as a job with progress.
+        JobView job = jobs.submit(VmOperation.CREATE.jobKind(), planned.id(), AuditLog.vm(planned.id()), caller.username(),
+                progress -> define(caller, planned, request, parameters, progress::percent), error -> { });
+        return new Started(job, planned.name());
+    }
+
+    /** The engine's part of a creation, then the mark cleared and the outcome recorded; undone in the inventory if it fails. */
+    private void define(Caller caller, VmDefinition planned, VmRequests.NewVm request, Map<String, Object> parameters,
+            java.util.function.LongConsumer progress) {
+        String target = AuditLog.vm(planned.id());
+        String action = VmOperation.CREATE.auditName();
         try {
-            engine.vms().define(request.definition(), request.blankDiskBytes());
+            engine.vms().define(request.definition(), request.newImages(), progress);
         } catch (RuntimeException e) {
             vms.remove(planned.id());
             audit.recordOutcome(caller, action, target, parameters, e.getMessage());
@@ -145,7 +162,6 @@ public class VmService {
         vms.markPending(planned.id(), null);
         audit.recordOutcome(caller, action, target, Map.of("name", planned.name()), null);
         LOG.infof("VM '%s' (%s) created for %s on host %s", planned.name(), planned.id(), caller.username(), localHost.id());
-        return view(vms.find(planned.id()).orElseThrow(() -> new VmNotFoundException(planned.id())));
     }
 
     /** The first step of {@link #create}: the policy check under the owner's quota lock, the row, the intent. */
@@ -154,7 +170,8 @@ public class VmService {
         if (policies.govern(caller, Permission.VM_CREATE)) {
             // Held until commit: nobody else adds to this owner's usage between the check and the insert.
             policies.lockQuota(caller.username());
-            CreateCheck check = check(caller, new VmRequests.NewVm(planned, request.blankDiskBytes(), request.templateId()));
+            CreateCheck check = check(caller, new VmRequests.NewVm(planned, request.newImages(), request.templateId(),
+                    request.diskItems(), request.bootItem()));
             if (!check.allowed()) {
                 audit.recordDenial(caller, VmOperation.CREATE.auditName(), null, Map.of("name", String.valueOf(planned.name()),
                         "template", String.valueOf(request.templateId())), String.join("; ", check.reasons()));
@@ -172,7 +189,9 @@ public class VmService {
         vm.templateId = request.templateId();
         vm.ownerGroups = caller.groups().stream().sorted().toArray(String[]::new);
         vm.leaseExpiresAt = leaseEnds;
-        request.blankDiskBytes().forEach((position, bytes) -> vm.disks.get(position).sizeBytes = bytes);
+        request.newImages().forEach((position, image) -> vm.disks.get(position).sizeBytes = image.bytes());
+        request.diskItems().forEach((position, item) -> vm.disks.get(position).libraryItemId = item);
+        vm.bootLibraryItemId = request.bootItem();
         vms.insert(vm);
         audit.record(caller, VmOperation.CREATE.auditName(), AuditLog.vm(vm.id), parameters, AuditOutcome.REQUESTED, null);
     }
@@ -194,9 +213,9 @@ public class VmService {
         VmDefinition definition = request.definition();
         EffectivePolicy policy = policies.effective(caller);
         Usage usage = policies.usage(caller.username(), null);
-        long diskMib = request.blankDiskBytes().values().stream().mapToLong(b -> (b + (1 << 20) - 1) >> 20).sum();
-        int existingImages = definition.disks().size() - request.blankDiskBytes().size();
-        Candidate candidate = new Candidate(request.templateId(), localHost.hostGroup(), definition.vcpus(),
+        long diskMib = request.newImages().values().stream().mapToLong(i -> (i.bytes() + (1 << 20) - 1) >> 20).sum();
+        int existingImages = definition.disks().size() - request.newImages().size();
+        Candidate candidate = new Candidate(request.templateId(), request.libraryItems(), localHost.hostGroup(), definition.vcpus(),
                 definition.memoryMib(), diskMib, existingImages, true);
         List<String> reasons = PolicyCheck.refusals(caller.username(), policy, usage, candidate);
         return new CreateCheck(true, reasons.isEmpty(), reasons, policy, usage);

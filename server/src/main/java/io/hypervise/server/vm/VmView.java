@@ -32,6 +32,7 @@ public record VmView(
         int memoryMib,
         String profile,
         String display,
+        String firmware,
         List<DiskView> disks,
         List<NicView> nics,
         Long workerPid,
@@ -51,8 +52,12 @@ public record VmView(
     public record NicView(String nic, String mac, @JsonProperty("switch") String switchId, Integer vlan) {
     }
 
-    /** A disk: its image, format, size where known, and whether the VM owns it (deleted with the VM). */
-    public record DiskView(String path, String format, boolean readOnly, Long sizeBytes, boolean owned) {
+    /**
+     * A disk: its image, format, size where known, whether the VM owns it (deleted with the VM), the
+     * library item it was made from, and the base image a linked clone reads (null for others).
+     */
+    public record DiskView(String path, String format, boolean readOnly, Long sizeBytes, boolean owned, String libraryItem,
+            String base) {
     }
 
     /** From the inventory's record, with the engine's live state where the engine has the VM. */
@@ -63,8 +68,9 @@ public record VmView(
                 live.map(VmStatus::reason).orElse(vm.stateReason),
                 live.map(VmStatus::since).orElse(vm.stateSince),
                 vm.vcpus, vm.memoryMib, vm.profile.name().toLowerCase(Locale.ROOT), vm.display.name().toLowerCase(Locale.ROOT),
+                vm.firmware.name().toLowerCase(Locale.ROOT),
                 vm.disks.stream().map(d -> new DiskView(d.path, d.format.name().toLowerCase(Locale.ROOT), d.readOnly,
-                        d.sizeBytes, images.owns(vm.id, Path.of(d.path)))).toList(),
+                        d.sizeBytes, images.owns(vm.id, Path.of(d.path)), d.libraryItemId, d.backingPath)).toList(),
                 vm.nics.stream().map(n -> new NicView("net" + n.position, n.mac, n.switchId, n.vlan)).toList(),
                 live.flatMap(s -> s.workerPid().isPresent() ? Optional.of(s.workerPid().getAsLong()) : Optional.empty()).orElse(null),
                 // The engine refuses all but turning off while the worker does not answer.

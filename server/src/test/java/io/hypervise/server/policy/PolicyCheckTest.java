@@ -54,7 +54,7 @@ class PolicyCheckTest {
     void aFullDefinitionWithoutTemplateIsRefused() {
         Candidate noTemplate = new Candidate(null, "default", 1, 256, 0, 0, true);
         assertThat(PolicyCheck.refusals("alice", engineering(), Usage.NONE, noTemplate))
-                .containsExactly("self-service VMs are created from a template; allowed: tiny-linux");
+                .containsExactly("self-service VMs are created from a template or from library items; allowed templates: tiny-linux");
     }
 
     @Test

@@ -24,7 +24,13 @@ public class TemporaryDataDir implements QuarkusTestResourceLifecycleManager {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-        return Map.of("hypervise.data-dir", dir.toString());
+        Path imports = dir.resolve("import");
+        try {
+            Files.createDirectories(imports);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return Map.of("hypervise.data-dir", dir.toString(), "hypervise.library.import-folders", imports.toString());
     }
 
     @Override

@@ -81,7 +81,7 @@ class VmOfferTest {
             case "Paused" -> List.of("resume", "save", "turn-off", "reconfigure");
             default -> List.of();
         };
-        return new VmView("vm-1", "box", owner, "host", null, state, null, Instant.now(), 1, 128, "enlightened", "vnc",
+        return new VmView("vm-1", "box", owner, "host", null, state, null, Instant.now(), 1, 128, "enlightened", "vnc", "bios",
                 List.of(), List.of(), null, actions, null, null, null);
     }
 }

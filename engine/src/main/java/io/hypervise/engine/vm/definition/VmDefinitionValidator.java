@@ -105,8 +105,12 @@ public final class VmDefinitionValidator {
             if (disk.format() == null) {
                 v.add(new Violation(field + ".format", "is required: raw, qcow2, vhd or vhdx"));
             }
+            Disk.Backing backing = disk.backing();
+            if (backing != null) {
+                checkBacking(field, disk, backing, v);
+            }
             if (checkFile(field + ".path", disk.path(), v) && disk.format() != null) {
-                checkImage(field + ".path", disk.path(), disk.format(), v);
+                checkImage(field + ".path", disk.path(), disk.format(), backing, v);
             }
         }
     }
@@ -158,10 +162,38 @@ public final class VmDefinitionValidator {
             }
             case BootSource.Iso iso -> {
                 if (checkFile("boot.image", iso.image(), v)) {
-                    checkImage("boot.image", iso.image(), DiskFormat.RAW, v);
+                    checkImage("boot.image", iso.image(), DiskFormat.RAW, null, v);
                 }
             }
         }
+    }
+
+    /**
+     * A linked clone: a writable qcow2 overlay on a raw or qcow2 image that is itself self-contained, as
+     * Hypervise builds them. (The base may back many clones, so it is opened read-only.)
+     */
+    private void checkBacking(String field, Disk disk, Disk.Backing backing, List<Violation> v) {
+        if (disk.format() != DiskFormat.QCOW2) {
+            v.add(new Violation(field + ".format", "a disk with a base image (a linked clone) must be qcow2; got "
+                    + (disk.format() == null ? "none" : disk.format().name().toLowerCase(java.util.Locale.ROOT))));
+        }
+        if (backing.format() != DiskFormat.RAW && backing.format() != DiskFormat.QCOW2) {
+            v.add(new Violation(field + ".base.format", "a base image must be raw or qcow2"));
+        } else if (checkFile(field + ".base.path", backing.path(), v)) {
+            checkImage(field + ".base.path", backing.path(), backing.format(), null, v);
+        }
+    }
+
+    /**
+     * Why the image may not be opened in the format, by our own reading of its header (it must lie in
+     * the storage root and lead to no other file); empty when it may.
+     */
+    public Optional<String> imageProblem(Path path, DiskFormat format) {
+        List<Violation> v = new ArrayList<>();
+        if (checkFile("image", path, v)) {
+            checkImage("image", path, format, null, v);
+        }
+        return v.stream().map(Violation::message).findFirst();
     }
 
     /** Whether the file is one a VM may open: an existing regular file inside the storage root. */
@@ -176,9 +208,10 @@ public final class VmDefinitionValidator {
     }
 
     /** The image's header, read by our own code: its declared format, and no other file it would lead QEMU to. */
-    private void checkImage(String field, Path path, DiskFormat format, List<Violation> v) {
+    private void checkImage(String field, Path path, DiskFormat format, Disk.Backing backing, List<Violation> v) {
         try {
-            DiskImageCheck.problemWith(storage.resolve(path), format).ifPresent(p -> v.add(new Violation(field, p)));
+            Path expectedBase = backing == null ? null : storage.resolve(backing.path());
+            DiskImageCheck.problemWith(storage.resolve(path), format, expectedBase).ifPresent(p -> v.add(new Violation(field, p)));
         } catch (IOException e) {
             v.add(new Violation(field, "cannot be read: " + e.getMessage()));
         }

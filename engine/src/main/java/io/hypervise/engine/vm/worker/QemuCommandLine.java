@@ -101,8 +101,8 @@ public final class QemuCommandLine {
         }
         UefiFirmware firmware = uefi.orElseThrow(() -> new IllegalStateException(
                 "VM " + def.id() + " boots with UEFI, but this host has no UEFI firmware"));
-        args.addAll(List.of("-blockdev", blockdev(FIRMWARE_CODE_NODE, DiskFormat.RAW, firmware.code(), true)));
-        args.addAll(List.of("-blockdev", blockdev(FIRMWARE_VARS_NODE, DiskFormat.RAW, files.uefiVariables(), false)));
+        args.addAll(List.of("-blockdev", blockdev(FIRMWARE_CODE_NODE, DiskFormat.RAW, firmware.code(), true, null)));
+        args.addAll(List.of("-blockdev", blockdev(FIRMWARE_VARS_NODE, DiskFormat.RAW, files.uefiVariables(), false, null)));
     }
 
     private static void addDisplay(VmDefinition def, VmFiles files, List<String> args) {
@@ -130,7 +130,13 @@ public final class QemuCommandLine {
         for (int i = 0; i < disks.size(); i++) {
             Disk disk = disks.get(i);
             String node = "disk" + i;
-            args.addAll(List.of("-blockdev", blockdev(node, disk.format(), resolve.apply(disk.path()), disk.readOnly())));
+            String base = null;
+            if (disk.backing() != null) {
+                base = node + "-base";
+                args.addAll(List.of("-blockdev", blockdev(base, disk.backing().format(),
+                        resolve.apply(disk.backing().path()), true, null)));
+            }
+            args.addAll(List.of("-blockdev", blockdev(node, disk.format(), resolve.apply(disk.path()), disk.readOnly(), base)));
             String bootIndex = i == 0 && def.boot() instanceof BootSource.FirstDisk ? ",bootindex=1" : "";
             String device = def.profile() == DeviceProfile.ENLIGHTENED
                     ? "virtio-blk-pci,drive=" + node
@@ -177,7 +183,7 @@ public final class QemuCommandLine {
                 // bootindex on the first disk's device does it
             }
             case BootSource.Iso iso -> {
-                args.addAll(List.of("-blockdev", blockdev("cdrom0", DiskFormat.RAW, resolve.apply(iso.image()), true)));
+                args.addAll(List.of("-blockdev", blockdev("cdrom0", DiskFormat.RAW, resolve.apply(iso.image()), true, null)));
                 String device = def.profile() == DeviceProfile.ENLIGHTENED
                         ? "ide-cd,drive=cdrom0,bus=ide.0"
                         : "ide-cd,drive=cdrom0,bus=ide." + (def.disks().size() / 2) + ",unit=" + (def.disks().size() % 2);
@@ -187,11 +193,11 @@ public final class QemuCommandLine {
     }
 
     /**
-     * A format node over a file node. A format that could open a backing file is told it has none:
-     * Hypervise builds no chains, so QEMU never follows one an image's header names, whatever the
-     * header says by the time the worker opens it.
+     * A format node over a file node. A format that could open a backing file is told which one: the
+     * node of a linked clone's base, or none. QEMU never follows a chain an image's header names, whatever
+     * the header says by the time the worker opens it; only the chains Hypervise built and named.
      */
-    private static String blockdev(String node, DiskFormat format, Path file, boolean readOnly) {
+    private static String blockdev(String node, DiskFormat format, Path file, boolean readOnly, String backingNode) {
         ObjectNode protocol = JSON.createObjectNode()
                 .put("driver", "file")
                 .put("filename", file.toString());
@@ -203,7 +209,9 @@ public final class QemuCommandLine {
                 .put("driver", format.qemuDriver())
                 .put("read-only", readOnly);
         formatNode.set("file", protocol);
-        if (format.takesBacking()) {
+        if (backingNode != null) {
+            formatNode.put("backing", backingNode);
+        } else if (format.takesBacking()) {
             formatNode.putNull("backing");
         }
         return formatNode.toString();

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Hypervise tiny-linux: the guest's work, started by /init (busybox ash).
 # The lines it prints on ttyS0 (hv-disk, hv-nic, HYPERVISE-READY, hv-counter, HYPERVISE-POWEROFF, and
-# hv-burn-start, hv-burn-end, hv-write-start, hv-wrote, hv-ip, hv-send-start, hv-sent, hv-send-failed when
+# hv-burn-start, hv-burn-end, hv-read, hv-write-start, hv-wrote, hv-ip, hv-send-start, hv-sent, hv-send-failed when
 # asked to work) are a contract: the engine
 # and its tests read them from the serial log. Change them together.
 
@@ -79,17 +79,20 @@ echo HYPERVISE-READY
 
 # Work a test can ask for on the kernel command line, to see it in the VM's counters:
 #   hv.burn=S    keep the vCPU busy for S seconds (hv-burn-start, then hv-burn-end)
+#   hv.read=M    then print "hv-read DISK MD5" of the first M MiB of the first disk, as the guest reads them
 #   hv.write=M   then, after 10 idle seconds, write M MiB to the first disk (hv-write-start, then
 #                "hv-wrote DISK BYTES" once they are on the disk)
 #   hv.ip=IF,ADDR/P     give network interface IF that address at once ("hv-ip IF ADDR/P")
 #   hv.send=HOST,PORT,K then send K KiB over TCP to HOST:PORT (hv-send-start, then "hv-sent BYTES",
 #                       or hv-send-failed if it could not connect within 5 s or the transfer broke off)
 burn=0
+read=0
 write=0
 send=
 for arg in $(cat /proc/cmdline); do
     case $arg in
         hv.burn=*) burn=$(number "${arg#hv.burn=}") ;;
+        hv.read=*) read=$(number "${arg#hv.read=}") ;;
         hv.write=*) write=$(number "${arg#hv.write=}") ;;
         hv.ip=*)
             ifaddr=${arg#hv.ip=}
@@ -99,12 +102,17 @@ for arg in $(cat /proc/cmdline); do
         hv.send=*) send=${arg#hv.send=} ;;
     esac
 done
-if [ "$burn" -gt 0 ] || [ "$write" -gt 0 ] || [ -n "$send" ]; then
+if [ "$burn" -gt 0 ] || [ "$read" -gt 0 ] || [ "$write" -gt 0 ] || [ -n "$send" ]; then
     (
         if [ "$burn" -gt 0 ]; then
             echo hv-burn-start
             timeout "$burn" sh -c 'while :; do :; done'
             echo hv-burn-end
+        fi
+        if [ "$read" -gt 0 ]; then
+            disk=$(ls /sys/block | grep -E '^(vd|sd)' | head -n 1)
+            sum=$(dd if="/dev/$disk" bs=1M count="$read" 2>/dev/null | md5sum)
+            echo "hv-read $disk ${sum%% *}"
         fi
         if [ "$write" -gt 0 ]; then
             sleep 10

@@ -1,0 +1,37 @@
+package io.hypervise.engine.storage;
+
+import io.hypervise.engine.vm.definition.DiskFormat;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * An image made for a VM when it is defined, in the VM's own folder and deleted with it. Each has the
+ * virtual size the guest sees, which is what quotas count.
+ */
+public sealed interface NewImage {
+
+    long bytes();
+
+    /** An empty, sparse image. */
+    record Blank(long bytes) implements NewImage {
+    }
+
+    /**
+     * A qcow2 overlay on a read-only base image (a library disk): it starts empty and holds only what the
+     * guest writes, so ten clones of one image cost ten small files.
+     */
+    record LinkedClone(Path base, DiskFormat baseFormat, long bytes) implements NewImage {
+    }
+
+    /** A full, independent copy of an image, converted to the disk's format; takes time in proportion to its data. */
+    record Copy(Path source, DiskFormat sourceFormat, long bytes) implements NewImage {
+    }
+
+    /** Blank images of the given sizes, by disk position. */
+    static Map<Integer, NewImage> blanks(Map<Integer, Long> bytesByPosition) {
+        Map<Integer, NewImage> images = new TreeMap<>();
+        bytesByPosition.forEach((position, bytes) -> images.put(position, new Blank(bytes)));
+        return images;
+    }
+}

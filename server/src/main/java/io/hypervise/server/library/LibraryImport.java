@@ -1,0 +1,142 @@
+package io.hypervise.server.library;
+
+import io.hypervise.engine.Engine;
+import io.hypervise.engine.storage.FileTrees;
+import io.hypervise.engine.storage.ImageFormat;
+import io.hypervise.engine.storage.ImageInspection;
+import io.hypervise.engine.storage.MalformedImageException;
+import io.hypervise.engine.vm.definition.DiskFormat;
+import io.hypervise.server.inventory.LocalHost;
+import io.hypervise.server.jobs.Jobs;
+import io.quarkus.narayana.jta.QuarkusTransaction;
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Instant;
+import java.util.HexFormat;
+import java.util.Locale;
+import java.util.function.Consumer;
+import org.jboss.logging.Logger;
+
+/**
+ * Brings one file into the library, the same way for an upload and for a host file: its format checked
+ * by our own code (declared or detected, never probed, no file it names), its SHA-256 taken (and compared
+ * with the one the uploader gave), VHD and VHDX converted to qcow2, the result placed under
+ * {@code items/<id>/}, and only then the item recorded. A failure leaves no item and no file behind.
+ */
+@ApplicationScoped
+public class LibraryImport {
+
+    private static final Logger LOG = Logger.getLogger(LibraryImport.class);
+
+    @Inject
+    Engine engine;
+
+    @Inject
+    LocalHost localHost;
+
+    /**
+     * Imports {@code source} as item {@code id}; with {@code move}, the source (an upload's part file) is
+     * moved, not copied, where no conversion is needed. {@code before} runs in the transaction that
+     * records the item (an upload's row goes in it).
+     */
+    public LibraryItemEntity run(String id, Path source, boolean move, ItemSpec spec, Jobs.Progress progress,
+            Consumer<LibraryItemEntity> before) throws IOException {
+        ImageInspection found = engine.images().inspect(source, spec.declared());
+        checkKind(spec.kind(), found.format());
+        String sha256 = sha256(source, found.actualBytes() > 0 ? Files.size(source) : 1, p -> progress.percent(p / 2));
+        if (spec.expectedSha256() != null && !spec.expectedSha256().equals(sha256)) {
+            throw new MalformedImageException("has SHA-256 " + sha256 + ", not the " + spec.expectedSha256()
+                    + " it was announced with: the upload was damaged or is another file");
+        }
+        Path folder = itemFolder(id);
+        try {
+            Files.createDirectories(folder);
+            DiskFormat format = switch (found.format()) {
+                case VHD, VHDX, QCOW2 -> DiskFormat.QCOW2;
+                case ISO, RAW -> DiskFormat.RAW;
+            };
+            Path target = folder.resolve(id + (found.format() == ImageFormat.ISO ? ".iso" : format == DiskFormat.QCOW2 ? ".qcow2" : ".img"));
+            boolean convert = found.format() == ImageFormat.VHD || found.format() == ImageFormat.VHDX;
+            if (convert || !move) {
+                // qemu-img, told both formats, writes a sparse copy (a VHD or VHDX becomes qcow2) with progress.
+                engine.images().copy(source, found.format().diskFormat(), target, format, p -> progress.percent(50 + p / 2));
+            } else {
+                Files.move(source, target, StandardCopyOption.ATOMIC_MOVE);
+            }
+            ImageInspection stored = engine.images().inspect(target, found.format() == ImageFormat.ISO ? ImageFormat.ISO
+                    : ImageFormat.valueOf(format.name()));
+            LibraryItemEntity item = new LibraryItemEntity();
+            item.id = id;
+            item.hostId = localHost.id();
+            item.name = spec.name();
+            item.description = spec.description() == null ? "" : spec.description();
+            item.kind = spec.kind();
+            item.format = format;
+            item.sourceFormat = found.format();
+            item.virtualBytes = stored.virtualBytes();
+            item.actualBytes = stored.actualBytes();
+            item.sha256 = sha256;
+            item.owner = spec.owner();
+            item.visibility = spec.visibility();
+            item.groups = spec.visibility() == Visibility.GROUPS ? spec.groups() : new String[0];
+            item.file = engine.storage().library().relativize(target).toString();
+            item.createdAt = Instant.now();
+            QuarkusTransaction.requiringNew().run(() -> {
+                before.accept(item);
+                item.persist();
+            });
+            if (convert && move) {
+                Files.deleteIfExists(source);
+            }
+            LOG.infof("library item '%s' (%s) imported on host %s for %s: %s %s, %d bytes virtual", item.name, id,
+                    localHost.id(), spec.owner(), item.kind.id(), item.sourceFormat.id(), item.virtualBytes);
+            return item;
+        } catch (IOException | RuntimeException e) {
+            FileTrees.delete(folder);
+            throw e;
+        }
+    }
+
+    /** The folder of an item's file. */
+    public Path itemFolder(String id) {
+        return engine.storage().library().resolve("items").resolve(id);
+    }
+
+    private static void checkKind(ItemKind kind, ImageFormat format) throws MalformedImageException {
+        if (kind == ItemKind.ISO && format != ImageFormat.ISO) {
+            throw new MalformedImageException("is not an ISO 9660 image (no CD001 volume descriptor); it looks like "
+                    + format.id() + ": add it as a disk");
+        }
+        if (kind == ItemKind.DISK && format == ImageFormat.ISO) {
+            throw new MalformedImageException("is an ISO 9660 image; add it as kind iso, to be attached as a CD-ROM");
+        }
+    }
+
+    /** The file's SHA-256, read in 1 MiB steps; {@code progress} hears the percentage read. */
+    static String sha256(Path file, long size, java.util.function.LongConsumer progress) throws IOException {
+        MessageDigest digest;
+        try {
+            digest = MessageDigest.getInstance("SHA-256");
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+        byte[] buffer = new byte[1 << 20];
+        long done = 0;
+        try (InputStream in = Files.newInputStream(file)) {
+            int n;
+            while ((n = in.read(buffer)) > 0) {
+                digest.update(buffer, 0, n);
+                done += n;
+                progress.accept(done * 100 / Math.max(1, size));
+            }
+        }
+        return HexFormat.of().formatHex(digest.digest()).toLowerCase(Locale.ROOT);
+    }
+}
