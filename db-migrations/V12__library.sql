@@ -81,3 +81,25 @@ ALTER TABLE jobs ADD COLUMN target text CHECK (length(target) <= 255);
 
 -- The VM's firmware: BIOS (SeaBIOS) or UEFI (OVMF, with a per-VM copy of its variables kept by the engine).
 ALTER TABLE vms ADD COLUMN firmware text NOT NULL DEFAULT 'BIOS' CHECK (firmware IN ('BIOS', 'UEFI'));
+
+-- A template stored from a VM ("store in library") keeps its disks as library items; a VM deployed from
+-- it gets a linked clone of each, before the disks its request adds.
+CREATE TABLE template_disks (
+    template_id     text        NOT NULL REFERENCES templates (id) ON DELETE CASCADE,
+    position        smallint    NOT NULL CHECK (position BETWEEN 0 AND 15),
+    library_item_id text        NOT NULL REFERENCES library_items (id),
+    PRIMARY KEY (template_id, position)
+);
+CREATE INDEX template_disks_library_item_id_idx ON template_disks (library_item_id);
+ALTER TABLE templates ADD COLUMN firmware text NOT NULL DEFAULT 'BIOS' CHECK (firmware IN ('BIOS', 'UEFI'));
+ALTER TABLE templates ADD COLUMN owner text CHECK (length(owner) BETWEEN 1 AND 255);
+
+-- A VM whose disks are being copied into the library is Off and stays so until the copy ends.
+ALTER TABLE vms DROP CONSTRAINT vms_pending_check;
+ALTER TABLE vms ADD CONSTRAINT vms_pending_check CHECK (pending IN ('CREATING', 'DELETING', 'STORING'));
+
+DO $do$
+BEGIN
+    EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON template_disks TO %I', '${app_user}');
+END
+$do$;

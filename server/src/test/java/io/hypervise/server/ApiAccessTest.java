@@ -130,6 +130,7 @@ class ApiAccessTest {
                     + "| 401 | 201 | 201 | 403 | 403 | 403",
             "POST   | /api/v1/vms                  | {\"template\":\"stub\"}          | 401 | 201 | 201 | 403 | 201 | 201",
             "POST   | /api/v1/vms/check            | {\"template\":\"stub\"}          | 401 | 200 | 200 | 403 | 200 | 200",
+            "POST   | /api/v1/vms/{idle}/store     | {\"template\":\"Not An Id\"} | 401 | 400 | 400 | 403 | 403 | 403",
             "PUT    | /api/v1/vms/{own}/lease      | {\"expiresAt\":\"2099-01-01T00:00:00Z\"} | 401 | 200 | 403 | 403 | 403 | 403",
             "GET    | /api/v1/policies             |                                 | 401 | 200 | 403 | 403 | 403 | 403",
             "POST   | /api/v1/policies             | {\"id\":\"{pid}\",\"name\":\"p\",\"precedence\":9} | 401 | 201 | 403 | 403 | 403 | 403",

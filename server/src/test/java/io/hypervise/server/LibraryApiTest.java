@@ -10,6 +10,8 @@ import static org.hamcrest.Matchers.startsWith;
 
 import io.hypervise.engine.Engine;
 import io.hypervise.engine.vm.VmState;
+import io.hypervise.engine.storage.vhd.ParentLocator;
+import io.hypervise.engine.storage.vhd.VhdBuilder;
 import io.hypervise.engine.template.BootCheckIso;
 import io.hypervise.engine.vm.definition.BootSource;
 import io.hypervise.engine.vm.definition.Firmware;
@@ -305,7 +307,96 @@ class LibraryApiTest {
         }
     }
 
+    @Test
+    @Order(60)
+    void aDifferencingVhdChainImportsFromTheHostWithTheRightBytes() throws Exception {
+        Path folder = engine.storage().path().resolve("../import").normalize();
+        Path parent = VhdBuilder.dynamic(8L * MIB, 2 * MIB).sector(0, filled(0x11)).sector(1, filled(0x11))
+                .sector(5000, filled(0x12)).writeTo(folder.resolve("base.vhd"));
+        // The child names its parent as Hyper-V does, by a Windows path the host never opens.
+        Path child = VhdBuilder.childOf(parent, 2 * MIB).locator(ParentLocator.Platform.W2KU, "C:\\VMs\\base.vhd")
+                .sector(1, filled(0x21)).sector(9000, filled(0x22)).writeTo(folder.resolve("child.vhd"));
+
+        String job = as("admin").contentType("application/json")
+                .body("{\"path\":\"" + child + "\",\"name\":\"from Hyper-V\",\"kind\":\"disk\",\"visibility\":\"everyone\"}")
+                .when().post("/api/v1/library/imports").then().statusCode(202).extract().path("id");
+        VmApiTest.awaitJob("admin", job);
+        String imported = as("admin").when().get("/api/v1/jobs/" + job).then().extract().<String>path("target").substring("library:".length());
+        as("admin").when().get("/api/v1/library/" + imported).then().statusCode(200)
+                .body("sourceFormat", equalTo("vhd")).body("format", equalTo("qcow2")).body("virtualBytes", equalTo(8 * MIB));
+
+        Path raw = folder.resolve("check.raw");
+        Path stored = engine.storage().library().resolve("items").resolve(imported).resolve(imported + ".qcow2");
+        run("qemu-img", "convert", "-f", "qcow2", "-O", "raw", stored.toString(), raw.toString());
+        byte[] disk = Files.readAllBytes(raw);
+        assertThat(sector(disk, 0)).as("from the parent").isEqualTo(filled(0x11));
+        assertThat(sector(disk, 1)).as("the child's, over the parent's").isEqualTo(filled(0x21));
+        assertThat(sector(disk, 5000)).as("from the parent").isEqualTo(filled(0x12));
+        assertThat(sector(disk, 9000)).as("the child's").isEqualTo(filled(0x22));
+        assertThat(sector(disk, 2)).as("neither's").isEqualTo(new byte[512]);
+
+        Files.delete(parent);
+        String orphan = as("admin").contentType("application/json")
+                .body("{\"path\":\"" + child + "\",\"name\":\"orphan\",\"kind\":\"disk\"}")
+                .when().post("/api/v1/library/imports").then().statusCode(202).extract().path("id");
+        assertThat(jobError(orphan)).contains("is a differencing VHD whose chain needs the parent").contains("not supplied");
+        String uploaded = uploadWhole("child alone", "disk", null, Files.readAllBytes(child));
+        assertThat(jobError(uploaded)).contains("not supplied");
+    }
+
+    @Test
+    @Order(70)
+    void aVmStoredAsATemplateIsDeployedAgainWithTheFirstOnesFiles() throws Exception {
+        BootSource.Kernel tiny = (BootSource.Kernel) templates.bootSource(templates.find(Templates.TINY_LINUX).orElseThrow());
+        Path root = engine.storage().path();
+        String word = "w" + Long.toHexString(new Random().nextLong() & 0xffffffffL);
+        String first = as("admin").contentType("application/json").body("""
+                {"name":"golden master","display":"none","memoryMib":160,
+                 "boot":{"kind":"kernel","kernel":"%s","initramfs":"%s","commandLine":"%s hv.stamp=%s"},
+                 "disks":[{"sizeMib":64,"format":"qcow2"}]}""".formatted(root.relativize(tiny.kernel()),
+                root.relativize(tiny.initramfs()), tiny.commandLine(), word))
+                .when().post("/api/v1/vms").then().statusCode(201).extract().path("id");
+        clones.add(first);
+        as("admin").when().post("/api/v1/vms/" + first + "/start").then().statusCode(202);
+        awaitSerial(first, "hv-stamped vda " + word, Duration.ofSeconds(120));
+        as("admin").contentType("application/json").body("{\"template\":\"master-" + word + "\",\"name\":\"Master\"}")
+                .when().post("/api/v1/vms/" + first + "/store").then().statusCode(409)
+                .body("detail", containsString("while it is Off"));
+        as("admin").when().post("/api/v1/vms/" + first + "/turn-off").then().statusCode(200);
+
+        String job = as("admin").contentType("application/json").body("{\"template\":\"master-" + word + "\",\"name\":\"Master\"}")
+                .when().post("/api/v1/vms/" + first + "/store").then().statusCode(202)
+                .body("kind", equalTo("vm-store")).extract().path("id");
+        as("operator").when().post("/api/v1/vms/" + first + "/start").then().statusCode(409);
+        VmApiTest.awaitJob("admin", job);
+        as("alice").contentType("application/json").body("{\"template\":\"x\",\"name\":\"X\"}")
+                .when().post("/api/v1/vms/" + first + "/store").then().statusCode(403);
+
+        String second = as("admin").contentType("application/json")
+                .body("{\"template\":\"master-" + word + "\",\"name\":\"from the master\"}")
+                .when().post("/api/v1/vms").then().statusCode(201)
+                .body("template", equalTo("master-" + word))
+                .body("disks[0].base", startsWith(engine.storage().library().resolve("items").toString()))
+                .extract().path("id");
+        clones.add(second);
+        as("admin").when().post("/api/v1/vms/" + second + "/start").then().statusCode(202);
+        String serial = awaitSerial(second, "hv-found vda " + word, Duration.ofSeconds(120));
+        assertThat(serial.indexOf("hv-found vda " + word)).as("found before its own guest stamps the disk again")
+                .isLessThan(serial.indexOf("hv-stamped") < 0 ? Integer.MAX_VALUE : serial.indexOf("hv-stamped"));
+        as("admin").when().post("/api/v1/vms/" + second + "/turn-off").then().statusCode(200);
+    }
+
     // ------------------------------------------------------------------ helpers
+
+    private static byte[] filled(int value) {
+        byte[] b = new byte[512];
+        java.util.Arrays.fill(b, (byte) value);
+        return b;
+    }
+
+    private static byte[] sector(byte[] disk, int index) {
+        return java.util.Arrays.copyOfRange(disk, index * 512, index * 512 + 512);
+    }
 
     private Path libraryFile() {
         return engine.storage().library().resolve("items").resolve(item).resolve(item + ".img");

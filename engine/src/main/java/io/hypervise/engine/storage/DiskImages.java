@@ -1,5 +1,8 @@
 package io.hypervise.engine.storage;
 
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.hypervise.engine.vm.definition.Disk;
 import io.hypervise.engine.vm.definition.DiskFormat;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -24,6 +27,7 @@ public final class DiskImages {
 
     /** 64 TiB: the largest blank disk, and far more than any host here has. */
     public static final long MAX_BYTES = 64L << 40;
+    private static final ObjectMapper JSON = new ObjectMapper();
     private static final Pattern PROGRESS = Pattern.compile("\\s*\\((\\d+(?:\\.\\d+)?)/100%\\)\\s*");
 
     private final StorageRoot storage;
@@ -89,6 +93,31 @@ public final class DiskImages {
         prepare(image);
         run(image, Duration.ofHours(12), progress, "convert", "-p", "-f", sourceFormat.qemuDriver(), "-O",
                 format.qemuDriver(), source.toString(), image.toString());
+    }
+
+    /**
+     * Copies a VM's disk into a new, self-contained image in {@code format}: a linked clone is flattened
+     * (its base's data and its own, merged). The chain is given to qemu-img explicitly, as the worker is
+     * given it; nothing is probed and the overlay's header is not followed.
+     */
+    public void flatten(Disk disk, Path image, DiskFormat format, LongConsumer progress) throws IOException {
+        prepare(image);
+        ObjectNode source = node(disk.format(), disk.path());
+        if (disk.backing() != null) {
+            source.set("backing", node(disk.backing().format(), disk.backing().path()));
+        } else if (disk.format().takesBacking()) {
+            source.putNull("backing");
+        }
+        run(image, Duration.ofHours(12), progress, "convert", "-p", "-O", format.qemuDriver(), "json:" + source, image.toString());
+    }
+
+    private static ObjectNode node(DiskFormat format, Path file) {
+        ObjectNode node = JSON.createObjectNode().put("driver", format.qemuDriver());
+        node.set("file", JSON.createObjectNode().put("driver", "file").put("filename", file.toString()));
+        if (format.takesBacking()) {
+            node.putNull("backing");
+        }
+        return node;
     }
 
     private static void checkSize(long bytes) {

@@ -14,6 +14,8 @@ public enum Permission {
     VM_CONSOLE_VIEW("watch VM consoles"),
     JOB_READ("read jobs"),
     TEMPLATE_READ("read templates"),
+    /** Make templates, for example by storing a VM in the library. */
+    TEMPLATE_MANAGE("manage templates"),
     AUDIT_READ("read the audit log"),
     POLICY_MANAGE("manage roles and policies"),
     /** Create and delete the host's virtual switches, and plug VMs' adapters into them. */

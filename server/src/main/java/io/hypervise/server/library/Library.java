@@ -3,6 +3,7 @@ package io.hypervise.server.library;
 import io.hypervise.engine.Engine;
 import io.hypervise.engine.storage.FileTrees;
 import io.hypervise.engine.storage.ImageFormat;
+import io.hypervise.engine.storage.vhd.ParentResolver;
 import io.hypervise.server.access.AccessDeniedException;
 import io.hypervise.server.access.Caller;
 import io.hypervise.server.access.Permission;
@@ -20,6 +21,7 @@ import io.hypervise.server.jobs.Jobs;
 import io.hypervise.server.policy.EffectivePolicy;
 import io.hypervise.server.policy.PolicyDeniedException;
 import io.hypervise.server.policy.SelfServicePolicies;
+import io.quarkus.narayana.jta.QuarkusTransaction;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import jakarta.persistence.EntityManager;
@@ -114,6 +116,12 @@ public class Library {
         return LibraryItemView.of(item, users.size(), users);
     }
 
+    /** The item, whoever may see it (for what a template the caller may use is made of). */
+    @Transactional
+    public Optional<LibraryItemEntity> find(String id) {
+        return id == null || !ITEM_ID.matcher(id).matches() ? Optional.empty() : LibraryItemEntity.findByIdOptional(id);
+    }
+
     /** The item, if it exists and the caller may see it. */
     @Transactional
     public Optional<LibraryItemEntity> visible(Caller caller, String id) {
@@ -158,6 +166,9 @@ public class Library {
                 SELECT v.id, v.name, 'disk ' || d.position FROM disks d JOIN vms v ON v.id = d.vm_id WHERE d.library_item_id = :id
                 UNION ALL
                 SELECT v.id, v.name, 'cd-rom' FROM vms v WHERE v.boot_library_item_id = :id
+                UNION ALL
+                SELECT NULL, t.name, 'disk ' || td.position || ' of template ' || t.id FROM template_disks td
+                    JOIN templates t ON t.id = td.template_id WHERE td.library_item_id = :id
                 ORDER BY 2, 1""").setParameter("id", id).getResultList();
         return rows.stream().map(r -> new LibraryItemView.UsedBy((String) r[0], (String) r[1], (String) r[2])).toList();
     }
@@ -172,7 +183,9 @@ public class Library {
                 SELECT id, count(*) FROM (
                     SELECT library_item_id AS id FROM disks WHERE library_item_id IN (:ids)
                     UNION ALL
-                    SELECT boot_library_item_id FROM vms WHERE boot_library_item_id IN (:ids)) u
+                    SELECT boot_library_item_id FROM vms WHERE boot_library_item_id IN (:ids)
+                    UNION ALL
+                    SELECT library_item_id FROM template_disks WHERE library_item_id IN (:ids)) u
                 GROUP BY id""").setParameter("ids", ids).getResultList();
         rows.forEach(r -> counts.put((String) r[0], ((Number) r[1]).longValue()));
         return counts;
@@ -198,8 +211,8 @@ public class Library {
         List<LibraryItemView.UsedBy> users = usedBy(id);
         if (!users.isEmpty()) {
             throw new LibraryInUseException("library item '" + item.name + "' is used by " + users.stream()
-                    .map(u -> "VM '" + u.vmName() + "' (" + u.vmId() + ", " + u.as() + ")").toList()
-                    + "; delete those VMs or their disks first");
+                    .map(u -> u.vmId() == null ? u.as() : "VM '" + u.vmName() + "' (" + u.vmId() + ", " + u.as() + ")").toList()
+                    + "; delete those first");
         }
         item.delete();
         em.flush();
@@ -211,6 +224,16 @@ public class Library {
             LOG.warnf("library item %s deleted on host %s, but its files could not be removed: %s", id, localHost.id(), e.getMessage());
         }
         LOG.infof("library item '%s' (%s) deleted by %s on host %s", item.name, id, caller.username(), localHost.id());
+    }
+
+    /** Removes an item nothing uses yet (one a failed operation made), its row and its files; no audit of its own. */
+    public void discard(String id) {
+        QuarkusTransaction.requiringNew().run(() -> LibraryItemEntity.deleteById(id));
+        try {
+            FileTrees.delete(importer.itemFolder(id));
+        } catch (IOException e) {
+            LOG.warnf("could not remove the files of library item %s: %s", id, e.getMessage());
+        }
     }
 
     /** What an administrator asks to import from the host's file system. */
@@ -245,8 +268,23 @@ public class Library {
         Map<String, Object> parameters = Map.of("path", source.toString(), "name", spec.name(), "kind", spec.kind().id());
         audit.recordIntent(caller, "library.import", target, parameters);
         return jobs.submit("library-import", target, caller.username(),
-                progress -> importer.run(id, source, false, spec, progress, item -> { }),
+                progress -> importer.run(id, source, false, spec, siblings(source), progress, item -> { }),
                 error -> audit.recordOutcome(caller, "library.import", target, parameters, error));
+    }
+
+    /**
+     * A differencing VHD's parents, for an import from the host: files beside it in its import folder,
+     * found by the file name its header gives (the last part of any name), never by the path itself. The
+     * import then checks each is the parent the child names (its unique id).
+     */
+    private static ParentResolver siblings(Path child) {
+        Path folder = child.getParent();
+        return parent -> parent.names().stream()
+                .map(name -> name.substring(Math.max(name.lastIndexOf('/'), name.lastIndexOf('\\')) + 1))
+                .filter(name -> !name.isEmpty() && !name.equals(".") && !name.equals(".."))
+                .map(folder::resolve)
+                .filter(p -> p.getParent().equals(folder) && Files.isRegularFile(p, java.nio.file.LinkOption.NOFOLLOW_LINKS))
+                .findFirst();
     }
 
     /** A host file an import may read: absolute, inside a configured import folder (links resolved), a regular file. */
@@ -385,7 +423,7 @@ public class Library {
         return mib >= 10240 ? String.format(Locale.ROOT, "%.1f GiB", mib / 1024.0) : mib + " MiB";
     }
 
-    static String newItemId() {
+    public static String newItemId() {
         byte[] bytes = new byte[6];
         RANDOM.nextBytes(bytes);
         return "lib-" + HexFormat.of().formatHex(bytes);

@@ -5,6 +5,9 @@ import io.hypervise.engine.storage.FileTrees;
 import io.hypervise.engine.storage.ImageFormat;
 import io.hypervise.engine.storage.ImageInspection;
 import io.hypervise.engine.storage.MalformedImageException;
+import io.hypervise.engine.storage.vhd.ParentResolver;
+import io.hypervise.engine.storage.vhd.VhdDescription;
+import io.hypervise.engine.storage.vhd.VhdImport;
 import io.hypervise.engine.vm.definition.DiskFormat;
 import io.hypervise.server.inventory.LocalHost;
 import io.hypervise.server.jobs.Jobs;
@@ -27,7 +30,8 @@ import org.jboss.logging.Logger;
 /**
  * Brings one file into the library, the same way for an upload and for a host file: its format checked
  * by our own code (declared or detected, never probed, no file it names), its SHA-256 taken (and compared
- * with the one the uploader gave), VHD and VHDX converted to qcow2, the result placed under
+ * with the one the uploader gave), VHD (by Hypervise's own reader, differencing chains included) and VHDX
+ * converted to qcow2, the result placed under
  * {@code items/<id>/}, and only then the item recorded. A failure leaves no item and no file behind.
  */
 @ApplicationScoped
@@ -48,7 +52,16 @@ public class LibraryImport {
      */
     public LibraryItemEntity run(String id, Path source, boolean move, ItemSpec spec, Jobs.Progress progress,
             Consumer<LibraryItemEntity> before) throws IOException {
-        ImageInspection found = engine.images().inspect(source, spec.declared());
+        return run(id, source, move, spec, ParentResolver.NONE, progress, before);
+    }
+
+    /**
+     * As {@link #run(String, Path, boolean, ItemSpec, Jobs.Progress, Consumer)}; a differencing VHD's
+     * parents are looked up through {@code parents} only (never by the paths its header names).
+     */
+    public LibraryItemEntity run(String id, Path source, boolean move, ItemSpec spec, ParentResolver parents,
+            Jobs.Progress progress, Consumer<LibraryItemEntity> before) throws IOException {
+        ImageInspection found = inspect(source, spec.declared());
         checkKind(spec.kind(), found.format());
         String sha256 = sha256(source, found.actualBytes() > 0 ? Files.size(source) : 1, p -> progress.percent(p / 2));
         if (spec.expectedSha256() != null && !spec.expectedSha256().equals(sha256)) {
@@ -64,7 +77,17 @@ public class LibraryImport {
             };
             Path target = folder.resolve(id + (found.format() == ImageFormat.ISO ? ".iso" : format == DiskFormat.QCOW2 ? ".qcow2" : ".img"));
             boolean convert = found.format() == ImageFormat.VHD || found.format() == ImageFormat.VHDX;
-            if (convert || !move) {
+            if (found.format() == ImageFormat.VHD) {
+                // QEMU's vpc driver would read a differencing disk as if it had no parent: our own reader
+                // flattens the chain into a sparse raw file, which qemu-img then turns into qcow2.
+                Path raw = folder.resolve(id + ".raw.part");
+                new VhdImport(parents).toRaw(source, raw, (done, total) -> progress.percent(50 + done * 25 / Math.max(1, total)));
+                try {
+                    engine.images().copy(raw, DiskFormat.RAW, target, format, p -> progress.percent(75 + p / 4));
+                } finally {
+                    Files.deleteIfExists(raw);
+                }
+            } else if (convert || !move) {
                 // qemu-img, told both formats, writes a sparse copy (a VHD or VHDX becomes qcow2) with progress.
                 engine.images().copy(source, found.format().diskFormat(), target, format, p -> progress.percent(50 + p / 2));
             } else {
@@ -107,6 +130,19 @@ public class LibraryImport {
     /** The folder of an item's file. */
     public Path itemFolder(String id) {
         return engine.storage().library().resolve("items").resolve(id);
+    }
+
+    /**
+     * What the file is. A VHD is read by our own VHD reader (which checks its footer, header and table, and
+     * names a differencing disk's parent without opening it); anything else by the image inspector.
+     */
+    private ImageInspection inspect(Path source, ImageFormat declared) throws IOException {
+        if (ImageFormat.detect(source) == ImageFormat.VHD && (declared == null || declared == ImageFormat.VHD)) {
+            VhdDescription vhd = VhdImport.describe(source);
+            return new ImageInspection(ImageFormat.VHD, vhd.type().name().toLowerCase(Locale.ROOT), vhd.virtualSize(),
+                    Files.size(source));
+        }
+        return engine.images().inspect(source, declared);
     }
 
     private static void checkKind(ItemKind kind, ImageFormat format) throws MalformedImageException {

@@ -4,7 +4,14 @@ import io.hypervise.engine.vm.definition.DeviceProfile;
 import io.hypervise.engine.vm.definition.Display;
 import io.hypervise.server.inventory.BootColumns;
 import io.quarkus.hibernate.orm.panache.PanacheEntityBase;
+import io.hypervise.engine.vm.definition.Firmware;
+import jakarta.persistence.CascadeType;
 import jakarta.persistence.Column;
+import jakarta.persistence.FetchType;
+import jakarta.persistence.OneToMany;
+import jakarta.persistence.OrderBy;
+import java.util.ArrayList;
+import java.util.List;
 import jakarta.persistence.Embedded;
 import jakarta.persistence.Entity;
 import jakarta.persistence.EnumType;
@@ -32,6 +39,14 @@ public class TemplateEntity extends PanacheEntityBase {
     public Display display;
     @Embedded
     public BootColumns boot;
+    @Enumerated(EnumType.STRING)
+    public Firmware firmware = Firmware.BIOS;
+    /** Who made it; null for the built-in ones. */
+    public String owner;
+    /** The library disk images a VM from it gets linked clones of, in order. */
+    @OneToMany(mappedBy = "template", cascade = CascadeType.ALL, orphanRemoval = true, fetch = FetchType.EAGER)
+    @OrderBy("position")
+    public List<TemplateDiskEntity> disks = new ArrayList<>();
     @Column(name = "created_at")
     public Instant createdAt;
     @Column(name = "updated_at")

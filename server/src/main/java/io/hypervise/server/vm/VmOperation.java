@@ -42,7 +42,9 @@ public enum VmOperation {
     CONSOLE("console", "Console", null, null, Permission.VM_CONSOLE, SelfServiceAction.CONSOLE, false),
     /** A thumbnail of the screen: whoever may at least watch the console. */
     SCREEN("screen", "Screen", null, null, Permission.VM_CONSOLE_VIEW, SelfServiceAction.CONSOLE_VIEW_ONLY, false),
-    EXTEND_LEASE("lease.extend", "Extend lease", null, null, Permission.POLICY_MANAGE, null, false);
+    EXTEND_LEASE("lease.extend", "Extend lease", null, null, Permission.POLICY_MANAGE, null, false),
+    /** Copy an Off VM's disks into the library and record it as a template (SCVMM's "store in library"). */
+    STORE("store", "Store in library", null, null, Permission.TEMPLATE_MANAGE, null, true);
 
     private final String path;
     private final String label;

@@ -151,6 +151,12 @@ public class VmReconciler {
             LOG.infof("VM '%s' (%s): its creation, interrupted before the engine defined it, was undone", vm.name, vm.id);
             return null;
         }
+        if (vm.pending == VmEntity.Pending.STORING) {
+            // Its disks were being copied into the library: the job failed (Jobs says so at start), the VM is as it was.
+            vm.pending = null;
+            LOG.infof("VM '%s' (%s): storing it in the library was interrupted; it is usable again", vm.name, vm.id);
+            return status;
+        }
         List<String> kept = service.keptDisks(vm);
         List<String> deleted;
         try {

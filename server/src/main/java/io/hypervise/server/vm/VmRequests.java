@@ -110,10 +110,13 @@ public class VmRequests {
         DeviceProfile profile = parse("profile", request.profile(), DeviceProfile.class,
                 template == null ? DeviceProfile.ENLIGHTENED : template.profile, v);
         Display display = parse("display", request.display(), Display.class, template == null ? Display.VNC : template.display, v);
-        Firmware firmware = parse("firmware", request.firmware(), Firmware.class, Firmware.BIOS, v);
+        Firmware firmware = parse("firmware", request.firmware(), Firmware.class, template == null ? Firmware.BIOS : template.firmware, v);
         Map<Integer, NewImage> images = new TreeMap<>();
         Map<Integer, String> diskItems = new TreeMap<>();
         List<Disk> disks = disks(request, images, diskItems, v);
+        if (template != null && !template.disks.isEmpty()) {
+            disks = withTemplateDisks(template, disks, images, diskItems, v);
+        }
         List<Nic> nics = nics(request, v);
         String[] bootItem = new String[1];
         BootSource boot = template == null ? boot(request, bootItem, v) : null;
@@ -283,6 +286,36 @@ public class VmRequests {
             }
             disks.add(new Disk(null, format, false));
         }
+        return disks;
+    }
+
+    /**
+     * A template stored from a VM: a linked clone of each of its disk images comes first, then the disks
+     * the request adds (whose positions, and what is made for them, move up).
+     */
+    private List<Disk> withTemplateDisks(TemplateEntity template, List<Disk> requested, Map<Integer, NewImage> images,
+            Map<Integer, String> items, List<FieldError> v) {
+        int k = template.disks.size();
+        Map<Integer, NewImage> shiftedImages = new TreeMap<>();
+        Map<Integer, String> shiftedItems = new TreeMap<>();
+        images.forEach((position, image) -> shiftedImages.put(position + k, image));
+        items.forEach((position, item) -> shiftedItems.put(position + k, item));
+        List<Disk> disks = new ArrayList<>();
+        for (var d : template.disks) {
+            Optional<LibraryItemEntity> item = library.find(d.libraryItemId);
+            if (item.isEmpty()) {
+                v.add(new FieldError("template", "the disk image " + d.libraryItemId + " of template '" + template.id + "' is gone"));
+                continue;
+            }
+            shiftedImages.put(disks.size(), new NewImage.LinkedClone(library.pathOf(item.get()), item.get().format,
+                    item.get().virtualBytes));
+            disks.add(new Disk(null, DiskFormat.QCOW2, false));
+        }
+        disks.addAll(requested);
+        images.clear();
+        images.putAll(shiftedImages);
+        items.clear();
+        items.putAll(shiftedItems);
         return disks;
     }
 

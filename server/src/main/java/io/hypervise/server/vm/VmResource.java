@@ -151,6 +151,16 @@ public class VmResource {
         };
     }
 
+    /** Stores the Off VM in the library as a new template (its disks copied, linked clones flattened), as a job. */
+    @POST
+    @Path("{id}/store")
+    @Consumes(MediaType.APPLICATION_JSON)
+    @Requires(Permission.TEMPLATE_MANAGE)
+    public Response store(@PathParam("id") String id, VmService.StoreRequest request) {
+        VmService.Started started = vms.store(current.get(), id, request);
+        return Response.accepted(started.job()).location(URI.create("/api/v1/jobs/" + started.job().id())).build();
+    }
+
     /** What an administrator sends to extend a VM's lease. */
     public record LeaseRequest(Instant expiresAt) {
     }

@@ -9,6 +9,12 @@ import io.hypervise.engine.vm.definition.VmDefinition;
 import io.hypervise.engine.vm.VmNotFoundException;
 import io.hypervise.engine.vm.VmStateMachine;
 import io.hypervise.engine.vm.VmStatus;
+import io.hypervise.engine.vm.VmState;
+import io.hypervise.server.api.FieldError;
+import io.hypervise.server.api.InvalidRequestException;
+import io.hypervise.server.inventory.VmConflictException;
+import io.hypervise.server.template.TemplateStore;
+import io.hypervise.server.template.Templates;
 import io.hypervise.server.api.FieldError;
 import io.hypervise.server.access.Caller;
 import io.hypervise.server.api.InvalidRequestException;
@@ -46,6 +52,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.LinkedHashMap;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -91,6 +98,14 @@ public class VmService {
 
     @Inject
     CounterQueries counters;
+
+    @Inject
+    Templates templates;
+
+    @Inject
+    TemplateStore templateStore;
+
+    private static final java.util.regex.Pattern TEMPLATE_ID = java.util.regex.Pattern.compile("[a-z0-9][a-z0-9-]{0,39}");
 
     /** How an operation ended for the caller: done (with the VM as it is now), or begun as a job to follow. */
     public sealed interface Outcome {
@@ -340,6 +355,56 @@ public class VmService {
      * A lifecycle operation. Quick ones are done before this returns; long ones (start, save, shut-down)
      * run as a job. One the VM's state does not allow is refused at once (409), audited as failed.
      */
+    /** What an administrator asks of "store in library": the new template's id, name and description. */
+    public record StoreRequest(String template, String name, String description) {
+    }
+
+    /**
+     * Stores an Off VM in the library as a template, as a job: its disks are copied (linked clones
+     * flattened) into library disk images. The VM is marked as being stored (every action on it is refused
+     * meanwhile, so it stays Off) until the job ends. Intent first, like every VM operation.
+     */
+    public Started store(Caller caller, String id, StoreRequest request) {
+        List<FieldError> v = new ArrayList<>();
+        if (request == null || request.template() == null || !TEMPLATE_ID.matcher(request.template()).matches()) {
+            v.add(new FieldError("template", "is required: the new template's id, 1 to 40 lower-case letters, digits or dashes"));
+        } else if (templates.find(request.template()).isPresent()) {
+            v.add(new FieldError("template", "a template '" + request.template() + "' exists already"));
+        }
+        String name = request == null ? null : request.name();
+        if (name == null || name.isBlank() || name.length() > 64 || name.chars().anyMatch(Character::isISOControl)) {
+            v.add(new FieldError("name", "is required: at most 64 characters, without control characters"));
+        }
+        if (request != null && request.description() != null && request.description().length() > 1000) {
+            v.add(new FieldError("description", "must be at most 1000 characters"));
+        }
+        if (!v.isEmpty()) {
+            throw new InvalidRequestException("store in library", v);
+        }
+        String action = VmOperation.STORE.auditName();
+        String target = AuditLog.vm(id);
+        Map<String, Object> parameters = Map.of("template", request.template(), "name", name);
+        VmDefinition definition = QuarkusTransaction.requiringNew().call(() -> {
+            VmEntity vm = access.require(caller, id, VmOperation.STORE);
+            requireActionable(vm);
+            VmStatus status = engine.vms().status(vm.id);
+            if (status.state() != VmState.OFF) {
+                throw new VmConflictException("VM '" + vm.name + "' is " + status.state().displayName()
+                        + "; it is stored in the library while it is Off, so its disks hold still");
+            }
+            vms.markPending(vm.id, VmEntity.Pending.STORING);
+            audit.record(caller, action, target, parameters, AuditOutcome.REQUESTED, null);
+            return status.definition();
+        });
+        JobView job = jobs.submit(VmOperation.STORE.jobKind(), id, "template:" + request.template(), caller.username(),
+                progress -> templateStore.store(caller, definition, request.template(), name, request.description(), progress),
+                error -> {
+                    vms.markPending(id, null);
+                    audit.recordOutcome(caller, action, target, parameters, error);
+                });
+        return new Started(job, definition.name());
+    }
+
     public Outcome act(Caller caller, String id, VmOperation operation) {
         if (!operation.isLifecycle()) {
             throw new IllegalArgumentException(operation + " is not a lifecycle operation");
@@ -384,7 +449,7 @@ public class VmService {
             case SAVE -> engineVms.save(id);
             case RESTART -> engineVms.restart(id);
             case DISCARD_SAVED_STATE -> engineVms.discardSavedState(id);
-            case CREATE, READ, SERIAL, METRICS, RECONFIGURE, DELETE, CONSOLE, SCREEN, EXTEND_LEASE ->
+            case CREATE, READ, SERIAL, METRICS, RECONFIGURE, DELETE, CONSOLE, SCREEN, EXTEND_LEASE, STORE ->
                     throw new IllegalArgumentException(operation + " has a method of its own");
         };
     }
@@ -444,7 +509,11 @@ public class VmService {
         }
         if (vm.pending != null) {
             throw new VmConflictException("VM '" + vm.name + "' is being "
-                    + (vm.pending == VmEntity.Pending.CREATING ? "created" : "deleted") + "; try again when that has ended");
+                    + switch (vm.pending) {
+                        case CREATING -> "created";
+                        case DELETING -> "deleted";
+                        case STORING -> "stored in the library";
+                    } + "; try again when that has ended");
         }
     }
 

@@ -37,7 +37,7 @@ class VmOperationTest {
         assertThat(VmOperation.EXTEND_LEASE.auditName()).isEqualTo("vm.lease.extend");
         assertThat(VmOperation.ofJobKind("vm-save")).contains(VmOperation.SAVE);
         assertThat(Arrays.stream(VmOperation.values()).filter(VmOperation::runsAsJob))
-                .containsExactlyInAnyOrder(VmOperation.START, VmOperation.SHUT_DOWN, VmOperation.SAVE);
+                .containsExactlyInAnyOrder(VmOperation.START, VmOperation.SHUT_DOWN, VmOperation.SAVE, VmOperation.STORE);
     }
 
     @Test

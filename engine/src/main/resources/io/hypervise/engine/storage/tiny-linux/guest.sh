@@ -1,7 +1,7 @@
 #!/bin/sh
 # Hypervise tiny-linux: the guest's work, started by /init (busybox ash).
 # The lines it prints on ttyS0 (hv-disk, hv-nic, HYPERVISE-READY, hv-counter, HYPERVISE-POWEROFF, and
-# hv-burn-start, hv-burn-end, hv-read, hv-write-start, hv-wrote, hv-ip, hv-send-start, hv-sent, hv-send-failed when
+# hv-found, hv-burn-start, hv-burn-end, hv-read, hv-stamped, hv-write-start, hv-wrote, hv-ip, hv-send-start, hv-sent, hv-send-failed when
 # asked to work) are a contract: the engine
 # and its tests read them from the serial log. Change them together.
 
@@ -46,6 +46,14 @@ for dev in /sys/class/net/*; do
     echo "hv-nic $name $(cat "$dev/address")"
 done
 
+# What an earlier hv.stamp left at the start of the first disk: how a test sees that a disk's files came
+# along (a disk stored in the library and deployed again, a clone).
+first=$(ls /sys/block | grep -E '^(vd|sd)' | head -n 1)
+if [ -n "$first" ]; then
+    head=$(dd if="/dev/$first" bs=512 count=1 2>/dev/null | head -c 64 | tr -cd 'a-zA-Z0-9:.-')
+    case $head in hv-stamp:*) echo "hv-found $first ${head#hv-stamp:}" ;; esac
+fi
+
 # ACPI power button (QMP system_powerdown): any event from its evdev node means "pressed".
 for input in /sys/class/input/event*; do
     [ "$(cat "$input/device/name" 2>/dev/null)" = "Power Button" ] || continue
@@ -79,6 +87,7 @@ echo HYPERVISE-READY
 
 # Work a test can ask for on the kernel command line, to see it in the VM's counters:
 #   hv.burn=S    keep the vCPU busy for S seconds (hv-burn-start, then hv-burn-end)
+#   hv.stamp=W   write "hv-stamp:W" at the start of the first disk ("hv-stamped DISK W" once it is there)
 #   hv.read=M    then print "hv-read DISK MD5" of the first M MiB of the first disk, as the guest reads them
 #   hv.write=M   then, after 10 idle seconds, write M MiB to the first disk (hv-write-start, then
 #                "hv-wrote DISK BYTES" once they are on the disk)
@@ -86,12 +95,14 @@ echo HYPERVISE-READY
 #   hv.send=HOST,PORT,K then send K KiB over TCP to HOST:PORT (hv-send-start, then "hv-sent BYTES",
 #                       or hv-send-failed if it could not connect within 5 s or the transfer broke off)
 burn=0
+stamp=
 read=0
 write=0
 send=
 for arg in $(cat /proc/cmdline); do
     case $arg in
         hv.burn=*) burn=$(number "${arg#hv.burn=}") ;;
+        hv.stamp=*) stamp=${arg#hv.stamp=} ;;
         hv.read=*) read=$(number "${arg#hv.read=}") ;;
         hv.write=*) write=$(number "${arg#hv.write=}") ;;
         hv.ip=*)
@@ -102,12 +113,17 @@ for arg in $(cat /proc/cmdline); do
         hv.send=*) send=${arg#hv.send=} ;;
     esac
 done
-if [ "$burn" -gt 0 ] || [ "$read" -gt 0 ] || [ "$write" -gt 0 ] || [ -n "$send" ]; then
+if [ -n "$stamp" ] || [ "$burn" -gt 0 ] || [ "$read" -gt 0 ] || [ "$write" -gt 0 ] || [ -n "$send" ]; then
     (
         if [ "$burn" -gt 0 ]; then
             echo hv-burn-start
             timeout "$burn" sh -c 'while :; do :; done'
             echo hv-burn-end
+        fi
+        if [ -n "$stamp" ]; then
+            disk=$(ls /sys/block | grep -E '^(vd|sd)' | head -n 1)
+            printf 'hv-stamp:%s\n' "$stamp" | dd of="/dev/$disk" conv=fsync 2>/dev/null
+            echo "hv-stamped $disk $stamp"
         fi
         if [ "$read" -gt 0 ]; then
             disk=$(ls /sys/block | grep -E '^(vd|sd)' | head -n 1)

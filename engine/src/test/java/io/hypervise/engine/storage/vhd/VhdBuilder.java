@@ -18,9 +18,10 @@ import java.util.UUID;
 
 /**
  * Builds dynamic and differencing VHDs sector by sector, as Hyper-V lays them out (footer copy, header,
- * table, parent locators, blocks, footer). Test-only: qemu-img cannot make a differencing VHD.
+ * table, parent locators, blocks, footer). Test-only (the server's tests use it too, through the engine's
+ * test jar): qemu-img cannot make a differencing VHD.
  */
-final class VhdBuilder {
+public final class VhdBuilder {
 
     private final long virtualSize;
     private final int blockSize;
@@ -38,49 +39,49 @@ final class VhdBuilder {
         this.blockSize = blockSize;
     }
 
-    static VhdBuilder dynamic(long virtualSize, int blockSize) {
+    public static VhdBuilder dynamic(long virtualSize, int blockSize) {
         return new VhdBuilder(virtualSize, blockSize);
     }
 
     /** A child of the VHD at {@code parent}, as large, naming it by its file name. */
-    static VhdBuilder childOf(Path parent, int blockSize) throws IOException {
+    public static VhdBuilder childOf(Path parent, int blockSize) throws IOException {
         VhdDescription p = VhdImport.describe(parent);
         return new VhdBuilder(p.virtualSize(), blockSize).parent(p.uniqueId(), parent.getFileName().toString());
     }
 
-    VhdBuilder parent(UUID id, String name) {
+    public VhdBuilder parent(UUID id, String name) {
         this.parentId = id;
         this.parentName = name;
         return this;
     }
 
-    VhdBuilder uniqueId(UUID id) {
+    public VhdBuilder uniqueId(UUID id) {
         this.uniqueId = id;
         return this;
     }
 
-    VhdBuilder locator(ParentLocator.Platform platform, String path) {
+    public VhdBuilder locator(ParentLocator.Platform platform, String path) {
         locators.add(new ParentLocator(platform, path));
         return this;
     }
 
     /** A sector this disk holds. */
-    VhdBuilder sector(long index, byte[] data) {
+    public VhdBuilder sector(long index, byte[] data) {
         present.put(index, Arrays.copyOf(data, 512));
         return this;
     }
 
     /** A sector written into an allocated block with its bitmap bit clear: the parent's must show through. */
-    VhdBuilder stale(long index, byte[] data) {
+    public VhdBuilder stale(long index, byte[] data) {
         stale.put(index, Arrays.copyOf(data, 512));
         return this;
     }
 
-    UUID uniqueId() {
+    public UUID uniqueId() {
         return uniqueId;
     }
 
-    Path writeTo(Path file) throws IOException {
+    public Path writeTo(Path file) throws IOException {
         long entries = (virtualSize + blockSize - 1) / blockSize;
         DynamicHeader shape = DynamicHeader.dynamic(VhdExport.TABLE_OFFSET, entries, blockSize);
         long next = VhdExport.TABLE_OFFSET + shape.tableBytes();
