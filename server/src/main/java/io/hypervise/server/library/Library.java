@@ -236,6 +236,34 @@ public class Library {
         }
     }
 
+    /**
+     * At start: removes item folders of the library that no item and no upload under way owns
+     * (what a deletion or an import cut short by the server's death left).
+     */
+    void removeOrphans() {
+        Path items = engine.storage().library().resolve("items");
+        if (!Files.isDirectory(items)) {
+            return;
+        }
+        java.util.Set<String> known = QuarkusTransaction.requiringNew().call(() -> {
+            java.util.Set<String> ids = new java.util.HashSet<>();
+            // Every host's: a storage root may be shared, and another host's item is not an orphan here.
+            ids.addAll(em.createQuery("select i.id from LibraryItemEntity i", String.class).getResultList());
+            ids.addAll(em.createQuery("select u.itemId from LibraryUploadEntity u", String.class).getResultList());
+            return ids;
+        });
+        try (var folders = Files.list(items)) {
+            for (Path folder : folders.toList()) {
+                if (!known.contains(folder.getFileName().toString())) {
+                    FileTrees.delete(folder);
+                    LOG.infof("removed %s: no library item of host %s owns it", folder, localHost.id());
+                }
+            }
+        } catch (IOException e) {
+            LOG.warnf("could not tidy the library's items: %s", e.getMessage());
+        }
+    }
+
     /** What an administrator asks to import from the host's file system. */
     public record HostImport(String path, String name, String description, String kind, String format, String visibility,
             List<String> groups) {

@@ -18,7 +18,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.time.Instant;
@@ -69,6 +68,11 @@ public class LibraryImport {
                     + " it was announced with: the upload was damaged or is another file");
         }
         Path folder = itemFolder(id);
+        if (QuarkusTransaction.requiringNew().call(() -> LibraryItemEntity.count("id", id)) > 0) {
+            throw new IllegalStateException("library item " + id + " exists already");
+        }
+        // What an import of this id that a dying server cut short left (the id has no row): start afresh.
+        FileTrees.delete(folder);
         try {
             Files.createDirectories(folder);
             DiskFormat format = switch (found.format()) {
@@ -91,7 +95,9 @@ public class LibraryImport {
                 // qemu-img, told both formats, writes a sparse copy (a VHD or VHDX becomes qcow2) with progress.
                 engine.images().copy(source, found.format().diskFormat(), target, format, p -> progress.percent(50 + p / 2));
             } else {
-                Files.move(source, target, StandardCopyOption.ATOMIC_MOVE);
+                // A second name for the same bytes, so the upload's part file stays whole until the item's row
+                // has committed: a server that dies in between imports it again at its next start.
+                Files.createLink(target, source);
             }
             ImageInspection stored = engine.images().inspect(target, found.format() == ImageFormat.ISO ? ImageFormat.ISO
                     : ImageFormat.valueOf(format.name()));
@@ -115,7 +121,7 @@ public class LibraryImport {
                 before.accept(item);
                 item.persist();
             });
-            if (convert && move) {
+            if (move) {
                 Files.deleteIfExists(source);
             }
             LOG.infof("library item '%s' (%s) imported on host %s for %s: %s %s, %d bytes virtual", item.name, id,

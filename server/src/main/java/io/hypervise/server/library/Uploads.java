@@ -112,6 +112,7 @@ public class Uploads {
         } catch (IOException e) {
             LOG.warnf("could not tidy the library's upload folder: %s", e.getMessage());
         }
+        library.removeOrphans();
         List<LibraryUploadEntity> interrupted = QuarkusTransaction.requiringNew().call(() -> LibraryUploadEntity.list(
                 "hostId = ?1 and state = ?2", localHost.id(), LibraryUploadEntity.State.IMPORTING));
         for (LibraryUploadEntity u : interrupted) {

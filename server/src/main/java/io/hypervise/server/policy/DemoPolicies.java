@@ -32,11 +32,11 @@ public class DemoPolicies {
             return;
         }
         policies.create(new PolicyRequest("engineering", "Engineering",
-                "Engineers build and break things: up to 5 VMs, every action.", 10, false,
+                "Engineers build and break things: up to 5 VMs, every action, 20 GiB of their own in the library.", 10, false,
                 List.of("engineering"), List.of(), List.of("default"), List.of("tiny-linux"),
                 List.of("start", "shut-down", "turn-off", "pause", "save", "console", "console-view-only", "checkpoint",
                         "reconfigure", "delete"),
-                5, 8, 4096L, 20480L, 2, 2048L, 10240L, null, null), Caller.host());
+                5, 8, 4096L, 20480L, 2, 2048L, 10240L, null, null, List.of(), 20480L), Caller.host());
         policies.create(new PolicyRequest("qa", "QA",
                 "Testers get short-lived VMs: up to 2, for 7 days, which they run but do not change or delete.", 20, false,
                 List.of("qa"), List.of(), List.of("default"), List.of("tiny-linux"),

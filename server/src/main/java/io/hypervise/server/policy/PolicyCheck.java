@@ -25,7 +25,7 @@ public final class PolicyCheck {
         }
         if (c.newVm()) {
             // Where a VM comes from is decided once, when it is created; resizing it later asks only about size.
-            if (c.template() == null && c.libraryItems().isEmpty()) {
+            if (c.template() == null && !c.fromLibrary()) {
                 r.add("self-service VMs are created from a template or from library items" + (p.templates().configured()
                         && !p.templates().value().isEmpty() ? "; allowed templates: " + String.join(", ",
                                 new TreeSet<>(p.templates().value())) : ""));

@@ -13,6 +13,7 @@ import io.hypervise.engine.vm.VmState;
 import io.hypervise.server.api.FieldError;
 import io.hypervise.server.api.InvalidRequestException;
 import io.hypervise.server.inventory.VmConflictException;
+import io.hypervise.server.library.Library;
 import io.hypervise.server.template.TemplateStore;
 import io.hypervise.server.template.Templates;
 import io.hypervise.server.api.FieldError;
@@ -104,6 +105,9 @@ public class VmService {
 
     @Inject
     TemplateStore templateStore;
+
+    @Inject
+    Library library;
 
     private static final java.util.regex.Pattern TEMPLATE_ID = java.util.regex.Pattern.compile("[a-z0-9][a-z0-9-]{0,39}");
 
@@ -230,7 +234,12 @@ public class VmService {
         Usage usage = policies.usage(caller.username(), null);
         long diskMib = request.newImages().values().stream().mapToLong(i -> (i.bytes() + (1 << 20) - 1) >> 20).sum();
         int existingImages = definition.disks().size() - request.newImages().size();
-        Candidate candidate = new Candidate(request.templateId(), request.libraryItems(), localHost.hostGroup(), definition.vcpus(),
+        // A user's own uploads are theirs to deploy; anyone else's library items, only those their policy names.
+        Set<String> consent = request.libraryItems().stream()
+                .filter(id -> library.find(id).map(item -> !item.owner.equals(caller.username())).orElse(true))
+                .collect(java.util.stream.Collectors.toCollection(java.util.TreeSet::new));
+        Candidate candidate = new Candidate(request.templateId(), !request.libraryItems().isEmpty(), consent,
+                localHost.hostGroup(), definition.vcpus(),
                 definition.memoryMib(), diskMib, existingImages, true);
         List<String> reasons = PolicyCheck.refusals(caller.username(), policy, usage, candidate);
         return new CreateCheck(true, reasons.isEmpty(), reasons, policy, usage);

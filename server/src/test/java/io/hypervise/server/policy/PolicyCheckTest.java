@@ -58,6 +58,23 @@ class PolicyCheckTest {
     }
 
     @Test
+    void libraryItemsArePolicysToAllowButForTheUsersOwnUploads() {
+        EffectivePolicy golden = EffectivePolicy.combine(List.of(new AppliedPolicy("golden", "Golden", 10, false, false,
+                new PolicySettings(Set.of("default"), null, null, null, null, null, null, null, null, null, null, null,
+                        Set.of("lib-golden01"), null))));
+        assertThat(PolicyCheck.refusals("alice", golden, Usage.NONE,
+                new Candidate(null, true, Set.of("lib-golden01"), "default", 1, 256, 0, 0, true))).isEmpty();
+        assertThat(PolicyCheck.refusals("alice", golden, Usage.NONE,
+                new Candidate(null, true, Set.of("lib-golden01", "lib-secret01"), "default", 1, 256, 0, 0, true)))
+                .containsExactly("library item 'lib-secret01' is not allowed for alice; allowed: lib-golden01 (policy 'golden')");
+        assertThat(PolicyCheck.refusals("alice", golden, Usage.NONE,
+                new Candidate(null, true, Set.of(), "default", 1, 256, 0, 0, true))).as("only her own uploads").isEmpty();
+        assertThat(PolicyCheck.refusals("alice", engineering(), Usage.NONE,
+                new Candidate(null, true, Set.of("lib-golden01"), "default", 1, 256, 0, 0, true)))
+                .containsExactly("library item 'lib-golden01' is not allowed for alice; no policy allows any library item");
+    }
+
+    @Test
     void resizingAVmDoesNotCountItTwiceNorAskWhereItCameFrom() {
         Candidate resized = new Candidate(null, null, 4, 4096, 0, 0, false);
         assertThat(PolicyCheck.refusals("alice", engineering(), new Usage(3, 4, 4096, 0), resized)).isEmpty();
