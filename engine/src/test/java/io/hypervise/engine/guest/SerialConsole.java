@@ -51,6 +51,18 @@ public final class SerialConsole {
         }
     }
 
+    /** Waits until the text appears anywhere in the log, e.g. a login prompt that ends no line. */
+    public void awaitText(String text, Duration timeout) {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (!text().contains(text)) {
+            if (System.nanoTime() > deadline) {
+                throw new AssertionError("the guest did not print '" + text + "' within " + timeout.toSeconds()
+                        + " s; serial log ends with:\n" + tail(20));
+            }
+            sleep(250);
+        }
+    }
+
     /** The last counter value the guest printed. */
     public OptionalLong lastCounter() {
         Matcher m = COUNTER.matcher(text());
