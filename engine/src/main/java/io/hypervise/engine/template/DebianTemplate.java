@@ -73,9 +73,9 @@ public final class DebianTemplate {
     /**
      * Returns the template, building it first if {@code libraryDir/debian-12} is missing, incomplete or
      * was built by a different recipe. Building needs root (debootstrap, chroot), the Debian packages
-     * debootstrap, fdisk, e2fsprogs, mtools and qemu-utils, and Debian's mirror: it takes 5 to 10 minutes
-     * and about 1.5 GB of space under {@code libraryDir} while it runs; the packages (about 120 MB) are
-     * kept in {@code downloadCache} for the next build. The template itself is about 240 MB.
+     * debootstrap, fdisk, e2fsprogs, mtools and qemu-utils, and Debian's mirror (whose indexes debootstrap
+     * reads every time). It takes about 4 minutes here and 1.5 GB under {@code libraryDir} while it runs;
+     * the packages (about 120 MB) stay in {@code downloadCache} for the next build. The template is about 200 MB.
      */
     public static Built ensure(Path libraryDir, Path downloadCache, Consumer<String> progress) throws IOException {
         Path library = libraryDir.toAbsolutePath().normalize();
