@@ -5,6 +5,7 @@ import io.hypervise.engine.EngineConfig;
 import io.hypervise.engine.network.VirtualSwitches;
 import io.hypervise.engine.storage.FileTrees;
 import io.hypervise.engine.template.BootCheckIso;
+import io.hypervise.engine.template.DebianTemplate;
 import io.hypervise.engine.template.TinyLinuxTemplate;
 import io.hypervise.engine.vm.definition.Definitions;
 import io.hypervise.engine.vm.definition.BootSource;
@@ -55,6 +56,12 @@ public final class TestHost implements AutoCloseable {
     private static TinyLinuxTemplate.Built template() throws IOException {
         return TinyLinuxTemplate.ensure(CACHE.resolve("library"), CACHE.resolve("downloads"),
                 line -> System.out.println("[tiny-linux] " + line));
+    }
+
+    /** The debian-12 template, cached with tiny-linux; its first build takes several minutes. */
+    public static DebianTemplate.Built debianTemplate() throws IOException {
+        return DebianTemplate.ensure(CACHE.resolve("library"), CACHE.resolve("downloads"),
+                line -> System.out.println("[debian-12] " + line));
     }
 
     private static Path copyOnce(Path from, Path to) throws IOException {
