@@ -162,6 +162,7 @@ class ApiAccessTest {
             "GET    | /api/v1/me                   |                                 | 401 | 200 | 200 | 200 | 200 | 200",
             "GET    | /api/v1/templates            |                                 | 401 | 200 | 200 | 200 | 200 | 200",
             "GET    | /api/v1/templates/{tiny}     |                                 | 401 | 200 | 200 | 200 | 200 | 200",
+            "POST   | /api/v1/templates/{tiny}/build |                               | 401 | 202 | 202 | 403 | 403 | 403",
             "GET    | /api/v1/switches             |                                 | 401 | 200 | 200 | 200 | 403 | 403",
             "POST   | /api/v1/switches             | {\"id\":\"{sid}\",\"kind\":\"private\"} | 401 | 201 | 403 | 403 | 403 | 403",
             "GET    | /api/v1/switches/{switch}    |                                 | 401 | 200 | 200 | 200 | 403 | 403",

@@ -1,5 +1,6 @@
 package io.hypervise.engine.storage;
 
+import io.hypervise.engine.template.NoCloudSeed;
 import io.hypervise.engine.vm.definition.DiskFormat;
 import java.nio.file.Path;
 import java.util.Map;
@@ -26,6 +27,16 @@ public sealed interface NewImage {
 
     /** A full, independent copy of an image, converted to the disk's format; takes time in proportion to its data. */
     record Copy(Path source, DiskFormat sourceFormat, long bytes) implements NewImage {
+    }
+
+    /**
+     * A small FAT volume labelled {@code cidata} with cloud-init's NoCloud files: what a guest applies at
+     * its first boot (host name, user, SSH keys, password). Raw.
+     */
+    record Seed(NoCloudSeed seed) implements NewImage {
+        public long bytes() {
+            return NoCloudSeed.BYTES;
+        }
     }
 
     /** Blank images of the given sizes, by disk position. */

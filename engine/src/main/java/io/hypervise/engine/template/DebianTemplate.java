@@ -91,11 +91,39 @@ public final class DebianTemplate {
                     return existing.get();
                 }
                 removeLeftovers(library);
-                return build(library, downloadCache.toAbsolutePath().normalize(), progress);
+                Path cached = downloadCache.toAbsolutePath().normalize().resolve("templates").resolve(NAME);
+                if (read(cached).isPresent()) {
+                    // Built by another checkout or data folder on this machine, from the same recipe: a copy is seconds.
+                    progress.accept("copying template " + NAME + " from " + cached);
+                    return place(cached, library);
+                }
+                Built built = build(library, downloadCache.toAbsolutePath().normalize(), progress);
+                try {
+                    Files.createDirectories(cached.getParent());
+                    BuildDirectory.delete(cached);
+                    place(library.resolve(NAME), cached.getParent());
+                } catch (IOException e) {
+                    progress.accept("could not keep a copy of the template in " + cached + ": " + e.getMessage());
+                }
+                return built;
             }
         } finally {
             lock.unlock();
         }
+    }
+
+    /** Copies a built template's folder into {@code parent}/debian-12, whole or not at all. */
+    private static Built place(Path from, Path parent) throws IOException {
+        Path staging = Files.createTempDirectory(parent, "." + NAME + "-copy-");
+        try {
+            Files.copy(from.resolve(DISK), staging.resolve(DISK));
+            Files.copy(from.resolve(MANIFEST), staging.resolve(MANIFEST));
+            Files.move(staging, parent.resolve(NAME), java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException | RuntimeException e) {
+            BuildDirectory.delete(staging);
+            throw e;
+        }
+        return read(parent.resolve(NAME)).orElseThrow(() -> new IOException("the template copied to " + parent + " is incomplete"));
     }
 
     /** The template if it has been built under {@code libraryDir}; never builds it. */
@@ -185,7 +213,7 @@ public final class DebianTemplate {
 
     /** Build directories of a process that died mid-build; safe to remove while we hold the lock. */
     private static void removeLeftovers(Path library) throws IOException {
-        try (DirectoryStream<Path> leftovers = Files.newDirectoryStream(library, "." + NAME + "-build-*")) {
+        try (DirectoryStream<Path> leftovers = Files.newDirectoryStream(library, "." + NAME + "-{build,copy}-*")) {
             for (Path leftover : leftovers) {
                 BuildDirectory.delete(leftover);
             }

@@ -48,7 +48,9 @@ public record NoCloudSeed(String instanceId, String hostName, Optional<User> use
     private static final Pattern SSH_KEY = Pattern.compile("(ssh-|ecdsa-|sk-)[a-z0-9@.-]+ [A-Za-z0-9+/=]+( [\\x20-\\x7e]*)?");
     private static final Pattern PASSWORD_HASH = Pattern.compile("\\$[A-Za-z0-9]+\\$[A-Za-z0-9./$=,+-]+");
     private static final Pattern INSTANCE_ID = Pattern.compile("[A-Za-z0-9._-]{1,128}");
-    private static final long VOLUME_BYTES = 1 << 20;
+    /** The size of the volume {@link #writeVfat} writes. */
+    public static final long BYTES = 1 << 20;
+    private static final long VOLUME_BYTES = BYTES;
     private static final Duration TOOL_TIMEOUT = Duration.ofMinutes(1);
 
     public NoCloudSeed {

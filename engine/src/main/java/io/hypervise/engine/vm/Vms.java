@@ -155,6 +155,7 @@ public final class Vms implements AutoCloseable {
             disks.add(switch (image) {
                 case null -> new Disk(resolve(disk.path()), disk.format(), disk.readOnly(), absolute(disk.backing()));
                 case NewImage.Blank b -> new Disk(images.pathFor(definition.id(), i, disk.format()), disk.format(), false);
+                case NewImage.Seed s -> new Disk(images.pathFor(definition.id(), i, DiskFormat.RAW), DiskFormat.RAW, false);
                 case NewImage.Copy c -> {
                     validator.imageProblem(c.source(), c.sourceFormat())
                             .ifPresent(why -> bases.add(new Violation(field + ".source", why)));
@@ -203,6 +204,10 @@ public final class Vms implements AutoCloseable {
                 created.add(disk.path());
                 switch (entry.getValue()) {
                     case NewImage.Blank b -> images.create(disk.path(), disk.format(), b.bytes());
+                    case NewImage.Seed s -> {
+                        Files.createDirectories(disk.path().getParent());
+                        s.seed().writeVfat(disk.path());
+                    }
                     case NewImage.LinkedClone l -> images.createOverlay(disk.path(), disk.backing().path(),
                             disk.backing().format(), l.bytes());
                     case NewImage.Copy c -> images.copy(resolve(c.source()), c.sourceFormat(), disk.path(), disk.format(),

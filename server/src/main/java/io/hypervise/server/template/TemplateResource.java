@@ -1,5 +1,10 @@
 package io.hypervise.server.template;
 
+import io.hypervise.server.access.CurrentCaller;
+import io.hypervise.server.jobs.JobView;
+import jakarta.ws.rs.POST;
+import jakarta.ws.rs.core.Response;
+import java.net.URI;
 import io.hypervise.server.access.Permission;
 import io.hypervise.server.access.Requires;
 import jakarta.inject.Inject;
@@ -19,6 +24,9 @@ public class TemplateResource {
     @Inject
     Templates templates;
 
+    @Inject
+    CurrentCaller current;
+
     /** Every template, by name. (Few: no paging.) */
     public record Page(List<TemplateView> items, int page, int size, long total) {
     }
@@ -33,5 +41,14 @@ public class TemplateResource {
     @Path("{id}")
     public TemplateView get(@PathParam("id") String id) {
         return templates.view(id);
+    }
+
+    /** Builds a built-in template's files on this host (debian-12: about 4 minutes), as a job. */
+    @POST
+    @Path("{id}/build")
+    @Requires(Permission.TEMPLATE_MANAGE)
+    public Response build(@PathParam("id") String id) {
+        JobView job = templates.build(current.get(), id);
+        return Response.accepted(job).location(URI.create("/api/v1/jobs/" + job.id())).build();
     }
 }

@@ -1,7 +1,17 @@
 package io.hypervise.server.template;
 
 import io.hypervise.engine.Engine;
+import io.hypervise.engine.template.DebianTemplate;
 import io.hypervise.engine.template.TinyLinuxTemplate;
+import io.hypervise.engine.vm.definition.DiskFormat;
+import io.hypervise.server.access.Caller;
+import io.hypervise.server.api.FieldError;
+import io.hypervise.server.api.InvalidRequestException;
+import io.hypervise.server.audit.AuditLog;
+import io.hypervise.server.jobs.JobView;
+import io.hypervise.server.jobs.Jobs;
+import io.hypervise.server.library.Library;
+import java.util.Map;
 import io.hypervise.engine.vm.definition.BootSource;
 import io.hypervise.engine.vm.definition.DeviceProfile;
 import io.hypervise.engine.vm.definition.Display;
@@ -36,6 +46,7 @@ import org.jboss.logging.Logger;
 public class Templates {
 
     public static final String TINY_LINUX = TinyLinuxTemplate.NAME;
+    public static final String DEBIAN = DebianTemplate.NAME;
     private static final Logger LOG = Logger.getLogger(Templates.class);
     private static final Pattern ID = Pattern.compile("[a-z0-9][a-z0-9-]{0,39}");
 
@@ -44,6 +55,15 @@ public class Templates {
 
     @Inject
     ServerConfig config;
+
+    @Inject
+    Library library;
+
+    @Inject
+    Jobs jobs;
+
+    @Inject
+    AuditLog audit;
 
     void onStart(@Observes @Priority(20) StartupEvent event) {
         BootSource.Kernel boot;
@@ -62,6 +82,84 @@ public class Templates {
             LOG.infof("tiny-linux was recorded concurrently (%s); reading it again", e.getMessage());
             record(boot);
         }
+        try {
+            recordDebian();
+        } catch (RuntimeException e) {
+            LOG.infof("debian-12 was recorded concurrently (%s)", e.getMessage());
+        }
+    }
+
+    /**
+     * Debian 12, booting from its own disk (GRUB and its kernel, BIOS or UEFI), which a VM gets a linked
+     * clone of; a NoCloud seed gives it its host name and user at first boot. Its disk is built on a host
+     * by an administrator ({@link #build}: about 4 minutes, once), not on first use.
+     */
+    private void recordDebian() {
+        QuarkusTransaction.requiringNew().run(() -> {
+            if (TemplateEntity.findById(DEBIAN) != null) {
+                return;
+            }
+            TemplateEntity t = new TemplateEntity();
+            t.id = DEBIAN;
+            t.name = "Debian 12";
+            t.description = "Debian 12 (bookworm) with systemd and OpenSSH, booting from its own disk through GRUB."
+                    + " Give it a host name, a user and SSH keys or a password hash (guest) at creation."
+                    + " Built on the host from Debian's packages by an administrator (about 4 minutes).";
+            t.vcpus = 1;
+            t.memoryMib = 512;
+            t.profile = DeviceProfile.ENLIGHTENED;
+            t.display = Display.VNC;
+            t.boot = BootColumns.of(new BootSource.FirstDisk());
+            t.createdAt = Instant.now();
+            t.updatedAt = t.createdAt;
+            t.persist();
+        });
+    }
+
+    /** A disk image a VM from the template gets a linked clone of, in order: where it is, its format and size. */
+    public record BaseDisk(Path path, DiskFormat format, long bytes, String libraryItem) {
+    }
+
+    /**
+     * The disk images a VM from the template starts from: the template's library disks, or the built-in
+     * Debian disk once it is built on this host (empty until then, see {@link #ready}).
+     */
+    public List<BaseDisk> baseDisks(TemplateEntity t) {
+        if (t.id.equals(DEBIAN)) {
+            try {
+                return DebianTemplate.existing(engine.storage().library())
+                        .map(b -> List.of(new BaseDisk(b.disk(), b.format(), b.virtualSizeBytes(), null))).orElse(List.of());
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }
+        return t.disks.stream().flatMap(d -> library.find(d.libraryItemId).stream())
+                .map(item -> new BaseDisk(library.pathOf(item), item.format, item.virtualBytes, item.id)).toList();
+    }
+
+    /**
+     * Builds a built-in template's files on this host, as a job (tiny-linux about a minute, debian-12 about
+     * four); a template already built is done at once.
+     */
+    public JobView build(Caller caller, String id) {
+        TemplateEntity t = find(id).orElseThrow(() -> new NotFoundRefusal("no template '" + id + "'"));
+        if (!t.id.equals(TINY_LINUX) && !t.id.equals(DEBIAN)) {
+            throw new InvalidRequestException("template build", List.of(new FieldError("id",
+                    "template '" + id + "' is made of library items, not built on a host")));
+        }
+        String target = "template:" + t.id;
+        audit.recordIntent(caller, "template.build", target, Map.of("template", t.id));
+        return jobs.submit("template-build", target, caller.username(), progress -> {
+            if (t.id.equals(DEBIAN)) {
+                DebianTemplate.ensure(engine.storage().library(), downloads(), line -> LOG.infof("debian-12 template: %s", line));
+            } else {
+                buildTinyLinux();
+            }
+        }, error -> audit.recordOutcome(caller, "template.build", target, Map.of("template", t.id), error));
+    }
+
+    private Path downloads() {
+        return config.downloadCache().orElse(Path.of(System.getProperty("user.home"), ".cache", "hypervise", "downloads"));
     }
 
     /** Every template, by name, and whether its files are ready on this host. */
@@ -87,6 +185,9 @@ public class Templates {
 
     /** Whether the template's files are there on this host, so a VM from it can start at once. */
     public boolean ready(TemplateEntity t) {
+        if (t.id.equals(DEBIAN)) {
+            return !baseDisks(t).isEmpty();
+        }
         return switch (localBoot(t)) {
             case BootSource.Kernel k -> Files.isRegularFile(k.kernel()) && (k.initramfs() == null || Files.isRegularFile(k.initramfs()));
             case BootSource.Iso iso -> Files.isRegularFile(iso.image());
@@ -114,8 +215,7 @@ public class Templates {
     }
 
     private BootSource.Kernel buildTinyLinux() {
-        Path downloads = config.downloadCache()
-                .orElse(Path.of(System.getProperty("user.home"), ".cache", "hypervise", "downloads"));
+        Path downloads = downloads();
         try {
             TinyLinuxTemplate.Built b = TinyLinuxTemplate.ensure(engine.storage().library(), downloads,
                     line -> LOG.infof("tiny-linux template: %s", line));

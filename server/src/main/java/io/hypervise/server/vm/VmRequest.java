@@ -17,11 +17,20 @@ public record VmRequest(
         Boot boot,
         List<DiskRequest> disks,
         List<NicRequest> nics,
-        String firmware) {
+        String firmware,
+        Guest guest) {
 
     public VmRequest(String name, String template, Integer vcpus, Integer memoryMib, String profile, String display,
             Boot boot, List<DiskRequest> disks, List<NicRequest> nics) {
-        this(name, template, vcpus, memoryMib, profile, display, boot, disks, nics, null);
+        this(name, template, vcpus, memoryMib, profile, display, boot, disks, nics, null, null);
+    }
+
+    /**
+     * What the guest applies at its first boot, from a NoCloud seed volume (cloud-init's format) added after
+     * its disks: its host name, and a user (a login name, SSH public keys and/or a crypt(3) password hash
+     * such as {@code openssl passwd -6} prints; the password itself never reaches the server).
+     */
+    public record Guest(String hostName, String user, List<String> sshAuthorizedKeys, String passwordHash) {
     }
 
     /**

@@ -2,6 +2,7 @@ package io.hypervise.server.vm;
 
 import io.hypervise.engine.storage.DiskImages;
 import io.hypervise.engine.storage.NewImage;
+import io.hypervise.engine.template.NoCloudSeed;
 import io.hypervise.server.library.ItemKind;
 import io.hypervise.server.library.Library;
 import io.hypervise.server.library.LibraryItemEntity;
@@ -114,8 +115,17 @@ public class VmRequests {
         Map<Integer, NewImage> images = new TreeMap<>();
         Map<Integer, String> diskItems = new TreeMap<>();
         List<Disk> disks = disks(request, images, diskItems, v);
-        if (template != null && !template.disks.isEmpty()) {
-            disks = withTemplateDisks(template, disks, images, diskItems, v);
+        if (template != null) {
+            List<Templates.BaseDisk> bases = templates.baseDisks(template);
+            if (template.id.equals(Templates.DEBIAN) && bases.isEmpty()) {
+                v.add(new FieldError("template", "the debian-12 template is not built on this host yet; an administrator"
+                        + " builds it with POST /api/v1/templates/debian-12/build (about 4 minutes, once)"));
+            } else if (!bases.isEmpty()) {
+                disks = withTemplateDisks(bases, disks, images, diskItems);
+            }
+        }
+        if (request.guest() != null) {
+            disks = withSeed(request.guest(), id, disks, images, v);
         }
         List<Nic> nics = nics(request, v);
         String[] bootItem = new String[1];
@@ -293,22 +303,19 @@ public class VmRequests {
      * A template stored from a VM: a linked clone of each of its disk images comes first, then the disks
      * the request adds (whose positions, and what is made for them, move up).
      */
-    private List<Disk> withTemplateDisks(TemplateEntity template, List<Disk> requested, Map<Integer, NewImage> images,
-            Map<Integer, String> items, List<FieldError> v) {
-        int k = template.disks.size();
+    private static List<Disk> withTemplateDisks(List<Templates.BaseDisk> bases, List<Disk> requested,
+            Map<Integer, NewImage> images, Map<Integer, String> items) {
+        int k = bases.size();
         Map<Integer, NewImage> shiftedImages = new TreeMap<>();
         Map<Integer, String> shiftedItems = new TreeMap<>();
         images.forEach((position, image) -> shiftedImages.put(position + k, image));
         items.forEach((position, item) -> shiftedItems.put(position + k, item));
         List<Disk> disks = new ArrayList<>();
-        for (var d : template.disks) {
-            Optional<LibraryItemEntity> item = library.find(d.libraryItemId);
-            if (item.isEmpty()) {
-                v.add(new FieldError("template", "the disk image " + d.libraryItemId + " of template '" + template.id + "' is gone"));
-                continue;
+        for (Templates.BaseDisk base : bases) {
+            if (base.libraryItem() != null) {
+                shiftedItems.put(disks.size(), base.libraryItem());
             }
-            shiftedImages.put(disks.size(), new NewImage.LinkedClone(library.pathOf(item.get()), item.get().format,
-                    item.get().virtualBytes));
+            shiftedImages.put(disks.size(), new NewImage.LinkedClone(base.path(), base.format(), base.bytes()));
             disks.add(new Disk(null, DiskFormat.QCOW2, false));
         }
         disks.addAll(requested);
@@ -317,6 +324,36 @@ public class VmRequests {
         items.clear();
         items.putAll(shiftedItems);
         return disks;
+    }
+
+    /**
+     * What the guest is to apply at its first boot (host name, user, SSH keys, password hash), as a NoCloud
+     * seed volume after the VM's other disks: cloud-init reads it, and so does the debian-12 template.
+     */
+    private static List<Disk> withSeed(VmRequest.Guest guest, String vmId, List<Disk> disks, Map<Integer, NewImage> images,
+            List<FieldError> v) {
+        if (guest.hostName() == null) {
+            v.add(new FieldError("guest.hostName", "is required: the guest's host name"));
+            return disks;
+        }
+        Optional<NoCloudSeed.User> user = Optional.empty();
+        try {
+            if (guest.user() != null) {
+                user = Optional.of(new NoCloudSeed.User(guest.user(), guest.sshAuthorizedKeys() == null ? List.of()
+                        : guest.sshAuthorizedKeys(), Optional.ofNullable(guest.passwordHash()), true));
+            } else if (guest.sshAuthorizedKeys() != null || guest.passwordHash() != null) {
+                v.add(new FieldError("guest.user", "is required with SSH keys or a password hash: whose they are"));
+                return disks;
+            }
+            NoCloudSeed seed = new NoCloudSeed(vmId, guest.hostName(), user);
+            List<Disk> withSeed = new ArrayList<>(disks);
+            images.put(withSeed.size(), new NewImage.Seed(seed));
+            withSeed.add(new Disk(null, DiskFormat.RAW, false));
+            return withSeed;
+        } catch (IllegalArgumentException e) {
+            v.add(new FieldError("guest", e.getMessage()));
+            return disks;
+        }
     }
 
     /**
