@@ -48,11 +48,13 @@ public final class TinyLinuxTemplate {
 
     /**
      * What the guest prints on ttyS0, one line each (resource tiny-linux/guest.sh): "hv-disk NAME BYTES"
-     * and "hv-nic NAME MAC" per device, then the ready marker, then "hv-counter N" every second
-     * from 0, and the power-off marker when the ACPI power button is pressed.
+     * and "hv-nic NAME MAC" per device, "hv-arch MACHINE" (uname -m: x86_64, or i686 in tiny-linux-i386),
+     * then the ready marker, then "hv-counter N" every second from 0, and the power-off marker when the
+     * ACPI power button is pressed.
      */
     public static final String DISK_PREFIX = "hv-disk ";
     public static final String NIC_PREFIX = "hv-nic ";
+    public static final String ARCH_PREFIX = "hv-arch ";
     public static final String READY_MARKER = "HYPERVISE-READY";
     public static final String COUNTER_PREFIX = "hv-counter ";
     public static final String POWEROFF_MARKER = "HYPERVISE-POWEROFF";
