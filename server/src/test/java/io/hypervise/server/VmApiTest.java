@@ -67,8 +67,9 @@ class VmApiTest {
     void aliceCreatesAVmFromTheTemplateAndOwnsIt() {
         TestPolicies.allowEverything("alice-everything", "alice");
         as("alice").when().get("/api/v1/templates").then().statusCode(200)
-                .body("items.id", hasItem("tiny-linux"))
-                .body("items.find { it.id == 'tiny-linux' }.memoryMib", equalTo(256));
+                .body("items.id", hasItems("tiny-linux", "tiny-linux-i386"))
+                .body("items.find { it.id == 'tiny-linux' }.memoryMib", equalTo(256))
+                .body("items.find { it.id == 'tiny-linux-i386' }.name", equalTo("Tiny Linux (32-bit)"));
         as("alice").when().get("/api/v1/templates/windows-11").then().statusCode(404);
         id = as("alice").contentType("application/json")
                 .body("{\"template\":\"tiny-linux\",\"name\":\"alice's box\",\"disks\":[{\"sizeMib\":64,\"format\":\"qcow2\"}]}")

@@ -21,9 +21,10 @@ import java.util.function.Consumer;
 
 /**
  * The host's apt and dpkg, run as processes with argument lists (never through a shell): look up
- * a package's candidate version, download its .deb into a cache once, unpack it.
+ * a package's candidate version for the host's own architecture, download its .deb into a cache
+ * once, unpack it, compare versions.
  */
-final class DebianPackages {
+final class DebianPackages implements PackageSource {
 
     /** A package version as apt's lists describe it. */
     record Package(String name, String version, String architecture, Optional<String> sha256, List<String> depends) {
@@ -60,18 +61,24 @@ final class DebianPackages {
     }
 
     /** The version apt would install now. */
-    Package candidate(String name) throws IOException {
+    @Override
+    public Package candidate(String name) throws IOException {
         String record;
         try {
             record = run(List.of("apt-cache", "show", "--no-all-versions", name), null, QUICK_TIMEOUT);
-        } catch (AptException e) {
-            throw new AptException(e.getMessage() + "\n(apt does not know " + name
+        } catch (StaleListsException e) {
+            throw new StaleListsException(e.getMessage() + "\n(apt does not know " + name
                     + "; if its package lists are empty or old, run 'apt-get update' as root)");
         }
         Map<String, String> fields = firstRecord(record);
         if (!fields.containsKey("Version")) {
-            throw new AptException("apt-cache show " + name + " printed no version; run 'apt-get update'");
+            throw new StaleListsException("apt-cache show " + name + " printed no version; run 'apt-get update'");
         }
+        return parse(fields, name);
+    }
+
+    /** A package from the fields of its record in a Packages list (or apt-cache show's output). */
+    static Package parse(Map<String, String> fields, String name) {
         List<String> depends = new ArrayList<>();
         for (String field : List.of("Pre-Depends", "Depends")) {
             if (fields.containsKey(field)) {
@@ -85,13 +92,14 @@ final class DebianPackages {
     }
 
     /** The package's .deb in the download cache, downloaded only if it is not there yet. */
-    Path download(Package p) throws IOException {
-        Files.createDirectories(downloadCache);
-        Path deb = downloadCache.resolve(p.debFileName());
-        if (Files.isRegularFile(deb) && checksumMatches(p, deb)) {
+    @Override
+    public Path download(Package p) throws IOException {
+        Optional<Path> cached = cached(downloadCache, p);
+        if (cached.isPresent()) {
             progress.accept("using cached " + p.name() + " " + p.version());
-            return deb;
+            return cached.get();
         }
+        Path deb = downloadCache.resolve(p.debFileName());
         progress.accept("downloading " + p.name() + " " + p.version());
         // Into a private directory first: an interrupted download must never look like a cached file.
         Path partial = Files.createTempDirectory(downloadCache, ".download-");
@@ -115,25 +123,41 @@ final class DebianPackages {
         }
     }
 
-    void extract(Path deb, Path directory) throws IOException {
+    /** The package's .deb if the download cache has it whole (its SHA256 is the lists'). */
+    static Optional<Path> cached(Path downloadCache, Package p) throws IOException {
+        Files.createDirectories(downloadCache);
+        Path deb = downloadCache.resolve(p.debFileName());
+        return Files.isRegularFile(deb) && checksumMatches(p, deb) ? Optional.of(deb) : Optional.empty();
+    }
+
+    static void extract(Path deb, Path directory) throws IOException {
         Files.createDirectories(directory);
         run(List.of("dpkg-deb", "-x", deb.toString(), directory.toString()), null, QUICK_TIMEOUT);
     }
 
+    /** The host's own Debian architecture, e.g. "amd64": the one its apt fetches packages for. */
+    static String hostArchitecture() throws IOException {
+        return run(List.of("dpkg", "--print-architecture"), null, QUICK_TIMEOUT).strip();
+    }
+
+    /** Whether Debian version {@code a} is newer than {@code b}, as dpkg orders them (epochs, tildes and all). */
+    static boolean newer(String a, String b) throws IOException {
+        // dpkg --compare-versions answers with its exit status: 0 for yes, 1 for no, anything else for an error.
+        Exit answer = exec(List.of("dpkg", "--compare-versions", a, "gt", b), null, QUICK_TIMEOUT);
+        if (answer.exit() > 1) {
+            throw new IOException("dpkg cannot compare versions " + a + " and " + b + answer.errorTail());
+        }
+        return answer.exit() == 0;
+    }
+
     /** Refreshes apt's package lists; needs root, like any apt-get update. */
-    void updateLists() throws IOException {
+    @Override
+    public void refresh() throws IOException {
         progress.accept("running apt-get update (apt does not know the packages, or its lists are stale)");
         run(List.of("apt-get", "update"), null, DOWNLOAD_TIMEOUT);
     }
 
-    /** Thrown when apt ran and refused; an apt-get update may cure it, unlike a missing apt. */
-    static final class AptException extends IOException {
-        AptException(String message) {
-            super(message);
-        }
-    }
-
-    private static Map<String, String> firstRecord(String text) {
+    static Map<String, String> firstRecord(String text) {
         Map<String, String> fields = new LinkedHashMap<>();
         String last = null;
         for (String line : text.split("\n")) {
@@ -151,24 +175,40 @@ final class DebianPackages {
         return fields;
     }
 
-    private static boolean checksumMatches(Package p, Path deb) throws IOException {
+    static boolean checksumMatches(Package p, Path deb) throws IOException {
         if (p.sha256().isEmpty()) {
             return true; // a locally installed version without an archive entry: nothing to check against
         }
-        try (InputStream in = Files.newInputStream(deb)) {
+        return sha256(deb).equalsIgnoreCase(p.sha256().get());
+    }
+
+    static String sha256(Path file) throws IOException {
+        try (InputStream in = Files.newInputStream(file)) {
             MessageDigest digest = MessageDigest.getInstance("SHA-256");
             byte[] buffer = new byte[1 << 16];
             for (int n; (n = in.read(buffer)) > 0; ) {
                 digest.update(buffer, 0, n);
             }
-            return HexFormat.of().formatHex(digest.digest()).equalsIgnoreCase(p.sha256().get());
+            return HexFormat.of().formatHex(digest.digest());
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException("every JDK has SHA-256", e);
         }
     }
 
     /** Runs a command and returns its standard output; a failure names the command and its stderr's tail. */
-    private static String run(List<String> command, Path directory, Duration timeout) throws IOException {
+    static String run(List<String> command, Path directory, Duration timeout) throws IOException {
+        Exit exit = exec(command, directory, timeout);
+        if (exit.exit() != 0) {
+            String message = String.join(" ", command) + " failed (exit " + exit.exit() + ")" + exit.errorTail();
+            throw command.get(0).startsWith("apt") ? new StaleListsException(message) : new IOException(message);
+        }
+        return exit.output();
+    }
+
+    /** How a command ended: its exit status, standard output and the tail of its standard error. */
+    record Exit(int exit, String output, String errorTail) {}
+
+    static Exit exec(List<String> command, Path directory, Duration timeout) throws IOException {
         Path out = Files.createTempFile("hypervise-cmd-", ".out");
         Path err = Files.createTempFile("hypervise-cmd-", ".err");
         String shown = String.join(" ", command);
@@ -198,11 +238,7 @@ final class DebianPackages {
                 process.destroyForcibly();
                 throw new IOException(shown + " did not finish within " + timeout.toMinutes() + " minutes" + tail(err));
             }
-            if (process.exitValue() != 0) {
-                String message = shown + " failed (exit " + process.exitValue() + ")" + tail(err);
-                throw command.get(0).startsWith("apt") ? new AptException(message) : new IOException(message);
-            }
-            return Files.readString(out, StandardCharsets.UTF_8);
+            return new Exit(process.exitValue(), Files.readString(out, StandardCharsets.UTF_8), tail(err));
         } finally {
             deleteQuietly(out);
             deleteQuietly(err);
@@ -219,7 +255,7 @@ final class DebianPackages {
         return ": " + String.join("\n", lines.subList(Math.max(0, lines.size() - 8), lines.size()));
     }
 
-    private static void deleteQuietly(Path p) {
+    static void deleteQuietly(Path p) {
         try {
             Files.deleteIfExists(p);
         } catch (IOException e) {

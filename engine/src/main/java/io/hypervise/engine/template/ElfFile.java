@@ -9,9 +9,10 @@ import java.util.List;
 import java.util.Optional;
 
 /**
- * Just enough of a 64-bit little-endian ELF reader to get a kernel module's {@code .modinfo}
- * and a kernel's notes, without depending on binutils or kmod on the host.
- * See the System V ABI, "Object Files" (section header table, note sections).
+ * Just enough of a little-endian ELF reader, 64-bit (amd64) or 32-bit (i386), to get a kernel
+ * module's {@code .modinfo} and a kernel's notes, without depending on binutils or kmod on the host.
+ * See the System V ABI, "Object Files" (ELF header, section header table, note sections); the two
+ * classes differ only in the width and position of the fields read here.
  */
 final class ElfFile {
 
@@ -21,26 +22,32 @@ final class ElfFile {
 
     record Note(String owner, int type, byte[] description) {}
 
+    private static final byte CLASS_32 = 1;
+    private static final byte CLASS_64 = 2;
+
     private final String source;
     private final ByteBuffer bytes;
+    private final boolean is64;
     private final List<Section> sections;
 
-    private ElfFile(String source, ByteBuffer bytes) throws IOException {
+    private ElfFile(String source, ByteBuffer bytes, boolean is64) throws IOException {
         this.source = source;
         this.bytes = bytes.duplicate().order(ByteOrder.LITTLE_ENDIAN);
+        this.is64 = is64;
         this.sections = readSections();
     }
 
     /** @param source names the file in error messages */
     static ElfFile parse(String source, ByteBuffer bytes) throws IOException {
         ByteBuffer b = bytes.duplicate().order(ByteOrder.LITTLE_ENDIAN);
-        if (b.limit() < 64 || b.getInt(0) != 0x464C457F) {
+        if (b.limit() < 52 || b.getInt(0) != 0x464C457F) {
             throw new IOException(source + " is not an ELF file");
         }
-        if (b.get(4) != 2 || b.get(5) != 1) {
-            throw new IOException(source + " is not a 64-bit little-endian ELF file");
+        byte elfClass = b.get(4);
+        if ((elfClass != CLASS_32 && elfClass != CLASS_64) || b.get(5) != 1 || (elfClass == CLASS_64 && b.limit() < 64)) {
+            throw new IOException(source + " is not a 32-bit or 64-bit little-endian ELF file");
         }
-        return new ElfFile(source, b);
+        return new ElfFile(source, b, elfClass == CLASS_64);
     }
 
     List<Section> sections() {
@@ -84,24 +91,31 @@ final class ElfFile {
     }
 
     private List<Section> readSections() throws IOException {
-        long tableOffset = bytes.getLong(0x28);
-        int entrySize = Short.toUnsignedInt(bytes.getShort(0x3A));
-        int count = Short.toUnsignedInt(bytes.getShort(0x3C));
-        int namesIndex = Short.toUnsignedInt(bytes.getShort(0x3E));
+        // e_shoff, e_shentsize, e_shnum, e_shstrndx; then per section sh_offset and sh_size.
+        long tableOffset = is64 ? bytes.getLong(0x28) : Integer.toUnsignedLong(bytes.getInt(0x20));
+        int fields = is64 ? 0x3A : 0x2E;
+        int entrySize = Short.toUnsignedInt(bytes.getShort(fields));
+        int count = Short.toUnsignedInt(bytes.getShort(fields + 2));
+        int namesIndex = Short.toUnsignedInt(bytes.getShort(fields + 4));
         if (count == 0) {
             return List.of();
         }
-        if (entrySize < 64 || namesIndex >= count || tableOffset + (long) entrySize * count > bytes.limit()) {
+        if (entrySize < (is64 ? 64 : 40) || namesIndex >= count || tableOffset + (long) entrySize * count > bytes.limit()) {
             throw new IOException(source + ": section header table is damaged");
         }
-        long namesOffset = bytes.getLong(Math.toIntExact(tableOffset + (long) entrySize * namesIndex + 0x18));
+        long namesOffset = sectionOffset(Math.toIntExact(tableOffset + (long) entrySize * namesIndex));
         List<Section> result = new ArrayList<>(count);
         for (int i = 0; i < count; i++) {
             int at = Math.toIntExact(tableOffset + (long) entrySize * i);
             String name = string(namesOffset + Integer.toUnsignedLong(bytes.getInt(at)));
-            result.add(new Section(name, bytes.getInt(at + 4), bytes.getLong(at + 0x18), bytes.getLong(at + 0x20)));
+            long size = is64 ? bytes.getLong(at + 0x20) : Integer.toUnsignedLong(bytes.getInt(at + 0x14));
+            result.add(new Section(name, bytes.getInt(at + 4), sectionOffset(at), size));
         }
         return List.copyOf(result);
+    }
+
+    private long sectionOffset(int header) {
+        return is64 ? bytes.getLong(header + 0x18) : Integer.toUnsignedLong(bytes.getInt(header + 0x10));
     }
 
     private String string(long offset) throws IOException {

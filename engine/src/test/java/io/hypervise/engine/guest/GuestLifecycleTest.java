@@ -79,6 +79,7 @@ class GuestLifecycleTest {
         serial.awaitLine(SerialConsole.READY, 1, BOOT);
         assertThat(serial.lines()).anyMatch(l -> l.matches("hv-disk vda 67108864"));
         assertThat(serial.lines()).anyMatch(l -> l.equals("hv-nic eth0 52:54:00:aa:bb:01"));
+        assertThat(serial.lines()).contains("hv-arch x86_64");
         serial.awaitCounterAbove(1, Duration.ofSeconds(20));
     }
 

@@ -17,7 +17,7 @@ import java.nio.file.StandardCopyOption;
 import java.util.List;
 
 /**
- * A throw-away host for tests: a storage root holding the tiny-linux template and a state directory,
+ * A throw-away host for tests: a storage root holding a tiny-linux template and a state directory,
  * both in a fresh folder under /tmp (short, since unix socket paths are). {@link #close()} kills every
  * worker whose command line names this host's state directory and deletes the folder, whether the
  * tests passed or not.
@@ -34,28 +34,34 @@ public final class TestHost implements AutoCloseable {
     private final Path initramfs;
     private final String commandLine;
 
-    private TestHost(Path dir, TinyLinuxTemplate.Built template) throws IOException {
+    private TestHost(Path dir, TinyLinuxTemplate.Variant variant) throws IOException {
+        TinyLinuxTemplate.Built template = template(variant);
         this.dir = dir;
         this.storageRoot = Files.createDirectories(dir.resolve("storage"));
         this.stateDir = Files.createDirectories(dir.resolve("state"));
-        Path library = Files.createDirectories(storageRoot.resolve("library/tiny-linux"));
+        Path library = Files.createDirectories(storageRoot.resolve("library/" + variant.templateName()));
         this.kernel = copyOnce(template.kernel(), library.resolve(template.kernel().getFileName()));
         this.initramfs = copyOnce(template.initramfs(), library.resolve("initrd.img"));
         this.commandLine = template.commandLine();
     }
 
     public static TestHost create() throws IOException {
-        return new TestHost(Files.createTempDirectory(Path.of("/tmp"), "hv"), template());
+        return create(TinyLinuxTemplate.Variant.AMD64);
+    }
+
+    /** A host whose {@link #tinyLinux} VMs boot the given variant, e.g. the 32-bit one. */
+    public static TestHost create(TinyLinuxTemplate.Variant variant) throws IOException {
+        return new TestHost(Files.createTempDirectory(Path.of("/tmp"), "hv"), variant);
     }
 
     /** The same host seen from another process, e.g. one that plays a server about to crash. */
     public static TestHost attach(Path dir) throws IOException {
-        return new TestHost(dir, template());
+        return new TestHost(dir, TinyLinuxTemplate.Variant.AMD64);
     }
 
-    private static TinyLinuxTemplate.Built template() throws IOException {
-        return TinyLinuxTemplate.ensure(CACHE.resolve("library"), CACHE.resolve("downloads"),
-                line -> System.out.println("[tiny-linux] " + line));
+    private static TinyLinuxTemplate.Built template(TinyLinuxTemplate.Variant variant) throws IOException {
+        return TinyLinuxTemplate.ensure(variant, CACHE.resolve("library"), CACHE.resolve("downloads"),
+                line -> System.out.println("[" + variant.templateName() + "] " + line));
     }
 
     /** The debian-12 template, cached with tiny-linux; its first build takes several minutes. */

@@ -39,13 +39,15 @@ import org.jboss.logging.Logger;
 /**
  * The templates, as the inventory keeps them for every host. A template's files are the host's own:
  * its record names them relative to the library, and each host resolves them in its own library (the
- * record never holds one host's paths). The built-in {@code tiny-linux} is recorded at start; its files
- * are built on each host on first use there (a minute, once).
+ * record never holds one host's paths). The built-in {@code tiny-linux} and its 32-bit twin
+ * {@code tiny-linux-i386} are recorded at start; their files are built on each host on first use there
+ * (a minute, once each).
  */
 @ApplicationScoped
 public class Templates {
 
     public static final String TINY_LINUX = TinyLinuxTemplate.NAME;
+    public static final String TINY_LINUX_I386 = TinyLinuxTemplate.Variant.I386.templateName();
     public static final String DEBIAN = DebianTemplate.NAME;
     private static final Logger LOG = Logger.getLogger(Templates.class);
     private static final Pattern ID = Pattern.compile("[a-z0-9][a-z0-9-]{0,39}");
@@ -66,26 +68,32 @@ public class Templates {
     AuditLog audit;
 
     void onStart(@Observes @Priority(20) StartupEvent event) {
-        BootSource.Kernel boot;
-        try {
-            Optional<TinyLinuxTemplate.Built> built = TinyLinuxTemplate.existing(engine.storage().library());
-            boot = built.map(b -> new BootSource.Kernel(b.kernel(), b.initramfs(), b.commandLine()))
-                    .orElseGet(() -> expectedTinyLinuxBoot());
-        } catch (IOException e) {
-            LOG.warnf("could not read the tiny-linux template: %s", e.getMessage());
-            return;
-        }
-        try {
-            record(boot);
-        } catch (RuntimeException e) {
-            // Another host's server, starting at the same moment, recorded it first: take theirs.
-            LOG.infof("tiny-linux was recorded concurrently (%s); reading it again", e.getMessage());
-            record(boot);
+        for (TinyLinuxTemplate.Variant variant : TinyLinuxTemplate.Variant.values()) {
+            recordAtStart(variant);
         }
         try {
             recordDebian();
         } catch (RuntimeException e) {
             LOG.infof("debian-12 was recorded concurrently (%s)", e.getMessage());
+        }
+    }
+
+    private void recordAtStart(TinyLinuxTemplate.Variant variant) {
+        BootSource.Kernel boot;
+        try {
+            Optional<TinyLinuxTemplate.Built> built = TinyLinuxTemplate.existing(variant, engine.storage().library());
+            boot = built.map(b -> new BootSource.Kernel(b.kernel(), b.initramfs(), b.commandLine()))
+                    .orElseGet(() -> expectedTinyLinuxBoot(variant));
+        } catch (IOException e) {
+            LOG.warnf("could not read the %s template: %s", variant.templateName(), e.getMessage());
+            return;
+        }
+        try {
+            record(variant, boot);
+        } catch (RuntimeException e) {
+            // Another host's server, starting at the same moment, recorded it first: take theirs.
+            LOG.infof("%s was recorded concurrently (%s); reading it again", variant.templateName(), e.getMessage());
+            record(variant, boot);
         }
     }
 
@@ -143,7 +151,9 @@ public class Templates {
      */
     public JobView build(Caller caller, String id) {
         TemplateEntity t = find(id).orElseThrow(() -> new NotFoundRefusal("no template '" + id + "'"));
-        if (!t.id.equals(TINY_LINUX) && !t.id.equals(DEBIAN)) {
+        Optional<TinyLinuxTemplate.Variant> tiny = java.util.Arrays.stream(TinyLinuxTemplate.Variant.values())
+                .filter(v -> v.templateName().equals(t.id)).findFirst();
+        if (tiny.isEmpty() && !t.id.equals(DEBIAN)) {
             throw new InvalidRequestException("template build", List.of(new FieldError("id",
                     "template '" + id + "' is made of library items, not built on a host")));
         }
@@ -153,7 +163,7 @@ public class Templates {
             if (t.id.equals(DEBIAN)) {
                 DebianTemplate.ensure(engine.storage().library(), downloads(), line -> LOG.infof("debian-12 template: %s", line));
             } else {
-                buildTinyLinux();
+                buildTinyLinux(tiny.get());
             }
         }, error -> audit.recordOutcome(caller, "template.build", target, Map.of("template", t.id), error));
     }
@@ -197,8 +207,9 @@ public class Templates {
 
     /** The boot source of a VM created from the template on this host, building the template's files first if need be. */
     public BootSource bootSource(TemplateEntity t) {
-        if (t.id.equals(TINY_LINUX)) {
-            return buildTinyLinux();
+        Optional<TinyLinuxTemplate.Variant> builtIn = TinyLinuxTemplate.Variant.ofTemplate(t.id);
+        if (builtIn.isPresent()) {
+            return buildTinyLinux(builtIn.get());
         }
         return localBoot(t);
     }
@@ -214,40 +225,46 @@ public class Templates {
         };
     }
 
-    private BootSource.Kernel buildTinyLinux() {
+    private BootSource.Kernel buildTinyLinux(TinyLinuxTemplate.Variant variant) {
         Path downloads = downloads();
         try {
-            TinyLinuxTemplate.Built b = TinyLinuxTemplate.ensure(engine.storage().library(), downloads,
-                    line -> LOG.infof("tiny-linux template: %s", line));
+            TinyLinuxTemplate.Built b = TinyLinuxTemplate.ensure(variant, engine.storage().library(), downloads,
+                    line -> LOG.infof("%s template: %s", variant.templateName(), line));
             return new BootSource.Kernel(b.kernel(), b.initramfs(), b.commandLine());
         } catch (IOException e) {
-            throw new UncheckedIOException("the tiny-linux template could not be built: " + e.getMessage(), e);
+            throw new UncheckedIOException("the " + variant.templateName() + " template could not be built: "
+                    + e.getMessage(), e);
         }
     }
 
-    private BootSource.Kernel expectedTinyLinuxBoot() {
-        Path dir = engine.storage().library().resolve(TINY_LINUX);
+    private BootSource.Kernel expectedTinyLinuxBoot(TinyLinuxTemplate.Variant variant) {
+        Path dir = engine.storage().library().resolve(variant.templateName());
         return new BootSource.Kernel(dir.resolve("vmlinux"), dir.resolve("initrd.img"), TinyLinuxTemplate.COMMAND_LINE);
     }
 
     /**
-     * Records tiny-linux with its files named relative to the library, the same on every host, so hosts
-     * sharing one database agree on the record (a record from before, with one host's absolute paths,
+     * Records a tiny-linux variant with its files named relative to the library, the same on every host, so
+     * hosts sharing one database agree on the record (a record from before, with one host's absolute paths,
      * is rewritten once).
      */
-    private void record(BootSource.Kernel local) {
+    private void record(TinyLinuxTemplate.Variant variant, BootSource.Kernel local) {
         Path library = engine.storage().library();
         BootSource.Kernel boot = new BootSource.Kernel(library.relativize(local.kernel()),
                 local.initramfs() == null ? null : library.relativize(local.initramfs()), local.commandLine());
         QuarkusTransaction.requiringNew().run(() -> {
             Instant now = Instant.now();
-            TemplateEntity t = TemplateEntity.findById(TINY_LINUX);
+            TemplateEntity t = TemplateEntity.findById(variant.templateName());
             if (t == null) {
                 t = new TemplateEntity();
-                t.id = TINY_LINUX;
-                t.name = "Tiny Linux";
-                t.description = "A Linux kernel and a busybox shell that boot in seconds: for trying things out."
-                        + " Built on this host from Debian's packages on first use.";
+                t.id = variant.templateName();
+                t.name = switch (variant) {
+                    case AMD64 -> "Tiny Linux";
+                    case I386 -> "Tiny Linux (32-bit)";
+                };
+                t.description = switch (variant) {
+                    case AMD64 -> "A Linux kernel and a busybox shell that boot in seconds: for trying things out.";
+                    case I386 -> "A 32-bit (i686) Linux kernel and a busybox shell that boot in seconds.";
+                } + " Built on this host from Debian's packages on first use.";
                 t.vcpus = 1;
                 t.memoryMib = 256;
                 t.profile = DeviceProfile.ENLIGHTENED;

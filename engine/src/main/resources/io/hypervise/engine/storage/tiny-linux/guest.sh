@@ -1,9 +1,11 @@
 #!/bin/sh
 # Hypervise tiny-linux: the guest's work, started by /init (busybox ash).
-# The lines it prints on ttyS0 (hv-disk, hv-nic, HYPERVISE-READY, hv-counter, HYPERVISE-POWEROFF, and
+# The lines it prints on ttyS0 (hv-disk, hv-nic, hv-arch, HYPERVISE-READY, hv-counter, HYPERVISE-POWEROFF, and
 # hv-found, hv-burn-start, hv-burn-end, hv-read, hv-stamped, hv-write-start, hv-wrote, hv-ip, hv-send-start, hv-sent, hv-send-failed when
 # asked to work) are a contract: the engine
 # and its tests read them from the serial log. Change them together.
+# "hv-arch MACHINE" is uname -m, printed once before HYPERVISE-READY: x86_64 in tiny-linux, i686 in
+# tiny-linux-i386 (the same script runs in both).
 
 /bin/busybox --install -s /bin
 export PATH=/bin HOME=/root TERM=linux
@@ -45,6 +47,7 @@ for dev in /sys/class/net/*; do
     [ "$name" = lo ] && continue
     echo "hv-nic $name $(cat "$dev/address")"
 done
+echo "hv-arch $(uname -m)"
 
 # What an earlier hv.stamp left at the start of the first disk: how a test sees that a disk's files came
 # along (a disk stored in the library and deployed again, a clone).
