@@ -78,15 +78,15 @@ class NewVmFromLibraryPageTest {
         new Random(7).nextBytes(image);
         Map<String, String> create = Map.of("Tus-Resumable", "1.0.0", "Upload-Length", Integer.toString(image.length),
                 "Upload-Metadata", metadata("name", IMAGE, "kind", "disk", "visibility", "everyone"));
-        assertThat(admin.send("POST", URI.create(base + "/ui/library/uploads"), HttpRequest.BodyPublishers.noBody(), create)
+        assertThat(admin.sendWith("POST", URI.create(base + "/ui/library/uploads"), HttpRequest.BodyPublishers.noBody(), create)
                 .statusCode()).isEqualTo(403);
-        HttpResponse<String> created = admin.send("POST", URI.create(base + "/ui/library/uploads"),
+        HttpResponse<String> created = admin.sendWith("POST", URI.create(base + "/ui/library/uploads"),
                 HttpRequest.BodyPublishers.noBody(), with(create, HTMX));
         assertThat(created.statusCode()).as(created.body()).isEqualTo(201);
         String location = created.headers().firstValue("Location").orElseThrow();
         assertThat(location).contains("/ui/library/uploads/up-");
         String item = JsonPath.from(created.body()).getString("itemId");
-        HttpResponse<String> appended = admin.send("PATCH", URI.create(base).resolve(location),
+        HttpResponse<String> appended = admin.sendWith("PATCH", URI.create(base).resolve(location),
                 HttpRequest.BodyPublishers.ofByteArray(image), with(HTMX, Map.of("Tus-Resumable", "1.0.0", "Upload-Offset", "0",
                         "Content-Type", "application/offset+octet-stream")));
         assertThat(appended.statusCode()).as(appended.body()).isEqualTo(204);
@@ -148,7 +148,7 @@ class NewVmFromLibraryPageTest {
                 .map(e -> java.net.URLEncoder.encode(e.getKey(), StandardCharsets.UTF_8) + "="
                         + java.net.URLEncoder.encode(e.getValue(), StandardCharsets.UTF_8))
                 .collect(Collectors.joining("&"));
-        return browser.send("POST", URI.create(uri), HttpRequest.BodyPublishers.ofString(body),
+        return browser.sendWith("POST", URI.create(uri), HttpRequest.BodyPublishers.ofString(body),
                 with(HTMX, Map.of("Content-Type", "application/x-www-form-urlencoded")));
     }
 
