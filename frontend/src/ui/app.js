@@ -68,8 +68,9 @@
   document.addEventListener('library-deleted', (e) => {
     const open = document.querySelector('#item [data-item-id]');
     if (open && open.dataset.itemId === e.detail.value) {
-      document.getElementById('item').replaceChildren(Object.assign(document.createElement('p'),
-        { className: 'muted', textContent: 'Select an item to see its checksum and the VMs that use it.' }));
+      // After the events raised on the Delete button with this one: it is in what is replaced.
+      setTimeout(() => document.getElementById('item').replaceChildren(Object.assign(document.createElement('p'),
+        { className: 'muted', textContent: 'Select an item to see its checksum and the VMs that use it.' })));
       history.replaceState(null, '', '/admin/library');
     }
   });

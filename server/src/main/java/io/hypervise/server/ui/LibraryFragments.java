@@ -62,9 +62,10 @@ public class LibraryFragments {
         LibraryItemView item = library.view(current.get(), id);
         library.delete(current.get(), id);
         Map<String, Object> events = new LinkedHashMap<>();
+        // htmx raises them in this order on the Delete button; library-deleted removes the button, so it comes last.
         events.put("library-changed", true);
-        events.put("library-deleted", id);
         events.put("hv-done", "Deleted '" + item.name() + "' from the library");
+        events.put("library-deleted", id);
         return Response.noContent().header("HX-Trigger", Fragments.header(events)).build();
     }
 }
