@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the browser side into a folder of static resources (the server's META-INF/resources):
 # noVNC's ES modules as published on npm (no bundler: browsers load them as they are), htmx and uPlot
-# for the admin console and the portal, and our own scripts and styles.
+# for the admin console and the portal, tus-js-client's browser build for the library's resumable
+# uploads, and our own scripts and styles.
 # npm runs only when package-lock.json is newer than what node_modules holds; nothing is fetched at
 # run time and no CDN is used.
 set -euo pipefail
@@ -18,5 +19,6 @@ mkdir -p "$OUT/novnc" "$OUT/console-app" "$OUT/ui/vendor"
 cp -R "$NOVNC/core" "$NOVNC/vendor" "$NOVNC/LICENSE.txt" "$NOVNC/package.json" "$OUT/novnc/"
 cp src/console/* "$OUT/console-app/"
 cp node_modules/htmx.org/dist/htmx.min.js node_modules/uplot/dist/uPlot.iife.min.js node_modules/uplot/dist/uPlot.min.css \
+  node_modules/tus-js-client/dist/tus.min.js \
   "$OUT/ui/vendor/"
 cp src/ui/* "$OUT/ui/"

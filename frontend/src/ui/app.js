@@ -32,11 +32,13 @@
   document.addEventListener('htmx:responseError', (e) => {
     const message = describe(e.detail.xhr);
     const d = dialog();
-    const inDialog = d && d.open ? d.querySelector('.form-error') : null;
-    if (inDialog) {
-      inDialog.textContent = message;
-      inDialog.hidden = false;
-      inDialog.focus();
+    // In the dialog, or in the area the request came from when it has a place for errors (data-errors).
+    const area = e.detail.elt && e.detail.elt.closest ? e.detail.elt.closest('[data-errors]') : null;
+    const inPlace = d && d.open ? d.querySelector('.form-error') : area ? area.querySelector('.form-error') : null;
+    if (inPlace) {
+      inPlace.textContent = message;
+      inPlace.hidden = false;
+      inPlace.focus();
     } else {
       toast(message, true);
     }
@@ -62,6 +64,17 @@
       htmx.trigger(document.body, 'vms-changed');
     }
   });
+  // A deleted library item's details have nothing left to show.
+  document.addEventListener('library-deleted', (e) => {
+    const open = document.querySelector('#item [data-item-id]');
+    if (open && open.dataset.itemId === e.detail.value) {
+      // After the events raised on the Delete button with this one: it is in what is replaced.
+      setTimeout(() => document.getElementById('item').replaceChildren(Object.assign(document.createElement('p'),
+        { className: 'muted', textContent: 'Select an item to see its checksum and the VMs that use it.' })));
+      history.replaceState(null, '', '/admin/library');
+    }
+  });
+  markSelected();
   const carried = sessionStorage.getItem('hv-toast');
   if (carried) {
     sessionStorage.removeItem('hv-toast');
@@ -74,11 +87,15 @@
       const d = dialog();
       if (!d.open) { d.showModal(); }
       const wizard = d.querySelector('[data-wizard]');
-      if (wizard) { wizardStep(wizard, 1); }
+      if (wizard) { chooseSource(wizard); wizardStep(wizard, 1); }
       const first = d.querySelector('input:not([type=hidden]), select, textarea');
       if (first) { first.focus(); }
     }
     markSelected();
+  });
+  document.addEventListener('change', (e) => {
+    const wizard = e.target.closest('[data-wizard]');
+    if (wizard && e.target.matches('[name=source]')) { chooseSource(wizard); }
   });
   document.addEventListener('click', (e) => {
     const d = dialog();
@@ -88,11 +105,31 @@
     const at = Number(wizard.dataset.at || 1);
     if (e.target.matches('[data-next]')) {
       const fields = wizard.querySelectorAll('[data-step="' + at + '"] input, [data-step="' + at + '"] select');
-      for (const f of fields) { if (!f.reportValidity()) { return; } }
+      for (const f of fields) { if (!f.disabled && !f.reportValidity()) { return; } }
       wizardStep(wizard, at + 1);
     }
     if (e.target.matches('[data-back]')) { wizardStep(wizard, at - 1); }
   });
+
+  // Where the VM starts from: only the chosen source's fields are shown, checked and sent.
+  function chooseSource(wizard) {
+    const chosen = wizard.querySelector('[name=source]:checked') || wizard.querySelector('[name=source]');
+    const source = chosen ? chosen.value : 'template';
+    wizard.querySelectorAll('[data-source-for]').forEach(part => {
+      const on = part.dataset.sourceFor.split(' ').includes(source);
+      part.hidden = !on;
+      part.querySelectorAll('input, select').forEach(f => { f.disabled = !on; });
+    });
+    wizard.querySelectorAll('[data-placeholder-library]').forEach(f => {
+      if (f.dataset.placeholderTemplate === undefined) { f.dataset.placeholderTemplate = f.placeholder; }
+      f.placeholder = source.startsWith('library') ? f.dataset.placeholderLibrary : f.dataset.placeholderTemplate;
+    });
+    const name = wizard.querySelector('input[name=name]');
+    if (name && name.dataset.templatePlaceholder !== undefined) {
+      name.required = source !== 'template';
+      name.placeholder = source === 'template' ? name.dataset.templatePlaceholder : '';
+    }
+  }
 
   function wizardStep(wizard, n) {
     const steps = wizard.querySelectorAll('[data-step]');
@@ -118,8 +155,8 @@
     if (!list) { return; }
     list.replaceChildren();
     wizard.querySelectorAll('[data-step]:not(:last-of-type) label').forEach(label => {
-      const field = label.querySelector('input:not([type=hidden]), select');
-      if (!field) { return; }
+      const field = label.querySelector('input:not([type=hidden]):not([type=radio]), select');
+      if (!field || field.disabled) { return; }
       const value = field.tagName === 'SELECT' ? field.selectedOptions[0].textContent : field.value;
       const dt = document.createElement('dt');
       dt.textContent = label.firstChild.textContent.trim();
@@ -137,6 +174,10 @@
       const on = r.dataset.vmId === id;
       r.classList.toggle('selected', on);
       if (on) { r.setAttribute('aria-selected', 'true'); } else { r.removeAttribute('aria-selected'); }
+    });
+    const item = document.querySelector('#item [data-item-id]');
+    document.querySelectorAll('tr.item-row').forEach(r => {
+      r.classList.toggle('selected', item !== null && r.dataset.itemId === item.dataset.itemId);
     });
   }
 

@@ -5,6 +5,7 @@ import io.vertx.core.http.HttpMethod;
 import io.vertx.ext.web.Router;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
+import java.util.List;
 
 /**
  * Lets the bytes of an upload (a tus PATCH) through Quarkus's request body limit, which stays in force
@@ -12,19 +13,24 @@ import jakarta.enterprise.event.Observes;
  * streamed to its part file and bounded by the upload's own length instead ({@link Uploads}).
  *
  * <p>Quarkus enforces the limit in a route of order -2 that refuses a larger Content-Length and leaves the
- * limit for the body stream in the routing context. For the upload path only, a route before it sets the
- * header aside, and one after it puts the header back and lifts the stream's limit. The HTTP framing was
- * decoded before any route runs, so the header's absence in between changes nothing else.
+ * limit for the body stream in the routing context. For the upload paths only (the API's, and the pages'
+ * with the browser's session), a route before it sets the header aside, and one after it puts the header
+ * back and lifts the stream's limit. The HTTP framing was decoded before any route runs, so the header's
+ * absence in between changes nothing else.
  */
 @ApplicationScoped
 public class UploadBodyLimit {
 
-    static final String PATH = "/api/v1/library/uploads/:id";
+    static final List<String> PATHS = List.of("/api/v1/library/uploads/:id", "/ui/library/uploads/:id");
     private static final String MAX_REQUEST_SIZE = "io.quarkus.max-request-size";
     private static final String SET_ASIDE = "hypervise.upload-content-length";
 
     void install(@Observes Router router) {
-        router.route(HttpMethod.PATCH, PATH).order(-3).handler(rc -> {
+        PATHS.forEach(path -> install(router, path));
+    }
+
+    private static void install(Router router, String path) {
+        router.route(HttpMethod.PATCH, path).order(-3).handler(rc -> {
             String length = rc.request().getHeader(HttpHeaders.CONTENT_LENGTH);
             if (length != null) {
                 rc.put(SET_ASIDE, length);
@@ -32,7 +38,7 @@ public class UploadBodyLimit {
             }
             rc.next();
         });
-        router.route(HttpMethod.PATCH, PATH).order(-1).handler(rc -> {
+        router.route(HttpMethod.PATCH, path).order(-1).handler(rc -> {
             rc.remove(MAX_REQUEST_SIZE);
             String length = rc.get(SET_ASIDE);
             if (length != null) {

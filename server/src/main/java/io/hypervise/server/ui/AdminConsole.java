@@ -68,6 +68,9 @@ public class AdminConsole {
     @Inject
     QuotaUse quotaUse;
 
+    @Inject
+    LibraryViews library;
+
     @GET
     @Operation(hidden = true)
     @Transactional
@@ -127,6 +130,16 @@ public class AdminConsole {
         AuditQuery query = AuditQuery.parse(actor, action, target, outcome, from, to, page, null);
         AuditFilter filter = new AuditFilter(actor, action, target, outcome, from, to, query.page());
         return Pages.audit(Nav.of(current.get(), "/admin/audit"), filter, audit.find(query));
+    }
+
+    /** The library: its items, one item's details ({@code item}), and the upload form. */
+    @GET
+    @Path("library")
+    @Operation(hidden = true)
+    @Requires(Permission.LIBRARY_READ)
+    public TemplateInstance library(@QueryParam("page") String page, @QueryParam("item") String item) {
+        Caller caller = current.get();
+        return Pages.library(Nav.of(caller, "/admin/library"), library.listing(caller, page, item));
     }
 
     @GET

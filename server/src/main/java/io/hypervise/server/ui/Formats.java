@@ -50,6 +50,11 @@ final class Formats {
         return String.format("%.1f %s", v, units[u]);
     }
 
+    /** A file's or an image's size, at the scale it needs: "4.0 MiB", "2.4 GiB". */
+    static String size(Number bytes) {
+        return traffic(bytes);
+    }
+
     static String time(Instant at) {
         return at == null ? "" : TIME.format(at);
     }

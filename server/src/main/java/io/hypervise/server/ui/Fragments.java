@@ -14,6 +14,9 @@ import io.hypervise.server.audit.AuditReader;
 import io.hypervise.server.counters.CounterSeriesView;
 import io.hypervise.server.counters.CounterQueries;
 import io.hypervise.server.host.Hosts;
+import io.hypervise.server.jobs.JobView;
+import io.hypervise.server.jobs.Jobs;
+import io.hypervise.server.library.ItemKind;
 import io.hypervise.server.api.QueryParameters;
 import io.hypervise.server.policy.EffectivePolicy;
 import io.hypervise.server.network.SwitchAllowance;
@@ -106,6 +109,12 @@ public class Fragments {
     @Inject
     Switches switches;
 
+    @Inject
+    LibraryViews library;
+
+    @Inject
+    Jobs jobs;
+
     @GET
     @Path("vms/rows")
     @Operation(hidden = true)
@@ -161,8 +170,12 @@ public class Fragments {
         List<TemplateView> usable = templates.list().stream()
                 .filter(t -> policy == null || policy.templates().configured() && policy.templates().value().contains(t.id()))
                 .toList();
-        // Self-service users create from the templates their policies allow, never from an image path.
-        return Pages.newVm(new NewVmForm(usable, policy != null, policy == null && "image".equals(source), switchChoices()));
+        // Self-service users create from the templates their policies allow, never from an image path; from
+        // the library, from what they may see (their policies decide again at creation).
+        boolean fromImage = policy == null && "image".equals(source);
+        return Pages.newVm(new NewVmForm(usable, policy != null, fromImage, switchChoices(),
+                fromImage ? List.of() : library.choices(caller, ItemKind.DISK),
+                fromImage ? List.of() : library.choices(caller, ItemKind.ISO)));
     }
 
     @POST
@@ -317,6 +330,16 @@ public class Fragments {
         return Pages.jobs$list(console.recentJobs());
     }
 
+    /** One job as JSON, for the library page to follow an upload's import (others' jobs are 404). */
+    @GET
+    @Path("jobs/{id}")
+    @Produces(MediaType.APPLICATION_JSON)
+    @Operation(hidden = true)
+    @Requires(Permission.JOB_READ)
+    public JobView job(@PathParam("id") String id) {
+        return jobs.view(current.get(), id);
+    }
+
     @GET
     @Path("portal/vms")
     @Operation(hidden = true)
@@ -377,19 +400,19 @@ public class Fragments {
         return changed("vms-changed", message);
     }
 
-    private static Response switchesChanged(String message) {
+    static Response switchesChanged(String message) {
         return changed("switches-changed", message);
     }
 
     /** 204 raising {@code refresh} (what shows the changed things reloads) and {@code hv-done} with the message. */
-    private static Response changed(String refresh, String message) {
+    static Response changed(String refresh, String message) {
         Map<String, Object> events = new LinkedHashMap<>();
         events.put(refresh, true);
         events.put("hv-done", message);
         return Response.noContent().header("HX-Trigger", header(events)).build();
     }
 
-    private static String header(Map<String, Object> events) {
+    static String header(Map<String, Object> events) {
         try {
             return HEADER_JSON.writeValueAsString(events);
         } catch (JsonProcessingException e) {

@@ -22,6 +22,7 @@ public record Nav(String username, String roles, List<Link> links, boolean signe
         List<Link> links = new ArrayList<>();
         add(links, currentPath, "/admin", "Virtual machines", caller.reach(Permission.HOST_READ) == Reach.ALL);
         add(links, currentPath, "/portal", "My VMs", caller.reach(Permission.VM_CREATE) == Reach.OWN);
+        add(links, currentPath, "/admin/library", "Library", caller.reach(Permission.LIBRARY_READ) != Reach.NONE);
         add(links, currentPath, "/admin/jobs", "Jobs", caller.reach(Permission.JOB_READ) == Reach.ALL);
         add(links, currentPath, "/admin/audit", "Audit log", caller.reach(Permission.AUDIT_READ) == Reach.ALL);
         add(links, currentPath, "/admin/policies", "Policies", caller.reach(Permission.POLICY_MANAGE) == Reach.ALL);

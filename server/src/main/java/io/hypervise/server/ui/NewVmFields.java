@@ -13,11 +13,29 @@ import java.util.List;
  */
 public class NewVmFields {
 
-    /** "template", or "image" for a disk image under the storage root. */
+    /**
+     * "template"; "library-disk" for a disk made from a library disk image; "library-iso" to install
+     * from a library ISO onto a blank disk; or "image" for a disk image under the storage root.
+     */
     @FormParam("source")
     public String source;
     @FormParam("template")
     public String template;
+    /** The library disk image (its id), for source library-disk. */
+    @FormParam("libraryDisk")
+    public String libraryDisk;
+    /** "linked" (an overlay on the library image) or "full" (a copy), for source library-disk. */
+    @FormParam("clone")
+    public String clone;
+    /** The library ISO image (its id), for source library-iso. */
+    @FormParam("libraryIso")
+    public String libraryIso;
+    /** The blank disk to install on, in MiB, for source library-iso. */
+    @FormParam("installDiskMib")
+    public String installDiskMib;
+    /** "bios" or "uefi"; empty for the default (BIOS). */
+    @FormParam("firmware")
+    public String firmware;
     @FormParam("image")
     public String image;
     @FormParam("format")
@@ -46,18 +64,47 @@ public class NewVmFields {
         Integer cpus = number("vcpus", vcpus, v);
         Integer memory = number("memoryMib", memoryMib, v);
         Integer blank = number("diskMib", diskMib, v);
+        String from = source == null ? "template" : source;
+        Integer installOn = from.equals("library-iso") ? number("installDiskMib", installDiskMib, v) : null;
+        if (from.equals("library-iso") && installOn == null && v.isEmpty()) {
+            v.add(new FieldError("installDiskMib", "is required: the size of the disk to install on, in MiB"));
+        }
         throwIfAny(v);
         List<VmRequest.DiskRequest> disks = new ArrayList<>();
-        boolean fromImage = "image".equals(source);
-        if (fromImage) {
-            disks.add(new VmRequest.DiskRequest(blankToNull(image), blankToNull(format), false, null));
+        VmRequest.Boot boot = null;
+        switch (from) {
+            case "image" -> {
+                disks.add(new VmRequest.DiskRequest(blankToNull(image), blankToNull(format), false, null));
+                boot = new VmRequest.Boot("disk", null, null, null, null);
+            }
+            case "library-disk" -> {
+                disks.add(new VmRequest.DiskRequest(null, null, false, null, required("libraryDisk", libraryDisk),
+                        blankToNull(clone)));
+                boot = new VmRequest.Boot("disk", null, null, null, null);
+            }
+            case "library-iso" -> {
+                // The disk the guest is installed on comes first: once installed, it boots from it.
+                disks.add(new VmRequest.DiskRequest(null, "qcow2", false, installOn.longValue()));
+                boot = new VmRequest.Boot("iso", null, null, null, null, required("libraryIso", libraryIso));
+            }
+            default -> {
+            }
         }
         if (blank != null && blank > 0) {
             disks.add(new VmRequest.DiskRequest(null, "qcow2", false, blank.longValue()));
         }
-        return new VmRequest(blankToNull(name), fromImage ? null : blankToNull(template), cpus, memory, blankToNull(profile),
-                null, fromImage ? new VmRequest.Boot("disk", null, null, null, null) : null, disks,
-                blankToNull(network) == null ? null : List.of(new VmRequest.NicRequest(null, network.trim())));
+        boolean fromTemplate = boot == null;
+        return new VmRequest(blankToNull(name), fromTemplate ? blankToNull(template) : null, cpus, memory, blankToNull(profile),
+                null, boot, disks, blankToNull(network) == null ? null : List.of(new VmRequest.NicRequest(null, network.trim())),
+                blankToNull(firmware));
+    }
+
+    /** A choice the chosen source needs; left empty, it is a violation of its field. */
+    private static String required(String field, String value) {
+        if (value == null || value.isBlank()) {
+            throw new InvalidRequestException("VM definition", List.of(new FieldError(field, "is required: choose one from the library")));
+        }
+        return value.trim();
     }
 
     boolean startOnceCreated() {

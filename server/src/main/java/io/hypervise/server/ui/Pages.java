@@ -49,6 +49,12 @@ final class Pages {
 
     static native TemplateInstance verification(AuditVerification verification);
 
+    static native TemplateInstance library(Nav nav, LibraryListing listing);
+
+    static native TemplateInstance library$rows(LibraryListing listing);
+
+    static native TemplateInstance libraryItem(LibraryDetail detail);
+
     static native TemplateInstance policies(Nav nav, List<PolicyView> policies, QuotaUse.Report use);
 
     static native TemplateInstance portal(Nav nav, Quota quota, List<PortalVm> vms);

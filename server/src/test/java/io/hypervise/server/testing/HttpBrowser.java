@@ -52,10 +52,13 @@ public final class HttpBrowser {
     }
 
     public HttpResponse<String> send(String method, URI uri, HttpRequest.BodyPublisher body, String contentType) {
+        return sendWith(method, uri, body, contentType == null ? Map.of() : Map.of("Content-Type", contentType));
+    }
+
+    /** A request with these headers, as a page's script sends it (htmx's HX-Request, tus's, ...). */
+    public HttpResponse<String> sendWith(String method, URI uri, HttpRequest.BodyPublisher body, Map<String, String> headers) {
         HttpRequest.Builder request = HttpRequest.newBuilder(uri).timeout(Duration.ofSeconds(30)).method(method, body);
-        if (contentType != null) {
-            request.header("Content-Type", contentType);
-        }
+        headers.forEach(request::header);
         if (!cookies.isEmpty()) {
             request.header("Cookie", cookies.entrySet().stream()
                     .map(c -> c.getKey() + "=" + c.getValue())
