@@ -96,7 +96,7 @@ public class NewVmFields {
         boolean fromTemplate = boot == null;
         return new VmRequest(blankToNull(name), fromTemplate ? blankToNull(template) : null, cpus, memory, blankToNull(profile),
                 null, boot, disks, blankToNull(network) == null ? null : List.of(new VmRequest.NicRequest(null, network.trim())),
-                blankToNull(firmware));
+                blankToNull(firmware), null);
     }
 
     /** A choice the chosen source needs; left empty, it is a violation of its field. */
