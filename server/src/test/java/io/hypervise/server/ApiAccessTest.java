@@ -170,6 +170,7 @@ class ApiAccessTest {
             // {item} is a fresh library item of the host's that everyone may see; {upload} an upload nobody started.
             "GET    | /api/v1/library              |                                 | 401 | 200 | 200 | 200 | 200 | 200",
             "GET    | /api/v1/library/{item}       |                                 | 401 | 200 | 200 | 200 | 200 | 200",
+            "GET    | /api/v1/library/{item}/content |                               | 401 | 200 | 200 | 200 | 200 | 200",
             "DELETE | /api/v1/library/{item}       |                                 | 401 | 204 | 204 | 403 | 403 | 403",
             "POST   | /api/v1/library/imports      | {\"name\":\"x\",\"kind\":\"disk\",\"path\":\"/etc/passwd\"} | 401 | 400 | 403 | 403 | 403 | 403",
             "OPTIONS | /api/v1/library/uploads     |                                 | 401 | 204 | 204 | 403 | 204 | 204",

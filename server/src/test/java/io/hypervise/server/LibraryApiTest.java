@@ -335,6 +335,22 @@ class LibraryApiTest {
         assertThat(sector(disk, 9000)).as("the child's").isEqualTo(filled(0x22));
         assertThat(sector(disk, 2)).as("neither's").isEqualTo(new byte[512]);
 
+        // Back out as a VHD for Hyper-V, written by our own writer: QEMU reads the same bytes from it.
+        Path vhd = folder.resolve("exported.vhd");
+        try (InputStream in = as("admin").queryParam("format", "vhd").when().get("/api/v1/library/" + imported + "/content")
+                .then().statusCode(200).header("Content-Disposition", containsString(".vhd")).extract().asInputStream()) {
+            Files.copy(in, vhd);
+        }
+        Path back = folder.resolve("back.raw");
+        run("qemu-img", "convert", "-f", "vpc", "-O", "raw", vhd.toString(), back.toString());
+        assertThat(Files.readAllBytes(back)).as("the exported VHD, read by qemu-img -f vpc").isEqualTo(disk);
+        as("admin").queryParam("format", "vmdk").when().get("/api/v1/library/" + imported + "/content").then().statusCode(400)
+                .body("violations[0].field", equalTo("format"));
+        for (int i = 0; i < 50 && Files.list(engine.storage().library().resolve("exports")).findAny().isPresent(); i++) {
+            TimeUnit.MILLISECONDS.sleep(100);
+        }
+        assertThat(engine.storage().library().resolve("exports")).as("the VHD written for the download, once sent").isEmptyDirectory();
+
         Files.delete(parent);
         String orphan = as("admin").contentType("application/json")
                 .body("{\"path\":\"" + child + "\",\"name\":\"orphan\",\"kind\":\"disk\"}")

@@ -241,6 +241,12 @@ public class Library {
      * (what a deletion or an import cut short by the server's death left).
      */
     void removeOrphans() {
+        try {
+            // VHDs written for downloads that a dying server never finished sending.
+            FileTrees.delete(engine.storage().library().resolve("exports"));
+        } catch (IOException e) {
+            LOG.warnf("could not remove the library's unfinished exports: %s", e.getMessage());
+        }
         Path items = engine.storage().library().resolve("items");
         if (!Files.isDirectory(items)) {
             return;
@@ -262,6 +268,49 @@ public class Library {
         } catch (IOException e) {
             LOG.warnf("could not tidy the library's items: %s", e.getMessage());
         }
+    }
+
+    /** What a download of an item is: its file (to be removed after sending when {@code temporary}), name and type. */
+    public record Content(Path file, boolean temporary, String fileName, String mediaType) {
+    }
+
+    /**
+     * An item's content for download: as it is kept ({@code format} null or its own), or a disk image as a
+     * VHD that Hyper-V takes (dynamic, or {@code vhd-fixed}), written by Hypervise's own VHD writer from a
+     * raw copy that qemu-img makes, told the item's format. 404 for an item the caller may not see.
+     */
+    public Content content(Caller caller, String id, String format) throws IOException {
+        LibraryItemEntity item = visible(caller, id).orElseThrow(() -> new NotFoundRefusal("no library item '" + id + "'"));
+        String own = item.kind == ItemKind.ISO ? "iso" : item.format.name().toLowerCase(Locale.ROOT);
+        String wanted = format == null ? own : format.toLowerCase(Locale.ROOT);
+        String base = item.name.replaceAll("[^A-Za-z0-9._-]+", "-");
+        if (wanted.equals(own)) {
+            return new Content(pathOf(item), false, base + "." + (own.equals("raw") ? "img" : own), "application/octet-stream");
+        }
+        if (item.kind != ItemKind.DISK || !wanted.equals("vhd") && !wanted.equals("vhd-fixed")) {
+            throw new InvalidRequestException("library download", List.of(new FieldError("format",
+                    "must be " + own + " (as kept)" + (item.kind == ItemKind.DISK ? ", vhd or vhd-fixed" : "") + "; got '" + format + "'")));
+        }
+        Path exports = Files.createDirectories(engine.storage().library().resolve("exports"));
+        Path raw = exports.resolve(id + "-" + newItemId() + ".raw");
+        Path vhd = exports.resolve(raw.getFileName().toString().replace(".raw", ".vhd"));
+        try {
+            engine.images().copy(pathOf(item), item.format, raw, io.hypervise.engine.vm.definition.DiskFormat.RAW, p -> { });
+            try (java.nio.channels.FileChannel source = java.nio.channels.FileChannel.open(raw)) {
+                var export = new io.hypervise.engine.storage.vhd.VhdExport(java.time.Clock.systemUTC());
+                if (wanted.equals("vhd")) {
+                    export.toDynamic(source, vhd, io.hypervise.engine.storage.vhd.CopyProgress.NONE);
+                } else {
+                    export.toFixed(source, vhd, io.hypervise.engine.storage.vhd.CopyProgress.NONE);
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            Files.deleteIfExists(vhd);
+            throw e;
+        } finally {
+            Files.deleteIfExists(raw);
+        }
+        return new Content(vhd, true, base + ".vhd", "application/octet-stream");
     }
 
     /** What an administrator asks to import from the host's file system. */

@@ -58,6 +58,29 @@ public class LibraryResource {
         return library.view(current.get(), id);
     }
 
+    /**
+     * The item's bytes: as kept, or a disk image as a VHD for Hyper-V ({@code ?format=vhd} dynamic,
+     * {@code vhd-fixed}), streamed from a file (a VHD is written first, then sent, then removed).
+     */
+    @GET
+    @Path("{id}/content")
+    @Produces(MediaType.APPLICATION_OCTET_STREAM)
+    @Requires(Permission.LIBRARY_READ)
+    public Response content(@PathParam("id") String id, @QueryParam("format") String format) throws java.io.IOException {
+        Library.Content content = library.content(current.get(), id, format);
+        jakarta.ws.rs.core.StreamingOutput body = out -> {
+            try {
+                java.nio.file.Files.copy(content.file(), out);
+            } finally {
+                if (content.temporary()) {
+                    java.nio.file.Files.deleteIfExists(content.file());
+                }
+            }
+        };
+        return Response.ok(body, content.mediaType()).header("Content-Length", java.nio.file.Files.size(content.file()))
+                .header("Content-Disposition", "attachment; filename=\"" + content.fileName() + "\"").build();
+    }
+
     @DELETE
     @Path("{id}")
     @Requires(Permission.LIBRARY_WRITE)
