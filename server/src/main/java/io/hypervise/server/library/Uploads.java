@@ -249,6 +249,10 @@ public class Uploads {
         Path part = partOf(u.id);
         String target = Library.target(u.itemId);
         Map<String, Object> parameters = parameters(u);
+        // Marked before the job can run: a quick import ends (and removes the row) at once. Bulk updates
+        // throughout, so a row another thread has removed is changed by none, never a lost-update error.
+        QuarkusTransaction.requiringNew().run(() -> LibraryUploadEntity.update("state = ?1 where id = ?2",
+                LibraryUploadEntity.State.IMPORTING, u.id));
         JobView job = jobs.submit("library-import", target, u.owner,
                 progress -> importer.run(u.itemId, part, true, spec, progress,
                         item -> LibraryUploadEntity.deleteById(u.id)),
@@ -258,13 +262,8 @@ public class Uploads {
                     }
                     audit.recordOutcome(caller, AUDIT_ACTION, target, parameters, error);
                 });
-        QuarkusTransaction.requiringNew().run(() -> {
-            LibraryUploadEntity row = LibraryUploadEntity.findById(u.id);
-            if (row != null) {
-                row.state = LibraryUploadEntity.State.IMPORTING;
-                row.jobId = java.util.UUID.fromString(job.id());
-            }
-        });
+        QuarkusTransaction.requiringNew().run(() -> LibraryUploadEntity.update("jobId = ?1 where id = ?2",
+                java.util.UUID.fromString(job.id()), u.id));
         return job;
     }
 
@@ -304,13 +303,12 @@ public class Uploads {
         }
     }
 
+    /** Removes an upload still receiving (one whose import began, or that another request removed, is left be). */
     private void abandon(String id, Caller by, String why) {
         LibraryUploadEntity u = QuarkusTransaction.requiringNew().call(() -> {
             LibraryUploadEntity row = LibraryUploadEntity.findById(id);
-            if (row != null) {
-                row.delete();
-            }
-            return row;
+            return row != null && LibraryUploadEntity.delete("id = ?1 and state = ?2", id, LibraryUploadEntity.State.RECEIVING) == 1
+                    ? row : null;
         });
         if (u == null) {
             return;
@@ -343,12 +341,7 @@ public class Uploads {
     }
 
     private void touch(String id) {
-        QuarkusTransaction.requiringNew().run(() -> {
-            LibraryUploadEntity row = LibraryUploadEntity.findById(id);
-            if (row != null) {
-                row.touchedAt = Instant.now();
-            }
-        });
+        QuarkusTransaction.requiringNew().run(() -> LibraryUploadEntity.update("touchedAt = ?1 where id = ?2", Instant.now(), id));
     }
 
     private long offsetOf(LibraryUploadEntity u) {
