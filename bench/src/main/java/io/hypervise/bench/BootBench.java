@@ -34,7 +34,7 @@ public final class BootBench {
     public static void main(String[] args) throws Exception {
         int runs = args.length > 0 ? Integer.parseInt(args[0]) : 5;
         int definedVms = args.length > 1 ? Integer.parseInt(args[1]) : 1000;
-        TinyLinuxTemplate.Built template = TinyLinuxTemplate.ensure(CACHE.resolve("library"), CACHE.resolve("downloads"),
+        TinyLinuxTemplate.Built template = TinyLinuxTemplate.ensure(TinyLinuxTemplate.Variant.AMD64, CACHE.resolve("library"), CACHE.resolve("downloads"),
                 line -> System.out.println("[tiny-linux] " + line));
         Path dir = Files.createTempDirectory(Path.of("/tmp"), "hvb");
         try {

@@ -79,7 +79,7 @@ public final class CountersBench {
     // ---------------------------------------------------------------- the sampler
 
     private static void sampler(Path dir, int guests) throws Exception {
-        TinyLinuxTemplate.Built template = TinyLinuxTemplate.ensure(CACHE.resolve("library"), CACHE.resolve("downloads"),
+        TinyLinuxTemplate.Built template = TinyLinuxTemplate.ensure(TinyLinuxTemplate.Variant.AMD64, CACHE.resolve("library"), CACHE.resolve("downloads"),
                 line -> System.out.println("[tiny-linux] " + line));
         Path storage = Files.createDirectories(dir.resolve("storage"));
         Path kernel = Files.copy(template.kernel(), storage.resolve("vmlinux"), StandardCopyOption.REPLACE_EXISTING);
