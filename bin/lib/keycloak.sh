@@ -142,6 +142,9 @@ keycloak_start() {
   fi
 
   cp "$ROOT/keycloak/hypervise-realm.json" "$dir/import/hypervise-realm.json"
+  # A pid file left by a Keycloak that did not stop cleanly (a machine restart) would be read below as
+  # the new one's, found dead, and reported as a failed start.
+  rm -f "$dir/keycloak.pid"
   say "starting Keycloak on http://127.0.0.1:$port (log: $dir/keycloak.log; master realm admin: admin/admin)"
   # setsid: Keycloak gets a process group of its own (so keycloak_stop reaches kc.sh and its JVM,
   # and Ctrl-C on the server does not); the pid is written by the process itself, which then

@@ -170,7 +170,7 @@ public final class LibraryBench {
         return seconds;
     }
 
-    private static void awaitJob(HttpClient http, URI server, String token, String path) throws Exception {
+    static void awaitJob(HttpClient http, URI server, String token, String path) throws Exception {
         while (true) {
             JsonNode job = JSON.readTree(http.send(HttpRequest.newBuilder(server.resolve(path))
                     .header("Authorization", "Bearer " + token).build(), HttpResponse.BodyHandlers.ofString()).body());
@@ -184,7 +184,7 @@ public final class LibraryBench {
         }
     }
 
-    private static String token(HttpClient http, String realm) throws Exception {
+    static String token(HttpClient http, String realm) throws Exception {
         String form = "grant_type=password&client_id=hypervise-cli&username=admin&password=admin";
         HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create(realm + "/protocol/openid-connect/token"))
                 .header("Content-Type", "application/x-www-form-urlencoded").timeout(Duration.ofSeconds(30))
