@@ -131,6 +131,10 @@ class ApiAccessTest {
             "POST   | /api/v1/vms                  | {\"template\":\"stub\"}          | 401 | 201 | 201 | 403 | 201 | 201",
             "POST   | /api/v1/vms/check            | {\"template\":\"stub\"}          | 401 | 200 | 200 | 403 | 200 | 200",
             "POST   | /api/v1/vms/{idle}/store     | {\"template\":\"Not An Id\"} | 401 | 400 | 400 | 403 | 403 | 403",
+            "GET    | /api/v1/vms/{idle}/export    |                                 | 401 | 200 | 200 | 403 | 404 | 404",
+            "GET    | /api/v1/vms/{own}/export     |                                 | 401 | 200 | 200 | 403 | 200 | 200",
+            // Not an archive: refused once the caller may create VMs at all.
+            "POST   | /api/v1/vms/import           | {}                              | 401 | 400 | 400 | 403 | 400 | 400",
             "PUT    | /api/v1/vms/{own}/lease      | {\"expiresAt\":\"2099-01-01T00:00:00Z\"} | 401 | 200 | 403 | 403 | 403 | 403",
             "GET    | /api/v1/policies             |                                 | 401 | 200 | 403 | 403 | 403 | 403",
             "POST   | /api/v1/policies             | {\"id\":\"{pid}\",\"name\":\"p\",\"precedence\":9} | 401 | 201 | 403 | 403 | 403 | 403",

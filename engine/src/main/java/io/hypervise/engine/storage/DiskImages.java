@@ -10,6 +10,7 @@ import java.time.Duration;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -93,6 +94,12 @@ public final class DiskImages {
         prepare(image);
         run(image, Duration.ofHours(12), progress, "convert", "-p", "-f", sourceFormat.qemuDriver(), "-O",
                 format.qemuDriver(), source.toString(), image.toString());
+    }
+
+    /** Moves an image made elsewhere in the storage root (a disk of a VM archive) to be {@code image}. */
+    public void adopt(Path file, Path image) throws IOException {
+        prepare(image);
+        Files.move(file, image, StandardCopyOption.ATOMIC_MOVE);
     }
 
     /**

@@ -30,6 +30,13 @@ public sealed interface NewImage {
     }
 
     /**
+     * An image made elsewhere and brought in whole (a disk of a VM archive), already checked to be what it
+     * says: moved, not copied, into the VM's folder. It must lie in the storage root, on its file system.
+     */
+    record Adopt(Path file, DiskFormat format, long bytes) implements NewImage {
+    }
+
+    /**
      * A small FAT volume labelled {@code cidata} with cloud-init's NoCloud files: what a guest applies at
      * its first boot (host name, user, SSH keys, password). Raw.
      */

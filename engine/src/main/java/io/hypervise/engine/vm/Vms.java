@@ -29,6 +29,7 @@ import java.io.UncheckedIOException;
 import java.lang.System.Logger.Level;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -161,6 +162,11 @@ public final class Vms implements AutoCloseable {
                             .ifPresent(why -> bases.add(new Violation(field + ".source", why)));
                     yield new Disk(images.pathFor(definition.id(), i, disk.format()), disk.format(), false);
                 }
+                case NewImage.Adopt a -> {
+                    validator.imageProblem(a.file(), a.format())
+                            .ifPresent(why -> bases.add(new Violation(field + ".file", why)));
+                    yield new Disk(images.pathFor(definition.id(), i, a.format()), a.format(), disk.readOnly());
+                }
                 case NewImage.LinkedClone l -> {
                     validator.imageProblem(l.base(), l.baseFormat())
                             .ifPresent(why -> bases.add(new Violation(field + ".base", why)));
@@ -212,6 +218,7 @@ public final class Vms implements AutoCloseable {
                             disk.backing().format(), l.bytes());
                     case NewImage.Copy c -> images.copy(resolve(c.source()), c.sourceFormat(), disk.path(), disk.format(),
                             progress);
+                    case NewImage.Adopt a -> images.adopt(resolve(a.file()), disk.path());
                 }
             }
             VmStatus defined = define(planned);
@@ -255,6 +262,37 @@ public final class Vms implements AutoCloseable {
             LOG.log(Level.INFO, "VM {0}: removed what an unfinished definition left: {1}", new Object[] {id, removed});
         }
         return removed;
+    }
+
+    /** The VM's own UEFI variable store (boot entries, settings), if it has one. */
+    public Optional<Path> uefiVariables(String id) {
+        Path file = get(id).files().uefiVariables();
+        return Files.isRegularFile(file) ? Optional.of(file) : Optional.empty();
+    }
+
+    /**
+     * Replaces an Off UEFI VM's variable store with {@code source} (moved in), as a VM brought from elsewhere
+     * had it: it must be exactly as large as this host's firmware's store, or the firmware could not use it.
+     */
+    public VmStatus adoptUefiVariables(String id, Path source) {
+        return act(id, VmAction.RECONFIGURE, vm -> {
+            if (vm.definition().firmware() != Firmware.UEFI) {
+                throw new InvalidVmDefinitionException(List.of(new Violation("firmware", "VM '" + vm.definition().name()
+                        + "' boots with BIOS, which keeps no UEFI variables")));
+            }
+            try {
+                long expected = Files.size(uefi.orElseThrow().variablesTemplate());
+                long size = Files.size(source);
+                if (size != expected) {
+                    throw new InvalidVmDefinitionException(List.of(new Violation("uefiVariables", "is " + size
+                            + " bytes; this host's UEFI firmware keeps its variables in " + expected + " bytes")));
+                }
+                Files.move(source, vm.files().uefiVariables(), StandardCopyOption.REPLACE_EXISTING);
+            } catch (IOException e) {
+                throw new VmOperationException("cannot take the UEFI variables of VM '" + vm.name() + "': " + e.getMessage(), e);
+            }
+            vm.log("took the UEFI variables it was exported with");
+        });
     }
 
     /** Replaces a VM's definition; only while it is Off, since a worker runs with what it was started with. */

@@ -14,6 +14,7 @@ import static io.hypervise.server.access.Permission.VM_CONSOLE;
 import static io.hypervise.server.access.Permission.VM_CONSOLE_VIEW;
 import static io.hypervise.server.access.Permission.VM_CREATE;
 import static io.hypervise.server.access.Permission.VM_DELETE;
+import static io.hypervise.server.access.Permission.VM_EXPORT;
 import static io.hypervise.server.access.Permission.VM_OPERATE;
 import static io.hypervise.server.access.Permission.VM_READ;
 import static io.hypervise.server.access.Permission.VM_RECONFIGURE;
@@ -32,13 +33,13 @@ import java.util.Optional;
 public enum HvRole {
     ADMIN("hv-admin", grants(
             HOST_READ, Reach.ALL, VM_READ, Reach.ALL, VM_CREATE, Reach.ALL, VM_OPERATE, Reach.ALL,
-            VM_RECONFIGURE, Reach.ALL, VM_DELETE, Reach.ALL, JOB_READ, Reach.ALL, AUDIT_READ, Reach.ALL,
+            VM_RECONFIGURE, Reach.ALL, VM_DELETE, Reach.ALL, VM_EXPORT, Reach.ALL, JOB_READ, Reach.ALL, AUDIT_READ, Reach.ALL,
             TEMPLATE_READ, Reach.ALL, POLICY_MANAGE, Reach.ALL, VM_CONSOLE, Reach.ALL, VM_CONSOLE_VIEW, Reach.ALL,
             SWITCH_MANAGE, Reach.ALL, LIBRARY_READ, Reach.ALL, LIBRARY_WRITE, Reach.ALL, LIBRARY_HOST_IMPORT, Reach.ALL,
             TEMPLATE_MANAGE, Reach.ALL)),
     OPERATOR("hv-operator", grants(
             HOST_READ, Reach.ALL, VM_READ, Reach.ALL, VM_CREATE, Reach.ALL, VM_OPERATE, Reach.ALL,
-            VM_RECONFIGURE, Reach.ALL, VM_DELETE, Reach.ALL, JOB_READ, Reach.ALL, TEMPLATE_READ, Reach.ALL,
+            VM_RECONFIGURE, Reach.ALL, VM_DELETE, Reach.ALL, VM_EXPORT, Reach.ALL, JOB_READ, Reach.ALL, TEMPLATE_READ, Reach.ALL,
             VM_CONSOLE, Reach.ALL, VM_CONSOLE_VIEW, Reach.ALL, LIBRARY_READ, Reach.ALL, LIBRARY_WRITE, Reach.ALL,
             TEMPLATE_MANAGE, Reach.ALL)),
     AUDITOR("hv-auditor", grants(
@@ -46,7 +47,7 @@ public enum HvRole {
             LIBRARY_READ, Reach.ALL)),
     SELF_SERVICE("hv-self-service", grants(
             VM_READ, Reach.OWN, VM_CREATE, Reach.OWN, VM_OPERATE, Reach.OWN, VM_RECONFIGURE, Reach.OWN,
-            VM_DELETE, Reach.OWN, JOB_READ, Reach.OWN, TEMPLATE_READ, Reach.ALL,
+            VM_DELETE, Reach.OWN, VM_EXPORT, Reach.OWN, JOB_READ, Reach.OWN, TEMPLATE_READ, Reach.ALL,
             VM_CONSOLE, Reach.OWN, VM_CONSOLE_VIEW, Reach.OWN, LIBRARY_READ, Reach.OWN, LIBRARY_WRITE, Reach.OWN));
 
     private final String realmRole;

@@ -8,6 +8,8 @@ public enum Permission {
     VM_OPERATE("operate VMs"),
     VM_RECONFIGURE("change VM settings"),
     VM_DELETE("delete VMs"),
+    /** Download a VM with its disks as an archive: everything in its guest leaves with it. */
+    VM_EXPORT("export VMs"),
     /** Watch and use a VM's console: its screen, keyboard and mouse. */
     VM_CONSOLE("connect to VM consoles"),
     /** Watch a VM's console (and its thumbnail) without any input reaching the guest. */

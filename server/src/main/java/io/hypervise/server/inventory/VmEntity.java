@@ -97,7 +97,7 @@ public class VmEntity extends PanacheEntityBase {
     public List<NicEntity> nics = new ArrayList<>();
 
     /** What a VM's row says is under way: written before the engine acts, cleared when it is done. */
-    public enum Pending { CREATING, DELETING, STORING }
+    public enum Pending { CREATING, DELETING, STORING, EXPORTING }
 
     /** A state's reason as a row keeps it: at most 1,000 characters. */
     public static String reason(String reason) {

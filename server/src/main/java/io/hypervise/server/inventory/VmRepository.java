@@ -75,6 +75,12 @@ public class VmRepository {
         return VmEntity.findById(id) != null;
     }
 
+    /** The name of the VM with a network adapter of this MAC, if one has it (MACs are unique in the inventory). */
+    @Transactional
+    public Optional<String> holderOfMac(String mac) {
+        return NicEntity.<NicEntity>find("mac", mac).firstResultOptional().map(n -> n.vm.name);
+    }
+
     /** Writes a new row now, inside the caller's transaction, so what follows in it sees the row. */
     @Transactional(Transactional.TxType.MANDATORY)
     public void insert(VmEntity vm) {

@@ -18,7 +18,9 @@ public enum SelfServiceAction {
     CONSOLE_VIEW_ONLY("console-view-only"),
     CHECKPOINT("checkpoint"),
     RECONFIGURE("reconfigure"),
-    DELETE("delete");
+    DELETE("delete"),
+    /** Downloading one's VM as an archive: its disks leave the platform with it. */
+    EXPORT("export");
 
     private final String id;
 

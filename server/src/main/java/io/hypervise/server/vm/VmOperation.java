@@ -44,7 +44,11 @@ public enum VmOperation {
     SCREEN("screen", "Screen", null, null, Permission.VM_CONSOLE_VIEW, SelfServiceAction.CONSOLE_VIEW_ONLY, false),
     EXTEND_LEASE("lease.extend", "Extend lease", null, null, Permission.POLICY_MANAGE, null, false),
     /** Copy an Off VM's disks into the library and record it as a template (SCVMM's "store in library"). */
-    STORE("store", "Store in library", null, null, Permission.TEMPLATE_MANAGE, null, true);
+    STORE("store", "Store in library", null, null, Permission.TEMPLATE_MANAGE, null, true),
+    /** Download an Off VM as one archive (its definition and disks), to import elsewhere. */
+    EXPORT("export", "Export", null, null, Permission.VM_EXPORT, SelfServiceAction.EXPORT, false),
+    /** Create a VM from an archive an export made: a creation, with its permission and policies. */
+    IMPORT("import", "Import", null, null, Permission.VM_CREATE, null, false);
 
     private final String path;
     private final String label;

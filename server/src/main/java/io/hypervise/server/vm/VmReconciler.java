@@ -151,10 +151,16 @@ public class VmReconciler {
             LOG.infof("VM '%s' (%s): its creation, interrupted before the engine defined it, was undone", vm.name, vm.id);
             return null;
         }
-        if (vm.pending == VmEntity.Pending.STORING) {
-            // Its disks were being copied into the library: the job failed (Jobs says so at start), the VM is as it was.
+        if (vm.pending == VmEntity.Pending.STORING || vm.pending == VmEntity.Pending.EXPORTING) {
+            // Its disks were being copied into the library (the job failed: Jobs says so at start) or sent as an
+            // archive (the download stopped with the server): either way the VM is as it was.
+            String what = vm.pending == VmEntity.Pending.STORING ? "storing it in the library" : "exporting it";
+            if (vm.pending == VmEntity.Pending.EXPORTING) {
+                audit.record(host, VmOperation.EXPORT.auditName(), target, Map.of("name", vm.name), AuditOutcome.FAILED,
+                        interrupted + " while the archive was being sent");
+            }
             vm.pending = null;
-            LOG.infof("VM '%s' (%s): storing it in the library was interrupted; it is usable again", vm.name, vm.id);
+            LOG.infof("VM '%s' (%s): %s was interrupted; it is usable again", vm.name, vm.id, what);
             return status;
         }
         List<String> kept = service.keptDisks(vm);

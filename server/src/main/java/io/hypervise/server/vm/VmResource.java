@@ -53,6 +53,9 @@ public class VmResource {
     @Inject
     CounterQueries counters;
 
+    @Inject
+    VmArchives archives;
+
     /** One page of a list, and how many items there are in all. */
     public record Page(List<VmView> items, int page, int size, long total) {
     }
@@ -159,6 +162,44 @@ public class VmResource {
     public Response store(@PathParam("id") String id, VmService.StoreRequest request) {
         VmService.Started started = vms.store(current.get(), id, request);
         return Response.accepted(started.job()).location(URI.create("/api/v1/jobs/" + started.job().id())).build();
+    }
+
+    /**
+     * The Off VM as one archive ({@link VmArchive}: its definition and its disks, with their SHA-256), to
+     * import elsewhere with {@code POST /api/v1/vms/import}. Streamed, its length known ahead; the VM is
+     * held Off until the last byte is sent.
+     */
+    @GET
+    @Path("{id}/export")
+    @Produces("application/x-tar")
+    @Requires(Permission.VM_EXPORT)
+    @RunOnVirtualThread
+    public Response export(@PathParam("id") String id) {
+        VmArchives.Export export = archives.export(current.get(), id);
+        return Response.ok(export.body(), "application/x-tar")
+                .header("Content-Length", export.length())
+                .header("Content-Disposition", "attachment; filename=\"" + export.fileName() + "\"")
+                .build();
+    }
+
+    /** What an import made: the VM, and what of the archive it could not carry over. */
+    public record ImportView(VmView vm, List<String> notCarried) {
+    }
+
+    /**
+     * A new VM from an archive made by {@code GET /api/v1/vms/{id}/export}, sent as the request's body
+     * ({@code curl -T web-1.hvm.tar}); checked, policies and quota included, like a creation. Its name is the
+     * archive's unless {@code name} gives another.
+     */
+    @POST
+    @Path("import")
+    @Consumes(MediaType.WILDCARD)
+    @Requires(Permission.VM_CREATE)
+    @RunOnVirtualThread
+    public Response importArchive(@QueryParam("name") String name, java.io.InputStream body) {
+        VmArchives.Imported imported = archives.importArchive(current.get(), body, name);
+        return Response.created(URI.create("/api/v1/vms/" + imported.vm().id()))
+                .entity(new ImportView(imported.vm(), imported.notCarried())).build();
     }
 
     /** What an administrator sends to extend a VM's lease. */

@@ -139,6 +139,18 @@ public class VmService {
      * that dies between these steps finishes or undoes the creation at its next start ({@link VmReconciler}).
      */
     public Outcome create(Caller caller, VmRequests.NewVm request) {
+        return create(caller, request, VmOperation.CREATE, Map.of());
+    }
+
+    /**
+     * Creates a VM brought from an archive ({@link VmArchives}): a creation like any other, policies,
+     * quota and intent first included, audited as an import with where the archive came from.
+     */
+    Done importVm(Caller caller, VmRequests.NewVm request, Map<String, Object> origin) {
+        return (Done) create(caller, request, VmOperation.IMPORT, origin);
+    }
+
+    private Outcome create(Caller caller, VmRequests.NewVm request, VmOperation operation, Map<String, Object> origin) {
         VmDefinition planned = engine.vms().plan(request.definition(), request.newImages());
         Map<String, Object> parameters = new LinkedHashMap<>();
         parameters.put("name", planned.name());
@@ -152,24 +164,25 @@ public class VmService {
         if (!request.libraryItems().isEmpty()) {
             parameters.put("library", request.libraryItems());
         }
-        QuarkusTransaction.requiringNew().run(() -> recordCreation(caller, planned, request, parameters));
+        parameters.putAll(origin);
+        QuarkusTransaction.requiringNew().run(() -> recordCreation(caller, operation, planned, request, parameters));
         CrashPoints.reached("vm.create.recorded");
         if (!request.copies()) {
-            define(caller, planned, request, parameters, percent -> { });
+            define(caller, operation, planned, request, parameters, percent -> { });
             return new Done(view(vms.find(planned.id()).orElseThrow(() -> new VmNotFoundException(planned.id()))));
         }
         // Copying images takes time in proportion to their data: the VM is recorded (as being created,
         // counted in its owner's quota) and the copy runs as a job with progress.
         JobView job = jobs.submit(VmOperation.CREATE.jobKind(), planned.id(), AuditLog.vm(planned.id()), caller.username(),
-                progress -> define(caller, planned, request, parameters, progress::percent), error -> { });
+                progress -> define(caller, operation, planned, request, parameters, progress::percent), error -> { });
         return new Started(job, planned.name());
     }
 
     /** The engine's part of a creation, then the mark cleared and the outcome recorded; undone in the inventory if it fails. */
-    private void define(Caller caller, VmDefinition planned, VmRequests.NewVm request, Map<String, Object> parameters,
-            java.util.function.LongConsumer progress) {
+    private void define(Caller caller, VmOperation operation, VmDefinition planned, VmRequests.NewVm request,
+            Map<String, Object> parameters, java.util.function.LongConsumer progress) {
         String target = AuditLog.vm(planned.id());
-        String action = VmOperation.CREATE.auditName();
+        String action = operation.auditName();
         try {
             engine.vms().define(request.definition(), request.newImages(), progress);
         } catch (RuntimeException e) {
@@ -180,11 +193,13 @@ public class VmService {
         CrashPoints.reached("vm.create.defined");
         vms.markPending(planned.id(), null);
         audit.recordOutcome(caller, action, target, Map.of("name", planned.name()), null);
-        LOG.infof("VM '%s' (%s) created for %s on host %s", planned.name(), planned.id(), caller.username(), localHost.id());
+        LOG.infof("VM '%s' (%s) %s for %s on host %s", planned.name(), planned.id(),
+                operation == VmOperation.IMPORT ? "imported" : "created", caller.username(), localHost.id());
     }
 
     /** The first step of {@link #create}: the policy check under the owner's quota lock, the row, the intent. */
-    private void recordCreation(Caller caller, VmDefinition planned, VmRequests.NewVm request, Map<String, Object> parameters) {
+    private void recordCreation(Caller caller, VmOperation operation, VmDefinition planned, VmRequests.NewVm request,
+            Map<String, Object> parameters) {
         Instant leaseEnds = null;
         if (policies.govern(caller, Permission.VM_CREATE)) {
             // Held until commit: nobody else adds to this owner's usage between the check and the insert.
@@ -192,7 +207,7 @@ public class VmService {
             CreateCheck check = check(caller, new VmRequests.NewVm(planned, request.newImages(), request.templateId(),
                     request.diskItems(), request.bootItem()));
             if (!check.allowed()) {
-                audit.recordDenial(caller, VmOperation.CREATE.auditName(), null, Map.of("name", String.valueOf(planned.name()),
+                audit.recordDenial(caller, operation.auditName(), null, Map.of("name", String.valueOf(planned.name()),
                         "template", String.valueOf(request.templateId())), String.join("; ", check.reasons()));
                 throw new PolicyDeniedException(check.reasons());
             }
@@ -212,7 +227,7 @@ public class VmService {
         request.diskItems().forEach((position, item) -> vm.disks.get(position).libraryItemId = item);
         vm.bootLibraryItemId = request.bootItem();
         vms.insert(vm);
-        audit.record(caller, VmOperation.CREATE.auditName(), AuditLog.vm(vm.id), parameters, AuditOutcome.REQUESTED, null);
+        audit.record(caller, operation.auditName(), AuditLog.vm(vm.id), parameters, AuditOutcome.REQUESTED, null);
     }
 
     /** The outcome of {@link #check}; {@code policy} and {@code usage} are null for callers policies do not govern. */
@@ -458,7 +473,7 @@ public class VmService {
             case SAVE -> engineVms.save(id);
             case RESTART -> engineVms.restart(id);
             case DISCARD_SAVED_STATE -> engineVms.discardSavedState(id);
-            case CREATE, READ, SERIAL, METRICS, RECONFIGURE, DELETE, CONSOLE, SCREEN, EXTEND_LEASE, STORE ->
+            case CREATE, READ, SERIAL, METRICS, RECONFIGURE, DELETE, CONSOLE, SCREEN, EXTEND_LEASE, STORE, EXPORT, IMPORT ->
                     throw new IllegalArgumentException(operation + " has a method of its own");
         };
     }
@@ -522,6 +537,7 @@ public class VmService {
                         case CREATING -> "created";
                         case DELETING -> "deleted";
                         case STORING -> "stored in the library";
+                        case EXPORTING -> "exported";
                     } + "; try again when that has ended");
         }
     }

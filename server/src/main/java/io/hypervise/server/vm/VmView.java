@@ -16,8 +16,9 @@ import java.util.Optional;
 
 /**
  * A VM as the API shows it, with the actions its state offers; {@code unresponsive} (since when, and
- * what went unanswered) while its worker does not answer, else null; {@code pending} is "creating" or
- * "deleting" while that is under way (actions on it are refused meanwhile), null otherwise.
+ * what went unanswered) while its worker does not answer, else null; {@code pending} is "creating",
+ * "deleting", "storing" or "exporting" while that is under way (actions on it are refused meanwhile), null
+ * otherwise.
  */
 public record VmView(
         String id,
