@@ -135,6 +135,13 @@ class ApiAccessTest {
             "GET    | /api/v1/vms/{own}/export     |                                 | 401 | 200 | 200 | 403 | 200 | 200",
             // Not an archive: refused once the caller may create VMs at all.
             "POST   | /api/v1/vms/import           | {}                              | 401 | 400 | 400 | 403 | 400 | 400",
+            "GET    | /api/v1/vms/{idle}/checkpoints |                               | 401 | 200 | 200 | 200 | 404 | 404",
+            "GET    | /api/v1/vms/{own}/checkpoints |                                | 401 | 200 | 200 | 200 | 200 | 200",
+            // The idle VM has no disk to keep a checkpoint in; {cp} is a checkpoint it does not have.
+            "POST   | /api/v1/vms/{idle}/checkpoints | {\"name\":\"c\"}             | 401 | 400 | 400 | 403 | 404 | 404",
+            "POST   | /api/v1/vms/{idle}/checkpoints/{cp}/apply |                    | 401 | 404 | 404 | 403 | 404 | 404",
+            "PATCH  | /api/v1/vms/{idle}/checkpoints/{cp} | {\"name\":\"d\"}        | 401 | 404 | 404 | 403 | 404 | 404",
+            "DELETE | /api/v1/vms/{idle}/checkpoints/{cp} |                          | 401 | 404 | 404 | 403 | 404 | 404",
             "PUT    | /api/v1/vms/{own}/lease      | {\"expiresAt\":\"2099-01-01T00:00:00Z\"} | 401 | 200 | 403 | 403 | 403 | 403",
             "GET    | /api/v1/policies             |                                 | 401 | 200 | 403 | 403 | 403 | 403",
             "POST   | /api/v1/policies             | {\"id\":\"{pid}\",\"name\":\"p\",\"precedence\":9} | 401 | 201 | 403 | 403 | 403 | 403",
@@ -247,7 +254,7 @@ class ApiAccessTest {
         p = p.contains("{policy}") ? p.replace("{policy}", aPolicy()) : p;
         p = p.contains("{switch}") ? p.replace("{switch}", aSwitch()) : p;
         p = p.contains("{item}") ? p.replace("{item}", aLibraryItem()) : p;
-        p = p.replace("{upload}", "up-00000000000000000000");
+        p = p.replace("{upload}", "up-00000000000000000000").replace("{cp}", "cp-0000000000000000");
         return p.contains("{job}") ? p.replace("{job}", aJob(Caller.HOST)) : p;
     }
 

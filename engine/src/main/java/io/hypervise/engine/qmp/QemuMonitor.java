@@ -101,6 +101,54 @@ public final class QemuMonitor {
         return new RunStatus(channel.execute("query-status", null).path("status").asText(""));
     }
 
+    /** A background job as QEMU reports it ({@code query-jobs}): its status and, once concluded, its error if it failed. */
+    public record JobInfo(String id, String status, Optional<String> error) {
+
+        public boolean concluded() {
+            return status.equals("concluded") || status.equals("null");
+        }
+    }
+
+    /**
+     * Begins saving an internal snapshot {@code tag} (memory and device state into {@code vmstateNode}, the
+     * disks' data in each of {@code nodes}) as job {@code jobId}; the guest is stopped while it runs.
+     */
+    public void snapshotSave(String jobId, String tag, String vmstateNode, List<String> nodes) throws InterruptedException {
+        channel.execute("snapshot-save", snapshotArguments(jobId, tag, nodes).put("vmstate", vmstateNode));
+    }
+
+    /** Begins loading internal snapshot {@code tag} (disks, memory and device state) as job {@code jobId}. */
+    public void snapshotLoad(String jobId, String tag, String vmstateNode, List<String> nodes) throws InterruptedException {
+        channel.execute("snapshot-load", snapshotArguments(jobId, tag, nodes).put("vmstate", vmstateNode));
+    }
+
+    /** Begins deleting internal snapshot {@code tag} from each of {@code nodes} as job {@code jobId}. */
+    public void snapshotDelete(String jobId, String tag, List<String> nodes) throws InterruptedException {
+        channel.execute("snapshot-delete", snapshotArguments(jobId, tag, nodes));
+    }
+
+    private static ObjectNode snapshotArguments(String jobId, String tag, List<String> nodes) {
+        ObjectNode arguments = NODES.objectNode().put("job-id", jobId).put("tag", tag);
+        nodes.forEach(arguments.putArray("devices")::add);
+        return arguments;
+    }
+
+    /** The job of this id, if QEMU still has it. */
+    public Optional<JobInfo> queryJob(String jobId) throws InterruptedException {
+        for (JsonNode job : channel.execute("query-jobs", null)) {
+            if (job.path("id").asText().equals(jobId)) {
+                return Optional.of(new JobInfo(jobId, job.path("status").asText(""),
+                        job.hasNonNull("error") ? Optional.of(job.path("error").asText()) : Optional.empty()));
+            }
+        }
+        return Optional.empty();
+    }
+
+    /** Removes a concluded job from QEMU's list. */
+    public void jobDismiss(String jobId) throws InterruptedException {
+        channel.execute("job-dismiss", NODES.objectNode().put("id", jobId));
+    }
+
     /** Limits how fast a migration may go, in bytes per second. */
     public void migrateSetMaxBandwidth(long bytesPerSecond) throws InterruptedException {
         channel.execute("migrate-set-parameters", NODES.objectNode().put("max-bandwidth", bytesPerSecond));

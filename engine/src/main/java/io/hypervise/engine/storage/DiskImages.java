@@ -141,7 +141,20 @@ public final class DiskImages {
     }
 
     /**
-     * Runs qemu-img to make {@code image}, which is deleted if it fails. With {@code progress}, its
+     * Takes ({@code -c}), applies ({@code -a}) or deletes ({@code -d}) internal snapshot {@code tag} of a VM's
+     * qcow2 disk while no worker has it open. The image is named with its format and without following its
+     * header (a linked clone's base is not opened: a snapshot is the overlay's own), and kept whatever happens.
+     */
+    public void snapshot(Disk disk, String operation, String tag) throws IOException {
+        if (!List.of("-c", "-a", "-d").contains(operation)) {
+            throw new IllegalArgumentException("not a snapshot operation: " + operation);
+        }
+        ObjectNode image = node(disk.format(), disk.path());
+        run(null, Duration.ofMinutes(30), null, "snapshot", operation, tag, "json:" + image);
+    }
+
+    /**
+     * Runs qemu-img to make {@code image}, which is deleted if it fails (null: a command that makes nothing). With {@code progress}, its
      * "(12.50/100%)" reports are read as they come (qemu-img -p writes them between carriage returns).
      */
     private void run(Path image, Duration timeout, LongConsumer progress, String... arguments) throws IOException {
@@ -176,18 +189,24 @@ public final class DiskImages {
         try {
             if (!p.waitFor(timeout.toSeconds(), TimeUnit.SECONDS)) {
                 p.destroyForcibly();
-                Files.deleteIfExists(image);
+                deleteIfMade(image);
                 throw new IOException("qemu-img " + arguments[0] + " did not finish within " + timeout.toSeconds() + " s");
             }
         } catch (InterruptedException e) {
             p.destroyForcibly();
-            Files.deleteIfExists(image);
+            deleteIfMade(image);
             Thread.currentThread().interrupt();
-            throw new IOException("interrupted while making " + image, e);
+            throw new IOException("interrupted while running qemu-img " + arguments[0], e);
         }
         if (p.exitValue() != 0) {
-            Files.deleteIfExists(image);
+            deleteIfMade(image);
             throw new IOException("qemu-img " + arguments[0] + " failed: " + out.toString().strip());
+        }
+    }
+
+    private static void deleteIfMade(Path image) throws IOException {
+        if (image != null) {
+            Files.deleteIfExists(image);
         }
     }
 

@@ -62,6 +62,9 @@ final class ManagedVm {
     private volatile LateCommand late;
     /** A {@link Vms#checkAnswering} is out. */
     private final AtomicBoolean probing = new AtomicBoolean();
+    /** QEMU jobs someone waits for, by id: completed when QEMU says the job has concluded. */
+    private final java.util.Map<String, java.util.concurrent.CompletableFuture<Void>> jobs =
+            new java.util.concurrent.ConcurrentHashMap<>();
 
     private final String host;
     private final Clock clock;
@@ -208,6 +211,27 @@ final class ManagedVm {
             store.writeState(files, new StateRecord(state, since));
         } catch (UncheckedIOException e) {
             LOG.log(Level.WARNING, () -> "VM '" + name() + "' (" + id() + "): could not record its state: " + e.getMessage());
+        }
+    }
+
+    /** Registers interest in QEMU job {@code id} before it is started; the future completes when it concludes. */
+    java.util.concurrent.CompletableFuture<Void> expectJob(String id) {
+        java.util.concurrent.CompletableFuture<Void> done = new java.util.concurrent.CompletableFuture<>();
+        jobs.put(id, done);
+        return done;
+    }
+
+    void forgetJob(String id) {
+        jobs.remove(id);
+    }
+
+    /** What QEMU said of one of its jobs ({@code JOB_STATUS_CHANGE}). */
+    void jobStatus(String id, String status) {
+        if (status.equals("concluded") || status.equals("null")) {
+            java.util.concurrent.CompletableFuture<Void> done = jobs.remove(id);
+            if (done != null) {
+                done.complete(null);
+            }
         }
     }
 

@@ -11,7 +11,10 @@ public enum VmAction {
     RESTART("restart"),
     RECONFIGURE("reconfigure"),
     DISCARD_SAVED_STATE("discard the saved state of"),
-    DELETE("delete");
+    DELETE("delete"),
+    CHECKPOINT("take a checkpoint of"),
+    APPLY_CHECKPOINT("apply a checkpoint to"),
+    DELETE_CHECKPOINT("delete a checkpoint of");
 
     private final String verb;
 

@@ -15,6 +15,13 @@ public final class VmStateException extends EngineException {
         this.state = state;
     }
 
+    /** Refused for a reason more particular than the state alone, said in {@code message}. */
+    public VmStateException(VmAction action, VmState state, String message) {
+        super(message);
+        this.action = action;
+        this.state = state;
+    }
+
     public VmAction action() {
         return action;
     }

@@ -22,17 +22,21 @@ import java.util.stream.Collectors;
 public final class VmStateMachine {
 
     /** The states from which people may ask for each action. */
-    private static final Map<VmAction, Set<VmState>> ALLOWED = new EnumMap<>(Map.of(
-            VmAction.START, EnumSet.of(OFF, SAVED),
-            VmAction.PAUSE, EnumSet.of(RUNNING),
-            VmAction.RESUME, EnumSet.of(PAUSED),
-            VmAction.SAVE, EnumSet.of(RUNNING, PAUSED),
-            VmAction.SHUT_DOWN, EnumSet.of(RUNNING),
-            VmAction.TURN_OFF, EnumSet.of(STARTING, RUNNING, PAUSED, SAVING, RESTORING, STOPPING),
-            VmAction.RESTART, EnumSet.of(RUNNING, PAUSED),
-            VmAction.RECONFIGURE, EnumSet.of(OFF),
-            VmAction.DISCARD_SAVED_STATE, EnumSet.of(SAVED),
-            VmAction.DELETE, EnumSet.of(OFF, SAVED)));
+    private static final Map<VmAction, Set<VmState>> ALLOWED = new EnumMap<>(Map.ofEntries(
+            Map.entry(VmAction.START, EnumSet.of(OFF, SAVED)),
+            Map.entry(VmAction.PAUSE, EnumSet.of(RUNNING)),
+            Map.entry(VmAction.RESUME, EnumSet.of(PAUSED)),
+            Map.entry(VmAction.SAVE, EnumSet.of(RUNNING, PAUSED)),
+            Map.entry(VmAction.SHUT_DOWN, EnumSet.of(RUNNING)),
+            Map.entry(VmAction.TURN_OFF, EnumSet.of(STARTING, RUNNING, PAUSED, SAVING, RESTORING, STOPPING)),
+            Map.entry(VmAction.RESTART, EnumSet.of(RUNNING, PAUSED)),
+            Map.entry(VmAction.RECONFIGURE, EnumSet.of(OFF)),
+            Map.entry(VmAction.DISCARD_SAVED_STATE, EnumSet.of(SAVED)),
+            Map.entry(VmAction.DELETE, EnumSet.of(OFF, SAVED)),
+            // A Saved VM's memory belongs to its disks as they are: no checkpoint moves them under it.
+            Map.entry(VmAction.CHECKPOINT, EnumSet.of(OFF, RUNNING, PAUSED)),
+            Map.entry(VmAction.APPLY_CHECKPOINT, EnumSet.of(OFF, RUNNING, PAUSED)),
+            Map.entry(VmAction.DELETE_CHECKPOINT, EnumSet.of(OFF, RUNNING, PAUSED))));
 
     /**
      * Every state change that can happen, whoever causes it (a person, the guest, the worker dying).

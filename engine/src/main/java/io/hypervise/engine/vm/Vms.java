@@ -64,6 +64,7 @@ public final class Vms implements AutoCloseable {
     private final Clock clock;
     private final WorkerSupervisor supervisor;
     private final SavedStates savedStates;
+    private final Checkpoints checkpoints;
     private final DiskImages images;
     private final Optional<UefiFirmware> uefi;
     private final Map<String, ManagedVm> vms = new ConcurrentHashMap<>();
@@ -86,6 +87,7 @@ public final class Vms implements AutoCloseable {
         this.supervisor = new WorkerSupervisor(settings, commandLine, validator, uefi, store, this::resolve, switches,
                 clock);
         this.savedStates = new SavedStates(settings, supervisor, store, clock);
+        this.checkpoints = new Checkpoints(settings, supervisor, images);
     }
 
     /** Loads every VM under the state directory and re-attaches to the workers that still run. */
@@ -293,6 +295,44 @@ public final class Vms implements AutoCloseable {
             }
             vm.log("took the UEFI variables it was exported with");
         });
+    }
+
+    // ---------------------------------------------------------------- checkpoints
+
+    /**
+     * Refuses (with each disk named) a VM whose disks cannot hold checkpoints: a writable disk that is not
+     * qcow2; or one with no writable disk at all.
+     */
+    public void checkCheckpointable(String id) {
+        Checkpoints.covered(get(id).definition());
+    }
+
+    /** Bytes the VM's writable disks take in their files now (checkpoints grow them). */
+    public long checkpointedBytes(String id) {
+        return Checkpoints.bytes(get(id).definition());
+    }
+
+    /**
+     * Takes checkpoint {@code tag} (an id, not a person's name) of a running, paused or Off VM; returns
+     * whether it holds the VM's memory (it was running or paused) or its disks only (it was Off).
+     */
+    public boolean takeCheckpoint(String id, String tag) {
+        boolean[] memory = new boolean[1];
+        act(id, VmAction.CHECKPOINT, vm -> memory[0] = checkpoints.take(vm, tag));
+        return memory[0];
+    }
+
+    /**
+     * Applies checkpoint {@code tag}: with {@code memory}, the VM runs on from where it was when the checkpoint
+     * was taken (started if it is Off); without, the Off VM's disks become what they were.
+     */
+    public VmStatus applyCheckpoint(String id, String tag, boolean memory) {
+        return act(id, VmAction.APPLY_CHECKPOINT, vm -> checkpoints.apply(vm, tag, memory));
+    }
+
+    /** Deletes checkpoint {@code tag}; nothing another checkpoint or the VM's present state holds changes. */
+    public VmStatus deleteCheckpoint(String id, String tag) {
+        return act(id, VmAction.DELETE_CHECKPOINT, vm -> checkpoints.delete(vm, tag));
     }
 
     /** Replaces a VM's definition; only while it is Off, since a worker runs with what it was started with. */

@@ -332,6 +332,10 @@ final class WorkerSupervisor {
 
     /** Follows pauses and resumes that the worker reports on its own, when no action is under way. */
     private static void onQmpEvent(ManagedVm vm, Worker worker, QmpEvent event) {
+        if (event.name().equals("JOB_STATUS_CHANGE")) {
+            vm.jobStatus(event.data().path("id").asText(), event.data().path("status").asText());
+            return;
+        }
         if (!event.name().equals("STOP") && !event.name().equals("RESUME")) {
             return;
         }

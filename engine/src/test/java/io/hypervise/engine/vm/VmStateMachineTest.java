@@ -22,17 +22,20 @@ import org.junit.jupiter.params.provider.EnumSource;
 class VmStateMachineTest {
 
     /** The expected tables, written out independently of the implementation's. */
-    private static final Map<VmAction, Set<VmState>> EXPECTED_ACTIONS = Map.of(
-            VmAction.START, EnumSet.of(OFF, SAVED),
-            VmAction.PAUSE, EnumSet.of(RUNNING),
-            VmAction.RESUME, EnumSet.of(PAUSED),
-            VmAction.SAVE, EnumSet.of(RUNNING, PAUSED),
-            VmAction.SHUT_DOWN, EnumSet.of(RUNNING),
-            VmAction.TURN_OFF, EnumSet.of(STARTING, RUNNING, PAUSED, SAVING, RESTORING, STOPPING),
-            VmAction.RESTART, EnumSet.of(RUNNING, PAUSED),
-            VmAction.RECONFIGURE, EnumSet.of(OFF),
-            VmAction.DISCARD_SAVED_STATE, EnumSet.of(SAVED),
-            VmAction.DELETE, EnumSet.of(OFF, SAVED));
+    private static final Map<VmAction, Set<VmState>> EXPECTED_ACTIONS = Map.ofEntries(
+            Map.entry(VmAction.START, EnumSet.of(OFF, SAVED)),
+            Map.entry(VmAction.PAUSE, EnumSet.of(RUNNING)),
+            Map.entry(VmAction.RESUME, EnumSet.of(PAUSED)),
+            Map.entry(VmAction.SAVE, EnumSet.of(RUNNING, PAUSED)),
+            Map.entry(VmAction.SHUT_DOWN, EnumSet.of(RUNNING)),
+            Map.entry(VmAction.TURN_OFF, EnumSet.of(STARTING, RUNNING, PAUSED, SAVING, RESTORING, STOPPING)),
+            Map.entry(VmAction.RESTART, EnumSet.of(RUNNING, PAUSED)),
+            Map.entry(VmAction.RECONFIGURE, EnumSet.of(OFF)),
+            Map.entry(VmAction.DISCARD_SAVED_STATE, EnumSet.of(SAVED)),
+            Map.entry(VmAction.DELETE, EnumSet.of(OFF, SAVED)),
+            Map.entry(VmAction.CHECKPOINT, EnumSet.of(OFF, RUNNING, PAUSED)),
+            Map.entry(VmAction.APPLY_CHECKPOINT, EnumSet.of(OFF, RUNNING, PAUSED)),
+            Map.entry(VmAction.DELETE_CHECKPOINT, EnumSet.of(OFF, RUNNING, PAUSED)));
 
     private static final Map<VmState, Set<VmState>> EXPECTED_TRANSITIONS = Map.of(
             OFF, EnumSet.of(STARTING),
@@ -100,7 +103,8 @@ class VmStateMachineTest {
     @Test
     void actionsOfferedInAStateAreTheAllowedOnes() {
         assertThat(VmStateMachine.actionsIn(RUNNING)).containsExactlyInAnyOrder(
-                VmAction.PAUSE, VmAction.SAVE, VmAction.SHUT_DOWN, VmAction.TURN_OFF, VmAction.RESTART);
+                VmAction.PAUSE, VmAction.SAVE, VmAction.SHUT_DOWN, VmAction.TURN_OFF, VmAction.RESTART,
+                VmAction.CHECKPOINT, VmAction.APPLY_CHECKPOINT, VmAction.DELETE_CHECKPOINT);
         assertThat(VmStateMachine.actionsIn(SAVED)).containsExactlyInAnyOrder(
                 VmAction.START, VmAction.DISCARD_SAVED_STATE, VmAction.DELETE);
     }

@@ -78,6 +78,9 @@ public class VmEntity extends PanacheEntityBase {
     /** A creation or deletion begun and not yet ended (see {@link Pending}); null for a settled VM. */
     @Enumerated(EnumType.STRING)
     public Pending pending;
+    /** The checkpoint the VM's present state descends from; null before the first one, or after it is deleted. */
+    @Column(name = "current_checkpoint_id")
+    public String currentCheckpointId;
     @Column(name = "lease_expires_at")
     public Instant leaseExpiresAt;
     @Column(name = "lease_warned_at")

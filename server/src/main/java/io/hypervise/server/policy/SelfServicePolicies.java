@@ -51,9 +51,12 @@ public class SelfServicePolicies {
                 SELECT count(*), coalesce(sum(vcpus), 0), coalesce(sum(memory_mib), 0)
                 FROM vms WHERE owner = ?1 AND id <> coalesce(?2, '')""")
                 .setParameter(1, owner).setParameter(2, excludingVm).getSingleResult();
+        // Disks by their size, checkpoints by what they added to their VM's disk files.
         Number diskBytes = (Number) em.createNativeQuery("""
-                SELECT coalesce(sum(d.size_bytes), 0) FROM disks d JOIN vms v ON v.id = d.vm_id
-                WHERE v.owner = ?1 AND v.id <> coalesce(?2, '')""")
+                SELECT (SELECT coalesce(sum(d.size_bytes), 0) FROM disks d JOIN vms v ON v.id = d.vm_id
+                        WHERE v.owner = ?1 AND v.id <> coalesce(?2, ''))
+                     + (SELECT coalesce(sum(c.size_bytes), 0) FROM checkpoints c JOIN vms v ON v.id = c.vm_id
+                        WHERE v.owner = ?1 AND v.id <> coalesce(?2, ''))""")
                 .setParameter(1, owner).setParameter(2, excludingVm).getSingleResult();
         return new Usage(((Number) vms[0]).intValue(), ((Number) vms[1]).intValue(), ((Number) vms[2]).longValue(),
                 diskBytes.longValue() >> 20);

@@ -145,7 +145,7 @@ public class VmArchives {
     public Export export(Caller caller, String id) {
         String action = VmOperation.EXPORT.auditName();
         String target = AuditLog.vm(id);
-        record Held(VmDefinition definition, String templateId) {
+        record Held(VmDefinition definition, String templateId, boolean checkpoints) {
         }
         Held held = QuarkusTransaction.requiringNew().call(() -> {
             VmEntity vm = access.require(caller, id, VmOperation.EXPORT);
@@ -157,7 +157,8 @@ public class VmArchives {
             }
             vms.markPending(vm.id, VmEntity.Pending.EXPORTING);
             audit.record(caller, action, target, Map.of("name", vm.name), AuditOutcome.REQUESTED, null);
-            return new Held(status.definition(), vm.templateId);
+            return new Held(status.definition(), vm.templateId,
+                    io.hypervise.server.checkpoint.CheckpointEntity.count("vmId", vm.id) > 0);
         });
         VmDefinition vm = held.definition();
         Path work = exportsDir().resolve(UUID.randomUUID().toString());
@@ -167,7 +168,8 @@ public class VmArchives {
             for (int i = 0; i < vm.disks().size(); i++) {
                 Disk disk = vm.disks().get(i);
                 Path source = disk.path();
-                if (disk.format() != DiskFormat.QCOW2 || disk.backing() != null) {
+                // Checkpoints live inside the VM's qcow2 files; a copy leaves them (and their memory) behind.
+                if (disk.format() != DiskFormat.QCOW2 || disk.backing() != null || held.checkpoints()) {
                     source = work.resolve("disk" + i + ".qcow2");
                     engine.images().flatten(disk, source, DiskFormat.QCOW2, p -> { });
                 }

@@ -48,7 +48,14 @@ public enum VmOperation {
     /** Download an Off VM as one archive (its definition and disks), to import elsewhere. */
     EXPORT("export", "Export", null, null, Permission.VM_EXPORT, SelfServiceAction.EXPORT, false),
     /** Create a VM from an archive an export made: a creation, with its permission and policies. */
-    IMPORT("import", "Import", null, null, Permission.VM_CREATE, null, false);
+    IMPORT("import", "Import", null, null, Permission.VM_CREATE, null, false),
+    /** Take a checkpoint (with memory of a running VM, of the disks of an Off one); renaming one is part of it. */
+    CHECKPOINT("checkpoint", "Checkpoint", null, VmAction.CHECKPOINT, Permission.VM_OPERATE, SelfServiceAction.CHECKPOINT, true),
+    APPLY_CHECKPOINT("checkpoint.apply", "Apply", "Apply checkpoint to VM '%s'? What it did since is lost, unless a checkpoint"
+            + " holds it.", VmAction.APPLY_CHECKPOINT, Permission.VM_OPERATE, SelfServiceAction.CHECKPOINT, true),
+    DELETE_CHECKPOINT("checkpoint.delete", "Delete checkpoint", null, VmAction.DELETE_CHECKPOINT, Permission.VM_OPERATE,
+            SelfServiceAction.CHECKPOINT, true),
+    RENAME_CHECKPOINT("checkpoint.rename", "Rename", null, null, Permission.VM_OPERATE, SelfServiceAction.CHECKPOINT, false);
 
     private final String path;
     private final String label;
@@ -116,7 +123,7 @@ public enum VmOperation {
     }
 
     public String jobKind() {
-        return "vm-" + path;
+        return "vm-" + path.replace('.', '-');
     }
 
     public String auditName() {

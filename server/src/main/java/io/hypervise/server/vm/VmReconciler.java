@@ -52,6 +52,9 @@ public class VmReconciler {
     @Inject
     AuditLog audit;
 
+    @Inject
+    io.hypervise.server.checkpoint.Checkpoints checkpoints;
+
     /** State changes are written in order, off the engine's threads, so a slow database never holds up a VM. */
     private final ExecutorService stateWriter = Executors.newSingleThreadExecutor(r -> {
         Thread t = new Thread(r, "vm-state-writer");
@@ -63,6 +66,7 @@ public class VmReconciler {
         localHost.register();
         engine.vms().addListener(this::onEngineEvent);
         reconcile();
+        checkpoints.settleInterrupted(Caller.host());
     }
 
     private void onEngineEvent(VmEvent event) {

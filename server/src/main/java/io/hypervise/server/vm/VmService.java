@@ -473,7 +473,8 @@ public class VmService {
             case SAVE -> engineVms.save(id);
             case RESTART -> engineVms.restart(id);
             case DISCARD_SAVED_STATE -> engineVms.discardSavedState(id);
-            case CREATE, READ, SERIAL, METRICS, RECONFIGURE, DELETE, CONSOLE, SCREEN, EXTEND_LEASE, STORE, EXPORT, IMPORT ->
+            case CREATE, READ, SERIAL, METRICS, RECONFIGURE, DELETE, CONSOLE, SCREEN, EXTEND_LEASE, STORE, EXPORT, IMPORT, CHECKPOINT,
+                    APPLY_CHECKPOINT, DELETE_CHECKPOINT, RENAME_CHECKPOINT ->
                     throw new IllegalArgumentException(operation + " has a method of its own");
         };
     }

@@ -97,11 +97,14 @@ echo HYPERVISE-READY
 #   hv.ip=IF,ADDR/P     give network interface IF that address at once ("hv-ip IF ADDR/P")
 #   hv.send=HOST,PORT,K then send K KiB over TCP to HOST:PORT (hv-send-start, then "hv-sent BYTES",
 #                       or hv-send-failed if it could not connect within 5 s or the transfer broke off)
+#   hv.count=K   count once a second in memory ("hv-count N file=yes|no", whether /hv-file exists); at K
+#                write /hv-file ("hv-file-written K"): what a checkpoint with memory brings back, or not
 burn=0
 stamp=
 read=0
 write=0
 send=
+count=0
 for arg in $(cat /proc/cmdline); do
     case $arg in
         hv.burn=*) burn=$(number "${arg#hv.burn=}") ;;
@@ -114,8 +117,24 @@ for arg in $(cat /proc/cmdline); do
                 && echo "hv-ip ${ifaddr%%,*} ${ifaddr#*,}"
             ;;
         hv.send=*) send=${arg#hv.send=} ;;
+        hv.count=*) count=$(number "${arg#hv.count=}") ;;
     esac
 done
+if [ "$count" -gt 0 ]; then
+    (
+        n=0
+        while :; do
+            n=$((n + 1))
+            if [ "$n" -eq "$count" ]; then
+                echo "written at $n" >/hv-file
+                echo "hv-file-written $n"
+            fi
+            if [ -e /hv-file ]; then file=yes; else file=no; fi
+            echo "hv-count $n file=$file"
+            sleep 1
+        done
+    ) &
+fi
 if [ -n "$stamp" ] || [ "$burn" -gt 0 ] || [ "$read" -gt 0 ] || [ "$write" -gt 0 ] || [ -n "$send" ]; then
     (
         if [ "$burn" -gt 0 ]; then
