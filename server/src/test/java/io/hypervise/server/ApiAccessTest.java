@@ -142,6 +142,9 @@ class ApiAccessTest {
             "POST   | /api/v1/vms/{idle}/checkpoints/{cp}/apply |                    | 401 | 404 | 404 | 403 | 404 | 404",
             "PATCH  | /api/v1/vms/{idle}/checkpoints/{cp} | {\"name\":\"d\"}        | 401 | 404 | 404 | 403 | 404 | 404",
             "DELETE | /api/v1/vms/{idle}/checkpoints/{cp} |                          | 401 | 404 | 404 | 403 | 404 | 404",
+            // Neither VM has a disk 0 to grow.
+            "PATCH  | /api/v1/vms/{idle}/disks/{disk} | {\"sizeMib\":64}              | 401 | 400 | 400 | 403 | 404 | 404",
+            "PATCH  | /api/v1/vms/{own}/disks/{disk} | {\"sizeMib\":64}               | 401 | 400 | 400 | 403 | 400 | 400",
             "PUT    | /api/v1/vms/{own}/lease      | {\"expiresAt\":\"2099-01-01T00:00:00Z\"} | 401 | 200 | 403 | 403 | 403 | 403",
             "GET    | /api/v1/policies             |                                 | 401 | 200 | 403 | 403 | 403 | 403",
             "POST   | /api/v1/policies             | {\"id\":\"{pid}\",\"name\":\"p\",\"precedence\":9} | 401 | 201 | 403 | 403 | 403 | 403",
@@ -254,7 +257,8 @@ class ApiAccessTest {
         p = p.contains("{policy}") ? p.replace("{policy}", aPolicy()) : p;
         p = p.contains("{switch}") ? p.replace("{switch}", aSwitch()) : p;
         p = p.contains("{item}") ? p.replace("{item}", aLibraryItem()) : p;
-        p = p.replace("{upload}", "up-00000000000000000000").replace("{cp}", "cp-0000000000000000");
+        p = p.replace("{upload}", "up-00000000000000000000").replace("{cp}", "cp-0000000000000000")
+                .replace("{disk}", "0");
         return p.contains("{job}") ? p.replace("{job}", aJob(Caller.HOST)) : p;
     }
 

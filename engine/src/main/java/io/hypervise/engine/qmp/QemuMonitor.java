@@ -149,6 +149,11 @@ public final class QemuMonitor {
         channel.execute("job-dismiss", NODES.objectNode().put("id", jobId));
     }
 
+    /** Grows a disk of the running guest (its format node) to {@code bytes}; the guest is told. */
+    public void blockResize(String node, long bytes) throws InterruptedException {
+        channel.execute("block_resize", NODES.objectNode().put("node-name", node).put("size", bytes));
+    }
+
     /** Limits how fast a migration may go, in bytes per second. */
     public void migrateSetMaxBandwidth(long bytesPerSecond) throws InterruptedException {
         channel.execute("migrate-set-parameters", NODES.objectNode().put("max-bandwidth", bytesPerSecond));

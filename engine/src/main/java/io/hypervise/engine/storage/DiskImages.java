@@ -153,6 +153,21 @@ public final class DiskImages {
         run(null, Duration.ofMinutes(30), null, "snapshot", operation, tag, "json:" + image);
     }
 
+    /** The size the guest sees of a VM's disk, from its header (a qcow2, a clone's overlay included) or its length. */
+    public long virtualBytes(Disk disk) throws IOException {
+        return switch (disk.format()) {
+            case QCOW2 -> ImageInspector.qcowSize(disk.path());
+            case RAW -> Files.size(disk.path());
+            case VHD, VHDX -> inspect(disk.path(), ImageFormat.valueOf(disk.format().name())).virtualBytes();
+        };
+    }
+
+    /** Grows a VM's disk image, not running, to {@code bytes}; its header is not followed (a clone's base stays as it is). */
+    public void resize(Disk disk, long bytes) throws IOException {
+        checkSize(bytes);
+        run(null, Duration.ofMinutes(5), null, "resize", "json:" + node(disk.format(), disk.path()), Long.toString(bytes));
+    }
+
     /**
      * Runs qemu-img to make {@code image}, which is deleted if it fails (null: a command that makes nothing). With {@code progress}, its
      * "(12.50/100%)" reports are read as they come (qemu-img -p writes them between carriage returns).

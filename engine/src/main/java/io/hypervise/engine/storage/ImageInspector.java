@@ -87,7 +87,7 @@ public final class ImageInspector {
                 + " header, which would name files of its own to any tool that trusted it; declare its real format");
     }
 
-    private static long qcowSize(Path file) throws IOException {
+    static long qcowSize(Path file) throws IOException {
         try (FileChannel channel = FileChannel.open(file, StandardOpenOption.READ)) {
             long size = ImageBytes.read(channel, 24, 8).getLong(0);
             if (size <= 0) {

@@ -14,7 +14,8 @@ public enum VmAction {
     DELETE("delete"),
     CHECKPOINT("take a checkpoint of"),
     APPLY_CHECKPOINT("apply a checkpoint to"),
-    DELETE_CHECKPOINT("delete a checkpoint of");
+    DELETE_CHECKPOINT("delete a checkpoint of"),
+    RESIZE_DISK("resize a disk of");
 
     private final String verb;
 

@@ -36,7 +36,8 @@ public final class VmStateMachine {
             // A Saved VM's memory belongs to its disks as they are: no checkpoint moves them under it.
             Map.entry(VmAction.CHECKPOINT, EnumSet.of(OFF, RUNNING, PAUSED)),
             Map.entry(VmAction.APPLY_CHECKPOINT, EnumSet.of(OFF, RUNNING, PAUSED)),
-            Map.entry(VmAction.DELETE_CHECKPOINT, EnumSet.of(OFF, RUNNING, PAUSED))));
+            Map.entry(VmAction.DELETE_CHECKPOINT, EnumSet.of(OFF, RUNNING, PAUSED)),
+            Map.entry(VmAction.RESIZE_DISK, EnumSet.of(OFF, RUNNING, PAUSED))));
 
     /**
      * Every state change that can happen, whoever causes it (a person, the guest, the worker dying).

@@ -335,6 +335,48 @@ public final class Vms implements AutoCloseable {
         return act(id, VmAction.DELETE_CHECKPOINT, vm -> checkpoints.delete(vm, tag));
     }
 
+    /**
+     * Grows disk {@code position} of the VM to {@code bytes}: the image itself while it is Off, and with the
+     * guest told (QEMU's block_resize) while it runs. Disks only grow; a read-only disk or an image the VM does
+     * not own (one it only uses) is not resized. Returns the disk's size before.
+     */
+    public long resizeDisk(String id, int position, long bytes) {
+        long[] before = new long[1];
+        act(id, VmAction.RESIZE_DISK, vm -> {
+            List<Disk> disks = vm.definition().disks();
+            String field = "disks[" + position + "]";
+            if (position < 0 || position >= disks.size()) {
+                throw new InvalidVmDefinitionException(List.of(new Violation(field, "VM '" + vm.name() + "' has "
+                        + disks.size() + " disk(s), numbered from 0")));
+            }
+            Disk disk = disks.get(position);
+            if (disk.readOnly() || !images.owns(id, disk.path())) {
+                throw new InvalidVmDefinitionException(List.of(new Violation(field, "is " + (disk.readOnly() ? "read-only"
+                        : "an image the VM only uses (" + disk.path().getFileName() + "), not its own") + ": it is not resized")));
+            }
+            try {
+                before[0] = images.virtualBytes(disk);
+            } catch (IOException e) {
+                throw new VmOperationException("VM '" + vm.name() + "': cannot read disk " + position + ": " + e.getMessage(), e);
+            }
+            if (bytes <= before[0] || bytes > DiskImages.MAX_BYTES) {
+                throw new InvalidVmDefinitionException(List.of(new Violation("sizeMib", "must be more than the disk's "
+                        + (before[0] >> 20) + " MiB (disks only grow) and at most 64 TiB")));
+            }
+            if (vm.state() == VmState.OFF) {
+                try {
+                    images.resize(disk, bytes);
+                } catch (IOException e) {
+                    throw new VmOperationException("VM '" + vm.name() + "': cannot resize disk " + position + ": " + e.getMessage(), e);
+                }
+            } else {
+                vm.command(m -> m.blockResize("disk" + position, bytes));
+            }
+            vm.log("disk " + position + " grown from " + before[0] + " to " + bytes + " bytes");
+        });
+        return before[0];
+    }
+
     /** Replaces a VM's definition; only while it is Off, since a worker runs with what it was started with. */
     public VmStatus redefine(VmDefinition definition) {
         VmDefinition def = absolutePaths(definition);

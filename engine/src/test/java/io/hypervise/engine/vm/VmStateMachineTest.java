@@ -35,7 +35,8 @@ class VmStateMachineTest {
             Map.entry(VmAction.DELETE, EnumSet.of(OFF, SAVED)),
             Map.entry(VmAction.CHECKPOINT, EnumSet.of(OFF, RUNNING, PAUSED)),
             Map.entry(VmAction.APPLY_CHECKPOINT, EnumSet.of(OFF, RUNNING, PAUSED)),
-            Map.entry(VmAction.DELETE_CHECKPOINT, EnumSet.of(OFF, RUNNING, PAUSED)));
+            Map.entry(VmAction.DELETE_CHECKPOINT, EnumSet.of(OFF, RUNNING, PAUSED)),
+            Map.entry(VmAction.RESIZE_DISK, EnumSet.of(OFF, RUNNING, PAUSED)));
 
     private static final Map<VmState, Set<VmState>> EXPECTED_TRANSITIONS = Map.of(
             OFF, EnumSet.of(STARTING),
@@ -104,7 +105,7 @@ class VmStateMachineTest {
     void actionsOfferedInAStateAreTheAllowedOnes() {
         assertThat(VmStateMachine.actionsIn(RUNNING)).containsExactlyInAnyOrder(
                 VmAction.PAUSE, VmAction.SAVE, VmAction.SHUT_DOWN, VmAction.TURN_OFF, VmAction.RESTART,
-                VmAction.CHECKPOINT, VmAction.APPLY_CHECKPOINT, VmAction.DELETE_CHECKPOINT);
+                VmAction.CHECKPOINT, VmAction.APPLY_CHECKPOINT, VmAction.DELETE_CHECKPOINT, VmAction.RESIZE_DISK);
         assertThat(VmStateMachine.actionsIn(SAVED)).containsExactlyInAnyOrder(
                 VmAction.START, VmAction.DISCARD_SAVED_STATE, VmAction.DELETE);
     }

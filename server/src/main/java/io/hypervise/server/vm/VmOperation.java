@@ -55,7 +55,10 @@ public enum VmOperation {
             + " holds it.", VmAction.APPLY_CHECKPOINT, Permission.VM_OPERATE, SelfServiceAction.CHECKPOINT, true),
     DELETE_CHECKPOINT("checkpoint.delete", "Delete checkpoint", null, VmAction.DELETE_CHECKPOINT, Permission.VM_OPERATE,
             SelfServiceAction.CHECKPOINT, true),
-    RENAME_CHECKPOINT("checkpoint.rename", "Rename", null, null, Permission.VM_OPERATE, SelfServiceAction.CHECKPOINT, false);
+    RENAME_CHECKPOINT("checkpoint.rename", "Rename", null, null, Permission.VM_OPERATE, SelfServiceAction.CHECKPOINT, false),
+    /** Grow a disk, while the VM runs or not: a change of its settings, and of its owner's disk use. */
+    RESIZE_DISK("disk.resize", "Resize disk", null, VmAction.RESIZE_DISK, Permission.VM_RECONFIGURE,
+            SelfServiceAction.RECONFIGURE, false);
 
     private final String path;
     private final String label;

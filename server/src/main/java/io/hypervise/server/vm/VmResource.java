@@ -202,6 +202,22 @@ public class VmResource {
                 .entity(new ImportView(imported.vm(), imported.notCarried())).build();
     }
 
+    /** What a client sends to grow a disk. */
+    public record DiskChange(Long sizeMib) {
+    }
+
+    /** Grows disk {@code position} (numbered from 0) to {@code sizeMib}, running or not; disks only grow. */
+    @PATCH
+    @Path("{id}/disks/{position}")
+    @Consumes({MediaType.APPLICATION_JSON, "application/merge-patch+json"})
+    @Requires(Permission.VM_RECONFIGURE)
+    public VmView resizeDisk(@PathParam("id") String id, @PathParam("position") String position, DiskChange change) {
+        List<FieldError> violations = new ArrayList<>();
+        int disk = QueryParameters.wholeNumber("position", position, 0, 0, 63, violations);
+        QueryParameters.check(violations);
+        return vms.resizeDisk(current.get(), id, disk, change == null ? null : change.sizeMib());
+    }
+
     /** What an administrator sends to extend a VM's lease. */
     public record LeaseRequest(Instant expiresAt) {
     }

@@ -474,9 +474,54 @@ public class VmService {
             case RESTART -> engineVms.restart(id);
             case DISCARD_SAVED_STATE -> engineVms.discardSavedState(id);
             case CREATE, READ, SERIAL, METRICS, RECONFIGURE, DELETE, CONSOLE, SCREEN, EXTEND_LEASE, STORE, EXPORT, IMPORT, CHECKPOINT,
-                    APPLY_CHECKPOINT, DELETE_CHECKPOINT, RENAME_CHECKPOINT ->
+                    APPLY_CHECKPOINT, DELETE_CHECKPOINT, RENAME_CHECKPOINT, RESIZE_DISK ->
                     throw new IllegalArgumentException(operation + " has a method of its own");
         };
+    }
+
+    /**
+     * Grows disk {@code position} to {@code sizeMib}, while the VM runs (the guest is told) or not. Governed
+     * callers grow it within their disk quota (checked under the owner's quota lock, like a creation). Intent
+     * first; the disk's recorded size follows.
+     */
+    public VmView resizeDisk(Caller caller, String id, int position, Long sizeMib) {
+        if (sizeMib == null || sizeMib < 1 || sizeMib > VmRequests.MAX_BLANK_DISK_MIB) {
+            throw new InvalidRequestException("disk", List.of(new FieldError("sizeMib",
+                    "is required: the disk's new size in MiB, larger than it is now and at most " + VmRequests.MAX_BLANK_DISK_MIB)));
+        }
+        String action = VmOperation.RESIZE_DISK.auditName();
+        String target = AuditLog.vm(id);
+        Map<String, Object> parameters = Map.of("disk", position, "sizeMib", sizeMib);
+        QuarkusTransaction.requiringNew().run(() -> {
+            VmEntity vm = access.require(caller, id, VmOperation.RESIZE_DISK);
+            requireActionable(vm);
+            if (policies.govern(caller, Permission.VM_RECONFIGURE)) {
+                policies.lockQuota(vm.owner);
+                long diskMib = vm.disks.stream().mapToLong(d -> d.position == position ? sizeMib
+                        : d.sizeBytes == null ? 0 : d.sizeBytes >> 20).sum();
+                List<String> reasons = PolicyCheck.refusals(caller.username(), policies.effective(caller),
+                        policies.usage(vm.owner, vm.id), new Candidate(vm.templateId, localHost.hostGroup(), vm.vcpus,
+                                vm.memoryMib, diskMib, 0, false));
+                if (!reasons.isEmpty()) {
+                    audit.recordDenial(caller, action, target, parameters, String.join("; ", reasons));
+                    throw new PolicyDeniedException(reasons);
+                }
+            }
+            audit.record(caller, action, target, parameters, AuditOutcome.REQUESTED, null);
+        });
+        long before;
+        try {
+            before = engine.vms().resizeDisk(id, position, sizeMib << 20);
+        } catch (EngineException e) {
+            audit.recordOutcome(caller, action, target, parameters, e.getMessage());
+            throw e;
+        }
+        QuarkusTransaction.requiringNew().run(() -> io.hypervise.server.inventory.DiskEntity.update(
+                "sizeBytes = ?1 where vm.id = ?2 and position = ?3", sizeMib << 20, id, (short) position));
+        audit.recordOutcome(caller, action, target, Map.of("disk", position, "sizeMib", sizeMib, "fromMib", before >> 20), null);
+        LOG.infof("VM (%s): disk %d grown from %d to %d MiB by %s on host %s", id, position, before >> 20, sizeMib,
+                caller.username(), localHost.id());
+        return get(caller, id);
     }
 
     /** Sets when the VM's lease ends, a time in the future; warning and stop start over. */

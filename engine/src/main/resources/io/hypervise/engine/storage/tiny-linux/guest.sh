@@ -1,6 +1,7 @@
 #!/bin/sh
 # Hypervise tiny-linux: the guest's work, started by /init (busybox ash).
-# The lines it prints on ttyS0 (hv-disk, hv-nic, hv-arch, HYPERVISE-READY, hv-counter, HYPERVISE-POWEROFF, and
+# The lines it prints on ttyS0 (hv-disk, hv-nic, hv-disk-gone, hv-nic-gone, hv-arch, HYPERVISE-READY, hv-counter,
+# HYPERVISE-POWEROFF, hv-count, hv-file-written, and
 # hv-found, hv-burn-start, hv-burn-end, hv-read, hv-stamped, hv-write-start, hv-wrote, hv-ip, hv-send-start, hv-sent, hv-send-failed when
 # asked to work) are a contract: the engine
 # and its tests read them from the serial log. Change them together.
@@ -31,22 +32,29 @@ number() {
     case $1 in '' | *[!0-9]*) echo 0 ;; *) echo "$1" ;; esac
 }
 
-for dev in /sys/block/*; do
-    [ -e "$dev" ] || continue
-    name=${dev##*/}
-    case $name in loop* | ram* | zram*) continue ;; esac
-    # sysfs counts 512-byte sectors whatever the device's block size.
-    bytes=$(( $(number "$(cat "$dev/size")") * 512 ))
-    # An empty CD-ROM drive claims a made-up capacity: report what can actually be read.
-    case $name in sr*) dd if="/dev/$name" of=/dev/null bs=2048 count=1 2>/dev/null || bytes=0 ;; esac
-    echo "hv-disk $name $bytes"
-done
-for dev in /sys/class/net/*; do
-    [ -e "$dev" ] || continue
-    name=${dev##*/}
-    [ "$name" = lo ] && continue
-    echo "hv-nic $name $(cat "$dev/address")"
-done
+# What the guest sees: "NAME BYTES" per disk, "NAME MAC" per network adapter.
+disks() {
+    for dev in /sys/block/*; do
+        [ -e "$dev" ] || continue
+        name=${dev##*/}
+        case $name in loop* | ram* | zram*) continue ;; esac
+        # sysfs counts 512-byte sectors whatever the device's block size.
+        bytes=$(( $(number "$(cat "$dev/size")") * 512 ))
+        # An empty CD-ROM drive claims a made-up capacity: report what can actually be read.
+        case $name in sr*) dd if="/dev/$name" of=/dev/null bs=2048 count=1 2>/dev/null || bytes=0 ;; esac
+        echo "$name $bytes"
+    done
+}
+nics() {
+    for dev in /sys/class/net/*; do
+        [ -e "$dev" ] || continue
+        name=${dev##*/}
+        [ "$name" = lo ] && continue
+        echo "$name $(cat "$dev/address")"
+    done
+}
+disks | while read -r line; do echo "hv-disk $line"; done
+nics | while read -r line; do echo "hv-nic $line"; done
 echo "hv-arch $(uname -m)"
 
 # What an earlier hv.stamp left at the start of the first disk: how a test sees that a disk's files came
@@ -172,6 +180,37 @@ if [ -n "$stamp" ] || [ "$burn" -gt 0 ] || [ "$read" -gt 0 ] || [ "$write" -gt 0
         fi
     ) &
 fi
+
+# Devices that come, change or go while it runs (hot-added disks and adapters, a grown disk, a CD-ROM's
+# medium): "hv-disk NAME BYTES" / "hv-nic NAME MAC" for each new or changed one, "hv-disk-gone NAME" /
+# "hv-nic-gone NAME" for each that went; checked every second.
+(
+    seen_disks=$(disks)
+    seen_nics=$(nics)
+    while :; do
+        sleep 1
+        now_disks=$(disks)
+        now_nics=$(nics)
+        if [ "$now_disks" != "$seen_disks" ]; then
+            echo "$now_disks" | while read -r line; do
+                [ -n "$line" ] && ! echo "$seen_disks" | grep -qx "$line" && echo "hv-disk $line"
+            done
+            echo "$seen_disks" | while read -r name bytes; do
+                [ -n "$name" ] && ! echo "$now_disks" | grep -q "^$name " && echo "hv-disk-gone $name"
+            done
+            seen_disks=$now_disks
+        fi
+        if [ "$now_nics" != "$seen_nics" ]; then
+            echo "$now_nics" | while read -r line; do
+                [ -n "$line" ] && ! echo "$seen_nics" | grep -qx "$line" && echo "hv-nic $line"
+            done
+            echo "$seen_nics" | while read -r name mac; do
+                [ -n "$name" ] && ! echo "$now_nics" | grep -q "^$name " && echo "hv-nic-gone $name"
+            done
+            seen_nics=$now_nics
+        fi
+    done
+) &
 
 # The counter lives in this shell's memory: after a save and restore it continues, not restarts.
 counter=0
