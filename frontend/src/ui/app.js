@@ -29,6 +29,19 @@
     }
   };
 
+  /** "512 B", "4.0 MiB", "2.4 GiB": as the tables write sizes. */
+  const size = (bytes) => {
+    if (bytes < 1024) { return bytes + ' B'; }
+    const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+    let v = bytes / 1024;
+    let u = 0;
+    while (v >= 1024 && u < units.length - 1) { v /= 1024; u++; }
+    return v.toFixed(1) + ' ' + units[u];
+  };
+
+  // For the pages' own scripts (library.js, vm-import.js): the same words and toasts as htmx's requests get.
+  window.hv = { describe, toast, size };
+
   document.addEventListener('htmx:responseError', (e) => {
     const message = describe(e.detail.xhr);
     const d = dialog();

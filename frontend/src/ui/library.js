@@ -27,15 +27,7 @@
   let named = '';
   let running = null;
 
-  /** "512 B", "4.0 MiB", "2.4 GiB": as the table writes sizes. */
-  const size = (bytes) => {
-    if (bytes < 1024) { return bytes + ' B'; }
-    const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-    let v = bytes / 1024;
-    let u = 0;
-    while (v >= 1024 && u < units.length - 1) { v /= 1024; u++; }
-    return v.toFixed(1) + ' ' + units[u];
-  };
+  const size = window.hv.size;
   const say = (text) => { statusLine.textContent = text; };
   const fail = (text) => {
     errorBox.textContent = text;

@@ -146,7 +146,7 @@ class BrowserPagesTest {
         await("the actions pane of " + WEB, () -> browser.findElement(By.id("actions")).getText().contains(webId));
         assertThat(buttonsIn(By.id("actions")))
                 .contains("Connect…", "Shut down", "Turn off", "Pause", "Save", "Reset", "Settings…")
-                .doesNotContain("Start", "Resume", "Delete");
+                .doesNotContain("Start", "Resume", "Delete", "Export", "Store in library…");
         assertThat(browser.getCurrentUrl()).endsWith("/admin?vm=" + webId);
         Browser.screenshot(browser, "admin-actions-pane.png");
         assertAccessible("the actions pane");

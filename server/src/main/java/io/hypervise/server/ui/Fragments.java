@@ -25,6 +25,7 @@ import io.hypervise.server.network.SwitchView;
 import io.hypervise.server.network.Switches;
 import io.hypervise.server.template.Templates;
 import io.hypervise.server.template.TemplateView;
+import io.hypervise.server.vm.VmArchives;
 import io.hypervise.server.vm.VmRequest;
 import io.hypervise.server.vm.VmOperation;
 import io.hypervise.server.vm.VmRequests;
@@ -46,6 +47,7 @@ import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.QueryParam;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
+import java.io.InputStream;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.LocalDateTime;
@@ -114,6 +116,9 @@ public class Fragments {
 
     @Inject
     Jobs jobs;
+
+    @Inject
+    VmArchives archives;
 
     @GET
     @Path("vms/rows")
@@ -270,6 +275,70 @@ public class Fragments {
         VmView vm = vms.get(current.get(), id);
         vms.delete(current.get(), id);
         return Response.noContent().header("HX-Trigger", header(Map.of("vm-deleted", "Deleted '" + vm.name() + "'"))).build();
+    }
+
+    /**
+     * The Off VM as one archive, for the browser to download: the API's export, with the session. A plain
+     * link, so the browser shows its own progress; a refusal is shown as a page ({@link PageProblems}).
+     */
+    @GET
+    @Path("vms/{id}/export")
+    @Produces("application/x-tar")
+    @Operation(hidden = true)
+    @Requires(Permission.VM_EXPORT)
+    @RunOnVirtualThread // as the API's: the archive is written while it is sent
+    public Response export(@PathParam("id") String id) {
+        VmArchives.Export export = archives.export(current.get(), id);
+        return Response.ok(export.body(), "application/x-tar")
+                .header("Content-Length", export.length())
+                .header("Content-Disposition", "attachment; filename=\"" + export.fileName() + "\"")
+                .build();
+    }
+
+    @GET
+    @Path("vms/{id}/store")
+    @Operation(hidden = true)
+    @Requires(Permission.TEMPLATE_MANAGE)
+    public TemplateInstance storeForm(@PathParam("id") String id) {
+        return Pages.store(StoreForm.of(vms.get(current.get(), id)));
+    }
+
+    @POST
+    @Path("vms/{id}/store")
+    @Consumes(MediaType.APPLICATION_FORM_URLENCODED)
+    @Operation(hidden = true)
+    @Requires(Permission.TEMPLATE_MANAGE)
+    public Response store(@PathParam("id") String id, @FormParam("template") String template, @FormParam("name") String name,
+            @FormParam("description") String description) {
+        VmService.StoreRequest request = new VmService.StoreRequest(NewVmFields.blankToNull(template),
+                NewVmFields.blankToNull(name), NewVmFields.blankToNull(description));
+        VmService.Started started = vms.store(current.get(), id, request);
+        return changed("'" + started.vmName() + "': being stored in the library as template '" + request.template()
+                + "' (see Jobs)");
+    }
+
+    @GET
+    @Path("vms/import")
+    @Operation(hidden = true)
+    @Requires(Permission.VM_CREATE)
+    public TemplateInstance importForm() {
+        return Pages.importVm();
+    }
+
+    /**
+     * A new VM from an archive that the page's script sends as the request's body (its upload progress is
+     * the script's to show): the API's import, with the session. JSON for the script, {@code vm} and
+     * {@code notCarried}; a refusal is the API's problem document.
+     */
+    @POST
+    @Path("vms/import")
+    @Consumes(MediaType.WILDCARD)
+    @Produces(MediaType.APPLICATION_JSON)
+    @Operation(hidden = true)
+    @Requires(Permission.VM_CREATE)
+    @RunOnVirtualThread // as the API's: the body is read while it arrives
+    public VmArchives.Imported importArchive(@QueryParam("name") String name, InputStream body) {
+        return archives.importArchive(current.get(), body, NewVmFields.blankToNull(name));
     }
 
     @GET

@@ -12,11 +12,13 @@ import jakarta.ws.rs.container.ContainerResponseContext;
 import jakarta.ws.rs.core.MediaType;
 import java.util.List;
 import java.util.Map;
+import java.util.regex.Pattern;
 import org.jboss.resteasy.reactive.server.ServerResponseFilter;
 
 /**
  * A page (not the API, not a fragment) that fails with a problem document shows it as a page: the
- * same status and words, in the site's frame, instead of JSON in a browser tab.
+ * same status and words, in the site's frame, instead of JSON in a browser tab. So does a download the
+ * pages link to (a VM's export), which the browser opens as it would a page when it is refused.
  *
  * <p>The frame names who is signed in. A path that matches no page (404) or no method (405) is
  * answered on the event loop, where the caller may not be asked for synchronously (authentication
@@ -24,12 +26,16 @@ import org.jboss.resteasy.reactive.server.ServerResponseFilter;
  */
 public class PageProblems {
 
+    /** The pages' download links: {@code Fragments#export}. */
+    private static final Pattern DOWNLOAD = Pattern.compile("/ui/vms/[^/]+/export");
+
     @Inject
     CurrentIdentityAssociation identities;
 
     @ServerResponseFilter
     public Uni<Void> filter(ContainerRequestContext request, ContainerResponseContext response, HttpServerRequest http) {
-        if (!PermissionFilter.isPage(request.getUriInfo().getPath()) || !Problem.JSON.isCompatible(response.getMediaType())
+        String path = request.getUriInfo().getPath();
+        if (!(PermissionFilter.isPage(path) || DOWNLOAD.matcher(path).matches()) || !Problem.JSON.isCompatible(response.getMediaType())
                 || !(response.getEntity() instanceof Map<?, ?> body)) {
             return Uni.createFrom().voidItem();
         }

@@ -37,6 +37,10 @@ final class Pages {
 
     static native TemplateInstance settings(SettingsForm form);
 
+    static native TemplateInstance store(StoreForm form);
+
+    static native TemplateInstance importVm();
+
     static native TemplateInstance host(Nav nav, HostTree tree, HostDetail host, String group, HostSwitches switches);
 
     static native TemplateInstance host$switches(HostSwitches switches);

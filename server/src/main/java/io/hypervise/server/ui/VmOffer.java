@@ -12,13 +12,17 @@ import java.util.List;
 
 /**
  * What a caller may do to one VM now: the lifecycle operations its state allows and {@link VmAccessRule}
- * permits, the console (to use or only to watch), settings and delete. What is not allowed is absent,
- * not disabled; the API decides again when the operation arrives.
+ * permits, the console (to use or only to watch), settings, export and store in the library (both of an
+ * Off VM that nothing else holds), and delete. What is not allowed is absent, not disabled; the API
+ * decides again when the operation arrives.
  *
  * @param console "use", "watch" or null
+ * @param export whether the VM may be downloaded as an archive now
+ * @param store whether the VM may be stored in the library as a template now
  * @param delete the delete operation where it is offered, else null
  */
-public record VmOffer(List<UiAction> actions, String console, boolean settings, UiAction delete) {
+public record VmOffer(List<UiAction> actions, String console, boolean settings, boolean export, boolean store,
+        UiAction delete) {
 
     /** @param policy the caller's effective policy where policies govern them, else null */
     public static VmOffer of(Caller caller, VmView vm, EffectivePolicy policy) {
@@ -30,8 +34,11 @@ public record VmOffer(List<UiAction> actions, String console, boolean settings, 
                 actions.add(action(operation, vm));
             }
         }
+        boolean settled = vm.state().equals(VmState.OFF.displayName()) && vm.pending() == null;
         return new VmOffer(actions, hasScreen(vm) ? console(VmAccessRule.decide(caller, subject, VmOperation.CONSOLE, policy)) : null,
                 VmAccessRule.decide(caller, subject, VmOperation.RECONFIGURE, policy).allowed(),
+                settled && VmAccessRule.decide(caller, subject, VmOperation.EXPORT, policy).allowed(),
+                settled && VmAccessRule.decide(caller, subject, VmOperation.STORE, policy).allowed(),
                 vm.actions().contains("delete") && VmAccessRule.decide(caller, subject, VmOperation.DELETE, policy).allowed()
                         ? action(VmOperation.DELETE, vm) : null);
     }
@@ -58,6 +65,6 @@ public record VmOffer(List<UiAction> actions, String console, boolean settings, 
     }
 
     public boolean any() {
-        return !actions.isEmpty() || console != null || settings || delete != null;
+        return !actions.isEmpty() || console != null || settings || export || store || delete != null;
     }
 }

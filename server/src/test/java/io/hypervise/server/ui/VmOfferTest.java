@@ -63,6 +63,27 @@ class VmOfferTest {
                 .isEqualTo("use");
     }
 
+    @Test
+    void exportAndStoreAreOfferedOnASettledOffVmToWhoeverMay() {
+        VmOffer off = VmOffer.of(ADMIN, aVm("Off", "alice"), null);
+        assertThat(off.export()).isTrue();
+        assertThat(off.store()).isTrue();
+        VmOffer running = VmOffer.of(ADMIN, aVm("Running", "alice"), null);
+        assertThat(running.export()).as("its disks do not hold still").isFalse();
+        assertThat(running.store()).isFalse();
+        VmOffer exporting = VmOffer.of(ADMIN, aVm("Off", "alice", "exporting"), null);
+        assertThat(exporting.export()).as("an export under way holds the VM").isFalse();
+        assertThat(exporting.store()).isFalse();
+
+        VmOffer withoutExport = VmOffer.of(BOB, aVm("Off", "bob"), policy(SelfServiceAction.START));
+        assertThat(withoutExport.export()).as("his policy does not name export").isFalse();
+        assertThat(withoutExport.store()).as("templates are administrators' and operators'").isFalse();
+        VmOffer withExport = VmOffer.of(BOB, aVm("Off", "bob"), policy(SelfServiceAction.START, SelfServiceAction.EXPORT));
+        assertThat(withExport.export()).isTrue();
+        assertThat(withExport.store()).isFalse();
+        assertThat(VmOffer.of(AUDITOR, aVm("Off", "alice"), null).any()).isFalse();
+    }
+
     private static List<String> paths(VmOffer offer) {
         return offer.actions().stream().map(UiAction::path).toList();
     }
@@ -75,6 +96,10 @@ class VmOfferTest {
 
     /** A VM in a state, with the actions the API lists for that state. */
     private static VmView aVm(String state, String owner) {
+        return aVm(state, owner, null);
+    }
+
+    private static VmView aVm(String state, String owner, String pending) {
         List<String> actions = switch (state) {
             case "Off" -> List.of("start", "reconfigure", "delete");
             case "Running" -> List.of("pause", "save", "shut-down", "turn-off", "restart", "reconfigure");
@@ -82,6 +107,6 @@ class VmOfferTest {
             default -> List.of();
         };
         return new VmView("vm-1", "box", owner, "host", null, state, null, Instant.now(), 1, 128, "enlightened", "vnc", "bios",
-                List.of(), List.of(), null, actions, null, null, null);
+                List.of(), List.of(), null, actions, null, null, pending);
     }
 }
