@@ -145,6 +145,8 @@ class ApiAccessTest {
             // Neither VM has a disk 0 to grow.
             "PATCH  | /api/v1/vms/{idle}/disks/{disk} | {\"sizeMib\":64}              | 401 | 400 | 400 | 403 | 404 | 404",
             "PATCH  | /api/v1/vms/{own}/disks/{disk} | {\"sizeMib\":64}               | 401 | 400 | 400 | 403 | 400 | 400",
+            "POST   | /api/v1/vms/{idle}/disks     | {\"sizeMib\":0,\"format\":\"qcow2\"} | 401 | 400 | 400 | 403 | 400 | 400",
+            "DELETE | /api/v1/vms/{idle}/disks/{disk} |                              | 401 | 400 | 400 | 403 | 404 | 404",
             "PUT    | /api/v1/vms/{own}/lease      | {\"expiresAt\":\"2099-01-01T00:00:00Z\"} | 401 | 200 | 403 | 403 | 403 | 403",
             "GET    | /api/v1/policies             |                                 | 401 | 200 | 403 | 403 | 403 | 403",
             "POST   | /api/v1/policies             | {\"id\":\"{pid}\",\"name\":\"p\",\"precedence\":9} | 401 | 201 | 403 | 403 | 403 | 403",

@@ -95,6 +95,85 @@ class LiveChangesApiTest {
         as("admin").when().post("/api/v1/vms/" + vm + "/turn-off").then().statusCode(200);
     }
 
+    @Test
+    @Order(20)
+    void disksAddedAndRemovedWhileTheGuestRunsComeAndGoInsideAndStaySoAfterARestart() throws Exception {
+        String vm = as("admin").contentType("application/json").body("""
+                {"template":"tiny-linux","name":"hot disks","display":"none","memoryMib":160,
+                 "disks":[{"sizeMib":16,"format":"qcow2"}]}""")
+                .when().post("/api/v1/vms").then().statusCode(201).extract().path("id");
+        made.add(vm);
+        as("admin").when().post("/api/v1/vms/" + vm + "/start").then().statusCode(202);
+        awaitSerial(vm, "HYPERVISE-READY");
+
+        as("admin").contentType("application/json").body("{\"sizeMib\":24,\"format\":\"qcow2\"}")
+                .when().post("/api/v1/vms/" + vm + "/disks").then().statusCode(200)
+                .body("disks.size()", equalTo(2)).body("disks[1].sizeBytes", equalTo(24 * MIB))
+                .body("disks[1].owned", equalTo(true)).body("state", equalTo("Running"));
+        awaitSerial(vm, "hv-disk vdb " + 24L * MIB);
+
+        // The disk it booted with goes; the added one stays, and keeps the name QEMU knows it by.
+        String kept = as("admin").when().delete("/api/v1/vms/" + vm + "/disks/0").then().statusCode(200)
+                .body("disks.size()", equalTo(1)).extract().path("disks[0].path");
+        awaitSerial(vm, "hv-disk-gone vda");
+        assertThat(kept).endsWith("/disk1.qcow2");
+        as("admin").contentType("application/json").body("{\"sizeMib\":40}").when().patch("/api/v1/vms/" + vm + "/disks/0")
+                .then().statusCode(200);
+        awaitSerial(vm, "hv-disk vdb " + 40L * MIB);
+
+        // Bad additions change nothing: the VM runs on with its one disk.
+        as("admin").contentType("application/json").body("{\"sizeMib\":0,\"format\":\"qcow2\"}")
+                .when().post("/api/v1/vms/" + vm + "/disks").then().statusCode(400).body("violations[0].field", equalTo("sizeMib"));
+        as("admin").contentType("application/json").body("{\"path\":\"../../etc/passwd\",\"format\":\"raw\"}")
+                .when().post("/api/v1/vms/" + vm + "/disks").then().statusCode(400);
+        as("admin").when().delete("/api/v1/vms/" + vm + "/disks/5").then().statusCode(400)
+                .body("violations[0].field", equalTo("disks[5]"));
+        as("admin").when().get("/api/v1/vms/" + vm).then().body("state", equalTo("Running")).body("disks.size()", equalTo(1));
+
+        // With a checkpoint, the set of disks holds still.
+        String job = as("admin").contentType("application/json").body("{\"name\":\"c\"}")
+                .when().post("/api/v1/vms/" + vm + "/checkpoints").then().statusCode(202).extract().path("id");
+        awaitJob(job);
+        as("admin").contentType("application/json").body("{\"sizeMib\":8,\"format\":\"qcow2\"}")
+                .when().post("/api/v1/vms/" + vm + "/disks").then().statusCode(409)
+                .body("detail", containsString("has checkpoints"));
+
+        as("admin").when().post("/api/v1/vms/" + vm + "/turn-off").then().statusCode(200);
+        int lines = serial(vm).split("\n").length;
+        as("admin").when().post("/api/v1/vms/" + vm + "/start").then().statusCode(202);
+        awaitSerialAfter(vm, lines, "hv-disk vda " + 40L * MIB);
+        as("admin").when().post("/api/v1/vms/" + vm + "/turn-off").then().statusCode(200);
+    }
+
+    private static String serial(String vm) {
+        return as("admin").when().get("/api/v1/vms/" + vm + "/serial?lines=10000").then().statusCode(200).extract().asString();
+    }
+
+    private static void awaitSerialAfter(String vm, int from, String marker) throws InterruptedException {
+        for (int i = 0; i < 400; i++) {
+            String[] lines = serial(vm).split("\n");
+            for (int k = Math.min(from, lines.length); k < lines.length; k++) {
+                if (lines[k].equals(marker)) {
+                    return;
+                }
+            }
+            TimeUnit.MILLISECONDS.sleep(300);
+        }
+        throw new AssertionError("the guest of " + vm + " did not print '" + marker + "' after line " + from);
+    }
+
+    private static void awaitJob(String job) throws InterruptedException {
+        for (int i = 0; i < 600; i++) {
+            String state = as("admin").when().get("/api/v1/jobs/" + job).then().statusCode(200).extract().path("state");
+            if (state.equals("succeeded")) {
+                return;
+            }
+            assertThat(state).isNotEqualTo("failed");
+            TimeUnit.MILLISECONDS.sleep(100);
+        }
+        throw new AssertionError("job " + job + " did not end within a minute");
+    }
+
     private static void awaitSerial(String vm, String marker) throws InterruptedException {
         String serial = "";
         for (int i = 0; i < 400; i++) {

@@ -149,6 +149,28 @@ public final class QemuMonitor {
         channel.execute("job-dismiss", NODES.objectNode().put("id", jobId));
     }
 
+    /** Opens a block node described as {@code -blockdev} would take it (a JSON object). */
+    public void blockdevAdd(ObjectNode node) throws InterruptedException {
+        channel.execute("blockdev-add", node);
+    }
+
+    /** Closes a block node no device uses any more. */
+    public void blockdevDel(String node) throws InterruptedException {
+        channel.execute("blockdev-del", NODES.objectNode().put("node-name", node));
+    }
+
+    /** Plugs a device in (into {@code bus}, a hot-plug port): {@code driver} with its id and properties. */
+    public void deviceAdd(String driver, String id, String bus, Map<String, String> properties) throws InterruptedException {
+        ObjectNode arguments = NODES.objectNode().put("driver", driver).put("id", id).put("bus", bus);
+        properties.forEach(arguments::put);
+        channel.execute("device_add", arguments);
+    }
+
+    /** Asks the guest to let go of a device; it is gone when QEMU says DEVICE_DELETED. */
+    public void deviceDel(String id) throws InterruptedException {
+        channel.execute("device_del", NODES.objectNode().put("id", id));
+    }
+
     /** Grows a disk of the running guest (its format node) to {@code bytes}; the guest is told. */
     public void blockResize(String node, long bytes) throws InterruptedException {
         channel.execute("block_resize", NODES.objectNode().put("node-name", node).put("size", bytes));

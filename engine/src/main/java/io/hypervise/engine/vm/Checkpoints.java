@@ -91,7 +91,7 @@ final class Checkpoints {
             vm.log("checkpoint " + tag + " taken of its disks");
             return false;
         }
-        runJob(vm, "checkpoint", id -> m -> m.snapshotSave(id, tag, node(disks.get(0)), nodes(disks)));
+        runJob(vm, "checkpoint", id -> m -> m.snapshotSave(id, tag, node(vm, disks.get(0)), nodes(vm, disks)));
         vm.log("checkpoint " + tag + " taken with its memory");
         return true;
     }
@@ -123,7 +123,7 @@ final class Checkpoints {
             }
         }
         try {
-            runJob(vm, "apply", id -> m -> m.snapshotLoad(id, tag, node(disks.get(0)), nodes(disks)));
+            runJob(vm, "apply", id -> m -> m.snapshotLoad(id, tag, node(vm, disks.get(0)), nodes(vm, disks)));
             vm.command(QemuMonitor::cont);
         } catch (VmOperationException e) {
             // Half-loaded memory is no guest at all: end the worker rather than resume it.
@@ -139,7 +139,7 @@ final class Checkpoints {
         if (vm.state() == VmState.OFF) {
             offline(vm, disks, "-d", tag);
         } else {
-            runJob(vm, "delete", id -> m -> m.snapshotDelete(id, tag, nodes(disks)));
+            runJob(vm, "delete", id -> m -> m.snapshotDelete(id, tag, nodes(vm, disks)));
         }
         vm.log("checkpoint " + tag + " deleted");
     }
@@ -160,7 +160,7 @@ final class Checkpoints {
      */
     private void runJob(ManagedVm vm, String what, java.util.function.Function<String, JobStart> start) {
         String id = "hv-" + what + "-" + UUID.randomUUID();
-        CompletableFuture<Void> concluded = vm.expectJob(id);
+        CompletableFuture<Void> concluded = vm.expect("job:" + id);
         try {
             vm.command(m -> start.apply(id).begin(m));
             concluded.get(settings.saveTimeout().toMillis(), TimeUnit.MILLISECONDS);
@@ -171,7 +171,7 @@ final class Checkpoints {
             throw new VmOperationException("VM '" + vm.name() + "': its " + what + " job did not end within "
                     + settings.saveTimeout().toSeconds() + " s", e);
         } finally {
-            vm.forgetJob(id);
+            vm.forget("job:" + id);
         }
         Optional<QemuMonitor.JobInfo> info = vm.query(m -> m.queryJob(id));
         if (info.isPresent()) {
@@ -182,12 +182,12 @@ final class Checkpoints {
         }
     }
 
-    private static String node(int disk) {
-        return "disk" + disk;
+    private static String node(ManagedVm vm, int disk) {
+        return vm.definition().disks().get(disk).nodeName(disk);
     }
 
-    private static List<String> nodes(List<Integer> disks) {
-        return disks.stream().map(Checkpoints::node).toList();
+    private static List<String> nodes(ManagedVm vm, List<Integer> disks) {
+        return disks.stream().map(i -> node(vm, i)).toList();
     }
 
     @FunctionalInterface

@@ -214,24 +214,25 @@ final class ManagedVm {
         }
     }
 
-    /** Registers interest in QEMU job {@code id} before it is started; the future completes when it concludes. */
-    java.util.concurrent.CompletableFuture<Void> expectJob(String id) {
+    /**
+     * Registers interest in a QEMU event before what causes it is sent: {@code job:<id>} for a job that
+     * concludes, {@code deleted:<device id>} for a device the guest has let go of. The future completes then.
+     */
+    java.util.concurrent.CompletableFuture<Void> expect(String key) {
         java.util.concurrent.CompletableFuture<Void> done = new java.util.concurrent.CompletableFuture<>();
-        jobs.put(id, done);
+        jobs.put(key, done);
         return done;
     }
 
-    void forgetJob(String id) {
-        jobs.remove(id);
+    void forget(String key) {
+        jobs.remove(key);
     }
 
-    /** What QEMU said of one of its jobs ({@code JOB_STATUS_CHANGE}). */
-    void jobStatus(String id, String status) {
-        if (status.equals("concluded") || status.equals("null")) {
-            java.util.concurrent.CompletableFuture<Void> done = jobs.remove(id);
-            if (done != null) {
-                done.complete(null);
-            }
+    /** An event someone may be waiting for (see {@link #expect}) has come. */
+    void seen(String key) {
+        java.util.concurrent.CompletableFuture<Void> done = jobs.remove(key);
+        if (done != null) {
+            done.complete(null);
         }
     }
 

@@ -15,7 +15,9 @@ public enum VmAction {
     CHECKPOINT("take a checkpoint of"),
     APPLY_CHECKPOINT("apply a checkpoint to"),
     DELETE_CHECKPOINT("delete a checkpoint of"),
-    RESIZE_DISK("resize a disk of");
+    RESIZE_DISK("resize a disk of"),
+    ADD_DISK("add a disk to"),
+    REMOVE_DISK("remove a disk from");
 
     private final String verb;
 

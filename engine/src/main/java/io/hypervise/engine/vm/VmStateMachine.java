@@ -37,7 +37,9 @@ public final class VmStateMachine {
             Map.entry(VmAction.CHECKPOINT, EnumSet.of(OFF, RUNNING, PAUSED)),
             Map.entry(VmAction.APPLY_CHECKPOINT, EnumSet.of(OFF, RUNNING, PAUSED)),
             Map.entry(VmAction.DELETE_CHECKPOINT, EnumSet.of(OFF, RUNNING, PAUSED)),
-            Map.entry(VmAction.RESIZE_DISK, EnumSet.of(OFF, RUNNING, PAUSED))));
+            Map.entry(VmAction.RESIZE_DISK, EnumSet.of(OFF, RUNNING, PAUSED)),
+            Map.entry(VmAction.ADD_DISK, EnumSet.of(OFF, RUNNING, PAUSED)),
+            Map.entry(VmAction.REMOVE_DISK, EnumSet.of(OFF, RUNNING, PAUSED))));
 
     /**
      * Every state change that can happen, whoever causes it (a person, the guest, the worker dying).

@@ -10,6 +10,7 @@ import io.hypervise.engine.storage.DiskImages;
 import io.hypervise.engine.storage.NewImage;
 import io.hypervise.engine.storage.StorageRoot;
 import io.hypervise.engine.vm.definition.BootSource;
+import io.hypervise.engine.vm.definition.DeviceProfile;
 import io.hypervise.engine.vm.definition.Disk;
 import io.hypervise.engine.vm.definition.DiskFormat;
 import io.hypervise.engine.vm.definition.Firmware;
@@ -156,7 +157,7 @@ public final class Vms implements AutoCloseable {
             NewImage image = newImages.get(i);
             String field = "disks[" + i + "]";
             disks.add(switch (image) {
-                case null -> new Disk(resolve(disk.path()), disk.format(), disk.readOnly(), absolute(disk.backing()));
+                case null -> new Disk(resolve(disk.path()), disk.format(), disk.readOnly(), absolute(disk.backing()), disk.node());
                 case NewImage.Blank b -> new Disk(images.pathFor(definition.id(), i, disk.format()), disk.format(), false);
                 case NewImage.Seed s -> new Disk(images.pathFor(definition.id(), i, DiskFormat.RAW), DiskFormat.RAW, false);
                 case NewImage.Copy c -> {
@@ -210,18 +211,7 @@ public final class Vms implements AutoCloseable {
             for (Map.Entry<Integer, NewImage> entry : new TreeMap<>(newImages).entrySet()) {
                 Disk disk = planned.disks().get(entry.getKey());
                 created.add(disk.path());
-                switch (entry.getValue()) {
-                    case NewImage.Blank b -> images.create(disk.path(), disk.format(), b.bytes());
-                    case NewImage.Seed s -> {
-                        Files.createDirectories(disk.path().getParent());
-                        s.seed().writeVfat(disk.path());
-                    }
-                    case NewImage.LinkedClone l -> images.createOverlay(disk.path(), disk.backing().path(),
-                            disk.backing().format(), l.bytes());
-                    case NewImage.Copy c -> images.copy(resolve(c.source()), c.sourceFormat(), disk.path(), disk.format(),
-                            progress);
-                    case NewImage.Adopt a -> images.adopt(resolve(a.file()), disk.path());
-                }
+                make(disk, entry.getValue(), progress);
             }
             VmStatus defined = define(planned);
             LOG.log(Level.INFO, "VM {0}: made disk image(s) {1}", new Object[] {definition.id(), created});
@@ -236,6 +226,21 @@ public final class Vms implements AutoCloseable {
                 throw r;
             }
             throw new VmOperationException("cannot create the disks of VM '" + definition.name() + "': " + e.getMessage(), e);
+        }
+    }
+
+    /** Makes a new image as {@code disk} (its path, format and base planned) from what {@code image} says. */
+    private void make(Disk disk, NewImage image, LongConsumer progress) throws IOException {
+        switch (image) {
+            case NewImage.Blank b -> images.create(disk.path(), disk.format(), b.bytes());
+            case NewImage.Seed s -> {
+                Files.createDirectories(disk.path().getParent());
+                s.seed().writeVfat(disk.path());
+            }
+            case NewImage.LinkedClone l -> images.createOverlay(disk.path(), disk.backing().path(), disk.backing().format(),
+                    l.bytes());
+            case NewImage.Copy c -> images.copy(resolve(c.source()), c.sourceFormat(), disk.path(), disk.format(), progress);
+            case NewImage.Adopt a -> images.adopt(resolve(a.file()), disk.path());
         }
     }
 
@@ -370,11 +375,212 @@ public final class Vms implements AutoCloseable {
                     throw new VmOperationException("VM '" + vm.name() + "': cannot resize disk " + position + ": " + e.getMessage(), e);
                 }
             } else {
-                vm.command(m -> m.blockResize("disk" + position, bytes));
+                vm.command(m -> m.blockResize(disk.nodeName(position), bytes));
             }
             vm.log("disk " + position + " grown from " + before[0] + " to " + bytes + " bytes");
         });
         return before[0];
+    }
+
+    /** How long a guest has to let go of a disk being removed while it runs. */
+    private static final Duration UNPLUG_TIMEOUT = Duration.ofSeconds(30);
+
+    /**
+     * Adds a disk to the VM: {@code disk} names an existing image (its path), or {@code image} says what to make
+     * (blank, a linked clone, a copy), in the VM's own folder. While the VM runs, the disk is plugged into a free
+     * hot-plug port and the guest sees it at once (enlightened profile: virtio on PCI Express); its definition
+     * keeps it either way, under a name of its own. Returns its position. Nothing made is left if it fails.
+     */
+    public int addDisk(String id, Disk disk, NewImage image, LongConsumer progress) {
+        int[] position = new int[1];
+        act(id, VmAction.ADD_DISK, vm -> {
+            VmDefinition before = vm.definition();
+            boolean live = vm.state() != VmState.OFF;
+            String field = "disks[" + before.disks().size() + "]";
+            if (live && before.profile() != DeviceProfile.ENLIGHTENED) {
+                throw new InvalidVmDefinitionException(List.of(new Violation(field, "VM '" + vm.name() + "' has the legacy"
+                        + " profile, whose IDE disks cannot be added while it runs; add it while the VM is Off")));
+            }
+            int free = freeNode(id, before);
+            String node = "disk" + free;
+            Disk added;
+            if (image == null) {
+                // Checked before it is resolved: a path outside the storage root is refused, never followed.
+                validator.imageProblem(disk.path(), disk.format()).ifPresent(why -> {
+                    throw new InvalidVmDefinitionException(List.of(new Violation(field + ".path", why)));
+                });
+                added = new Disk(resolve(disk.path()), disk.format(), disk.readOnly(), null, node);
+            } else {
+                DiskFormat format = image instanceof NewImage.LinkedClone ? DiskFormat.QCOW2
+                        : image instanceof NewImage.Adopt a ? a.format() : disk.format();
+                Disk.Backing backing = null;
+                if (image instanceof NewImage.LinkedClone l) {
+                    validator.imageProblem(l.base(), l.baseFormat()).ifPresent(why -> {
+                        throw new InvalidVmDefinitionException(List.of(new Violation(field + ".base", why)));
+                    });
+                    backing = new Disk.Backing(resolve(l.base()), l.baseFormat());
+                }
+                added = new Disk(images.pathFor(id, free, format), format, false, backing, node);
+            }
+            List<Disk> disks = new ArrayList<>(before.disks());
+            disks.add(added);
+            VmDefinition after = new VmDefinition(before.id(), before.name(), before.vcpus(), before.memoryMib(),
+                    before.profile(), disks, before.nics(), before.boot(), before.display(), before.firmware());
+            List<Violation> problems = validator.violations(after).stream()
+                    .filter(v -> image == null || !v.field().equals(field + ".path")).toList();
+            if (!problems.isEmpty()) {
+                throw new InvalidVmDefinitionException(problems);
+            }
+            try {
+                if (image != null) {
+                    make(added, image, progress);
+                }
+                if (live) {
+                    plug(vm, added, node);
+                }
+            } catch (IOException | RuntimeException e) {
+                if (image != null) {
+                    try {
+                        Files.deleteIfExists(added.path());
+                    } catch (IOException cleanup) {
+                        e.addSuppressed(cleanup);
+                    }
+                }
+                throw e instanceof RuntimeException r ? r
+                        : new VmOperationException("cannot add a disk to VM '" + vm.name() + "': " + e.getMessage(), e);
+            }
+            store.writeDefinition(vm.files(), after);
+            vm.redefine(after);
+            position[0] = disks.size() - 1;
+            vm.log("disk " + node + " added" + (live ? " while it runs" : "") + ": " + added.path());
+        });
+        return position[0];
+    }
+
+    /** Opens the disk's nodes in the worker and plugs it into the first free hot-plug port. */
+    private void plug(ManagedVm vm, Disk disk, String node) {
+        List<String> opened = new ArrayList<>();
+        try {
+            for (String blockdev : QemuCommandLine.diskBlockdevs(disk, node, this::resolve)) {
+                com.fasterxml.jackson.databind.node.ObjectNode json = (com.fasterxml.jackson.databind.node.ObjectNode)
+                        BLOCKDEV_JSON.readTree(blockdev);
+                vm.command(m -> m.blockdevAdd(json));
+                opened.add(json.path("node-name").asText());
+            }
+            VmOperationException last = null;
+            for (int k = 0; k < QemuCommandLine.HOTPLUG_PORTS; k++) {
+                String bus = "hotplug" + k;
+                try {
+                    vm.command(m -> m.deviceAdd("virtio-blk-pci", QemuCommandLine.diskDevice(node), bus, Map.of("drive", node)));
+                    return;
+                } catch (VmOperationException e) {
+                    last = e; // that port holds something already: the next
+                }
+            }
+            throw new VmOperationException("VM '" + vm.name() + "' has no free hot-plug port (it has "
+                    + QemuCommandLine.HOTPLUG_PORTS + "); restart it to add more disks while it runs: " + last.getMessage());
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new IllegalStateException(e);
+        } catch (RuntimeException e) {
+            for (int i = opened.size() - 1; i >= 0; i--) {
+                String n = opened.get(i);
+                try {
+                    vm.command(m -> m.blockdevDel(n));
+                } catch (RuntimeException cleanup) {
+                    e.addSuppressed(cleanup);
+                }
+            }
+            throw e;
+        }
+    }
+
+    /**
+     * Removes disk {@code position} from the VM: while it runs, the guest is asked to let go of it (it has 30
+     * s), then its nodes are closed. The image goes too if the VM owns it (it was made for the VM); an image
+     * the VM only used stays. Returns the image deleted, if one was.
+     */
+    public Optional<Path> removeDisk(String id, int position) {
+        Path[] deleted = new Path[1];
+        act(id, VmAction.REMOVE_DISK, vm -> {
+            VmDefinition before = vm.definition();
+            String field = "disks[" + position + "]";
+            if (position < 0 || position >= before.disks().size()) {
+                throw new InvalidVmDefinitionException(List.of(new Violation(field, "VM '" + vm.name() + "' has "
+                        + before.disks().size() + " disk(s), numbered from 0")));
+            }
+            Disk disk = before.disks().get(position);
+            String node = disk.nodeName(position);
+            if (vm.state() != VmState.OFF) {
+                if (before.profile() != DeviceProfile.ENLIGHTENED) {
+                    throw new InvalidVmDefinitionException(List.of(new Violation(field, "VM '" + vm.name() + "' has the"
+                            + " legacy profile, whose IDE disks cannot be removed while it runs; remove it while the VM is Off")));
+                }
+                unplug(vm, node, disk.backing() != null);
+            }
+            List<Disk> disks = new ArrayList<>();
+            for (int i = 0; i < before.disks().size(); i++) {
+                if (i != position) {
+                    // The others keep the names QEMU knows them by, whatever their new positions.
+                    disks.add(before.disks().get(i).withNode(before.disks().get(i).nodeName(i)));
+                }
+            }
+            VmDefinition after = new VmDefinition(before.id(), before.name(), before.vcpus(), before.memoryMib(),
+                    before.profile(), disks, before.nics(), before.boot(), before.display(), before.firmware());
+            store.writeDefinition(vm.files(), after);
+            vm.redefine(after);
+            if (images.owns(id, disk.path())) {
+                try {
+                    Files.deleteIfExists(disk.path());
+                    deleted[0] = disk.path();
+                } catch (IOException e) {
+                    vm.log("could not delete the image of removed disk " + node + ": " + e.getMessage());
+                }
+            }
+            vm.log("disk " + node + " removed" + (vm.state() != VmState.OFF ? " while it runs" : ""));
+        });
+        return Optional.ofNullable(deleted[0]);
+    }
+
+    private void unplug(ManagedVm vm, String node, boolean hasBase) {
+        String device = QemuCommandLine.diskDevice(node);
+        java.util.concurrent.CompletableFuture<Void> gone = vm.expect("deleted:" + device);
+        try {
+            vm.command(m -> m.deviceDel(device));
+            gone.get(UNPLUG_TIMEOUT.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.TimeoutException e) {
+            throw new VmOperationException("the guest of VM '" + vm.name() + "' did not let go of disk " + node + " within "
+                    + UNPLUG_TIMEOUT.toSeconds() + " s (it may still, when it is ready); the disk stays in the VM's definition");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new VmOperationException("interrupted while removing disk " + node + " from VM '" + vm.name() + "'", e);
+        } catch (java.util.concurrent.ExecutionException e) {
+            throw new VmOperationException(e.getMessage(), e);
+        } finally {
+            vm.forget("deleted:" + device);
+        }
+        vm.command(m -> m.blockdevDel(node));
+        if (hasBase) {
+            vm.command(m -> m.blockdevDel(node + "-base"));
+        }
+    }
+
+    private static final com.fasterxml.jackson.databind.ObjectMapper BLOCKDEV_JSON = new com.fasterxml.jackson.databind.ObjectMapper();
+
+    /** The least k such that no disk of the VM is known as {@code disk<k>} and no image of that name exists. */
+    private int freeNode(String id, VmDefinition def) {
+        java.util.Set<String> taken = new java.util.HashSet<>();
+        for (int i = 0; i < def.disks().size(); i++) {
+            taken.add(def.disks().get(i).nodeName(i));
+        }
+        for (int k = 0; ; k++) {
+            String node = "disk" + k;
+            int index = k;
+            boolean fileTaken = java.util.Arrays.stream(DiskFormat.values())
+                    .anyMatch(f -> Files.exists(images.pathFor(id, index, f)));
+            if (!taken.contains(node) && !fileTaken) {
+                return k;
+            }
+        }
     }
 
     /** Replaces a VM's definition; only while it is Off, since a worker runs with what it was started with. */
@@ -674,7 +880,7 @@ public final class Vms implements AutoCloseable {
     private VmDefinition absolutePaths(VmDefinition def) {
         validator.validate(def);
         List<Disk> disks = def.disks().stream()
-                .map(d -> new Disk(resolve(d.path()), d.format(), d.readOnly(), absolute(d.backing())))
+                .map(d -> new Disk(resolve(d.path()), d.format(), d.readOnly(), absolute(d.backing()), d.node()))
                 .toList();
         return new VmDefinition(def.id(), def.name(), def.vcpus(), def.memoryMib(), def.profile(), disks,
                 def.nics(), absolute(def.boot()), def.display(), def.firmware());

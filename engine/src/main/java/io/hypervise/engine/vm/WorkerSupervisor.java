@@ -333,7 +333,14 @@ final class WorkerSupervisor {
     /** Follows pauses and resumes that the worker reports on its own, when no action is under way. */
     private static void onQmpEvent(ManagedVm vm, Worker worker, QmpEvent event) {
         if (event.name().equals("JOB_STATUS_CHANGE")) {
-            vm.jobStatus(event.data().path("id").asText(), event.data().path("status").asText());
+            String status = event.data().path("status").asText();
+            if (status.equals("concluded") || status.equals("null")) {
+                vm.seen("job:" + event.data().path("id").asText());
+            }
+            return;
+        }
+        if (event.name().equals("DEVICE_DELETED")) {
+            vm.seen("deleted:" + event.data().path("device").asText());
             return;
         }
         if (!event.name().equals("STOP") && !event.name().equals("RESUME")) {

@@ -40,4 +40,7 @@ public class DiskEntity extends PanacheEntityBase {
     @Enumerated(EnumType.STRING)
     @Column(name = "backing_format")
     public DiskFormat backingFormat;
+    /** The name QEMU knows the disk by when it differs from disk&lt;position&gt; (a disk added while the VM ran). */
+    @Column(name = "node_name")
+    public String nodeName;
 }

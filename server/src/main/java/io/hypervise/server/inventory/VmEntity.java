@@ -116,7 +116,7 @@ public class VmEntity extends PanacheEntityBase {
 
     public VmDefinition toDefinition() {
         List<Disk> diskList = disks.stream().map(d -> new Disk(Path.of(d.path), d.format, d.readOnly,
-                d.backingPath == null ? null : new Disk.Backing(Path.of(d.backingPath), d.backingFormat))).toList();
+                d.backingPath == null ? null : new Disk.Backing(Path.of(d.backingPath), d.backingFormat), d.nodeName)).toList();
         List<Nic> nicList = nics.stream().map(n -> new Nic(n.mac, n.switchId, n.vlan)).toList();
         return new VmDefinition(id, name, vcpus, memoryMib, profile, diskList, nicList, boot.toBootSource(), display,
                 firmware);
@@ -188,6 +188,36 @@ public class VmEntity extends PanacheEntityBase {
                 e.backingPath = d.backing().path().toString();
                 e.backingFormat = d.backing().format();
             }
+            e.nodeName = d.node();
+            disks.add(e);
+        }
+    }
+
+    /**
+     * Brings the disks' rows to the engine's list after a disk was added or removed, in the caller's
+     * transaction: each image keeps its recorded size and library origin; the new one takes {@code addedBytes}
+     * and {@code addedItem}. The old rows go first (flushed), so that no position or writable image is held by
+     * two rows on the way.
+     */
+    public void applyDisks(List<Disk> wanted, Long addedBytes, String addedItem) {
+        java.util.Map<String, DiskEntity> before = new java.util.HashMap<>();
+        disks.forEach(d -> before.put(d.path, d));
+        disks.clear();
+        getEntityManager().flush();
+        for (int i = 0; i < wanted.size(); i++) {
+            Disk d = wanted.get(i);
+            DiskEntity old = before.get(d.path().toString());
+            DiskEntity e = new DiskEntity();
+            e.vm = this;
+            e.position = (short) i;
+            e.path = d.path().toString();
+            e.format = d.format();
+            e.readOnly = d.readOnly();
+            e.backingPath = d.backing() == null ? null : d.backing().path().toString();
+            e.backingFormat = d.backing() == null ? null : d.backing().format();
+            e.nodeName = d.node();
+            e.sizeBytes = old != null ? old.sizeBytes : addedBytes;
+            e.libraryItemId = old != null ? old.libraryItemId : addedItem;
             disks.add(e);
         }
     }

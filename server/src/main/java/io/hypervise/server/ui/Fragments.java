@@ -288,11 +288,7 @@ public class Fragments {
     @Requires(Permission.VM_EXPORT)
     @RunOnVirtualThread // as the API's: the archive is written while it is sent
     public Response export(@PathParam("id") String id) {
-        VmArchives.Export export = archives.export(current.get(), id);
-        return Response.ok(export.body(), "application/x-tar")
-                .header("Content-Length", export.length())
-                .header("Content-Disposition", "attachment; filename=\"" + export.fileName() + "\"")
-                .build();
+        return archives.export(current.get(), id).response();
     }
 
     @GET

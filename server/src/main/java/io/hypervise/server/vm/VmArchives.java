@@ -115,6 +115,14 @@ public class VmArchives {
 
     /** An export ready to send: its file name, its exact length, and the body that writes it. */
     public record Export(String fileName, long length, StreamingOutput body) {
+
+        /** The download, for the API and the pages alike: a tar of known length, saved under its file name. */
+        public jakarta.ws.rs.core.Response response() {
+            return jakarta.ws.rs.core.Response.ok(body, "application/x-tar")
+                    .header("Content-Length", length)
+                    .header("Content-Disposition", "attachment; filename=\"" + fileName + "\"")
+                    .build();
+        }
     }
 
     /** What an import made: the VM, and what of the archive it could not carry over or changed, in words. */

@@ -58,7 +58,11 @@ public enum VmOperation {
     RENAME_CHECKPOINT("checkpoint.rename", "Rename", null, null, Permission.VM_OPERATE, SelfServiceAction.CHECKPOINT, false),
     /** Grow a disk, while the VM runs or not: a change of its settings, and of its owner's disk use. */
     RESIZE_DISK("disk.resize", "Resize disk", null, VmAction.RESIZE_DISK, Permission.VM_RECONFIGURE,
-            SelfServiceAction.RECONFIGURE, false);
+            SelfServiceAction.RECONFIGURE, false),
+    /** Add a disk, while the VM runs (hot-add) or not; a copy from the library is a job. */
+    ADD_DISK("disk.add", "Add disk", null, VmAction.ADD_DISK, Permission.VM_RECONFIGURE, SelfServiceAction.RECONFIGURE, false),
+    REMOVE_DISK("disk.remove", "Remove disk", "Remove this disk from VM '%s'? An image made for the VM is deleted with it.",
+            VmAction.REMOVE_DISK, Permission.VM_RECONFIGURE, SelfServiceAction.RECONFIGURE, false);
 
     private final String path;
     private final String label;

@@ -258,6 +258,33 @@ public class VmRequests {
         };
     }
 
+    /** A disk to add to an existing VM: the disk, the image to make for it (null: an existing image) and its library item. */
+    public record NewDisk(Disk disk, NewImage image, String libraryItem) {
+
+        /** Whether making it copies an image, which takes time in proportion to its data: a job. */
+        public boolean copies() {
+            return image instanceof NewImage.Copy;
+        }
+    }
+
+    /** The disk a request to add one asks for, checked by the same rules as a new VM's disks. */
+    public NewDisk toNewDisk(VmRequest.DiskRequest request) {
+        if (request == null) {
+            throw new InvalidRequestException("disk", List.of(new FieldError("body", "is required: a JSON object describing"
+                    + " the disk, as an item of a new VM's disks (sizeMib and format, library, or path and format)")));
+        }
+        List<FieldError> v = new ArrayList<>();
+        Map<Integer, NewImage> images = new TreeMap<>();
+        Map<Integer, String> items = new TreeMap<>();
+        List<Disk> disks = disks(new VmRequest(null, null, null, null, null, null, null, List.of(request), null), images, items, v);
+        List<FieldError> renamed = v.stream().map(e -> new FieldError(e.field().replaceFirst("^disks\\[0]\\.?", ""), e.message()))
+                .map(e -> e.field().isEmpty() ? new FieldError("body", e.message()) : e).toList();
+        if (!renamed.isEmpty()) {
+            throw new InvalidRequestException("disk", renamed);
+        }
+        return new NewDisk(disks.get(0), images.get(0), items.get(0));
+    }
+
     private List<Disk> disks(VmRequest request, Map<Integer, NewImage> images, Map<Integer, String> items, List<FieldError> v) {
         if (request.disks() == null) {
             return List.of();

@@ -175,11 +175,7 @@ public class VmResource {
     @Requires(Permission.VM_EXPORT)
     @RunOnVirtualThread
     public Response export(@PathParam("id") String id) {
-        VmArchives.Export export = archives.export(current.get(), id);
-        return Response.ok(export.body(), "application/x-tar")
-                .header("Content-Length", export.length())
-                .header("Content-Disposition", "attachment; filename=\"" + export.fileName() + "\"")
-                .build();
+        return archives.export(current.get(), id).response();
     }
 
     /** What an import made: the VM, and what of the archive it could not carry over. */
@@ -216,6 +212,34 @@ public class VmResource {
         int disk = QueryParameters.wholeNumber("position", position, 0, 0, 63, violations);
         QueryParameters.check(violations);
         return vms.resizeDisk(current.get(), id, disk, change == null ? null : change.sizeMib());
+    }
+
+    /**
+     * Adds a disk, running or not (running: hot-added, the guest sees it at once): as an item of a new VM's
+     * {@code disks} (blank, from the library, or an existing image). 200 with the VM; 202 with a job for a full
+     * copy from the library.
+     */
+    @POST
+    @Path("{id}/disks")
+    @Consumes(MediaType.APPLICATION_JSON)
+    @Requires(Permission.VM_RECONFIGURE)
+    public Response addDisk(@PathParam("id") String id, VmRequest.DiskRequest request) {
+        return switch (vms.addDisk(current.get(), id, requests.toNewDisk(request))) {
+            case VmService.Done done -> Response.ok(done.vm()).build();
+            case VmService.Started started ->
+                    Response.accepted(started.job()).location(URI.create("/api/v1/jobs/" + started.job().id())).build();
+        };
+    }
+
+    /** Removes disk {@code position}, running or not; an image made for the VM goes with it. 200 with the VM. */
+    @DELETE
+    @Path("{id}/disks/{position}")
+    @Requires(Permission.VM_RECONFIGURE)
+    public VmView removeDisk(@PathParam("id") String id, @PathParam("position") String position) {
+        List<FieldError> violations = new ArrayList<>();
+        int disk = QueryParameters.wholeNumber("position", position, 0, 0, 63, violations);
+        QueryParameters.check(violations);
+        return vms.removeDisk(current.get(), id, disk);
     }
 
     /** What an administrator sends to extend a VM's lease. */

@@ -474,7 +474,7 @@ public class VmService {
             case RESTART -> engineVms.restart(id);
             case DISCARD_SAVED_STATE -> engineVms.discardSavedState(id);
             case CREATE, READ, SERIAL, METRICS, RECONFIGURE, DELETE, CONSOLE, SCREEN, EXTEND_LEASE, STORE, EXPORT, IMPORT, CHECKPOINT,
-                    APPLY_CHECKPOINT, DELETE_CHECKPOINT, RENAME_CHECKPOINT, RESIZE_DISK ->
+                    APPLY_CHECKPOINT, DELETE_CHECKPOINT, RENAME_CHECKPOINT, RESIZE_DISK, ADD_DISK, REMOVE_DISK ->
                     throw new IllegalArgumentException(operation + " has a method of its own");
         };
     }
@@ -522,6 +522,115 @@ public class VmService {
         LOG.infof("VM (%s): disk %d grown from %d to %d MiB by %s on host %s", id, position, before >> 20, sizeMib,
                 caller.username(), localHost.id());
         return get(caller, id);
+    }
+
+    /**
+     * Adds a disk to the VM, running or not (running: the guest sees it at once). Checked as a creation's disks
+     * are (format, size, library item the caller may use) and, for governed callers, against their policies and
+     * disk quota under the owner's quota lock. Refused while the VM has checkpoints (they could not be applied
+     * to a set of disks they do not know). A copy from the library is a job; anything else is done at once.
+     */
+    public Outcome addDisk(Caller caller, String id, VmRequests.NewDisk disk) {
+        String action = VmOperation.ADD_DISK.auditName();
+        String target = AuditLog.vm(id);
+        long bytes = disk.image() == null ? 0 : disk.image().bytes();
+        Map<String, Object> parameters = new LinkedHashMap<>();
+        parameters.put("format", disk.disk().format().name().toLowerCase(java.util.Locale.ROOT));
+        parameters.put("sizeMib", bytes >> 20);
+        if (disk.libraryItem() != null) {
+            parameters.put("library", disk.libraryItem());
+        }
+        if (disk.disk().path() != null) {
+            parameters.put("path", disk.disk().path().toString());
+        }
+        String name = QuarkusTransaction.requiringNew().call(() -> {
+            VmEntity vm = access.require(caller, id, VmOperation.ADD_DISK);
+            requireActionable(vm);
+            refuseWithCheckpoints(vm, "adding");
+            if (policies.govern(caller, Permission.VM_RECONFIGURE)) {
+                policies.lockQuota(vm.owner);
+                long diskMib = vm.disks.stream().mapToLong(d -> d.sizeBytes == null ? 0 : d.sizeBytes >> 20).sum() + (bytes >> 20);
+                Set<String> consent = disk.libraryItem() == null ? Set.of() : library.find(disk.libraryItem())
+                        .filter(item -> !item.owner.equals(caller.username())).map(item -> Set.of(item.id)).orElse(Set.of());
+                List<String> reasons = PolicyCheck.refusals(caller.username(), policies.effective(caller),
+                        policies.usage(vm.owner, vm.id), new Candidate(vm.templateId, disk.libraryItem() != null, consent,
+                                localHost.hostGroup(), vm.vcpus, vm.memoryMib, diskMib, disk.disk().path() != null ? 1 : 0, false));
+                if (!reasons.isEmpty()) {
+                    audit.recordDenial(caller, action, target, parameters, String.join("; ", reasons));
+                    throw new PolicyDeniedException(reasons);
+                }
+            }
+            audit.record(caller, action, target, parameters, AuditOutcome.REQUESTED, null);
+            return vm.name;
+        });
+        if (!disk.copies()) {
+            addDiskNow(caller, id, disk, bytes, parameters, p -> { });
+            return new Done(get(caller, id));
+        }
+        JobView job = jobs.submit(VmOperation.ADD_DISK.jobKind(), id, target, caller.username(),
+                progress -> addDiskNow(caller, id, disk, bytes, parameters, progress::percent), error -> { });
+        return new Started(job, name);
+    }
+
+    private void addDiskNow(Caller caller, String id, VmRequests.NewDisk disk, long bytes, Map<String, Object> parameters,
+            java.util.function.LongConsumer progress) {
+        String action = VmOperation.ADD_DISK.auditName();
+        String target = AuditLog.vm(id);
+        int position;
+        try {
+            position = engine.vms().addDisk(id, disk.disk(), disk.image(), progress);
+        } catch (EngineException e) {
+            audit.recordOutcome(caller, action, target, parameters, e.getMessage());
+            throw e;
+        }
+        List<io.hypervise.engine.vm.definition.Disk> now = engine.vms().status(id).definition().disks();
+        QuarkusTransaction.requiringNew().run(() -> {
+            VmEntity vm = VmEntity.findById(id);
+            vm.applyDisks(now, disk.image() == null ? null : bytes, disk.libraryItem());
+        });
+        Map<String, Object> outcome = new LinkedHashMap<>(parameters);
+        outcome.put("disk", position);
+        audit.recordOutcome(caller, action, target, outcome, null);
+        LOG.infof("VM (%s): disk %d added by %s on host %s", id, position, caller.username(), localHost.id());
+    }
+
+    /**
+     * Removes disk {@code position}, running or not (running: the guest is asked to let go of it first). An
+     * image made for the VM is deleted with it; one it only used stays. Refused while the VM has checkpoints.
+     */
+    public VmView removeDisk(Caller caller, String id, int position) {
+        String action = VmOperation.REMOVE_DISK.auditName();
+        String target = AuditLog.vm(id);
+        Map<String, Object> parameters = Map.of("disk", position);
+        QuarkusTransaction.requiringNew().run(() -> {
+            VmEntity vm = access.require(caller, id, VmOperation.REMOVE_DISK);
+            requireActionable(vm);
+            refuseWithCheckpoints(vm, "removing");
+            audit.record(caller, action, target, parameters, AuditOutcome.REQUESTED, null);
+        });
+        java.util.Optional<Path> deleted;
+        try {
+            deleted = engine.vms().removeDisk(id, position);
+        } catch (EngineException e) {
+            audit.recordOutcome(caller, action, target, parameters, e.getMessage());
+            throw e;
+        }
+        List<io.hypervise.engine.vm.definition.Disk> now = engine.vms().status(id).definition().disks();
+        QuarkusTransaction.requiringNew().run(() -> {
+            VmEntity vm = VmEntity.findById(id);
+            vm.applyDisks(now, null, null);
+        });
+        audit.recordOutcome(caller, action, target, Map.of("disk", position, "deleted",
+                deleted.map(Path::toString).orElse("nothing: the VM only used the image")), null);
+        LOG.infof("VM (%s): disk %d removed by %s on host %s", id, position, caller.username(), localHost.id());
+        return get(caller, id);
+    }
+
+    private static void refuseWithCheckpoints(VmEntity vm, String what) {
+        if (io.hypervise.server.checkpoint.CheckpointEntity.count("vmId", vm.id) > 0) {
+            throw new VmConflictException("VM '" + vm.name + "' has checkpoints, which know only the disks it had when they"
+                    + " were taken; " + what + " a disk is possible once they are deleted");
+        }
     }
 
     /** Sets when the VM's lease ends, a time in the future; warning and stop start over. */

@@ -7,10 +7,27 @@ import java.nio.file.Path;
  * clone is a qcow2 image with a {@link Backing}: it holds what the guest wrote, and reads the rest from
  * the backing image, which stays read-only and may back many clones.
  */
-public record Disk(Path path, DiskFormat format, boolean readOnly, Backing backing) {
+public record Disk(Path path, DiskFormat format, boolean readOnly, Backing backing, String node) {
 
     public Disk(Path path, DiskFormat format, boolean readOnly) {
-        this(path, format, readOnly, null);
+        this(path, format, readOnly, null, null);
+    }
+
+    public Disk(Path path, DiskFormat format, boolean readOnly, Backing backing) {
+        this(path, format, readOnly, backing, null);
+    }
+
+    /**
+     * The name QEMU knows the disk by (its block node; the device is {@code dev-<name>}): the one it was given
+     * when it was added to a running VM, which it keeps, else {@code disk<position>}.
+     */
+    public String nodeName(int position) {
+        return node != null ? node : "disk" + position;
+    }
+
+    /** The same disk, known by {@code node}. */
+    public Disk withNode(String node) {
+        return new Disk(path, format, readOnly, backing, node);
     }
 
     /** The read-only image a linked clone reads from; named here, never taken from the clone's header. */

@@ -76,6 +76,7 @@ public final class QemuCommandLine {
         addNics(def, args);
         addBalloon(def, args);
         addBoot(def, resolve, args);
+        addHotplugPorts(def, args);
         if (incoming) {
             args.addAll(List.of("-incoming", "defer"));
         }
@@ -125,22 +126,43 @@ public final class QemuCommandLine {
         }
     }
 
+    /** How many empty PCI Express ports an enlightened VM has for disks and adapters added while it runs. */
+    public static final int HOTPLUG_PORTS = 4;
+
+    /** The device id of a disk known by {@code node}: how it is removed while the VM runs. */
+    public static String diskDevice(String node) {
+        return "dev-" + node;
+    }
+
+    /** The empty ports, after every other device so that nothing else moves: {@code hotplug0} and on. */
+    private static void addHotplugPorts(VmDefinition def, List<String> args) {
+        if (def.profile() != DeviceProfile.ENLIGHTENED) {
+            return;
+        }
+        for (int k = 0; k < HOTPLUG_PORTS; k++) {
+            args.addAll(List.of("-device", "pcie-root-port,id=hotplug" + k + ",chassis=" + (100 + k)));
+        }
+    }
+
+    /**
+     * Disks: on the enlightened profile each virtio disk sits on a PCI Express root port of its own (as
+     * libvirt lays out q35), so that any of them can be removed while the guest runs; on the legacy one,
+     * IDE, which cannot.
+     */
     private static void addDisks(VmDefinition def, UnaryOperator<Path> resolve, List<String> args) {
         List<Disk> disks = def.disks();
         for (int i = 0; i < disks.size(); i++) {
             Disk disk = disks.get(i);
-            String node = "disk" + i;
-            String base = null;
-            if (disk.backing() != null) {
-                base = node + "-base";
-                args.addAll(List.of("-blockdev", blockdev(base, disk.backing().format(),
-                        resolve.apply(disk.backing().path()), true, null)));
-            }
-            args.addAll(List.of("-blockdev", blockdev(node, disk.format(), resolve.apply(disk.path()), disk.readOnly(), base)));
+            String node = disk.nodeName(i);
+            diskBlockdevs(disk, node, resolve).forEach(blockdev -> args.addAll(List.of("-blockdev", blockdev)));
             String bootIndex = i == 0 && def.boot() instanceof BootSource.FirstDisk ? ",bootindex=1" : "";
-            String device = def.profile() == DeviceProfile.ENLIGHTENED
-                    ? "virtio-blk-pci,drive=" + node
-                    : "ide-hd,drive=" + node + ",bus=ide." + (i / 2) + ",unit=" + (i % 2);
+            String device;
+            if (def.profile() == DeviceProfile.ENLIGHTENED) {
+                args.addAll(List.of("-device", "pcie-root-port,id=port-" + node + ",chassis=" + (i + 1)));
+                device = "virtio-blk-pci,drive=" + node + ",id=" + diskDevice(node) + ",bus=port-" + node;
+            } else {
+                device = "ide-hd,drive=" + node + ",bus=ide." + (i / 2) + ",unit=" + (i % 2);
+            }
             args.addAll(List.of("-device", device + bootIndex));
         }
     }
@@ -197,6 +219,18 @@ public final class QemuCommandLine {
      * node of a linked clone's base, or none. QEMU never follows a chain an image's header names, whatever
      * the header says by the time the worker opens it; only the chains Hypervise built and named.
      */
+    /** The -blockdev values of a disk known by {@code node}: its base's first, for a linked clone. */
+    public static List<String> diskBlockdevs(Disk disk, String node, UnaryOperator<Path> resolve) {
+        List<String> nodes = new java.util.ArrayList<>();
+        String base = null;
+        if (disk.backing() != null) {
+            base = node + "-base";
+            nodes.add(blockdev(base, disk.backing().format(), resolve.apply(disk.backing().path()), true, null));
+        }
+        nodes.add(blockdev(node, disk.format(), resolve.apply(disk.path()), disk.readOnly(), base));
+        return nodes;
+    }
+
     private static String blockdev(String node, DiskFormat format, Path file, boolean readOnly, String backingNode) {
         ObjectNode protocol = JSON.createObjectNode()
                 .put("driver", "file")

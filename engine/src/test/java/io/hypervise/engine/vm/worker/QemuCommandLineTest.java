@@ -9,6 +9,7 @@ import io.hypervise.engine.host.Accelerator;
 import io.hypervise.engine.host.UefiFirmware;
 import io.hypervise.engine.network.VirtualSwitches;
 import io.hypervise.engine.vm.definition.BootSource;
+import io.hypervise.engine.vm.definition.DeviceProfile;
 import io.hypervise.engine.vm.definition.Disk;
 import io.hypervise.engine.vm.definition.DiskFormat;
 import io.hypervise.engine.vm.definition.Display;
@@ -38,7 +39,9 @@ class QemuCommandLineTest {
                 .containsSequence("-accel", "tcg")
                 .contains("-S")
                 .containsSequence("-device", "virtio-vga")
-                .containsSequence("-device", "virtio-blk-pci,drive=disk0")
+                .containsSequence("-device", "pcie-root-port,id=port-disk0,chassis=1",
+                        "-device", "virtio-blk-pci,drive=disk0,id=dev-disk0,bus=port-disk0")
+                .containsSequence("-device", "pcie-root-port,id=hotplug0,chassis=100")
                 .containsSequence("-device", "virtio-net-pci,netdev=net0,mac=52:54:00:00:00:01")
                 .containsSequence("-device", "virtio-balloon-pci,id=balloon0")
                 .containsSequence("-netdev", "user,id=net0,restrict=on")
@@ -46,6 +49,21 @@ class QemuCommandLineTest {
                 .containsSequence("-qmp", "unix:/state/vms/web-1/qmp.sock,server=on,wait=off")
                 .containsSequence("-vnc", "unix:/state/vms/web-1/vnc.sock")
                 .doesNotContain("-incoming");
+    }
+
+    @Test
+    void aDiskAddedWhileTheVmRanKeepsItsNameAndTheLegacyProfileHasNoHotplugPorts() {
+        VmDefinition def = aKernelVm(Path.of("/s/k"), null, "")
+                .withDisks(new Disk(Path.of("/s/a.qcow2"), DiskFormat.QCOW2, false),
+                        new Disk(Path.of("/s/c.qcow2"), DiskFormat.QCOW2, false).withNode("disk7"))
+                .build();
+        List<String> args = tcg.build(def, files, p -> p, false);
+        assertThat(args).containsSequence("-device", "virtio-blk-pci,drive=disk7,id=dev-disk7,bus=port-disk7")
+                .anyMatch(a -> a.contains("\"node-name\":\"disk7\"") && a.contains("/s/c.qcow2"));
+        VmDefinition legacy = new VmDefinition(def.id(), def.name(), 1, 256, DeviceProfile.LEGACY, def.disks(), List.of(),
+                def.boot(), def.display());
+        assertThat(tcg.build(legacy, files, p -> p, false)).noneMatch(a -> a.startsWith("pcie-root-port"))
+                .contains("ide-hd,drive=disk7,bus=ide.0,unit=1");
     }
 
     @Test
