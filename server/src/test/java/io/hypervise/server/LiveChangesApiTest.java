@@ -137,6 +137,9 @@ class LiveChangesApiTest {
         as("admin").contentType("application/json").body("{\"sizeMib\":8,\"format\":\"qcow2\"}")
                 .when().post("/api/v1/vms/" + vm + "/disks").then().statusCode(409)
                 .body("detail", containsString("has checkpoints"));
+        as("admin").contentType("application/json").body("{\"sizeMib\":64}").when().patch("/api/v1/vms/" + vm + "/disks/0")
+                .then().statusCode(409).body("detail", containsString("has checkpoints"));
+        as("admin").when().delete("/api/v1/vms/" + vm + "/disks/0").then().statusCode(409);
 
         as("admin").when().post("/api/v1/vms/" + vm + "/turn-off").then().statusCode(200);
         int lines = serial(vm).split("\n").length;

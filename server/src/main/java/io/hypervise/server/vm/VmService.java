@@ -495,6 +495,8 @@ public class VmService {
         QuarkusTransaction.requiringNew().run(() -> {
             VmEntity vm = access.require(caller, id, VmOperation.RESIZE_DISK);
             requireActionable(vm);
+            // qcow2 keeps each checkpoint's size with it; an image with internal snapshots is not resized.
+            refuseWithCheckpoints(vm, "growing");
             if (policies.govern(caller, Permission.VM_RECONFIGURE)) {
                 policies.lockQuota(vm.owner);
                 long diskMib = vm.disks.stream().mapToLong(d -> d.position == position ? sizeMib
@@ -628,8 +630,8 @@ public class VmService {
 
     private static void refuseWithCheckpoints(VmEntity vm, String what) {
         if (io.hypervise.server.checkpoint.CheckpointEntity.count("vmId", vm.id) > 0) {
-            throw new VmConflictException("VM '" + vm.name + "' has checkpoints, which know only the disks it had when they"
-                    + " were taken; " + what + " a disk is possible once they are deleted");
+            throw new VmConflictException("VM '" + vm.name + "' has checkpoints, which know only the disks it had (and"
+                    + " their sizes) when they were taken; " + what + " a disk is possible once they are deleted");
         }
     }
 
