@@ -111,6 +111,11 @@ class CheckpointApiTest {
         assertThat(atC[1]).as("the file written before C").isOne();
         assertThat(checkpoints(vm).getList("current", Boolean.class)).containsExactly(false, false, true);
 
+        // Taken into the room B freed, the file hardly grows: it still counts the memory it keeps.
+        String d = take(vm, "D: after a deletion");
+        JsonPath afterD = checkpoints(vm);
+        assertThat(afterD.getLong("find { it.id == '" + d + "' }.sizeBytes")).isGreaterThan(16L << 20);
+
         as("auditor").queryParam("action", "vm.checkpoint.apply").queryParam("target", "vm:" + vm).when()
                 .get("/api/v1/audit").then().statusCode(200).body("items.outcome", hasItem("SUCCEEDED"));
         as("admin").when().post("/api/v1/vms/" + vm + "/turn-off").then().statusCode(200);

@@ -133,6 +133,21 @@ public final class QemuMonitor {
         return arguments;
     }
 
+    /** The memory and device state an internal snapshot keeps in a node, in bytes; 0 if it keeps none there. */
+    public long snapshotStateBytes(String node, String tag) throws InterruptedException {
+        for (JsonNode info : channel.execute("query-named-block-nodes", NODES.objectNode().put("flat", true))) {
+            if (!info.path("node-name").asText().equals(node)) {
+                continue;
+            }
+            for (JsonNode snapshot : info.path("image").path("snapshots")) {
+                if (snapshot.path("name").asText().equals(tag)) {
+                    return snapshot.path("vm-state-size").asLong(0);
+                }
+            }
+        }
+        return 0;
+    }
+
     /** The job of this id, if QEMU still has it. */
     public Optional<JobInfo> queryJob(String jobId) throws InterruptedException {
         for (JsonNode job : channel.execute("query-jobs", null)) {

@@ -97,6 +97,18 @@ final class Checkpoints {
     }
 
     /**
+     * The memory and device state checkpoint {@code tag} keeps, in bytes (0 for one of disks only, or of a VM
+     * not running now): a lower bound of its real size, whatever room the disk file had free for it.
+     */
+    long stateBytes(ManagedVm vm, String tag) {
+        if (vm.state() == VmState.OFF || vm.worker() == null) {
+            return 0;
+        }
+        List<Integer> disks = covered(vm.definition());
+        return vm.query(m -> m.snapshotStateBytes(node(vm, disks.get(0)), tag));
+    }
+
+    /**
      * Applies checkpoint {@code tag}: one with memory leaves the VM running exactly where it was when it was
      * taken (a worker is started for an Off VM); one of disks only is applied to an Off VM.
      */

@@ -327,6 +327,17 @@ public final class Vms implements AutoCloseable {
         return memory[0];
     }
 
+    /** The memory and device state checkpoint {@code tag} of the running VM keeps, in bytes (0: none, or not running). */
+    public long checkpointStateBytes(String id, String tag) {
+        ManagedVm vm = get(id);
+        vm.lock().lock();
+        try {
+            return checkpoints.stateBytes(vm, tag);
+        } finally {
+            vm.lock().unlock();
+        }
+    }
+
     /**
      * Applies checkpoint {@code tag}: with {@code memory}, the VM runs on from where it was when the checkpoint
      * was taken (started if it is Off); without, the Off VM's disks become what they were.

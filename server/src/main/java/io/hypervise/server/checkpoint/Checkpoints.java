@@ -129,7 +129,10 @@ public class Checkpoints {
                 QuarkusTransaction.requiringNew().run(() -> CheckpointEntity.deleteById(id));
                 throw e;
             }
-            long size = Math.max(0, engine.vms().checkpointedBytes(vmId) - before);
+            // The file's growth, but never less than the memory it keeps: a checkpoint taken into room an earlier
+            // one freed does not grow the file, yet holds as much.
+            long size = Math.max(Math.max(0, engine.vms().checkpointedBytes(vmId) - before),
+                    memory ? engine.vms().checkpointStateBytes(vmId, id) : 0);
             QuarkusTransaction.requiringNew().run(() -> {
                 CheckpointEntity.update("pending = null, memory = ?1, sizeBytes = ?2 where id = ?3", memory, size, id);
                 VmEntity.update("currentCheckpointId = ?1 where id = ?2", id, vmId);
