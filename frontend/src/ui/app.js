@@ -101,14 +101,16 @@
       if (!d.open) { d.showModal(); }
       const wizard = d.querySelector('[data-wizard]');
       if (wizard) { chooseSource(wizard); wizardStep(wizard, 1); }
+      d.querySelectorAll('[data-sources]').forEach(chooseSource);
       const first = d.querySelector('input:not([type=hidden]), select, textarea');
       if (first) { first.focus(); }
     }
     markSelected();
   });
   document.addEventListener('change', (e) => {
-    const wizard = e.target.closest('[data-wizard]');
-    if (wizard && e.target.matches('[name=source]')) { chooseSource(wizard); }
+    // The wizard, and other dialogs whose fields depend on a choice of source (data-sources: add a disk).
+    const chooser = e.target.closest('[data-wizard], [data-sources]');
+    if (chooser && e.target.matches('[name=source]')) { chooseSource(chooser); }
   });
   document.addEventListener('click', (e) => {
     const d = dialog();
@@ -124,7 +126,7 @@
     if (e.target.matches('[data-back]')) { wizardStep(wizard, at - 1); }
   });
 
-  // Where the VM starts from: only the chosen source's fields are shown, checked and sent.
+  // Where the VM (or a disk) comes from: only the chosen source's fields are shown, checked and sent.
   function chooseSource(wizard) {
     const chosen = wizard.querySelector('[name=source]:checked') || wizard.querySelector('[name=source]');
     const source = chosen ? chosen.value : 'template';

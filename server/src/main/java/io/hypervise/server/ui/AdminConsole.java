@@ -86,7 +86,7 @@ public class AdminConsole {
     @Path("vms/{id}")
     @Operation(hidden = true)
     public TemplateInstance vm(@PathParam("id") String id) {
-        return Pages.vm(Nav.of(current.get(), "/admin"), panes.of(id), "/admin?vm=" + id, "/admin/vms/" + id);
+        return Pages.vm(Nav.of(current.get(), "/admin"), panes.storage(id), "/admin?vm=" + id, "/admin/vms/" + id);
     }
 
     @GET

@@ -10,6 +10,8 @@ import io.hypervise.server.access.Caller;
 import io.hypervise.server.access.CurrentCaller;
 import io.hypervise.server.access.Permission;
 import io.hypervise.server.access.Requires;
+import io.hypervise.server.checkpoint.CheckpointView;
+import io.hypervise.server.checkpoint.Checkpoints;
 import io.hypervise.server.audit.AuditReader;
 import io.hypervise.server.counters.CounterSeriesView;
 import io.hypervise.server.counters.CounterQueries;
@@ -119,6 +121,9 @@ public class Fragments {
 
     @Inject
     VmArchives archives;
+
+    @Inject
+    Checkpoints checkpoints;
 
     @GET
     @Path("vms/rows")
@@ -337,6 +342,156 @@ public class Fragments {
         return archives.importArchive(current.get(), body, NewVmFields.blankToNull(name));
     }
 
+    /** The VM page's checkpoints, disks and jobs, asked for again when they may have changed. */
+    @GET
+    @Path("vms/{id}/storage")
+    @Operation(hidden = true)
+    @Requires(Permission.VM_READ)
+    public TemplateInstance storage(@PathParam("id") String id) {
+        return Pages.vm$storage(panes.storage(id));
+    }
+
+    @GET
+    @Path("vms/{id}/checkpoints/new")
+    @Operation(hidden = true)
+    @Requires(Permission.VM_OPERATE)
+    public TemplateInstance checkpointForm(@PathParam("id") String id) {
+        return Pages.checkpoint(CheckpointForm.take(vms.get(current.get(), id), Instant.now()));
+    }
+
+    /** Takes a checkpoint, as a job: the page's jobs and its tree show how it goes. */
+    @POST
+    @Path("vms/{id}/checkpoints")
+    @Consumes(MediaType.APPLICATION_FORM_URLENCODED)
+    @Operation(hidden = true)
+    @Requires(Permission.VM_OPERATE)
+    public Response takeCheckpoint(@PathParam("id") String id, @FormParam("name") String name) {
+        Caller caller = current.get();
+        VmView vm = vms.get(caller, id);
+        checkpoints.take(caller, id, name);
+        return changed("'" + vm.name() + "': taking checkpoint '" + name.strip() + "' (see Jobs)");
+    }
+
+    @GET
+    @Path("vms/{id}/checkpoints/{checkpoint}/rename")
+    @Operation(hidden = true)
+    @Requires(Permission.VM_OPERATE)
+    public TemplateInstance renameForm(@PathParam("id") String id, @PathParam("checkpoint") String checkpoint) {
+        Caller caller = current.get();
+        return Pages.checkpoint(CheckpointForm.rename(vms.get(caller, id), checkpoint(caller, id, checkpoint)));
+    }
+
+    @POST
+    @Path("vms/{id}/checkpoints/{checkpoint}/rename")
+    @Consumes(MediaType.APPLICATION_FORM_URLENCODED)
+    @Operation(hidden = true)
+    @Requires(Permission.VM_OPERATE)
+    public Response renameCheckpoint(@PathParam("id") String id, @PathParam("checkpoint") String checkpoint,
+            @FormParam("name") String name) {
+        Caller caller = current.get();
+        String before = checkpoint(caller, id, checkpoint).name();
+        CheckpointView after = checkpoints.rename(caller, id, checkpoint, name);
+        return changed("Renamed checkpoint '" + before + "' to '" + after.name() + "'");
+    }
+
+    @POST
+    @Path("vms/{id}/checkpoints/{checkpoint}/apply")
+    @Operation(hidden = true)
+    @Requires(Permission.VM_OPERATE)
+    public Response applyCheckpoint(@PathParam("id") String id, @PathParam("checkpoint") String checkpoint) {
+        Caller caller = current.get();
+        VmView vm = vms.get(caller, id);
+        String name = checkpoint(caller, id, checkpoint).name();
+        checkpoints.apply(caller, id, checkpoint);
+        return changed("'" + vm.name() + "': applying checkpoint '" + name + "' (see Jobs)");
+    }
+
+    @POST
+    @Path("vms/{id}/checkpoints/{checkpoint}/delete")
+    @Operation(hidden = true)
+    @Requires(Permission.VM_OPERATE)
+    public Response deleteCheckpoint(@PathParam("id") String id, @PathParam("checkpoint") String checkpoint) {
+        Caller caller = current.get();
+        VmView vm = vms.get(caller, id);
+        String name = checkpoint(caller, id, checkpoint).name();
+        checkpoints.delete(caller, id, checkpoint);
+        return changed("'" + vm.name() + "': deleting checkpoint '" + name + "' (see Jobs)");
+    }
+
+    @GET
+    @Path("vms/{id}/disks/new")
+    @Operation(hidden = true)
+    @Requires(Permission.VM_RECONFIGURE)
+    public TemplateInstance diskForm(@PathParam("id") String id) {
+        Caller caller = current.get();
+        return Pages.disk(new DiskForm(vms.get(caller, id), library.choices(caller, ItemKind.DISK)));
+    }
+
+    /**
+     * Adds a disk: blank ({@code sizeMib}, {@code format}) or from the library ({@code library}, {@code clone}), as
+     * the API's {@code POST /api/v1/vms/{id}/disks} takes it; a full copy is a job.
+     */
+    @POST
+    @Path("vms/{id}/disks")
+    @Consumes(MediaType.APPLICATION_FORM_URLENCODED)
+    @Operation(hidden = true)
+    @Requires(Permission.VM_RECONFIGURE)
+    public Response addDisk(@PathParam("id") String id, @FormParam("source") String source, @FormParam("sizeMib") String sizeMib,
+            @FormParam("format") String format, @FormParam("library") String item, @FormParam("clone") String clone) {
+        Caller caller = current.get();
+        VmRequest.DiskRequest disk;
+        if ("library".equals(source)) {
+            disk = new VmRequest.DiskRequest(null, null, false, null, NewVmFields.blankToNull(item), NewVmFields.blankToNull(clone));
+        } else {
+            List<FieldError> v = new ArrayList<>();
+            Integer mib = NewVmFields.number("sizeMib", sizeMib, v);
+            if (mib == null && v.isEmpty()) {
+                v.add(new FieldError("sizeMib", "is required: the new disk's size in MiB"));
+            }
+            NewVmFields.throwIfAny(v);
+            disk = new VmRequest.DiskRequest(null, NewVmFields.blankToNull(format), false, mib.longValue());
+        }
+        return changed(switch (vms.addDisk(caller, id, requests.toNewDisk(disk))) {
+            case VmService.Done done -> "Added a disk to '" + done.vm().name() + "'";
+            case VmService.Started started -> "'" + started.vmName() + "': a disk is being copied from the library (see Jobs)";
+        });
+    }
+
+    @GET
+    @Path("vms/{id}/disks/{position}/grow")
+    @Operation(hidden = true)
+    @Requires(Permission.VM_RECONFIGURE)
+    public TemplateInstance growForm(@PathParam("id") String id, @PathParam("position") int position) {
+        VmView vm = vms.get(current.get(), id);
+        if (position < 0 || position >= vm.disks().size()) {
+            throw new NotFoundRefusal("VM '" + vm.name() + "' has no disk " + position);
+        }
+        return Pages.grow(new GrowForm(vm, new DiskRow(position, vm.disks().get(position), true, null)));
+    }
+
+    @POST
+    @Path("vms/{id}/disks/{position}/grow")
+    @Consumes(MediaType.APPLICATION_FORM_URLENCODED)
+    @Operation(hidden = true)
+    @Requires(Permission.VM_RECONFIGURE)
+    public Response growDisk(@PathParam("id") String id, @PathParam("position") int position, @FormParam("sizeMib") String sizeMib) {
+        List<FieldError> v = new ArrayList<>();
+        Integer mib = NewVmFields.number("sizeMib", sizeMib, v);
+        NewVmFields.throwIfAny(v);
+        VmView vm = vms.resizeDisk(current.get(), id, position, mib == null ? null : mib.longValue());
+        return changed("Disk " + (position + 1) + " of '" + vm.name() + "' is now " + Formats.mib(mib));
+    }
+
+    /** Removes a disk; while the VM runs the guest is asked to let go of it first, which may take a while. */
+    @POST
+    @Path("vms/{id}/disks/{position}/remove")
+    @Operation(hidden = true)
+    @Requires(Permission.VM_RECONFIGURE)
+    public Response removeDisk(@PathParam("id") String id, @PathParam("position") int position) {
+        VmView vm = vms.removeDisk(current.get(), id, position);
+        return changed("Removed disk " + (position + 1) + " from '" + vm.name() + "'");
+    }
+
     @GET
     @Path("vms/{id}/metrics")
     @Produces(MediaType.APPLICATION_JSON)
@@ -427,6 +582,12 @@ public class Fragments {
     @Requires(Permission.AUDIT_READ)
     public TemplateInstance verifyAudit() {
         return Pages.verification(audit.verify());
+    }
+
+    /** One of the VM's checkpoints (404 where the VM has none of that id, as the service answers). */
+    private CheckpointView checkpoint(Caller caller, String vmId, String checkpointId) {
+        return checkpoints.list(caller, vmId).stream().filter(c -> c.id().equals(checkpointId)).findFirst()
+                .orElseThrow(() -> new NotFoundRefusal("the VM has no checkpoint '" + checkpointId + "'"));
     }
 
     /**

@@ -29,7 +29,9 @@ final class Pages {
 
     static native TemplateInstance pane(VmPane pane);
 
-    static native TemplateInstance vm(Nav nav, VmPane pane, String back, String self);
+    static native TemplateInstance vm(Nav nav, VmStorage storage, String back, String self);
+
+    static native TemplateInstance vm$storage(VmStorage storage);
 
     static native TemplateInstance newVm(NewVmForm form);
 
@@ -40,6 +42,12 @@ final class Pages {
     static native TemplateInstance store(StoreForm form);
 
     static native TemplateInstance importVm();
+
+    static native TemplateInstance checkpoint(CheckpointForm form);
+
+    static native TemplateInstance disk(DiskForm form);
+
+    static native TemplateInstance grow(GrowForm form);
 
     static native TemplateInstance host(Nav nav, HostTree tree, HostDetail host, String group, HostSwitches switches);
 

@@ -43,6 +43,6 @@ public class PortalPage {
     @Path("vms/{id}")
     @Operation(hidden = true)
     public TemplateInstance vm(@PathParam("id") String id) {
-        return Pages.vm(Nav.of(current.get(), "/portal"), panes.of(id), "/portal", "/portal/vms/" + id);
+        return Pages.vm(Nav.of(current.get(), "/portal"), panes.storage(id), "/portal", "/portal/vms/" + id);
     }
 }

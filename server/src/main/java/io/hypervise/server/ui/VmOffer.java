@@ -9,12 +9,13 @@ import io.hypervise.server.vm.VmOperation;
 import io.hypervise.server.vm.VmView;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 
 /**
  * What a caller may do to one VM now: the lifecycle operations its state allows and {@link VmAccessRule}
  * permits, the console (to use or only to watch), settings, export and store in the library (both of an
- * Off VM that nothing else holds), and delete. What is not allowed is absent, not disabled; the API
- * decides again when the operation arrives.
+ * Off VM that nothing else holds), delete, and its checkpoints and disks. What is not allowed is absent, not
+ * disabled; the API decides again when the operation arrives.
  *
  * @param console "use", "watch" or null
  * @param export whether the VM may be downloaded as an archive now
@@ -22,7 +23,22 @@ import java.util.List;
  * @param delete the delete operation where it is offered, else null
  */
 public record VmOffer(List<UiAction> actions, String console, boolean settings, boolean export, boolean store,
-        UiAction delete) {
+        UiAction delete, Checkpoints checkpoints, Disks disks) {
+
+    /**
+     * What may be done with the VM's checkpoints now: take one, and apply, rename or delete one (each checkpoint
+     * that nothing is being done to; {@link CheckpointTree} decides per checkpoint).
+     */
+    public record Checkpoints(boolean take, boolean apply, boolean rename, boolean delete) {
+
+        public boolean any() {
+            return take || apply || rename || delete;
+        }
+    }
+
+    /** What may be done with the VM's disks now: add one, grow or remove one ({@link DiskRow} decides per disk). */
+    public record Disks(boolean add, boolean grow, boolean remove) {
+    }
 
     /** @param policy the caller's effective policy where policies govern them, else null */
     public static VmOffer of(Caller caller, VmView vm, EffectivePolicy policy) {
@@ -40,7 +56,23 @@ public record VmOffer(List<UiAction> actions, String console, boolean settings, 
                 settled && VmAccessRule.decide(caller, subject, VmOperation.EXPORT, policy).allowed(),
                 settled && VmAccessRule.decide(caller, subject, VmOperation.STORE, policy).allowed(),
                 vm.actions().contains("delete") && VmAccessRule.decide(caller, subject, VmOperation.DELETE, policy).allowed()
-                        ? action(VmOperation.DELETE, vm) : null);
+                        ? action(VmOperation.DELETE, vm) : null,
+                new Checkpoints(now(caller, subject, vm, VmOperation.CHECKPOINT, policy),
+                        now(caller, subject, vm, VmOperation.APPLY_CHECKPOINT, policy),
+                        // A name is for people: it changes in any state, as the VM's own does.
+                        VmAccessRule.decide(caller, subject, VmOperation.RENAME_CHECKPOINT, policy).allowed(),
+                        now(caller, subject, vm, VmOperation.DELETE_CHECKPOINT, policy)),
+                new Disks(now(caller, subject, vm, VmOperation.ADD_DISK, policy),
+                        now(caller, subject, vm, VmOperation.RESIZE_DISK, policy),
+                        now(caller, subject, vm, VmOperation.REMOVE_DISK, policy)));
+    }
+
+    /** Whether the operation is allowed and the VM's state takes it now, nothing else holding the VM. */
+    private static boolean now(Caller caller, VmAccessRule.Subject subject, VmView vm, VmOperation operation,
+            EffectivePolicy policy) {
+        String action = operation.engineAction().name().toLowerCase(Locale.ROOT).replace('_', '-');
+        return vm.pending() == null && vm.actions().contains(action)
+                && VmAccessRule.decide(caller, subject, operation, policy).allowed();
     }
 
     private static UiAction action(VmOperation operation, VmView vm) {

@@ -84,6 +84,32 @@ class VmOfferTest {
         assertThat(VmOffer.of(AUDITOR, aVm("Off", "alice"), null).any()).isFalse();
     }
 
+    @Test
+    void checkpointsAndDisksAreOfferedWhereTheStateAndTheCallersPoliciesAllow() {
+        VmOffer off = VmOffer.of(ADMIN, aVm("Off", "alice"), null);
+        assertThat(off.checkpoints()).isEqualTo(new VmOffer.Checkpoints(true, true, true, true));
+        assertThat(off.disks()).isEqualTo(new VmOffer.Disks(true, true, true));
+        assertThat(VmOffer.of(ADMIN, aVm("Running", "alice"), null).disks()).as("disks change while it runs")
+                .isEqualTo(new VmOffer.Disks(true, true, true));
+
+        VmOffer saved = VmOffer.of(ADMIN, aVm("Saved", "alice"), null);
+        assertThat(saved.checkpoints()).as("a Saved VM's memory belongs to its disks as they are; a name may still change")
+                .isEqualTo(new VmOffer.Checkpoints(false, false, true, false));
+        assertThat(saved.disks()).isEqualTo(new VmOffer.Disks(false, false, false));
+        VmOffer exporting = VmOffer.of(ADMIN, aVm("Off", "alice", "exporting"), null);
+        assertThat(exporting.checkpoints().take()).as("an export under way holds the VM").isFalse();
+        assertThat(exporting.disks().add()).isFalse();
+
+        VmOffer withoutCheckpoint = VmOffer.of(BOB, aVm("Off", "bob"), policy(SelfServiceAction.START, SelfServiceAction.RECONFIGURE));
+        assertThat(withoutCheckpoint.checkpoints().any()).as("his policy does not name checkpoint").isFalse();
+        assertThat(withoutCheckpoint.disks()).as("reconfigure covers disks").isEqualTo(new VmOffer.Disks(true, true, true));
+        VmOffer withCheckpoint = VmOffer.of(BOB, aVm("Off", "bob"), policy(SelfServiceAction.CHECKPOINT));
+        assertThat(withCheckpoint.checkpoints()).isEqualTo(new VmOffer.Checkpoints(true, true, true, true));
+        assertThat(withCheckpoint.disks()).isEqualTo(new VmOffer.Disks(false, false, false));
+        assertThat(VmOffer.of(AUDITOR, aVm("Off", "alice"), null).checkpoints().any()).isFalse();
+        assertThat(VmOffer.of(AUDITOR, aVm("Off", "alice"), null).disks()).isEqualTo(new VmOffer.Disks(false, false, false));
+    }
+
     private static List<String> paths(VmOffer offer) {
         return offer.actions().stream().map(UiAction::path).toList();
     }
@@ -100,12 +126,18 @@ class VmOfferTest {
     }
 
     private static VmView aVm(String state, String owner, String pending) {
-        List<String> actions = switch (state) {
+        List<String> storage = List.of("checkpoint", "apply-checkpoint", "delete-checkpoint", "resize-disk", "add-disk",
+                "remove-disk");
+        List<String> actions = new java.util.ArrayList<>(switch (state) {
             case "Off" -> List.of("start", "reconfigure", "delete");
             case "Running" -> List.of("pause", "save", "shut-down", "turn-off", "restart", "reconfigure");
             case "Paused" -> List.of("resume", "save", "turn-off", "reconfigure");
+            case "Saved" -> List.of("start", "discard-saved-state", "delete");
             default -> List.of();
-        };
+        });
+        if (List.of("Off", "Running", "Paused").contains(state)) {
+            actions.addAll(storage);
+        }
         return new VmView("vm-1", "box", owner, "host", null, state, null, Instant.now(), 1, 128, "enlightened", "vnc", "bios",
                 List.of(), List.of(), null, actions, null, null, pending);
     }

@@ -1,0 +1,46 @@
+package io.hypervise.server.ui;
+
+import io.hypervise.server.jobs.JobView;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+
+/**
+ * The part of a VM's page that changes through jobs as well as through the VM's state: its checkpoints, its disks
+ * and its latest jobs. The page asks for it again when VMs change, and every two seconds while something is under
+ * way ({@link #busy}), since a job's end changes no VM's state.
+ *
+ * @param disks the VM's disks with what is offered on each
+ * @param jobs the VM's newest jobs the caller may see, newest first
+ */
+public record VmStorage(VmPane pane, List<DiskRow> disks, List<JobView> jobs) {
+
+    /** How long after a job's end the page still asks again. */
+    private static final Duration SETTLING = Duration.ofSeconds(5);
+
+    /** While a VM has checkpoints it keeps its set of disks: they know only the disks they were taken with. */
+    public boolean disksFixed() {
+        return !pane.checkpoints().isEmpty();
+    }
+
+    public boolean addDisk() {
+        return pane.offer().disks().add() && !disksFixed();
+    }
+
+    /** Whether the page says why disks are neither added nor removed: where the caller could otherwise. */
+    public boolean explainFixed() {
+        return disksFixed() && (pane.offer().disks().add() || pane.offer().disks().remove());
+    }
+
+    /**
+     * Whether something is under way: the VM held, a checkpoint being taken or deleted, a job of the VM not ended, or
+     * one that ended moments ago. The last, because what a job changes is read in more than one step (the VM's row,
+     * then its checkpoints) and a read that straddled the job's end may show half of it: one more look settles that.
+     */
+    public boolean busy() {
+        Instant settled = Instant.now().minus(SETTLING);
+        return pane.vm().pending() != null || pane.checkpoints().pending()
+                || jobs.stream().anyMatch(j -> j.state().equals("queued") || j.state().equals("running")
+                        || j.updatedAt() != null && j.updatedAt().isAfter(settled));
+    }
+}
