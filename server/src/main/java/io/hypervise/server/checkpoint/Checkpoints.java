@@ -73,8 +73,12 @@ public class Checkpoints {
     public List<CheckpointView> list(Caller caller, String vmId) {
         return QuarkusTransaction.requiringNew().call(() -> {
             VmEntity vm = access.require(caller, vmId, VmOperation.READ);
-            return CheckpointEntity.<CheckpointEntity>list("vmId = ?1 order by createdAt, id", vm.id).stream()
-                    .map(c -> CheckpointView.of(c, vm.currentCheckpointId)).toList();
+            List<CheckpointEntity> all = CheckpointEntity.list("vmId = ?1 order by createdAt, id", vm.id);
+            // Read after the list: a checkpoint seen settled was made current in the same commit, so the mark
+            // read now is at least as new as the rows (read before, it could lag a take that just ended).
+            String current = (String) CheckpointEntity.getEntityManager().createNativeQuery(
+                    "SELECT current_checkpoint_id FROM vms WHERE id = ?1").setParameter(1, vm.id).getSingleResult();
+            return all.stream().map(c -> CheckpointView.of(c, current)).toList();
         });
     }
 

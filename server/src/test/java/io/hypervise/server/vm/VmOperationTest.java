@@ -37,7 +37,12 @@ class VmOperationTest {
         assertThat(VmOperation.EXTEND_LEASE.auditName()).isEqualTo("vm.lease.extend");
         assertThat(VmOperation.ofJobKind("vm-save")).contains(VmOperation.SAVE);
         assertThat(Arrays.stream(VmOperation.values()).filter(VmOperation::runsAsJob))
-                .containsExactlyInAnyOrder(VmOperation.START, VmOperation.SHUT_DOWN, VmOperation.SAVE, VmOperation.STORE);
+                .containsExactlyInAnyOrder(VmOperation.START, VmOperation.SHUT_DOWN, VmOperation.SAVE, VmOperation.STORE,
+                        VmOperation.CHECKPOINT, VmOperation.APPLY_CHECKPOINT, VmOperation.DELETE_CHECKPOINT);
+        // Job kinds are words and dashes (the jobs table says so); the audit name keeps the path's dots.
+        assertThat(VmOperation.APPLY_CHECKPOINT.jobKind()).isEqualTo("vm-checkpoint-apply");
+        assertThat(VmOperation.APPLY_CHECKPOINT.auditName()).isEqualTo("vm.checkpoint.apply");
+        assertThat(VmOperation.ofJobKind("vm-checkpoint-apply")).contains(VmOperation.APPLY_CHECKPOINT);
     }
 
     @Test
