@@ -9,6 +9,7 @@ import io.hypervise.engine.storage.DiskImages;
 import io.hypervise.engine.storage.StorageRoot;
 import io.hypervise.engine.vm.Vms;
 import io.hypervise.engine.vm.worker.QemuCommandLine;
+import io.hypervise.engine.vm.worker.WorkerCgroups;
 import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -66,7 +67,7 @@ public final class Engine implements AutoCloseable {
             VirtualSwitches switches = VirtualSwitches.probe();
             Vms vms = new Vms(config.settings(), host.hostname(), storage,
                     new QemuCommandLine(qemu, host.accelerator(), host.uefiFirmware()), host.uefiFirmware(), images,
-                    switches, Clock.systemUTC());
+                    switches, WorkerCgroups.probe(stateDir), Clock.systemUTC());
             vms.recover();
             return new Engine(host, storage, vms, images, switches, lock);
         } catch (IOException | RuntimeException e) {

@@ -147,6 +147,10 @@ class ApiAccessTest {
             "PATCH  | /api/v1/vms/{own}/disks/{disk} | {\"sizeMib\":64}               | 401 | 400 | 400 | 403 | 400 | 400",
             "POST   | /api/v1/vms/{idle}/disks     | {\"sizeMib\":0,\"format\":\"qcow2\"} | 401 | 400 | 400 | 403 | 400 | 400",
             "DELETE | /api/v1/vms/{idle}/disks/{disk} |                              | 401 | 400 | 400 | 403 | 404 | 404",
+            "GET    | /api/v1/vms/{idle}/resources |                                 | 401 | 200 | 200 | 200 | 404 | 404",
+            // Resource controls are the administrators' and operators': a weight of 0 breaks the rule.
+            "PUT    | /api/v1/vms/{idle}/resources | {\"cpuWeight\":0}              | 401 | 400 | 400 | 403 | 403 | 403",
+            "PUT    | /api/v1/vms/{own}/resources  | {\"diskIops\":0}               | 401 | 400 | 400 | 403 | 403 | 403",
             "PUT    | /api/v1/vms/{own}/lease      | {\"expiresAt\":\"2099-01-01T00:00:00Z\"} | 401 | 200 | 403 | 403 | 403 | 403",
             "GET    | /api/v1/policies             |                                 | 401 | 200 | 403 | 403 | 403 | 403",
             "POST   | /api/v1/policies             | {\"id\":\"{pid}\",\"name\":\"p\",\"precedence\":9} | 401 | 201 | 403 | 403 | 403 | 403",

@@ -5,16 +5,21 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.hamcrest.Matchers.containsString;
 import static org.hamcrest.Matchers.equalTo;
 import static org.hamcrest.Matchers.hasItem;
+import static org.hamcrest.Matchers.nullValue;
 
 import io.hypervise.engine.Engine;
 import io.hypervise.engine.vm.VmState;
+import io.hypervise.engine.vm.definition.BootSource;
 import io.hypervise.server.access.Caller;
 import io.hypervise.server.testing.KeycloakTestResource;
 import io.hypervise.server.testing.TemporaryDataDir;
+import io.hypervise.server.template.Templates;
 import io.hypervise.server.vm.VmService;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.junit.QuarkusTest;
 import jakarta.inject.Inject;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -45,6 +50,9 @@ class LiveChangesApiTest {
 
     @Inject
     VmService vms;
+
+    @Inject
+    Templates templates;
 
     private final List<String> made = new ArrayList<>();
 
@@ -148,6 +156,95 @@ class LiveChangesApiTest {
         as("admin").when().post("/api/v1/vms/" + vm + "/turn-off").then().statusCode(200);
     }
 
+    /**
+     * Resource controls on a guest that keeps its vCPU busy and then writes to its disk: capped, the worker
+     * takes what the cap allows, measured from its CPU time as the host's kernel counts it; a cap changed while
+     * it runs takes hold at once, and without a cap it is not held back; the disk writes no faster than its
+     * limit. Bad values and values this host cannot enforce are refused with the field named, changing nothing.
+     */
+    @Test
+    @Order(30)
+    void cpuCapsAndDiskLimitsHoldInsideTheRunningWorkerAndChangeWhileItRuns() throws Exception {
+        BootSource.Kernel tiny = (BootSource.Kernel) templates.bootSource(templates.find(Templates.TINY_LINUX).orElseThrow());
+        Path root = engine.storage().path();
+        String vm = as("admin").contentType("application/json").body("""
+                {"name":"capped","display":"none","memoryMib":160,"vcpus":1,
+                 "boot":{"kind":"kernel","kernel":"%s","initramfs":"%s","commandLine":"%s hv.burn=50 hv.write=16"},
+                 "disks":[{"sizeMib":32,"format":"qcow2"}]}""".formatted(root.relativize(tiny.kernel()),
+                root.relativize(tiny.initramfs()), tiny.commandLine()))
+                .when().post("/api/v1/vms").then().statusCode(201).body("resources.cpuCapPercent", nullValue())
+                .extract().path("id");
+        made.add(vm);
+        long limit = 2L * MIB;
+        as("admin").contentType("application/json").body("{\"cpuCapPercent\":30,\"diskBytesPerSecond\":" + limit + "}")
+                .when().put("/api/v1/vms/" + vm + "/resources").then().statusCode(200)
+                .body("resources.cpuCapPercent", equalTo(30)).body("state", equalTo("Off"));
+        awaitJob(as("admin").when().post("/api/v1/vms/" + vm + "/start").then().statusCode(202).extract().path("id"));
+        awaitSerial(vm, "hv-burn-start");
+        long pid = ((Number) as("admin").when().get("/api/v1/vms/" + vm).then().extract().path("workerPid")).longValue();
+        assertThat(Files.readString(Path.of("/proc/" + pid + "/cgroup"))).as("the worker's cgroups").contains("/" + vm);
+
+        double capped = cpuShare(pid);
+        assertThat(capped).as("CPU used under a 30 % cap, in cores").isBetween(0.20, 0.40);
+
+        as("admin").contentType("application/json").body("{\"cpuCapPercent\":70,\"diskBytesPerSecond\":" + limit + "}")
+                .when().put("/api/v1/vms/" + vm + "/resources").then().statusCode(200).body("state", equalTo("Running"));
+        double raised = cpuShare(pid);
+        assertThat(raised).as("CPU used once the cap is raised to 70 % while it runs").isBetween(0.55, 0.85);
+
+        // Bad values, and a reservation this host may not keep: refused, naming the field; the controls stay.
+        as("admin").contentType("application/json").body("{\"cpuCapPercent\":0}").when().put("/api/v1/vms/" + vm + "/resources")
+                .then().statusCode(400).body("violations[0].field", equalTo("resources.cpuCapPercent"));
+        as("admin").contentType("application/json").body("{\"diskBytesPerSecond\":1}").when().put("/api/v1/vms/" + vm + "/resources")
+                .then().statusCode(400).body("violations[0].field", equalTo("resources.diskBytesPerSecond"));
+        as("admin").contentType("application/json").body("{\"cpuWeight\":\"lots\"}").when().put("/api/v1/vms/" + vm + "/resources")
+                .then().statusCode(400);
+        String noReservation = as("admin").when().get("/api/v1/host").then().statusCode(200)
+                .extract().path("resourceControl.memoryReservationUnavailable");
+        if (noReservation != null) {
+            as("admin").contentType("application/json").body("{\"memoryReservationMib\":64}")
+                    .when().put("/api/v1/vms/" + vm + "/resources").then().statusCode(400)
+                    .body("violations[0].field", equalTo("resources.memoryReservationMib"))
+                    .body("violations[0].message", containsString(noReservation));
+        }
+        as("admin").when().get("/api/v1/vms/" + vm + "/resources").then().statusCode(200)
+                .body("cpuCapPercent", equalTo(70)).body("diskBytesPerSecond", equalTo((int) limit));
+
+        // No cap: the same worker is not held back.
+        as("admin").contentType("application/json").body("{\"diskBytesPerSecond\":" + limit + "}")
+                .when().put("/api/v1/vms/" + vm + "/resources").then().statusCode(200);
+        double free = cpuShare(pid);
+        assertThat(free).as("CPU used with no cap (capped at 30 %%: %.2f)", capped).isGreaterThan(Math.max(0.6, 1.5 * capped));
+
+        // 16 MiB at 2 MiB/s: about 8 s, whatever the host's disk could do.
+        awaitSerial(vm, "hv-write-start");
+        long start = System.nanoTime();
+        awaitSerial(vm, "hv-wrote vda " + 16L * MIB);
+        double seconds = (System.nanoTime() - start) / 1e9;
+        assertThat(seconds).as("seconds to write 16 MiB under a 2 MiB/s limit").isGreaterThan(6.0);
+        System.out.printf("resource controls: %.2f cores capped at 30 %%, %.2f at 70 %%, %.2f uncapped; 16 MiB written in %.1f s"
+                + " under 2 MiB/s%n", capped, raised, free, seconds);
+
+        as("auditor").queryParam("action", "vm.resources").queryParam("target", "vm:" + vm).when().get("/api/v1/audit")
+                .then().statusCode(200).body("items.outcome", hasItem("SUCCEEDED")).body("items.outcome", hasItem("FAILED"));
+        as("admin").when().post("/api/v1/vms/" + vm + "/turn-off").then().statusCode(200);
+    }
+
+    /** The worker's CPU time over 8 s, in cores (1.0: one core all the time), from its /proc stat. */
+    private static double cpuShare(long pid) throws Exception {
+        long before = cpuTicks(pid);
+        long start = System.nanoTime();
+        TimeUnit.SECONDS.sleep(8);
+        long ticks = cpuTicks(pid) - before;
+        return ticks / 100.0 / ((System.nanoTime() - start) / 1e9);
+    }
+
+    private static long cpuTicks(long pid) throws Exception {
+        String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
+        String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+        return Long.parseLong(fields[11]) + Long.parseLong(fields[12]); // utime and stime, fields 14 and 15
+    }
+
     private static String serial(String vm) {
         return as("admin").when().get("/api/v1/vms/" + vm + "/serial?lines=10000").then().statusCode(200).extract().asString();
     }
@@ -171,7 +268,7 @@ class LiveChangesApiTest {
             if (state.equals("succeeded")) {
                 return;
             }
-            assertThat(state).isNotEqualTo("failed");
+            assertThat(state).as("job " + job).isNotEqualTo("failed");
             TimeUnit.MILLISECONDS.sleep(100);
         }
         throw new AssertionError("job " + job + " did not end within a minute");

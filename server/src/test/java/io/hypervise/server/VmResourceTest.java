@@ -41,7 +41,8 @@ class VmResourceTest {
                 .body("items.find { it.id == 'idle' }.vcpus", equalTo(2))
                 .body("items.find { it.id == 'idle' }.profile", equalTo("legacy"))
                 .body("items.find { it.id == 'idle' }.actions", contains("start", "reconfigure", "delete", "checkpoint",
-                        "apply-checkpoint", "delete-checkpoint", "resize-disk", "add-disk", "remove-disk"));
+                        "apply-checkpoint", "delete-checkpoint", "resize-disk", "add-disk", "remove-disk",
+                        "change-resources"));
     }
 
     @Test

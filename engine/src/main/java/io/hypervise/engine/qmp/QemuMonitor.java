@@ -191,6 +191,25 @@ public final class QemuMonitor {
         channel.execute("block_resize", NODES.objectNode().put("node-name", node).put("size", bytes));
     }
 
+    /**
+     * Limits a disk device's I/O, as a member of throttle {@code group}: every disk in the group shares the
+     * limits, the last ones set. Zero for both takes the disk out of the group, unlimited.
+     */
+    public void setIoThrottle(String deviceId, long bytesPerSecond, long iops, String group) throws InterruptedException {
+        ObjectNode arguments = NODES.objectNode().put("id", deviceId)
+                .put("bps", bytesPerSecond).put("bps_rd", 0).put("bps_wr", 0)
+                .put("iops", iops).put("iops_rd", 0).put("iops_wr", 0);
+        if (bytesPerSecond > 0 || iops > 0) {
+            arguments.put("group", group);
+        }
+        channel.execute("block_set_io_throttle", arguments);
+    }
+
+    /** Asks the guest, through its virtio balloon, to keep {@code bytes} of memory and hand back the rest. */
+    public void balloon(long bytes) throws InterruptedException {
+        channel.execute("balloon", NODES.objectNode().put("value", bytes));
+    }
+
     /** Limits how fast a migration may go, in bytes per second. */
     public void migrateSetMaxBandwidth(long bytesPerSecond) throws InterruptedException {
         channel.execute("migrate-set-parameters", NODES.objectNode().put("max-bandwidth", bytesPerSecond));

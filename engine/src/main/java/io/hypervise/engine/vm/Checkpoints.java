@@ -136,6 +136,7 @@ final class Checkpoints {
         }
         try {
             runJob(vm, "apply", id -> m -> m.snapshotLoad(id, tag, node(vm, disks.get(0)), nodes(vm, disks)));
+            supervisor.applyResources(vm, worker, vm.definition(), null);
             vm.command(QemuMonitor::cont);
         } catch (VmOperationException e) {
             // Half-loaded memory is no guest at all: end the worker rather than resume it.

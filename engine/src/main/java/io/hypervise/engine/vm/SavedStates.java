@@ -77,6 +77,7 @@ final class SavedStates {
             SavedStateStream.send(socket, vm.files().savedState(), settings.qmpConnectTimeout(),
                     n -> vm.progress(VmAction.START, n, saved.bytes()));
             awaitMigration(vm, "restoring");
+            supervisor.applyResources(vm, worker, vm.definition(), null);
             if (!saved.paused()) {
                 vm.command(QemuMonitor::cont);
             }

@@ -17,7 +17,8 @@ public enum VmAction {
     DELETE_CHECKPOINT("delete a checkpoint of"),
     RESIZE_DISK("resize a disk of"),
     ADD_DISK("add a disk to"),
-    REMOVE_DISK("remove a disk from");
+    REMOVE_DISK("remove a disk from"),
+    CHANGE_RESOURCES("change the resource controls of");
 
     private final String verb;
 

@@ -39,6 +39,7 @@ public final class VmStateMachine {
             Map.entry(VmAction.DELETE_CHECKPOINT, EnumSet.of(OFF, RUNNING, PAUSED)),
             Map.entry(VmAction.RESIZE_DISK, EnumSet.of(OFF, RUNNING, PAUSED)),
             Map.entry(VmAction.ADD_DISK, EnumSet.of(OFF, RUNNING, PAUSED)),
+            Map.entry(VmAction.CHANGE_RESOURCES, EnumSet.of(OFF, SAVED, RUNNING, PAUSED)),
             Map.entry(VmAction.REMOVE_DISK, EnumSet.of(OFF, RUNNING, PAUSED))));
 
     /**

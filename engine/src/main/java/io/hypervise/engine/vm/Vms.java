@@ -15,6 +15,8 @@ import io.hypervise.engine.vm.definition.Disk;
 import io.hypervise.engine.vm.definition.DiskFormat;
 import io.hypervise.engine.vm.definition.Firmware;
 import io.hypervise.engine.vm.definition.InvalidVmDefinitionException;
+import io.hypervise.engine.vm.definition.ResourceSupport;
+import io.hypervise.engine.vm.definition.Resources;
 import io.hypervise.engine.vm.definition.Violation;
 import io.hypervise.engine.vm.definition.VmDefinition;
 import io.hypervise.engine.vm.definition.VmDefinitionValidator;
@@ -23,6 +25,7 @@ import io.hypervise.engine.vm.worker.QemuCommandLine;
 import io.hypervise.engine.vm.worker.RunningWorker;
 import io.hypervise.engine.vm.worker.VmFiles;
 import io.hypervise.engine.vm.worker.Worker;
+import io.hypervise.engine.vm.worker.WorkerCgroups;
 import io.hypervise.engine.vm.worker.WorkerExit;
 import io.hypervise.engine.vm.worker.WorkerPhase;
 import java.io.IOException;
@@ -43,6 +46,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.function.Consumer;
 import java.util.function.LongConsumer;
+import java.util.stream.Collectors;
 
 /**
  * The engine's VM service (the source chapter's VMMS): defines VMs, runs one worker per VM, carries
@@ -68,6 +72,7 @@ public final class Vms implements AutoCloseable {
     private final Checkpoints checkpoints;
     private final DiskImages images;
     private final Optional<UefiFirmware> uefi;
+    private final WorkerCgroups cgroups;
     private final Map<String, ManagedVm> vms = new ConcurrentHashMap<>();
     private final List<Consumer<VmEvent>> listeners = new CopyOnWriteArrayList<>();
 
@@ -76,17 +81,18 @@ public final class Vms implements AutoCloseable {
      * @param uefi     the host's UEFI firmware, if it has one; UEFI VMs are refused without it
      */
     public Vms(EngineSettings settings, String hostname, StorageRoot storage, QemuCommandLine commandLine,
-            Optional<UefiFirmware> uefi, DiskImages images, VirtualSwitches switches, Clock clock) {
+            Optional<UefiFirmware> uefi, DiskImages images, VirtualSwitches switches, WorkerCgroups cgroups, Clock clock) {
         this.settings = settings;
         this.hostname = hostname;
         this.images = images;
         this.storage = storage;
         this.uefi = uefi;
-        this.validator = new VmDefinitionValidator(storage, uefi.isPresent());
+        this.validator = new VmDefinitionValidator(storage, uefi.isPresent(), cgroups.support());
+        this.cgroups = cgroups;
         this.store = new VmStore(settings.stateDir());
         this.clock = clock;
         this.supervisor = new WorkerSupervisor(settings, commandLine, validator, uefi, store, this::resolve, switches,
-                clock);
+                cgroups, clock);
         this.savedStates = new SavedStates(settings, supervisor, store, clock);
         this.checkpoints = new Checkpoints(settings, supervisor, images);
     }
@@ -108,6 +114,52 @@ public final class Vms implements AutoCloseable {
                 vm.lock().unlock();
             }
         }
+        cgroups.removeStale(vms.values().stream().filter(vm -> vm.worker() != null).map(ManagedVm::id)
+                .collect(Collectors.toSet()));
+    }
+
+    /** Which resource controls this host can enforce, and why not the others. */
+    public ResourceSupport resourceSupport() {
+        return cgroups.support();
+    }
+
+    /** The cgroup version CPU controls use here ("v2", "v1"), if any. */
+    public Optional<String> cgroupVersion() {
+        return cgroups.cpuVersion();
+    }
+
+    /**
+     * Sets the VM's resource controls, in any state but a transitional one: at once on its running worker (its
+     * cgroup's CPU weight and cap and memory reservation, its disks' throttle group, its balloon), and in its
+     * definition for every later start. Refused, with the VM unchanged, when a value breaks a rule or this host
+     * cannot enforce it; if the worker refuses part-way, what was applied is put back.
+     */
+    public VmStatus changeResources(String id, Resources resources) {
+        return act(id, VmAction.CHANGE_RESOURCES, vm -> {
+            VmDefinition before = vm.definition();
+            VmDefinition after = before.withResources(resources);
+            List<Violation> problems = validator.violations(after).stream()
+                    .filter(p -> p.field().startsWith("resources")).toList();
+            if (!problems.isEmpty()) {
+                throw new InvalidVmDefinitionException(problems);
+            }
+            Worker worker = vm.worker();
+            if (worker != null) {
+                try {
+                    supervisor.applyResources(vm, worker, after, before.resources());
+                } catch (VmOperationException e) {
+                    try {
+                        supervisor.applyResources(vm, worker, before, after.resources());
+                    } catch (VmOperationException again) {
+                        e.addSuppressed(again);
+                    }
+                    throw e;
+                }
+            }
+            store.writeDefinition(vm.files(), after);
+            vm.redefine(after);
+            vm.log("resource controls changed to " + resources);
+        });
     }
 
     public void addListener(Consumer<VmEvent> listener) {
@@ -183,7 +235,7 @@ public final class Vms implements AutoCloseable {
         }
         return new VmDefinition(definition.id(), definition.name(), definition.vcpus(), definition.memoryMib(),
                 definition.profile(), disks, definition.nics(), absolute(definition.boot()), definition.display(),
-                definition.firmware());
+                definition.firmware(), definition.resources());
     }
 
     /** {@link #define(VmDefinition, Map, LongConsumer)} with blank disks of the given sizes only. */
@@ -436,7 +488,8 @@ public final class Vms implements AutoCloseable {
             List<Disk> disks = new ArrayList<>(before.disks());
             disks.add(added);
             VmDefinition after = new VmDefinition(before.id(), before.name(), before.vcpus(), before.memoryMib(),
-                    before.profile(), disks, before.nics(), before.boot(), before.display(), before.firmware());
+                    before.profile(), disks, before.nics(), before.boot(), before.display(), before.firmware(),
+                    before.resources());
             List<Violation> problems = validator.violations(after).stream()
                     .filter(v -> image == null || !v.field().equals(field + ".path")).toList();
             if (!problems.isEmpty()) {
@@ -469,6 +522,21 @@ public final class Vms implements AutoCloseable {
     }
 
     /** Opens the disk's nodes in the worker and plugs it into the first free hot-plug port. */
+    /** Puts a disk just plugged in under the VM's I/O limits, with its other disks. */
+    private static void limit(ManagedVm vm, String node) {
+        Resources r = vm.definition().resources();
+        if (!r.limitsDisks()) {
+            return;
+        }
+        try {
+            vm.command(m -> m.setIoThrottle(QemuCommandLine.diskBackendDevice(node, vm.definition().profile()), r.diskBytesPerSecond() == null ? 0 : r.diskBytesPerSecond(),
+                    r.diskIops() == null ? 0 : r.diskIops(), QemuCommandLine.THROTTLE_GROUP));
+        } catch (VmOperationException e) {
+            vm.log("disk " + node + " runs WITHOUT the VM's I/O limits, which QEMU refused for it: " + e.getMessage()
+                    + "; set the limits again to retry");
+        }
+    }
+
     private void plug(ManagedVm vm, Disk disk, String node) {
         List<String> opened = new ArrayList<>();
         try {
@@ -483,6 +551,7 @@ public final class Vms implements AutoCloseable {
                 String bus = "hotplug" + k;
                 try {
                     vm.command(m -> m.deviceAdd("virtio-blk-pci", QemuCommandLine.diskDevice(node), bus, Map.of("drive", node)));
+                    limit(vm, node);
                     return;
                 } catch (VmOperationException e) {
                     last = e; // that port holds something already: the next
@@ -536,7 +605,8 @@ public final class Vms implements AutoCloseable {
                 }
             }
             VmDefinition after = new VmDefinition(before.id(), before.name(), before.vcpus(), before.memoryMib(),
-                    before.profile(), disks, before.nics(), before.boot(), before.display(), before.firmware());
+                    before.profile(), disks, before.nics(), before.boot(), before.display(), before.firmware(),
+                    before.resources());
             store.writeDefinition(vm.files(), after);
             vm.redefine(after);
             if (images.owns(id, disk.path())) {
@@ -611,7 +681,7 @@ public final class Vms implements AutoCloseable {
         try {
             VmDefinition d = vm.definition();
             VmDefinition renamed = new VmDefinition(d.id(), name, d.vcpus(), d.memoryMib(), d.profile(), d.disks(),
-                    d.nics(), d.boot(), d.display(), d.firmware());
+                    d.nics(), d.boot(), d.display(), d.firmware(), d.resources());
             List<Violation> violations = validator.violations(renamed).stream()
                     .filter(v -> v.field().equals("name")).toList();
             if (!violations.isEmpty()) {
@@ -894,7 +964,7 @@ public final class Vms implements AutoCloseable {
                 .map(d -> new Disk(resolve(d.path()), d.format(), d.readOnly(), absolute(d.backing()), d.node()))
                 .toList();
         return new VmDefinition(def.id(), def.name(), def.vcpus(), def.memoryMib(), def.profile(), disks,
-                def.nics(), absolute(def.boot()), def.display(), def.firmware());
+                def.nics(), absolute(def.boot()), def.display(), def.firmware(), def.resources());
     }
 
     private Disk.Backing absolute(Disk.Backing backing) {

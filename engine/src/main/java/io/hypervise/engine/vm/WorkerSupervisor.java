@@ -9,12 +9,16 @@ import io.hypervise.engine.qmp.QmpClosedException;
 import io.hypervise.engine.qmp.QmpEvent;
 import io.hypervise.engine.qmp.QmpException;
 import io.hypervise.engine.qmp.QmpListener;
+import io.hypervise.engine.vm.definition.DeviceProfile;
 import io.hypervise.engine.vm.definition.Firmware;
 import io.hypervise.engine.vm.definition.InvalidVmDefinitionException;
 import io.hypervise.engine.vm.definition.Nic;
+import io.hypervise.engine.vm.definition.Resources;
+import io.hypervise.engine.vm.definition.VmDefinition;
 import io.hypervise.engine.vm.definition.VmDefinitionValidator;
 import io.hypervise.engine.vm.worker.QemuCommandLine;
 import io.hypervise.engine.vm.worker.Worker;
+import io.hypervise.engine.vm.worker.WorkerCgroups;
 import io.hypervise.engine.vm.worker.WorkerExit;
 import io.hypervise.engine.vm.worker.WorkerPhase;
 import io.hypervise.engine.vm.worker.WorkerRecord;
@@ -45,12 +49,13 @@ final class WorkerSupervisor {
     private final VmStore store;
     private final UnaryOperator<Path> resolve;
     private final VirtualSwitches switches;
+    private final WorkerCgroups cgroups;
     private final Clock clock;
     private volatile boolean closed;
 
     WorkerSupervisor(EngineSettings settings, QemuCommandLine commandLine, VmDefinitionValidator validator,
             Optional<UefiFirmware> uefi, VmStore store, UnaryOperator<Path> resolve, VirtualSwitches switches,
-            Clock clock) {
+            WorkerCgroups cgroups, Clock clock) {
         this.settings = settings;
         this.commandLine = commandLine;
         this.validator = validator;
@@ -58,6 +63,7 @@ final class WorkerSupervisor {
         this.store = store;
         this.resolve = resolve;
         this.switches = switches;
+        this.cgroups = cgroups;
         this.clock = clock;
     }
 
@@ -99,7 +105,45 @@ final class WorkerSupervisor {
         } catch (QmpException e) {
             throw failAndEnd(vm, worker, fallback, "the worker did not open its QMP socket: " + e.getMessage());
         }
+        try {
+            // Still paused: the guest runs not one instruction outside its limits. An incoming state brings its
+            // own balloon; the caller sets it again once that is loaded.
+            applyResources(vm, worker, vm.definition(), Resources.NONE);
+        } catch (VmOperationException e) {
+            throw failAndEnd(vm, worker, fallback, e.getMessage());
+        }
         return worker;
+    }
+
+    /**
+     * Puts the worker in its cgroup with the definition's CPU weight and cap and memory reservation, gives its
+     * disks the definition's I/O limits (one QEMU throttle group for them all) and, if {@code balloon}, asks the
+     * guest to keep the balloon's target. {@code inForce} is what the worker has now (NONE for one just
+     * launched, null where that is not known, as after loading a state): disks and balloon are only touched when
+     * there is a limit or target to set or one in force to lift. Applying what is there already changes nothing.
+     */
+    void applyResources(ManagedVm vm, Worker worker, VmDefinition def, Resources inForce) {
+        Resources r = def.resources();
+        try {
+            cgroups.apply(vm.id(), worker.pid(), def.vcpus(), r);
+        } catch (IOException e) {
+            if (r.controlsCpu() || r.memoryReservationMib() != null) {
+                throw new VmOperationException("VM '" + vm.name() + "': its cgroup could not be set up: " + e.getMessage(), e);
+            }
+            vm.log("its worker could not be put in a cgroup of its own (it has no CPU or memory controls): " + e.getMessage());
+        }
+        long bytes = r.diskBytesPerSecond() == null ? 0 : r.diskBytesPerSecond();
+        long iops = r.diskIops() == null ? 0 : r.diskIops();
+        boolean disks = inForce == null || r.limitsDisks() || inForce.limitsDisks();
+        for (int i = 0; disks && i < def.disks().size(); i++) {
+            String device = QemuCommandLine.diskBackendDevice(def.disks().get(i).nodeName(i), def.profile());
+            vm.command(m -> m.setIoThrottle(device, bytes, iops, QemuCommandLine.THROTTLE_GROUP));
+        }
+        boolean balloon = inForce == null || r.balloonTargetMib() != null || inForce.balloonTargetMib() != null;
+        if (balloon && def.profile() == DeviceProfile.ENLIGHTENED) {
+            long target = (long) (r.balloonTargetMib() == null ? def.memoryMib() : r.balloonTargetMib()) << 20;
+            vm.command(m -> m.balloon(target));
+        }
     }
 
     /** Gives each adapter on a switch its port; the worker opens them by name. */
@@ -178,6 +222,7 @@ final class WorkerSupervisor {
         worker.detach();
         store.clearWorker(vm.files());
         unplug(vm);
+        cgroups.remove(vm.id());
         Worker.Intent intent = worker.intent().orElse(null);
         if (intent != null) {
             vm.transition(intent.target(), intent.reason());

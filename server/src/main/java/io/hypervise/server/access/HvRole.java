@@ -18,6 +18,7 @@ import static io.hypervise.server.access.Permission.VM_EXPORT;
 import static io.hypervise.server.access.Permission.VM_OPERATE;
 import static io.hypervise.server.access.Permission.VM_READ;
 import static io.hypervise.server.access.Permission.VM_RECONFIGURE;
+import static io.hypervise.server.access.Permission.VM_RESOURCES;
 
 import java.util.Arrays;
 import java.util.EnumMap;
@@ -36,12 +37,12 @@ public enum HvRole {
             VM_RECONFIGURE, Reach.ALL, VM_DELETE, Reach.ALL, VM_EXPORT, Reach.ALL, JOB_READ, Reach.ALL, AUDIT_READ, Reach.ALL,
             TEMPLATE_READ, Reach.ALL, POLICY_MANAGE, Reach.ALL, VM_CONSOLE, Reach.ALL, VM_CONSOLE_VIEW, Reach.ALL,
             SWITCH_MANAGE, Reach.ALL, LIBRARY_READ, Reach.ALL, LIBRARY_WRITE, Reach.ALL, LIBRARY_HOST_IMPORT, Reach.ALL,
-            TEMPLATE_MANAGE, Reach.ALL)),
+            TEMPLATE_MANAGE, Reach.ALL, VM_RESOURCES, Reach.ALL)),
     OPERATOR("hv-operator", grants(
             HOST_READ, Reach.ALL, VM_READ, Reach.ALL, VM_CREATE, Reach.ALL, VM_OPERATE, Reach.ALL,
             VM_RECONFIGURE, Reach.ALL, VM_DELETE, Reach.ALL, VM_EXPORT, Reach.ALL, JOB_READ, Reach.ALL, TEMPLATE_READ, Reach.ALL,
             VM_CONSOLE, Reach.ALL, VM_CONSOLE_VIEW, Reach.ALL, LIBRARY_READ, Reach.ALL, LIBRARY_WRITE, Reach.ALL,
-            TEMPLATE_MANAGE, Reach.ALL)),
+            TEMPLATE_MANAGE, Reach.ALL, VM_RESOURCES, Reach.ALL)),
     AUDITOR("hv-auditor", grants(
             HOST_READ, Reach.ALL, VM_READ, Reach.ALL, JOB_READ, Reach.ALL, AUDIT_READ, Reach.ALL, TEMPLATE_READ, Reach.ALL,
             LIBRARY_READ, Reach.ALL)),

@@ -8,6 +8,8 @@ public enum Permission {
     VM_OPERATE("operate VMs"),
     VM_RECONFIGURE("change VM settings"),
     VM_DELETE("delete VMs"),
+    /** Set a VM's CPU weight and cap, memory reservation and balloon, and disk I/O limits: the host's fairness. */
+    VM_RESOURCES("set VM resource controls"),
     /** Download a VM with its disks as an archive: everything in its guest leaves with it. */
     VM_EXPORT("export VMs"),
     /** Watch and use a VM's console: its screen, keyboard and mouse. */

@@ -5,8 +5,10 @@ import java.nio.ByteBuffer;
 import java.nio.channels.SocketChannel;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.Objects;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 
 /**
@@ -28,7 +30,8 @@ final class ConsoleSession {
     private final AtomicLong bytesToViewer = new AtomicLong();
     private final AtomicLong bytesFromViewer = new AtomicLong();
     private final AtomicBoolean closed = new AtomicBoolean();
-    private volatile String endReason = "the viewer closed the console";
+    /** Why the session ended: the first cause named wins (closing the viewer makes the pump fail too). */
+    private final AtomicReference<String> endReason = new AtomicReference<>();
 
     private ConsoleSession(ConsoleGrant grant, SocketChannel display) {
         this.grant = grant;
@@ -60,7 +63,7 @@ final class ConsoleSession {
                 buffer.clear();
                 int n = display.read(buffer);
                 if (n < 0) {
-                    endReason = "the VM's display closed (the VM stopped or restarted)";
+                    endBecause("the VM's display closed (the VM stopped or restarted)");
                     onDisplayClosed.run();
                     return;
                 }
@@ -71,7 +74,7 @@ final class ConsoleSession {
             }
         } catch (IOException | RuntimeException e) {
             if (!closed.get()) {
-                endReason = "the stream to the viewer failed: " + e.getMessage();
+                endBecause("the stream to the viewer failed: " + e.getMessage());
                 onDisplayClosed.run();
             }
         }
@@ -91,7 +94,7 @@ final class ConsoleSession {
     }
 
     void endBecause(String reason) {
-        endReason = reason;
+        endReason.compareAndSet(null, reason);
     }
 
     /** Closes the display socket; true the first time only. */
@@ -110,7 +113,8 @@ final class ConsoleSession {
     /** What the audit log keeps of a session that ended. */
     Summary summary() {
         return new Summary(grant.viewOnly(), Duration.between(opened, Instant.now()).toMillis() / 1000.0,
-                bytesToViewer.get(), bytesFromViewer.get(), filter.inputsDropped(), endReason);
+                bytesToViewer.get(), bytesFromViewer.get(), filter.inputsDropped(),
+                Objects.requireNonNullElse(endReason.get(), "the viewer closed the console"));
     }
 
     record Summary(boolean viewOnly, double seconds, long bytesToViewer, long bytesFromViewer, long inputsDropped,

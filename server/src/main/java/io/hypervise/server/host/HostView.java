@@ -1,6 +1,8 @@
 package io.hypervise.server.host;
 
 import io.hypervise.engine.host.HostCapabilities;
+import io.hypervise.engine.vm.Vms;
+import io.hypervise.engine.vm.definition.ResourceSupport;
 
 /** The host's capabilities as the API shows them. */
 public record HostView(
@@ -13,11 +15,23 @@ public record HostView(
         String cpuModel,
         long memoryBytes,
         String qemuBinary,
-        String qemuVersion) {
+        String qemuVersion,
+        ResourceControl resourceControl) {
 
-    static HostView of(HostCapabilities caps) {
+    /**
+     * Which VM resource controls this host enforces: CPU weight and cap through the workers' cgroups (the
+     * version, or why not), memory reservations (cgroup v2's memory controller, or why not); disk limits and
+     * the balloon are QEMU's and always there.
+     */
+    public record ResourceControl(String cgroup, String cpuUnavailable, String memoryReservationUnavailable) {
+    }
+
+    static HostView of(HostCapabilities caps, Vms vms) {
+        ResourceSupport support = vms.resourceSupport();
         return new HostView(caps.hostname(), caps.accelerator().qemuName(), caps.acceleratorReason(),
                 caps.kvmDevicePresent(), caps.hardwareVirtualization(), caps.cpus(), caps.cpuModel(),
-                caps.memoryBytes(), caps.qemuBinary().toString(), caps.qemuVersion());
+                caps.memoryBytes(), caps.qemuBinary().toString(), caps.qemuVersion(),
+                new ResourceControl(vms.cgroupVersion().orElse(null), support.cpuUnavailable().orElse(null),
+                        support.memoryReservationUnavailable().orElse(null)));
     }
 }

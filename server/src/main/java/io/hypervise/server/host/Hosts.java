@@ -29,7 +29,7 @@ public class Hosts {
 
     /** What this host can run: accelerator and why, CPUs, memory, QEMU. */
     public HostView capabilities() {
-        return HostView.of(engine.host());
+        return HostView.of(engine.host(), engine.vms());
     }
 
     @Transactional
@@ -58,7 +58,7 @@ public class Hosts {
         boolean local = host.id.equals(localHost.id());
         List<VmStatus> vms = local ? engine.vms().list() : List.of();
         long running = vms.stream().filter(v -> v.state() == VmState.RUNNING).count();
-        return new HostDetail(host.id, host.name, local ? HostView.of(engine.host()) : null,
+        return new HostDetail(host.id, host.name, local ? HostView.of(engine.host(), engine.vms()) : null,
                 local ? engine.load() : null, vms.size(), running, host.lastSeenAt);
     }
 }

@@ -6,6 +6,7 @@ import io.hypervise.engine.vm.definition.Disk;
 import io.hypervise.engine.vm.definition.Display;
 import io.hypervise.engine.vm.definition.Firmware;
 import io.hypervise.engine.vm.definition.Nic;
+import io.hypervise.engine.vm.definition.Resources;
 import io.hypervise.engine.vm.definition.VmDefinition;
 import io.quarkus.hibernate.orm.panache.PanacheEntityBase;
 import jakarta.persistence.CascadeType;
@@ -62,6 +63,9 @@ public class VmEntity extends PanacheEntityBase {
     public Display display;
     @Embedded
     public BootColumns boot;
+    /** Null when Hibernate finds every column of it null: no controls. */
+    @Embedded
+    public ResourceColumns resources;
     /** The library ISO in the VM's CD-ROM, if it came from the library. */
     @Column(name = "boot_library_item_id")
     public String bootLibraryItemId;
@@ -119,7 +123,7 @@ public class VmEntity extends PanacheEntityBase {
                 d.backingPath == null ? null : new Disk.Backing(Path.of(d.backingPath), d.backingFormat), d.nodeName)).toList();
         List<Nic> nicList = nics.stream().map(n -> new Nic(n.mac, n.switchId, n.vlan)).toList();
         return new VmDefinition(id, name, vcpus, memoryMib, profile, diskList, nicList, boot.toBootSource(), display,
-                firmware);
+                firmware, resources == null ? Resources.NONE : resources.toResources());
     }
 
     /** A new row for a definition the engine has accepted (its paths are absolute and checked). */
@@ -175,6 +179,7 @@ public class VmEntity extends PanacheEntityBase {
         applySettings(def);
         boot = BootColumns.of(def.boot());
         firmware = def.firmware();
+        resources = ResourceColumns.of(def.resources());
         disks.clear();
         for (int i = 0; i < def.disks().size(); i++) {
             Disk d = def.disks().get(i);

@@ -62,7 +62,9 @@ public enum VmOperation {
     /** Add a disk, while the VM runs (hot-add) or not; a copy from the library is a job. */
     ADD_DISK("disk.add", "Add disk", null, VmAction.ADD_DISK, Permission.VM_RECONFIGURE, SelfServiceAction.RECONFIGURE, false),
     REMOVE_DISK("disk.remove", "Remove disk", "Remove this disk from VM '%s'? An image made for the VM is deleted with it.",
-            VmAction.REMOVE_DISK, Permission.VM_RECONFIGURE, SelfServiceAction.RECONFIGURE, false);
+            VmAction.REMOVE_DISK, Permission.VM_RECONFIGURE, SelfServiceAction.RECONFIGURE, false),
+    /** CPU weight and cap, memory reservation and balloon, disk I/O limits: the host's fairness, the administrators'. */
+    SET_RESOURCES("resources", "Resource controls", null, VmAction.CHANGE_RESOURCES, Permission.VM_RESOURCES, null, false);
 
     private final String path;
     private final String label;

@@ -1,6 +1,8 @@
 package io.hypervise.server.vm;
 
+import io.hypervise.engine.vm.definition.Resources;
 import io.hypervise.server.api.FieldError;
+import io.hypervise.server.api.InvalidRequestException;
 import io.hypervise.server.access.CurrentCaller;
 import io.hypervise.server.access.Permission;
 import io.hypervise.server.access.Requires;
@@ -196,6 +198,31 @@ public class VmResource {
         VmArchives.Imported imported = archives.importArchive(current.get(), body, name);
         return Response.created(URI.create("/api/v1/vms/" + imported.vm().id()))
                 .entity(new ImportView(imported.vm(), imported.notCarried())).build();
+    }
+
+    /** The VM's resource controls: a field that is null is a control not set. */
+    @GET
+    @Path("{id}/resources")
+    @Requires(Permission.VM_READ)
+    public Resources resources(@PathParam("id") String id) {
+        return vms.get(current.get(), id).resources();
+    }
+
+    /**
+     * Sets all of the VM's resource controls at once (a field left out is a control removed), running or not:
+     * running, they take hold at once. 400 naming {@code resources.<field>} for a value out of range or one
+     * this host cannot enforce; nothing changes then.
+     */
+    @PUT
+    @Path("{id}/resources")
+    @Consumes(MediaType.APPLICATION_JSON)
+    @Requires(Permission.VM_RESOURCES)
+    public VmView setResources(@PathParam("id") String id, Resources resources) {
+        if (resources == null) {
+            throw new InvalidRequestException("resource controls", List.of(new FieldError("body",
+                    "is required: a JSON object of the controls to set ({} for none)")));
+        }
+        return vms.changeResources(current.get(), id, resources);
     }
 
     /** What a client sends to grow a disk. */

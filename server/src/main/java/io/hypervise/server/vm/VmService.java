@@ -5,6 +5,7 @@ import io.hypervise.engine.display.VmDisplay;
 import io.hypervise.engine.qmp.DeadlineSocket;
 import io.hypervise.engine.EngineException;
 import io.hypervise.engine.vm.VmAlreadyExistsException;
+import io.hypervise.engine.vm.definition.Resources;
 import io.hypervise.engine.vm.definition.VmDefinition;
 import io.hypervise.engine.vm.VmNotFoundException;
 import io.hypervise.engine.vm.VmStateMachine;
@@ -31,6 +32,7 @@ import io.hypervise.server.counters.CounterSeriesView;
 import io.hypervise.server.inventory.CrashPoints;
 import io.hypervise.server.inventory.LocalHost;
 import io.hypervise.server.inventory.VmConflictException;
+import io.hypervise.server.inventory.ResourceColumns;
 import io.hypervise.server.inventory.VmEntity;
 import io.hypervise.server.inventory.VmRepository;
 import io.hypervise.server.inventory.PageOf;
@@ -474,7 +476,7 @@ public class VmService {
             case RESTART -> engineVms.restart(id);
             case DISCARD_SAVED_STATE -> engineVms.discardSavedState(id);
             case CREATE, READ, SERIAL, METRICS, RECONFIGURE, DELETE, CONSOLE, SCREEN, EXTEND_LEASE, STORE, EXPORT, IMPORT, CHECKPOINT,
-                    APPLY_CHECKPOINT, DELETE_CHECKPOINT, RENAME_CHECKPOINT, RESIZE_DISK, ADD_DISK, REMOVE_DISK ->
+                    APPLY_CHECKPOINT, DELETE_CHECKPOINT, RENAME_CHECKPOINT, RESIZE_DISK, ADD_DISK, REMOVE_DISK, SET_RESOURCES ->
                     throw new IllegalArgumentException(operation + " has a method of its own");
         };
     }
@@ -523,6 +525,33 @@ public class VmService {
         audit.recordOutcome(caller, action, target, Map.of("disk", position, "sizeMib", sizeMib, "fromMib", before >> 20), null);
         LOG.infof("VM (%s): disk %d grown from %d to %d MiB by %s on host %s", id, position, before >> 20, sizeMib,
                 caller.username(), localHost.id());
+        return get(caller, id);
+    }
+
+    /**
+     * Sets the VM's resource controls (all of them: a field left out is a control removed), running or not;
+     * running, the worker's cgroup and QEMU's throttle group change at once, and a change the host refuses
+     * leaves the old controls in force. Intent first; the inventory follows what the engine did.
+     */
+    public VmView changeResources(Caller caller, String id, Resources resources) {
+        Resources wanted = resources == null ? Resources.NONE : resources;
+        String action = VmOperation.SET_RESOURCES.auditName();
+        String target = AuditLog.vm(id);
+        Map<String, Object> parameters = ResourceColumns.describe(wanted);
+        QuarkusTransaction.requiringNew().run(() -> {
+            VmEntity vm = access.require(caller, id, VmOperation.SET_RESOURCES);
+            requireActionable(vm);
+            audit.record(caller, action, target, parameters, AuditOutcome.REQUESTED, null);
+        });
+        try {
+            engine.vms().changeResources(id, wanted);
+        } catch (EngineException e) {
+            audit.recordOutcome(caller, action, target, parameters, e.getMessage());
+            throw e;
+        }
+        QuarkusTransaction.requiringNew().run(() -> vms.find(id).ifPresent(vm -> vm.resources = ResourceColumns.of(wanted)));
+        audit.recordOutcome(caller, action, target, parameters, null);
+        LOG.infof("VM (%s): resource controls set to %s by %s on host %s", id, parameters, caller.username(), localHost.id());
         return get(caller, id);
     }
 

@@ -7,6 +7,7 @@ import io.hypervise.engine.vm.VmAction;
 import io.hypervise.engine.vm.VmState;
 import io.hypervise.engine.vm.VmStateMachine;
 import io.hypervise.engine.vm.VmStatus;
+import io.hypervise.engine.vm.definition.Resources;
 import io.hypervise.server.inventory.VmEntity;
 import java.nio.file.Path;
 import java.time.Instant;
@@ -36,6 +37,7 @@ public record VmView(
         String firmware,
         List<DiskView> disks,
         List<NicView> nics,
+        Resources resources,
         Long workerPid,
         List<String> actions,
         Lease lease,
@@ -73,6 +75,7 @@ public record VmView(
                 vm.disks.stream().map(d -> new DiskView(d.path, d.format.name().toLowerCase(Locale.ROOT), d.readOnly,
                         d.sizeBytes, images.owns(vm.id, Path.of(d.path)), d.libraryItemId, d.backingPath)).toList(),
                 vm.nics.stream().map(n -> new NicView("net" + n.position, n.mac, n.switchId, n.vlan)).toList(),
+                vm.resources == null ? Resources.NONE : vm.resources.toResources(),
                 live.flatMap(s -> s.workerPid().isPresent() ? Optional.of(s.workerPid().getAsLong()) : Optional.empty()).orElse(null),
                 // The engine refuses all but turning off while the worker does not answer.
                 VmStateMachine.actionsIn(state).stream().filter(a -> silent.isEmpty() || a == VmAction.TURN_OFF)

@@ -1,5 +1,6 @@
 package io.hypervise.server.ui;
 
+import io.hypervise.engine.vm.definition.Resources;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.hypervise.server.checkpoint.CheckpointView;
@@ -80,6 +81,6 @@ class CheckpointTreeTest {
 
     private static VmView aVm(String state) {
         return new VmView("vm-1", "box", "alice", "host", null, state, null, T0, 1, 128, "enlightened", "vnc", "bios",
-                List.of(), List.of(), null, List.of(), null, null, null);
+                List.of(), List.of(), Resources.NONE, null, List.of(), null, null, null);
     }
 }

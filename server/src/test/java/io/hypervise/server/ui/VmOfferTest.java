@@ -1,5 +1,6 @@
 package io.hypervise.server.ui;
 
+import io.hypervise.engine.vm.definition.Resources;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.hypervise.server.access.Caller;
@@ -138,7 +139,10 @@ class VmOfferTest {
         if (List.of("Off", "Running", "Paused").contains(state)) {
             actions.addAll(storage);
         }
+        if (List.of("Off", "Running", "Paused", "Saved").contains(state)) {
+            actions.add("change-resources");
+        }
         return new VmView("vm-1", "box", owner, "host", null, state, null, Instant.now(), 1, 128, "enlightened", "vnc", "bios",
-                List.of(), List.of(), null, actions, null, null, pending);
+                List.of(), List.of(), Resources.NONE, null, actions, null, null, pending);
     }
 }

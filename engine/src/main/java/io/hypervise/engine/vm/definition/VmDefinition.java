@@ -10,6 +10,7 @@ import java.util.List;
  * @param name       what people call the VM
  * @param memoryMib  guest RAM in MiB
  * @param firmware   BIOS or UEFI; absent (a definition stored before VMs had a choice) means BIOS
+ * @param resources  CPU, memory and disk I/O controls; absent means none
  */
 public record VmDefinition(
         String id,
@@ -21,17 +22,30 @@ public record VmDefinition(
         List<Nic> nics,
         BootSource boot,
         Display display,
-        Firmware firmware) {
+        Firmware firmware,
+        Resources resources) {
 
     public VmDefinition {
         disks = disks == null ? List.of() : List.copyOf(disks);
         nics = nics == null ? List.of() : List.copyOf(nics);
         firmware = firmware == null ? Firmware.BIOS : firmware;
+        resources = resources == null ? Resources.NONE : resources;
+    }
+
+    /** A VM without resource controls. */
+    public VmDefinition(String id, String name, int vcpus, int memoryMib, DeviceProfile profile, List<Disk> disks,
+            List<Nic> nics, BootSource boot, Display display, Firmware firmware) {
+        this(id, name, vcpus, memoryMib, profile, disks, nics, boot, display, firmware, Resources.NONE);
     }
 
     /** A BIOS VM, as every VM was before the firmware could be chosen. */
     public VmDefinition(String id, String name, int vcpus, int memoryMib, DeviceProfile profile, List<Disk> disks,
             List<Nic> nics, BootSource boot, Display display) {
         this(id, name, vcpus, memoryMib, profile, disks, nics, boot, display, Firmware.BIOS);
+    }
+
+    /** The same VM with other resource controls. */
+    public VmDefinition withResources(Resources resources) {
+        return new VmDefinition(id, name, vcpus, memoryMib, profile, disks, nics, boot, display, firmware, resources);
     }
 }

@@ -28,11 +28,18 @@ public final class VmDefinitionValidator {
 
     private final StorageRoot storage;
     private final boolean uefiAvailable;
+    private final ResourceSupport resourceSupport;
 
     /** @param uefiAvailable whether the host has UEFI firmware for VMs (see {@code HostCapabilities}) */
     public VmDefinitionValidator(StorageRoot storage, boolean uefiAvailable) {
+        this(storage, uefiAvailable, ResourceSupport.EVERYTHING);
+    }
+
+    /** @param resourceSupport which resource controls the host can enforce; a VM asking for others is refused */
+    public VmDefinitionValidator(StorageRoot storage, boolean uefiAvailable, ResourceSupport resourceSupport) {
         this.storage = storage;
         this.uefiAvailable = uefiAvailable;
+        this.resourceSupport = resourceSupport;
     }
 
     /** @throws InvalidVmDefinitionException naming every broken rule */
@@ -60,7 +67,53 @@ public final class VmDefinitionValidator {
         checkDisks(def, v);
         checkNics(def, v);
         checkBoot(def, v);
+        checkResources(def, v);
         return v;
+    }
+
+    /** The smallest disk limits QEMU's throttling keeps to smoothly; below them a guest's I/O stalls for seconds. */
+    public static final long MIN_DISK_BYTES_PER_SECOND = 64 * 1024;
+    public static final int MIN_DISK_IOPS = 10;
+
+    private void checkResources(VmDefinition def, List<Violation> v) {
+        Resources r = def.resources();
+        resourceSupport.cpuUnavailable().ifPresent(why -> {
+            if (r.cpuWeight() != null) {
+                v.add(new Violation("resources.cpuWeight", "cannot be enforced on this host: " + why));
+            }
+            if (r.cpuCapPercent() != null) {
+                v.add(new Violation("resources.cpuCapPercent", "cannot be enforced on this host: " + why));
+            }
+        });
+        resourceSupport.memoryReservationUnavailable().filter(why -> r.memoryReservationMib() != null).ifPresent(why ->
+                v.add(new Violation("resources.memoryReservationMib", "cannot be kept on this host: " + why)));
+        if (r.cpuWeight() != null && (r.cpuWeight() < 1 || r.cpuWeight() > Resources.MAX_CPU_WEIGHT)) {
+            v.add(new Violation("resources.cpuWeight", "must be 1 to " + Resources.MAX_CPU_WEIGHT + " (default "
+                    + Resources.DEFAULT_CPU_WEIGHT + ")"));
+        }
+        if (r.cpuCapPercent() != null && (r.cpuCapPercent() < 1 || r.cpuCapPercent() > 100)) {
+            v.add(new Violation("resources.cpuCapPercent", "must be 1 to 100 (percent of the VM's vCPUs)"));
+        }
+        if (r.memoryReservationMib() != null && (r.memoryReservationMib() < 1 || r.memoryReservationMib() > def.memoryMib())) {
+            v.add(new Violation("resources.memoryReservationMib", "must be 1 to the VM's memory, " + def.memoryMib() + " MiB"));
+        }
+        if (r.balloonTargetMib() != null) {
+            if (def.profile() != DeviceProfile.ENLIGHTENED) {
+                v.add(new Violation("resources.balloonTargetMib", "needs the enlightened profile (a virtio balloon);"
+                        + " a legacy VM keeps all its memory"));
+            } else if (r.balloonTargetMib() < MIN_MEMORY_MIB || r.balloonTargetMib() > def.memoryMib()) {
+                v.add(new Violation("resources.balloonTargetMib", "must be " + MIN_MEMORY_MIB + " MiB to the VM's memory, "
+                        + def.memoryMib() + " MiB"));
+            }
+        }
+        if (r.diskBytesPerSecond() != null && (r.diskBytesPerSecond() < MIN_DISK_BYTES_PER_SECOND
+                || r.diskBytesPerSecond() > (1L << 40))) {
+            v.add(new Violation("resources.diskBytesPerSecond", "must be " + MIN_DISK_BYTES_PER_SECOND
+                    + " (64 KiB/s) to 1 TiB/s"));
+        }
+        if (r.diskIops() != null && (r.diskIops() < MIN_DISK_IOPS || r.diskIops() > 10_000_000)) {
+            v.add(new Violation("resources.diskIops", "must be " + MIN_DISK_IOPS + " to 10000000"));
+        }
     }
 
     private static void checkIdentity(VmDefinition def, List<Violation> v) {

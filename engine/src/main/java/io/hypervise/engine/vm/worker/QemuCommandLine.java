@@ -30,6 +30,8 @@ public final class QemuCommandLine {
 
     /** QOM path /machine/peripheral/balloon0: where the counters read the guest's memory statistics. */
     public static final String BALLOON_ID = "balloon0";
+    /** The throttle group all of a VM's disks share: its disk I/O limits are for them together. */
+    public static final String THROTTLE_GROUP = "vm-io";
 
     /** The UEFI firmware's block nodes, which the machine maps as its two flash chips. */
     public static final String FIRMWARE_CODE_NODE = "firmware-code";
@@ -134,6 +136,15 @@ public final class QemuCommandLine {
         return "dev-" + node;
     }
 
+    /**
+     * The guest device that holds the disk's block backend, as QMP's {@code block_set_io_throttle} names it: an
+     * IDE disk is its own; a virtio one's is the virtio device inside its PCI proxy.
+     */
+    public static String diskBackendDevice(String node, DeviceProfile profile) {
+        return profile == DeviceProfile.ENLIGHTENED ? "/machine/peripheral/" + diskDevice(node) + "/virtio-backend"
+                : diskDevice(node);
+    }
+
     /** The empty ports, after every other device so that nothing else moves: {@code hotplug0} and on. */
     private static void addHotplugPorts(VmDefinition def, List<String> args) {
         if (def.profile() != DeviceProfile.ENLIGHTENED) {
@@ -161,7 +172,7 @@ public final class QemuCommandLine {
                 args.addAll(List.of("-device", "pcie-root-port,id=port-" + node + ",chassis=" + (i + 1)));
                 device = "virtio-blk-pci,drive=" + node + ",id=" + diskDevice(node) + ",bus=port-" + node;
             } else {
-                device = "ide-hd,drive=" + node + ",bus=ide." + (i / 2) + ",unit=" + (i % 2);
+                device = "ide-hd,drive=" + node + ",id=" + diskDevice(node) + ",bus=ide." + (i / 2) + ",unit=" + (i % 2);
             }
             args.addAll(List.of("-device", device + bootIndex));
         }

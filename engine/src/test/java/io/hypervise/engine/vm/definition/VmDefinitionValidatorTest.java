@@ -3,6 +3,7 @@ package io.hypervise.engine.vm.definition;
 import static io.hypervise.engine.vm.definition.Definitions.aKernelVm;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.tuple;
 
 import io.hypervise.engine.storage.QcowHeader;
 import io.hypervise.engine.storage.StorageRoot;
@@ -12,6 +13,7 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Optional;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -216,6 +218,32 @@ class VmDefinitionValidatorTest {
     void aCommandLineWithALineBreakIsRefused() {
         assertThat(validator.violations(aKernelVm(kernel, null, "quiet\ninit=/bin/sh").build()))
                 .extracting(Violation::field).containsExactly("boot.commandLine");
+    }
+
+    @Test
+    void resourceControlsOutsideTheirRangesAreNamedByTheirFields() {
+        VmDefinition def = valid().build().withResources(new Resources(0, 101, 257, 8, 1024L, 5));
+        assertThat(validator.violations(def)).extracting(Violation::field).containsExactly("resources.cpuWeight",
+                "resources.cpuCapPercent", "resources.memoryReservationMib", "resources.balloonTargetMib",
+                "resources.diskBytesPerSecond", "resources.diskIops");
+        assertThat(validator.violations(valid().build().withResources(new Resources(200, 50, 64, 128, 1L << 20, 100))))
+                .isEmpty();
+        assertThat(validator.violations(valid().legacy().build().withResources(new Resources(null, null, null, 128, null, null))))
+                .singleElement().satisfies(v -> assertThat(v.message()).contains("enlightened"));
+    }
+
+    @Test
+    void controlsTheHostCannotEnforceAreRefusedWithTheHostsReason() throws IOException {
+        VmDefinitionValidator v1 = new VmDefinitionValidator(new StorageRoot(root), true, new ResourceSupport(
+                Optional.of("no cpu controller"), Optional.of("cgroup v1 has no memory.low")));
+        assertThat(v1.violations(valid().build().withResources(new Resources(200, 50, 64, null, 1L << 20, null))))
+                .extracting(Violation::field, Violation::message).containsExactly(
+                        tuple("resources.cpuWeight", "cannot be enforced on this host: no cpu controller"),
+                        tuple("resources.cpuCapPercent", "cannot be enforced on this host: no cpu controller"),
+                        tuple("resources.memoryReservationMib", "cannot be kept on this host: cgroup v1 has no memory.low"));
+        // Disk limits are QEMU's own: any host keeps them.
+        assertThat(v1.violations(valid().build().withResources(new Resources(null, null, null, null, 1L << 20, 100))))
+                .isEmpty();
     }
 
     @Test

@@ -63,7 +63,7 @@ class QemuCommandLineTest {
         VmDefinition legacy = new VmDefinition(def.id(), def.name(), 1, 256, DeviceProfile.LEGACY, def.disks(), List.of(),
                 def.boot(), def.display());
         assertThat(tcg.build(legacy, files, p -> p, false)).noneMatch(a -> a.startsWith("pcie-root-port"))
-                .contains("ide-hd,drive=disk7,bus=ide.0,unit=1");
+                .contains("ide-hd,drive=disk7,id=dev-disk7,bus=ide.0,unit=1");
     }
 
     @Test
@@ -110,8 +110,8 @@ class QemuCommandLineTest {
         List<String> args = tcg.build(def, files, p -> p, false);
         assertThat(args).containsSequence("-machine", "pc")
                 .containsSequence("-device", "VGA")
-                .containsSequence("-device", "ide-hd,drive=disk0,bus=ide.0,unit=0")
-                .containsSequence("-device", "ide-hd,drive=disk2,bus=ide.1,unit=0")
+                .containsSequence("-device", "ide-hd,drive=disk0,id=dev-disk0,bus=ide.0,unit=0")
+                .containsSequence("-device", "ide-hd,drive=disk2,id=dev-disk2,bus=ide.1,unit=0")
                 .containsSequence("-device", "e1000,netdev=net0,mac=52:54:00:00:00:02")
                 .doesNotContain("virtio-tablet-pci")
                 .doesNotContain("virtio-balloon-pci,id=balloon0");
