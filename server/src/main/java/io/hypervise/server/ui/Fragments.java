@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.json.JsonWriteFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.json.JsonMapper;
+import io.hypervise.engine.vm.definition.Resources;
 import io.hypervise.server.api.InvalidRequestException;
 import io.hypervise.server.api.FieldError;
 import io.hypervise.server.access.Caller;
@@ -480,6 +481,36 @@ public class Fragments {
         NewVmFields.throwIfAny(v);
         VmView vm = vms.resizeDisk(current.get(), id, position, mib == null ? null : mib.longValue());
         return changed("Disk " + (position + 1) + " of '" + vm.name() + "' is now " + Formats.mib(mib));
+    }
+
+    @GET
+    @Path("vms/{id}/resources")
+    @Operation(hidden = true)
+    @Requires(Permission.VM_RESOURCES)
+    public TemplateInstance resourcesForm(@PathParam("id") String id) {
+        return Pages.resources(new ResourcesForm(vms.get(current.get(), id), hosts.capabilities().resourceControl()));
+    }
+
+    /** Sets every control at once, as the API's PUT does; an empty field is a control removed. */
+    @POST
+    @Path("vms/{id}/resources")
+    @Consumes(MediaType.APPLICATION_FORM_URLENCODED)
+    @Operation(hidden = true)
+    @Requires(Permission.VM_RESOURCES)
+    public Response setResources(@PathParam("id") String id, @FormParam("cpuWeight") String cpuWeight,
+            @FormParam("cpuCapPercent") String cpuCapPercent, @FormParam("memoryReservationMib") String reservation,
+            @FormParam("balloonTargetMib") String balloon, @FormParam("diskMibPerSecond") String diskMib,
+            @FormParam("diskIops") String diskIops) {
+        List<FieldError> v = new ArrayList<>();
+        Integer mibPerSecond = NewVmFields.number("diskMibPerSecond", diskMib, v);
+        Resources wanted = new Resources(NewVmFields.number("cpuWeight", cpuWeight, v),
+                NewVmFields.number("cpuCapPercent", cpuCapPercent, v), NewVmFields.number("memoryReservationMib", reservation, v),
+                NewVmFields.number("balloonTargetMib", balloon, v), mibPerSecond == null ? null : (long) mibPerSecond << 20,
+                NewVmFields.number("diskIops", diskIops, v));
+        NewVmFields.throwIfAny(v);
+        VmView vm = vms.changeResources(current.get(), id, wanted);
+        return changed(wanted.isNone() ? "'" + vm.name() + "' has no resource controls now"
+                : "Resource controls of '" + vm.name() + "' set");
     }
 
     /** Removes a disk; while the VM runs the guest is asked to let go of it first, which may take a while. */

@@ -23,7 +23,7 @@ import java.util.Locale;
  * @param delete the delete operation where it is offered, else null
  */
 public record VmOffer(List<UiAction> actions, String console, boolean settings, boolean export, boolean store,
-        UiAction delete, Checkpoints checkpoints, Disks disks) {
+        UiAction delete, Checkpoints checkpoints, Disks disks, boolean resources) {
 
     /**
      * What may be done with the VM's checkpoints now: take one, and apply, rename or delete one (each checkpoint
@@ -64,7 +64,8 @@ public record VmOffer(List<UiAction> actions, String console, boolean settings, 
                         now(caller, subject, vm, VmOperation.DELETE_CHECKPOINT, policy)),
                 new Disks(now(caller, subject, vm, VmOperation.ADD_DISK, policy),
                         now(caller, subject, vm, VmOperation.RESIZE_DISK, policy),
-                        now(caller, subject, vm, VmOperation.REMOVE_DISK, policy)));
+                        now(caller, subject, vm, VmOperation.REMOVE_DISK, policy)),
+                now(caller, subject, vm, VmOperation.SET_RESOURCES, policy));
     }
 
     /** Whether the operation is allowed and the VM's state takes it now, nothing else holding the VM. */

@@ -111,6 +111,17 @@ class VmOfferTest {
         assertThat(VmOffer.of(AUDITOR, aVm("Off", "alice"), null).disks()).isEqualTo(new VmOffer.Disks(false, false, false));
     }
 
+    @Test
+    void resourceControlsAreOfferedToAdministratorsInAnySettledStateAndNeverBySelfService() {
+        assertThat(VmOffer.of(ADMIN, aVm("Running", "alice"), null).resources()).isTrue();
+        assertThat(VmOffer.of(ADMIN, aVm("Saved", "alice"), null).resources()).isTrue();
+        assertThat(VmOffer.of(ADMIN, aVm("Off", "alice", "exporting"), null).resources()).as("an export holds the VM").isFalse();
+        assertThat(VmOffer.of(AUDITOR, aVm("Off", "alice"), null).resources()).isFalse();
+        EffectivePolicy everything = policy(SelfServiceAction.START, SelfServiceAction.values());
+        assertThat(VmOffer.of(BOB, aVm("Off", "bob"), everything).resources()).as("the host's fairness is not the owner's")
+                .isFalse();
+    }
+
     private static List<String> paths(VmOffer offer) {
         return offer.actions().stream().map(UiAction::path).toList();
     }
