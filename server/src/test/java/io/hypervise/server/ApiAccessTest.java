@@ -129,6 +129,8 @@ class ApiAccessTest {
             "POST   | /api/v1/vms                  | {\"name\":\"m\",\"boot\":{\"kind\":\"kernel\",\"kernel\":\"kernel\"}} "
                     + "| 401 | 201 | 201 | 403 | 403 | 403",
             "POST   | /api/v1/vms                  | {\"template\":\"stub\"}          | 401 | 201 | 201 | 403 | 201 | 201",
+            // Resource controls at creation: the administrators' and operators' alone.
+            "POST   | /api/v1/vms                  | {\"template\":\"stub\",\"resources\":{\"diskIops\":100}} | 401 | 201 | 201 | 403 | 403 | 403",
             "POST   | /api/v1/vms/check            | {\"template\":\"stub\"}          | 401 | 200 | 200 | 403 | 200 | 200",
             "POST   | /api/v1/vms/{idle}/store     | {\"template\":\"Not An Id\"} | 401 | 400 | 400 | 403 | 403 | 403",
             "GET    | /api/v1/vms/{idle}/export    |                                 | 401 | 200 | 200 | 403 | 404 | 404",

@@ -894,6 +894,7 @@ public final class Vms implements AutoCloseable {
                 worker.detach();
             }
         }
+        cgroups.close();
     }
 
     // ---------------------------------------------------------------- how actions are carried out

@@ -23,6 +23,7 @@ import io.hypervise.server.api.InvalidRequestException;
 import io.hypervise.server.audit.AuditLog;
 import io.hypervise.server.audit.AuditOutcome;
 import io.hypervise.server.config.ServerConfig;
+import io.hypervise.server.inventory.ResourceColumns;
 import io.hypervise.server.inventory.LocalHost;
 import io.hypervise.server.inventory.VmConflictException;
 import io.hypervise.server.inventory.VmEntity;
@@ -188,6 +189,10 @@ public class VmArchives {
             }
             Optional<Path> uefi = vm.firmware() == Firmware.UEFI ? engine.vms().uefiVariables(id) : Optional.empty();
             List<String> notCarried = new ArrayList<>();
+            if (!vm.resources().isNone()) {
+                notCarried.add("its resource controls (" + ResourceColumns.describe(vm.resources())
+                        + "): they are the host's to set, by its administrators");
+            }
             VmArchive manifest = new VmArchive(VmArchive.FORMAT, VmArchive.VERSION, Instant.now(), localHost.id(),
                     caller.username(), new VmArchive.Vm(vm.name(), vm.vcpus(), vm.memoryMib(), lower(vm.profile()),
                             lower(vm.display()), lower(vm.firmware()), boot(vm, held.templateId(), notCarried), disks,

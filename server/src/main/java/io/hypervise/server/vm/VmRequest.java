@@ -1,11 +1,13 @@
 package io.hypervise.server.vm;
 
 import com.fasterxml.jackson.annotation.JsonProperty;
+import io.hypervise.engine.vm.definition.Resources;
 import java.util.List;
 
 /**
  * What a client sends to create a VM: either {@code template} (and optionally a name and size), or a
- * full definition. Every field is checked, and every broken rule is reported by its field.
+ * full definition. Every field is checked, and every broken rule is reported by its field. {@code resources}
+ * (resource controls, as {@code PUT /api/v1/vms/{id}/resources} takes them) only from administrators and operators.
  */
 public record VmRequest(
         String name,
@@ -18,11 +20,17 @@ public record VmRequest(
         List<DiskRequest> disks,
         List<NicRequest> nics,
         String firmware,
-        Guest guest) {
+        Guest guest,
+        Resources resources) {
 
     public VmRequest(String name, String template, Integer vcpus, Integer memoryMib, String profile, String display,
             Boot boot, List<DiskRequest> disks, List<NicRequest> nics) {
         this(name, template, vcpus, memoryMib, profile, display, boot, disks, nics, null, null);
+    }
+
+    public VmRequest(String name, String template, Integer vcpus, Integer memoryMib, String profile, String display,
+            Boot boot, List<DiskRequest> disks, List<NicRequest> nics, String firmware, Guest guest) {
+        this(name, template, vcpus, memoryMib, profile, display, boot, disks, nics, firmware, guest, null);
     }
 
     /**

@@ -15,6 +15,7 @@ import io.hypervise.engine.vm.definition.Firmware;
 import io.hypervise.server.api.InvalidRequestException;
 import io.hypervise.engine.vm.definition.Nic;
 import io.hypervise.server.api.FieldError;
+import io.hypervise.engine.vm.definition.Resources;
 import io.hypervise.engine.vm.definition.VmDefinition;
 import io.hypervise.server.access.Caller;
 import io.hypervise.server.access.CurrentCaller;
@@ -140,7 +141,8 @@ public class VmRequests {
         String name = request.name() == null ? (template != null ? template.id + " " + id.substring(3) : null) : request.name();
         int vcpus = request.vcpus() != null ? request.vcpus() : template != null ? template.vcpus : 1;
         int memoryMib = request.memoryMib() != null ? request.memoryMib() : template != null ? template.memoryMib : 256;
-        return new NewVm(new VmDefinition(id, name, vcpus, memoryMib, profile, disks, nics, boot, display, firmware), images,
+        return new NewVm(new VmDefinition(id, name, vcpus, memoryMib, profile, disks, nics, boot, display, firmware,
+                request.resources() == null ? Resources.NONE : request.resources()), images,
                 template == null ? null : template.id, diskItems, bootItem[0]);
     }
 

@@ -20,7 +20,9 @@ import io.hypervise.server.template.Templates;
 import io.hypervise.server.api.FieldError;
 import io.hypervise.server.access.Caller;
 import io.hypervise.server.api.InvalidRequestException;
+import io.hypervise.server.access.AccessDeniedException;
 import io.hypervise.server.access.Permission;
+import io.hypervise.server.access.Reach;
 import io.hypervise.server.access.VmAccess;
 import io.hypervise.server.access.VmAccessRule;
 import io.hypervise.server.audit.AuditLog;
@@ -163,6 +165,9 @@ public class VmService {
             parameters.put("template", request.templateId());
         }
         parameters.put("disks", planned.disks().stream().map(d -> d.path().toString()).toList());
+        if (!planned.resources().isNone()) {
+            parameters.put("resources", ResourceColumns.describe(planned.resources()));
+        }
         if (!request.libraryItems().isEmpty()) {
             parameters.put("library", request.libraryItems());
         }
@@ -203,6 +208,13 @@ public class VmService {
     private void recordCreation(Caller caller, VmOperation operation, VmDefinition planned, VmRequests.NewVm request,
             Map<String, Object> parameters) {
         Instant leaseEnds = null;
+        if (!planned.resources().isNone() && caller.reach(Permission.VM_RESOURCES) == Reach.NONE) {
+            String why = "resource controls are the administrators' and operators' to set: create the VM without"
+                    + " 'resources'";
+            audit.recordDenial(caller, operation.auditName(), null, Map.of("name", String.valueOf(planned.name()),
+                    "resources", ResourceColumns.describe(planned.resources())), why);
+            throw new AccessDeniedException(why);
+        }
         if (policies.govern(caller, Permission.VM_CREATE)) {
             // Held until commit: nobody else adds to this owner's usage between the check and the insert.
             policies.lockQuota(caller.username());
