@@ -137,8 +137,9 @@ public final class WorkerCgroups {
      * group's CPU weight and cap and memory reservation to {@code resources}: at launch, before the guest runs,
      * and again whenever they change. Controls this host cannot enforce are left out; the caller refused them.
      */
-    public void apply(String vmId, long pid, int vcpus, Resources resources) throws IOException {
+    public synchronized void apply(String vmId, long pid, int vcpus, Resources resources) throws IOException {
         if (cpuUnavailable == null) {
+            own(cpuGroups, "cpu", cpuFlavour == Flavour.V2);
             Path dir = cpuGroups.resolve(vmId);
             Files.createDirectories(dir);
             int weight = resources.cpuWeight() == null ? Resources.DEFAULT_CPU_WEIGHT : resources.cpuWeight();
@@ -155,6 +156,7 @@ public final class WorkerCgroups {
             write(dir.resolve("cgroup.procs"), Long.toString(pid));
         }
         if (memoryUnavailable == null) {
+            own(memoryGroups, "memory", true);
             Path dir = memoryGroups.resolve(vmId);
             Files.createDirectories(dir);
             long low = resources.memoryReservationMib() == null ? 0 : (long) resources.memoryReservationMib() << 20;
@@ -163,8 +165,11 @@ public final class WorkerCgroups {
         }
     }
 
-    /** Removes the VM's group once its worker is gone; a group that still holds a process stays. */
-    public void remove(String vmId) {
+    /**
+     * Removes the VM's group once its worker is gone (a group that still holds a process stays), and the engine's
+     * own group with it when that was the last: an engine whose workers are all gone leaves nothing behind.
+     */
+    public synchronized void remove(String vmId) {
         for (Path groups : new Path[] {cpuGroups, memoryGroups}) {
             if (groups == null) {
                 continue;
@@ -175,6 +180,17 @@ public final class WorkerCgroups {
                 LOG.log(Level.WARNING, "the cgroup of VM {0} could not be removed: {1}", new Object[] {vmId, e.getMessage()});
             }
         }
+        close();
+    }
+
+    /** Makes the engine's own group if it is not there (again), handing {@code controller} down on cgroup v2. */
+    private static void own(Path groups, String controller, boolean v2) throws IOException {
+        if (!Files.isDirectory(groups)) {
+            Files.createDirectories(groups);
+        }
+        if (v2) {
+            enable(groups, controller);
+        }
     }
 
     /**
@@ -182,7 +198,7 @@ public final class WorkerCgroups {
      * workers keep theirs, and so the engine's). Each engine's group is named by its state directory, so one
      * opened on a passing directory (a test's) leaves nothing behind.
      */
-    public void close() {
+    public synchronized void close() {
         for (Path groups : new Path[] {cpuGroups, memoryGroups}) {
             if (groups == null) {
                 continue;
