@@ -1,5 +1,6 @@
 package io.hypervise.server.policy;
 
+import io.hypervise.engine.vm.definition.Resources;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Set;
@@ -34,7 +35,8 @@ public record EffectivePolicy(
         Setting<Integer> leaseDays,
         Setting<Set<String>> switches,
         Setting<Set<String>> libraryItems,
-        Setting<Long> maxLibraryMib) {
+        Setting<Long> maxLibraryMib,
+        Setting<Resources> vmResources) {
 
     /** A setting's value (null when no policy configures it) and the id of the policy that decided it. */
     public record Setting<T>(T value, String policy) {
@@ -66,7 +68,8 @@ public record EffectivePolicy(
                 first(ordered, PolicySettings::leaseDays),
                 first(ordered, PolicySettings::switches),
                 first(ordered, PolicySettings::libraryItems),
-                first(ordered, PolicySettings::maxLibraryMib));
+                first(ordered, PolicySettings::maxLibraryMib),
+                first(ordered, PolicySettings::vmResources));
     }
 
     private static <T> Setting<T> first(List<AppliedPolicy> ordered, Function<PolicySettings, T> setting) {

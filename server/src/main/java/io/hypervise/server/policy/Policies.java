@@ -12,6 +12,9 @@ import io.quarkus.panache.common.Sort;
 import jakarta.inject.Inject;
 import jakarta.transaction.Transactional;
 import io.hypervise.server.api.NotFoundRefusal;
+import io.hypervise.engine.vm.definition.Resources;
+import io.hypervise.engine.vm.definition.VmDefinitionValidator;
+import io.hypervise.server.inventory.ResourceColumns;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -118,6 +121,7 @@ public class Policies {
         p.switches = array(r.switches(), null);
         p.libraryItems = array(r.libraryItems(), null);
         p.maxLibraryMib = r.maxLibraryMib();
+        p.vmResources = r.vmResources() == null || r.vmResources().isNone() ? null : ResourceColumns.of(r.vmResources());
         p.updatedAt = Instant.now();
     }
 
@@ -171,7 +175,35 @@ public class Policies {
         if (r.leaseDays() != null && (r.leaseDays() < 1 || r.leaseDays() > 3650)) {
             v.add(new FieldError("leaseDays", "must be from 1 to 3650 days, or left out for no lease"));
         }
+        if (r.vmResources() != null) {
+            checkVmResources(v, r.vmResources());
+        }
         return v;
+    }
+
+    /** The controls a policy may impose on each VM: those that do not depend on the VM's own size. */
+    private static void checkVmResources(List<FieldError> v, Resources r) {
+        if (r.cpuWeight() != null && (r.cpuWeight() < 1 || r.cpuWeight() > Resources.MAX_CPU_WEIGHT)) {
+            v.add(new FieldError("vmResources.cpuWeight", "must be 1 to " + Resources.MAX_CPU_WEIGHT + " (default "
+                    + Resources.DEFAULT_CPU_WEIGHT + ")"));
+        }
+        if (r.cpuCapPercent() != null && (r.cpuCapPercent() < 1 || r.cpuCapPercent() > 100)) {
+            v.add(new FieldError("vmResources.cpuCapPercent", "must be 1 to 100 (percent of each VM's vCPUs)"));
+        }
+        if (r.memoryReservationMib() != null) {
+            v.add(new FieldError("vmResources.memoryReservationMib", "depends on each VM's memory: an administrator sets it per VM"));
+        }
+        if (r.balloonTargetMib() != null) {
+            v.add(new FieldError("vmResources.balloonTargetMib", "depends on each VM's memory: an administrator sets it per VM"));
+        }
+        if (r.diskBytesPerSecond() != null && (r.diskBytesPerSecond() < VmDefinitionValidator.MIN_DISK_BYTES_PER_SECOND
+                || r.diskBytesPerSecond() > (1L << 40))) {
+            v.add(new FieldError("vmResources.diskBytesPerSecond", "must be " + VmDefinitionValidator.MIN_DISK_BYTES_PER_SECOND
+                    + " (64 KiB/s) to 1 TiB/s"));
+        }
+        if (r.diskIops() != null && (r.diskIops() < VmDefinitionValidator.MIN_DISK_IOPS || r.diskIops() > 10_000_000)) {
+            v.add(new FieldError("vmResources.diskIops", "must be " + VmDefinitionValidator.MIN_DISK_IOPS + " to 10000000"));
+        }
     }
 
     private static void names(List<FieldError> v, String field, List<String> values) {

@@ -1,7 +1,9 @@
 package io.hypervise.server.policy;
 
 import io.quarkus.hibernate.orm.panache.PanacheEntityBase;
+import io.hypervise.server.inventory.ResourceColumns;
 import jakarta.persistence.Column;
+import jakarta.persistence.Embedded;
 import jakarta.persistence.Entity;
 import jakarta.persistence.Id;
 import jakarta.persistence.Table;
@@ -64,6 +66,9 @@ public class PolicyEntity extends PanacheEntityBase {
     /** How much its users may keep in the library, uploads under way included. */
     @Column(name = "max_library_mib")
     public Long maxLibraryMib;
+    /** The resource controls every VM its users create gets; null (every column null) when it imposes none. */
+    @Embedded
+    public ResourceColumns vmResources;
     @Column(name = "created_at")
     public Instant createdAt;
     @Column(name = "updated_at")
@@ -85,7 +90,7 @@ public class PolicyEntity extends PanacheEntityBase {
                 actions == null ? null : Arrays.stream(actions).map(a -> SelfServiceAction.of(a).orElseThrow())
                         .collect(Collectors.toCollection(LinkedHashSet::new)),
                 maxVms, maxVcpus, maxMemoryMib, maxDiskMib, maxVmVcpus, maxVmMemoryMib, maxVmDiskMib, leaseDays, set(switches),
-                set(libraryItems), maxLibraryMib);
+                set(libraryItems), maxLibraryMib, vmResources == null ? null : vmResources.toResources());
     }
 
     private static Set<String> set(String[] values) {

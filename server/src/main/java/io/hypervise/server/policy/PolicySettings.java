@@ -1,10 +1,12 @@
 package io.hypervise.server.policy;
 
+import io.hypervise.engine.vm.definition.Resources;
 import java.util.Set;
 
 /**
  * The settings of one policy; each null is "not configured", which leaves the setting to other
- * policies. Sizes are in MiB; the largest single VM is {@code maxVm*}.
+ * policies. Sizes are in MiB; the largest single VM is {@code maxVm*}. {@code vmResources} are the resource
+ * controls every VM its users create gets (CPU weight and cap, disk limits).
  */
 public record PolicySettings(
         Set<String> hostGroups,
@@ -20,7 +22,16 @@ public record PolicySettings(
         Integer leaseDays,
         Set<String> switches,
         Set<String> libraryItems,
-        Long maxLibraryMib) {
+        Long maxLibraryMib,
+        Resources vmResources) {
+
+    /** Settings that impose no resource controls. */
+    public PolicySettings(Set<String> hostGroups, Set<String> templates, Set<SelfServiceAction> actions, Integer maxVms,
+            Integer maxVcpus, Long maxMemoryMib, Long maxDiskMib, Integer maxVmVcpus, Long maxVmMemoryMib, Long maxVmDiskMib,
+            Integer leaseDays, Set<String> switches, Set<String> libraryItems, Long maxLibraryMib) {
+        this(hostGroups, templates, actions, maxVms, maxVcpus, maxMemoryMib, maxDiskMib, maxVmVcpus, maxVmMemoryMib,
+                maxVmDiskMib, leaseDays, switches, libraryItems, maxLibraryMib, null);
+    }
 
     /** Settings that configure nothing of the library. */
     public PolicySettings(Set<String> hostGroups, Set<String> templates, Set<SelfServiceAction> actions, Integer maxVms,
@@ -39,6 +50,6 @@ public record PolicySettings(
     }
 
     public static PolicySettings none() {
-        return new PolicySettings(null, null, null, null, null, null, null, null, null, null, null, null, null, null);
+        return new PolicySettings(null, null, null, null, null, null, null, null, null, null, null, null, null, null, null);
     }
 }

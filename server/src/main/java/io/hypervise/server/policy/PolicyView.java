@@ -1,5 +1,6 @@
 package io.hypervise.server.policy;
 
+import io.hypervise.engine.vm.definition.Resources;
 import java.time.Instant;
 import java.util.Arrays;
 import java.util.List;
@@ -27,6 +28,7 @@ public record PolicyView(
         List<String> switches,
         List<String> libraryItems,
         Long maxLibraryMib,
+        Resources vmResources,
         Instant createdAt,
         Instant updatedAt) {
 
@@ -34,7 +36,8 @@ public record PolicyView(
         return new PolicyView(p.id, p.name, p.description, p.precedence, p.enforced, list(p.assignedGroups),
                 list(p.assignedUsers), list(p.hostGroups), list(p.templates), list(p.actions), p.maxVms, p.maxVcpus,
                 p.maxMemoryMib, p.maxDiskMib, p.maxVmVcpus, p.maxVmMemoryMib, p.maxVmDiskMib, p.leaseDays,
-                list(p.switches), list(p.libraryItems), p.maxLibraryMib, p.createdAt, p.updatedAt);
+                list(p.switches), list(p.libraryItems), p.maxLibraryMib,
+                p.vmResources == null ? null : p.vmResources.toResources(), p.createdAt, p.updatedAt);
     }
 
     private static List<String> list(String[] values) {

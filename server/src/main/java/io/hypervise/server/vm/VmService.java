@@ -154,7 +154,8 @@ public class VmService {
         return (Done) create(caller, request, VmOperation.IMPORT, origin);
     }
 
-    private Outcome create(Caller caller, VmRequests.NewVm request, VmOperation operation, Map<String, Object> origin) {
+    private Outcome create(Caller caller, VmRequests.NewVm asked, VmOperation operation, Map<String, Object> origin) {
+        VmRequests.NewVm request = withPolicyResources(caller, operation, asked);
         VmDefinition planned = engine.vms().plan(request.definition(), request.newImages());
         Map<String, Object> parameters = new LinkedHashMap<>();
         parameters.put("name", planned.name());
@@ -204,17 +205,32 @@ public class VmService {
                 operation == VmOperation.IMPORT ? "imported" : "created", caller.username(), localHost.id());
     }
 
+    /**
+     * The VM a creation makes, as to its resource controls: those asked for (administrators and operators only:
+     * anyone else is refused, and the refusal recorded), or, for a caller policies govern, those their policy
+     * imposes on every VM (the host's fairness, which a self-service user neither sets nor lifts).
+     */
+    private VmRequests.NewVm withPolicyResources(Caller caller, VmOperation operation, VmRequests.NewVm request) {
+        VmDefinition def = request.definition();
+        if (!def.resources().isNone() && caller.reach(Permission.VM_RESOURCES) == Reach.NONE) {
+            String why = "resource controls are the administrators' and operators' to set: create the VM without"
+                    + " 'resources'";
+            QuarkusTransaction.requiringNew().run(() -> audit.recordDenial(caller, operation.auditName(), null,
+                    Map.of("name", String.valueOf(def.name()), "resources", ResourceColumns.describe(def.resources())), why));
+            throw new AccessDeniedException(why);
+        }
+        if (!def.resources().isNone() || !policies.govern(caller, Permission.VM_CREATE)) {
+            return request;
+        }
+        Resources imposed = policies.effective(caller).vmResources().value();
+        return imposed == null ? request : new VmRequests.NewVm(def.withResources(imposed), request.newImages(),
+                request.templateId(), request.diskItems(), request.bootItem());
+    }
+
     /** The first step of {@link #create}: the policy check under the owner's quota lock, the row, the intent. */
     private void recordCreation(Caller caller, VmOperation operation, VmDefinition planned, VmRequests.NewVm request,
             Map<String, Object> parameters) {
         Instant leaseEnds = null;
-        if (!planned.resources().isNone() && caller.reach(Permission.VM_RESOURCES) == Reach.NONE) {
-            String why = "resource controls are the administrators' and operators' to set: create the VM without"
-                    + " 'resources'";
-            audit.recordDenial(caller, operation.auditName(), null, Map.of("name", String.valueOf(planned.name()),
-                    "resources", ResourceColumns.describe(planned.resources())), why);
-            throw new AccessDeniedException(why);
-        }
         if (policies.govern(caller, Permission.VM_CREATE)) {
             // Held until commit: nobody else adds to this owner's usage between the check and the insert.
             policies.lockQuota(caller.username());

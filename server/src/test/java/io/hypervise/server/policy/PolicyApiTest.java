@@ -225,6 +225,34 @@ class PolicyApiTest {
     }
 
     @Test
+    void aPolicysResourceControlsComeWithEveryVmItsUsersCreateAndOnlyAdministratorsChangeThem() {
+        as("admin").contentType("application/json").body(policy("bad-controls",
+                "{\"assignedUsers\":[\"alice\"],\"vmResources\":{\"cpuCapPercent\":0,\"memoryReservationMib\":64}}"))
+                .when().post("/api/v1/policies").then().statusCode(400)
+                .body("violations.field", hasItems("vmResources.cpuCapPercent", "vmResources.memoryReservationMib"));
+        createPolicy("controls", "{\"assignedUsers\":[\"alice\"],\"templates\":[\"stub\"],\"hostGroups\":[\"default\"],"
+                + "\"actions\":[\"reconfigure\"],\"vmResources\":{\"diskIops\":200,\"diskBytesPerSecond\":10485760}}");
+        as("admin").when().get("/api/v1/policies/controls").then().statusCode(200).body("vmResources.diskIops", equalTo(200));
+        String id = as("alice").contentType("application/json").body("{\"template\":\"stub\"}").when().post("/api/v1/vms")
+                .then().statusCode(201).body("resources.diskIops", equalTo(200))
+                .body("resources.diskBytesPerSecond", equalTo(10485760)).extract().path("id");
+        try {
+            // Her own VM, but not her controls: neither lifted nor asked for at creation.
+            as("alice").contentType("application/json").body("{}").when().put("/api/v1/vms/" + id + "/resources")
+                    .then().statusCode(403);
+            as("alice").contentType("application/json").body("{\"template\":\"stub\",\"resources\":{\"diskIops\":5000}}")
+                    .when().post("/api/v1/vms").then().statusCode(403);
+            as("admin").contentType("application/json").body("{}").when().put("/api/v1/vms/" + id + "/resources")
+                    .then().statusCode(200).body("resources.diskIops", nullValue());
+            as("auditor").queryParam("action", "vm.create").queryParam("outcome", "DENIED").when().get("/api/v1/audit")
+                    .then().statusCode(200).body("items.reason", hasItem(startsWith("resource controls are the administrators'")));
+        } finally {
+            as("admin").when().delete("/api/v1/vms/" + id).then().statusCode(204);
+            deletePolicy("controls");
+        }
+    }
+
+    @Test
     void quotaUseIsShownPerUserAndPerGroupAgainstTheirQuotas() {
         createPolicy("use", "{\"assignedGroups\":[\"engineering\"],\"templates\":[\"stub\"],\"hostGroups\":[\"default\"],"
                 + "\"actions\":[\"delete\"],\"maxVms\":4,\"maxMemoryMib\":1024}");
