@@ -183,26 +183,12 @@ public class Policies {
 
     /** The controls a policy may impose on each VM: those that do not depend on the VM's own size. */
     private static void checkVmResources(List<FieldError> v, Resources r) {
-        if (r.cpuWeight() != null && (r.cpuWeight() < 1 || r.cpuWeight() > Resources.MAX_CPU_WEIGHT)) {
-            v.add(new FieldError("vmResources.cpuWeight", "must be 1 to " + Resources.MAX_CPU_WEIGHT + " (default "
-                    + Resources.DEFAULT_CPU_WEIGHT + ")"));
-        }
-        if (r.cpuCapPercent() != null && (r.cpuCapPercent() < 1 || r.cpuCapPercent() > 100)) {
-            v.add(new FieldError("vmResources.cpuCapPercent", "must be 1 to 100 (percent of each VM's vCPUs)"));
-        }
+        VmDefinitionValidator.resourceRanges(r, "vmResources").forEach(p -> v.add(new FieldError(p.field(), p.message())));
         if (r.memoryReservationMib() != null) {
             v.add(new FieldError("vmResources.memoryReservationMib", "depends on each VM's memory: an administrator sets it per VM"));
         }
         if (r.balloonTargetMib() != null) {
             v.add(new FieldError("vmResources.balloonTargetMib", "depends on each VM's memory: an administrator sets it per VM"));
-        }
-        if (r.diskBytesPerSecond() != null && (r.diskBytesPerSecond() < VmDefinitionValidator.MIN_DISK_BYTES_PER_SECOND
-                || r.diskBytesPerSecond() > (1L << 40))) {
-            v.add(new FieldError("vmResources.diskBytesPerSecond", "must be " + VmDefinitionValidator.MIN_DISK_BYTES_PER_SECOND
-                    + " (64 KiB/s) to 1 TiB/s"));
-        }
-        if (r.diskIops() != null && (r.diskIops() < VmDefinitionValidator.MIN_DISK_IOPS || r.diskIops() > 10_000_000)) {
-            v.add(new FieldError("vmResources.diskIops", "must be " + VmDefinitionValidator.MIN_DISK_IOPS + " to 10000000"));
         }
     }
 

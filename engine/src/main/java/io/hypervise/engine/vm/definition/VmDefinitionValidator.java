@@ -87,13 +87,7 @@ public final class VmDefinitionValidator {
         });
         resourceSupport.memoryReservationUnavailable().filter(why -> r.memoryReservationMib() != null).ifPresent(why ->
                 v.add(new Violation("resources.memoryReservationMib", "cannot be kept on this host: " + why)));
-        if (r.cpuWeight() != null && (r.cpuWeight() < 1 || r.cpuWeight() > Resources.MAX_CPU_WEIGHT)) {
-            v.add(new Violation("resources.cpuWeight", "must be 1 to " + Resources.MAX_CPU_WEIGHT + " (default "
-                    + Resources.DEFAULT_CPU_WEIGHT + ")"));
-        }
-        if (r.cpuCapPercent() != null && (r.cpuCapPercent() < 1 || r.cpuCapPercent() > 100)) {
-            v.add(new Violation("resources.cpuCapPercent", "must be 1 to 100 (percent of the VM's vCPUs)"));
-        }
+        v.addAll(resourceRanges(r, "resources"));
         if (r.memoryReservationMib() != null && (r.memoryReservationMib() < 1 || r.memoryReservationMib() > def.memoryMib())) {
             v.add(new Violation("resources.memoryReservationMib", "must be 1 to the VM's memory, " + def.memoryMib() + " MiB"));
         }
@@ -106,14 +100,30 @@ public final class VmDefinitionValidator {
                         + def.memoryMib() + " MiB"));
             }
         }
+    }
+
+    /**
+     * The ranges of the controls that do not depend on the VM's own size (CPU weight and cap, disk limits), named
+     * under {@code prefix}: for a VM's definition, and for the controls a policy gives every VM.
+     */
+    public static List<Violation> resourceRanges(Resources r, String prefix) {
+        List<Violation> v = new ArrayList<>();
+        if (r.cpuWeight() != null && (r.cpuWeight() < 1 || r.cpuWeight() > Resources.MAX_CPU_WEIGHT)) {
+            v.add(new Violation(prefix + ".cpuWeight", "must be 1 to " + Resources.MAX_CPU_WEIGHT + " (default "
+                    + Resources.DEFAULT_CPU_WEIGHT + ")"));
+        }
+        if (r.cpuCapPercent() != null && (r.cpuCapPercent() < 1 || r.cpuCapPercent() > 100)) {
+            v.add(new Violation(prefix + ".cpuCapPercent", "must be 1 to 100 (percent of the VM's vCPUs)"));
+        }
         if (r.diskBytesPerSecond() != null && (r.diskBytesPerSecond() < MIN_DISK_BYTES_PER_SECOND
                 || r.diskBytesPerSecond() > (1L << 40))) {
-            v.add(new Violation("resources.diskBytesPerSecond", "must be " + MIN_DISK_BYTES_PER_SECOND
+            v.add(new Violation(prefix + ".diskBytesPerSecond", "must be " + MIN_DISK_BYTES_PER_SECOND
                     + " (64 KiB/s) to 1 TiB/s"));
         }
         if (r.diskIops() != null && (r.diskIops() < MIN_DISK_IOPS || r.diskIops() > 10_000_000)) {
-            v.add(new Violation("resources.diskIops", "must be " + MIN_DISK_IOPS + " to 10000000"));
+            v.add(new Violation(prefix + ".diskIops", "must be " + MIN_DISK_IOPS + " to 10000000"));
         }
+        return v;
     }
 
     private static void checkIdentity(VmDefinition def, List<Violation> v) {

@@ -223,7 +223,7 @@ class VmDefinitionValidatorTest {
     @Test
     void resourceControlsOutsideTheirRangesAreNamedByTheirFields() {
         VmDefinition def = valid().build().withResources(new Resources(0, 101, 257, 8, 1024L, 5));
-        assertThat(validator.violations(def)).extracting(Violation::field).containsExactly("resources.cpuWeight",
+        assertThat(validator.violations(def)).extracting(Violation::field).containsExactlyInAnyOrder("resources.cpuWeight",
                 "resources.cpuCapPercent", "resources.memoryReservationMib", "resources.balloonTargetMib",
                 "resources.diskBytesPerSecond", "resources.diskIops");
         assertThat(validator.violations(valid().build().withResources(new Resources(200, 50, 64, 128, 1L << 20, 100))))
@@ -237,7 +237,7 @@ class VmDefinitionValidatorTest {
         VmDefinitionValidator v1 = new VmDefinitionValidator(new StorageRoot(root), true, new ResourceSupport(
                 Optional.of("no cpu controller"), Optional.of("cgroup v1 has no memory.low")));
         assertThat(v1.violations(valid().build().withResources(new Resources(200, 50, 64, null, 1L << 20, null))))
-                .extracting(Violation::field, Violation::message).containsExactly(
+                .extracting(Violation::field, Violation::message).containsExactlyInAnyOrder(
                         tuple("resources.cpuWeight", "cannot be enforced on this host: no cpu controller"),
                         tuple("resources.cpuCapPercent", "cannot be enforced on this host: no cpu controller"),
                         tuple("resources.memoryReservationMib", "cannot be kept on this host: cgroup v1 has no memory.low"));
