@@ -235,7 +235,7 @@ public final class Vms implements AutoCloseable {
             throw new InvalidVmDefinitionException(bases);
         }
         return new VmDefinition(definition.id(), definition.name(), definition.vcpus(), definition.memoryMib(),
-                definition.profile(), disks, definition.nics(), absolute(definition.boot()), definition.display(),
+                definition.profile(), disks, definition.nics(), absoluteBoot(definition), definition.display(),
                 definition.firmware(), definition.resources(), absolute(definition.cdrom()));
     }
 
@@ -1075,7 +1075,18 @@ public final class Vms implements AutoCloseable {
                 .map(d -> new Disk(resolve(d.path()), d.format(), d.readOnly(), absolute(d.backing()), d.node()))
                 .toList();
         return new VmDefinition(def.id(), def.name(), def.vcpus(), def.memoryMib(), def.profile(), disks,
-                def.nics(), absolute(def.boot()), def.display(), def.firmware(), def.resources(), absolute(def.cdrom()));
+                def.nics(), absoluteBoot(def), def.display(), def.firmware(), def.resources(), absolute(def.cdrom()));
+    }
+
+    /**
+     * The boot image of an ISO-boot VM whose drive holds something else (or nothing) is history: kept as it was
+     * stored, never resolved, since the library may have let the file go.
+     */
+    private BootSource absoluteBoot(VmDefinition def) {
+        if (def.boot() instanceof BootSource.Iso iso && def.cdrom() != null && !iso.image().equals(def.cdrom().medium())) {
+            return iso;
+        }
+        return absolute(def.boot());
     }
 
     private CdRom absolute(CdRom cdrom) {

@@ -142,7 +142,10 @@ class VmOfferTest {
         if (List.of("Off", "Running", "Paused", "Saved").contains(state)) {
             actions.add("change-resources");
         }
+        if (List.of("Off", "Running", "Paused").contains(state)) {
+            actions.add("change-medium");
+        }
         return new VmView("vm-1", "box", owner, "host", null, state, null, Instant.now(), 1, 128, "enlightened", "vnc", "bios",
-                List.of(), List.of(), Resources.NONE, null, actions, null, null, pending);
+                List.of(), List.of(), Resources.NONE, null, null, actions, null, null, pending);
     }
 }
