@@ -21,9 +21,10 @@ import java.util.Locale;
  * @param export whether the VM may be downloaded as an archive now
  * @param store whether the VM may be stored in the library as a template now
  * @param delete the delete operation where it is offered, else null
+ * @param cdrom whether a CD can be inserted into or ejected from the VM's drive now (see {@link VmStorage})
  */
 public record VmOffer(List<UiAction> actions, String console, boolean settings, boolean export, boolean store,
-        UiAction delete, Checkpoints checkpoints, Disks disks) {
+        UiAction delete, Checkpoints checkpoints, Disks disks, boolean cdrom) {
 
     /**
      * What may be done with the VM's checkpoints now: take one, and apply, rename or delete one (each checkpoint
@@ -64,7 +65,8 @@ public record VmOffer(List<UiAction> actions, String console, boolean settings, 
                         now(caller, subject, vm, VmOperation.DELETE_CHECKPOINT, policy)),
                 new Disks(now(caller, subject, vm, VmOperation.ADD_DISK, policy),
                         now(caller, subject, vm, VmOperation.RESIZE_DISK, policy),
-                        now(caller, subject, vm, VmOperation.REMOVE_DISK, policy)));
+                        now(caller, subject, vm, VmOperation.REMOVE_DISK, policy)),
+                now(caller, subject, vm, VmOperation.INSERT_MEDIUM, policy));
     }
 
     /** Whether the operation is allowed and the VM's state takes it now, nothing else holding the VM. */

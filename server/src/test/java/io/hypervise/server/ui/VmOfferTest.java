@@ -109,6 +109,12 @@ class VmOfferTest {
         assertThat(withCheckpoint.disks()).isEqualTo(new VmOffer.Disks(false, false, false));
         assertThat(VmOffer.of(AUDITOR, aVm("Off", "alice"), null).checkpoints().any()).isFalse();
         assertThat(VmOffer.of(AUDITOR, aVm("Off", "alice"), null).disks()).isEqualTo(new VmOffer.Disks(false, false, false));
+        assertThat(off.cdrom()).as("a CD goes in and out whether the VM runs or not").isTrue();
+        assertThat(VmOffer.of(ADMIN, aVm("Running", "alice"), null).cdrom()).isTrue();
+        assertThat(saved.cdrom()).isFalse();
+        assertThat(withoutCheckpoint.cdrom()).as("reconfigure covers the CD-ROM").isTrue();
+        assertThat(withCheckpoint.cdrom()).isFalse();
+        assertThat(VmOffer.of(AUDITOR, aVm("Off", "alice"), null).cdrom()).isFalse();
     }
 
     private static List<String> paths(VmOffer offer) {
