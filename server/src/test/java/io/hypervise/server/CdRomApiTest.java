@@ -13,20 +13,27 @@ import io.hypervise.engine.Engine;
 import io.hypervise.engine.vm.VmState;
 import io.hypervise.server.access.Caller;
 import io.hypervise.server.policy.PolicyEntity;
+import io.hypervise.server.testing.HttpBrowser;
 import io.hypervise.server.testing.KeycloakTestResource;
 import io.hypervise.server.testing.TemporaryDataDir;
 import io.hypervise.server.testing.TestPolicies;
 import io.hypervise.server.vm.VmService;
 import io.quarkus.narayana.jta.QuarkusTransaction;
 import io.quarkus.test.common.WithTestResource;
+import io.quarkus.test.common.http.TestHTTPResource;
 import io.quarkus.test.junit.QuarkusTest;
 import jakarta.inject.Inject;
 import java.io.IOException;
+import java.net.URI;
+import java.net.URL;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
@@ -41,7 +48,8 @@ import org.junit.jupiter.api.TestMethodOrder;
  * changes; an empty drive reads 0): an ISO inserted while the VM is Off gives it a drive it boots with, one
  * ejected or inserted while it runs disappears or appears at once, and a restart keeps what is in the drive.
  * An unknown item, a disk image, an item the caller may not see or their policies do not name are refused
- * with the field or the reason, and the VM runs on with its medium.
+ * with the field or the reason, and the VM runs on with its medium. The VM's page shows the disc and inserts and
+ * ejects it as the API does.
  */
 @QuarkusTest
 @WithTestResource(TemporaryDataDir.class)
@@ -51,6 +59,9 @@ import org.junit.jupiter.api.TestMethodOrder;
 class CdRomApiTest {
 
     private static final String POLICY = "cdrom-test";
+
+    @TestHTTPResource("/")
+    URL url;
 
     @Inject
     Engine engine;
@@ -200,6 +211,41 @@ class CdRomApiTest {
         as("auditor").queryParam("action", "vm.cdrom.insert").queryParam("target", "vm:" + vm).when().get("/api/v1/audit")
                 .then().statusCode(200).body("items.outcome", hasItem("DENIED")).body("items.outcome", hasItem("FAILED"));
         as("alice").when().delete("/api/v1/vms/" + vm).then().statusCode(204);
+    }
+
+    /** The VM's page, as its scripts speak to the server: the drive's card, the Insert… dialog, inserting and ejecting. */
+    @Test
+    @Order(25)
+    void theVmsPageShowsTheDiscAndInsertsAndEjectsIt() throws Exception {
+        importTheMedia();
+        String vm = made.getFirst();
+        String base = "http://127.0.0.1:" + url.getPort();
+        HttpBrowser admin = new HttpBrowser();
+        assertThat(admin.signIn(base, "admin", "admin").statusCode()).isEqualTo(200);
+        assertThat(admin.get(URI.create(base + "/ui/vms/" + vm + "/storage")).body()).contains("CD-ROM")
+                .contains("In the drive: <a href=\"/admin/library?item=" + large + "\">Large CD</a>").contains(">Eject</button>")
+                .contains(">Insert…</button>");
+        assertThat(admin.get(URI.create(base + "/ui/vms/" + vm + "/cdrom/insert")).body())
+                .contains("<option value=\"" + small + "\">Small CD").contains("<option value=\"" + large + "\" selected>")
+                .doesNotContain(disk);
+
+        HttpResponse<String> inserted = postHtmx(admin, base + "/ui/vms/" + vm + "/cdrom", "library=" + small);
+        assertThat(inserted.statusCode()).as(inserted.body()).isLessThan(300);
+        as("admin").when().get("/api/v1/vms/" + vm).then().body("cdrom.library", equalTo(small));
+        HttpResponse<String> refused = postHtmx(admin, base + "/ui/vms/" + vm + "/cdrom", "library=" + disk);
+        assertThat(refused.statusCode()).isEqualTo(400);
+        assertThat(refused.body()).contains("not an ISO image");
+
+        HttpResponse<String> ejected = postHtmx(admin, base + "/ui/vms/" + vm + "/cdrom/eject", "");
+        assertThat(ejected.statusCode()).as(ejected.body()).isLessThan(300);
+        as("admin").when().get("/api/v1/vms/" + vm).then().body("cdrom.image", nullValue());
+        assertThat(admin.get(URI.create(base + "/ui/vms/" + vm + "/storage")).body()).contains("The drive is empty.")
+                .doesNotContain(">Eject</button>");
+    }
+
+    private static HttpResponse<String> postHtmx(HttpBrowser browser, String uri, String form) {
+        return browser.sendWith("POST", URI.create(uri), HttpRequest.BodyPublishers.ofString(form),
+                Map.of("HX-Request", "true", "Content-Type", "application/x-www-form-urlencoded"));
     }
 
     @Test
