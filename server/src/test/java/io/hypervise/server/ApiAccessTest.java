@@ -149,6 +149,11 @@ class ApiAccessTest {
             "PATCH  | /api/v1/vms/{own}/disks/{disk} | {\"sizeMib\":64}               | 401 | 400 | 400 | 403 | 400 | 400",
             "POST   | /api/v1/vms/{idle}/disks     | {\"sizeMib\":0,\"format\":\"qcow2\"} | 401 | 400 | 400 | 403 | 400 | 400",
             "DELETE | /api/v1/vms/{idle}/disks/{disk} |                              | 401 | 400 | 400 | 403 | 404 | 404",
+            // No such library item: refused naming the field once the caller may change the VM. The idle VM has no
+            // CD-ROM drive to eject from.
+            "PUT    | /api/v1/vms/{idle}/cdrom     | {\"library\":\"lib-nothere00\"} | 401 | 400 | 400 | 403 | 404 | 404",
+            "PUT    | /api/v1/vms/{own}/cdrom      | {\"library\":\"lib-nothere00\"} | 401 | 400 | 400 | 403 | 400 | 400",
+            "DELETE | /api/v1/vms/{idle}/cdrom     |                                 | 401 | 409 | 409 | 403 | 404 | 404",
             "GET    | /api/v1/vms/{idle}/resources |                                 | 401 | 200 | 200 | 200 | 404 | 404",
             // Resource controls are the administrators' and operators': a weight of 0 breaks the rule.
             "PUT    | /api/v1/vms/{idle}/resources | {\"cpuWeight\":0}              | 401 | 400 | 400 | 403 | 403 | 403",

@@ -174,6 +174,37 @@ public final class QemuMonitor {
         channel.execute("blockdev-del", NODES.objectNode().put("node-name", node));
     }
 
+    /**
+     * Opens the tray of removable-media device {@code deviceId} at once, even if the guest has locked it (as a
+     * mounted CD-ROM's is): the user asked to change the medium, not the guest.
+     */
+    public void openTray(String deviceId) throws InterruptedException {
+        channel.execute("blockdev-open-tray", NODES.objectNode().put("id", deviceId).put("force", true));
+    }
+
+    /** Closes the tray of removable-media device {@code deviceId}; the guest sees what is in it, if anything. */
+    public void closeTray(String deviceId) throws InterruptedException {
+        channel.execute("blockdev-close-tray", NODES.objectNode().put("id", deviceId));
+    }
+
+    /** Takes the medium out of the open tray of device {@code deviceId}; its block node stays open until deleted. */
+    public void removeMedium(String deviceId) throws InterruptedException {
+        channel.execute("blockdev-remove-medium", NODES.objectNode().put("id", deviceId));
+    }
+
+    /** Puts block node {@code node} (opened with {@link #blockdevAdd}) into the open, empty tray of device {@code deviceId}. */
+    public void insertMedium(String deviceId, String node) throws InterruptedException {
+        channel.execute("blockdev-insert-medium", NODES.objectNode().put("id", deviceId).put("node-name", node));
+    }
+
+    /** The names of the worker's named block nodes (the ones Hypervise named, and any QEMU named itself). */
+    public List<String> blockNodeNames() throws InterruptedException {
+        JsonNode nodes = channel.execute("query-named-block-nodes", NODES.objectNode().put("flat", true));
+        List<String> names = new ArrayList<>();
+        nodes.forEach(n -> names.add(n.path("node-name").asText()));
+        return names;
+    }
+
     /** Plugs a device in (into {@code bus}, a hot-plug port): {@code driver} with its id and properties. */
     public void deviceAdd(String driver, String id, String bus, Map<String, String> properties) throws InterruptedException {
         ObjectNode arguments = NODES.objectNode().put("driver", driver).put("id", id).put("bus", bus);

@@ -18,7 +18,8 @@ public enum VmAction {
     RESIZE_DISK("resize a disk of"),
     ADD_DISK("add a disk to"),
     REMOVE_DISK("remove a disk from"),
-    CHANGE_RESOURCES("change the resource controls of");
+    CHANGE_RESOURCES("change the resource controls of"),
+    CHANGE_MEDIUM("change the CD-ROM medium of");
 
     private final String verb;
 

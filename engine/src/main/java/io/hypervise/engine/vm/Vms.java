@@ -10,6 +10,7 @@ import io.hypervise.engine.storage.DiskImages;
 import io.hypervise.engine.storage.NewImage;
 import io.hypervise.engine.storage.StorageRoot;
 import io.hypervise.engine.vm.definition.BootSource;
+import io.hypervise.engine.vm.definition.CdRom;
 import io.hypervise.engine.vm.definition.DeviceProfile;
 import io.hypervise.engine.vm.definition.Disk;
 import io.hypervise.engine.vm.definition.DiskFormat;
@@ -234,8 +235,8 @@ public final class Vms implements AutoCloseable {
             throw new InvalidVmDefinitionException(bases);
         }
         return new VmDefinition(definition.id(), definition.name(), definition.vcpus(), definition.memoryMib(),
-                definition.profile(), disks, definition.nics(), absolute(definition.boot()), definition.display(),
-                definition.firmware(), definition.resources());
+                definition.profile(), disks, definition.nics(), absoluteBoot(definition), definition.display(),
+                definition.firmware(), definition.resources(), absolute(definition.cdrom()));
     }
 
     /** {@link #define(VmDefinition, Map, LongConsumer)} with blank disks of the given sizes only. */
@@ -487,9 +488,7 @@ public final class Vms implements AutoCloseable {
             }
             List<Disk> disks = new ArrayList<>(before.disks());
             disks.add(added);
-            VmDefinition after = new VmDefinition(before.id(), before.name(), before.vcpus(), before.memoryMib(),
-                    before.profile(), disks, before.nics(), before.boot(), before.display(), before.firmware(),
-                    before.resources());
+            VmDefinition after = before.withDisks(disks);
             List<Violation> problems = validator.violations(after).stream()
                     .filter(v -> image == null || !v.field().equals(field + ".path")).toList();
             if (!problems.isEmpty()) {
@@ -604,9 +603,7 @@ public final class Vms implements AutoCloseable {
                     disks.add(before.disks().get(i).withNode(before.disks().get(i).nodeName(i)));
                 }
             }
-            VmDefinition after = new VmDefinition(before.id(), before.name(), before.vcpus(), before.memoryMib(),
-                    before.profile(), disks, before.nics(), before.boot(), before.display(), before.firmware(),
-                    before.resources());
+            VmDefinition after = before.withDisks(disks);
             store.writeDefinition(vm.files(), after);
             vm.redefine(after);
             if (images.owns(id, disk.path())) {
@@ -664,6 +661,121 @@ public final class Vms implements AutoCloseable {
         }
     }
 
+    /**
+     * Puts ISO image {@code medium} into the VM's CD-ROM drive, or ejects what is in it ({@code medium} null):
+     * while the VM runs (or is paused), through the drive's tray, so the guest sees the medium change at once;
+     * either way the definition keeps what is in the drive for every later start. A VM without a drive gets
+     * one when an ISO is inserted while it is Off; a running machine cannot take a new IDE drive, so then the
+     * change is refused, as is ejecting from a drive the VM does not have. An image a VM may not open is
+     * refused by field {@code cdrom.medium}; nothing changes then.
+     */
+    public VmStatus changeMedium(String id, Path medium) {
+        return act(id, VmAction.CHANGE_MEDIUM, vm -> {
+            VmDefinition before = vm.definition();
+            boolean live = vm.state() != VmState.OFF;
+            if (before.cdrom() == null && (live || medium == null)) {
+                throw new VmStateException(VmAction.CHANGE_MEDIUM, vm.state(), "VM '" + vm.name() + "' has no CD-ROM drive"
+                        + (medium == null ? " to eject from" : "; a running machine cannot take one. Insert the ISO while"
+                        + " the VM is Off: that gives it a drive"));
+            }
+            if (medium != null) {
+                // Checked before it is resolved: a path outside the storage root is refused, never followed.
+                validator.imageProblem(medium, DiskFormat.RAW).ifPresent(why -> {
+                    throw new InvalidVmDefinitionException(List.of(new Violation("cdrom.medium", why)));
+                });
+            }
+            CdRom drive = new CdRom(medium == null ? null : resolve(medium));
+            VmDefinition after = before.withCdRom(drive);
+            List<Violation> problems = validator.violations(after).stream()
+                    .filter(v -> v.field().startsWith("cdrom")).toList();
+            if (!problems.isEmpty()) {
+                throw new InvalidVmDefinitionException(problems);
+            }
+            if (live) {
+                swapMedium(vm, drive.medium());
+            }
+            store.writeDefinition(vm.files(), after);
+            vm.redefine(after);
+            vm.log((before.cdrom() == null ? "CD-ROM drive added with " : "CD-ROM drive now holds ")
+                    + (drive.isEmpty() ? "nothing (ejected)" : drive.medium()) + (live ? " while it runs" : ""));
+        });
+    }
+
+    /**
+     * Changes the medium in the running worker's drive: the new image is opened first (so a file QEMU cannot
+     * open changes nothing), the tray opened even if the guest locked it, the old medium taken out and the new
+     * one put in, the tray closed; then the old medium's node is closed. Each medium has a node of its own
+     * ({@code cdrom0}, {@code cdrom1}, …): QEMU cannot reuse a name while the old node is still open.
+     */
+    private void swapMedium(ManagedVm vm, Path iso) {
+        String device = QemuCommandLine.CDROM_DEVICE;
+        List<String> old = vm.query(QemuMonitor::blockNodeNames).stream().filter(n -> n.matches("cdrom[0-9]+")).toList();
+        String node = null;
+        if (iso != null) {
+            int k = 0;
+            while (old.contains("cdrom" + k)) {
+                k++;
+            }
+            node = "cdrom" + k;
+            try {
+                com.fasterxml.jackson.databind.node.ObjectNode json = (com.fasterxml.jackson.databind.node.ObjectNode)
+                        BLOCKDEV_JSON.readTree(QemuCommandLine.cdromBlockdev(node, iso));
+                vm.command(m -> m.blockdevAdd(json));
+            } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+                throw new IllegalStateException(e);
+            } catch (VmOperationException e) {
+                throw new VmOperationException("cannot open " + iso.getFileName() + " for the CD-ROM drive of VM '"
+                        + vm.name() + "': " + e.getMessage(), e);
+            }
+        }
+        String added = node;
+        try {
+            vm.command(m -> m.openTray(device));
+            vm.command(m -> m.removeMedium(device));
+        } catch (VmOperationException e) {
+            if (added != null) {
+                closeQuietly(vm, added, e);
+            }
+            throw new VmOperationException("cannot open the CD-ROM drive of VM '" + vm.name() + "' (a worker started"
+                    + " before drives had an id needs a restart first): " + e.getMessage(), e);
+        }
+        if (added != null) {
+            try {
+                vm.command(m -> m.insertMedium(device, added));
+            } catch (VmOperationException e) {
+                // Put the old medium back, so that the drive and the definition still agree.
+                old.stream().findFirst().ifPresent(previous -> {
+                    try {
+                        vm.command(m -> m.insertMedium(device, previous));
+                        vm.command(m -> m.closeTray(device));
+                    } catch (VmOperationException again) {
+                        e.addSuppressed(again);
+                    }
+                });
+                closeQuietly(vm, added, e);
+                throw new VmOperationException("cannot insert " + iso.getFileName() + " into the CD-ROM drive of VM '"
+                        + vm.name() + "': " + e.getMessage(), e);
+            }
+        }
+        vm.command(m -> m.closeTray(device));
+        for (String previous : old) {
+            try {
+                vm.command(m -> m.blockdevDel(previous));
+            } catch (VmOperationException e) {
+                vm.log("the CD-ROM's previous medium (node " + previous + ") stays open in the worker until it stops: "
+                        + e.getMessage());
+            }
+        }
+    }
+
+    private static void closeQuietly(ManagedVm vm, String node, RuntimeException cause) {
+        try {
+            vm.command(m -> m.blockdevDel(node));
+        } catch (VmOperationException cleanup) {
+            cause.addSuppressed(cleanup);
+        }
+    }
+
     /** Replaces a VM's definition; only while it is Off, since a worker runs with what it was started with. */
     public VmStatus redefine(VmDefinition definition) {
         VmDefinition def = absolutePaths(definition);
@@ -680,8 +792,7 @@ public final class Vms implements AutoCloseable {
         vm.lock().lock();
         try {
             VmDefinition d = vm.definition();
-            VmDefinition renamed = new VmDefinition(d.id(), name, d.vcpus(), d.memoryMib(), d.profile(), d.disks(),
-                    d.nics(), d.boot(), d.display(), d.firmware(), d.resources());
+            VmDefinition renamed = d.withName(name);
             List<Violation> violations = validator.violations(renamed).stream()
                     .filter(v -> v.field().equals("name")).toList();
             if (!violations.isEmpty()) {
@@ -965,7 +1076,22 @@ public final class Vms implements AutoCloseable {
                 .map(d -> new Disk(resolve(d.path()), d.format(), d.readOnly(), absolute(d.backing()), d.node()))
                 .toList();
         return new VmDefinition(def.id(), def.name(), def.vcpus(), def.memoryMib(), def.profile(), disks,
-                def.nics(), absolute(def.boot()), def.display(), def.firmware(), def.resources());
+                def.nics(), absoluteBoot(def), def.display(), def.firmware(), def.resources(), absolute(def.cdrom()));
+    }
+
+    /**
+     * The boot image of an ISO-boot VM whose drive holds something else (or nothing) is history: kept as it was
+     * stored, never resolved, since the library may have let the file go.
+     */
+    private BootSource absoluteBoot(VmDefinition def) {
+        if (def.boot() instanceof BootSource.Iso iso && def.cdrom() != null && !iso.image().equals(def.cdrom().medium())) {
+            return iso;
+        }
+        return absolute(def.boot());
+    }
+
+    private CdRom absolute(CdRom cdrom) {
+        return cdrom == null || cdrom.isEmpty() ? cdrom : new CdRom(resolve(cdrom.medium()));
     }
 
     private Disk.Backing absolute(Disk.Backing backing) {

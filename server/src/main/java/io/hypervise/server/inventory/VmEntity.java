@@ -1,6 +1,7 @@
 package io.hypervise.server.inventory;
 
 import io.hypervise.engine.vm.VmState;
+import io.hypervise.engine.vm.definition.CdRom;
 import io.hypervise.engine.vm.definition.DeviceProfile;
 import io.hypervise.engine.vm.definition.Disk;
 import io.hypervise.engine.vm.definition.Display;
@@ -66,9 +67,15 @@ public class VmEntity extends PanacheEntityBase {
     /** Null when Hibernate finds every column of it null: no controls. */
     @Embedded
     public ResourceColumns resources;
-    /** The library ISO in the VM's CD-ROM, if it came from the library. */
+    /** The library ISO in the VM's CD-ROM now, if it came from the library (at first: the ISO it booted from). */
     @Column(name = "boot_library_item_id")
     public String bootLibraryItemId;
+    /** Whether the VM has a CD-ROM drive. */
+    @Column(name = "cdrom_drive")
+    public boolean cdromDrive;
+    /** The ISO image in the drive; null when it is empty (or there is none). */
+    @Column(name = "cdrom_image")
+    public String cdromImage;
     @Enumerated(EnumType.STRING)
     public VmState state = VmState.OFF;
     @Column(name = "state_reason")
@@ -123,7 +130,8 @@ public class VmEntity extends PanacheEntityBase {
                 d.backingPath == null ? null : new Disk.Backing(Path.of(d.backingPath), d.backingFormat), d.nodeName)).toList();
         List<Nic> nicList = nics.stream().map(n -> new Nic(n.mac, n.switchId, n.vlan)).toList();
         return new VmDefinition(id, name, vcpus, memoryMib, profile, diskList, nicList, boot.toBootSource(), display,
-                firmware, resources == null ? Resources.NONE : resources.toResources());
+                firmware, resources == null ? Resources.NONE : resources.toResources(),
+                cdromDrive ? new CdRom(cdromImage == null ? null : Path.of(cdromImage)) : null);
     }
 
     /** A new row for a definition the engine has accepted (its paths are absolute and checked). */
@@ -178,6 +186,7 @@ public class VmEntity extends PanacheEntityBase {
     private void apply(VmDefinition def) {
         applySettings(def);
         boot = BootColumns.of(def.boot());
+        applyCdRom(def.cdrom());
         firmware = def.firmware();
         resources = ResourceColumns.of(def.resources());
         disks.clear();
@@ -196,6 +205,12 @@ public class VmEntity extends PanacheEntityBase {
             e.nodeName = d.node();
             disks.add(e);
         }
+    }
+
+    /** Takes the engine's CD-ROM drive (null: none); which library item is in it is the caller's to set. */
+    public void applyCdRom(CdRom cdrom) {
+        cdromDrive = cdrom != null;
+        cdromImage = cdrom == null || cdrom.isEmpty() ? null : cdrom.medium().toString();
     }
 
     /**

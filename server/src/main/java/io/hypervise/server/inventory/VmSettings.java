@@ -24,7 +24,7 @@ public record VmSettings(String name, Integer vcpus, Integer memoryMib, DevicePr
         return new VmDefinition(d.id(), name == null ? d.name() : name, vcpus == null ? d.vcpus() : vcpus,
                 memoryMib == null ? d.memoryMib() : memoryMib, profile == null ? d.profile() : profile,
                 d.disks(), nics == null ? d.nics() : adapters(d.nics()), d.boot(), display == null ? d.display() : display,
-                d.firmware(), d.resources());
+                d.firmware(), d.resources(), d.cdrom());
     }
 
     private List<Nic> adapters(List<Nic> before) {

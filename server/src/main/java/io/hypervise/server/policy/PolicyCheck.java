@@ -55,6 +55,23 @@ public final class PolicyCheck {
         return r;
     }
 
+    /**
+     * Why a self-service user may not put library item {@code item} into a VM they already have (a CD-ROM's
+     * medium), or null: as when creating a VM, their own uploads are theirs to use, anyone else's only those
+     * their policies name.
+     */
+    public static String libraryItemRefusal(String user, EffectivePolicy p, String item, String itemOwner) {
+        if (p.applied().isEmpty()) {
+            return noPolicy(user);
+        }
+        if (user.equals(itemOwner)) {
+            return null;
+        }
+        List<String> r = new ArrayList<>();
+        allowed(r, "library item", item, p.libraryItems(), user);
+        return r.isEmpty() ? null : r.getFirst();
+    }
+
     /** Why the action is refused, or null when the policies allow it. */
     public static String actionRefusal(String user, EffectivePolicy p, SelfServiceAction action) {
         if (p.applied().isEmpty()) {

@@ -459,6 +459,35 @@ public class Fragments {
     }
 
     @GET
+    @Path("vms/{id}/cdrom/insert")
+    @Operation(hidden = true)
+    @Requires(Permission.VM_RECONFIGURE)
+    public TemplateInstance cdromForm(@PathParam("id") String id) {
+        Caller caller = current.get();
+        return Pages.cdrom(new CdRomForm(vms.get(caller, id), library.choices(caller, ItemKind.ISO)));
+    }
+
+    /** Puts a library ISO into the VM's CD-ROM drive, as {@code PUT /api/v1/vms/{id}/cdrom} does. */
+    @POST
+    @Path("vms/{id}/cdrom")
+    @Consumes(MediaType.APPLICATION_FORM_URLENCODED)
+    @Operation(hidden = true)
+    @Requires(Permission.VM_RECONFIGURE)
+    public Response insertMedium(@PathParam("id") String id, @FormParam("library") String item) {
+        VmView vm = vms.insertMedium(current.get(), id, NewVmFields.blankToNull(item));
+        return changed("Inserted a CD into '" + vm.name() + "'");
+    }
+
+    @POST
+    @Path("vms/{id}/cdrom/eject")
+    @Operation(hidden = true)
+    @Requires(Permission.VM_RECONFIGURE)
+    public Response ejectMedium(@PathParam("id") String id) {
+        VmView vm = vms.ejectMedium(current.get(), id);
+        return changed("Ejected the CD of '" + vm.name() + "'");
+    }
+
+    @GET
     @Path("vms/{id}/disks/{position}/grow")
     @Operation(hidden = true)
     @Requires(Permission.VM_RECONFIGURE)

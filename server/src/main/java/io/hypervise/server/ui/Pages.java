@@ -47,6 +47,8 @@ final class Pages {
 
     static native TemplateInstance disk(DiskForm form);
 
+    static native TemplateInstance cdrom(CdRomForm form);
+
     static native TemplateInstance grow(GrowForm form);
 
     static native TemplateInstance resources(ResourcesForm form);

@@ -21,9 +21,11 @@ import java.util.Locale;
  * @param export whether the VM may be downloaded as an archive now
  * @param store whether the VM may be stored in the library as a template now
  * @param delete the delete operation where it is offered, else null
+ * @param cdrom whether a CD can be inserted into or ejected from the VM's drive now (see {@link VmStorage})
+ * @param resources whether the VM's resource controls may be changed now
  */
 public record VmOffer(List<UiAction> actions, String console, boolean settings, boolean export, boolean store,
-        UiAction delete, Checkpoints checkpoints, Disks disks, boolean resources) {
+        UiAction delete, Checkpoints checkpoints, Disks disks, boolean cdrom, boolean resources) {
 
     /**
      * What may be done with the VM's checkpoints now: take one, and apply, rename or delete one (each checkpoint
@@ -65,6 +67,7 @@ public record VmOffer(List<UiAction> actions, String console, boolean settings, 
                 new Disks(now(caller, subject, vm, VmOperation.ADD_DISK, policy),
                         now(caller, subject, vm, VmOperation.RESIZE_DISK, policy),
                         now(caller, subject, vm, VmOperation.REMOVE_DISK, policy)),
+                now(caller, subject, vm, VmOperation.INSERT_MEDIUM, policy),
                 now(caller, subject, vm, VmOperation.SET_RESOURCES, policy));
     }
 

@@ -64,10 +64,15 @@ class VmPaneAssembler {
         return new VmStorage(pane, DiskRow.of(pane.vm(), pane.offer().disks(), !pane.checkpoints().isEmpty()), recent);
     }
 
-    /** The names of the library items the VM's disks came from, those the caller may see (the others show their id). */
+    /**
+     * The names of the library items the VM's disks came from and of the one in its CD-ROM drive, those the caller
+     * may see (the others show their id).
+     */
     private Map<String, String> libraryNames(Caller caller, VmView vm) {
         Map<String, String> names = new HashMap<>();
-        vm.disks().stream().map(VmView.DiskView::libraryItem).filter(Objects::nonNull).distinct()
+        java.util.stream.Stream.concat(vm.disks().stream().map(VmView.DiskView::libraryItem),
+                        java.util.stream.Stream.of(vm.cdrom() == null ? null : vm.cdrom().library()))
+                .filter(Objects::nonNull).distinct()
                 .forEach(id -> library.visible(caller, id).ifPresent(item -> names.put(id, item.name)));
         return names;
     }

@@ -1,5 +1,6 @@
 package io.hypervise.server.ui;
 
+import io.hypervise.engine.vm.VmState;
 import io.hypervise.server.jobs.JobView;
 import java.time.Duration;
 import java.time.Instant;
@@ -30,6 +31,20 @@ public record VmStorage(VmPane pane, List<DiskRow> disks, List<JobView> jobs) {
     /** Whether the page says why disks are neither added nor removed: where the caller could otherwise. */
     public boolean explainFixed() {
         return disksFixed() && (pane.offer().disks().add() || pane.offer().disks().remove());
+    }
+
+    /**
+     * Whether an ISO may be put into the VM's drive now: into the drive it has, or, while it is Off and has no
+     * checkpoints (which know only the devices it had), into one it gets with it.
+     */
+    public boolean insertMedium() {
+        return pane.offer().cdrom() && (pane.vm().cdrom() != null
+                || pane.vm().state().equals(VmState.OFF.displayName()) && pane.checkpoints().isEmpty());
+    }
+
+    /** Whether the VM's drive holds something to eject now. */
+    public boolean ejectMedium() {
+        return pane.offer().cdrom() && pane.vm().cdrom() != null && !pane.vm().cdrom().empty();
     }
 
     /**

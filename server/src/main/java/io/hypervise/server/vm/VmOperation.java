@@ -64,7 +64,12 @@ public enum VmOperation {
     REMOVE_DISK("disk.remove", "Remove disk", "Remove this disk from VM '%s'? An image made for the VM is deleted with it.",
             VmAction.REMOVE_DISK, Permission.VM_RECONFIGURE, SelfServiceAction.RECONFIGURE, false),
     /** CPU weight and cap, memory reservation and balloon, disk I/O limits: the host's fairness, the administrators'. */
-    SET_RESOURCES("resources", "Resource controls", null, VmAction.CHANGE_RESOURCES, Permission.VM_RESOURCES, null, false);
+    SET_RESOURCES("resources", "Resource controls", null, VmAction.CHANGE_RESOURCES, Permission.VM_RESOURCES, null, false),
+    /** Put a library ISO into the CD-ROM drive, while the VM runs or not (Off, a VM without a drive gets one). */
+    INSERT_MEDIUM("cdrom.insert", "Insert", null, VmAction.CHANGE_MEDIUM, Permission.VM_RECONFIGURE,
+            SelfServiceAction.RECONFIGURE, false),
+    EJECT_MEDIUM("cdrom.eject", "Eject", null, VmAction.CHANGE_MEDIUM, Permission.VM_RECONFIGURE,
+            SelfServiceAction.RECONFIGURE, false);
 
     private final String path;
     private final String label;

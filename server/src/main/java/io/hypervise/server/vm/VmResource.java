@@ -225,6 +225,32 @@ public class VmResource {
         return vms.changeResources(current.get(), id, resources);
     }
 
+    /** What a client sends to put an ISO into a VM's CD-ROM drive: a library item's id. */
+    public record MediumRequest(String library) {
+    }
+
+    /**
+     * Puts a library ISO into the VM's CD-ROM drive, replacing what is in it, running or not (running: the guest
+     * sees the medium change at once; Off: a VM without a drive gets one, and keeps it). 200 with the VM; 400
+     * naming {@code library} for an item that is unknown, not an ISO or not one the caller may see; 409 for a
+     * running VM without a drive.
+     */
+    @PUT
+    @Path("{id}/cdrom")
+    @Consumes(MediaType.APPLICATION_JSON)
+    @Requires(Permission.VM_RECONFIGURE)
+    public VmView insertMedium(@PathParam("id") String id, MediumRequest request) {
+        return vms.insertMedium(current.get(), id, request == null ? null : request.library());
+    }
+
+    /** Ejects what is in the VM's CD-ROM drive, running or not; the drive stays, empty. 200 with the VM. */
+    @DELETE
+    @Path("{id}/cdrom")
+    @Requires(Permission.VM_RECONFIGURE)
+    public VmView ejectMedium(@PathParam("id") String id) {
+        return vms.ejectMedium(current.get(), id);
+    }
+
     /** What a client sends to grow a disk. */
     public record DiskChange(Long sizeMib) {
     }

@@ -504,7 +504,8 @@ public class VmService {
             case RESTART -> engineVms.restart(id);
             case DISCARD_SAVED_STATE -> engineVms.discardSavedState(id);
             case CREATE, READ, SERIAL, METRICS, RECONFIGURE, DELETE, CONSOLE, SCREEN, EXTEND_LEASE, STORE, EXPORT, IMPORT, CHECKPOINT,
-                    APPLY_CHECKPOINT, DELETE_CHECKPOINT, RENAME_CHECKPOINT, RESIZE_DISK, ADD_DISK, REMOVE_DISK, SET_RESOURCES ->
+                    APPLY_CHECKPOINT, DELETE_CHECKPOINT, RENAME_CHECKPOINT, RESIZE_DISK, ADD_DISK, REMOVE_DISK, SET_RESOURCES,
+                    INSERT_MEDIUM, EJECT_MEDIUM ->
                     throw new IllegalArgumentException(operation + " has a method of its own");
         };
     }
@@ -581,6 +582,94 @@ public class VmService {
         audit.recordOutcome(caller, action, target, parameters, null);
         LOG.infof("VM (%s): resource controls set to %s by %s on host %s", id, parameters, caller.username(), localHost.id());
         return get(caller, id);
+    }
+
+    /**
+     * Puts library ISO {@code itemId} into the VM's CD-ROM drive, running or not (running: the guest sees it at
+     * once; Off: a VM without a drive gets one). The caller must be allowed to use the item as when creating a
+     * VM from it: one they may see, an ISO, on this host (else 400 naming {@code library}), and for callers
+     * policies govern, their own upload or one their policies name (else 403). Adding a drive is refused while
+     * the VM has checkpoints, which know only the devices it had. Intent first; the inventory follows the engine.
+     */
+    public VmView insertMedium(Caller caller, String id, String itemId) {
+        String action = VmOperation.INSERT_MEDIUM.auditName();
+        String target = AuditLog.vm(id);
+        Map<String, Object> parameters = new LinkedHashMap<>();
+        parameters.put("library", itemId == null ? "" : itemId);
+        io.hypervise.server.library.LibraryItemEntity item = QuarkusTransaction.requiringNew().call(() -> {
+            VmEntity vm = access.require(caller, id, VmOperation.INSERT_MEDIUM);
+            requireActionable(vm);
+            List<FieldError> v = new ArrayList<>();
+            Optional<io.hypervise.server.library.LibraryItemEntity> usable = itemId == null || itemId.isBlank()
+                    ? Optional.empty() : library.usable(caller, itemId, io.hypervise.server.library.ItemKind.ISO, "library", v);
+            if (itemId == null || itemId.isBlank()) {
+                v.add(new FieldError("library", "is required: the id of an ISO image in the library (GET /api/v1/library?kind=iso)"));
+            }
+            if (usable.isEmpty()) {
+                audit.recordFailure(caller, action, target, parameters, v.getFirst().field() + ": " + v.getFirst().message());
+                throw new InvalidRequestException("CD-ROM medium", v);
+            }
+            parameters.put("name", usable.get().name);
+            if (policies.govern(caller, Permission.VM_RECONFIGURE)) {
+                String refusal = PolicyCheck.libraryItemRefusal(caller.username(), policies.effective(caller), itemId,
+                        usable.get().owner);
+                if (refusal != null) {
+                    audit.recordDenial(caller, action, target, parameters, refusal);
+                    throw new PolicyDeniedException(List.of(refusal));
+                }
+            }
+            if (!vm.cdromDrive && io.hypervise.server.checkpoint.CheckpointEntity.count("vmId", vm.id) > 0) {
+                String why = "VM '" + vm.name + "' has no CD-ROM drive, and its checkpoints know only the devices it had"
+                        + " when they were taken; a drive can be added once they are deleted";
+                audit.recordFailure(caller, action, target, parameters, why);
+                throw new VmConflictException(why);
+            }
+            audit.record(caller, action, target, parameters, AuditOutcome.REQUESTED, null);
+            return usable.get();
+        });
+        changeMedium(caller, id, action, parameters, library.pathOf(item), item.id);
+        LOG.infof("VM (%s): ISO '%s' (%s) inserted into its CD-ROM drive by %s on host %s", id, item.name, item.id,
+                caller.username(), localHost.id());
+        return get(caller, id);
+    }
+
+    /** Ejects what is in the VM's CD-ROM drive, running or not; an empty drive stays empty. 409 for a VM without one. */
+    public VmView ejectMedium(Caller caller, String id) {
+        String action = VmOperation.EJECT_MEDIUM.auditName();
+        String target = AuditLog.vm(id);
+        Map<String, Object> parameters = new LinkedHashMap<>();
+        QuarkusTransaction.requiringNew().run(() -> {
+            VmEntity vm = access.require(caller, id, VmOperation.EJECT_MEDIUM);
+            requireActionable(vm);
+            if (vm.cdromImage != null) {
+                parameters.put("image", vm.cdromImage);
+            }
+            if (vm.bootLibraryItemId != null && vm.cdromImage != null) {
+                parameters.put("library", vm.bootLibraryItemId);
+            }
+            audit.record(caller, action, target, parameters, AuditOutcome.REQUESTED, null);
+        });
+        changeMedium(caller, id, action, parameters, null, null);
+        LOG.infof("VM (%s): CD-ROM drive emptied by %s on host %s", id, caller.username(), localHost.id());
+        return get(caller, id);
+    }
+
+    private void changeMedium(Caller caller, String id, String action, Map<String, Object> parameters, Path iso, String itemId) {
+        String target = AuditLog.vm(id);
+        try {
+            engine.vms().changeMedium(id, iso);
+        } catch (EngineException e) {
+            audit.recordOutcome(caller, action, target, parameters, e.getMessage());
+            throw e;
+        }
+        io.hypervise.engine.vm.definition.CdRom now = engine.vms().status(id).definition().cdrom();
+        QuarkusTransaction.requiringNew().run(() -> {
+            VmEntity vm = VmEntity.findById(id);
+            vm.applyCdRom(now);
+            vm.bootLibraryItemId = itemId;
+            vm.updatedAt = Instant.now();
+        });
+        audit.recordOutcome(caller, action, target, parameters, null);
     }
 
     /**

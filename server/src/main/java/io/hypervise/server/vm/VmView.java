@@ -38,6 +38,7 @@ public record VmView(
         List<DiskView> disks,
         List<NicView> nics,
         Resources resources,
+        CdRomView cdrom,
         Long workerPid,
         List<String> actions,
         Lease lease,
@@ -63,6 +64,17 @@ public record VmView(
             String base) {
     }
 
+    /**
+     * The VM's CD-ROM drive (the view has none when the VM has no drive): the ISO image in it and the library
+     * item it is, both null when the drive is empty; {@code library} is null too for an image named by path.
+     */
+    public record CdRomView(String library, String image) {
+
+        public boolean empty() {
+            return image == null;
+        }
+    }
+
     /** From the inventory's record, with the engine's live state where the engine has the VM. */
     static VmView of(VmEntity vm, Optional<VmStatus> live, DiskImages images) {
         VmState state = live.map(VmStatus::state).orElse(vm.state);
@@ -76,6 +88,7 @@ public record VmView(
                         d.sizeBytes, images.owns(vm.id, Path.of(d.path)), d.libraryItemId, d.backingPath)).toList(),
                 vm.nics.stream().map(n -> new NicView("net" + n.position, n.mac, n.switchId, n.vlan)).toList(),
                 vm.resources == null ? Resources.NONE : vm.resources.toResources(),
+                vm.cdromDrive ? new CdRomView(vm.cdromImage == null ? null : vm.bootLibraryItemId, vm.cdromImage) : null,
                 live.flatMap(s -> s.workerPid().isPresent() ? Optional.of(s.workerPid().getAsLong()) : Optional.empty()).orElse(null),
                 // The engine refuses all but turning off while the worker does not answer.
                 VmStateMachine.actionsIn(state).stream().filter(a -> silent.isEmpty() || a == VmAction.TURN_OFF)

@@ -109,6 +109,12 @@ class VmOfferTest {
         assertThat(withCheckpoint.disks()).isEqualTo(new VmOffer.Disks(false, false, false));
         assertThat(VmOffer.of(AUDITOR, aVm("Off", "alice"), null).checkpoints().any()).isFalse();
         assertThat(VmOffer.of(AUDITOR, aVm("Off", "alice"), null).disks()).isEqualTo(new VmOffer.Disks(false, false, false));
+        assertThat(off.cdrom()).as("a CD goes in and out whether the VM runs or not").isTrue();
+        assertThat(VmOffer.of(ADMIN, aVm("Running", "alice"), null).cdrom()).isTrue();
+        assertThat(saved.cdrom()).isFalse();
+        assertThat(withoutCheckpoint.cdrom()).as("reconfigure covers the CD-ROM").isTrue();
+        assertThat(withCheckpoint.cdrom()).isFalse();
+        assertThat(VmOffer.of(AUDITOR, aVm("Off", "alice"), null).cdrom()).isFalse();
     }
 
     @Test
@@ -153,7 +159,10 @@ class VmOfferTest {
         if (List.of("Off", "Running", "Paused", "Saved").contains(state)) {
             actions.add("change-resources");
         }
+        if (List.of("Off", "Running", "Paused").contains(state)) {
+            actions.add("change-medium");
+        }
         return new VmView("vm-1", "box", owner, "host", null, state, null, Instant.now(), 1, 128, "enlightened", "vnc", "bios",
-                List.of(), List.of(), Resources.NONE, null, actions, null, null, pending);
+                List.of(), List.of(), Resources.NONE, null, null, actions, null, null, pending);
     }
 }

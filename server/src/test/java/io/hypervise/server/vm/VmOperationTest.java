@@ -43,6 +43,11 @@ class VmOperationTest {
         assertThat(VmOperation.APPLY_CHECKPOINT.jobKind()).isEqualTo("vm-checkpoint-apply");
         assertThat(VmOperation.APPLY_CHECKPOINT.auditName()).isEqualTo("vm.checkpoint.apply");
         assertThat(VmOperation.ofJobKind("vm-checkpoint-apply")).contains(VmOperation.APPLY_CHECKPOINT);
+        // Inserting and ejecting a CD are one engine action, audited apart.
+        assertThat(VmOperation.INSERT_MEDIUM.auditName()).isEqualTo("vm.cdrom.insert");
+        assertThat(VmOperation.EJECT_MEDIUM.auditName()).isEqualTo("vm.cdrom.eject");
+        assertThat(VmOperation.INSERT_MEDIUM.engineAction()).isEqualTo(VmOperation.EJECT_MEDIUM.engineAction())
+                .isEqualTo(VmAction.CHANGE_MEDIUM);
     }
 
     @Test

@@ -78,6 +78,7 @@ public final class QemuCommandLine {
         addNics(def, args);
         addBalloon(def, args);
         addBoot(def, resolve, args);
+        addCdRom(def, resolve, args);
         addHotplugPorts(def, args);
         if (incoming) {
             args.addAll(List.of("-incoming", "defer"));
@@ -216,13 +217,39 @@ public final class QemuCommandLine {
                 // bootindex on the first disk's device does it
             }
             case BootSource.Iso iso -> {
-                args.addAll(List.of("-blockdev", blockdev("cdrom0", DiskFormat.RAW, resolve.apply(iso.image()), true, null)));
-                String device = def.profile() == DeviceProfile.ENLIGHTENED
-                        ? "ide-cd,drive=cdrom0,bus=ide.0"
-                        : "ide-cd,drive=cdrom0,bus=ide." + (def.disks().size() / 2) + ",unit=" + (def.disks().size() % 2);
-                args.addAll(List.of("-device", device + ",bootindex=0"));
+                // bootindex on the CD-ROM drive does it (see addCdRom)
             }
         }
+    }
+
+    /** The device id of the CD-ROM drive: how its tray and medium are handled while the VM runs. */
+    public static final String CDROM_DEVICE = "cdrom";
+    /** The block node of the medium a worker starts with; a medium inserted later gets a node of its own. */
+    public static final String CDROM_NODE = "cdrom0";
+
+    /**
+     * The CD-ROM drive, empty or holding an ISO opened read-only as raw: an IDE drive (on q35, a port of its
+     * built-in AHCI controller, which no disk uses; on i440fx, the IDE slot after the disks). The firmware
+     * boots from it first when the VM boots from an ISO.
+     */
+    private static void addCdRom(VmDefinition def, UnaryOperator<Path> resolve, List<String> args) {
+        if (def.cdrom() == null) {
+            return;
+        }
+        String device = "ide-cd,id=" + CDROM_DEVICE;
+        if (!def.cdrom().isEmpty()) {
+            args.addAll(List.of("-blockdev", cdromBlockdev(CDROM_NODE, resolve.apply(def.cdrom().medium()))));
+            device += ",drive=" + CDROM_NODE;
+        }
+        device += def.profile() == DeviceProfile.ENLIGHTENED
+                ? ",bus=ide.0"
+                : ",bus=ide." + (def.disks().size() / 2) + ",unit=" + (def.disks().size() % 2);
+        args.addAll(List.of("-device", device + (def.boot() instanceof BootSource.Iso ? ",bootindex=0" : "")));
+    }
+
+    /** An ISO image as a CD-ROM's medium: raw, read-only, nothing probed. */
+    public static String cdromBlockdev(String node, Path iso) {
+        return blockdev(node, DiskFormat.RAW, iso, true, null);
     }
 
     /**

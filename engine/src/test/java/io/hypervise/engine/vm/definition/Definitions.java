@@ -16,6 +16,7 @@ public final class Definitions {
     private BootSource boot;
     private Display display = Display.VNC;
     private Firmware firmware = Firmware.BIOS;
+    private CdRom cdrom;
 
     private Definitions(BootSource boot) {
         this.boot = boot;
@@ -79,7 +80,14 @@ public final class Definitions {
         return this;
     }
 
+    /** A CD-ROM drive holding {@code medium}, or empty when it is null. */
+    public Definitions withCdRom(Path medium) {
+        this.cdrom = new CdRom(medium);
+        return this;
+    }
+
     public VmDefinition build() {
-        return new VmDefinition(id, name, vcpus, memoryMib, profile, disks, nics, boot, display, firmware);
+        return new VmDefinition(id, name, vcpus, memoryMib, profile, disks, nics, boot, display, firmware, Resources.NONE,
+                cdrom);
     }
 }

@@ -193,6 +193,37 @@ class VmDefinitionValidatorTest {
     }
 
     @Test
+    void aCdRomDriveTakesALegacySlotAndIsNamedWhenItFindsNone() {
+        Disk d = new Disk(disk, DiskFormat.QCOW2, false);
+        assertThat(validator.violations(valid().legacy().withDisks(d, d, d).withCdRom(null).build())).isEmpty();
+        assertThat(validator.violations(valid().legacy().withDisks(d, d, d, d).withCdRom(null).build())).singleElement()
+                .satisfies(v -> assertThat(v.field()).isEqualTo("cdrom"))
+                .satisfies(v -> assertThat(v.message()).contains("4 IDE slots"));
+        assertThat(validator.violations(valid().withDisks(d, d, d, d).withCdRom(null).build()))
+                .as("q35's AHCI controller has a port for it").isEmpty();
+    }
+
+    @Test
+    void aCdRomsMediumIsAnIsoInsideTheStorageRootNeverAnotherFormat() throws IOException {
+        Path iso = Files.write(root.resolve("tools.iso"), new byte[64 * 1024]);
+        assertThat(validator.violations(valid().withCdRom(iso).build())).isEmpty();
+        assertThat(validator.violations(valid().withCdRom(disk).build())).extracting(Violation::field)
+                .containsExactly("cdrom.medium");
+        assertThat(validator.violations(valid().withCdRom(tmp.resolve("outside.img")).build())).extracting(Violation::field)
+                .containsExactly("cdrom.medium");
+    }
+
+    @Test
+    void anIsoBootVmHasADriveHoldingItsImageAndOnceEjectedTheBootImageIsNoLongerNeeded() throws IOException {
+        Path iso = Files.write(root.resolve("install.iso"), new byte[64 * 1024]);
+        VmDefinition booting = valid().bootingFrom(new BootSource.Iso(iso)).build();
+        assertThat(booting.cdrom()).isEqualTo(new CdRom(iso));
+        Files.delete(iso);
+        assertThat(validator.violations(booting)).extracting(Violation::field).containsExactly("boot.image");
+        assertThat(validator.violations(booting.withCdRom(CdRom.EMPTY))).isEmpty();
+    }
+
+    @Test
     void uefiIsRefusedByItsFieldOnAHostWithoutUefiFirmware() throws IOException {
         VmDefinitionValidator noUefi = new VmDefinitionValidator(new StorageRoot(root), false);
         assertThat(noUefi.violations(valid().uefi().build())).singleElement().satisfies(v -> {

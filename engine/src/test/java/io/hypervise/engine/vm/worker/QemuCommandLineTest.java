@@ -67,6 +67,22 @@ class QemuCommandLineTest {
     }
 
     @Test
+    void aCdRomDriveIsEmptyOrHoldsItsIsoReadOnlyAsRawAndSitsAfterTheDisksOnTheLegacyProfile() {
+        Disk d = new Disk(Path.of("/s/a.qcow2"), DiskFormat.QCOW2, false);
+        List<String> empty = tcg.build(aKernelVm(Path.of("/s/k"), null, "").withCdRom(null).build(), files, p -> p, false);
+        assertThat(empty).containsSequence("-device", "ide-cd,id=cdrom,bus=ide.0").noneMatch(a -> a.contains("cdrom0"));
+
+        List<String> holding = tcg.build(aKernelVm(Path.of("/s/k"), null, "").legacy().withDisks(d, d, d)
+                .withCdRom(Path.of("/s/tools.iso")).build(), files, p -> p, false);
+        assertThat(holding).containsSequence("-blockdev", "{\"node-name\":\"cdrom0\",\"driver\":\"raw\",\"read-only\":true,"
+                        + "\"file\":{\"driver\":\"file\",\"filename\":\"/s/tools.iso\",\"read-only\":true}}")
+                .containsSequence("-device", "ide-cd,id=cdrom,drive=cdrom0,bus=ide.1,unit=1")
+                .as("only a VM that boots from an ISO boots from its drive").noneMatch(a -> a.contains("bootindex"));
+        assertThat(tcg.build(aKernelVm(Path.of("/s/k"), null, "").build(), files, p -> p, false))
+                .noneMatch(a -> a.startsWith("ide-cd"));
+    }
+
+    @Test
     void anAdapterOnASwitchOpensItsPortTheEngineMadeAndRunsNoScript() {
         VmDefinition def = aKernelVm(Path.of("/s/k"), null, "")
                 .withNics(new Nic("52:54:00:00:00:01"), new Nic("52:54:00:00:00:02", "lab"))
@@ -136,7 +152,7 @@ class QemuCommandLineTest {
                         + "\"file\":{\"driver\":\"file\",\"filename\":\"/usr/share/OVMF/OVMF_CODE_4M.fd\",\"read-only\":true}}")
                 .containsSequence("-blockdev", "{\"node-name\":\"firmware-vars\",\"driver\":\"raw\",\"read-only\":false,"
                         + "\"file\":{\"driver\":\"file\",\"filename\":\"/state/vms/web-1/uefi-vars.fd\"}}")
-                .containsSequence("-device", "ide-cd,drive=cdrom0,bus=ide.0,bootindex=0");
+                .containsSequence("-device", "ide-cd,id=cdrom,drive=cdrom0,bus=ide.0,bootindex=0");
         assertThat(String.join(" ", args)).as("the template is never handed to a VM").doesNotContain("OVMF_VARS");
     }
 
