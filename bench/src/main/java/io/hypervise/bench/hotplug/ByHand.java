@@ -13,6 +13,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
 
 /**
@@ -39,7 +40,8 @@ final class ByHand {
         this.image = dir.resolve(NODE + ".qcow2");
     }
 
-    Cycle cycle(int sizeMib) throws IOException, InterruptedException {
+    /** Adds the disk, and removes it after {@code beforeRemove} (with the guest's line for the add already seen). */
+    Cycle cycle(int sizeMib, Duration beforeRemove) throws IOException, InterruptedException {
         QmpSocket qmp = guest.qmp();
         qmp.drainSeen();
         GuestLines added = since(Files.size(guest.serialLog()));
@@ -55,6 +57,7 @@ final class ByHand {
         String disk = added.await(Pattern.compile("hv-disk (vd[a-z]+) " + sizeMib * 1048576L)).group(1);
         double addSeen = seconds(start);
 
+        TimeUnit.MILLISECONDS.sleep(beforeRemove.toMillis());
         GuestLines removed = since(Files.size(guest.serialLog()));
         start = System.nanoTime();
         qmp.execute("device_del", JSON.createObjectNode().put("id", DEVICE), COMMAND);

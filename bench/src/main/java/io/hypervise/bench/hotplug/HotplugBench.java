@@ -11,6 +11,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import java.util.function.ToDoubleFunction;
 
@@ -19,8 +20,11 @@ import java.util.function.ToDoubleFunction;
  * until the guest sees it gone: through Hypervise's API against the same QMP commands sent by hand to a bare
  * {@code qemu-system-x86_64} with the same empty PCI Express root ports. Both guests, idle enlightened
  * tiny-linux of 256 MiB, run side by side the whole time; each round adds and removes a blank 64 MiB qcow2
- * disk on each, taking turns at going first, with a pause before each. The guest looks for new and gone
- * disks once a second, which dominates both sides. Needs a running server ({@code bin/hypervise up}) that has
+ * disk on each, taking turns at going first. The guest looks for new and gone disks once a second, which
+ * dominates both sides: each operation starts after a pause of 1 s plus a random part of a second (the same
+ * seeded sequence every run), so that it falls anywhere in the guest's second. Without it a removal started
+ * right after the guest's check that printed the addition, and both sides' removals took exactly one of the
+ * guest's periods. Needs a running server ({@code bin/hypervise up}) that has
  * built the tiny-linux template (its demo VM does on first start).
  */
 public final class HotplugBench {
@@ -32,6 +36,8 @@ public final class HotplugBench {
     /** As many as the engine gives an enlightened VM ({@code QemuCommandLine.HOTPLUG_PORTS}). */
     private static final int HOTPLUG_PORTS = 4;
     private static final Duration SETTLE = Duration.ofSeconds(1);
+    /** The guest's period: how long the random part of each pause may be, in milliseconds. */
+    private static final int PHASE_MS = 1000;
 
     private HotplugBench() {
     }
@@ -43,6 +49,7 @@ public final class HotplugBench {
         Path data = Path.of(System.getenv().getOrDefault("HYPERVISE_DATA_DIR", "data"));
         TinyLinux template = TinyLinux.in(data.resolve("storage"));
         ServerApi api = new ServerApi(server, realm);
+        Random phase = new Random(16);
         List<Cycle> hypervise = new ArrayList<>();
         List<Cycle> bare = new ArrayList<>();
         Path dir = Files.createTempDirectory(Path.of("/tmp"), "hvhp"); // short: it holds the QMP socket
@@ -55,11 +62,12 @@ public final class HotplugBench {
             for (int round = 0; round < rounds; round++) {
                 boolean hyperviseFirst = round % 2 == 0;
                 for (int turn = 0; turn < 2; turn++) {
-                    TimeUnit.MILLISECONDS.sleep(SETTLE.toMillis());
+                    TimeUnit.MILLISECONDS.sleep(SETTLE.toMillis() + phase.nextInt(PHASE_MS));
+                    Duration beforeRemove = SETTLE.plusMillis(phase.nextInt(PHASE_MS));
                     if (hyperviseFirst == (turn == 0)) {
-                        hypervise.add(throughApi.cycle(ADDED_MIB));
+                        hypervise.add(throughApi.cycle(ADDED_MIB, beforeRemove));
                     } else {
-                        bare.add(byHand.cycle(ADDED_MIB));
+                        bare.add(byHand.cycle(ADDED_MIB, beforeRemove));
                     }
                 }
                 Cycle h = hypervise.getLast();

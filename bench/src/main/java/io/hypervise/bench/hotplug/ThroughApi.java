@@ -4,8 +4,10 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import io.hypervise.bench.checkpoint.HyperviseGuest;
 import io.hypervise.bench.checkpoint.ServerApi;
 import java.io.IOException;
+import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 import java.util.regex.Pattern;
 
 /**
@@ -28,7 +30,8 @@ final class ThroughApi {
         this.vm = vm;
     }
 
-    Cycle cycle(int sizeMib) throws IOException, InterruptedException {
+    /** Adds the disk, and removes it after {@code beforeRemove} (with the guest's line for the add already seen). */
+    Cycle cycle(int sizeMib, Duration beforeRemove) throws IOException, InterruptedException {
         api.renewToken();
         GuestLines added = since(lastCounterLine());
         long start = System.nanoTime();
@@ -39,6 +42,7 @@ final class ThroughApi {
         String disk = added.await(Pattern.compile("hv-disk (vd[a-z]+) " + sizeMib * 1048576L)).group(1);
         double addSeen = seconds(start);
 
+        TimeUnit.MILLISECONDS.sleep(beforeRemove.toMillis());
         api.renewToken();
         GuestLines removed = since(lastCounterLine());
         start = System.nanoTime();
