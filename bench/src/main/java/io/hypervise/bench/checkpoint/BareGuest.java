@@ -9,6 +9,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
@@ -16,27 +17,41 @@ import java.util.concurrent.TimeUnit;
  * The reference: the tiny-linux guest under a {@code qemu-system-x86_64} command line built by hand (the
  * devices a VM from the template gets: q35, TCG, one vCPU, a virtio disk, an adapter on a user network that
  * reaches nothing, the balloon), its checkpoints taken and applied over QMP the way the engine does it, with
- * only what QMP needs in between.
+ * only what QMP needs in between. The hotplug bench boots it with the engine's empty hot-plug ports and sends
+ * its own commands over {@link #qmp()}.
  */
-final class BareGuest implements AutoCloseable {
+public final class BareGuest implements AutoCloseable {
 
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final Duration COMMAND = Duration.ofSeconds(10);
     private static final Duration JOB = Duration.ofMinutes(5);
 
     private final Path disk;
+    private final Path serial;
     private final Process qemu;
     private final QmpSocket qmp;
     private int jobs;
 
-    private BareGuest(Path disk, Process qemu, QmpSocket qmp) {
+    private BareGuest(Path disk, Path serial, Process qemu, QmpSocket qmp) {
         this.disk = disk;
+        this.serial = serial;
         this.qemu = qemu;
         this.qmp = qmp;
     }
 
     /** Makes the disk, starts QEMU and waits until the guest says it is ready on its serial console. */
     static BareGuest boot(TinyLinux template, Path dir, int memoryMib, int diskMib) throws IOException, InterruptedException {
+        return boot(template, dir, memoryMib, diskMib, 0);
+    }
+
+    /**
+     * As {@link #boot(TinyLinux, Path, int, int)}, with {@code hotplugPorts} empty PCI Express root ports for
+     * devices added while it runs. With any, the disk sits on a root port of its own and the empty ones come
+     * last, {@code hotplug0} (chassis 100) and on, as the engine lays out an enlightened VM
+     * ({@code QemuCommandLine}); with none, the disk sits on the root bus, as the checkpoint bench measured it.
+     */
+    public static BareGuest boot(TinyLinux template, Path dir, int memoryMib, int diskMib, int hotplugPorts)
+            throws IOException, InterruptedException {
         Path disk = dir.resolve("disk0.qcow2");
         Path serial = dir.resolve("serial.log");
         Path socket = dir.resolve("qmp.sock");
@@ -44,16 +59,24 @@ final class BareGuest implements AutoCloseable {
         ObjectNode blockdev = JSON.createObjectNode().put("node-name", "disk0").put("driver", "qcow2").put("read-only", false);
         blockdev.putObject("file").put("driver", "file").put("filename", disk.toString());
         blockdev.putNull("backing");
-        List<String> argv = List.of("qemu-system-x86_64",
+        List<String> argv = new ArrayList<>(List.of("qemu-system-x86_64",
                 "-machine", "q35", "-accel", "tcg", "-cpu", "max", "-smp", "1", "-m", Integer.toString(memoryMib),
                 "-nodefaults", "-no-user-config", "-display", "none",
                 "-serial", "file:" + serial,
                 "-qmp", "unix:" + socket + ",server=on,wait=off",
-                "-blockdev", blockdev.toString(), "-device", "virtio-blk-pci,drive=disk0",
-                "-netdev", "user,id=net0,restrict=on", "-device", "virtio-net-pci,netdev=net0",
+                "-blockdev", blockdev.toString()));
+        if (hotplugPorts > 0) {
+            argv.addAll(List.of("-device", "pcie-root-port,id=port-disk0,chassis=1", "-device", "virtio-blk-pci,drive=disk0,bus=port-disk0"));
+        } else {
+            argv.addAll(List.of("-device", "virtio-blk-pci,drive=disk0"));
+        }
+        argv.addAll(List.of("-netdev", "user,id=net0,restrict=on", "-device", "virtio-net-pci,netdev=net0",
                 "-device", "virtio-balloon-pci",
                 "-kernel", template.kernel().toString(), "-initrd", template.initramfs().toString(),
-                "-append", template.commandLine());
+                "-append", template.commandLine()));
+        for (int k = 0; k < hotplugPorts; k++) {
+            argv.addAll(List.of("-device", "pcie-root-port,id=hotplug" + k + ",chassis=" + (100 + k)));
+        }
         Process qemu = new ProcessBuilder(argv).redirectErrorStream(true).redirectOutput(dir.resolve("qemu.out").toFile())
                 .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
         QmpSocket qmp = null;
@@ -67,11 +90,21 @@ final class BareGuest implements AutoCloseable {
             qemu.destroyForcibly().waitFor();
             throw e;
         }
-        return new BareGuest(disk, qemu, qmp);
+        return new BareGuest(disk, serial, qemu, qmp);
     }
 
-    long pid() {
+    public long pid() {
         return qemu.pid();
+    }
+
+    /** Its QMP connection, for commands other than the checkpoints'. */
+    public QmpSocket qmp() {
+        return qmp;
+    }
+
+    /** The file its serial console writes to. */
+    public Path serialLog() {
+        return serial;
     }
 
     /** One operation by hand: from its first command to its job's end, and how long the guest was stopped meanwhile. */
@@ -174,7 +207,8 @@ final class BareGuest implements AutoCloseable {
         }
     }
 
-    private static String run(String... command) throws IOException, InterruptedException {
+    /** Runs a command to its end and returns what it printed; one that fails is an exception with its output. */
+    public static String run(String... command) throws IOException, InterruptedException {
         Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         if (p.waitFor() != 0) {

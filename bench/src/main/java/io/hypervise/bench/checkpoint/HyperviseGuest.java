@@ -14,7 +14,7 @@ import java.util.concurrent.TimeUnit;
  * operation is timed from its request to its job's {@code succeeded}. Looking a checkpoint's id up by its name
  * and renewing the token happen before the clock starts.
  */
-final class HyperviseGuest implements AutoCloseable {
+public final class HyperviseGuest implements AutoCloseable {
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -27,7 +27,7 @@ final class HyperviseGuest implements AutoCloseable {
     }
 
     /** Creates the VM from the template, starts it and waits until the guest says it is ready (read over the API). */
-    static HyperviseGuest boot(ServerApi api, String name, int memoryMib, int diskMib) throws IOException, InterruptedException {
+    public static HyperviseGuest boot(ServerApi api, String name, int memoryMib, int diskMib) throws IOException, InterruptedException {
         String body = """
                 {"template":"tiny-linux","name":"%s","memoryMib":%d,"display":"none","disks":[{"sizeMib":%d,"format":"qcow2"}]}"""
                 .formatted(name, memoryMib, diskMib);
@@ -52,12 +52,12 @@ final class HyperviseGuest implements AutoCloseable {
         }
     }
 
-    String id() {
+    public String id() {
         return id;
     }
 
     /** The VM's QEMU worker, as the API reports it. */
-    long workerPid() throws IOException, InterruptedException {
+    public long workerPid() throws IOException, InterruptedException {
         return JSON.readTree(api.expect(200, "GET", vm(""), null)).path("workerPid").asLong();
     }
 
@@ -100,7 +100,8 @@ final class HyperviseGuest implements AutoCloseable {
         throw new IOException("VM " + id + " has no checkpoint named '" + name + "'");
     }
 
-    private String vm(String rest) {
+    /** The VM's API path with {@code rest} appended ("/disks", "/serial?lines=50"). */
+    public String vm(String rest) {
         return "/api/v1/vms/" + URLEncoder.encode(id, StandardCharsets.UTF_8) + rest;
     }
 

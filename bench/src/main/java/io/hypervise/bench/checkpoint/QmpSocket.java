@@ -24,13 +24,13 @@ import java.util.concurrent.TimeUnit;
 import java.util.function.Predicate;
 
 /**
- * The least QMP client that can run QEMU's snapshot jobs, written for the benchmark's reference side so it
+ * The least QMP client that can run QEMU's snapshot jobs and hot-plug a disk, written for the benchmarks' reference side so it
  * shares nothing with the engine's {@code QmpClient}: one line of JSON per message
  * (<a href="https://www.qemu.org/docs/master/interop/qmp-spec.html">QMP spec</a>), read by one thread into a
  * queue so that every wait has a deadline. Events that arrive while a command waits for its answer are kept
  * for {@link #awaitEvent}, and every event is remembered with QEMU's own timestamp.
  */
-final class QmpSocket implements AutoCloseable {
+public final class QmpSocket implements AutoCloseable {
 
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final JsonNode CLOSED = JSON.createObjectNode().put("closed", true);
@@ -48,7 +48,7 @@ final class QmpSocket implements AutoCloseable {
     }
 
     /** Connects (QEMU makes the socket a moment after it starts), reads the greeting, leaves negotiation mode. */
-    static QmpSocket connect(Path socket, Duration timeout) throws IOException, InterruptedException {
+    public static QmpSocket connect(Path socket, Duration timeout) throws IOException, InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();
         SocketChannel channel;
         while (true) {
@@ -73,7 +73,7 @@ final class QmpSocket implements AutoCloseable {
     }
 
     /** Sends a command and returns its {@code return} member; an {@code error} answer is an exception. */
-    JsonNode execute(String command, ObjectNode arguments, Duration timeout) throws IOException, InterruptedException {
+    public JsonNode execute(String command, ObjectNode arguments, Duration timeout) throws IOException, InterruptedException {
         ObjectNode message = JSON.createObjectNode().put("execute", command);
         if (arguments != null) {
             message.set("arguments", arguments);
@@ -94,7 +94,7 @@ final class QmpSocket implements AutoCloseable {
     }
 
     /** The first event that matches, kept from earlier or still to come; other events are set aside. */
-    JsonNode awaitEvent(Predicate<JsonNode> wanted, Duration timeout) throws IOException, InterruptedException {
+    public JsonNode awaitEvent(Predicate<JsonNode> wanted, Duration timeout) throws IOException, InterruptedException {
         for (Iterator<JsonNode> it = unclaimed.iterator(); it.hasNext(); ) {
             JsonNode event = it.next();
             if (wanted.test(event)) {
@@ -115,7 +115,7 @@ final class QmpSocket implements AutoCloseable {
     }
 
     /** Every event received so far, in order, and forgets them. */
-    List<JsonNode> drainSeen() {
+    public List<JsonNode> drainSeen() {
         synchronized (seen) {
             List<JsonNode> copy = List.copyOf(seen);
             seen.clear();
@@ -125,7 +125,7 @@ final class QmpSocket implements AutoCloseable {
     }
 
     /** An event's time as QEMU stamped it, in seconds. */
-    static double timestamp(JsonNode event) {
+    public static double timestamp(JsonNode event) {
         JsonNode t = event.path("timestamp");
         return t.path("seconds").asLong() + t.path("microseconds").asLong() / 1e6;
     }

@@ -16,7 +16,7 @@ import java.util.concurrent.TimeUnit;
  * fetched again a minute before it expires, and jobs followed by polling every {@code HYPERVISE_BENCH_POLL_MS}
  * milliseconds (default 20): finer than that and the polls' own CPU competes with QEMU on a small machine.
  */
-final class ServerApi {
+public final class ServerApi {
 
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final Duration POLL = Duration.ofMillis(Long.parseLong(System.getenv().getOrDefault("HYPERVISE_BENCH_POLL_MS", "20")));
@@ -28,20 +28,20 @@ final class ServerApi {
     private Instant tokenExpires = Instant.MIN;
 
     /** A job as it ended: its duration as the server recorded it (creation to last update). */
-    record JobEnd(double serverSeconds) {
+    public record JobEnd(double serverSeconds) {
     }
 
-    ServerApi(URI server, String realm) {
+    public ServerApi(URI server, String realm) {
         this.server = server;
         this.tokenEndpoint = URI.create(realm + "/protocol/openid-connect/token");
     }
 
     /** Makes sure no request of the next minute waits for a token. */
-    void renewToken() throws IOException, InterruptedException {
+    public void renewToken() throws IOException, InterruptedException {
         bearer();
     }
 
-    String expect(int status, String method, String path, String json) throws IOException, InterruptedException {
+    public String expect(int status, String method, String path, String json) throws IOException, InterruptedException {
         HttpResponse<String> response = send(method, path, json);
         if (response.statusCode() != status) {
             throw new IOException(method + " " + path + " answered " + response.statusCode() + " instead of " + status
@@ -50,7 +50,7 @@ final class ServerApi {
         return response.body();
     }
 
-    HttpResponse<String> send(String method, String path, String json) throws IOException, InterruptedException {
+    public HttpResponse<String> send(String method, String path, String json) throws IOException, InterruptedException {
         HttpRequest.Builder request = HttpRequest.newBuilder(server.resolve(path)).timeout(Duration.ofSeconds(60))
                 .header("Authorization", bearer());
         request = json == null ? request.method(method, HttpRequest.BodyPublishers.noBody())
@@ -59,7 +59,7 @@ final class ServerApi {
     }
 
     /** Follows the job of a 202's body until it succeeds; a failed job is an exception with its error. */
-    JobEnd awaitJob(String accepted) throws IOException, InterruptedException {
+    public JobEnd awaitJob(String accepted) throws IOException, InterruptedException {
         String job = "/api/v1/jobs/" + JSON.readTree(accepted).path("id").asText();
         long deadline = System.nanoTime() + Duration.ofMinutes(5).toNanos();
         while (System.nanoTime() < deadline) {
@@ -75,6 +75,11 @@ final class ServerApi {
             }
         }
         throw new IOException("job " + job + " did not end within 5 minutes");
+    }
+
+    /** How long a client waits between two looks at something it follows (a job, a serial console). */
+    public static Duration pollInterval() {
+        return POLL;
     }
 
     private String bearer() throws IOException, InterruptedException {

@@ -7,9 +7,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 /** The tiny-linux template's files as the server keeps them in its library, named by its {@code template.json}. */
-record TinyLinux(Path kernel, Path initramfs, String commandLine) {
+public record TinyLinux(Path kernel, Path initramfs, String commandLine) {
 
-    static TinyLinux in(Path storageRoot) throws IOException {
+    public static TinyLinux in(Path storageRoot) throws IOException {
         Path dir = storageRoot.resolve("library/tiny-linux");
         Path manifest = dir.resolve("template.json");
         if (!Files.isRegularFile(manifest)) {
