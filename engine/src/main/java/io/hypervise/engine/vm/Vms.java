@@ -209,7 +209,7 @@ public final class Vms implements AutoCloseable {
             NewImage image = newImages.get(i);
             String field = "disks[" + i + "]";
             disks.add(switch (image) {
-                case null -> new Disk(resolve(disk.path()), disk.format(), disk.readOnly(), absolute(disk.backing()), disk.node());
+                case null -> absolute(disk);
                 case NewImage.Blank b -> new Disk(images.pathFor(definition.id(), i, disk.format()), disk.format(), false);
                 case NewImage.Seed s -> new Disk(images.pathFor(definition.id(), i, DiskFormat.RAW), DiskFormat.RAW, false);
                 case NewImage.Copy c -> {
@@ -418,6 +418,10 @@ public final class Vms implements AutoCloseable {
                         + disks.size() + " disk(s), numbered from 0")));
             }
             Disk disk = disks.get(position);
+            if (disk.hostDevice()) {
+                throw new InvalidVmDefinitionException(List.of(new Violation(field, "is the host device " + disk.path()
+                        + ", passed through whole: its size is the device's own, which the host changes")));
+            }
             if (disk.readOnly() || !images.owns(id, disk.path())) {
                 throw new InvalidVmDefinitionException(List.of(new Violation(field, "is " + (disk.readOnly() ? "read-only"
                         : "an image the VM only uses (" + disk.path().getFileName() + "), not its own") + ": it is not resized")));
@@ -467,7 +471,12 @@ public final class Vms implements AutoCloseable {
             int free = freeNode(id, before);
             String node = "disk" + free;
             Disk added;
-            if (image == null) {
+            if (image == null && disk.hostDevice()) {
+                validator.hostDeviceProblem(disk.path()).ifPresent(why -> {
+                    throw new InvalidVmDefinitionException(List.of(new Violation(field + ".device", why)));
+                });
+                added = new Disk(resolve(disk.path()), DiskFormat.RAW, disk.readOnly(), null, node, true);
+            } else if (image == null) {
                 // Checked before it is resolved: a path outside the storage root is refused, never followed.
                 validator.imageProblem(disk.path(), disk.format()).ifPresent(why -> {
                     throw new InvalidVmDefinitionException(List.of(new Violation(field + ".path", why)));
@@ -960,11 +969,14 @@ public final class Vms implements AutoCloseable {
     /** Stores paths absolute, so a definition means the same files whatever the working directory. */
     private VmDefinition absolutePaths(VmDefinition def) {
         validator.validate(def);
-        List<Disk> disks = def.disks().stream()
-                .map(d -> new Disk(resolve(d.path()), d.format(), d.readOnly(), absolute(d.backing()), d.node()))
-                .toList();
+        List<Disk> disks = def.disks().stream().map(this::absolute).toList();
         return new VmDefinition(def.id(), def.name(), def.vcpus(), def.memoryMib(), def.profile(), disks,
                 def.nics(), absolute(def.boot()), def.display(), def.firmware(), def.resources());
+    }
+
+    /** A checked disk with its paths absolute and link-free: a host device by the path of its node under /dev. */
+    private Disk absolute(Disk disk) {
+        return disk.at(resolve(disk.path()), absolute(disk.backing()));
     }
 
     private Disk.Backing absolute(Disk.Backing backing) {
