@@ -118,6 +118,11 @@ public final class Vms implements AutoCloseable {
                 .collect(Collectors.toSet()));
     }
 
+    /** Why the host block device may not be given to a VM whole (see {@code HostBlockDevices}), or empty when it may. */
+    public Optional<String> hostDeviceProblem(Path device) {
+        return validator.hostDeviceProblem(device);
+    }
+
     /** Which resource controls this host can enforce, and why not the others. */
     public ResourceSupport resourceSupport() {
         return cgroups.support();
