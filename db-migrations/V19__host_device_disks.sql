@@ -1,6 +1,9 @@
 -- Pass-through disks: a whole block device of a host given to a VM (engine Disk.hostDevice). Its path is
 -- the device's node under /dev with every link resolved, and its format is always raw.
 ALTER TABLE disks ADD COLUMN host_device boolean NOT NULL DEFAULT false;
+-- A device is held by its claim below (read-only or not), whose refusal names it; images keep their own rule.
+DROP INDEX disks_writable_path_key;
+CREATE UNIQUE INDEX disks_writable_path_key ON disks (path) WHERE NOT read_only AND NOT host_device;
 ALTER TABLE disks ADD CONSTRAINT disks_host_device_raw CHECK (NOT host_device OR (format = 'RAW' AND backing_path IS NULL));
 
 -- Which VM a host's block device is given to: one at a time. The claim is written with the request's

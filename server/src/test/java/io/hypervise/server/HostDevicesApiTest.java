@@ -169,11 +169,11 @@ class HostDevicesApiTest {
                 .body("items.findAll { it.disks.any { d -> d.path == '" + spare + "' } }.size()", equalTo(1));
         // Deleted, its VM gives the device back; the device itself stays, with what is on it.
         String winner = made.getLast();
-        as("admin").when().delete("/api/v1/vms/" + winner).then().statusCode(200);
+        as("admin").when().delete("/api/v1/vms/" + winner).then().statusCode(204);
         assertThat(Path.of(spare)).exists();
         String again = create("admin", spare).then().statusCode(201).extract().path("id");
         made.add(again);
-        as("admin").when().delete("/api/v1/vms/" + again).then().statusCode(200);
+        as("admin").when().delete("/api/v1/vms/" + again).then().statusCode(204);
     }
 
     @Test
@@ -225,7 +225,7 @@ class HostDevicesApiTest {
         assertThat(Path.of(spare)).as("a removed device stays the host's").exists();
         String other = create("admin", spare).then().statusCode(201).extract().path("id");
         made.add(other);
-        as("admin").when().delete("/api/v1/vms/" + other).then().statusCode(200);
+        as("admin").when().delete("/api/v1/vms/" + other).then().statusCode(204);
 
         as("admin").when().post("/api/v1/vms/" + vm + "/turn-off").then().statusCode(200);
         as("admin").contentType("application/json").body("{\"template\":\"from-device\",\"name\":\"From a device\"}")
