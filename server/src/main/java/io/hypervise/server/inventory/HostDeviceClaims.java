@@ -47,4 +47,12 @@ public class HostDeviceClaims {
                 .createNativeQuery("SELECT device FROM host_device_claims WHERE host_id = ?1 AND vm_id = ?2 ORDER BY device")
                 .setParameter(1, hostId).setParameter(2, vmId).getResultList().stream().map(Object::toString).toList();
     }
+
+    /** The VMs of the host that hold a device. */
+    @Transactional
+    public List<String> holders(String hostId) {
+        return Panache.getEntityManager()
+                .createNativeQuery("SELECT DISTINCT vm_id FROM host_device_claims WHERE host_id = ?1 ORDER BY vm_id")
+                .setParameter(1, hostId).getResultList().stream().map(Object::toString).toList();
+    }
 }

@@ -773,6 +773,19 @@ public class VmService {
         }
     }
 
+    /**
+     * At start: lets go of the claims a server that died during a disk's addition or removal left for devices no
+     * VM's definition has (a VM being created keeps its claims until its creation is settled).
+     */
+    void releaseStaleDeviceClaims() {
+        for (String id : claims.holders(localHost.id())) {
+            boolean creating = vms.find(id).map(vm -> vm.pending == VmEntity.Pending.CREATING).orElse(false);
+            if (!creating) {
+                releaseDevices(id);
+            }
+        }
+    }
+
     /** Lets go of the claims of the VM's that name no device its engine definition has (one removed, or never added). */
     private void releaseDevices(String id) {
         java.util.Set<String> kept = engine.vms().find(id).map(s -> s.definition().disks().stream().filter(Disk::hostDevice)
