@@ -152,11 +152,13 @@ class HostDevicesApiTest {
         List<Future<Response>> answers = List.of(pool.submit(ask), pool.submit(ask));
         go.countDown();
         List<Integer> statuses = new ArrayList<>();
+        String winner = null;
         for (Future<Response> answer : answers) {
             Response r = answer.get(2, TimeUnit.MINUTES);
             statuses.add(r.statusCode());
             if (r.statusCode() == 201) {
-                made.add(r.path("id"));
+                winner = r.path("id");
+                made.add(winner);
                 assertThat((Boolean) r.path("disks[0].hostDevice")).isTrue();
                 assertThat((Integer) r.path("disks[0].sizeBytes")).isEqualTo((int) (48 * MIB));
             } else {
@@ -167,8 +169,45 @@ class HostDevicesApiTest {
         assertThat(statuses).containsExactlyInAnyOrder(201, 409);
         as("admin").queryParam("size", 500).when().get("/api/v1/vms").then().statusCode(200)
                 .body("items.findAll { it.disks.any { d -> d.path == '" + spare + "' } }.size()", equalTo(1));
+        // Added to two VMs at the same moment: one gets it; the other's engine and inventory know nothing of it.
+        List<String> pair = new ArrayList<>();
+        for (int i = 0; i < 2; i++) {
+            String id = as("admin").contentType("application/json").body("""
+                    {"template":"tiny-linux","display":"none","memoryMib":160,"disks":[{"sizeMib":8,"format":"qcow2"}]}""")
+                    .when().post("/api/v1/vms").then().statusCode(201).extract().path("id");
+            made.add(id);
+            pair.add(id);
+        }
+        CountDownLatch both = new CountDownLatch(1);
+        ExecutorService adders = Executors.newFixedThreadPool(2);
+        List<Future<Response>> added = new ArrayList<>();
+        for (String id : pair) {
+            added.add(adders.submit(() -> {
+                both.await();
+                return as("admin").contentType("application/json").body("{\"device\":\"" + partitioned + "\"}")
+                        .when().post("/api/v1/vms/" + id + "/disks");
+            }));
+        }
+        both.countDown();
+        List<Integer> addStatuses = new ArrayList<>();
+        for (Future<Response> r : added) {
+            addStatuses.add(r.get(2, TimeUnit.MINUTES).statusCode());
+        }
+        adders.shutdown();
+        assertThat(addStatuses).containsExactlyInAnyOrder(200, 409);
+        int holders = 0;
+        for (String id : pair) {
+            int disks = as("admin").when().get("/api/v1/vms/" + id).then().statusCode(200).extract().path("disks.size()");
+            long inEngine = engine.vms().status(id).definition().disks().stream().filter(d -> d.hostDevice()).count();
+            assertThat(inEngine).as("host devices of " + id + " in the engine").isEqualTo(disks - 1);
+            holders += disks - 1;
+        }
+        assertThat(holders).as("VMs the partitioned device was given to").isEqualTo(1);
+        for (String id : pair) {
+            as("admin").when().delete("/api/v1/vms/" + id).then().statusCode(204);
+        }
+
         // Deleted, its VM gives the device back; the device itself stays, with what is on it.
-        String winner = made.getLast();
         as("admin").when().delete("/api/v1/vms/" + winner).then().statusCode(204);
         assertThat(Path.of(spare)).exists();
         String again = create("admin", spare).then().statusCode(201).extract().path("id");
