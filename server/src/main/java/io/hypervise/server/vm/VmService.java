@@ -661,39 +661,39 @@ public class VmService {
         String name;
         try {
             name = QuarkusTransaction.requiringNew().call(() -> {
-            VmEntity vm = access.require(caller, id, VmOperation.ADD_DISK);
-            if (disk.disk().hostDevice()) {
-                requireHostDevices(caller, VmOperation.ADD_DISK, target, List.of(String.valueOf(disk.disk().path())));
-            }
-            requireActionable(vm);
-            refuseWithCheckpoints(vm, "adding");
-            if (device != null) {
-                // Checked before it is claimed: only a device the host may give is ever written down.
-                Optional<String> problem = engine.vms().hostDeviceProblem(disk.disk().path());
-                if (problem.isPresent()) {
-                    audit.recordFailure(caller, action, target, parameters, "device: " + problem.get());
-                    throw new io.hypervise.engine.vm.definition.InvalidVmDefinitionException(
-                            List.of(new io.hypervise.engine.vm.definition.Violation("device", problem.get())));
+                VmEntity vm = access.require(caller, id, VmOperation.ADD_DISK);
+                if (disk.disk().hostDevice()) {
+                    requireHostDevices(caller, VmOperation.ADD_DISK, target, List.of(String.valueOf(disk.disk().path())));
                 }
-                requireFree(caller, action, target, parameters, "device", device);
-                claims.claim(localHost.id(), device, vm.id);
-            }
-            if (policies.govern(caller, Permission.VM_RECONFIGURE)) {
-                policies.lockQuota(vm.owner);
-                long diskMib = vm.disks.stream().mapToLong(d -> d.sizeBytes == null ? 0 : d.sizeBytes >> 20).sum() + (bytes >> 20);
-                Set<String> consent = disk.libraryItem() == null ? Set.of() : library.find(disk.libraryItem())
-                        .filter(item -> !item.owner.equals(caller.username())).map(item -> Set.of(item.id)).orElse(Set.of());
-                List<String> reasons = PolicyCheck.refusals(caller.username(), policies.effective(caller),
-                        policies.usage(vm.owner, vm.id), new Candidate(vm.templateId, disk.libraryItem() != null, consent,
-                                localHost.hostGroup(), vm.vcpus, vm.memoryMib, diskMib, disk.disk().path() != null ? 1 : 0, false));
-                if (!reasons.isEmpty()) {
-                    audit.recordDenial(caller, action, target, parameters, String.join("; ", reasons));
-                    throw new PolicyDeniedException(reasons);
+                requireActionable(vm);
+                refuseWithCheckpoints(vm, "adding");
+                if (device != null) {
+                    // Checked before it is claimed: only a device the host may give is ever written down.
+                    Optional<String> problem = engine.vms().hostDeviceProblem(disk.disk().path());
+                    if (problem.isPresent()) {
+                        audit.recordFailure(caller, action, target, parameters, "device: " + problem.get());
+                        throw new io.hypervise.engine.vm.definition.InvalidVmDefinitionException(
+                                List.of(new io.hypervise.engine.vm.definition.Violation("device", problem.get())));
+                    }
+                    requireFree(caller, action, target, parameters, "device", device);
+                    claims.claim(localHost.id(), device, vm.id);
                 }
-            }
-            audit.record(caller, action, target, parameters, AuditOutcome.REQUESTED, null);
-            return vm.name;
-            });
+                if (policies.govern(caller, Permission.VM_RECONFIGURE)) {
+                    policies.lockQuota(vm.owner);
+                    long diskMib = vm.disks.stream().mapToLong(d -> d.sizeBytes == null ? 0 : d.sizeBytes >> 20).sum() + (bytes >> 20);
+                    Set<String> consent = disk.libraryItem() == null ? Set.of() : library.find(disk.libraryItem())
+                            .filter(item -> !item.owner.equals(caller.username())).map(item -> Set.of(item.id)).orElse(Set.of());
+                    List<String> reasons = PolicyCheck.refusals(caller.username(), policies.effective(caller),
+                            policies.usage(vm.owner, vm.id), new Candidate(vm.templateId, disk.libraryItem() != null, consent,
+                                    localHost.hostGroup(), vm.vcpus, vm.memoryMib, diskMib, disk.disk().path() != null ? 1 : 0, false));
+                    if (!reasons.isEmpty()) {
+                        audit.recordDenial(caller, action, target, parameters, String.join("; ", reasons));
+                        throw new PolicyDeniedException(reasons);
+                    }
+                }
+                audit.record(caller, action, target, parameters, AuditOutcome.REQUESTED, null);
+                return vm.name;
+                });
         } catch (org.hibernate.exception.ConstraintViolationException e) {
             throw deviceTaken(caller, action, target, parameters, e);
         }
