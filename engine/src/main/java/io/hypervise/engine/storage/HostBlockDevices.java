@@ -100,7 +100,7 @@ public final class HostBlockDevices {
         Mount rootMount = null;
         Mount storageMount = null;
         for (Mount m : mounts) {
-            if (m.point().equals("/") ) {
+            if (m.point().equals("/")) {
                 rootMount = m;
             }
             if (root.startsWith(Path.of(m.point())) && (storageMount == null
@@ -238,7 +238,7 @@ public final class HostBlockDevices {
         StringBuilder out = new StringBuilder();
         for (int i = 0; i < s.length(); i++) {
             char c = s.charAt(i);
-            if (c == '\\' && i + 3 < s.length() + 0 && s.substring(i + 1, i + 4).chars().allMatch(d -> d >= '0' && d <= '7')) {
+            if (c == '\\' && i + 3 < s.length() && s.substring(i + 1, i + 4).chars().allMatch(d -> d >= '0' && d <= '7')) {
                 out.append((char) Integer.parseInt(s.substring(i + 1, i + 4), 8));
                 i += 3;
             } else {
