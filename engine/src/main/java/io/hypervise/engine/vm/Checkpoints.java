@@ -27,7 +27,8 @@ import java.util.concurrent.TimeoutException;
  * as well (in its first such disk); of an Off VM, {@code qemu-img snapshot} keeps its disks. Internal
  * snapshots share clusters by reference count, so any of them can be applied or deleted in any order and
  * deleting one never changes what another holds: the tree is the server's record of which came from which.
- * Read-only disks never change and are left out; a writable disk that is not qcow2 cannot hold one.
+ * Read-only disks never change and are left out; a writable disk that is not qcow2 cannot hold one, and a VM
+ * with a host device passed through takes none.
  * Every method expects the VM's lock to be held by the caller.
  */
 final class Checkpoints {
@@ -48,6 +49,11 @@ final class Checkpoints {
         List<Violation> refusals = new ArrayList<>();
         for (int i = 0; i < definition.disks().size(); i++) {
             Disk disk = definition.disks().get(i);
+            if (disk.hostDevice()) {
+                refusals.add(new Violation("disks[" + i + "]", "is the host device " + disk.path() + ", passed through"
+                        + " whole: no checkpoint can keep what is on it; remove it from the VM to take checkpoints"));
+                continue;
+            }
             if (disk.readOnly()) {
                 continue;
             }

@@ -119,6 +119,11 @@ public final class Vms implements AutoCloseable {
                 .collect(Collectors.toSet()));
     }
 
+    /** Why the host block device may not be given to a VM whole (see {@code HostBlockDevices}), or empty when it may. */
+    public Optional<String> hostDeviceProblem(Path device) {
+        return validator.hostDeviceProblem(device);
+    }
+
     /** Which resource controls this host can enforce, and why not the others. */
     public ResourceSupport resourceSupport() {
         return cgroups.support();
@@ -210,7 +215,7 @@ public final class Vms implements AutoCloseable {
             NewImage image = newImages.get(i);
             String field = "disks[" + i + "]";
             disks.add(switch (image) {
-                case null -> new Disk(resolve(disk.path()), disk.format(), disk.readOnly(), absolute(disk.backing()), disk.node());
+                case null -> absolute(disk);
                 case NewImage.Blank b -> new Disk(images.pathFor(definition.id(), i, disk.format()), disk.format(), false);
                 case NewImage.Seed s -> new Disk(images.pathFor(definition.id(), i, DiskFormat.RAW), DiskFormat.RAW, false);
                 case NewImage.Copy c -> {
@@ -419,6 +424,10 @@ public final class Vms implements AutoCloseable {
                         + disks.size() + " disk(s), numbered from 0")));
             }
             Disk disk = disks.get(position);
+            if (disk.hostDevice()) {
+                throw new InvalidVmDefinitionException(List.of(new Violation(field, "is the host device " + disk.path()
+                        + ", passed through whole: its size is the device's own, which the host changes")));
+            }
             if (disk.readOnly() || !images.owns(id, disk.path())) {
                 throw new InvalidVmDefinitionException(List.of(new Violation(field, "is " + (disk.readOnly() ? "read-only"
                         : "an image the VM only uses (" + disk.path().getFileName() + "), not its own") + ": it is not resized")));
@@ -468,7 +477,12 @@ public final class Vms implements AutoCloseable {
             int free = freeNode(id, before);
             String node = "disk" + free;
             Disk added;
-            if (image == null) {
+            if (image == null && disk.hostDevice()) {
+                validator.hostDeviceProblem(disk.path()).ifPresent(why -> {
+                    throw new InvalidVmDefinitionException(List.of(new Violation(field + ".device", why)));
+                });
+                added = new Disk(resolve(disk.path()), DiskFormat.RAW, disk.readOnly(), null, node, true);
+            } else if (image == null) {
                 // Checked before it is resolved: a path outside the storage root is refused, never followed.
                 validator.imageProblem(disk.path(), disk.format()).ifPresent(why -> {
                     throw new InvalidVmDefinitionException(List.of(new Violation(field + ".path", why)));
@@ -1072,9 +1086,7 @@ public final class Vms implements AutoCloseable {
     /** Stores paths absolute, so a definition means the same files whatever the working directory. */
     private VmDefinition absolutePaths(VmDefinition def) {
         validator.validate(def);
-        List<Disk> disks = def.disks().stream()
-                .map(d -> new Disk(resolve(d.path()), d.format(), d.readOnly(), absolute(d.backing()), d.node()))
-                .toList();
+        List<Disk> disks = def.disks().stream().map(this::absolute).toList();
         return new VmDefinition(def.id(), def.name(), def.vcpus(), def.memoryMib(), def.profile(), disks,
                 def.nics(), absoluteBoot(def), def.display(), def.firmware(), def.resources(), absolute(def.cdrom()));
     }
@@ -1092,6 +1104,11 @@ public final class Vms implements AutoCloseable {
 
     private CdRom absolute(CdRom cdrom) {
         return cdrom == null || cdrom.isEmpty() ? cdrom : new CdRom(resolve(cdrom.medium()));
+    }
+
+    /** A checked disk with its paths absolute and link-free: a host device by the path of its node under /dev. */
+    private Disk absolute(Disk disk) {
+        return disk.at(resolve(disk.path()), absolute(disk.backing()));
     }
 
     private Disk.Backing absolute(Disk.Backing backing) {

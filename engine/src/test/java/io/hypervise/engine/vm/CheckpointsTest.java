@@ -36,6 +36,16 @@ class CheckpointsTest {
     }
 
     @Test
+    void aHostDevicePassedThroughIsRefusedByNameEvenReadOnly() {
+        assertThatThrownBy(() -> Checkpoints.covered(vm(new Disk(Path.of("/s/a.qcow2"), DiskFormat.QCOW2, false),
+                Disk.hostDevice(Path.of("/dev/loop5"), true))))
+                .isInstanceOf(InvalidVmDefinitionException.class)
+                .extracting(e -> ((InvalidVmDefinitionException) e).violations())
+                .isEqualTo(List.of(new Violation("disks[1]", "is the host device /dev/loop5, passed through whole: no"
+                        + " checkpoint can keep what is on it; remove it from the VM to take checkpoints")));
+    }
+
+    @Test
     void aVmWithoutAWritableDiskHasNowhereToKeepOne() {
         assertThatThrownBy(() -> Checkpoints.covered(vm(new Disk(Path.of("/s/golden.img"), DiskFormat.RAW, true))))
                 .hasMessageContaining("has no writable disk to keep a checkpoint in");

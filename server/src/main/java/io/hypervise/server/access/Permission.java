@@ -29,7 +29,9 @@ public enum Permission {
     /** Upload to the library, and delete or share items: one's own (OWN), or anyone's (ALL). */
     LIBRARY_WRITE("add to and remove from the library"),
     /** Bring a file that is already on the host into the library: it reads the host's file system. */
-    LIBRARY_HOST_IMPORT("import host files into the library");
+    LIBRARY_HOST_IMPORT("import host files into the library"),
+    /** Give a VM a whole block device of the host (pass-through): the guest reads and writes the host's hardware. */
+    HOST_DEVICES("pass host block devices through to VMs");
 
     private final String description;
 

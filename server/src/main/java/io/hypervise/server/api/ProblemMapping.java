@@ -43,6 +43,7 @@ public class ProblemMapping {
     private static final Map<String, String> CONSTRAINTS = Map.of(
             "nics_mac_key", "nics: another VM already has a network adapter with this MAC address",
             "disks_writable_path_key", "disks: this image is already attached, writable, to another VM",
+            "host_device_claims_pkey", "disks: this host device is given to another VM already; one VM at a time",
             "vms_pkey", "id: a VM with this id exists already",
             "switches_pkey", "id: a virtual switch with this id exists already",
             "switches_name_key", "name: this host has a virtual switch with this name already",

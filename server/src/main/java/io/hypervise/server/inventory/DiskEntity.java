@@ -43,4 +43,7 @@ public class DiskEntity extends PanacheEntityBase {
     /** The name QEMU knows the disk by when it differs from disk&lt;position&gt; (a disk added while the VM ran). */
     @Column(name = "node_name")
     public String nodeName;
+    /** A whole host block device passed through (its path the device's node under /dev), not an image. */
+    @Column(name = "host_device")
+    public boolean hostDevice;
 }

@@ -127,7 +127,8 @@ public class VmEntity extends PanacheEntityBase {
 
     public VmDefinition toDefinition() {
         List<Disk> diskList = disks.stream().map(d -> new Disk(Path.of(d.path), d.format, d.readOnly,
-                d.backingPath == null ? null : new Disk.Backing(Path.of(d.backingPath), d.backingFormat), d.nodeName)).toList();
+                d.backingPath == null ? null : new Disk.Backing(Path.of(d.backingPath), d.backingFormat), d.nodeName, d.hostDevice))
+                .toList();
         List<Nic> nicList = nics.stream().map(n -> new Nic(n.mac, n.switchId, n.vlan)).toList();
         return new VmDefinition(id, name, vcpus, memoryMib, profile, diskList, nicList, boot.toBootSource(), display,
                 firmware, resources == null ? Resources.NONE : resources.toResources(),
@@ -203,6 +204,7 @@ public class VmEntity extends PanacheEntityBase {
                 e.backingFormat = d.backing().format();
             }
             e.nodeName = d.node();
+            e.hostDevice = d.hostDevice();
             disks.add(e);
         }
     }
@@ -236,6 +238,7 @@ public class VmEntity extends PanacheEntityBase {
             e.backingPath = d.backing() == null ? null : d.backing().path().toString();
             e.backingFormat = d.backing() == null ? null : d.backing().format();
             e.nodeName = d.node();
+            e.hostDevice = d.hostDevice();
             e.sizeBytes = old != null ? old.sizeBytes : addedBytes;
             e.libraryItemId = old != null ? old.libraryItemId : addedItem;
             disks.add(e);

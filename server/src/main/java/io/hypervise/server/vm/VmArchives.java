@@ -164,6 +164,7 @@ public class VmArchives {
                 throw new VmConflictException("VM '" + vm.name + "' is " + status.state().displayName()
                         + "; it is exported while it is Off, so its disks hold still");
             }
+            service.refuseWithHostDevices(caller, action, target, vm, "exported");
             vms.markPending(vm.id, VmEntity.Pending.EXPORTING);
             audit.record(caller, action, target, Map.of("name", vm.name), AuditOutcome.REQUESTED, null);
             return new Held(status.definition(), vm.templateId,

@@ -66,6 +66,7 @@ public class VmReconciler {
         localHost.register();
         engine.vms().addListener(this::onEngineEvent);
         reconcile();
+        service.releaseStaleDeviceClaims();
         checkpoints.settleInterrupted(Caller.host());
     }
 

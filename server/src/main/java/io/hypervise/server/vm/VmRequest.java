@@ -57,13 +57,18 @@ public record VmRequest(
      * one of {@code sizeMib} (with its format) that the VM owns and that is deleted with it; or a disk made
      * from a library disk image ({@code library}, its id): a linked clone (a qcow2 overlay on the read-only
      * library image; {@code clone} "linked", the default) or a full copy ({@code clone} "full", in
-     * {@code format}, qcow2 by default), optionally larger ({@code sizeMib}) than the image.
+     * {@code format}, qcow2 by default), optionally larger ({@code sizeMib}) than the image; or a whole block
+     * device of the host ({@code device}, an absolute path such as /dev/sdb), passed through raw: administrators only.
      */
     public record DiskRequest(String path, String format, Boolean readOnly, Long sizeMib, String library,
-            @JsonProperty("clone") String cloning) {
+            @JsonProperty("clone") String cloning, String device) {
 
         public DiskRequest(String path, String format, Boolean readOnly, Long sizeMib) {
-            this(path, format, readOnly, sizeMib, null, null);
+            this(path, format, readOnly, sizeMib, null, null, null);
+        }
+
+        public DiskRequest(String path, String format, Boolean readOnly, Long sizeMib, String library, String cloning) {
+            this(path, format, readOnly, sizeMib, library, cloning, null);
         }
     }
 

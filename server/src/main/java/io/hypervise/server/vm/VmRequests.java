@@ -299,6 +299,10 @@ public class VmRequests {
                 v.add(new FieldError(field, "must be an object with a format and either a path or a sizeMib"));
                 continue;
             }
+            if (d.device() != null) {
+                disks.add(hostDevice(d, field, v));
+                continue;
+            }
             if (d.library() != null) {
                 disks.add(fromLibrary(d, i, images, items, v));
                 continue;
@@ -383,6 +387,21 @@ public class VmRequests {
             v.add(new FieldError("guest", e.getMessage()));
             return disks;
         }
+    }
+
+    /**
+     * A whole block device of the host, passed through raw; whether the host may give it (and the caller may
+     * ask) is the engine's and the service's to say.
+     */
+    private static Disk hostDevice(VmRequest.DiskRequest d, String field, List<FieldError> v) {
+        if (d.path() != null || d.sizeMib() != null || d.library() != null || d.cloning() != null) {
+            v.add(new FieldError(field, "give either a device (a host block device, whole) or an image (path, sizeMib or"
+                    + " library), not both"));
+        }
+        if (d.format() != null && !d.format().equalsIgnoreCase("raw")) {
+            v.add(new FieldError(field + ".format", "a host device is passed through raw; leave format out or say raw"));
+        }
+        return Disk.hostDevice(path(field + ".device", d.device(), v), Boolean.TRUE.equals(d.readOnly()));
     }
 
     /**

@@ -32,6 +32,12 @@ import io.hypervise.server.counters.CounterQueries;
 import io.hypervise.server.counters.CounterRange;
 import io.hypervise.server.counters.CounterSeriesView;
 import io.hypervise.server.inventory.CrashPoints;
+import io.hypervise.server.inventory.DiskEntity;
+import io.hypervise.server.inventory.HostDeviceClaims;
+import io.hypervise.engine.vm.definition.Disk;
+import io.hypervise.engine.storage.HostBlockDevices;
+import io.hypervise.server.access.AccessDeniedException;
+import io.hypervise.server.access.Reach;
 import io.hypervise.server.inventory.LocalHost;
 import io.hypervise.server.inventory.VmConflictException;
 import io.hypervise.server.inventory.ResourceColumns;
@@ -113,6 +119,9 @@ public class VmService {
     @Inject
     Library library;
 
+    @Inject
+    HostDeviceClaims claims;
+
     private static final java.util.regex.Pattern TEMPLATE_ID = java.util.regex.Pattern.compile("[a-z0-9][a-z0-9-]{0,39}");
 
     /** How an operation ended for the caller: done (with the VM as it is now), or begun as a job to follow. */
@@ -155,6 +164,8 @@ public class VmService {
     }
 
     private Outcome create(Caller caller, VmRequests.NewVm asked, VmOperation operation, Map<String, Object> origin) {
+        requireHostDevices(caller, operation, null, asked.definition().disks().stream().filter(Disk::hostDevice)
+                .map(d -> String.valueOf(d.path())).toList());
         VmRequests.NewVm request = withPolicyResources(caller, operation, asked);
         VmDefinition planned = engine.vms().plan(request.definition(), request.newImages());
         Map<String, Object> parameters = new LinkedHashMap<>();
@@ -169,11 +180,19 @@ public class VmService {
         if (!planned.resources().isNone()) {
             parameters.put("resources", ResourceColumns.describe(planned.resources()));
         }
+        List<String> devices = planned.disks().stream().filter(Disk::hostDevice).map(d -> d.path().toString()).toList();
+        if (!devices.isEmpty()) {
+            parameters.put("hostDevices", devices);
+        }
         if (!request.libraryItems().isEmpty()) {
             parameters.put("library", request.libraryItems());
         }
         parameters.putAll(origin);
-        QuarkusTransaction.requiringNew().run(() -> recordCreation(caller, operation, planned, request, parameters));
+        try {
+            QuarkusTransaction.requiringNew().run(() -> recordCreation(caller, operation, planned, request, parameters));
+        } catch (org.hibernate.exception.ConstraintViolationException e) {
+            throw deviceTaken(caller, operation.auditName(), AuditLog.vm(planned.id()), parameters, e);
+        }
         CrashPoints.reached("vm.create.recorded");
         if (!request.copies()) {
             define(caller, operation, planned, request, parameters, percent -> { });
@@ -256,8 +275,67 @@ public class VmService {
         request.newImages().forEach((position, image) -> vm.disks.get(position).sizeBytes = image.bytes());
         request.diskItems().forEach((position, item) -> vm.disks.get(position).libraryItemId = item);
         vm.bootLibraryItemId = request.bootItem();
+        for (DiskEntity disk : vm.disks) {
+            if (disk.hostDevice) {
+                requireFree(caller, operation.auditName(), AuditLog.vm(vm.id), parameters, "disks[" + disk.position + "].device",
+                        disk.path);
+                disk.sizeBytes = deviceBytes(disk.path);
+            }
+        }
         vms.insert(vm);
+        for (DiskEntity disk : vm.disks) {
+            if (disk.hostDevice) {
+                claims.claim(localHost.id(), disk.path, vm.id);
+            }
+        }
         audit.record(caller, operation.auditName(), AuditLog.vm(vm.id), parameters, AuditOutcome.REQUESTED, null);
+    }
+
+    /**
+     * Passing host block devices through is for those whose role grants it (administrators), never for
+     * self-service: refused (403, audited) before anything of the device is looked at.
+     */
+    private void requireHostDevices(Caller caller, VmOperation operation, String target, List<String> devices) {
+        if (devices.isEmpty() || caller.reach(Permission.HOST_DEVICES) == Reach.ALL) {
+            return;
+        }
+        String reason = "giving a VM a host block device (" + String.join(", ", devices) + ") needs the permission to "
+                + Permission.HOST_DEVICES.description() + ", which only administrators (hv-admin) have";
+        audit.recordDenial(caller, operation.auditName(), target, Map.of("hostDevices", devices), reason);
+        throw new AccessDeniedException(reason);
+    }
+
+    /** Refuses (409, audited) a device another VM of this host holds; the claim's key settles a race. */
+    private void requireFree(Caller caller, String action, String target, Map<String, Object> parameters, String field,
+            String device) {
+        Optional<String> holder = claims.holder(localHost.id(), device);
+        if (holder.isPresent()) {
+            String name = vms.find(holder.get()).map(v -> "VM '" + v.name + "' (" + v.id + ")").orElse("VM " + holder.get());
+            String reason = field + ": the host device " + device + " is given to " + name
+                    + " already; a device is given to one VM at a time";
+            audit.recordFailure(caller, action, target, parameters, reason);
+            throw new VmConflictException(reason);
+        }
+    }
+
+    /** The refusal of a request that lost the race for a device: another VM's claim was written first. */
+    private RuntimeException deviceTaken(Caller caller, String action, String target, Map<String, Object> parameters,
+            org.hibernate.exception.ConstraintViolationException e) {
+        if (!"host_device_claims_pkey".equals(e.getConstraintName())) {
+            return e;
+        }
+        String reason = "the host device was given to another VM at the same moment; a device is given to one VM at a time";
+        audit.recordFailure(caller, action, target, parameters, reason);
+        return new VmConflictException(reason);
+    }
+
+    /** The device's size as the kernel counts it; null where it cannot be read (the engine refuses such a device). */
+    private Long deviceBytes(String device) {
+        try {
+            return new HostBlockDevices(engine.storage().path()).sizeBytes(Path.of(device));
+        } catch (IOException | RuntimeException e) {
+            return null;
+        }
     }
 
     /** The outcome of {@link #check}; {@code policy} and {@code usage} are null for callers policies do not govern. */
@@ -446,6 +524,7 @@ public class VmService {
                 throw new VmConflictException("VM '" + vm.name + "' is " + status.state().displayName()
                         + "; it is stored in the library while it is Off, so its disks hold still");
             }
+            refuseWithHostDevices(caller, action, target, vm, "stored in the library");
             vms.markPending(vm.id, VmEntity.Pending.STORING);
             audit.record(caller, action, target, parameters, AuditOutcome.REQUESTED, null);
             return status.definition();
@@ -688,29 +767,53 @@ public class VmService {
         if (disk.libraryItem() != null) {
             parameters.put("library", disk.libraryItem());
         }
-        if (disk.disk().path() != null) {
+        if (disk.disk().hostDevice()) {
+            parameters.remove("sizeMib");
+            parameters.put("device", String.valueOf(disk.disk().path()));
+        } else if (disk.disk().path() != null) {
             parameters.put("path", disk.disk().path().toString());
         }
-        String name = QuarkusTransaction.requiringNew().call(() -> {
-            VmEntity vm = access.require(caller, id, VmOperation.ADD_DISK);
-            requireActionable(vm);
-            refuseWithCheckpoints(vm, "adding");
-            if (policies.govern(caller, Permission.VM_RECONFIGURE)) {
-                policies.lockQuota(vm.owner);
-                long diskMib = vm.disks.stream().mapToLong(d -> d.sizeBytes == null ? 0 : d.sizeBytes >> 20).sum() + (bytes >> 20);
-                Set<String> consent = disk.libraryItem() == null ? Set.of() : library.find(disk.libraryItem())
-                        .filter(item -> !item.owner.equals(caller.username())).map(item -> Set.of(item.id)).orElse(Set.of());
-                List<String> reasons = PolicyCheck.refusals(caller.username(), policies.effective(caller),
-                        policies.usage(vm.owner, vm.id), new Candidate(vm.templateId, disk.libraryItem() != null, consent,
-                                localHost.hostGroup(), vm.vcpus, vm.memoryMib, diskMib, disk.disk().path() != null ? 1 : 0, false));
-                if (!reasons.isEmpty()) {
-                    audit.recordDenial(caller, action, target, parameters, String.join("; ", reasons));
-                    throw new PolicyDeniedException(reasons);
+        // A device is named by its link-free path, which is how the engine keeps it and the claims know it.
+        String device = disk.disk().hostDevice() ? canonicalDevice(disk.disk().path()) : null;
+        String name;
+        try {
+            name = QuarkusTransaction.requiringNew().call(() -> {
+                VmEntity vm = access.require(caller, id, VmOperation.ADD_DISK);
+                if (disk.disk().hostDevice()) {
+                    requireHostDevices(caller, VmOperation.ADD_DISK, target, List.of(String.valueOf(disk.disk().path())));
                 }
-            }
-            audit.record(caller, action, target, parameters, AuditOutcome.REQUESTED, null);
-            return vm.name;
-        });
+                requireActionable(vm);
+                refuseWithCheckpoints(vm, "adding");
+                if (device != null) {
+                    // Checked before it is claimed: only a device the host may give is ever written down.
+                    Optional<String> problem = engine.vms().hostDeviceProblem(disk.disk().path());
+                    if (problem.isPresent()) {
+                        audit.recordFailure(caller, action, target, parameters, "device: " + problem.get());
+                        throw new io.hypervise.engine.vm.definition.InvalidVmDefinitionException(
+                                List.of(new io.hypervise.engine.vm.definition.Violation("device", problem.get())));
+                    }
+                    requireFree(caller, action, target, parameters, "device", device);
+                    claims.claim(localHost.id(), device, vm.id);
+                }
+                if (policies.govern(caller, Permission.VM_RECONFIGURE)) {
+                    policies.lockQuota(vm.owner);
+                    long diskMib = vm.disks.stream().mapToLong(d -> d.sizeBytes == null ? 0 : d.sizeBytes >> 20).sum() + (bytes >> 20);
+                    Set<String> consent = disk.libraryItem() == null ? Set.of() : library.find(disk.libraryItem())
+                            .filter(item -> !item.owner.equals(caller.username())).map(item -> Set.of(item.id)).orElse(Set.of());
+                    List<String> reasons = PolicyCheck.refusals(caller.username(), policies.effective(caller),
+                            policies.usage(vm.owner, vm.id), new Candidate(vm.templateId, disk.libraryItem() != null, consent,
+                                    localHost.hostGroup(), vm.vcpus, vm.memoryMib, diskMib, disk.disk().path() != null ? 1 : 0, false));
+                    if (!reasons.isEmpty()) {
+                        audit.recordDenial(caller, action, target, parameters, String.join("; ", reasons));
+                        throw new PolicyDeniedException(reasons);
+                    }
+                }
+                audit.record(caller, action, target, parameters, AuditOutcome.REQUESTED, null);
+                return vm.name;
+                });
+        } catch (org.hibernate.exception.ConstraintViolationException e) {
+            throw deviceTaken(caller, action, target, parameters, e);
+        }
         if (!disk.copies()) {
             addDiskNow(caller, id, disk, bytes, parameters, p -> { });
             return new Done(get(caller, id));
@@ -727,14 +830,17 @@ public class VmService {
         int position;
         try {
             position = engine.vms().addDisk(id, disk.disk(), disk.image(), progress);
-        } catch (EngineException e) {
+        } catch (RuntimeException e) {
+            releaseDevices(id);
             audit.recordOutcome(caller, action, target, parameters, e.getMessage());
             throw e;
         }
         List<io.hypervise.engine.vm.definition.Disk> now = engine.vms().status(id).definition().disks();
+        Long added = disk.image() != null ? Long.valueOf(bytes)
+                : disk.disk().hostDevice() ? deviceBytes(now.getLast().path().toString()) : null;
         QuarkusTransaction.requiringNew().run(() -> {
             VmEntity vm = VmEntity.findById(id);
-            vm.applyDisks(now, disk.image() == null ? null : bytes, disk.libraryItem());
+            vm.applyDisks(now, added, disk.libraryItem());
         });
         Map<String, Object> outcome = new LinkedHashMap<>(parameters);
         outcome.put("disk", position);
@@ -768,10 +874,60 @@ public class VmService {
             VmEntity vm = VmEntity.findById(id);
             vm.applyDisks(now, null, null);
         });
+        releaseDevices(id);
         audit.recordOutcome(caller, action, target, Map.of("disk", position, "deleted",
                 deleted.map(Path::toString).orElse("nothing: the VM only used the image")), null);
         LOG.infof("VM (%s): disk %d removed by %s on host %s", id, position, caller.username(), localHost.id());
         return get(caller, id);
+    }
+
+    /** The device's path with its links resolved; as given when it cannot be (the engine then says why). */
+    private static String canonicalDevice(Path device) {
+        try {
+            return device == null ? null : device.toRealPath().toString();
+        } catch (IOException | RuntimeException e) {
+            return device.toString();
+        }
+    }
+
+    /**
+     * At start: lets go of the claims a server that died during a disk's addition or removal left for devices no
+     * VM's definition has (a VM being created keeps its claims until its creation is settled).
+     */
+    void releaseStaleDeviceClaims() {
+        for (String id : claims.holders(localHost.id())) {
+            boolean creating = vms.find(id).map(vm -> vm.pending == VmEntity.Pending.CREATING).orElse(false);
+            if (!creating) {
+                releaseDevices(id);
+            }
+        }
+    }
+
+    /** Lets go of the claims of the VM's that name no device its engine definition has (one removed, or never added). */
+    private void releaseDevices(String id) {
+        java.util.Set<String> kept = engine.vms().find(id).map(s -> s.definition().disks().stream().filter(Disk::hostDevice)
+                .map(d -> d.path().toString()).collect(java.util.stream.Collectors.toSet())).orElse(Set.of());
+        for (String device : claims.heldBy(localHost.id(), id)) {
+            if (!kept.contains(device)) {
+                claims.release(localHost.id(), device, id);
+            }
+        }
+    }
+
+    /**
+     * Refuses (409, audited) to copy a VM whose disks include a host device: what is on the host's hardware is
+     * not a disk image to keep or to carry to another host.
+     */
+    void refuseWithHostDevices(Caller caller, String action, String target, VmEntity vm, String what) {
+        List<String> devices = vm.disks.stream().filter(d -> d.hostDevice)
+                .map(d -> d.path + " (disks[" + d.position + "])").toList();
+        if (devices.isEmpty()) {
+            return;
+        }
+        String reason = "VM '" + vm.name + "' has the host device " + String.join(", ", devices) + " passed through: a"
+                + " host's device cannot be " + what + "; remove it from the VM first";
+        audit.recordFailure(caller, action, target, Map.of("name", vm.name), reason);
+        throw new VmConflictException(reason);
     }
 
     private static void refuseWithCheckpoints(VmEntity vm, String what) {

@@ -58,10 +58,11 @@ public record VmView(
 
     /**
      * A disk: its image, format, size where known, whether the VM owns it (deleted with the VM), the
-     * library item it was made from, and the base image a linked clone reads (null for others).
+     * library item it was made from, the base image a linked clone reads (null for others), and whether it is a
+     * whole host block device passed through (its path the device's).
      */
     public record DiskView(String path, String format, boolean readOnly, Long sizeBytes, boolean owned, String libraryItem,
-            String base) {
+            String base, boolean hostDevice) {
     }
 
     /**
@@ -85,7 +86,7 @@ public record VmView(
                 vm.vcpus, vm.memoryMib, vm.profile.name().toLowerCase(Locale.ROOT), vm.display.name().toLowerCase(Locale.ROOT),
                 vm.firmware.name().toLowerCase(Locale.ROOT),
                 vm.disks.stream().map(d -> new DiskView(d.path, d.format.name().toLowerCase(Locale.ROOT), d.readOnly,
-                        d.sizeBytes, images.owns(vm.id, Path.of(d.path)), d.libraryItemId, d.backingPath)).toList(),
+                        d.sizeBytes, images.owns(vm.id, Path.of(d.path)), d.libraryItemId, d.backingPath, d.hostDevice)).toList(),
                 vm.nics.stream().map(n -> new NicView("net" + n.position, n.mac, n.switchId, n.vlan)).toList(),
                 vm.resources == null ? Resources.NONE : vm.resources.toResources(),
                 vm.cdromDrive ? new CdRomView(vm.cdromImage == null ? null : vm.bootLibraryItemId, vm.cdromImage) : null,

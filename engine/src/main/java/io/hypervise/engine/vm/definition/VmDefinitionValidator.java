@@ -1,6 +1,7 @@
 package io.hypervise.engine.vm.definition;
 
 import io.hypervise.engine.network.VirtualSwitches;
+import io.hypervise.engine.storage.HostBlockDevices;
 import io.hypervise.engine.storage.StorageRoot;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -27,6 +28,7 @@ public final class VmDefinitionValidator {
     private static final Pattern MAC = Pattern.compile("([0-9a-f]{2}:){5}[0-9a-f]{2}");
 
     private final StorageRoot storage;
+    private final HostBlockDevices devices;
     private final boolean uefiAvailable;
     private final ResourceSupport resourceSupport;
 
@@ -38,6 +40,7 @@ public final class VmDefinitionValidator {
     /** @param resourceSupport which resource controls the host can enforce; a VM asking for others is refused */
     public VmDefinitionValidator(StorageRoot storage, boolean uefiAvailable, ResourceSupport resourceSupport) {
         this.storage = storage;
+        this.devices = new HostBlockDevices(storage.path());
         this.uefiAvailable = uefiAvailable;
         this.resourceSupport = resourceSupport;
     }
@@ -161,11 +164,20 @@ public final class VmDefinitionValidator {
                     && !(def.boot() instanceof BootSource.Iso) ? "cdrom" : "disks", "the legacy profile has "
                     + MAX_LEGACY_IDE_DEVICES + " IDE slots for disks and the CD-ROM together; this VM needs " + ideDevices));
         }
+        java.util.Map<Path, Integer> devicesSeen = new java.util.HashMap<>();
         for (int i = 0; i < def.disks().size(); i++) {
             Disk disk = def.disks().get(i);
             String field = "disks[" + i + "]";
             if (disk == null) {
                 v.add(new Violation(field, "must not be null"));
+                continue;
+            }
+            if (disk.hostDevice()) {
+                checkHostDevice(field, disk, v);
+                Integer twice = disk.path() == null ? null : devicesSeen.putIfAbsent(realOrSame(disk.path()), i);
+                if (twice != null) {
+                    v.add(new Violation(field + ".device", "is disks[" + twice + "] already: a device is given to a VM once"));
+                }
                 continue;
             }
             if (disk.format() == null) {
@@ -265,6 +277,33 @@ public final class VmDefinitionValidator {
         } else if (checkFile(field + ".base.path", backing.path(), v)) {
             checkImage(field + ".base.path", backing.path(), backing.format(), null, v);
         }
+    }
+
+    /**
+     * A host block device passed through whole: raw (what is on it is the guest's; QEMU is never let probe it),
+     * on no base image, and one the host does not use itself (see {@link HostBlockDevices}).
+     */
+    private void checkHostDevice(String field, Disk disk, List<Violation> v) {
+        if (disk.format() != DiskFormat.RAW) {
+            v.add(new Violation(field + ".format", "a host device is passed through raw; leave format out or say raw"));
+        }
+        if (disk.backing() != null) {
+            v.add(new Violation(field + ".base", "a host device has no base image"));
+        }
+        devices.problemWith(disk.path()).ifPresent(why -> v.add(new Violation(field + ".device", why)));
+    }
+
+    private static Path realOrSame(Path path) {
+        try {
+            return path.toRealPath();
+        } catch (IOException e) {
+            return path;
+        }
+    }
+
+    /** Why {@code device} may not be given to a VM whole (see {@link HostBlockDevices}), or empty when it may. */
+    public Optional<String> hostDeviceProblem(Path device) {
+        return devices.problemWith(device);
     }
 
     /**

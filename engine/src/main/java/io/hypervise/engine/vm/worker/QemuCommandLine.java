@@ -259,6 +259,9 @@ public final class QemuCommandLine {
      */
     /** The -blockdev values of a disk known by {@code node}: its base's first, for a linked clone. */
     public static List<String> diskBlockdevs(Disk disk, String node, UnaryOperator<Path> resolve) {
+        if (disk.hostDevice()) {
+            return List.of(hostDeviceBlockdev(node, disk.path(), disk.readOnly()));
+        }
         List<String> nodes = new java.util.ArrayList<>();
         String base = null;
         if (disk.backing() != null) {
@@ -267,6 +270,28 @@ public final class QemuCommandLine {
         }
         nodes.add(blockdev(node, disk.format(), resolve.apply(disk.path()), disk.readOnly(), base));
         return nodes;
+    }
+
+    /**
+     * A host block device passed through whole: {@code host_device} under an explicit {@code raw} format node (QEMU
+     * never probes what the guest wrote on it), with the host's page cache bypassed (cache=none: O_DIRECT, flushes
+     * passed on) and Linux native AIO, as libvirt does for block devices. The path is the device's link-free one.
+     */
+    private static String hostDeviceBlockdev(String node, Path device, boolean readOnly) {
+        ObjectNode cache = JSON.createObjectNode().put("direct", true).put("no-flush", false);
+        ObjectNode protocol = JSON.createObjectNode()
+                .put("driver", "host_device")
+                .put("filename", device.toString())
+                .put("aio", "native")
+                .put("read-only", readOnly);
+        protocol.set("cache", cache.deepCopy());
+        ObjectNode formatNode = JSON.createObjectNode()
+                .put("node-name", node)
+                .put("driver", DiskFormat.RAW.qemuDriver())
+                .put("read-only", readOnly);
+        formatNode.set("cache", cache);
+        formatNode.set("file", protocol);
+        return formatNode.toString();
     }
 
     private static String blockdev(String node, DiskFormat format, Path file, boolean readOnly, String backingNode) {

@@ -284,4 +284,21 @@ class VmDefinitionValidatorTest {
                 .hasMessageContaining("vcpus: must be between 1 and 64")
                 .hasMessageContaining("name: is required");
     }
+
+    @Test
+    void aHostDeviceMustBeARawBlockDeviceGivenOnce() throws IOException {
+        Path file = Files.write(tmp.resolve("not-a-device.img"), new byte[4096]);
+        assertThat(validator.violations(valid().withDisks(Disk.hostDevice(file, false)).build()))
+                .singleElement().satisfies(v -> {
+                    assertThat(v.field()).isEqualTo("disks[0].device");
+                    assertThat(v.message()).startsWith("is a regular file, not a block device");
+                });
+        Disk qcow2 = new Disk(Path.of("/dev/null"), DiskFormat.QCOW2, false, null, null, true);
+        assertThat(validator.violations(valid().withDisks(qcow2).build())).extracting(Violation::field)
+                .containsExactly("disks[0].format", "disks[0].device");
+        Disk nullDevice = Disk.hostDevice(Path.of("/dev/null"), false);
+        assertThat(validator.violations(valid().withDisks(nullDevice, nullDevice).build()))
+                .extracting(Violation::field, Violation::message).contains(
+                        tuple("disks[1].device", "is disks[0] already: a device is given to a VM once"));
+    }
 }

@@ -106,6 +106,19 @@ class QemuCommandLineTest {
     }
 
     @Test
+    void aHostDeviceIsOpenedRawWithoutTheHostsCacheAndNeverProbed() {
+        VmDefinition def = aKernelVm(Path.of("/s/k"), null, "")
+                .withDisks(Disk.hostDevice(Path.of("/dev/loop3"), false))
+                .build();
+        List<String> args = tcg.build(def, files, p -> p, false);
+        assertThat(args).contains("{\"node-name\":\"disk0\",\"driver\":\"raw\",\"read-only\":false,"
+                + "\"cache\":{\"direct\":true,\"no-flush\":false},\"file\":{\"driver\":\"host_device\","
+                + "\"filename\":\"/dev/loop3\",\"aio\":\"native\",\"read-only\":false,"
+                + "\"cache\":{\"direct\":true,\"no-flush\":false}}}")
+                .containsSequence("-device", "virtio-blk-pci,drive=disk0,id=dev-disk0,bus=port-disk0");
+    }
+
+    @Test
     void aQcow2DiskIsToldItHasNoBackingFileSoQemuFollowsNoChainFromItsHeader() {
         VmDefinition def = aKernelVm(Path.of("/s/k"), null, "")
                 .withDisks(new Disk(Path.of("/s/d.qcow2"), DiskFormat.QCOW2, false))
