@@ -181,6 +181,16 @@ public final class QemuMonitor {
         channel.execute("device_add", arguments);
     }
 
+    /** Opens a network backend ({@code netdev_add}): {@code arguments} has its type, id and the type's options. */
+    public void netdevAdd(ObjectNode arguments) throws InterruptedException {
+        channel.execute("netdev_add", arguments);
+    }
+
+    /** Closes a network backend no device uses any more. */
+    public void netdevDel(String id) throws InterruptedException {
+        channel.execute("netdev_del", NODES.objectNode().put("id", id));
+    }
+
     /** Asks the guest to let go of a device; it is gone when QEMU says DEVICE_DELETED. */
     public void deviceDel(String id) throws InterruptedException {
         channel.execute("device_del", NODES.objectNode().put("id", id));

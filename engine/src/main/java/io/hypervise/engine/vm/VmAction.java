@@ -18,7 +18,9 @@ public enum VmAction {
     RESIZE_DISK("resize a disk of"),
     ADD_DISK("add a disk to"),
     REMOVE_DISK("remove a disk from"),
-    CHANGE_RESOURCES("change the resource controls of");
+    CHANGE_RESOURCES("change the resource controls of"),
+    ADD_NIC("add a network adapter to"),
+    REMOVE_NIC("remove a network adapter from");
 
     private final String verb;
 
