@@ -142,6 +142,9 @@ class VmOfferTest {
         if (List.of("Off", "Running", "Paused", "Saved").contains(state)) {
             actions.add("change-resources");
         }
+        if (List.of("Off", "Running", "Paused").contains(state)) {
+            actions.addAll(List.of("add-nic", "remove-nic"));
+        }
         return new VmView("vm-1", "box", owner, "host", null, state, null, Instant.now(), 1, 128, "enlightened", "vnc", "bios",
                 List.of(), List.of(), Resources.NONE, null, actions, null, null, pending);
     }
