@@ -174,9 +174,13 @@ public final class QemuMonitor {
         channel.execute("blockdev-del", NODES.objectNode().put("node-name", node));
     }
 
-    /** Plugs a device in (into {@code bus}, a hot-plug port): {@code driver} with its id and properties. */
+    /**
+     * Plugs a device in (into {@code bus}, a hot-plug port): {@code driver} with its id and properties. It goes in the
+     * port's slot 0, the only one a PCI Express port has: a port that holds a device already refuses it (without the
+     * address QEMU would take the next slot, which the guest never looks at).
+     */
     public void deviceAdd(String driver, String id, String bus, Map<String, String> properties) throws InterruptedException {
-        ObjectNode arguments = NODES.objectNode().put("driver", driver).put("id", id).put("bus", bus);
+        ObjectNode arguments = NODES.objectNode().put("driver", driver).put("id", id).put("bus", bus).put("addr", "0");
         properties.forEach(arguments::put);
         channel.execute("device_add", arguments);
     }

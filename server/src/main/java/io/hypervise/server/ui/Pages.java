@@ -49,6 +49,8 @@ final class Pages {
 
     static native TemplateInstance grow(GrowForm form);
 
+    static native TemplateInstance nic(NicForm form);
+
     static native TemplateInstance host(Nav nav, HostTree tree, HostDetail host, String group, HostSwitches switches);
 
     static native TemplateInstance host$switches(HostSwitches switches);

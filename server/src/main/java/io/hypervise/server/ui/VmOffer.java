@@ -23,7 +23,7 @@ import java.util.Locale;
  * @param delete the delete operation where it is offered, else null
  */
 public record VmOffer(List<UiAction> actions, String console, boolean settings, boolean export, boolean store,
-        UiAction delete, Checkpoints checkpoints, Disks disks) {
+        UiAction delete, Checkpoints checkpoints, Disks disks, Nics nics) {
 
     /**
      * What may be done with the VM's checkpoints now: take one, and apply, rename or delete one (each checkpoint
@@ -38,6 +38,10 @@ public record VmOffer(List<UiAction> actions, String console, boolean settings, 
 
     /** What may be done with the VM's disks now: add one, grow or remove one ({@link DiskRow} decides per disk). */
     public record Disks(boolean add, boolean grow, boolean remove) {
+    }
+
+    /** What may be done with the VM's network adapters now: add one, remove one. */
+    public record Nics(boolean add, boolean remove) {
     }
 
     /** @param policy the caller's effective policy where policies govern them, else null */
@@ -64,7 +68,9 @@ public record VmOffer(List<UiAction> actions, String console, boolean settings, 
                         now(caller, subject, vm, VmOperation.DELETE_CHECKPOINT, policy)),
                 new Disks(now(caller, subject, vm, VmOperation.ADD_DISK, policy),
                         now(caller, subject, vm, VmOperation.RESIZE_DISK, policy),
-                        now(caller, subject, vm, VmOperation.REMOVE_DISK, policy)));
+                        now(caller, subject, vm, VmOperation.REMOVE_DISK, policy)),
+                new Nics(now(caller, subject, vm, VmOperation.ADD_NIC, policy),
+                        now(caller, subject, vm, VmOperation.REMOVE_NIC, policy)));
     }
 
     /** Whether the operation is allowed and the VM's state takes it now, nothing else holding the VM. */

@@ -111,6 +111,19 @@ class VmOfferTest {
         assertThat(VmOffer.of(AUDITOR, aVm("Off", "alice"), null).disks()).isEqualTo(new VmOffer.Disks(false, false, false));
     }
 
+    @Test
+    void networkAdaptersAreOfferedWhereTheStateAndTheCallersPoliciesAllow() {
+        assertThat(VmOffer.of(ADMIN, aVm("Off", "alice"), null).nics()).isEqualTo(new VmOffer.Nics(true, true));
+        assertThat(VmOffer.of(ADMIN, aVm("Running", "alice"), null).nics()).as("adapters change while it runs")
+                .isEqualTo(new VmOffer.Nics(true, true));
+        assertThat(VmOffer.of(ADMIN, aVm("Saved", "alice"), null).nics()).isEqualTo(new VmOffer.Nics(false, false));
+        assertThat(VmOffer.of(ADMIN, aVm("Off", "alice", "exporting"), null).nics().add()).as("an export holds the VM").isFalse();
+        assertThat(VmOffer.of(BOB, aVm("Off", "bob"), policy(SelfServiceAction.RECONFIGURE)).nics())
+                .as("reconfigure covers adapters").isEqualTo(new VmOffer.Nics(true, true));
+        assertThat(VmOffer.of(BOB, aVm("Off", "bob"), policy(SelfServiceAction.CHECKPOINT)).nics()).isEqualTo(new VmOffer.Nics(false, false));
+        assertThat(VmOffer.of(AUDITOR, aVm("Off", "alice"), null).nics()).isEqualTo(new VmOffer.Nics(false, false));
+    }
+
     private static List<String> paths(VmOffer offer) {
         return offer.actions().stream().map(UiAction::path).toList();
     }
