@@ -669,6 +669,7 @@ public class VmService {
         Nic nic = QuarkusTransaction.requiringNew().call(() -> {
             VmEntity vm = access.require(caller, id, VmOperation.ADD_NIC);
             requireActionable(vm);
+            refuseNicsWithCheckpoints(vm, "adding");
             String mac = wanted.mac();
             if (mac == null) {
                 do {
@@ -711,6 +712,7 @@ public class VmService {
         Map<String, Object> parameters = QuarkusTransaction.requiringNew().call(() -> {
             VmEntity vm = access.require(caller, id, VmOperation.REMOVE_NIC);
             requireActionable(vm);
+            refuseNicsWithCheckpoints(vm, "removing");
             Map<String, Object> p = new LinkedHashMap<>();
             p.put("nic", position);
             vm.nics.stream().filter(n -> n.position == position).findFirst().ifPresent(n -> p.put("mac", n.mac));
@@ -738,6 +740,14 @@ public class VmService {
             p.put("vlan", nic.vlan());
         }
         return p;
+    }
+
+    /** A checkpoint with memory holds the VM's devices as they were: one with another set of adapters could not take it back. */
+    private static void refuseNicsWithCheckpoints(VmEntity vm, String what) {
+        if (io.hypervise.server.checkpoint.CheckpointEntity.count("vmId", vm.id) > 0) {
+            throw new VmConflictException("VM '" + vm.name + "' has checkpoints, which know only the network adapters it had"
+                    + " when they were taken; " + what + " an adapter is possible once they are deleted");
+        }
     }
 
     private static void refuseWithCheckpoints(VmEntity vm, String what) {
