@@ -35,7 +35,8 @@ import org.junit.jupiter.api.TestInstance;
  * Network adapters added and removed while a VM runs, seen from inside the guest (tiny-linux prints "hv-nic NAME
  * MAC" and "hv-nic-gone NAME" as they come and go): one on a virtual switch (its tap on the switch's bridge, and
  * gone with it), one on the isolated network; bad input and a VM out of hot-plug ports are refused with the field
- * named, the VM running on unchanged; after a restart the guest has the adapters as changed; while Off too.
+ * named, the VM running on unchanged; after a restart the guest has the adapters as changed; while Off too. A
+ * running legacy VM's adapters change only once it is Off.
  */
 @QuarkusTest
 @WithTestResource(TemporaryDataDir.class)
@@ -56,14 +57,17 @@ class NicChangesApiTest {
 
     private final String switchId = "nic" + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextInt()).substring(0, 5);
     private String vm;
+    private String legacy;
 
     @AfterAll
     void removeTheVmAndTheSwitch() {
-        if (vm != null && engine.vms().find(vm).isPresent()) {
-            if (engine.vms().status(vm).state() != VmState.OFF) {
-                engine.vms().turnOff(vm);
+        for (String made : java.util.Arrays.asList(vm, legacy)) {
+            if (made != null && engine.vms().find(made).isPresent()) {
+                if (engine.vms().status(made).state() != VmState.OFF) {
+                    engine.vms().turnOff(made);
+                }
+                vms.delete(Caller.host(), made);
             }
-            vms.delete(Caller.host(), vm);
         }
         if (switches.find(switchId).isPresent()) {
             switches.delete(switchId, Caller.host());
@@ -169,6 +173,35 @@ class NicChangesApiTest {
         as("admin").when().post("/api/v1/vms/" + vm + "/turn-off").then().statusCode(200);
         as("admin").when().delete("/api/v1/vms/" + vm + "/nics/0").then().statusCode(200).body("nics.mac", equalTo(List.of(cold)));
         assertThat(engine.vms().status(vm).definition().nics().stream().map(Nic::mac).toList()).containsExactly(cold);
+    }
+
+    /** The legacy profile's e1000 adapters sit on the PCI bus, which takes none while the guest runs: refused, saying so. */
+    @Test
+    void aRunningLegacyVmKeepsItsAdaptersUntilItIsOff() throws Exception {
+        legacy = as("admin").contentType("application/json").body("""
+                {"template":"tiny-linux","name":"legacy adapters","display":"none","memoryMib":160,"profile":"legacy"}""")
+                .when().post("/api/v1/vms").then().statusCode(201).body("profile", equalTo("legacy")).extract().path("id");
+        awaitJob(as("admin").when().post("/api/v1/vms/" + legacy + "/start").then().statusCode(202).extract().path("id"));
+        post(legacy, "{}").statusCode(400).body("violations[0].field", equalTo("nics[1]"))
+                .body("violations[0].message", containsString("legacy profile"));
+        as("admin").when().delete("/api/v1/vms/" + legacy + "/nics/0").then().statusCode(400)
+                .body("violations[0].field", equalTo("nics[0]")).body("violations[0].message", containsString("legacy profile"));
+        as("admin").when().get("/api/v1/vms/" + legacy).then().body("state", equalTo("Running")).body("nics.size()", equalTo(1));
+        as("admin").when().post("/api/v1/vms/" + legacy + "/turn-off").then().statusCode(200);
+        post(legacy, "{}").statusCode(200).body("nics.size()", equalTo(2));
+        as("admin").when().delete("/api/v1/vms/" + legacy + "/nics/0").then().statusCode(200).body("nics.size()", equalTo(1));
+    }
+
+    private static void awaitJob(String job) throws InterruptedException {
+        for (int i = 0; i < 600; i++) {
+            String state = as("admin").when().get("/api/v1/jobs/" + job).then().statusCode(200).extract().path("state");
+            if (state.equals("succeeded")) {
+                return;
+            }
+            assertThat(state).as("job " + job).isNotEqualTo("failed");
+            TimeUnit.MILLISECONDS.sleep(100);
+        }
+        throw new AssertionError("job " + job + " did not end within a minute");
     }
 
     private static io.restassured.response.ValidatableResponse post(String vm, String body) {
