@@ -154,6 +154,9 @@ class ApiAccessTest {
             "PUT    | /api/v1/vms/{idle}/cdrom     | {\"library\":\"lib-nothere00\"} | 401 | 400 | 400 | 403 | 404 | 404",
             "PUT    | /api/v1/vms/{own}/cdrom      | {\"library\":\"lib-nothere00\"} | 401 | 400 | 400 | 403 | 400 | 400",
             "DELETE | /api/v1/vms/{idle}/cdrom     |                                 | 401 | 409 | 409 | 403 | 404 | 404",
+            // No such switch (checked before the VM is looked up, as a new disk's size is); the idle VM has no adapter 0.
+            "POST   | /api/v1/vms/{idle}/nics      | {\"switch\":\"no-such\"}        | 401 | 400 | 400 | 403 | 400 | 400",
+            "DELETE | /api/v1/vms/{idle}/nics/{nic} |                                | 401 | 400 | 400 | 403 | 404 | 404",
             "GET    | /api/v1/vms/{idle}/resources |                                 | 401 | 200 | 200 | 200 | 404 | 404",
             // Resource controls are the administrators' and operators': a weight of 0 breaks the rule.
             "PUT    | /api/v1/vms/{idle}/resources | {\"cpuWeight\":0}              | 401 | 400 | 400 | 403 | 403 | 403",
@@ -271,7 +274,7 @@ class ApiAccessTest {
         p = p.contains("{switch}") ? p.replace("{switch}", aSwitch()) : p;
         p = p.contains("{item}") ? p.replace("{item}", aLibraryItem()) : p;
         p = p.replace("{upload}", "up-00000000000000000000").replace("{cp}", "cp-0000000000000000")
-                .replace("{disk}", "0");
+                .replace("{disk}", "0").replace("{nic}", "0");
         return p.contains("{job}") ? p.replace("{job}", aJob(Caller.HOST)) : p;
     }
 

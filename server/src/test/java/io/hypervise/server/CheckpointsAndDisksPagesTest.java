@@ -45,7 +45,8 @@ import org.openqa.selenium.chrome.ChromeDriver;
  * that is never booted (an Off VM's checkpoint is a snapshot in its qcow2 disk): an administrator takes checkpoints
  * through the dialog and sees the tree (the current one marked, a branch indented under the checkpoint it came from),
  * renames one, applies one, deletes them; adds a blank disk (its refusals shown in the dialog first: a size beyond
- * the limit, and a checkpoint taken meanwhile), grows it and removes it. A self-service user sees Checkpoint… only
+ * the limit, and a checkpoint taken meanwhile), grows it and removes it; adds a network adapter (a VLAN without a
+ * switch refused first) and removes one. A self-service user sees Checkpoint… only
  * once their policy names the action. Screenshots go to target/screenshots.
  */
 @QuarkusTest
@@ -217,10 +218,37 @@ class CheckpointsAndDisksPagesTest {
         await("one disk again", () -> diskRows().equals(List.of("Disk 1 qcow2 16.0 MiB created for this VM Grow… Remove")));
         assertThat(as("admin").when().get("/api/v1/vms/" + web).then().statusCode(200).extract().<List<Object>>path("disks"))
                 .hasSize(1);
+
+        // A network adapter added through its dialog (a VLAN without a switch refused first), removed with a question.
+        String first = as("admin").when().get("/api/v1/vms/" + web).then().statusCode(200).extract().path("nics[0].mac");
+        assertThat(nicRows()).containsExactly("Adapter 1 " + first + " isolated network Remove");
+        button("Add adapter…").click();
+        await("the adapter dialog", () -> browser.findElement(By.id("dialog")).isDisplayed());
+        assertThat(text("#dialog")).contains("The VM is Off: it finds the adapter when it next starts.");
+        assertAccessible("the adapter dialog");
+        dialogField("vlan").sendKeys("5");
+        submitDialog();
+        await("the VLAN refused", () -> text("#dialog .form-error").equals("vlan: needs a switch: VLANs are carried by virtual switches"));
+        dialogField("vlan").clear();
+        dialogField("mac").sendKeys("52:54:00:0a:0b:0c");
+        submitDialog();
+        await("word that the adapter was added", () -> text("#toast").equals("Added adapter 2 (52:54:00:0a:0b:0c) to '" + WEB + "'"));
+        await("the new adapter listed", () -> nicRows().size() == 2);
+        assertThat(nicRows()).containsExactly("Adapter 1 " + first + " isolated network Remove",
+                "Adapter 2 52:54:00:0a:0b:0c isolated network Remove");
+        assertAccessible("the VM's page with two adapters");
+        nicButton(1, "Remove").click();
+        assertThat(browser.switchTo().alert().getText()).isEqualTo("Adapter 1 (" + first + "): Remove this network adapter from VM '"
+                + WEB + "'? The guest loses that link at once.");
+        browser.switchTo().alert().accept();
+        await("word that it was removed", () -> text("#toast").equals("Removed adapter 1 from '" + WEB + "'"));
+        await("one adapter again", () -> nicRows().equals(List.of("Adapter 1 52:54:00:0a:0b:0c isolated network Remove")));
+        assertThat(as("admin").when().get("/api/v1/vms/" + web).then().statusCode(200).extract().<List<String>>path("nics.mac"))
+                .containsExactly("52:54:00:0a:0b:0c");
         assertThat(as("auditor").queryParam("target", "vm:" + web).queryParam("size", 100).when().get("/api/v1/audit").then()
                 .statusCode(200).extract().<List<String>>path("items.action"))
                 .contains("vm.checkpoint", "vm.checkpoint.rename", "vm.checkpoint.apply", "vm.checkpoint.delete", "vm.disk.add",
-                        "vm.disk.resize", "vm.disk.remove");
+                        "vm.disk.resize", "vm.disk.remove", "vm.nic.add", "vm.nic.remove");
     }
 
     @Test
@@ -300,6 +328,17 @@ class CheckpointsAndDisksPagesTest {
         return Browser.fresh(() -> browser.findElement(By.cssSelector("#vm-storage tr.disk-row[data-position='" + (number - 1) + "']"))
                 .findElements(By.cssSelector("button")).stream().filter(b -> b.getText().equals(label)).findFirst()
                 .orElseThrow(() -> new AssertionError("no " + label + " on disk " + number)));
+    }
+
+    private List<String> nicRows() {
+        return Browser.fresh(() -> browser.findElements(By.cssSelector("#vm-storage tr.nic-row")).stream()
+                .map(r -> r.getText().replaceAll("\\s+", " ").trim()).toList());
+    }
+
+    private WebElement nicButton(int number, String label) {
+        return Browser.fresh(() -> browser.findElement(By.cssSelector("#vm-storage tr.nic-row[data-position='" + (number - 1) + "']"))
+                .findElements(By.cssSelector("button")).stream().filter(b -> b.getText().equals(label)).findFirst()
+                .orElseThrow(() -> new AssertionError("no " + label + " on adapter " + number)));
     }
 
     /** An enforced policy for bob: VMs from the stub template, and these actions on them. */

@@ -90,7 +90,7 @@ final class WorkerProbe {
         List<Optional<PortCounters>> nics = new ArrayList<>();
         List<Nic> defined = worker.definition().nics();
         for (int i = 0; i < defined.size(); i++) {
-            nics.add(defined.get(i).onSwitch() ? PortCounters.of(VirtualSwitches.portName(worker.vmId(), i)) : Optional.empty());
+            nics.add(defined.get(i).onSwitch() ? PortCounters.of(VirtualSwitches.portName(worker.vmId(), defined.get(i).slot(i))) : Optional.empty());
         }
         long nanoTime = System.nanoTime();
         return Optional.of(new WorkerReading(nanoTime, process.get().cpuTicks(), vcpuTicks, resident.getAsLong(), guest,

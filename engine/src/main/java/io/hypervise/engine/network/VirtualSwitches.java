@@ -264,13 +264,18 @@ public final class VirtualSwitches {
         }
     }
 
-    /** Removes the ports of the VM's first {@code nics} adapters, those that exist, and VLANs left empty. */
+    /** Removes the ports numbered 0 to {@code nics} - 1 of the VM, those that exist, and VLANs left empty. */
     public void unplug(String vmId, int nics) {
+        unplug(vmId, java.util.stream.IntStream.range(0, nics).boxed().toList());
+    }
+
+    /** Removes the VM's ports of these numbers, those that exist, and VLANs left empty. */
+    public void unplug(String vmId, List<Integer> ports) {
         if (unavailable.isPresent()) {
             return;
         }
         synchronized (changes) {
-            for (int i = 0; i < nics; i++) {
+            for (int i : ports) {
                 String port = portName(vmId, i);
                 if (Files.exists(SYS_CLASS_NET.resolve(port))) {
                     ip.run("link", "delete", "dev", port);

@@ -205,11 +205,25 @@ public final class QemuMonitor {
         return names;
     }
 
-    /** Plugs a device in (into {@code bus}, a hot-plug port): {@code driver} with its id and properties. */
+    /**
+     * Plugs a device in (into {@code bus}, a hot-plug port): {@code driver} with its id and properties. It goes in the
+     * port's slot 0, the only one a PCI Express port has: a port that holds a device already refuses it (without the
+     * address QEMU would take the next slot, which the guest never looks at).
+     */
     public void deviceAdd(String driver, String id, String bus, Map<String, String> properties) throws InterruptedException {
-        ObjectNode arguments = NODES.objectNode().put("driver", driver).put("id", id).put("bus", bus);
+        ObjectNode arguments = NODES.objectNode().put("driver", driver).put("id", id).put("bus", bus).put("addr", "0");
         properties.forEach(arguments::put);
         channel.execute("device_add", arguments);
+    }
+
+    /** Opens a network backend ({@code netdev_add}): {@code arguments} has its type, id and the type's options. */
+    public void netdevAdd(ObjectNode arguments) throws InterruptedException {
+        channel.execute("netdev_add", arguments);
+    }
+
+    /** Closes a network backend no device uses any more. */
+    public void netdevDel(String id) throws InterruptedException {
+        channel.execute("netdev_del", NODES.objectNode().put("id", id));
     }
 
     /** Asks the guest to let go of a device; it is gone when QEMU says DEVICE_DELETED. */

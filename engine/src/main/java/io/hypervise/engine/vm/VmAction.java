@@ -19,7 +19,9 @@ public enum VmAction {
     ADD_DISK("add a disk to"),
     REMOVE_DISK("remove a disk from"),
     CHANGE_RESOURCES("change the resource controls of"),
-    CHANGE_MEDIUM("change the CD-ROM medium of");
+    CHANGE_MEDIUM("change the CD-ROM medium of"),
+    ADD_NIC("add a network adapter to"),
+    REMOVE_NIC("remove a network adapter from");
 
     private final String verb;
 

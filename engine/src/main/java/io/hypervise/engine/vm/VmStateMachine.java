@@ -42,7 +42,9 @@ public final class VmStateMachine {
             Map.entry(VmAction.CHANGE_RESOURCES, EnumSet.of(OFF, SAVED, RUNNING, PAUSED)),
             Map.entry(VmAction.REMOVE_DISK, EnumSet.of(OFF, RUNNING, PAUSED)),
             // A Saved VM's drive is as its memory remembers it: the medium changes while it runs or is Off.
-            Map.entry(VmAction.CHANGE_MEDIUM, EnumSet.of(OFF, RUNNING, PAUSED))));
+            Map.entry(VmAction.CHANGE_MEDIUM, EnumSet.of(OFF, RUNNING, PAUSED)),
+            Map.entry(VmAction.ADD_NIC, EnumSet.of(OFF, RUNNING, PAUSED)),
+            Map.entry(VmAction.REMOVE_NIC, EnumSet.of(OFF, RUNNING, PAUSED))));
 
     /**
      * Every state change that can happen, whoever causes it (a person, the guest, the worker dying).

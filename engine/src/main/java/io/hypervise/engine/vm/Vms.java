@@ -2,6 +2,7 @@ package io.hypervise.engine.vm;
 
 import io.hypervise.engine.EngineSettings;
 import io.hypervise.engine.display.VmDisplay;
+import io.hypervise.engine.network.NetworkException;
 import io.hypervise.engine.network.VirtualSwitches;
 import io.hypervise.engine.host.UefiFirmware;
 import io.hypervise.engine.qmp.QemuMonitor;
@@ -13,6 +14,7 @@ import io.hypervise.engine.vm.definition.BootSource;
 import io.hypervise.engine.vm.definition.CdRom;
 import io.hypervise.engine.vm.definition.DeviceProfile;
 import io.hypervise.engine.vm.definition.Disk;
+import io.hypervise.engine.vm.definition.Nic;
 import io.hypervise.engine.vm.definition.DiskFormat;
 import io.hypervise.engine.vm.definition.Firmware;
 import io.hypervise.engine.vm.definition.InvalidVmDefinitionException;
@@ -74,6 +76,7 @@ public final class Vms implements AutoCloseable {
     private final DiskImages images;
     private final Optional<UefiFirmware> uefi;
     private final WorkerCgroups cgroups;
+    private final VirtualSwitches switches;
     private final Map<String, ManagedVm> vms = new ConcurrentHashMap<>();
     private final List<Consumer<VmEvent>> listeners = new CopyOnWriteArrayList<>();
 
@@ -90,6 +93,7 @@ public final class Vms implements AutoCloseable {
         this.uefi = uefi;
         this.validator = new VmDefinitionValidator(storage, uefi.isPresent(), cgroups.support());
         this.cgroups = cgroups;
+        this.switches = switches;
         this.store = new VmStore(settings.stateDir());
         this.clock = clock;
         this.supervisor = new WorkerSupervisor(settings, commandLine, validator, uefi, store, this::resolve, switches,
@@ -653,6 +657,189 @@ public final class Vms implements AutoCloseable {
         vm.command(m -> m.blockdevDel(node));
         if (hasBase) {
             vm.command(m -> m.blockdevDel(node + "-base"));
+        }
+    }
+
+    /**
+     * Adds a network adapter to the VM: on its isolated network or on a virtual switch (a VLAN of it). While the
+     * VM runs (enlightened profile only), its backend is opened and a virtio adapter plugged into a free
+     * hot-plug port, so the guest sees it at once; its definition keeps it either way, under a name of its own.
+     * Returns its position. Nothing is left behind if it fails: no switch port, no backend.
+     */
+    public int addNic(String id, Nic nic) {
+        int[] position = new int[1];
+        act(id, VmAction.ADD_NIC, vm -> {
+            VmDefinition before = vm.definition();
+            boolean live = vm.state() != VmState.OFF;
+            int index = before.nics().size();
+            String field = "nics[" + index + "]";
+            if (live && before.profile() != DeviceProfile.ENLIGHTENED) {
+                throw new InvalidVmDefinitionException(List.of(new Violation(field, "VM '" + vm.name() + "' has the legacy"
+                        + " profile, whose adapters cannot be added while it runs; add it while the VM is Off")));
+            }
+            String node = "net" + freeNicSlot(before);
+            Nic added = new Nic(nic.mac() == null ? Nic.randomMac() : nic.mac(), nic.switchId(), nic.vlan(), node);
+            List<Nic> nics = new ArrayList<>(before.nics());
+            nics.add(added);
+            VmDefinition after = new VmDefinition(before.id(), before.name(), before.vcpus(), before.memoryMib(),
+                    before.profile(), before.disks(), nics, before.boot(), before.display(), before.firmware(),
+                    before.resources());
+            List<Violation> problems = new ArrayList<>(validator.violations(after));
+            if (added.onSwitch() && problems.stream().noneMatch(v -> v.field().equals(field + ".switch"))) {
+                if (switches.unavailable().isPresent()) {
+                    problems.add(new Violation(field + ".switch", "this host cannot run virtual switches: "
+                            + switches.unavailable().get()));
+                } else if (switches.find(added.switchId()).isEmpty()) {
+                    problems.add(new Violation(field + ".switch", "no virtual switch '" + added.switchId() + "' on this host"));
+                }
+            }
+            if (!problems.isEmpty()) {
+                throw new InvalidVmDefinitionException(problems);
+            }
+            if (live) {
+                plugNic(vm, added, index);
+            }
+            store.writeDefinition(vm.files(), after);
+            vm.redefine(after);
+            position[0] = index;
+            vm.log("network adapter " + node + " added" + (live ? " while it runs" : "") + ": " + added.describe());
+        });
+        return position[0];
+    }
+
+    /** The least k such that no adapter of the VM is known as {@code net<k>}: its name and its switch port's number. */
+    private static int freeNicSlot(VmDefinition def) {
+        java.util.Set<Integer> taken = new java.util.HashSet<>();
+        for (int i = 0; i < def.nics().size(); i++) {
+            taken.add(def.nics().get(i).slot(i));
+        }
+        int k = 0;
+        while (taken.contains(k)) {
+            k++;
+        }
+        return k;
+    }
+
+    /** Makes the adapter's switch port, opens its backend and plugs it into the first free hot-plug port; undoes it all if that fails. */
+    private void plugNic(ManagedVm vm, Nic nic, int position) {
+        String node = nic.nodeName(position);
+        int slot = nic.slot(position);
+        boolean ported = false;
+        boolean opened = false;
+        try {
+            if (nic.onSwitch()) {
+                switches.plug(vm.id(), slot, nic.switchId(), nic.vlan());
+                ported = true;
+            }
+            com.fasterxml.jackson.databind.node.ObjectNode netdev = BLOCKDEV_JSON.createObjectNode();
+            for (String option : QemuCommandLine.nicNetdev(vm.id(), nic, position).split(",")) {
+                int eq = option.indexOf('=');
+                if (eq < 0) {
+                    netdev.put("type", option);
+                } else if (option.startsWith("restrict=")) {
+                    netdev.put("restrict", option.endsWith("=on"));
+                } else {
+                    netdev.put(option.substring(0, eq), option.substring(eq + 1));
+                }
+            }
+            vm.command(m -> m.netdevAdd(netdev));
+            opened = true;
+            VmOperationException last = null;
+            for (int k = 0; k < QemuCommandLine.HOTPLUG_PORTS; k++) {
+                String bus = "hotplug" + k;
+                try {
+                    vm.command(m -> m.deviceAdd("virtio-net-pci", Nic.device(node), bus, Map.of("netdev", node, "mac", nic.mac())));
+                    return;
+                } catch (VmOperationException e) {
+                    last = e; // that port holds something already: the next
+                }
+            }
+            throw new InvalidVmDefinitionException(List.of(new Violation("nics[" + position + "]", "VM '" + vm.name()
+                    + "' has no free hot-plug port (it has " + QemuCommandLine.HOTPLUG_PORTS + ", for disks and adapters added"
+                    + " while it runs); restart it, or add the adapter while it is Off (QEMU: " + last.getMessage() + ")")));
+        } catch (NetworkException e) {
+            throw new VmOperationException("cannot add a network adapter to VM '" + vm.name() + "': " + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            if (opened) {
+                try {
+                    vm.command(m -> m.netdevDel(node));
+                } catch (RuntimeException cleanup) {
+                    e.addSuppressed(cleanup);
+                }
+            }
+            if (ported) {
+                try {
+                    switches.unplug(vm.id(), List.of(slot));
+                } catch (RuntimeException cleanup) {
+                    e.addSuppressed(cleanup);
+                }
+            }
+            throw e;
+        }
+    }
+
+    /**
+     * Removes network adapter {@code position} from the VM: while it runs, the guest is asked to let go of it
+     * (it has 30 s), then its backend is closed and its switch port removed. The others keep their names.
+     */
+    public void removeNic(String id, int position) {
+        act(id, VmAction.REMOVE_NIC, vm -> {
+            VmDefinition before = vm.definition();
+            String field = "nics[" + position + "]";
+            if (position < 0 || position >= before.nics().size()) {
+                throw new InvalidVmDefinitionException(List.of(new Violation(field, "VM '" + vm.name() + "' has "
+                        + before.nics().size() + " network adapter(s), numbered from 0")));
+            }
+            Nic nic = before.nics().get(position);
+            String node = nic.nodeName(position);
+            boolean live = vm.state() != VmState.OFF;
+            if (live) {
+                if (before.profile() != DeviceProfile.ENLIGHTENED) {
+                    throw new InvalidVmDefinitionException(List.of(new Violation(field, "VM '" + vm.name() + "' has the"
+                            + " legacy profile, whose adapters cannot be removed while it runs; remove it while the VM is Off")));
+                }
+                unplugDevice(vm, Nic.device(node), "network adapter " + node);
+                vm.command(m -> m.netdevDel(node));
+                if (nic.onSwitch()) {
+                    try {
+                        switches.unplug(vm.id(), List.of(nic.slot(position)));
+                    } catch (NetworkException e) {
+                        vm.log("the switch port of removed adapter " + node + " could not be removed: " + e.getMessage());
+                    }
+                }
+            }
+            List<Nic> nics = new ArrayList<>();
+            for (int i = 0; i < before.nics().size(); i++) {
+                if (i != position) {
+                    // The others keep the names QEMU and the switch know them by, whatever their new positions.
+                    nics.add(before.nics().get(i).withNode(before.nics().get(i).nodeName(i)));
+                }
+            }
+            VmDefinition after = new VmDefinition(before.id(), before.name(), before.vcpus(), before.memoryMib(),
+                    before.profile(), before.disks(), nics, before.boot(), before.display(), before.firmware(),
+                    before.resources());
+            store.writeDefinition(vm.files(), after);
+            vm.redefine(after);
+            vm.log("network adapter " + node + " removed" + (live ? " while it runs" : "") + ": " + nic.describe());
+        });
+    }
+
+    /** Asks the guest to let go of a device and waits for QEMU's DEVICE_DELETED. */
+    private void unplugDevice(ManagedVm vm, String device, String what) {
+        java.util.concurrent.CompletableFuture<Void> gone = vm.expect("deleted:" + device);
+        try {
+            vm.command(m -> m.deviceDel(device));
+            gone.get(UNPLUG_TIMEOUT.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+        } catch (java.util.concurrent.TimeoutException e) {
+            throw new VmOperationException("the guest of VM '" + vm.name() + "' did not let go of " + what + " within "
+                    + UNPLUG_TIMEOUT.toSeconds() + " s (it may still, when it is ready); it stays in the VM's definition");
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new VmOperationException("interrupted while removing " + what + " from VM '" + vm.name() + "'", e);
+        } catch (java.util.concurrent.ExecutionException e) {
+            throw new VmOperationException(e.getMessage(), e);
+        } finally {
+            vm.forget("deleted:" + device);
         }
     }
 

@@ -152,7 +152,7 @@ final class WorkerSupervisor {
         try {
             for (int i = 0; i < nics.size(); i++) {
                 if (nics.get(i).onSwitch()) {
-                    switches.plug(vm.id(), i, nics.get(i).switchId(), nics.get(i).vlan());
+                    switches.plug(vm.id(), nics.get(i).slot(i), nics.get(i).switchId(), nics.get(i).vlan());
                 }
             }
         } catch (NetworkException e) {
@@ -168,7 +168,8 @@ final class WorkerSupervisor {
             return;
         }
         try {
-            switches.unplug(vm.id(), vm.definition().nics().size());
+            List<Nic> nics = vm.definition().nics();
+            switches.unplug(vm.id(), java.util.stream.IntStream.range(0, nics.size()).map(i -> nics.get(i).slot(i)).boxed().toList());
         } catch (NetworkException e) {
             vm.log("its switch ports could not be removed: " + e.getMessage());
         }

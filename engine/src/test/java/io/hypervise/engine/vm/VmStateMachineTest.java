@@ -40,7 +40,9 @@ class VmStateMachineTest {
             Map.entry(VmAction.ADD_DISK, EnumSet.of(OFF, RUNNING, PAUSED)),
             Map.entry(VmAction.REMOVE_DISK, EnumSet.of(OFF, RUNNING, PAUSED)),
             Map.entry(VmAction.CHANGE_RESOURCES, EnumSet.of(OFF, SAVED, RUNNING, PAUSED)),
-            Map.entry(VmAction.CHANGE_MEDIUM, EnumSet.of(OFF, RUNNING, PAUSED)));
+            Map.entry(VmAction.CHANGE_MEDIUM, EnumSet.of(OFF, RUNNING, PAUSED)),
+            Map.entry(VmAction.ADD_NIC, EnumSet.of(OFF, RUNNING, PAUSED)),
+            Map.entry(VmAction.REMOVE_NIC, EnumSet.of(OFF, RUNNING, PAUSED)));
 
     private static final Map<VmState, Set<VmState>> EXPECTED_TRANSITIONS = Map.of(
             OFF, EnumSet.of(STARTING),
@@ -110,7 +112,8 @@ class VmStateMachineTest {
         assertThat(VmStateMachine.actionsIn(RUNNING)).containsExactlyInAnyOrder(
                 VmAction.PAUSE, VmAction.SAVE, VmAction.SHUT_DOWN, VmAction.TURN_OFF, VmAction.RESTART,
                 VmAction.CHECKPOINT, VmAction.APPLY_CHECKPOINT, VmAction.DELETE_CHECKPOINT, VmAction.RESIZE_DISK,
-                VmAction.ADD_DISK, VmAction.REMOVE_DISK, VmAction.CHANGE_RESOURCES, VmAction.CHANGE_MEDIUM);
+                VmAction.ADD_DISK, VmAction.REMOVE_DISK, VmAction.CHANGE_RESOURCES, VmAction.CHANGE_MEDIUM,
+                VmAction.ADD_NIC, VmAction.REMOVE_NIC);
         assertThat(VmStateMachine.actionsIn(SAVED)).containsExactlyInAnyOrder(
                 VmAction.START, VmAction.DISCARD_SAVED_STATE, VmAction.DELETE, VmAction.CHANGE_RESOURCES);
     }

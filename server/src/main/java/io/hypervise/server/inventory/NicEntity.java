@@ -27,4 +27,7 @@ public class NicEntity extends PanacheEntityBase {
     public String switchId;
     /** The switch's VLAN it is on; null for the switch's default. */
     public Integer vlan;
+    /** The name QEMU knows it by (net<k>) when it was added while the VM ran; null: net<position>. */
+    @Column(name = "node_name")
+    public String nodeName;
 }

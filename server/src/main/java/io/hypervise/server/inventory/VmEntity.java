@@ -129,7 +129,7 @@ public class VmEntity extends PanacheEntityBase {
         List<Disk> diskList = disks.stream().map(d -> new Disk(Path.of(d.path), d.format, d.readOnly,
                 d.backingPath == null ? null : new Disk.Backing(Path.of(d.backingPath), d.backingFormat), d.nodeName, d.hostDevice))
                 .toList();
-        List<Nic> nicList = nics.stream().map(n -> new Nic(n.mac, n.switchId, n.vlan)).toList();
+        List<Nic> nicList = nics.stream().map(n -> new Nic(n.mac, n.switchId, n.vlan, n.nodeName)).toList();
         return new VmDefinition(id, name, vcpus, memoryMib, profile, diskList, nicList, boot.toBootSource(), display,
                 firmware, resources == null ? Resources.NONE : resources.toResources(),
                 cdromDrive ? new CdRom(cdromImage == null ? null : Path.of(cdromImage)) : null);
@@ -178,6 +178,7 @@ public class VmEntity extends PanacheEntityBase {
             n.mac = wanted.get(i).mac();
             n.switchId = wanted.get(i).switchId();
             n.vlan = wanted.get(i).vlan();
+            n.nodeName = wanted.get(i).node();
         }
         while (nics.size() > wanted.size()) {
             nics.removeLast();
@@ -242,6 +243,26 @@ public class VmEntity extends PanacheEntityBase {
             e.sizeBytes = old != null ? old.sizeBytes : addedBytes;
             e.libraryItemId = old != null ? old.libraryItemId : addedItem;
             disks.add(e);
+        }
+    }
+
+    /**
+     * Replaces the adapters' rows with the definition's after one was added or removed: the old rows are
+     * deleted first, since an adapter that moves up a position keeps its MAC, which is unique.
+     */
+    public void replaceNics(List<Nic> wanted) {
+        nics.clear();
+        getEntityManager().flush();
+        for (int i = 0; i < wanted.size(); i++) {
+            Nic nic = wanted.get(i);
+            NicEntity n = new NicEntity();
+            n.vm = this;
+            n.position = (short) i;
+            n.mac = nic.mac();
+            n.switchId = nic.switchId();
+            n.vlan = nic.vlan();
+            n.nodeName = nic.node();
+            nics.add(n);
         }
     }
 }

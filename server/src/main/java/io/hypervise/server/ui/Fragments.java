@@ -542,6 +542,40 @@ public class Fragments {
                 : "Resource controls of '" + vm.name() + "' set");
     }
 
+    @GET
+    @Path("vms/{id}/nics/new")
+    @Operation(hidden = true)
+    @Requires(Permission.VM_RECONFIGURE)
+    public TemplateInstance nicForm(@PathParam("id") String id) {
+        return Pages.nic(new NicForm(vms.get(current.get(), id), switchChoices()));
+    }
+
+    /** Adds a network adapter ({@code network}: a switch, empty for the isolated network; {@code vlan}, {@code mac}), as the API does. */
+    @POST
+    @Path("vms/{id}/nics")
+    @Consumes(MediaType.APPLICATION_FORM_URLENCODED)
+    @Operation(hidden = true)
+    @Requires(Permission.VM_RECONFIGURE)
+    public Response addNic(@PathParam("id") String id, @FormParam("network") String network, @FormParam("vlan") String vlan,
+            @FormParam("mac") String mac) {
+        List<FieldError> v = new ArrayList<>();
+        Integer vlanNumber = NewVmFields.number("vlan", vlan, v);
+        NewVmFields.throwIfAny(v);
+        VmView vm = vms.addNic(current.get(), id, requests.toNic(new VmRequest.NicRequest(NewVmFields.blankToNull(mac),
+                NewVmFields.blankToNull(network), vlanNumber)));
+        return changed("Added adapter " + vm.nics().size() + " (" + vm.nics().getLast().mac() + ") to '" + vm.name() + "'");
+    }
+
+    /** Removes a network adapter; while the VM runs the guest is asked to let go of it first. */
+    @POST
+    @Path("vms/{id}/nics/{position}/remove")
+    @Operation(hidden = true)
+    @Requires(Permission.VM_RECONFIGURE)
+    public Response removeNic(@PathParam("id") String id, @PathParam("position") int position) {
+        VmView vm = vms.removeNic(current.get(), id, position);
+        return changed("Removed adapter " + (position + 1) + " from '" + vm.name() + "'");
+    }
+
     /** Removes a disk; while the VM runs the guest is asked to let go of it first, which may take a while. */
     @POST
     @Path("vms/{id}/disks/{position}/remove")

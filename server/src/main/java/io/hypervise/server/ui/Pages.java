@@ -52,6 +52,7 @@ final class Pages {
     static native TemplateInstance grow(GrowForm form);
 
     static native TemplateInstance resources(ResourcesForm form);
+    static native TemplateInstance nic(NicForm form);
 
     static native TemplateInstance host(Nav nav, HostTree tree, HostDetail host, String group, HostSwitches switches);
 

@@ -25,7 +25,7 @@ import java.util.Locale;
  * @param resources whether the VM's resource controls may be changed now
  */
 public record VmOffer(List<UiAction> actions, String console, boolean settings, boolean export, boolean store,
-        UiAction delete, Checkpoints checkpoints, Disks disks, boolean cdrom, boolean resources) {
+        UiAction delete, Checkpoints checkpoints, Disks disks, boolean cdrom, boolean resources, Nics nics) {
 
     /**
      * What may be done with the VM's checkpoints now: take one, and apply, rename or delete one (each checkpoint
@@ -40,6 +40,10 @@ public record VmOffer(List<UiAction> actions, String console, boolean settings, 
 
     /** What may be done with the VM's disks now: add one, grow or remove one ({@link DiskRow} decides per disk). */
     public record Disks(boolean add, boolean grow, boolean remove) {
+    }
+
+    /** What may be done with the VM's network adapters now: add one, remove one. */
+    public record Nics(boolean add, boolean remove) {
     }
 
     /** @param policy the caller's effective policy where policies govern them, else null */
@@ -68,7 +72,9 @@ public record VmOffer(List<UiAction> actions, String console, boolean settings, 
                         now(caller, subject, vm, VmOperation.RESIZE_DISK, policy),
                         now(caller, subject, vm, VmOperation.REMOVE_DISK, policy)),
                 now(caller, subject, vm, VmOperation.INSERT_MEDIUM, policy),
-                now(caller, subject, vm, VmOperation.SET_RESOURCES, policy));
+                now(caller, subject, vm, VmOperation.SET_RESOURCES, policy),
+                new Nics(now(caller, subject, vm, VmOperation.ADD_NIC, policy),
+                        now(caller, subject, vm, VmOperation.REMOVE_NIC, policy)));
     }
 
     /** Whether the operation is allowed and the VM's state takes it now, nothing else holding the VM. */

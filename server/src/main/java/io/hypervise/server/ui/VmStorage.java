@@ -28,6 +28,17 @@ public record VmStorage(VmPane pane, List<DiskRow> disks, List<JobView> jobs) {
         return pane.offer().disks().add() && !disksFixed();
     }
 
+    /** While a VM has checkpoints it keeps its adapters too: a checkpoint with memory holds the devices it had. */
+    public boolean addNic() {
+        return pane.offer().nics().add() && !disksFixed();
+    }
+
+    /** The question to confirm removing adapter {@code position} with; null where removing is not offered. */
+    public String removeNic(int position) {
+        return pane.offer().nics().remove() && !disksFixed() ? "Adapter " + (position + 1) + " (" + pane.vm().nics().get(position).mac() + "): "
+                + io.hypervise.server.vm.VmOperation.REMOVE_NIC.confirmation(pane.vm().name()) : null;
+    }
+
     /** Whether the page says why disks are neither added nor removed: where the caller could otherwise. */
     public boolean explainFixed() {
         return disksFixed() && (pane.offer().disks().add() || pane.offer().disks().remove());

@@ -63,6 +63,10 @@ public enum VmOperation {
     ADD_DISK("disk.add", "Add disk", null, VmAction.ADD_DISK, Permission.VM_RECONFIGURE, SelfServiceAction.RECONFIGURE, false),
     REMOVE_DISK("disk.remove", "Remove disk", "Remove this disk from VM '%s'? An image made for the VM is deleted with it.",
             VmAction.REMOVE_DISK, Permission.VM_RECONFIGURE, SelfServiceAction.RECONFIGURE, false),
+    /** Add a network adapter, while the VM runs (hot-add) or not, on its isolated network or a switch the caller may use. */
+    ADD_NIC("nic.add", "Add adapter", null, VmAction.ADD_NIC, Permission.VM_RECONFIGURE, SelfServiceAction.RECONFIGURE, false),
+    REMOVE_NIC("nic.remove", "Remove adapter", "Remove this network adapter from VM '%s'? The guest loses that link at once.",
+            VmAction.REMOVE_NIC, Permission.VM_RECONFIGURE, SelfServiceAction.RECONFIGURE, false),
     /** CPU weight and cap, memory reservation and balloon, disk I/O limits: the host's fairness, the administrators'. */
     SET_RESOURCES("resources", "Resource controls", null, VmAction.CHANGE_RESOURCES, Permission.VM_RESOURCES, null, false),
     /** Put a library ISO into the CD-ROM drive, while the VM runs or not (Off, a VM without a drive gets one). */

@@ -184,6 +184,32 @@ public class VmRequests {
         return nics;
     }
 
+    /**
+     * The adapter to add to a VM, checked as a new VM's are (the switch exists and the caller may use it), with
+     * fields named as the request names them; a MAC left out stays null (the service picks one).
+     */
+    public Nic toNic(VmRequest.NicRequest request) {
+        if (request == null) {
+            throw new InvalidRequestException("network adapter", List.of(new FieldError("body",
+                    "is required: {\"switch\": …, \"vlan\": …, \"mac\": …}, each optional (none: the isolated network)")));
+        }
+        List<FieldError> v = new ArrayList<>();
+        String switchId = request.switchId();
+        if (switchId != null) {
+            switches.allowanceOf(current.get()).refusal(switchId)
+                    .or(() -> switches.find(switchId).isEmpty()
+                            ? Optional.of("no virtual switch '" + switchId + "'; see GET /api/v1/switches") : Optional.empty())
+                    .ifPresent(why -> v.add(new FieldError("switch", why)));
+        }
+        if (request.vlan() != null && switchId == null) {
+            v.add(new FieldError("vlan", "needs a switch: VLANs are carried by virtual switches"));
+        }
+        if (!v.isEmpty()) {
+            throw new InvalidRequestException("network adapter", v);
+        }
+        return new Nic(request.mac() == null ? null : request.mac().toLowerCase(Locale.ROOT), switchId, request.vlan());
+    }
+
     private TemplateEntity template(VmRequest request, List<FieldError> v) {
         if (request.template() == null) {
             return null;

@@ -295,6 +295,29 @@ public class VmResource {
         return vms.removeDisk(current.get(), id, disk);
     }
 
+    /**
+     * Adds a network adapter, running or not (running: hot-added, the guest sees it at once): {@code {"switch":
+     * …, "vlan": …, "mac": …}}, each optional (no switch: the VM's isolated network; no MAC: a random one). 200 with the VM.
+     */
+    @POST
+    @Path("{id}/nics")
+    @Consumes(MediaType.APPLICATION_JSON)
+    @Requires(Permission.VM_RECONFIGURE)
+    public VmView addNic(@PathParam("id") String id, VmRequest.NicRequest request) {
+        return vms.addNic(current.get(), id, requests.toNic(request));
+    }
+
+    /** Removes network adapter {@code position} (numbered from 0), running or not. 200 with the VM. */
+    @DELETE
+    @Path("{id}/nics/{position}")
+    @Requires(Permission.VM_RECONFIGURE)
+    public VmView removeNic(@PathParam("id") String id, @PathParam("position") String position) {
+        List<FieldError> violations = new ArrayList<>();
+        int nic = QueryParameters.wholeNumber("position", position, 0, 0, 63, violations);
+        QueryParameters.check(violations);
+        return vms.removeNic(current.get(), id, nic);
+    }
+
     /** What an administrator sends to extend a VM's lease. */
     public record LeaseRequest(Instant expiresAt) {
     }

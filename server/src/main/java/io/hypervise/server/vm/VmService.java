@@ -1,5 +1,6 @@
 package io.hypervise.server.vm;
 
+import io.hypervise.engine.vm.definition.Nic;
 import io.hypervise.engine.Engine;
 import io.hypervise.engine.display.VmDisplay;
 import io.hypervise.engine.qmp.DeadlineSocket;
@@ -584,7 +585,7 @@ public class VmService {
             case DISCARD_SAVED_STATE -> engineVms.discardSavedState(id);
             case CREATE, READ, SERIAL, METRICS, RECONFIGURE, DELETE, CONSOLE, SCREEN, EXTEND_LEASE, STORE, EXPORT, IMPORT, CHECKPOINT,
                     APPLY_CHECKPOINT, DELETE_CHECKPOINT, RENAME_CHECKPOINT, RESIZE_DISK, ADD_DISK, REMOVE_DISK, SET_RESOURCES,
-                    INSERT_MEDIUM, EJECT_MEDIUM ->
+                    INSERT_MEDIUM, EJECT_MEDIUM, ADD_NIC, REMOVE_NIC ->
                     throw new IllegalArgumentException(operation + " has a method of its own");
         };
     }
@@ -928,6 +929,98 @@ public class VmService {
                 + " host's device cannot be " + what + "; remove it from the VM first";
         audit.recordFailure(caller, action, target, Map.of("name", vm.name), reason);
         throw new VmConflictException(reason);
+    }
+
+    /**
+     * Adds a network adapter to the VM, running or not (running: the guest sees it at once), on its isolated
+     * network or on a switch the caller may use (checked by {@link VmRequests#toNic}). A MAC left out is a random
+     * one; a MAC another adapter has, of this VM or any other, is refused. Intent first; the adapters' rows follow.
+     */
+    public VmView addNic(Caller caller, String id, Nic wanted) {
+        String action = VmOperation.ADD_NIC.auditName();
+        String target = AuditLog.vm(id);
+        Nic nic = QuarkusTransaction.requiringNew().call(() -> {
+            VmEntity vm = access.require(caller, id, VmOperation.ADD_NIC);
+            requireActionable(vm);
+            refuseNicsWithCheckpoints(vm, "adding");
+            String mac = wanted.mac();
+            if (mac == null) {
+                do {
+                    mac = Nic.randomMac();
+                } while (io.hypervise.server.inventory.NicEntity.count("mac", mac) > 0);
+            } else {
+                java.util.Optional<io.hypervise.server.inventory.NicEntity> holder =
+                        io.hypervise.server.inventory.NicEntity.find("mac", mac).firstResultOptional();
+                if (holder.isPresent()) {
+                    throw new InvalidRequestException("network adapter", List.of(new FieldError("mac", "is already the MAC of"
+                            + " adapter " + holder.get().position + " of VM '" + holder.get().vm.name + "'; each adapter needs its own")));
+                }
+            }
+            Nic chosen = new Nic(mac, wanted.switchId(), wanted.vlan());
+            audit.record(caller, action, target, nicParameters(chosen), AuditOutcome.REQUESTED, null);
+            return chosen;
+        });
+        Map<String, Object> parameters = nicParameters(nic);
+        int position;
+        try {
+            position = engine.vms().addNic(id, nic);
+        } catch (EngineException e) {
+            audit.recordOutcome(caller, action, target, parameters, e.getMessage());
+            throw e;
+        }
+        List<Nic> now = engine.vms().status(id).definition().nics();
+        QuarkusTransaction.requiringNew().run(() -> VmEntity.<VmEntity>findById(id).replaceNics(now));
+        Map<String, Object> outcome = new LinkedHashMap<>(parameters);
+        outcome.put("nic", position);
+        audit.recordOutcome(caller, action, target, outcome, null);
+        LOG.infof("VM (%s): network adapter %d (%s) added by %s on host %s", id, position, nic.describe(), caller.username(),
+                localHost.id());
+        return get(caller, id);
+    }
+
+    /** Removes network adapter {@code position}, running or not (running: the guest lets go of it first). */
+    public VmView removeNic(Caller caller, String id, int position) {
+        String action = VmOperation.REMOVE_NIC.auditName();
+        String target = AuditLog.vm(id);
+        Map<String, Object> parameters = QuarkusTransaction.requiringNew().call(() -> {
+            VmEntity vm = access.require(caller, id, VmOperation.REMOVE_NIC);
+            requireActionable(vm);
+            refuseNicsWithCheckpoints(vm, "removing");
+            Map<String, Object> p = new LinkedHashMap<>();
+            p.put("nic", position);
+            vm.nics.stream().filter(n -> n.position == position).findFirst().ifPresent(n -> p.put("mac", n.mac));
+            audit.record(caller, action, target, p, AuditOutcome.REQUESTED, null);
+            return p;
+        });
+        try {
+            engine.vms().removeNic(id, position);
+        } catch (EngineException e) {
+            audit.recordOutcome(caller, action, target, parameters, e.getMessage());
+            throw e;
+        }
+        List<Nic> now = engine.vms().status(id).definition().nics();
+        QuarkusTransaction.requiringNew().run(() -> VmEntity.<VmEntity>findById(id).replaceNics(now));
+        audit.recordOutcome(caller, action, target, parameters, null);
+        LOG.infof("VM (%s): network adapter %d removed by %s on host %s", id, position, caller.username(), localHost.id());
+        return get(caller, id);
+    }
+
+    private static Map<String, Object> nicParameters(Nic nic) {
+        Map<String, Object> p = new LinkedHashMap<>();
+        p.put("mac", nic.mac());
+        p.put("switch", nic.switchId() == null ? "isolated network" : nic.switchId());
+        if (nic.vlan() != null) {
+            p.put("vlan", nic.vlan());
+        }
+        return p;
+    }
+
+    /** A checkpoint with memory holds the VM's devices as they were: one with another set of adapters could not take it back. */
+    private static void refuseNicsWithCheckpoints(VmEntity vm, String what) {
+        if (io.hypervise.server.checkpoint.CheckpointEntity.count("vmId", vm.id) > 0) {
+            throw new VmConflictException("VM '" + vm.name + "' has checkpoints, which know only the network adapters it had"
+                    + " when they were taken; " + what + " an adapter is possible once they are deleted");
+        }
     }
 
     private static void refuseWithCheckpoints(VmEntity vm, String what) {

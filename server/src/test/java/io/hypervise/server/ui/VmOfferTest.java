@@ -128,6 +128,19 @@ class VmOfferTest {
                 .isFalse();
     }
 
+    @Test
+    void networkAdaptersAreOfferedWhereTheStateAndTheCallersPoliciesAllow() {
+        assertThat(VmOffer.of(ADMIN, aVm("Off", "alice"), null).nics()).isEqualTo(new VmOffer.Nics(true, true));
+        assertThat(VmOffer.of(ADMIN, aVm("Running", "alice"), null).nics()).as("adapters change while it runs")
+                .isEqualTo(new VmOffer.Nics(true, true));
+        assertThat(VmOffer.of(ADMIN, aVm("Saved", "alice"), null).nics()).isEqualTo(new VmOffer.Nics(false, false));
+        assertThat(VmOffer.of(ADMIN, aVm("Off", "alice", "exporting"), null).nics().add()).as("an export holds the VM").isFalse();
+        assertThat(VmOffer.of(BOB, aVm("Off", "bob"), policy(SelfServiceAction.RECONFIGURE)).nics())
+                .as("reconfigure covers adapters").isEqualTo(new VmOffer.Nics(true, true));
+        assertThat(VmOffer.of(BOB, aVm("Off", "bob"), policy(SelfServiceAction.CHECKPOINT)).nics()).isEqualTo(new VmOffer.Nics(false, false));
+        assertThat(VmOffer.of(AUDITOR, aVm("Off", "alice"), null).nics()).isEqualTo(new VmOffer.Nics(false, false));
+    }
+
     private static List<String> paths(VmOffer offer) {
         return offer.actions().stream().map(UiAction::path).toList();
     }
@@ -161,6 +174,7 @@ class VmOfferTest {
         }
         if (List.of("Off", "Running", "Paused").contains(state)) {
             actions.add("change-medium");
+            actions.addAll(List.of("add-nic", "remove-nic"));
         }
         return new VmView("vm-1", "box", owner, "host", null, state, null, Instant.now(), 1, 128, "enlightened", "vnc", "bios",
                 List.of(), List.of(), Resources.NONE, null, null, actions, null, null, pending);

@@ -12,8 +12,11 @@ import java.security.SecureRandom;
  *                 neither the host nor other VMs, and its traffic is not counted
  * @param vlan     on a switch, the VLAN (1 to 4094) its port carries untagged, so the guest reaches only
  *                 ports of the same VLAN; null for the switch's default, VLAN 1, where the host is
+ * @param node     the name QEMU knows it by ({@code net<k>}: its netdev; its device is {@code dev-net<k>}, its
+ *                 switch port the VM's port {@code k}), given when it was added to a running VM and kept, so
+ *                 that removing another adapter renames nothing the worker holds; null for {@code net<position>}
  */
-public record Nic(String mac, String switchId, Integer vlan) {
+public record Nic(String mac, String switchId, Integer vlan, String node) {
 
     public static final int MAX_VLAN = VirtualSwitches.MAX_VLAN;
 
@@ -21,12 +24,37 @@ public record Nic(String mac, String switchId, Integer vlan) {
 
     /** An adapter on the isolated user-mode network. */
     public Nic(String mac) {
-        this(mac, null, null);
+        this(mac, null, null, null);
+    }
+
+    /** An adapter on a switch's VLAN (or the isolated network, for a null switch), named by its position. */
+    public Nic(String mac, String switchId, Integer vlan) {
+        this(mac, switchId, vlan, null);
     }
 
     /** An adapter on a switch's default VLAN (or the isolated network, for a null switch). */
     public Nic(String mac, String switchId) {
-        this(mac, switchId, null);
+        this(mac, switchId, null, null);
+    }
+
+    /** The name QEMU knows the adapter by: its netdev's id. */
+    public String nodeName(int position) {
+        return node != null ? node : "net" + position;
+    }
+
+    /** The number in its name: its switch port is the VM's port of that number (see {@code VirtualSwitches.portName}). */
+    public int slot(int position) {
+        return node != null ? Integer.parseInt(node.substring(3)) : position;
+    }
+
+    /** The same adapter, known by {@code node}. */
+    public Nic withNode(String node) {
+        return new Nic(mac, switchId, vlan, node);
+    }
+
+    /** The device id of the adapter known by {@code node}: how it is removed while the VM runs. */
+    public static String device(String node) {
+        return "dev-" + node;
     }
 
     public boolean onSwitch() {

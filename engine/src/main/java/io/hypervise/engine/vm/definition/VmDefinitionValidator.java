@@ -207,6 +207,12 @@ public final class VmDefinitionValidator {
             } else if (nic.mac().equals("00:00:00:00:00:00")) {
                 v.add(new Violation(field, "must not be all zeros"));
             }
+            for (int j = 0; j < i; j++) {
+                Nic other = def.nics().get(j);
+                if (nic != null && other != null && nic.mac() != null && nic.mac().equalsIgnoreCase(other.mac())) {
+                    v.add(new Violation(field, "is already adapter " + j + "'s MAC (" + other.mac() + "); each adapter needs its own"));
+                }
+            }
             if (nic != null && nic.onSwitch() && !VirtualSwitches.ID.matcher(nic.switchId()).matches()) {
                 v.add(new Violation("nics[" + i + "].switch", VirtualSwitches.ID_RULE));
             }

@@ -179,17 +179,39 @@ public final class QemuCommandLine {
         }
     }
 
+    /**
+     * Adapters: on the enlightened profile each virtio adapter sits on a PCI Express root port of its own, as
+     * disks do, so that any of them can be removed while the guest runs; on the legacy one, e1000 on the PCI bus.
+     */
     private static void addNics(VmDefinition def, List<String> args) {
         List<Nic> nics = def.nics();
         for (int i = 0; i < nics.size(); i++) {
-            String netdev = "net" + i;
+            Nic nic = nics.get(i);
+            String netdev = nic.nodeName(i);
             // A switch port is a tap device the engine made and plugged in before the worker started.
-            args.addAll(List.of("-netdev", nics.get(i).onSwitch()
-                    ? "tap,id=" + netdev + ",ifname=" + VirtualSwitches.portName(def.id(), i) + ",script=no,downscript=no"
-                    : "user,id=" + netdev + ",restrict=on"));
-            String model = def.profile() == DeviceProfile.ENLIGHTENED ? "virtio-net-pci" : "e1000";
-            args.addAll(List.of("-device", model + ",netdev=" + netdev + ",mac=" + nics.get(i).mac()));
+            args.addAll(List.of("-netdev", nicNetdev(def.id(), nic, i)));
+            String options = ",netdev=" + netdev + ",mac=" + nic.mac() + ",id=" + Nic.device(netdev);
+            if (def.profile() == DeviceProfile.ENLIGHTENED) {
+                args.addAll(List.of("-device", "pcie-root-port,id=port-" + netdev + ",chassis=" + (NIC_CHASSIS + nic.slot(i))));
+                args.addAll(List.of("-device", "virtio-net-pci" + options + ",bus=port-" + netdev));
+            } else {
+                args.addAll(List.of("-device", "e1000" + options));
+            }
         }
+    }
+
+    /** Where the adapters' root ports are numbered from (disks' are 1 and on, the hot-plug ports' 100 and on). */
+    private static final int NIC_CHASSIS = 64;
+
+    /**
+     * The netdev of adapter {@code position}, as {@code -netdev} or QMP's {@code netdev_add} takes it: the
+     * switch port's tap device (which the engine makes), or the isolated user-mode network.
+     */
+    public static String nicNetdev(String vmId, Nic nic, int position) {
+        String netdev = nic.nodeName(position);
+        return nic.onSwitch()
+                ? "tap,id=" + netdev + ",ifname=" + VirtualSwitches.portName(vmId, nic.slot(position)) + ",script=no,downscript=no"
+                : "user,id=" + netdev + ",restrict=on";
     }
 
     /**

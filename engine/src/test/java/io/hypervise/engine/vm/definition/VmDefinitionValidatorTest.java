@@ -170,6 +170,15 @@ class VmDefinitionValidatorTest {
     }
 
     @Test
+    void eachAdapterHasAMacOfItsOwn() {
+        VmDefinition def = valid().withNics(new Nic("52:54:00:12:34:56"), new Nic("52:54:00:12:34:58", "lab"),
+                new Nic("52:54:00:12:34:56", "lab")).build();
+        assertThat(validator.violations(def)).singleElement()
+                .satisfies(v -> assertThat(v.field()).isEqualTo("nics[2].mac"))
+                .satisfies(v -> assertThat(v.message()).startsWith("is already adapter 0's MAC"));
+    }
+
+    @Test
     void aSwitchIsNamedByItsIdWhichCannotSmuggleOptions() {
         VmDefinition def = valid().withNics(new Nic("52:54:00:12:34:56", "lab,script=/tmp/x"),
                 new Nic("52:54:00:12:34:58", "lab")).build();

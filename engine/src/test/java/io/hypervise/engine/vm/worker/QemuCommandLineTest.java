@@ -42,7 +42,8 @@ class QemuCommandLineTest {
                 .containsSequence("-device", "pcie-root-port,id=port-disk0,chassis=1",
                         "-device", "virtio-blk-pci,drive=disk0,id=dev-disk0,bus=port-disk0")
                 .containsSequence("-device", "pcie-root-port,id=hotplug0,chassis=100")
-                .containsSequence("-device", "virtio-net-pci,netdev=net0,mac=52:54:00:00:00:01")
+                .containsSequence("-device", "pcie-root-port,id=port-net0,chassis=64",
+                        "-device", "virtio-net-pci,netdev=net0,mac=52:54:00:00:00:01,id=dev-net0,bus=port-net0")
                 .containsSequence("-device", "virtio-balloon-pci,id=balloon0")
                 .containsSequence("-netdev", "user,id=net0,restrict=on")
                 .containsSequence("-kernel", "/s/vmlinuz", "-initrd", "/s/initrd.img", "-append", "console=ttyS0")
@@ -91,7 +92,19 @@ class QemuCommandLineTest {
         assertThat(args).containsSequence("-netdev", "user,id=net0,restrict=on")
                 .containsSequence("-netdev", "tap,id=net1,ifname=" + VirtualSwitches.portName("web-1", 1)
                         + ",script=no,downscript=no")
-                .containsSequence("-device", "virtio-net-pci,netdev=net1,mac=52:54:00:00:00:02");
+                .containsSequence("-device", "virtio-net-pci,netdev=net1,mac=52:54:00:00:00:02,id=dev-net1,bus=port-net1");
+    }
+
+    @Test
+    void anAdapterAddedWhileTheVmRanKeepsItsNameAndItsPortsNumber() {
+        VmDefinition def = aKernelVm(Path.of("/s/k"), null, "")
+                .withNics(new Nic("52:54:00:00:00:01", "lab", null, "net2"))
+                .build();
+        List<String> args = tcg.build(def, files, p -> p, false);
+        assertThat(args).containsSequence("-netdev", "tap,id=net2,ifname=" + VirtualSwitches.portName("web-1", 2)
+                        + ",script=no,downscript=no")
+                .containsSequence("-device", "pcie-root-port,id=port-net2,chassis=66",
+                        "-device", "virtio-net-pci,netdev=net2,mac=52:54:00:00:00:01,id=dev-net2,bus=port-net2");
     }
 
     @Test
@@ -141,7 +154,7 @@ class QemuCommandLineTest {
                 .containsSequence("-device", "VGA")
                 .containsSequence("-device", "ide-hd,drive=disk0,id=dev-disk0,bus=ide.0,unit=0")
                 .containsSequence("-device", "ide-hd,drive=disk2,id=dev-disk2,bus=ide.1,unit=0")
-                .containsSequence("-device", "e1000,netdev=net0,mac=52:54:00:00:00:02")
+                .containsSequence("-device", "e1000,netdev=net0,mac=52:54:00:00:00:02,id=dev-net0")
                 .doesNotContain("virtio-tablet-pci")
                 .doesNotContain("virtio-balloon-pci,id=balloon0");
         assertThat(String.join(" ", args)).contains("\"driver\":\"vpc\"");
