@@ -60,7 +60,9 @@ public final class SerialConsole {
         while (!text().contains(text)) {
             if (System.nanoTime() > deadline) {
                 throw new AssertionError("the guest did not print '" + text + "' within " + timeout.toSeconds()
-                        + " s; serial log ends with:\n" + tail(20));
+                        + " s; serial log ends with:\n" + tail(20) + "\nearlier, what failed and what Hypervise's guest"
+                        + " services said:\n" + String.join("\n", lines().stream()
+                                .filter(l -> l.contains("FAILED") || l.contains("hypervise-")).toList()));
             }
             sleep(100);
         }
