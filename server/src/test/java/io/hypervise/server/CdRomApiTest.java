@@ -1,6 +1,9 @@
 package io.hypervise.server;
 
 import static io.hypervise.server.ApiAccessTest.as;
+import static io.hypervise.server.GuestSerial.serial;
+import static io.hypervise.server.GuestSerial.awaitSerial;
+import static io.hypervise.server.GuestSerial.awaitSerialAfter;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.hamcrest.Matchers.containsString;
 import static org.hamcrest.Matchers.endsWith;
@@ -283,28 +286,5 @@ class CdRomApiTest {
                 .when().post("/api/v1/library/imports").then().statusCode(202).extract().path("id");
         VmApiTest.awaitJob("admin", job);
         return as("admin").when().get("/api/v1/jobs/" + job).then().extract().<String>path("target").substring("library:".length());
-    }
-
-    private static String serial(String vm) {
-        return as("admin").when().get("/api/v1/vms/" + vm + "/serial?lines=10000").then().statusCode(200).extract().asString();
-    }
-
-    private static void awaitSerial(String vm, String marker) throws InterruptedException {
-        awaitSerialAfter(vm, 0, marker);
-    }
-
-    private static void awaitSerialAfter(String vm, int from, String marker) throws InterruptedException {
-        String[] lines = new String[0];
-        for (int i = 0; i < 400; i++) {
-            lines = serial(vm).split("\n");
-            for (int k = Math.max(0, Math.min(from, lines.length)); k < lines.length; k++) {
-                if (lines[k].equals(marker)) {
-                    return;
-                }
-            }
-            TimeUnit.MILLISECONDS.sleep(300);
-        }
-        throw new AssertionError("the guest of " + vm + " did not print '" + marker + "' after line " + from
-                + "; its serial console:\n" + String.join("\n", List.of(lines).subList(Math.max(0, lines.length - 60), lines.length)));
     }
 }

@@ -1,6 +1,7 @@
 package io.hypervise.server;
 
 import static io.hypervise.server.ApiAccessTest.as;
+import static io.hypervise.server.GuestSerial.awaitSerial;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.hamcrest.Matchers.containsString;
 import static org.hamcrest.Matchers.equalTo;
@@ -233,7 +234,7 @@ class HostDevicesApiTest {
         // Another VM may not have it too, running or not.
         create("admin", stamped).then().statusCode(409).body("detail", containsString("is given to VM 'passed through'"));
 
-        awaitJob(as("admin").when().post("/api/v1/vms/" + vm + "/start").then().statusCode(202).extract().path("id"));
+        VmApiTest.awaitJob("admin", as("admin").when().post("/api/v1/vms/" + vm + "/start").then().statusCode(202).extract().<String>path("id"));
         awaitSerial(vm, "hv-disk vda " + 64 * MIB);
         awaitSerial(vm, "hv-found vda fromhost");
         awaitSerial(vm, "hv-stamped vda fromguest");
@@ -323,29 +324,5 @@ class HostDevicesApiTest {
             throw new IOException(command + " failed: " + out);
         }
         return out;
-    }
-
-    private static void awaitJob(String job) throws InterruptedException {
-        for (int i = 0; i < 600; i++) {
-            String state = as("admin").when().get("/api/v1/jobs/" + job).then().statusCode(200).extract().path("state");
-            if (state.equals("succeeded")) {
-                return;
-            }
-            assertThat(state).as("job " + job).isNotEqualTo("failed");
-            TimeUnit.MILLISECONDS.sleep(100);
-        }
-        throw new AssertionError("job " + job + " did not end within a minute");
-    }
-
-    private static void awaitSerial(String vm, String marker) throws InterruptedException {
-        String serial = "";
-        for (int i = 0; i < 400; i++) {
-            serial = as("admin").when().get("/api/v1/vms/" + vm + "/serial?lines=400").then().statusCode(200).extract().asString();
-            if (serial.lines().anyMatch(l -> l.equals(marker))) {
-                return;
-            }
-            TimeUnit.MILLISECONDS.sleep(300);
-        }
-        throw new AssertionError("the guest of " + vm + " did not print '" + marker + "'; its serial console:\n" + serial);
     }
 }

@@ -1,6 +1,9 @@
 package io.hypervise.server;
 
 import static io.hypervise.server.ApiAccessTest.as;
+import static io.hypervise.server.GuestSerial.serial;
+import static io.hypervise.server.GuestSerial.awaitSerial;
+import static io.hypervise.server.GuestSerial.awaitSerialAfter;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.hamcrest.Matchers.containsString;
 import static org.hamcrest.Matchers.equalTo;
@@ -141,7 +144,7 @@ class LiveChangesApiTest {
         // With a checkpoint, the set of disks holds still.
         String job = as("admin").contentType("application/json").body("{\"name\":\"c\"}")
                 .when().post("/api/v1/vms/" + vm + "/checkpoints").then().statusCode(202).extract().path("id");
-        awaitJob(job);
+        VmApiTest.awaitJob("admin", job);
         as("admin").contentType("application/json").body("{\"sizeMib\":8,\"format\":\"qcow2\"}")
                 .when().post("/api/v1/vms/" + vm + "/disks").then().statusCode(409)
                 .body("detail", containsString("has checkpoints"));
@@ -179,7 +182,7 @@ class LiveChangesApiTest {
         as("admin").contentType("application/json").body("{\"cpuCapPercent\":30,\"diskBytesPerSecond\":" + limit + "}")
                 .when().put("/api/v1/vms/" + vm + "/resources").then().statusCode(200)
                 .body("resources.cpuCapPercent", equalTo(30)).body("state", equalTo("Off"));
-        awaitJob(as("admin").when().post("/api/v1/vms/" + vm + "/start").then().statusCode(202).extract().path("id"));
+        VmApiTest.awaitJob("admin", as("admin").when().post("/api/v1/vms/" + vm + "/start").then().statusCode(202).extract().<String>path("id"));
         awaitSerial(vm, "hv-burn-start");
         long pid = ((Number) as("admin").when().get("/api/v1/vms/" + vm).then().extract().path("workerPid")).longValue();
         assertThat(Files.readString(Path.of("/proc/" + pid + "/cgroup"))).as("the worker's cgroups").contains("/" + vm);
@@ -243,46 +246,5 @@ class LiveChangesApiTest {
         String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
         String[] fields = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
         return Long.parseLong(fields[11]) + Long.parseLong(fields[12]); // utime and stime, fields 14 and 15
-    }
-
-    private static String serial(String vm) {
-        return as("admin").when().get("/api/v1/vms/" + vm + "/serial?lines=10000").then().statusCode(200).extract().asString();
-    }
-
-    private static void awaitSerialAfter(String vm, int from, String marker) throws InterruptedException {
-        for (int i = 0; i < 400; i++) {
-            String[] lines = serial(vm).split("\n");
-            for (int k = Math.min(from, lines.length); k < lines.length; k++) {
-                if (lines[k].equals(marker)) {
-                    return;
-                }
-            }
-            TimeUnit.MILLISECONDS.sleep(300);
-        }
-        throw new AssertionError("the guest of " + vm + " did not print '" + marker + "' after line " + from);
-    }
-
-    private static void awaitJob(String job) throws InterruptedException {
-        for (int i = 0; i < 600; i++) {
-            String state = as("admin").when().get("/api/v1/jobs/" + job).then().statusCode(200).extract().path("state");
-            if (state.equals("succeeded")) {
-                return;
-            }
-            assertThat(state).as("job " + job).isNotEqualTo("failed");
-            TimeUnit.MILLISECONDS.sleep(100);
-        }
-        throw new AssertionError("job " + job + " did not end within a minute");
-    }
-
-    private static void awaitSerial(String vm, String marker) throws InterruptedException {
-        String serial = "";
-        for (int i = 0; i < 400; i++) {
-            serial = as("admin").when().get("/api/v1/vms/" + vm + "/serial?lines=400").then().statusCode(200).extract().asString();
-            if (serial.lines().anyMatch(l -> l.equals(marker))) {
-                return;
-            }
-            TimeUnit.MILLISECONDS.sleep(300);
-        }
-        throw new AssertionError("the guest of " + vm + " did not print '" + marker + "'; its serial console:\n" + serial);
     }
 }

@@ -1,6 +1,9 @@
 package io.hypervise.server;
 
 import static io.hypervise.server.ApiAccessTest.as;
+import static io.hypervise.server.GuestSerial.serial;
+import static io.hypervise.server.GuestSerial.awaitSerial;
+import static io.hypervise.server.GuestSerial.awaitSerialAfter;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.hamcrest.Matchers.containsString;
 import static org.hamcrest.Matchers.equalTo;
@@ -181,7 +184,7 @@ class NicChangesApiTest {
         legacy = as("admin").contentType("application/json").body("""
                 {"template":"tiny-linux","name":"legacy adapters","display":"none","memoryMib":160,"profile":"legacy"}""")
                 .when().post("/api/v1/vms").then().statusCode(201).body("profile", equalTo("legacy")).extract().path("id");
-        awaitJob(as("admin").when().post("/api/v1/vms/" + legacy + "/start").then().statusCode(202).extract().path("id"));
+        VmApiTest.awaitJob("admin", as("admin").when().post("/api/v1/vms/" + legacy + "/start").then().statusCode(202).extract().<String>path("id"));
         post(legacy, "{}").statusCode(400).body("violations[0].field", equalTo("nics[1]"))
                 .body("violations[0].message", containsString("legacy profile"));
         as("admin").when().delete("/api/v1/vms/" + legacy + "/nics/0").then().statusCode(400)
@@ -192,48 +195,7 @@ class NicChangesApiTest {
         as("admin").when().delete("/api/v1/vms/" + legacy + "/nics/0").then().statusCode(200).body("nics.size()", equalTo(1));
     }
 
-    private static void awaitJob(String job) throws InterruptedException {
-        for (int i = 0; i < 600; i++) {
-            String state = as("admin").when().get("/api/v1/jobs/" + job).then().statusCode(200).extract().path("state");
-            if (state.equals("succeeded")) {
-                return;
-            }
-            assertThat(state).as("job " + job).isNotEqualTo("failed");
-            TimeUnit.MILLISECONDS.sleep(100);
-        }
-        throw new AssertionError("job " + job + " did not end within a minute");
-    }
-
     private static io.restassured.response.ValidatableResponse post(String vm, String body) {
         return as("admin").contentType("application/json").body(body).when().post("/api/v1/vms/" + vm + "/nics").then();
-    }
-
-    private static String serial(String vm) {
-        return as("admin").when().get("/api/v1/vms/" + vm + "/serial?lines=10000").then().statusCode(200).extract().asString();
-    }
-
-    private static void awaitSerialAfter(String vm, int from, String marker) throws InterruptedException {
-        for (int i = 0; i < 400; i++) {
-            String[] lines = serial(vm).split("\n");
-            for (int k = Math.min(from, lines.length); k < lines.length; k++) {
-                if (lines[k].equals(marker)) {
-                    return;
-                }
-            }
-            TimeUnit.MILLISECONDS.sleep(300);
-        }
-        throw new AssertionError("the guest of " + vm + " did not print '" + marker + "' after line " + from);
-    }
-
-    private static void awaitSerial(String vm, String marker) throws InterruptedException {
-        String serial = "";
-        for (int i = 0; i < 400; i++) {
-            serial = serial(vm);
-            if (serial.lines().anyMatch(l -> l.equals(marker))) {
-                return;
-            }
-            TimeUnit.MILLISECONDS.sleep(300);
-        }
-        throw new AssertionError("the guest of " + vm + " did not print '" + marker + "'; its serial console:\n" + serial);
     }
 }
