@@ -2,9 +2,14 @@ package io.hypervise.engine.network;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import io.hypervise.engine.network.NetworkException.Reason;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Optional;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.logging.Logger;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
 
 /**
  * Bandwidth limits on switch ports, with Linux traffic control on each port's tap device. What a VM receives
@@ -29,6 +34,8 @@ final class PortLimits {
     private static final long MIN_BURST_BYTES = 16 * 1024;
     private static final String INGRESS = "ffff:";
     private static final AtomicInteger PROBES = new AtomicInteger();
+    private static final String PROBE_PREFIX = "hvp";
+    private static final Pattern PROBE = Pattern.compile("hvp[0-9a-f]{1,8}-[0-9a-f]{1,6}");
 
     private final IpCommand tc;
     private final Optional<String> receiveUnavailable;
@@ -59,7 +66,9 @@ final class PortLimits {
             Optional<String> why = Optional.of("iproute2's tc command is missing (apt-get install iproute2): " + e.getMessage());
             return new PortLimits(tc, why, why);
         }
-        String name = "hvp" + Long.toHexString(ProcessHandle.current().pid()) + Integer.toHexString(PROBES.getAndIncrement());
+        removeOrphanedProbes(ip);
+        // "hvp" + this process's PID + "-" + a count, all hex: at most 3 + 6 + 1 + 5 bytes, unique among engines.
+        String name = PROBE_PREFIX + Long.toHexString(ProcessHandle.current().pid()) + "-" + Integer.toHexString(PROBES.getAndIncrement());
         String tap = name.substring(0, Math.min(name.length(), 15));
         try {
             ip.run("tuntap", "add", "dev", tap, "mode", "tap");
@@ -84,6 +93,20 @@ final class PortLimits {
                 Logger.getLogger(PortLimits.class.getName()).warning(
                         "the probe's tap device " + tap + " could not be removed: " + e.getMessage());
             }
+        }
+    }
+
+    /** Removes the probe taps of processes that are gone (one killed while it probed), never another's that runs. */
+    private static void removeOrphanedProbes(IpCommand ip) {
+        try (Stream<Path> links = Files.list(PortCounters.SYS_CLASS_NET)) {
+            for (String link : links.map(l -> l.getFileName().toString()).filter(l -> PROBE.matcher(l).matches()).toList()) {
+                long pid = Long.parseLong(link.substring(PROBE_PREFIX.length(), link.indexOf('-')), 16);
+                if (ProcessHandle.of(pid).isEmpty()) {
+                    ip.run("link", "delete", "dev", link);
+                }
+            }
+        } catch (IOException | NetworkException | NumberFormatException e) {
+            Logger.getLogger(PortLimits.class.getName()).warning("orphaned probe taps could not be removed: " + e.getMessage());
         }
     }
 
