@@ -8,18 +8,29 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
-/** Runs iproute2's {@code ip}: an argument list, never a shell string; its complaint becomes the error. */
+/**
+ * Runs one of iproute2's commands ({@code ip}, or {@code tc} for traffic control): an argument list, never a
+ * shell string; its complaint becomes the error.
+ */
 final class IpCommand {
 
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final long TIMEOUT_SECONDS = 10;
 
-    private static final String BINARY = "ip";
+    private final String binary;
 
-    /** Runs {@code ip args…}; returns what it printed. */
+    IpCommand() {
+        this("ip");
+    }
+
+    IpCommand(String binary) {
+        this.binary = binary;
+    }
+
+    /** Runs {@code ip args…} (or the other command's); returns what it printed. */
     String run(String... args) {
         List<String> argv = new ArrayList<>();
-        argv.add(BINARY);
+        argv.add(binary);
         argv.addAll(List.of(args));
         String command = String.join(" ", argv);
         try {
@@ -36,7 +47,7 @@ final class IpCommand {
             }
             return text;
         } catch (IOException e) {
-            throw new NetworkException(NetworkException.Reason.UNAVAILABLE, "cannot run " + BINARY + ": " + e.getMessage(), e);
+            throw new NetworkException(NetworkException.Reason.UNAVAILABLE, "cannot run " + binary + ": " + e.getMessage(), e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new NetworkException(NetworkException.Reason.FAILED, command + " was interrupted", e);
@@ -52,7 +63,7 @@ final class IpCommand {
         try {
             return out.isEmpty() ? JSON.createArrayNode() : JSON.readTree(out);
         } catch (IOException e) {
-            throw new NetworkException(NetworkException.Reason.FAILED, "ip " + String.join(" ", args)
+            throw new NetworkException(NetworkException.Reason.FAILED, binary + " " + String.join(" ", args)
                     + " printed something that is not JSON: " + out, e);
         }
     }

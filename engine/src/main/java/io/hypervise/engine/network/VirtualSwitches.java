@@ -22,7 +22,8 @@ import java.util.stream.Stream;
  * not depend on this process: the server can restart while the VMs talk. The kernel also counts every
  * port's traffic, which is where the VMs' network counters come from.
  *
- * <p>Needs CAP_NET_ADMIN, /dev/net/tun and iproute2; {@link #unavailable()} says which is missing.
+ * <p>Needs CAP_NET_ADMIN, /dev/net/tun and iproute2; {@link #unavailable()} says which is missing. A port may
+ * be limited in bandwidth ({@link #limit}) where the kernel's traffic control allows ({@link PortLimits}).
  * Changes are serialised; reading (lists, ports, counters) reads sysfs and iproute2 without a lock.
  */
 public final class VirtualSwitches {
@@ -45,17 +46,20 @@ public final class VirtualSwitches {
 
     private final IpCommand ip;
     private final Optional<String> unavailable;
+    private final PortLimits limits;
     private final Object changes = new Object();
 
-    private VirtualSwitches(IpCommand ip, Optional<String> unavailable) {
+    private VirtualSwitches(IpCommand ip, Optional<String> unavailable, PortLimits limits) {
         this.ip = ip;
         this.unavailable = unavailable;
+        this.limits = limits;
     }
 
-    /** Looks at what this host allows; switches are offered only where they can work. */
+    /** Looks at what this host allows; switches, and limits on their ports, are offered only where they can work. */
     public static VirtualSwitches probe() {
         IpCommand ip = new IpCommand();
-        return new VirtualSwitches(ip, whyUnavailable(ip));
+        Optional<String> unavailable = whyUnavailable(ip);
+        return new VirtualSwitches(ip, unavailable, PortLimits.probe(ip, unavailable));
     }
 
     private static Optional<String> whyUnavailable(IpCommand ip) {
@@ -87,6 +91,32 @@ public final class VirtualSwitches {
     /** Why this host cannot run virtual switches; empty where it can. */
     public Optional<String> unavailable() {
         return unavailable;
+    }
+
+    /** Why this host cannot limit what VMs receive through their switch ports; empty where it can. */
+    public Optional<String> receiveLimitUnavailable() {
+        return limits.receiveUnavailable();
+    }
+
+    /** Why this host cannot limit what VMs send through their switch ports; empty where it can. */
+    public Optional<String> transmitLimitUnavailable() {
+        return limits.transmitUnavailable();
+    }
+
+    /**
+     * Limits the bandwidth of the VM's port {@code nic}, in bits per second, or lifts a limit (null): what the
+     * VM receives through it, what it sends through it. Replaces what the port had; the port must be plugged in.
+     * A port's limits go with the port when it is unplugged.
+     */
+    public void limit(String vmId, int nic, Long receiveBitsPerSecond, Long transmitBitsPerSecond) {
+        requireAvailable();
+        synchronized (changes) {
+            String port = portName(vmId, nic);
+            if (!Files.exists(SYS_CLASS_NET.resolve(port))) {
+                throw new NetworkException(Reason.NOT_FOUND, "VM " + vmId + " has no switch port " + nic + " (" + port + ") to limit");
+            }
+            limits.apply(port, receiveBitsPerSecond, transmitBitsPerSecond);
+        }
     }
 
     public static String bridgeName(String id) {

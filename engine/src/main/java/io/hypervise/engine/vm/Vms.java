@@ -76,6 +76,7 @@ public final class Vms implements AutoCloseable {
     private final DiskImages images;
     private final Optional<UefiFirmware> uefi;
     private final WorkerCgroups cgroups;
+    private final ResourceSupport resourceSupport;
     private final VirtualSwitches switches;
     private final Map<String, ManagedVm> vms = new ConcurrentHashMap<>();
     private final List<Consumer<VmEvent>> listeners = new CopyOnWriteArrayList<>();
@@ -91,7 +92,9 @@ public final class Vms implements AutoCloseable {
         this.images = images;
         this.storage = storage;
         this.uefi = uefi;
-        this.validator = new VmDefinitionValidator(storage, uefi.isPresent(), cgroups.support());
+        this.resourceSupport = cgroups.support().withNetwork(switches.receiveLimitUnavailable(),
+                switches.transmitLimitUnavailable());
+        this.validator = new VmDefinitionValidator(storage, uefi.isPresent(), resourceSupport);
         this.cgroups = cgroups;
         this.switches = switches;
         this.store = new VmStore(settings.stateDir());
@@ -130,7 +133,7 @@ public final class Vms implements AutoCloseable {
 
     /** Which resource controls this host can enforce, and why not the others. */
     public ResourceSupport resourceSupport() {
-        return cgroups.support();
+        return resourceSupport;
     }
 
     /** The cgroup version CPU controls use here ("v2", "v1"), if any. */
@@ -140,7 +143,8 @@ public final class Vms implements AutoCloseable {
 
     /**
      * Sets the VM's resource controls, in any state but a transitional one: at once on its running worker (its
-     * cgroup's CPU weight and cap and memory reservation, its disks' throttle group, its balloon), and in its
+     * cgroup's CPU weight and cap and memory reservation, its disks' throttle group, its balloon, the bandwidth of
+     * each of its switch ports), and in its
      * definition for every later start. Refused, with the VM unchanged, when a value breaks a rule or this host
      * cannot enforce it; if the worker refuses part-way, what was applied is put back.
      */
@@ -730,6 +734,8 @@ public final class Vms implements AutoCloseable {
             if (nic.onSwitch()) {
                 switches.plug(vm.id(), slot, nic.switchId(), nic.vlan());
                 ported = true;
+                // Before the guest has the adapter: it never sees the port without the VM's limits.
+                supervisor.limitPort(vm, vm.definition().resources(), slot);
             }
             com.fasterxml.jackson.databind.node.ObjectNode netdev = BLOCKDEV_JSON.createObjectNode();
             for (String option : QemuCommandLine.nicNetdev(vm.id(), nic, position).split(",")) {

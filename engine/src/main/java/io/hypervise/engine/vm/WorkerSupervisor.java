@@ -117,10 +117,11 @@ final class WorkerSupervisor {
 
     /**
      * Puts the worker in its cgroup with the definition's CPU weight and cap and memory reservation, gives its
-     * disks the definition's I/O limits (one QEMU throttle group for them all) and, if {@code balloon}, asks the
-     * guest to keep the balloon's target. {@code inForce} is what the worker has now (NONE for one just
-     * launched, null where that is not known, as after loading a state): disks and balloon are only touched when
-     * there is a limit or target to set or one in force to lift. Applying what is there already changes nothing.
+     * disks the definition's I/O limits (one QEMU throttle group for them all), asks the guest to keep the
+     * balloon's target and limits the bandwidth of each of its switch ports. {@code inForce} is what the worker
+     * has now (NONE for one just launched, null where that is not known, as after loading a state): disks, balloon
+     * and ports are only touched when there is a limit or target to set or one in force to lift. Applying what is
+     * there already changes nothing.
      */
     void applyResources(ManagedVm vm, Worker worker, VmDefinition def, Resources inForce) {
         Resources r = def.resources();
@@ -143,6 +144,26 @@ final class WorkerSupervisor {
         if (balloon && def.profile() == DeviceProfile.ENLIGHTENED) {
             long target = (long) (r.balloonTargetMib() == null ? def.memoryMib() : r.balloonTargetMib()) << 20;
             vm.command(m -> m.balloon(target));
+        }
+        boolean ports = inForce == null || r.limitsNetwork() || inForce.limitsNetwork();
+        List<Nic> nics = def.nics();
+        for (int i = 0; ports && i < nics.size(); i++) {
+            if (nics.get(i).onSwitch()) {
+                limitPort(vm, r, nics.get(i).slot(i));
+            }
+        }
+    }
+
+    /**
+     * Gives the VM's switch port {@code slot} the network limits of {@code r} (none lifts them). Adapters on the
+     * isolated network have no port and no limits: QEMU's user networking has nothing to shape with.
+     */
+    void limitPort(ManagedVm vm, Resources r, int slot) {
+        try {
+            switches.limit(vm.id(), slot, r.networkReceiveBitsPerSecond(), r.networkTransmitBitsPerSecond());
+        } catch (NetworkException e) {
+            throw new VmOperationException("VM '" + vm.name() + "': the bandwidth of its switch port " + slot
+                    + " could not be limited: " + e.getMessage(), e);
         }
     }
 

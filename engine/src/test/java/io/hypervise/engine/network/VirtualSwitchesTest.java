@@ -113,6 +113,57 @@ class VirtualSwitchesTest {
         assertThat(Path.of("/sys/class/net", "hvs-" + id)).doesNotExist();
     }
 
+    @Test
+    void aPortsReceiveLimitIsATokenBucketOnItsTapChangedInPlaceAndGoneWithThePort() throws Exception {
+        assertThat(switches.receiveLimitUnavailable()).as("why this host cannot limit what VMs receive").isEmpty();
+        switches.ensure(new VirtualSwitch(id, SwitchKind.PRIVATE, Optional.empty()));
+        String port = switches.plug(vm, 0, id);
+
+        switches.limit(vm, 0, 2_000_000L, null);
+        assertThat(tc("qdisc", "show", "dev", port)).contains("qdisc tbf").contains("rate 2Mbit");
+        switches.limit(vm, 0, 4_000_000L, null);
+        assertThat(tc("qdisc", "show", "dev", port)).contains("rate 4Mbit").doesNotContain("rate 2Mbit");
+        switches.limit(vm, 0, null, null);
+        assertThat(tc("qdisc", "show", "dev", port)).as("the port's qdiscs once the limit is lifted").doesNotContain("tbf");
+        switches.limit(vm, 0, null, null);
+
+        switches.limit(vm, 0, 64_000L, null);
+        switches.unplug(vm, 1);
+        assertThat(tc("qdisc", "show")).as("every qdisc on the host, once the port is gone").doesNotContain(port);
+        assertThatThrownBy(() -> switches.limit(vm, 0, 2_000_000L, null)).isInstanceOfSatisfying(NetworkException.class,
+                e -> assertThat(e.reason()).isEqualTo(NetworkException.Reason.NOT_FOUND));
+    }
+
+    /** What a VM sends can only be policed; a kernel without tc actions cannot, and the port is left as it was. */
+    @Test
+    void aPortsTransmitLimitIsPolicedWhereTheKernelCanAndRefusedWithItsReasonWhereNot() throws Exception {
+        switches.ensure(new VirtualSwitch(id, SwitchKind.PRIVATE, Optional.empty()));
+        String port = switches.plug(vm, 0, id);
+        switches.limit(vm, 0, 2_000_000L, null);
+
+        Optional<String> unavailable = switches.transmitLimitUnavailable();
+        if (unavailable.isPresent()) {
+            assertThat(unavailable.get()).contains("tc: ");
+            assertThatThrownBy(() -> switches.limit(vm, 0, 2_000_000L, 1_000_000L)).isInstanceOfSatisfying(NetworkException.class,
+                    e -> assertThat(e.getMessage()).contains(unavailable.get()));
+            assertThat(tc("qdisc", "show", "dev", port)).contains("rate 2Mbit").doesNotContain("ingress");
+        } else {
+            switches.limit(vm, 0, 2_000_000L, 1_000_000L);
+            assertThat(tc("filter", "show", "dev", port, "ingress")).contains("police").contains("rate 1Mbit");
+            switches.limit(vm, 0, 2_000_000L, null);
+            assertThat(tc("qdisc", "show", "dev", port)).doesNotContain("ingress");
+        }
+    }
+
+    private static String tc(String... args) throws Exception {
+        java.util.List<String> argv = new java.util.ArrayList<>(java.util.List.of("tc"));
+        argv.addAll(java.util.List.of(args));
+        Process p = new ProcessBuilder(argv).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        assertThat(p.waitFor()).as(String.join(" ", argv) + ": " + out).isZero();
+        return out;
+    }
+
     private static String master(String port) throws Exception {
         return Path.of("/sys/class/net", port, "master").toRealPath().getFileName().toString();
     }

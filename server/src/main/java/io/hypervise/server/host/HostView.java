@@ -20,10 +20,12 @@ public record HostView(
 
     /**
      * Which VM resource controls this host enforces: CPU weight and cap through the workers' cgroups (the
-     * version, or why not), memory reservations (cgroup v2's memory controller, or why not); disk limits and
+     * version, or why not), memory reservations (cgroup v2's memory controller, or why not), limits on what VMs
+     * receive and send through their switch ports (the kernel's traffic control, or why not); disk limits and
      * the balloon are QEMU's and always there.
      */
-    public record ResourceControl(String cgroup, String cpuUnavailable, String memoryReservationUnavailable) {
+    public record ResourceControl(String cgroup, String cpuUnavailable, String memoryReservationUnavailable,
+            String networkReceiveUnavailable, String networkTransmitUnavailable) {
     }
 
     static HostView of(HostCapabilities caps, Vms vms) {
@@ -32,6 +34,7 @@ public record HostView(
                 caps.kvmDevicePresent(), caps.hardwareVirtualization(), caps.cpus(), caps.cpuModel(),
                 caps.memoryBytes(), caps.qemuBinary().toString(), caps.qemuVersion(),
                 new ResourceControl(vms.cgroupVersion().orElse(null), support.cpuUnavailable().orElse(null),
-                        support.memoryReservationUnavailable().orElse(null)));
+                        support.memoryReservationUnavailable().orElse(null), support.networkReceiveUnavailable().orElse(null),
+                        support.networkTransmitUnavailable().orElse(null)));
     }
 }

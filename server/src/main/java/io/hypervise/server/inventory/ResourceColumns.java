@@ -22,6 +22,10 @@ public class ResourceColumns {
     public Long diskBytesPerSecond;
     @Column(name = "disk_iops")
     public Integer diskIops;
+    @Column(name = "network_receive_bits_per_second")
+    public Long networkReceiveBitsPerSecond;
+    @Column(name = "network_transmit_bits_per_second")
+    public Long networkTransmitBitsPerSecond;
 
     public static ResourceColumns of(Resources r) {
         ResourceColumns c = new ResourceColumns();
@@ -31,6 +35,8 @@ public class ResourceColumns {
         c.balloonTargetMib = r.balloonTargetMib();
         c.diskBytesPerSecond = r.diskBytesPerSecond();
         c.diskIops = r.diskIops();
+        c.networkReceiveBitsPerSecond = r.networkReceiveBitsPerSecond();
+        c.networkTransmitBitsPerSecond = r.networkTransmitBitsPerSecond();
         return c;
     }
 
@@ -43,6 +49,8 @@ public class ResourceColumns {
         putIfSet(set, "balloonTargetMib", r.balloonTargetMib());
         putIfSet(set, "diskBytesPerSecond", r.diskBytesPerSecond());
         putIfSet(set, "diskIops", r.diskIops());
+        putIfSet(set, "networkReceiveBitsPerSecond", r.networkReceiveBitsPerSecond());
+        putIfSet(set, "networkTransmitBitsPerSecond", r.networkTransmitBitsPerSecond());
         return set;
     }
 
@@ -53,6 +61,7 @@ public class ResourceColumns {
     }
 
     public Resources toResources() {
-        return new Resources(cpuWeight, cpuCapPercent, memoryReservationMib, balloonTargetMib, diskBytesPerSecond, diskIops);
+        return new Resources(cpuWeight, cpuCapPercent, memoryReservationMib, balloonTargetMib, diskBytesPerSecond, diskIops,
+                networkReceiveBitsPerSecond, networkTransmitBitsPerSecond);
     }
 }

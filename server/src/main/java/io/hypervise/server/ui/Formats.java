@@ -50,6 +50,22 @@ final class Formats {
         return String.format("%.1f %s", v, units[u]);
     }
 
+    /** A rate in bits per second, in the unit links are sold in: "64 kbit/s", "2 Mbit/s", "1.5 Gbit/s". */
+    static String bitRate(Number bitsPerSecond) {
+        if (bitsPerSecond == null) {
+            return "—";
+        }
+        java.math.BigDecimal b = new java.math.BigDecimal(bitsPerSecond.longValue());
+        String[] units = {"bit/s", "kbit/s", "Mbit/s", "Gbit/s"};
+        int u = 0;
+        while (b.compareTo(java.math.BigDecimal.valueOf(1000)) >= 0 && u < units.length - 1) {
+            b = b.movePointLeft(3);
+            u++;
+        }
+        return b.setScale(Math.min(b.scale(), 3), java.math.RoundingMode.HALF_UP).stripTrailingZeros().toPlainString()
+                + " " + units[u];
+    }
+
     /** A file's or an image's size, at the scale it needs: "4.0 MiB", "2.4 GiB". */
     static String size(Number bytes) {
         return traffic(bytes);

@@ -529,17 +529,33 @@ public class Fragments {
     public Response setResources(@PathParam("id") String id, @FormParam("cpuWeight") String cpuWeight,
             @FormParam("cpuCapPercent") String cpuCapPercent, @FormParam("memoryReservationMib") String reservation,
             @FormParam("balloonTargetMib") String balloon, @FormParam("diskMibPerSecond") String diskMib,
-            @FormParam("diskIops") String diskIops) {
+            @FormParam("diskIops") String diskIops, @FormParam("networkReceiveMbitPerSecond") String receiveMbit,
+            @FormParam("networkTransmitMbitPerSecond") String transmitMbit) {
         List<FieldError> v = new ArrayList<>();
         Integer mibPerSecond = NewVmFields.number("diskMibPerSecond", diskMib, v);
         Resources wanted = new Resources(NewVmFields.number("cpuWeight", cpuWeight, v),
                 NewVmFields.number("cpuCapPercent", cpuCapPercent, v), NewVmFields.number("memoryReservationMib", reservation, v),
                 NewVmFields.number("balloonTargetMib", balloon, v), mibPerSecond == null ? null : (long) mibPerSecond << 20,
-                NewVmFields.number("diskIops", diskIops, v));
+                NewVmFields.number("diskIops", diskIops, v), bitsPerSecond("networkReceiveMbitPerSecond", receiveMbit, v),
+                bitsPerSecond("networkTransmitMbitPerSecond", transmitMbit, v));
         NewVmFields.throwIfAny(v);
         VmView vm = vms.changeResources(current.get(), id, wanted);
         return changed(wanted.isNone() ? "'" + vm.name() + "' has no resource controls now"
                 : "Resource controls of '" + vm.name() + "' set");
+    }
+
+    /** A field in Mbit/s ("2", "0.5") as bits per second; null for an empty field. */
+    private static Long bitsPerSecond(String field, String mbit, List<FieldError> v) {
+        if (mbit == null || mbit.isBlank()) {
+            return null;
+        }
+        try {
+            return new java.math.BigDecimal(mbit.trim()).movePointRight(6).setScale(0, java.math.RoundingMode.HALF_UP)
+                    .longValueExact();
+        } catch (NumberFormatException | ArithmeticException e) {
+            v.add(new FieldError(field, "must be a number of Mbit/s, such as 2 or 0.5; got '" + mbit + "'"));
+            return null;
+        }
     }
 
     @GET

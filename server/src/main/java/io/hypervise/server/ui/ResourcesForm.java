@@ -7,7 +7,8 @@ import io.hypervise.server.vm.VmView;
 
 /**
  * The resource-controls dialog: the VM's controls now, and what this host cannot enforce (those fields are
- * shown disabled, with the host's reason). Disk throughput is asked in MiB/s, as people think of it.
+ * shown disabled, with the host's reason). Disk throughput is asked in MiB/s and network bandwidth in Mbit/s
+ * (decimals allowed: 0.5 is 500 kbit/s), as people think of them.
  */
 public record ResourcesForm(VmView vm, HostView.ResourceControl host) {
 
@@ -22,6 +23,26 @@ public record ResourcesForm(VmView vm, HostView.ResourceControl host) {
 
     public boolean enlightened() {
         return "enlightened".equals(vm.profile());
+    }
+
+    /** The receive limit in Mbit/s for the field ("2", "0.5"); null where there is none. */
+    public String networkReceiveMbitPerSecond() {
+        return mbit(vm.resources().networkReceiveBitsPerSecond());
+    }
+
+    /** The transmit limit in Mbit/s for the field; null where there is none. */
+    public String networkTransmitMbitPerSecond() {
+        return mbit(vm.resources().networkTransmitBitsPerSecond());
+    }
+
+    /** Whether some of its adapters are on the isolated network, which network limits do not reach. */
+    public boolean isolatedAdapters() {
+        return vm.nics().stream().anyMatch(n -> n.switchId() == null);
+    }
+
+    static String mbit(Long bitsPerSecond) {
+        return bitsPerSecond == null ? null
+                : new java.math.BigDecimal(bitsPerSecond).movePointLeft(6).stripTrailingZeros().toPlainString();
     }
 
     /** The disk limit in whole MiB/s for the field; null where there is none. */

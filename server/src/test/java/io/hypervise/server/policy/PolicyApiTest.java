@@ -227,15 +227,20 @@ class PolicyApiTest {
     @Test
     void aPolicysResourceControlsComeWithEveryVmItsUsersCreateAndOnlyAdministratorsChangeThem() {
         as("admin").contentType("application/json").body(policy("bad-controls",
-                "{\"assignedUsers\":[\"alice\"],\"vmResources\":{\"cpuCapPercent\":0,\"memoryReservationMib\":64}}"))
+                "{\"assignedUsers\":[\"alice\"],\"vmResources\":{\"cpuCapPercent\":0,\"memoryReservationMib\":64,"
+                        + "\"networkReceiveBitsPerSecond\":1000}}"))
                 .when().post("/api/v1/policies").then().statusCode(400)
-                .body("violations.field", hasItems("vmResources.cpuCapPercent", "vmResources.memoryReservationMib"));
+                .body("violations.field", hasItems("vmResources.cpuCapPercent", "vmResources.memoryReservationMib",
+                        "vmResources.networkReceiveBitsPerSecond"));
         createPolicy("controls", "{\"assignedUsers\":[\"alice\"],\"templates\":[\"stub\"],\"hostGroups\":[\"default\"],"
-                + "\"actions\":[\"reconfigure\"],\"vmResources\":{\"diskIops\":200,\"diskBytesPerSecond\":10485760}}");
-        as("admin").when().get("/api/v1/policies/controls").then().statusCode(200).body("vmResources.diskIops", equalTo(200));
+                + "\"actions\":[\"reconfigure\"],\"vmResources\":{\"diskIops\":200,\"diskBytesPerSecond\":10485760,"
+                + "\"networkReceiveBitsPerSecond\":8000000}}");
+        as("admin").when().get("/api/v1/policies/controls").then().statusCode(200).body("vmResources.diskIops", equalTo(200))
+                .body("vmResources.networkReceiveBitsPerSecond", equalTo(8000000));
         String id = as("alice").contentType("application/json").body("{\"template\":\"stub\"}").when().post("/api/v1/vms")
                 .then().statusCode(201).body("resources.diskIops", equalTo(200))
-                .body("resources.diskBytesPerSecond", equalTo(10485760)).extract().path("id");
+                .body("resources.diskBytesPerSecond", equalTo(10485760))
+                .body("resources.networkReceiveBitsPerSecond", equalTo(8000000)).extract().path("id");
         try {
             // Her own VM, but not her controls: neither lifted nor asked for at creation.
             as("alice").contentType("application/json").body("{}").when().put("/api/v1/vms/" + id + "/resources")

@@ -16,6 +16,11 @@ import com.fasterxml.jackson.annotation.JsonIgnore;
  *                             its memory hands the rest back to the host while it runs
  * @param diskBytesPerSecond   the most its disks together may read and write, in bytes per second (QEMU throttle group)
  * @param diskIops             the most read and write operations per second its disks together may do
+ * @param networkReceiveBitsPerSecond  the most each of its adapters on a virtual switch may receive, in bits per
+ *                             second (as links and network tools count), queued and then dropped beyond it (a token
+ *                             bucket on the switch port); adapters on the isolated network are not limited
+ * @param networkTransmitBitsPerSecond the most each of its adapters on a virtual switch may send, in bits per second,
+ *                             dropped beyond it (a policer on the switch port), where the host's kernel can police
  */
 public record Resources(
         Integer cpuWeight,
@@ -23,10 +28,18 @@ public record Resources(
         Integer memoryReservationMib,
         Integer balloonTargetMib,
         Long diskBytesPerSecond,
-        Integer diskIops) {
+        Integer diskIops,
+        Long networkReceiveBitsPerSecond,
+        Long networkTransmitBitsPerSecond) {
 
     /** No limits, no promises: what every VM had before it could be given any. */
-    public static final Resources NONE = new Resources(null, null, null, null, null, null);
+    public static final Resources NONE = new Resources(null, null, null, null, null, null, null, null);
+
+    /** Controls without network limits. */
+    public Resources(Integer cpuWeight, Integer cpuCapPercent, Integer memoryReservationMib, Integer balloonTargetMib,
+            Long diskBytesPerSecond, Integer diskIops) {
+        this(cpuWeight, cpuCapPercent, memoryReservationMib, balloonTargetMib, diskBytesPerSecond, diskIops, null, null);
+    }
 
     public static final int DEFAULT_CPU_WEIGHT = 100;
     public static final int MAX_CPU_WEIGHT = 10_000;
@@ -39,6 +52,11 @@ public record Resources(
     @JsonIgnore
     public boolean limitsDisks() {
         return diskBytesPerSecond != null || diskIops != null;
+    }
+
+    @JsonIgnore
+    public boolean limitsNetwork() {
+        return networkReceiveBitsPerSecond != null || networkTransmitBitsPerSecond != null;
     }
 
     @JsonIgnore

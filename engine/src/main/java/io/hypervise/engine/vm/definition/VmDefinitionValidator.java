@@ -78,6 +78,9 @@ public final class VmDefinitionValidator {
     /** The smallest disk limits QEMU's throttling keeps to smoothly; below them a guest's I/O stalls for seconds. */
     public static final long MIN_DISK_BYTES_PER_SECOND = 64 * 1024;
     public static final int MIN_DISK_IOPS = 10;
+    /** Below this a single full-size frame takes a fifth of a second: no link anyone would want. */
+    public static final long MIN_NETWORK_BITS_PER_SECOND = 64_000;
+    public static final long MAX_NETWORK_BITS_PER_SECOND = 100_000_000_000L;
 
     private void checkResources(VmDefinition def, List<Violation> v) {
         Resources r = def.resources();
@@ -91,6 +94,10 @@ public final class VmDefinitionValidator {
         });
         resourceSupport.memoryReservationUnavailable().filter(why -> r.memoryReservationMib() != null).ifPresent(why ->
                 v.add(new Violation("resources.memoryReservationMib", "cannot be kept on this host: " + why)));
+        resourceSupport.networkReceiveUnavailable().filter(why -> r.networkReceiveBitsPerSecond() != null).ifPresent(why ->
+                v.add(new Violation("resources.networkReceiveBitsPerSecond", "cannot be enforced on this host: " + why)));
+        resourceSupport.networkTransmitUnavailable().filter(why -> r.networkTransmitBitsPerSecond() != null).ifPresent(why ->
+                v.add(new Violation("resources.networkTransmitBitsPerSecond", "cannot be enforced on this host: " + why)));
         v.addAll(resourceRanges(r, "resources"));
         if (r.memoryReservationMib() != null && (r.memoryReservationMib() < 1 || r.memoryReservationMib() > def.memoryMib())) {
             v.add(new Violation("resources.memoryReservationMib", "must be 1 to the VM's memory, " + def.memoryMib() + " MiB"));
@@ -107,7 +114,7 @@ public final class VmDefinitionValidator {
     }
 
     /**
-     * The ranges of the controls that do not depend on the VM's own size (CPU weight and cap, disk limits), named
+     * The ranges of the controls that do not depend on the VM's own size (CPU weight and cap, disk and network limits), named
      * under {@code prefix}: for a VM's definition, and for the controls a policy gives every VM.
      */
     public static List<Violation> resourceRanges(Resources r, String prefix) {
@@ -127,7 +134,16 @@ public final class VmDefinitionValidator {
         if (r.diskIops() != null && (r.diskIops() < MIN_DISK_IOPS || r.diskIops() > 10_000_000)) {
             v.add(new Violation(prefix + ".diskIops", "must be " + MIN_DISK_IOPS + " to 10000000"));
         }
+        networkRange(r.networkReceiveBitsPerSecond(), prefix + ".networkReceiveBitsPerSecond", v);
+        networkRange(r.networkTransmitBitsPerSecond(), prefix + ".networkTransmitBitsPerSecond", v);
         return v;
+    }
+
+    private static void networkRange(Long bitsPerSecond, String field, List<Violation> v) {
+        if (bitsPerSecond != null && (bitsPerSecond < MIN_NETWORK_BITS_PER_SECOND || bitsPerSecond > MAX_NETWORK_BITS_PER_SECOND)) {
+            v.add(new Violation(field, "must be " + MIN_NETWORK_BITS_PER_SECOND + " (64 kbit/s) to " + MAX_NETWORK_BITS_PER_SECOND
+                    + " (100 Gbit/s) bits per second"));
+        }
     }
 
     private static void checkIdentity(VmDefinition def, List<Violation> v) {

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Hypervise tiny-linux: the guest's work, started by /init (busybox ash).
-# The lines it prints on ttyS0 (hv-disk, hv-nic, hv-disk-gone, hv-nic-gone, hv-arch, HYPERVISE-READY, hv-counter,
+# The lines it prints on ttyS0 (hv-disk, hv-nic, hv-disk-gone, hv-nic-gone, hv-rx, hv-arch, HYPERVISE-READY, hv-counter,
 # HYPERVISE-POWEROFF, hv-count, hv-file-written, and
 # hv-found, hv-burn-start, hv-burn-end, hv-read, hv-stamped, hv-write-start, hv-wrote, hv-ip, hv-send-start, hv-sent, hv-send-failed when
 # asked to work) are a contract: the engine
@@ -209,6 +209,30 @@ fi
             done
             seen_nics=$now_nics
         fi
+    done
+) &
+
+# What each network adapter has received: "hv-rx NAME BYTES UPTIME" (its rx_bytes, and the guest's seconds since
+# boot when they were read) once a second while they grow, nothing while they do not: how a test measures the rate
+# a bandwidth limit lets through, as the guest sees it.
+(
+    rx() {
+        for stat in /sys/class/net/*/statistics/rx_bytes; do
+            [ -e "$stat" ] || continue
+            name=${stat#/sys/class/net/}
+            name=${name%%/*}
+            [ "$name" = lo ] || echo "$name:$(cat "$stat")"
+        done
+    }
+    seen_rx=" $(rx | tr '\n' ' ')"
+    while :; do
+        sleep 1
+        read -r up _ </proc/uptime
+        now_rx=" $(rx | tr '\n' ' ')"
+        for entry in $now_rx; do
+            case $seen_rx in *" $entry "*) ;; *) echo "hv-rx ${entry%%:*} ${entry#*:} $up" ;; esac
+        done
+        seen_rx=$now_rx
     done
 ) &
 

@@ -287,6 +287,25 @@ class VmDefinitionValidatorTest {
     }
 
     @Test
+    void networkLimitsOutsideTheirRangeAreNamedAndThoseTheHostCannotEnforceCarryItsReason() throws IOException {
+        VmDefinition tooSlow = valid().build().withResources(new Resources(null, null, null, null, null, null, 63_999L,
+                100_000_000_001L));
+        assertThat(validator.violations(tooSlow)).extracting(Violation::field, Violation::message).containsExactlyInAnyOrder(
+                tuple("resources.networkReceiveBitsPerSecond", "must be 64000 (64 kbit/s) to 100000000000 (100 Gbit/s) bits per second"),
+                tuple("resources.networkTransmitBitsPerSecond", "must be 64000 (64 kbit/s) to 100000000000 (100 Gbit/s) bits per second"));
+        assertThat(validator.violations(valid().build().withResources(new Resources(null, null, null, null, null, null, 64_000L,
+                100_000_000_000L)))).isEmpty();
+
+        VmDefinitionValidator noPolicer = new VmDefinitionValidator(new StorageRoot(root), true, ResourceSupport.EVERYTHING
+                .withNetwork(Optional.empty(), Optional.of("no act_police")));
+        assertThat(noPolicer.violations(valid().build().withResources(new Resources(null, null, null, null, null, null,
+                2_000_000L, 2_000_000L)))).extracting(Violation::field, Violation::message).containsExactly(
+                        tuple("resources.networkTransmitBitsPerSecond", "cannot be enforced on this host: no act_police"));
+        assertThat(VmDefinitionValidator.resourceRanges(new Resources(null, null, null, null, null, null, 1L, null), "vmResources"))
+                .extracting(Violation::field).containsExactly("vmResources.networkReceiveBitsPerSecond");
+    }
+
+    @Test
     void validateThrowsWithEveryViolationInTheMessage() {
         assertThatThrownBy(() -> validator.validate(valid().withVcpus(0).withName(" ").build()))
                 .isInstanceOf(InvalidVmDefinitionException.class)
