@@ -5,10 +5,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.hamcrest.Matchers.equalTo;
 import static org.hamcrest.Matchers.nullValue;
 
+import io.hypervise.server.policy.PolicyEntity;
 import io.hypervise.server.testing.Browser;
 import io.hypervise.server.testing.HttpBrowser;
 import io.hypervise.server.testing.KeycloakTestResource;
 import io.hypervise.server.testing.TemporaryDataDir;
+import io.quarkus.narayana.jta.QuarkusTransaction;
 import io.quarkus.test.common.WithTestResource;
 import io.quarkus.test.common.http.TestHTTPResource;
 import io.quarkus.test.junit.QuarkusTest;
@@ -54,7 +56,7 @@ class PolicyResourcesPageTest {
         if (browser != null) {
             browser.quit();
         }
-        as("admin").when().delete("/api/v1/policies/" + ID);
+        QuarkusTransaction.requiringNew().run(() -> PolicyEntity.deleteById(ID));
     }
 
     @Test
