@@ -176,6 +176,12 @@ class HostDevicesPagesTest {
         String vmPage = base + "/admin/vms/" + web;
         browser.get(vmPage);
         await("the VM's disks", () -> rows("#vm-storage tr.disk-row").size() == 1);
+        // The buttons at the page's head open their dialogs too (the head's own refresh selects nothing of theirs).
+        button("Settings…").click();
+        await("the settings dialog, with its title", () -> browser.findElements(By.cssSelector("#dialog h2")).stream()
+                .anyMatch(h -> h.getText().equals("Settings of " + WEB)));
+        browser.findElement(By.cssSelector("#dialog [data-close]")).click();
+        await("the settings dialog closed", () -> !browser.findElement(By.id("dialog")).isDisplayed());
         button("Add disk…").click();
         await("the disk dialog", () -> browser.findElement(By.id("dialog")).isDisplayed());
         assertThat(text("#dialog")).contains("a blank disk").contains("a host disk (pass-through)");
