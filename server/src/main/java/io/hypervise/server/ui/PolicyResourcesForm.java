@@ -6,12 +6,18 @@ import io.hypervise.engine.vm.definition.Resources;
 import io.hypervise.server.api.FieldError;
 import io.hypervise.server.policy.PolicyView;
 import io.quarkus.qute.TemplateExtension;
+import java.lang.reflect.RecordComponent;
+import java.math.BigDecimal;
 import java.math.BigInteger;
+import java.math.RoundingMode;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Function;
+import java.util.regex.Pattern;
+import java.util.stream.Collectors;
 
 /**
  * The dialog that sets the resource controls a policy gives every VM its users create ({@code vmResources}), and
@@ -42,8 +48,15 @@ public record PolicyResourcesForm(PolicyView policy) {
             new Field("diskIops", "Disk operations", "per second", 1, "its disks together"));
 
     private static final ObjectMapper JSON = JsonMapper.builder().build();
+    private static final Pattern NUMBER = Pattern.compile("-?[0-9]{1,30}(\\.[0-9]{1,30})?");
     private static final BigInteger INT_MIN = BigInteger.valueOf(Integer.MIN_VALUE);
     private static final BigInteger INT_MAX = BigInteger.valueOf(Integer.MAX_VALUE);
+    private static final BigInteger LONG_MIN = BigInteger.valueOf(Long.MIN_VALUE);
+    private static final BigInteger LONG_MAX = BigInteger.valueOf(Long.MAX_VALUE);
+
+    /** The type of each of the API's controls (Integer or Long), so that a number out of bounds is held within them. */
+    private static final Map<String, Class<?>> COMPONENTS = Arrays.stream(Resources.class.getRecordComponents())
+            .collect(Collectors.toMap(RecordComponent::getName, RecordComponent::getType));
 
     /** One field of the form with what the policy sets now, in the field's unit ("" where it sets nothing). */
     public record Row(Field field, String value) {
@@ -51,8 +64,7 @@ public record PolicyResourcesForm(PolicyView policy) {
 
     public List<Row> rows() {
         Map<String, Object> now = values(policy.vmResources());
-        return FIELDS.stream().map(f -> new Row(f, now.get(f.name()) instanceof Number n
-                ? String.valueOf(n.longValue() / f.scale()) : "")).toList();
+        return FIELDS.stream().map(f -> new Row(f, now.get(f.name()) instanceof Number n ? inUnit(n, f) : "")).toList();
     }
 
     /**
@@ -67,16 +79,19 @@ public record PolicyResourcesForm(PolicyView policy) {
                 values.put(f.name(), null);
                 continue;
             }
-            BigInteger number;
-            try {
-                number = new BigInteger(typed.strip());
-            } catch (NumberFormatException e) {
-                v.add(new FieldError(f.apiName(), "must be a whole number; got '" + typed + "'"));
+            // Digits, as people type them (no exponents: "1e999999999" would take long to hold at a bound).
+            BigDecimal number = NUMBER.matcher(typed.strip()).matches() ? new BigDecimal(typed.strip()) : null;
+            // In a unit of its own (MiB/s), a fraction is fine: the API's value is the nearest whole one.
+            BigDecimal api = number == null ? null : number.multiply(BigDecimal.valueOf(f.scale()));
+            if (api == null || f.scale() == 1 && api.stripTrailingZeros().scale() > 0) {
+                v.add(new FieldError(f.apiName(), "must be a " + (f.scale() == 1 ? "whole " : "") + "number; got '" + typed + "'"));
                 continue;
             }
-            // Beyond every control's range, a number is held at an int's bounds: the API's check then refuses it in its words.
-            long held = number.max(INT_MIN).min(INT_MAX).longValue();
-            values.put(f.name(), held * f.scale());
+            // Beyond what its field can hold, a number is held at that bound, beyond the control's range: the API's
+            // check then refuses it in its own words.
+            BigInteger scaled = api.setScale(0, RoundingMode.HALF_UP).toBigIntegerExact();
+            boolean isInt = COMPONENTS.get(f.name()) == Integer.class;
+            values.put(f.name(), scaled.max(isInt ? INT_MIN : LONG_MIN).min(isInt ? INT_MAX : LONG_MAX).longValue());
         }
         return v.isEmpty() ? JSON.convertValue(values, Resources.class) : now;
     }
@@ -88,10 +103,16 @@ public record PolicyResourcesForm(PolicyView policy) {
         List<String> lines = new ArrayList<>();
         for (Field f : FIELDS) {
             if (now.get(f.name()) instanceof Number n) {
-                lines.add(f.label() + " " + n.longValue() / f.scale() + (f.unit() == null ? "" : " " + f.unit()));
+                lines.add(f.label() + " " + inUnit(n, f) + (f.unit() == null ? "" : " " + f.unit()));
             }
         }
         return lines;
+    }
+
+    /** The API's value in the field's unit: 10485760 bytes/s is "10" MiB/s, 98304 is "0.09". */
+    private static String inUnit(Number value, Field f) {
+        return BigDecimal.valueOf(value.longValue()).divide(BigDecimal.valueOf(f.scale()), 2, RoundingMode.HALF_UP)
+                .stripTrailingZeros().toPlainString();
     }
 
     @SuppressWarnings("unchecked")
