@@ -45,8 +45,10 @@ class PolicyResourcesFormTest {
                 new FieldError("vmResources.cpuCapPercent", "must be a whole number; got '1.5'"),
                 new FieldError("vmResources.diskBytesPerSecond", "must be a number; got '1e5'"));
 
+        List<FieldError> none = new ArrayList<>();
         Resources huge = PolicyResourcesForm.parse(null, Map.of("cpuWeight", "99999999999", "diskBytesPerSecond",
-                "-999999999999999999999999999999", "diskIops", "99999999999999999999")::get, v);
+                "-999999999999999999999999999999", "diskIops", "99999999999999999999")::get, none);
+        assertThat(none).isEmpty();
         assertThat(huge).isEqualTo(new Resources(Integer.MAX_VALUE, null, null, null, Long.MIN_VALUE, Integer.MAX_VALUE));
         assertThat(VmDefinitionValidator.resourceRanges(huge, "vmResources")).extracting(Violation::field)
                 .containsExactly("vmResources.cpuWeight", "vmResources.diskBytesPerSecond", "vmResources.diskIops");
