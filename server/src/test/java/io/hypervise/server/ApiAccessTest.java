@@ -122,6 +122,8 @@ class ApiAccessTest {
     @ParameterizedTest(name = "{0} {1}")
     @CsvSource(delimiter = '|', value = {
             "GET    | /api/v1/host                 |                                 | 401 | 200 | 200 | 200 | 403 | 403",
+            // The host's block devices (pass-through): the administrators' alone.
+            "GET    | /api/v1/host/block-devices   |                                 | 401 | 200 | 403 | 403 | 403 | 403",
             "GET    | /api/v1/hosts                |                                 | 401 | 200 | 200 | 200 | 403 | 403",
             "GET    | /api/v1/hosts/{host}         |                                 | 401 | 200 | 200 | 200 | 403 | 403",
             "GET    | /api/v1/hosts/{host}/metrics |                                 | 401 | 200 | 200 | 200 | 403 | 403",

@@ -54,6 +54,67 @@ public final class HostBlockDevices {
         return Long.parseLong(Files.readString(dir.resolve("size")).trim()) * 512;
     }
 
+    /**
+     * One whole block device of the host as the kernel lists it ({@code /sys/block}), and why it may not be given
+     * to a VM ({@code problem}, null when it may). Model and serial are what sysfs tells (absent for a loop device,
+     * which names its backing file instead).
+     */
+    public record Device(Path path, long sizeBytes, String model, String serial, String backingFile, String problem) {
+
+        public boolean usable() {
+            return problem == null;
+        }
+    }
+
+    /**
+     * The host's whole block devices, by name, each with why it may not be given to a VM. Those without a medium
+     * (size 0: a loop device with no file, an empty drive, an unset zram) are left out: there is nothing to give.
+     */
+    public List<Device> list() throws IOException {
+        Path block = sys.resolve("block");
+        if (!Files.isDirectory(block)) {
+            return List.of();
+        }
+        List<Device> devices = new ArrayList<>();
+        try (Stream<Path> s = Files.list(block)) {
+            for (Path dir : s.sorted().toList()) {
+                long sectors = readLong(dir.resolve("size"));
+                if (sectors <= 0) {
+                    continue;
+                }
+                // The kernel writes '/' in a device's name as '!' (cciss!c0d0 is /dev/cciss/c0d0).
+                Path node = Path.of("/dev", dir.getFileName().toString().replace('!', '/'));
+                devices.add(new Device(node, sectors * 512, read(dir.resolve("device/model")),
+                        firstOf(read(dir.resolve("serial")), read(dir.resolve("device/serial"))),
+                        read(dir.resolve("loop/backing_file")), problemWith(node).orElse(null)));
+            }
+        }
+        return devices;
+    }
+
+    /** A sysfs attribute's text, trimmed; null where there is none or it is blank. */
+    private static String read(Path attribute) {
+        try {
+            String text = Files.isRegularFile(attribute) ? Files.readString(attribute).strip() : "";
+            return text.isEmpty() ? null : text;
+        } catch (IOException e) {
+            return null;
+        }
+    }
+
+    private static long readLong(Path attribute) {
+        String text = read(attribute);
+        try {
+            return text == null ? 0 : Long.parseLong(text);
+        } catch (NumberFormatException e) {
+            return 0;
+        }
+    }
+
+    private static String firstOf(String a, String b) {
+        return a != null ? a : b;
+    }
+
     /** Why {@code device} may not be given to a VM whole, or empty when it may. */
     public Optional<String> problemWith(Path device) {
         if (device == null) {

@@ -51,6 +51,36 @@ class HostBlockDevicesTest {
     }
 
     @Test
+    void theListingNamesEachWholeDeviceWithItsSizeItsFileAndWhyItCannotBeGiven() throws Exception {
+        try (LoopDevice free = LoopDevice.over(dir.resolve("free.img"), 16 * MIB);
+                LoopDevice table = LoopDevice.partitioned(dir.resolve("listed-table.img"), 32 * MIB);
+                LoopDevice mounted = LoopDevice.over(dir.resolve("mounted.img"), 8 * MIB)) {
+            LoopDevice.run(List.of("mkfs.ext4", "-q", "-F", mounted.path().toString()), null);
+            Path point = Files.createDirectory(dir.resolve("listed-mnt"));
+            LoopDevice.run(List.of("mount", mounted.path().toString(), point.toString()), null);
+            List<HostBlockDevices.Device> listed;
+            try {
+                listed = devices().list();
+            } finally {
+                LoopDevice.run(List.of("umount", point.toString()), null);
+            }
+            HostBlockDevices.Device f = listed.stream().filter(d -> d.path().equals(free.path())).findFirst().orElseThrow();
+            assertThat(f.sizeBytes()).isEqualTo(16 * MIB);
+            assertThat(f.backingFile()).isEqualTo(dir.resolve("free.img").toString());
+            assertThat(f.usable()).isTrue();
+            assertThat(f.problem()).isNull();
+            assertThat(listed).as("whole disks only: no partition of its own").extracting(HostBlockDevices.Device::path)
+                    .contains(table.path()).doesNotContain(table.partition());
+            HostBlockDevices.Device m = listed.stream().filter(d -> d.path().equals(mounted.path())).findFirst().orElseThrow();
+            assertThat(m.usable()).isFalse();
+            assertThat(m.problem()).startsWith("is mounted on the host at " + point);
+            assertThat(listed).as("devices without a medium are left out").allMatch(d -> d.sizeBytes() > 0);
+            assertThat(listed).as("the host's root disk, never usable").anyMatch(d -> !d.usable()
+                    && d.problem().startsWith("holds the host's root file system (/)"));
+        }
+    }
+
+    @Test
     void theDiskTheHostsRootFileSystemIsOnIsRefused() throws Exception {
         HostBlockDevices.Mount root = devices().mounts().stream().filter(m -> m.point().equals("/")).findFirst().orElseThrow();
         Path sysDir = Path.of("/sys/dev/block", root.majorMinor()).toRealPath();

@@ -4,6 +4,7 @@ import io.hypervise.server.access.Permission;
 import io.hypervise.server.access.Requires;
 import io.hypervise.server.counters.CounterQueries;
 import io.hypervise.server.counters.CounterSeriesView;
+import io.hypervise.server.inventory.PageOf;
 import jakarta.inject.Inject;
 import jakarta.transaction.Transactional;
 import jakarta.ws.rs.GET;
@@ -35,6 +36,18 @@ public class HostResource {
     @Requires(Permission.HOST_READ)
     public HostView capabilities() {
         return hosts.capabilities();
+    }
+
+    /**
+     * This host's whole block devices, each usable for a pass-through disk or not, and why not: the engine's reason
+     * (the host uses it: root, storage, mounted, swap, device-mapper), or the VM that has it. Administrators only.
+     */
+    @GET
+    @Path("host/block-devices")
+    @Requires(Permission.HOST_DEVICES)
+    public PageOf<BlockDeviceView> blockDevices() {
+        List<BlockDeviceView> all = hosts.blockDevices();
+        return new PageOf<>(all, 0, all.size(), all.size());
     }
 
     @GET

@@ -6,13 +6,20 @@ import io.hypervise.engine.vm.VmStatus;
 import io.hypervise.server.counters.CounterQueries;
 import io.hypervise.server.counters.CounterRange;
 import io.hypervise.server.counters.CounterSeriesView;
+import io.hypervise.engine.storage.HostBlockDevices;
+import io.hypervise.server.inventory.HostDeviceClaims;
 import io.hypervise.server.inventory.HostEntity;
 import io.hypervise.server.inventory.LocalHost;
+import io.hypervise.server.inventory.VmRepository;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import jakarta.transaction.Transactional;
 import io.hypervise.server.api.NotFoundRefusal;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 
 /** The hosts as the API and the pages show them: this server answers for its own host only. */
 @ApplicationScoped
@@ -26,6 +33,12 @@ public class Hosts {
 
     @Inject
     CounterQueries counters;
+
+    @Inject
+    HostDeviceClaims claims;
+
+    @Inject
+    VmRepository vms;
 
     /** What this host can run: accelerator and why, CPUs, memory, QEMU. */
     public HostView capabilities() {
@@ -60,5 +73,32 @@ public class Hosts {
         long running = vms.stream().filter(v -> v.state() == VmState.RUNNING).count();
         return new HostDetail(host.id, host.name, local ? HostView.of(engine.host(), engine.vms()) : null,
                 local ? engine.load() : null, vms.size(), running, host.lastSeenAt);
+    }
+
+    /**
+     * This host's whole block devices, each with whether a VM may be given it now: the engine's account of what the
+     * host uses itself (see {@link HostBlockDevices}), and the claims of this host's VMs.
+     */
+    @Transactional
+    public List<BlockDeviceView> blockDevices() {
+        List<HostBlockDevices.Device> listed;
+        try {
+            listed = new HostBlockDevices(engine.storage().path()).list();
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot list the host's block devices: " + e.getMessage(), e);
+        }
+        Map<String, String> given = claims.all(localHost.id());
+        Map<String, String> names = vms.namesOf(List.copyOf(new java.util.HashSet<>(given.values())));
+        List<BlockDeviceView> devices = new ArrayList<>();
+        for (HostBlockDevices.Device d : listed) {
+            String vm = given.get(d.path().toString());
+            BlockDeviceView.Holder holder = vm == null ? null : new BlockDeviceView.Holder(vm, names.getOrDefault(vm, vm));
+            String reason = d.problem() != null ? d.problem()
+                    : holder != null ? "is given to VM '" + holder.name() + "' (" + vm + "); a device is given to one VM at a time"
+                    : null;
+            devices.add(new BlockDeviceView(d.path().toString(), d.sizeBytes(), d.model(), d.serial(), d.backingFile(),
+                    reason == null, reason, holder));
+        }
+        return devices;
     }
 }

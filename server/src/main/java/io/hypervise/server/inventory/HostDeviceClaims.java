@@ -3,7 +3,9 @@ package io.hypervise.server.inventory;
 import io.quarkus.hibernate.orm.panache.Panache;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.transaction.Transactional;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -46,6 +48,19 @@ public class HostDeviceClaims {
         return Panache.getEntityManager()
                 .createNativeQuery("SELECT device FROM host_device_claims WHERE host_id = ?1 AND vm_id = ?2 ORDER BY device")
                 .setParameter(1, hostId).setParameter(2, vmId).getResultList().stream().map(Object::toString).toList();
+    }
+
+    /** Every device of the host given to a VM, with the id of that VM. */
+    @Transactional
+    public Map<String, String> all(String hostId) {
+        Map<String, String> given = new LinkedHashMap<>();
+        for (Object row : Panache.getEntityManager()
+                .createNativeQuery("SELECT device, vm_id FROM host_device_claims WHERE host_id = ?1 ORDER BY device")
+                .setParameter(1, hostId).getResultList()) {
+            Object[] columns = (Object[]) row;
+            given.put(columns[0].toString(), columns[1].toString());
+        }
+        return given;
     }
 
     /** The VMs of the host that hold a device. */

@@ -77,6 +77,19 @@ public class Policies {
         return p;
     }
 
+    /**
+     * Sets the resource controls the policy gives every VM, its other settings as they are: a replacement like the
+     * API's PUT, checked and audited as one.
+     */
+    @Transactional
+    public PolicyEntity changeVmResources(String id, Resources vmResources, Caller caller) {
+        PolicyView p = PolicyView.of(find(id));
+        return replace(id, new PolicyRequest(p.id(), p.name(), p.description(), p.precedence(), p.enforced(),
+                p.assignedGroups(), p.assignedUsers(), p.hostGroups(), p.templates(), p.actions(), p.maxVms(), p.maxVcpus(),
+                p.maxMemoryMib(), p.maxDiskMib(), p.maxVmVcpus(), p.maxVmMemoryMib(), p.maxVmDiskMib(), p.leaseDays(),
+                p.switches(), p.libraryItems(), p.maxLibraryMib(), vmResources), caller);
+    }
+
     @Transactional
     public void delete(String id, Caller caller) {
         PolicyEntity p = find(id);
@@ -89,6 +102,12 @@ public class Policies {
     @Transactional
     public List<PolicyView> list() {
         return PolicyEntity.<PolicyEntity>listAll(Sort.by("precedence").and("id")).stream().map(PolicyView::of).toList();
+    }
+
+    /** The policy as the API shows it; 404 where there is none. */
+    @Transactional
+    public PolicyView get(String id) {
+        return PolicyView.of(find(id));
     }
 
     @Transactional

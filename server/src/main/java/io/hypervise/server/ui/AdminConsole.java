@@ -7,6 +7,7 @@ import io.hypervise.server.access.Reach;
 import io.hypervise.server.access.Requires;
 import io.hypervise.server.audit.AuditQuery;
 import io.hypervise.server.audit.AuditReader;
+import io.hypervise.server.host.BlockDeviceView;
 import io.hypervise.server.host.Hosts;
 import io.hypervise.server.inventory.HostEntity;
 import io.hypervise.server.inventory.VmRepository;
@@ -95,8 +96,11 @@ public class AdminConsole {
     @Transactional
     public TemplateInstance host(@PathParam("id") String id) {
         HostEntity host = hosts.known(id);
-        return Pages.host(Nav.of(current.get(), "/admin"), HostTree.load(id), hosts.detail(host), host.hostGroup,
-                switchesOf(id));
+        Caller caller = current.get();
+        // Which devices the host has and what it uses is for those who may pass them through (administrators).
+        List<BlockDeviceView> devices = caller.reach(Permission.HOST_DEVICES) == Reach.ALL ? hosts.blockDevices() : null;
+        return Pages.host(Nav.of(caller, "/admin"), HostTree.load(id), hosts.detail(host), host.hostGroup,
+                switchesOf(id), devices);
     }
 
     /** The host's switches as its page shows them; 404 for a host that is not this server's. */

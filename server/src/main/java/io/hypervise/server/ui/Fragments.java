@@ -10,18 +10,22 @@ import io.hypervise.server.api.FieldError;
 import io.hypervise.server.access.Caller;
 import io.hypervise.server.access.CurrentCaller;
 import io.hypervise.server.access.Permission;
+import io.hypervise.server.access.Reach;
 import io.hypervise.server.access.Requires;
 import io.hypervise.server.checkpoint.CheckpointView;
 import io.hypervise.server.checkpoint.Checkpoints;
 import io.hypervise.server.audit.AuditReader;
 import io.hypervise.server.counters.CounterSeriesView;
 import io.hypervise.server.counters.CounterQueries;
+import io.hypervise.server.host.BlockDeviceView;
 import io.hypervise.server.host.Hosts;
 import io.hypervise.server.jobs.JobView;
 import io.hypervise.server.jobs.Jobs;
 import io.hypervise.server.library.ItemKind;
 import io.hypervise.server.api.QueryParameters;
 import io.hypervise.server.policy.EffectivePolicy;
+import io.hypervise.server.policy.Policies;
+import io.hypervise.server.policy.PolicyView;
 import io.hypervise.server.network.SwitchAllowance;
 import io.hypervise.server.network.SwitchRequest;
 import io.hypervise.server.network.SwitchView;
@@ -49,6 +53,7 @@ import jakarta.ws.rs.PathParam;
 import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.QueryParam;
 import jakarta.ws.rs.core.MediaType;
+import jakarta.ws.rs.core.MultivaluedMap;
 import jakarta.ws.rs.core.Response;
 import java.io.InputStream;
 import java.time.Duration;
@@ -125,6 +130,9 @@ public class Fragments {
 
     @Inject
     Checkpoints checkpoints;
+
+    @Inject
+    Policies policies;
 
     @GET
     @Path("vms/rows")
@@ -425,12 +433,16 @@ public class Fragments {
     @Requires(Permission.VM_RECONFIGURE)
     public TemplateInstance diskForm(@PathParam("id") String id) {
         Caller caller = current.get();
-        return Pages.disk(new DiskForm(vms.get(caller, id), library.choices(caller, ItemKind.DISK)));
+        VmView vm = vms.get(caller, id);
+        List<BlockDeviceView> hostDisks = caller.reach(Permission.HOST_DEVICES) == Reach.ALL
+                ? hosts.blockDevices().stream().filter(BlockDeviceView::usable).toList() : null;
+        return Pages.disk(new DiskForm(vm, library.choices(caller, ItemKind.DISK), hostDisks));
     }
 
     /**
-     * Adds a disk: blank ({@code sizeMib}, {@code format}) or from the library ({@code library}, {@code clone}), as
-     * the API's {@code POST /api/v1/vms/{id}/disks} takes it; a full copy is a job.
+     * Adds a disk: blank ({@code sizeMib}, {@code format}), from the library ({@code library}, {@code clone}) or a host
+     * device passed through ({@code device}), as the API's {@code POST /api/v1/vms/{id}/disks} takes it; a full copy
+     * is a job. Who may pass a device through, and which device may be given, the service decides as for the API.
      */
     @POST
     @Path("vms/{id}/disks")
@@ -438,10 +450,16 @@ public class Fragments {
     @Operation(hidden = true)
     @Requires(Permission.VM_RECONFIGURE)
     public Response addDisk(@PathParam("id") String id, @FormParam("source") String source, @FormParam("sizeMib") String sizeMib,
-            @FormParam("format") String format, @FormParam("library") String item, @FormParam("clone") String clone) {
+            @FormParam("format") String format, @FormParam("library") String item, @FormParam("clone") String clone,
+            @FormParam("device") String device) {
         Caller caller = current.get();
         VmRequest.DiskRequest disk;
-        if ("library".equals(source)) {
+        if ("device".equals(source)) {
+            if (NewVmFields.blankToNull(device) == null) {
+                NewVmFields.throwIfAny(List.of(new FieldError("device", "is required: the host's block device to pass through")));
+            }
+            disk = new VmRequest.DiskRequest(null, null, false, null, null, null, device);
+        } else if ("library".equals(source)) {
             disk = new VmRequest.DiskRequest(null, null, false, null, NewVmFields.blankToNull(item), NewVmFields.blankToNull(clone));
         } else {
             List<FieldError> v = new ArrayList<>();
@@ -556,6 +574,35 @@ public class Fragments {
             v.add(new FieldError(field, "must be a number of Mbit/s, such as 2 or 0.5; got '" + mbit + "'"));
             return null;
         }
+    }
+
+    @GET
+    @Path("policies/{id}/vm-resources")
+    @Operation(hidden = true)
+    @Requires(Permission.POLICY_MANAGE)
+    public TemplateInstance policyResourcesForm(@PathParam("id") String id) {
+        return Pages.policyResources(new PolicyResourcesForm(policies.get(id)));
+    }
+
+    /**
+     * Sets the resource controls a policy gives every VM (each field of {@link PolicyResourcesForm#FIELDS}; empty is
+     * none), its other settings kept: the same check and audit entry as the API's PUT.
+     */
+    @POST
+    @Path("policies/{id}/vm-resources")
+    @Consumes(MediaType.APPLICATION_FORM_URLENCODED)
+    @Operation(hidden = true)
+    @Requires(Permission.POLICY_MANAGE)
+    public Response setPolicyResources(@PathParam("id") String id, MultivaluedMap<String, String> form) {
+        PolicyView policy = policies.get(id);
+        List<FieldError> v = new ArrayList<>();
+        Resources wanted = PolicyResourcesForm.parse(policy.vmResources(), form::getFirst, v);
+        if (!v.isEmpty()) {
+            throw new InvalidRequestException("policy", v);
+        }
+        policies.changeVmResources(id, wanted, current.get());
+        return changed("policies-changed", wanted.isNone() ? "Policy '" + policy.name() + "' gives VMs no resource controls now"
+                : "Resource controls of policy '" + policy.name() + "' set");
     }
 
     @GET

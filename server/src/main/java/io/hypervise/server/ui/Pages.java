@@ -2,6 +2,7 @@ package io.hypervise.server.ui;
 
 import io.hypervise.server.audit.AuditPage;
 import io.hypervise.server.audit.AuditVerification;
+import io.hypervise.server.host.BlockDeviceView;
 import io.hypervise.server.host.HostDetail;
 import io.hypervise.server.policy.PolicyView;
 import io.hypervise.server.policy.QuotaUse;
@@ -54,7 +55,8 @@ final class Pages {
     static native TemplateInstance resources(ResourcesForm form);
     static native TemplateInstance nic(NicForm form);
 
-    static native TemplateInstance host(Nav nav, HostTree tree, HostDetail host, String group, HostSwitches switches);
+    static native TemplateInstance host(Nav nav, HostTree tree, HostDetail host, String group, HostSwitches switches,
+            List<BlockDeviceView> blockDevices);
 
     static native TemplateInstance host$switches(HostSwitches switches);
 
@@ -73,6 +75,8 @@ final class Pages {
     static native TemplateInstance libraryItem(LibraryDetail detail);
 
     static native TemplateInstance policies(Nav nav, List<PolicyView> policies, QuotaUse.Report use);
+
+    static native TemplateInstance policyResources(PolicyResourcesForm form);
 
     static native TemplateInstance portal(Nav nav, Quota quota, List<PortalVm> vms);
 
