@@ -74,7 +74,8 @@ class PolicyResourcesPageTest {
         await("the dialog", () -> browser.findElement(By.id("dialog")).isDisplayed());
         assertThat(text("#dialog h2")).isEqualTo("Resource controls of policy " + NAME);
         assertThat(browser.findElements(By.cssSelector("#dialog input")).stream().map(f -> f.getAttribute("name")).toList())
-                .containsExactly("cpuWeight", "cpuCapPercent", "diskBytesPerSecond", "diskIops");
+                .containsExactly("cpuWeight", "cpuCapPercent", "diskBytesPerSecond", "diskIops", "networkReceiveBitsPerSecond",
+                        "networkTransmitBitsPerSecond");
         assertThat(fieldValues()).containsOnly("");
         assertAccessible("the policy's resources dialog");
 
@@ -102,16 +103,20 @@ class PolicyResourcesPageTest {
                 "vmResources.diskIops: must be 10 to 10000000"));
         as("admin").when().get("/api/v1/policies/" + ID).then().statusCode(200).body("vmResources", nullValue());
 
-        // Set: throughput typed in MiB/s, kept in bytes per second; the row says so; the rest of the policy stays.
+        // Set: throughput typed in MiB/s and Mbit/s, kept in bytes and bits per second; the row says so; the rest
+        // of the policy stays.
         type("cpuCapPercent", "40");
         type("diskBytesPerSecond", "10");
         type("diskIops", "");
+        type("networkReceiveBitsPerSecond", "2.5");
         submit();
         await("word that they are set", () -> text("#toast").equals("Resource controls of policy '" + NAME + "' set"));
-        await("the controls in the row", () -> cell().equals("CPU weight 50 CPU cap 40 % Disk throughput 10 MiB/s Change…"));
+        await("the controls in the row", () -> cell().equals("CPU weight 50 CPU cap 40 % Disk throughput 10 MiB/s Network receive 2.5 Mbit/s Change…"));
         as("admin").when().get("/api/v1/policies/" + ID).then().statusCode(200)
                 .body("vmResources.cpuWeight", equalTo(50)).body("vmResources.cpuCapPercent", equalTo(40))
                 .body("vmResources.diskBytesPerSecond", equalTo(10 << 20)).body("vmResources.diskIops", nullValue())
+                .body("vmResources.networkReceiveBitsPerSecond", equalTo(2_500_000))
+                .body("vmResources.networkTransmitBitsPerSecond", nullValue())
                 .body("maxVms", equalTo(3)).body("assignedUsers", equalTo(List.of("nobody-pc")))
                 .body("precedence", equalTo(900)).body("templates", nullValue());
         as("auditor").queryParam("action", "policy.update").queryParam("target", "policy:" + ID).when().get("/api/v1/audit")
@@ -121,8 +126,8 @@ class PolicyResourcesPageTest {
 
         change().click();
         await("the dialog again", () -> browser.findElement(By.id("dialog")).isDisplayed()
-                && fieldValues().equals(List.of("50", "40", "10", "")));
-        for (String field : List.of("cpuWeight", "cpuCapPercent", "diskBytesPerSecond")) {
+                && fieldValues().equals(List.of("50", "40", "10", "", "2.5", "")));
+        for (String field : List.of("cpuWeight", "cpuCapPercent", "diskBytesPerSecond", "networkReceiveBitsPerSecond")) {
             type(field, "");
         }
         submit();

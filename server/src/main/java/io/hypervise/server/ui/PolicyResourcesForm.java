@@ -45,7 +45,11 @@ public record PolicyResourcesForm(PolicyView policy) {
                     + Resources.DEFAULT_CPU_WEIGHT),
             new Field("cpuCapPercent", "CPU cap", "%", 1, "of its vCPUs, whatever the host has free"),
             new Field("diskBytesPerSecond", "Disk throughput", "MiB/s", 1 << 20, "its disks together"),
-            new Field("diskIops", "Disk operations", "per second", 1, "its disks together"));
+            new Field("diskIops", "Disk operations", "per second", 1, "its disks together"),
+            new Field("networkReceiveBitsPerSecond", "Network receive", "Mbit/s", 1_000_000,
+                    "what each adapter on a switch takes in"),
+            new Field("networkTransmitBitsPerSecond", "Network transmit", "Mbit/s", 1_000_000,
+                    "what each adapter on a switch sends, where the host can police it"));
 
     private static final ObjectMapper JSON = JsonMapper.builder().build();
     private static final Pattern NUMBER = Pattern.compile("-?[0-9]{1,30}(\\.[0-9]{1,30})?");
