@@ -75,10 +75,10 @@
         status.textContent = 'The counters could not be read (' + response.status + ').';
         return;
       }
-      draw(await response.json());
+      draw(await response.json(), from.getTime() / 1000, to.getTime() / 1000);
     }
 
-    function draw(data) {
+    function draw(data, from, to) {
       area.replaceChildren();
       const charts = CHARTS[el.dataset.kind](data).filter(c => c.lines.length);
       const missing = (data.unavailable || []).map(u => u.name + ': ' + u.reason).join('; ');
@@ -88,12 +88,14 @@
       }
       status.textContent = 'One point per ' + data.step.replace('PT', '').toLowerCase() + ' (' + data.resolution + ')'
         + (missing ? '. Not available: ' + missing : '');
-      charts.forEach(c => plot(area, c));
+      charts.forEach(c => plot(area, c, from, to));
     }
     load(RANGES[0][1]);
   }
 
-  function plot(area, c) {
+  // The x axis spans the window the user chose, however few samples fall in it (uPlot would otherwise stretch
+  // one sample over years).
+  function plot(area, c, from, to) {
     const xs = [...new Set(c.lines.flatMap(l => l[1].points.map(p => Date.parse(p.at) / 1000)))].sort((a, b) => a - b);
     const ys = c.lines.map(([, s, scale]) => {
       const byTime = new Map(s.points.map(p => [Date.parse(p.at) / 1000, p.avg * scale]));
@@ -110,7 +112,7 @@
       title: c.title + (c.unit ? ' (' + c.unit + ')' : ''),
       width,
       height: 170,
-      scales: { x: { time: true } },
+      scales: { x: { time: true, range: () => [from, to] } },
       series: [{}].concat(c.lines.map(([label], i) => ({
         label, stroke: COLORS[i % COLORS.length], width: 1.5, value: (u, v) => fmt(v)
       }))),
