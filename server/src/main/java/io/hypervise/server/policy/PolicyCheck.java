@@ -56,6 +56,17 @@ public final class PolicyCheck {
     }
 
     /**
+     * Every reason a VM's room to grow while it runs (its most vCPUs and memory) is refused: a VM may not be able to
+     * grow beyond the largest VM its policies allow. Its quota is counted as it grows.
+     */
+    public static List<String> maximumRefusals(EffectivePolicy p, int maxVcpus, long maxMemoryMib) {
+        List<String> r = new ArrayList<>();
+        largest(r, "vCPUs (maxVcpus)", p.maxVmVcpus(), maxVcpus, false);
+        largest(r, "memory (maxMemoryMib)", p.maxVmMemoryMib(), maxMemoryMib, true);
+        return r;
+    }
+
+    /**
      * Why a self-service user may not put library item {@code item} into a VM they already have (a CD-ROM's
      * medium), or null: as when creating a VM, their own uploads are theirs to use, anyone else's only those
      * their policies name.

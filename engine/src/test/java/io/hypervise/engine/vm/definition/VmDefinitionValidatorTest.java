@@ -111,7 +111,7 @@ class VmDefinitionValidatorTest {
         assertThat(validator.violations(valid().withMemory(512).withMaximums(null, 1024).withDimms(128, 256).build())).isEmpty();
         assertThat(validator.violations(valid().withMemory(512).withMaximums(null, 1024).withDimms(100).build()))
                 .extracting(Violation::field).containsExactly("memoryDimmsMib");
-        assertThat(validator.violations(valid().withMemory(300).withMaximums(null, 1024).withDimms(128, 128).build()))
+        assertThat(validator.violations(valid().withMemory(280).withMaximums(null, 1024).withDimms(128, 128).build()))
                 .singleElement().satisfies(v -> assertThat(v.message()).contains("less than 32 MiB"));
         assertThat(validator.violations(valid().withMemory(2048).withMaximums(null, 4096)
                 .withDimms(128, 128, 128, 128, 128, 128, 128, 128, 128).build()))
