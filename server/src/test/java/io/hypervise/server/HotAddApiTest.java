@@ -210,7 +210,7 @@ class HotAddApiTest {
         vcpus(vm, "bob", "{\"vcpus\":2}").statusCode(403).body("detail", containsString("vCPU quota"));
         memory(vm, "bob", "{\"memoryMib\":256}").statusCode(403).body("detail", containsString("memory quota"));
         as("bob").when().get("/api/v1/vms/" + vm).then().body("vcpus", equalTo(1)).body("memoryMib", equalTo(64));
-        memory(vm, "bob", "{\"memoryMib\":192}").statusCode(200).body("memoryMib", equalTo(192));
+        memory(vm, "bob", "{\"memoryMib\":128}").statusCode(200).body("memoryMib", equalTo(128));
         as("auditor").queryParam("action", "vm.vcpus").queryParam("target", "vm:" + vm).when().get("/api/v1/audit")
                 .then().statusCode(200).body("items.outcome", hasItem("DENIED"));
     }

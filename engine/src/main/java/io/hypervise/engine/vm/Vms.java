@@ -878,7 +878,30 @@ public final class Vms implements AutoCloseable {
         for (int k = slots.size() - 1; k >= Math.max(1, wanted); k--) {
             QemuMonitor.CpuSlot slot = slots.get(k);
             if (slot.present()) {
-                unplugDevice(vm, slot.qomPath().orElseThrow(), "vCPU " + k);
+                unplugVcpu(vm, k, slot.qomPath().orElseThrow());
+            }
+        }
+    }
+
+    /**
+     * Asks the guest to let go of the vCPU in slot {@code k} and waits until its slot is free. QEMU 7.2 announces
+     * only the vCPU's local APIC as deleted (DEVICE_DELETED names ".../lapic", never the vCPU), so the slot is
+     * watched instead.
+     */
+    private void unplugVcpu(ManagedVm vm, int k, String qomPath) {
+        vm.command(m -> m.deviceDel(qomPath));
+        long deadline = System.nanoTime() + UNPLUG_TIMEOUT.toNanos();
+        while (vm.query(QemuMonitor::cpuSlots).get(k).present()) {
+            if (System.nanoTime() > deadline) {
+                throw new VmOperationException("the guest of VM '" + vm.name() + "' did not let go of vCPU " + k + " within "
+                        + UNPLUG_TIMEOUT.toSeconds() + " s (it may still, when it is ready; a guest that cannot remove"
+                        + " CPUs never does): the VM keeps it");
+            }
+            try {
+                Thread.sleep(250);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new VmOperationException("interrupted while removing vCPU " + k + " from VM '" + vm.name() + "'", e);
             }
         }
     }

@@ -387,8 +387,6 @@ final class WorkerSupervisor {
         }
         if (event.name().equals("DEVICE_DELETED")) {
             vm.seen("deleted:" + event.data().path("device").asText());
-            // A device without an id (a vCPU the worker started with) is known by its QOM path only.
-            vm.seen("deleted:" + event.data().path("path").asText());
             return;
         }
         if (!event.name().equals("STOP") && !event.name().equals("RESUME")) {
