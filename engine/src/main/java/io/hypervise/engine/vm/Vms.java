@@ -839,6 +839,10 @@ public final class Vms implements AutoCloseable {
                 return;
             }
             boolean live = vm.state() != VmState.OFF;
+            if (vcpus < before.vcpus() && vm.state() == VmState.PAUSED) {
+                throw new InvalidVmDefinitionException(List.of(new Violation("vcpus", "VM '" + vm.name() + "' is paused, and"
+                        + " a paused guest cannot let go of a vCPU; resume it first, or remove them while it is Off")));
+            }
             VmDefinition after = before.withVcpus(vcpus);
             if (live) {
                 try {
