@@ -40,8 +40,8 @@ import org.junit.jupiter.api.TestMethodOrder;
  * vCPUs and memory added while a VM runs, within the maximums it was created with, seen from inside the guest
  * (tiny-linux brings what arrives online and prints "hv-cpus N" and "hv-memory MIB" when they change): one vCPU and
  * a 128 MiB DIMM added; beyond the maximum, off the step or below what it has is refused naming the field, the
- * guest running on unchanged; saved and restored, the guest still has them (and can let go of the vCPU); started
- * afresh, it boots with them; quotas and the largest VM a policy allows refuse a self-service user. One guest boots.
+ * guest running on unchanged; saved and restored, the guest still has them; started afresh, it boots with them;
+ * Off, both are lowered; quotas and the largest VM a policy allows refuse a self-service user. One guest boots.
  */
 @QuarkusTest
 @WithTestResource(TemporaryDataDir.class)
@@ -124,7 +124,7 @@ class HotAddApiTest {
         assertThat(grown).as("MemTotal after a 128 MiB DIMM, from %d MiB", base).isBetween(base + 120, base + 128);
 
         // Saved and restored: the restored worker has the vCPU and the DIMM (or the state would not load), and
-        // the guest goes on where it was; it can let go of the vCPU, and takes another DIMM.
+        // the guest goes on where it was, still with both vCPUs (none is taken away while it runs); it takes another DIMM.
         awaitJob(as("admin").when().post("/api/v1/vms/" + vm + "/save").then().statusCode(202).extract().path("id"));
         as("admin").when().get("/api/v1/vms/" + vm).then().body("state", equalTo("Saved"));
         vcpus(vm, "{\"vcpus\":1}").statusCode(409);
@@ -133,20 +133,20 @@ class HotAddApiTest {
         awaitSerial(vm, before, "hv-counter");
         assertThat(serial(vm).lines().skip(before)).as("the restored guest's own count, not a new boot")
                 .noneMatch(l -> l.equals("HYPERVISE-READY"));
-        before = lines(vm);
-        vcpus(vm, "{\"vcpus\":1}").statusCode(200).body("vcpus", equalTo(1));
-        awaitSerial(vm, before, "hv-cpus 1");
+        vcpus(vm, "{\"vcpus\":1}").statusCode(400).body("violations[0].field", equalTo("vcpus"))
+                .body("violations[0].message", containsString("not taken away while the VM runs"));
         before = lines(vm);
         memory(vm, "{\"memoryMib\":512}").statusCode(200).body("memoryMib", equalTo(512));
         awaitMemory(vm, before, grown + 120);
+        assertThat(serial(vm).lines().skip(before)).as("the guest's vCPUs after the restore").noneMatch(l -> l.startsWith("hv-cpus"));
 
         // Inventory and engine agree, DIMMs and all.
         VmDefinition engineSide = engine.vms().status(vm).definition();
-        assertThat(engineSide.vcpus()).isEqualTo(1);
+        assertThat(engineSide.vcpus()).isEqualTo(2);
         assertThat(engineSide.memoryMib()).isEqualTo(512);
         assertThat(engineSide.memoryDimmsMib()).containsExactly(128, 128);
         VmEntity row = QuarkusTransaction.requiringNew().call(() -> VmEntity.<VmEntity>findById(vm));
-        assertThat(row.vcpus).isEqualTo(1);
+        assertThat(row.vcpus).isEqualTo(2);
         assertThat(row.memoryMib).isEqualTo(512);
         assertThat(row.memoryDimmsMib).containsExactly(128, 128);
         as("auditor").queryParam("action", "vm.vcpus").queryParam("target", "vm:" + vm).when().get("/api/v1/audit")
@@ -154,20 +154,20 @@ class HotAddApiTest {
         as("auditor").queryParam("action", "vm.memory").queryParam("target", "vm:" + vm).when().get("/api/v1/audit")
                 .then().statusCode(200).body("items.outcome", hasItem("SUCCEEDED")).body("items.outcome", hasItem("FAILED"));
 
-        // Started afresh, it boots with one vCPU and all its memory (the DIMMs on its worker's command line).
+        // Started afresh, it boots with both vCPUs and all its memory (the DIMMs on its worker's command line).
         as("admin").when().post("/api/v1/vms/" + vm + "/turn-off").then().statusCode(200);
         before = lines(vm);
         awaitJob(as("admin").when().post("/api/v1/vms/" + vm + "/start").then().statusCode(202).extract().path("id"));
         awaitSerial(vm, before, "HYPERVISE-READY");
-        assertThat(serial(vm).lines().skip(before)).contains("hv-cpus 1");
+        assertThat(serial(vm).lines().skip(before)).contains("hv-cpus 2");
         assertThat(lastMemory(vm).orElseThrow()).as("MemTotal at a fresh start with 256 MiB in DIMMs").isGreaterThan(base + 240);
 
-        // Off, memory is set (lower too) and becomes one block again.
+        // Off, vCPUs and memory are set (lower too), and its memory becomes one block again.
         as("admin").when().post("/api/v1/vms/" + vm + "/turn-off").then().statusCode(200);
         memory(vm, "{\"memoryMib\":256}").statusCode(200).body("memoryMib", equalTo(256)).body("maxMemoryMib", equalTo(512));
         assertThat(engine.vms().status(vm).definition().memoryDimmsMib()).isEmpty();
-        vcpus(vm, "{\"vcpus\":2}").statusCode(200).body("vcpus", equalTo(2));
-        assertThat(engine.vms().status(vm).definition().vcpus()).isEqualTo(2);
+        vcpus(vm, "{\"vcpus\":1}").statusCode(200).body("vcpus", equalTo(1));
+        assertThat(engine.vms().status(vm).definition().vcpus()).isEqualTo(1);
     }
 
     @Test

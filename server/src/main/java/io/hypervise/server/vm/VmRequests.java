@@ -235,9 +235,10 @@ public class VmRequests {
         DeviceProfile profile = parse("profile", request.profile(), DeviceProfile.class, null, v);
         Display display = parse("display", request.display(), Display.class, null, v);
         if (request.name() == null && request.vcpus() == null && request.memoryMib() == null && request.profile() == null
-                && request.display() == null && request.nics() == null) {
-            v.add(new FieldError("body",
-                    "names no setting to change; give one or more of name, vcpus, memoryMib, profile, display, nics"));
+                && request.display() == null && request.nics() == null && request.maxVcpus() == null
+                && request.maxMemoryMib() == null) {
+            v.add(new FieldError("body", "names no setting to change; give one or more of name, vcpus, memoryMib, maxVcpus,"
+                    + " maxMemoryMib, profile, display, nics"));
         }
         List<Nic> nics = null;
         if (request.nics() != null) {
