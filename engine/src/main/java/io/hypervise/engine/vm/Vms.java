@@ -911,7 +911,6 @@ public final class Vms implements AutoCloseable {
         }
     }
 
-
     /**
      * Gives the VM {@code memoryMib} of memory, up to its maximum ({@code maxMemoryMib}). While it runs (or is
      * paused), memory only grows, in steps of 128 MiB: one DIMM holds what is added, and the guest is told through
