@@ -254,8 +254,8 @@ class CheckpointsAndDisksPagesTest {
         browser.navigate().refresh();
         await("the room to grow shown", () -> text(".vm-details-card").contains("1 vCPU (up to 4 while it runs)"));
         sizeButton().click();
-        await("the size dialog", () -> browser.findElement(By.id("dialog")).isDisplayed());
-        assertThat(text("#dialog")).contains("The VM is Off: it starts next time with what you set here.");
+        await("the size dialog", () -> browser.findElement(By.id("dialog")).isDisplayed()
+                && text("#dialog").contains("The VM is Off: it starts next time with what you set here."));
         assertThat(dialogField("vcpus").getAttribute("max")).isEqualTo("4");
         assertThat(dialogField("memoryMib").getAttribute("max")).isEqualTo("512");
         assertAccessible("the size dialog");
@@ -271,7 +271,7 @@ class CheckpointsAndDisksPagesTest {
         takeCheckpoint("sized");
         await("the checkpoint taken", () -> checkpoints().stream().anyMatch(c -> c.contains("sized")));
         sizeButton().click();
-        await("the size dialog", () -> browser.findElement(By.id("dialog")).isDisplayed());
+        await("the size dialog", () -> browser.findElement(By.id("dialog")).isDisplayed() && text("#dialog").contains("vCPUs"));
         dialogField("vcpus").clear();
         dialogField("vcpus").sendKeys("2");
         submitDialog();
