@@ -61,8 +61,14 @@ public final class PolicyCheck {
      */
     public static List<String> maximumRefusals(EffectivePolicy p, int maxVcpus, long maxMemoryMib) {
         List<String> r = new ArrayList<>();
-        largest(r, "vCPUs (maxVcpus)", p.maxVmVcpus(), maxVcpus, false);
-        largest(r, "memory (maxMemoryMib)", p.maxVmMemoryMib(), maxMemoryMib, true);
+        if (p.maxVmVcpus().configured() && maxVcpus > p.maxVmVcpus().value()) {
+            r.add("largest VM: at most " + p.maxVmVcpus().value() + " vCPUs per VM" + from(p.maxVmVcpus())
+                    + "; this VM may grow to " + maxVcpus + " (maxVcpus)");
+        }
+        if (p.maxVmMemoryMib().configured() && maxMemoryMib > p.maxVmMemoryMib().value()) {
+            r.add("largest VM: at most " + amount(p.maxVmMemoryMib().value(), true) + " of memory per VM"
+                    + from(p.maxVmMemoryMib()) + "; this VM may grow to " + amount(maxMemoryMib, true) + " (maxMemoryMib)");
+        }
         return r;
     }
 
