@@ -159,6 +159,11 @@ class ApiAccessTest {
             // No such switch (checked before the VM is looked up, as a new disk's size is); the idle VM has no adapter 0.
             "POST   | /api/v1/vms/{idle}/nics      | {\"switch\":\"no-such\"}        | 401 | 400 | 400 | 403 | 400 | 400",
             "DELETE | /api/v1/vms/{idle}/nics/{nic} |                                | 401 | 400 | 400 | 403 | 404 | 404",
+            // Below one vCPU and the least memory: refused naming the field once the caller may change the VM.
+            "PUT    | /api/v1/vms/{idle}/vcpus     | {\"vcpus\":0}                  | 401 | 400 | 400 | 403 | 404 | 404",
+            "PUT    | /api/v1/vms/{own}/vcpus      | {\"vcpus\":0}                  | 401 | 400 | 400 | 403 | 400 | 400",
+            "PUT    | /api/v1/vms/{idle}/memory    | {\"memoryMib\":1}              | 401 | 400 | 400 | 403 | 404 | 404",
+            "PUT    | /api/v1/vms/{own}/memory     | {\"memoryMib\":1}              | 401 | 400 | 400 | 403 | 400 | 400",
             "GET    | /api/v1/vms/{idle}/resources |                                 | 401 | 200 | 200 | 200 | 404 | 404",
             // Resource controls are the administrators' and operators': a weight of 0 breaks the rule.
             "PUT    | /api/v1/vms/{idle}/resources | {\"cpuWeight\":0}              | 401 | 400 | 400 | 403 | 403 | 403",

@@ -46,7 +46,8 @@ import org.openqa.selenium.chrome.ChromeDriver;
  * through the dialog and sees the tree (the current one marked, a branch indented under the checkpoint it came from),
  * renames one, applies one, deletes them; adds a blank disk (its refusals shown in the dialog first: a size beyond
  * the limit, and a checkpoint taken meanwhile), grows it and removes it; adds a network adapter (a VLAN without a
- * switch refused first) and removes one. A self-service user sees Checkpoint… only
+ * switch refused first) and removes one; changes its vCPUs and memory (refused while it has checkpoints). A
+ * self-service user sees Checkpoint… only
  * once their policy names the action. Screenshots go to target/screenshots.
  */
 @QuarkusTest
@@ -245,10 +246,43 @@ class CheckpointsAndDisksPagesTest {
         await("one adapter again", () -> nicRows().equals(List.of("Adapter 1 52:54:00:0a:0b:0c isolated network Remove")));
         assertThat(as("admin").when().get("/api/v1/vms/" + web).then().statusCode(200).extract().<List<String>>path("nics.mac"))
                 .containsExactly("52:54:00:0a:0b:0c");
+
+        // vCPUs and memory through the Details' Change…, up to the maximums the VM was given; refused in words while it
+        // has checkpoints.
+        as("admin").contentType("application/json").body("{\"maxVcpus\":4,\"maxMemoryMib\":512}").when()
+                .patch("/api/v1/vms/" + web).then().statusCode(200);
+        browser.navigate().refresh();
+        await("the room to grow shown", () -> text(".vm-details-card").contains("1 vCPU (up to 4 while it runs)"));
+        sizeButton().click();
+        await("the size dialog", () -> browser.findElement(By.id("dialog")).isDisplayed()
+                && text("#dialog").contains("The VM is Off: it starts next time with what you set here."));
+        assertThat(dialogField("vcpus").getAttribute("max")).isEqualTo("4");
+        assertThat(dialogField("memoryMib").getAttribute("max")).isEqualTo("512");
+        assertAccessible("the size dialog");
+        dialogField("vcpus").clear();
+        dialogField("vcpus").sendKeys("3");
+        dialogField("memoryMib").clear();
+        dialogField("memoryMib").sendKeys("384");
+        submitDialog();
+        await("word that the size changed", () -> text("#toast").equals("'" + WEB + "' has 3 vCPUs and 384 MiB of memory"));
+        await("the new size shown", () -> text(".vm-details-card").contains("3 vCPUs (up to 4 while it runs)"));
+        as("admin").when().get("/api/v1/vms/" + web).then().statusCode(200)
+                .body("vcpus", org.hamcrest.Matchers.equalTo(3)).body("memoryMib", org.hamcrest.Matchers.equalTo(384));
+        takeCheckpoint("sized");
+        await("the checkpoint taken", () -> checkpoints().stream().anyMatch(c -> c.contains("sized")));
+        sizeButton().click();
+        await("the size dialog", () -> browser.findElement(By.id("dialog")).isDisplayed() && text("#dialog").contains("vCPUs"));
+        dialogField("vcpus").clear();
+        dialogField("vcpus").sendKeys("2");
+        submitDialog();
+        await("the checkpoint's refusal", () -> text("#dialog .form-error").startsWith("VM '" + WEB + "' has checkpoints, which hold"
+                + " the vCPUs and memory it had"));
+        browser.findElement(By.cssSelector("#dialog [data-close]")).click();
+        assertThat(as("admin").when().get("/api/v1/vms/" + web).then().statusCode(200).extract().<Integer>path("vcpus")).isEqualTo(3);
         assertThat(as("auditor").queryParam("target", "vm:" + web).queryParam("size", 100).when().get("/api/v1/audit").then()
                 .statusCode(200).extract().<List<String>>path("items.action"))
                 .contains("vm.checkpoint", "vm.checkpoint.rename", "vm.checkpoint.apply", "vm.checkpoint.delete", "vm.disk.add",
-                        "vm.disk.resize", "vm.disk.remove", "vm.nic.add", "vm.nic.remove");
+                        "vm.disk.resize", "vm.disk.remove", "vm.nic.add", "vm.nic.remove", "vm.vcpus", "vm.memory");
     }
 
     @Test
@@ -328,6 +362,11 @@ class CheckpointsAndDisksPagesTest {
         return Browser.fresh(() -> browser.findElement(By.cssSelector("#vm-storage tr.disk-row[data-position='" + (number - 1) + "']"))
                 .findElements(By.cssSelector("button")).stream().filter(b -> b.getText().equals(label)).findFirst()
                 .orElseThrow(() -> new AssertionError("no " + label + " on disk " + number)));
+    }
+
+    /** The Details' Change… (vCPUs and memory). */
+    private WebElement sizeButton() {
+        return Browser.fresh(() -> browser.findElement(By.cssSelector(".vm-details-card button")));
     }
 
     private List<String> nicRows() {

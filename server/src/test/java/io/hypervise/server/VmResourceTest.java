@@ -42,7 +42,7 @@ class VmResourceTest {
                 .body("items.find { it.id == 'idle' }.profile", equalTo("legacy"))
                 .body("items.find { it.id == 'idle' }.actions", contains("start", "reconfigure", "delete", "checkpoint",
                         "apply-checkpoint", "delete-checkpoint", "resize-disk", "add-disk", "remove-disk",
-                        "change-resources", "change-medium", "add-nic", "remove-nic"));
+                        "change-resources", "change-medium", "add-nic", "remove-nic", "change-vcpus", "change-memory"));
     }
 
     @Test

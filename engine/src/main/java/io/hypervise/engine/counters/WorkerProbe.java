@@ -36,7 +36,6 @@ final class WorkerProbe {
     private final RunningWorker worker;
     private final QemuMonitor monitor;
     private final long balloonPollSeconds;
-    private List<Long> vcpuThreads;
     private boolean balloonPolling;
     private WorkerReading previous;
 
@@ -74,9 +73,8 @@ final class WorkerProbe {
         if (process.isEmpty() || process.get().startTicks() != worker.startTicks()) {
             return Optional.empty(); // never read counters of a process we have not confirmed is this worker
         }
-        if (vcpuThreads == null) {
-            vcpuThreads = monitor.vcpuThreads();
-        }
+        // Asked each time: vCPUs come and go while a VM runs.
+        List<Long> vcpuThreads = monitor.vcpuThreads();
         List<Long> vcpuTicks = new ArrayList<>();
         for (long tid : vcpuThreads) {
             vcpuTicks.add(ProcessStat.ofThread(pid, tid).map(ProcessStat::cpuTicks).orElse(0L));

@@ -216,6 +216,73 @@ public final class QemuMonitor {
         channel.execute("device_add", arguments);
     }
 
+    /**
+     * A vCPU slot of the machine ({@code query-hotpluggable-cpus}): the CPU type to plug into it and the topology
+     * properties that name it (socket-id, core-id, thread-id, …), and the QOM path of the vCPU in it, empty while
+     * it is free.
+     */
+    public record CpuSlot(String type, Map<String, Long> props, Optional<String> qomPath) {
+
+        public boolean present() {
+            return qomPath.isPresent();
+        }
+    }
+
+    /** Topology properties in the order QEMU numbers vCPU slots: the machine's slots sorted by them are in slot order. */
+    private static final List<String> TOPOLOGY = List.of("node-id", "drawer-id", "book-id", "socket-id", "die-id",
+            "cluster-id", "core-id", "thread-id");
+
+    /** The machine's vCPU slots, in slot order (the order of the vCPUs' indexes), present or free. */
+    public List<CpuSlot> cpuSlots() throws InterruptedException {
+        return cpuSlots(channel.execute("query-hotpluggable-cpus", null));
+    }
+
+    static List<CpuSlot> cpuSlots(JsonNode reply) {
+        List<CpuSlot> slots = new ArrayList<>();
+        for (JsonNode cpu : reply) {
+            Map<String, Long> props = new LinkedHashMap<>();
+            for (String key : TOPOLOGY) {
+                if (cpu.path("props").has(key)) {
+                    props.put(key, cpu.path("props").path(key).asLong());
+                }
+            }
+            slots.add(new CpuSlot(cpu.path("type").asText(), props,
+                    cpu.hasNonNull("qom-path") ? Optional.of(cpu.path("qom-path").asText()) : Optional.empty()));
+        }
+        slots.sort((a, b) -> {
+            for (String key : TOPOLOGY) {
+                int c = Long.compare(a.props().getOrDefault(key, 0L), b.props().getOrDefault(key, 0L));
+                if (c != 0) {
+                    return c;
+                }
+            }
+            return 0;
+        });
+        return slots;
+    }
+
+    /** Plugs a vCPU into a free slot: the guest is told through ACPI and brings it online (or not). */
+    public void cpuAdd(CpuSlot slot, String id) throws InterruptedException {
+        ObjectNode arguments = NODES.objectNode().put("driver", slot.type()).put("id", id);
+        slot.props().forEach(arguments::put);
+        channel.execute("device_add", arguments);
+    }
+
+    /** Creates {@code bytes} of guest RAM as memory backend {@code id}, for a DIMM to hold. */
+    public void memoryBackendAdd(String id, long bytes) throws InterruptedException {
+        channel.execute("object-add", NODES.objectNode().put("qom-type", "memory-backend-ram").put("id", id).put("size", bytes));
+    }
+
+    /** Plugs a DIMM holding memory backend {@code memdev} into a free slot: the guest is told through ACPI. */
+    public void dimmAdd(String id, String memdev) throws InterruptedException {
+        channel.execute("device_add", NODES.objectNode().put("driver", "pc-dimm").put("id", id).put("memdev", memdev));
+    }
+
+    /** Deletes an object (a memory backend) that no device uses. */
+    public void objectDel(String id) throws InterruptedException {
+        channel.execute("object-del", NODES.objectNode().put("id", id));
+    }
+
     /** Opens a network backend ({@code netdev_add}): {@code arguments} has its type, id and the type's options. */
     public void netdevAdd(ObjectNode arguments) throws InterruptedException {
         channel.execute("netdev_add", arguments);
@@ -226,7 +293,7 @@ public final class QemuMonitor {
         channel.execute("netdev_del", NODES.objectNode().put("id", id));
     }
 
-    /** Asks the guest to let go of a device; it is gone when QEMU says DEVICE_DELETED. */
+    /** Asks the guest to let go of a device (by id or QOM path); it is gone when QEMU says DEVICE_DELETED. */
     public void deviceDel(String id) throws InterruptedException {
         channel.execute("device_del", NODES.objectNode().put("id", id));
     }

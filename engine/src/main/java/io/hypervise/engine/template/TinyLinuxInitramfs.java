@@ -21,7 +21,8 @@ final class TinyLinuxInitramfs {
     /**
      * Modules /init loads; their dependencies are added from the modules' own metadata. Everything
      * else the guest uses is built into Debian's kernel: the 8250 serial port, the framebuffer
-     * console, the i8042 controller and AT keyboard, devtmpfs.
+     * console, the i8042 controller and AT keyboard, devtmpfs, and ACPI CPU and memory hot-plug
+     * (CONFIG_ACPI_HOTPLUG_CPU, CONFIG_ACPI_HOTPLUG_MEMORY; guest.sh brings what arrives online).
      * The screen needs a DRM driver in both profiles: a kernel started through PVH gets no VGA
      * text-mode information from a boot loader, so the kernel's VGA text console stays off.
      */
@@ -29,6 +30,8 @@ final class TinyLinuxInitramfs {
             // enlightened profile (q35): virtio disks, NIC, keyboard and tablet, virtio-vga's driver, and
             // the balloon, through which the guest reports its memory use
             "virtio_pci", "virtio_blk", "virtio_net", "virtio_input", "virtio_gpu", "virtio_balloon",
+            // q35's built-in AHCI controller, where the enlightened profile's CD-ROM drive sits (sr_mod below)
+            "ahci",
             // legacy profile (pc): PIIX IDE disks and CD-ROMs, Intel e1000 NIC, standard VGA (bochs-drm)
             "ata_piix", "ata_generic", "sd_mod", "sr_mod", "e1000", "bochs",
             // the ACPI power button and the evdev node /init watches it through

@@ -21,7 +21,9 @@ public enum VmAction {
     CHANGE_RESOURCES("change the resource controls of"),
     CHANGE_MEDIUM("change the CD-ROM medium of"),
     ADD_NIC("add a network adapter to"),
-    REMOVE_NIC("remove a network adapter from");
+    REMOVE_NIC("remove a network adapter from"),
+    CHANGE_VCPUS("change the vCPUs of"),
+    CHANGE_MEMORY("change the memory of");
 
     private final String verb;
 

@@ -44,7 +44,10 @@ public final class VmStateMachine {
             // A Saved VM's drive is as its memory remembers it: the medium changes while it runs or is Off.
             Map.entry(VmAction.CHANGE_MEDIUM, EnumSet.of(OFF, RUNNING, PAUSED)),
             Map.entry(VmAction.ADD_NIC, EnumSet.of(OFF, RUNNING, PAUSED)),
-            Map.entry(VmAction.REMOVE_NIC, EnumSet.of(OFF, RUNNING, PAUSED))));
+            Map.entry(VmAction.REMOVE_NIC, EnumSet.of(OFF, RUNNING, PAUSED)),
+            // A Saved VM's memory holds its vCPUs and DIMMs as they were: they change while it runs or is Off.
+            Map.entry(VmAction.CHANGE_VCPUS, EnumSet.of(OFF, RUNNING, PAUSED)),
+            Map.entry(VmAction.CHANGE_MEMORY, EnumSet.of(OFF, RUNNING, PAUSED))));
 
     /**
      * Every state change that can happen, whoever causes it (a person, the guest, the worker dying).

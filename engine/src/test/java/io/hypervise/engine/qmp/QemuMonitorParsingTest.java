@@ -20,6 +20,24 @@ class QemuMonitorParsingTest {
     }
 
     @Test
+    void vcpuSlotsComeInSlotOrderWithTheirPropsAndWhetherAVcpuIsInThem() throws Exception {
+        // QEMU 7.2, q35, -smp 1,maxcpus=3 with the second slot filled by device_add: it lists slots last first.
+        JsonNode slots = JSON.readTree("""
+                [{"props": {"core-id": 2, "thread-id": 0, "node-id": 0, "socket-id": 0}, "vcpus-count": 1, "type": "max-x86_64-cpu"},
+                 {"props": {"core-id": 1, "thread-id": 0, "node-id": 0, "socket-id": 0}, "vcpus-count": 1,
+                  "qom-path": "/machine/peripheral/cpu1", "type": "max-x86_64-cpu"},
+                 {"props": {"core-id": 0, "thread-id": 0, "node-id": 0, "socket-id": 0}, "vcpus-count": 1,
+                  "qom-path": "/machine/unattached/device[0]", "type": "max-x86_64-cpu"}]""");
+        assertThat(QemuMonitor.cpuSlots(slots)).extracting(s -> s.props().get("core-id"), QemuMonitor.CpuSlot::present)
+                .containsExactly(org.assertj.core.api.Assertions.tuple(0L, true), org.assertj.core.api.Assertions.tuple(1L, true),
+                        org.assertj.core.api.Assertions.tuple(2L, false));
+        assertThat(QemuMonitor.cpuSlots(slots).get(2).props())
+                .containsExactly(java.util.Map.entry("node-id", 0L), java.util.Map.entry("socket-id", 0L),
+                        java.util.Map.entry("core-id", 2L), java.util.Map.entry("thread-id", 0L));
+        assertThat(QemuMonitor.cpuSlots(slots).get(2).type()).isEqualTo("max-x86_64-cpu");
+    }
+
+    @Test
     void blockCountersAreReadForTheDisksTheEngineNamed() throws Exception {
         JsonNode stats = JSON.readTree("""
                 [{"device": "", "node-name": "disk0", "qdev": "/machine/peripheral-anon/device[0]/virtio-backend",

@@ -42,7 +42,9 @@ class VmStateMachineTest {
             Map.entry(VmAction.CHANGE_RESOURCES, EnumSet.of(OFF, SAVED, RUNNING, PAUSED)),
             Map.entry(VmAction.CHANGE_MEDIUM, EnumSet.of(OFF, RUNNING, PAUSED)),
             Map.entry(VmAction.ADD_NIC, EnumSet.of(OFF, RUNNING, PAUSED)),
-            Map.entry(VmAction.REMOVE_NIC, EnumSet.of(OFF, RUNNING, PAUSED)));
+            Map.entry(VmAction.REMOVE_NIC, EnumSet.of(OFF, RUNNING, PAUSED)),
+            Map.entry(VmAction.CHANGE_VCPUS, EnumSet.of(OFF, RUNNING, PAUSED)),
+            Map.entry(VmAction.CHANGE_MEMORY, EnumSet.of(OFF, RUNNING, PAUSED)));
 
     private static final Map<VmState, Set<VmState>> EXPECTED_TRANSITIONS = Map.of(
             OFF, EnumSet.of(STARTING),
@@ -113,7 +115,7 @@ class VmStateMachineTest {
                 VmAction.PAUSE, VmAction.SAVE, VmAction.SHUT_DOWN, VmAction.TURN_OFF, VmAction.RESTART,
                 VmAction.CHECKPOINT, VmAction.APPLY_CHECKPOINT, VmAction.DELETE_CHECKPOINT, VmAction.RESIZE_DISK,
                 VmAction.ADD_DISK, VmAction.REMOVE_DISK, VmAction.CHANGE_RESOURCES, VmAction.CHANGE_MEDIUM,
-                VmAction.ADD_NIC, VmAction.REMOVE_NIC);
+                VmAction.ADD_NIC, VmAction.REMOVE_NIC, VmAction.CHANGE_VCPUS, VmAction.CHANGE_MEMORY);
         assertThat(VmStateMachine.actionsIn(SAVED)).containsExactlyInAnyOrder(
                 VmAction.START, VmAction.DISCARD_SAVED_STATE, VmAction.DELETE, VmAction.CHANGE_RESOURCES);
     }

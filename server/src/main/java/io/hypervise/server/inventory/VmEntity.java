@@ -56,6 +56,16 @@ public class VmEntity extends PanacheEntityBase {
     public int vcpus;
     @Column(name = "memory_mib")
     public int memoryMib;
+    /** The most vCPUs it may have while it runs; null: its vcpus. */
+    @Column(name = "max_vcpus")
+    public Integer maxVcpus;
+    /** The most memory it may have while it runs; null: its memoryMib. */
+    @Column(name = "max_memory_mib")
+    public Integer maxMemoryMib;
+    /** The DIMMs added while it ran, in MiB, in the order added: part of memoryMib. */
+    @Column(name = "memory_dimms_mib")
+    @JdbcTypeCode(SqlTypes.ARRAY)
+    public Integer[] memoryDimmsMib = new Integer[0];
     @Enumerated(EnumType.STRING)
     public DeviceProfile profile;
     @Enumerated(EnumType.STRING)
@@ -132,7 +142,8 @@ public class VmEntity extends PanacheEntityBase {
         List<Nic> nicList = nics.stream().map(n -> new Nic(n.mac, n.switchId, n.vlan, n.nodeName)).toList();
         return new VmDefinition(id, name, vcpus, memoryMib, profile, diskList, nicList, boot.toBootSource(), display,
                 firmware, resources == null ? Resources.NONE : resources.toResources(),
-                cdromDrive ? new CdRom(cdromImage == null ? null : Path.of(cdromImage)) : null);
+                cdromDrive ? new CdRom(cdromImage == null ? null : Path.of(cdromImage)) : null, maxVcpus, maxMemoryMib,
+                List.of(memoryDimmsMib));
     }
 
     /** A new row for a definition the engine has accepted (its paths are absolute and checked). */
@@ -152,11 +163,19 @@ public class VmEntity extends PanacheEntityBase {
     /** Takes the settings that a reconfiguration may change (disks are not among them). */
     public void applySettings(VmDefinition def) {
         name = def.name();
-        vcpus = def.vcpus();
-        memoryMib = def.memoryMib();
+        applySize(def);
         profile = def.profile();
         display = def.display();
         applyNics(def.nics());
+    }
+
+    /** Takes the engine's vCPUs and memory, their maximums and the DIMMs added while the VM ran. */
+    public void applySize(VmDefinition def) {
+        vcpus = def.vcpus();
+        memoryMib = def.memoryMib();
+        maxVcpus = def.maxVcpus();
+        maxMemoryMib = def.maxMemoryMib();
+        memoryDimmsMib = def.memoryDimmsMib().toArray(Integer[]::new);
     }
 
     /**

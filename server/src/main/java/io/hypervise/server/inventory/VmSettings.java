@@ -18,13 +18,25 @@ import java.util.Objects;
  *             adapter at its position, or gets a new one
  */
 public record VmSettings(String name, Integer vcpus, Integer memoryMib, DeviceProfile profile, Display display,
-        List<Nic> nics) {
+        List<Nic> nics, Integer maxVcpus, Integer maxMemoryMib) {
 
+    public VmSettings(String name, Integer vcpus, Integer memoryMib, DeviceProfile profile, Display display, List<Nic> nics) {
+        this(name, vcpus, memoryMib, profile, display, nics, null, null);
+    }
+
+    /**
+     * The definition with these settings. A VM's memory given anew (its maximum too) becomes one block again: the
+     * DIMMs added while it ran are no longer on its worker's command line. The CD-ROM drive stays as it is (a
+     * definition's ISO boot would otherwise stand for it).
+     */
     public VmDefinition applyTo(VmDefinition d) {
+        int memory = memoryMib == null ? d.memoryMib() : memoryMib;
+        boolean sameMemory = memory == d.memoryMib() && maxMemoryMib == null;
         return new VmDefinition(d.id(), name == null ? d.name() : name, vcpus == null ? d.vcpus() : vcpus,
-                memoryMib == null ? d.memoryMib() : memoryMib, profile == null ? d.profile() : profile,
+                memory, profile == null ? d.profile() : profile,
                 d.disks(), nics == null ? d.nics() : adapters(d.nics()), d.boot(), display == null ? d.display() : display,
-                d.firmware(), d.resources(), d.cdrom());
+                d.firmware(), d.resources(), d.cdrom(), maxVcpus == null ? d.maxVcpus() : maxVcpus,
+                maxMemoryMib == null ? d.maxMemoryMib() : maxMemoryMib, sameMemory ? d.memoryDimmsMib() : List.of());
     }
 
     private List<Nic> adapters(List<Nic> before) {
@@ -43,6 +55,8 @@ public record VmSettings(String name, Integer vcpus, Integer memoryMib, DevicePr
         change(changes, "name", before.name(), after.name());
         change(changes, "vcpus", before.vcpus(), after.vcpus());
         change(changes, "memoryMib", before.memoryMib(), after.memoryMib());
+        change(changes, "maxVcpus", before.maxVcpus(), after.maxVcpus());
+        change(changes, "maxMemoryMib", before.maxMemoryMib(), after.maxMemoryMib());
         change(changes, "profile", lower(before.profile()), lower(after.profile()));
         change(changes, "display", lower(before.display()), lower(after.display()));
         change(changes, "nics", before.nics().stream().map(Nic::describe).toList(), after.nics().stream().map(Nic::describe).toList());

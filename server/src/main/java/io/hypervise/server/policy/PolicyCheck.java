@@ -56,6 +56,23 @@ public final class PolicyCheck {
     }
 
     /**
+     * Every reason a VM's room to grow while it runs (its most vCPUs and memory) is refused: a VM may not be able to
+     * grow beyond the largest VM its policies allow. Its quota is counted as it grows.
+     */
+    public static List<String> maximumRefusals(EffectivePolicy p, int maxVcpus, long maxMemoryMib) {
+        List<String> r = new ArrayList<>();
+        if (p.maxVmVcpus().configured() && maxVcpus > p.maxVmVcpus().value()) {
+            r.add("largest VM: at most " + p.maxVmVcpus().value() + " vCPUs per VM" + from(p.maxVmVcpus())
+                    + "; this VM may grow to " + maxVcpus + " (maxVcpus)");
+        }
+        if (p.maxVmMemoryMib().configured() && maxMemoryMib > p.maxVmMemoryMib().value()) {
+            r.add("largest VM: at most " + amount(p.maxVmMemoryMib().value(), true) + " of memory per VM"
+                    + from(p.maxVmMemoryMib()) + "; this VM may grow to " + amount(maxMemoryMib, true) + " (maxMemoryMib)");
+        }
+        return r;
+    }
+
+    /**
      * Why a self-service user may not put library item {@code item} into a VM they already have (a CD-ROM's
      * medium), or null: as when creating a VM, their own uploads are theirs to use, anyone else's only those
      * their policies name.

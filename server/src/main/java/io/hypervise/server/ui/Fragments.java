@@ -606,6 +606,36 @@ public class Fragments {
     }
 
     @GET
+    @Path("vms/{id}/size")
+    @Operation(hidden = true)
+    @Requires(Permission.VM_RECONFIGURE)
+    public TemplateInstance sizeForm(@PathParam("id") String id) {
+        return Pages.size(new SizeForm(vms.get(current.get(), id)));
+    }
+
+    /** Sets the VM's vCPUs and memory, as the API does: each that differs from what the VM has, vCPUs first. */
+    @POST
+    @Path("vms/{id}/size")
+    @Consumes(MediaType.APPLICATION_FORM_URLENCODED)
+    @Operation(hidden = true)
+    @Requires(Permission.VM_RECONFIGURE)
+    public Response setSize(@PathParam("id") String id, @FormParam("vcpus") String vcpus, @FormParam("memoryMib") String memoryMib) {
+        List<FieldError> v = new ArrayList<>();
+        Integer cpus = NewVmFields.number("vcpus", vcpus, v);
+        Integer memory = NewVmFields.number("memoryMib", memoryMib, v);
+        NewVmFields.throwIfAny(v);
+        VmView vm = vms.get(current.get(), id);
+        if (cpus != null && cpus != vm.vcpus()) {
+            vm = vms.setVcpus(current.get(), id, cpus);
+        }
+        if (memory != null && memory != vm.memoryMib()) {
+            vm = vms.setMemory(current.get(), id, memory);
+        }
+        return changed("'" + vm.name() + "' has " + vm.vcpus() + " vCPU" + (vm.vcpus() == 1 ? "" : "s") + " and "
+                + vm.memoryMib() + " MiB of memory");
+    }
+
+    @GET
     @Path("vms/{id}/nics/new")
     @Operation(hidden = true)
     @Requires(Permission.VM_RECONFIGURE)

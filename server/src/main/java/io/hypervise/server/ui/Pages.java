@@ -55,6 +55,8 @@ final class Pages {
     static native TemplateInstance resources(ResourcesForm form);
     static native TemplateInstance nic(NicForm form);
 
+    static native TemplateInstance size(SizeForm form);
+
     static native TemplateInstance host(Nav nav, HostTree tree, HostDetail host, String group, HostSwitches switches,
             List<BlockDeviceView> blockDevices);
 

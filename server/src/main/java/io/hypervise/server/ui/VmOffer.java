@@ -23,9 +23,10 @@ import java.util.Locale;
  * @param delete the delete operation where it is offered, else null
  * @param cdrom whether a CD can be inserted into or ejected from the VM's drive now (see {@link VmStorage})
  * @param resources whether the VM's resource controls may be changed now
+ * @param size whether the VM's vCPUs and memory may be changed now
  */
 public record VmOffer(List<UiAction> actions, String console, boolean settings, boolean export, boolean store,
-        UiAction delete, Checkpoints checkpoints, Disks disks, boolean cdrom, boolean resources, Nics nics) {
+        UiAction delete, Checkpoints checkpoints, Disks disks, boolean cdrom, boolean resources, Nics nics, boolean size) {
 
     /**
      * What may be done with the VM's checkpoints now: take one, and apply, rename or delete one (each checkpoint
@@ -74,7 +75,8 @@ public record VmOffer(List<UiAction> actions, String console, boolean settings, 
                 now(caller, subject, vm, VmOperation.INSERT_MEDIUM, policy),
                 now(caller, subject, vm, VmOperation.SET_RESOURCES, policy),
                 new Nics(now(caller, subject, vm, VmOperation.ADD_NIC, policy),
-                        now(caller, subject, vm, VmOperation.REMOVE_NIC, policy)));
+                        now(caller, subject, vm, VmOperation.REMOVE_NIC, policy)),
+                now(caller, subject, vm, VmOperation.SET_VCPUS, policy));
     }
 
     /** Whether the operation is allowed and the VM's state takes it now, nothing else holding the VM. */

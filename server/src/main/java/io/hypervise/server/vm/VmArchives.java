@@ -434,7 +434,8 @@ public class VmArchives {
         }
         List<Nic> kept = d.nics();
         return new VmRequests.NewVm(new VmDefinition(d.id(), d.name(), d.vcpus(), d.memoryMib(), d.profile(), disks, kept,
-                bootSource, d.display(), d.firmware(), d.resources()), images, template == null ? null : template.id, Map.of(), null);
+                bootSource, d.display(), d.firmware(), d.resources(), null, d.maxVcpus(), d.maxMemoryMib(),
+                d.memoryDimmsMib()), images, template == null ? null : template.id, Map.of(), null);
     }
 
     /** Reads the entries after the manifest into the staging folder: exactly those it lists, in order, each summed. */

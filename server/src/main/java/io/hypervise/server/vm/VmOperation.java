@@ -73,6 +73,12 @@ public enum VmOperation {
     INSERT_MEDIUM("cdrom.insert", "Insert", null, VmAction.CHANGE_MEDIUM, Permission.VM_RECONFIGURE,
             SelfServiceAction.RECONFIGURE, false),
     EJECT_MEDIUM("cdrom.eject", "Eject", null, VmAction.CHANGE_MEDIUM, Permission.VM_RECONFIGURE,
+            SelfServiceAction.RECONFIGURE, false),
+    /** Change the number of vCPUs, while the VM runs (hot-add, up to its maximum) or not. */
+    SET_VCPUS("vcpus", "Change vCPUs", null, VmAction.CHANGE_VCPUS, Permission.VM_RECONFIGURE, SelfServiceAction.RECONFIGURE,
+            false),
+    /** Change its memory: while the VM runs it grows (a DIMM, up to its maximum); Off, it is set. */
+    SET_MEMORY("memory", "Change memory", null, VmAction.CHANGE_MEMORY, Permission.VM_RECONFIGURE,
             SelfServiceAction.RECONFIGURE, false);
 
     private final String path;

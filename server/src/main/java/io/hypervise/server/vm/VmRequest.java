@@ -8,6 +8,7 @@ import java.util.List;
  * What a client sends to create a VM: either {@code template} (and optionally a name and size), or a
  * full definition. Every field is checked, and every broken rule is reported by its field. {@code resources}
  * (resource controls, as {@code PUT /api/v1/vms/{id}/resources} takes them) only from administrators and operators.
+ * {@code maxVcpus} and {@code maxMemoryMib}: room to grow while it runs (absent: none).
  */
 public record VmRequest(
         String name,
@@ -21,7 +22,14 @@ public record VmRequest(
         List<NicRequest> nics,
         String firmware,
         Guest guest,
-        Resources resources) {
+        Resources resources,
+        Integer maxVcpus,
+        Integer maxMemoryMib) {
+
+    public VmRequest(String name, String template, Integer vcpus, Integer memoryMib, String profile, String display,
+            Boot boot, List<DiskRequest> disks, List<NicRequest> nics, String firmware, Guest guest, Resources resources) {
+        this(name, template, vcpus, memoryMib, profile, display, boot, disks, nics, firmware, guest, resources, null, null);
+    }
 
     public VmRequest(String name, String template, Integer vcpus, Integer memoryMib, String profile, String display,
             Boot boot, List<DiskRequest> disks, List<NicRequest> nics) {

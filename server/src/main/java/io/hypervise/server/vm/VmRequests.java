@@ -142,7 +142,8 @@ public class VmRequests {
         int vcpus = request.vcpus() != null ? request.vcpus() : template != null ? template.vcpus : 1;
         int memoryMib = request.memoryMib() != null ? request.memoryMib() : template != null ? template.memoryMib : 256;
         return new NewVm(new VmDefinition(id, name, vcpus, memoryMib, profile, disks, nics, boot, display, firmware,
-                request.resources() == null ? Resources.NONE : request.resources()), images,
+                request.resources() == null ? Resources.NONE : request.resources(), null, request.maxVcpus(),
+                request.maxMemoryMib(), List.of()), images,
                 template == null ? null : template.id, diskItems, bootItem[0]);
     }
 
@@ -234,9 +235,10 @@ public class VmRequests {
         DeviceProfile profile = parse("profile", request.profile(), DeviceProfile.class, null, v);
         Display display = parse("display", request.display(), Display.class, null, v);
         if (request.name() == null && request.vcpus() == null && request.memoryMib() == null && request.profile() == null
-                && request.display() == null && request.nics() == null) {
-            v.add(new FieldError("body",
-                    "names no setting to change; give one or more of name, vcpus, memoryMib, profile, display, nics"));
+                && request.display() == null && request.nics() == null && request.maxVcpus() == null
+                && request.maxMemoryMib() == null) {
+            v.add(new FieldError("body", "names no setting to change; give one or more of name, vcpus, memoryMib, maxVcpus,"
+                    + " maxMemoryMib, profile, display, nics"));
         }
         List<Nic> nics = null;
         if (request.nics() != null) {
@@ -251,7 +253,8 @@ public class VmRequests {
         if (!v.isEmpty()) {
             throw new InvalidRequestException("VM definition", v);
         }
-        return new VmSettings(request.name(), request.vcpus(), request.memoryMib(), profile, display, nics);
+        return new VmSettings(request.name(), request.vcpus(), request.memoryMib(), profile, display, nics,
+                request.maxVcpus(), request.maxMemoryMib());
     }
 
     private BootSource boot(VmRequest request, String[] bootItem, List<FieldError> v) {

@@ -225,6 +225,41 @@ public class VmResource {
         return vms.changeResources(current.get(), id, resources);
     }
 
+    /** What a client sends to change a VM's vCPUs. */
+    public record VcpusChange(Integer vcpus) {
+    }
+
+    /**
+     * Gives the VM {@code vcpus} vCPUs, running or not, up to its {@code maxVcpus}: running, they are plugged in at
+     * once (the guest brings them online), or the last ones unplugged (the guest must let go of them). 200 with the
+     * VM; 400 naming {@code vcpus} beyond the maximum; 409 while the VM has checkpoints.
+     */
+    @PUT
+    @Path("{id}/vcpus")
+    @Consumes(MediaType.APPLICATION_JSON)
+    @Requires(Permission.VM_RECONFIGURE)
+    public VmView setVcpus(@PathParam("id") String id, VcpusChange change) {
+        return vms.setVcpus(current.get(), id, change == null ? null : change.vcpus());
+    }
+
+    /** What a client sends to change a VM's memory. */
+    public record MemoryChange(Integer memoryMib) {
+    }
+
+    /**
+     * Gives the VM {@code memoryMib} of memory, up to its {@code maxMemoryMib}: running, it only grows, in steps of
+     * 128 MiB (a DIMM the guest brings online); Off, it is set, and becomes one block again. 200 with the VM; 400
+     * naming {@code memoryMib} beyond the maximum, below what a running VM has, or off the step; 409 while the VM has
+     * checkpoints.
+     */
+    @PUT
+    @Path("{id}/memory")
+    @Consumes(MediaType.APPLICATION_JSON)
+    @Requires(Permission.VM_RECONFIGURE)
+    public VmView setMemory(@PathParam("id") String id, MemoryChange change) {
+        return vms.setMemory(current.get(), id, change == null ? null : change.memoryMib());
+    }
+
     /** What a client sends to put an ISO into a VM's CD-ROM drive: a library item's id. */
     public record MediumRequest(String library) {
     }

@@ -365,7 +365,10 @@ public class VmService {
         Candidate candidate = new Candidate(request.templateId(), !request.libraryItems().isEmpty(), consent,
                 localHost.hostGroup(), definition.vcpus(),
                 definition.memoryMib(), diskMib, existingImages, true);
-        List<String> reasons = PolicyCheck.refusals(caller.username(), policy, usage, candidate);
+        List<String> reasons = new ArrayList<>(PolicyCheck.refusals(caller.username(), policy, usage, candidate));
+        if (definition.cpuHotplug() || definition.memoryLimitMib() > definition.memoryMib()) {
+            reasons.addAll(PolicyCheck.maximumRefusals(policy, definition.vcpuLimit(), definition.memoryLimitMib()));
+        }
         return new CreateCheck(true, reasons.isEmpty(), reasons, policy, usage);
     }
 
@@ -385,13 +388,15 @@ public class VmService {
             return view(vm);
         }
         String action = VmOperation.RECONFIGURE.auditName();
-        boolean grows = after.vcpus() > before.vcpus() || after.memoryMib() > before.memoryMib();
+        boolean grows = after.vcpus() > before.vcpus() || after.memoryMib() > before.memoryMib()
+                || after.vcpuLimit() > before.vcpuLimit() || after.memoryLimitMib() > before.memoryLimitMib();
         if (grows && policies.govern(caller, Permission.VM_RECONFIGURE)) {
             policies.lockQuota(vm.owner);
             Usage others = policies.usage(vm.owner, vm.id);
             long diskMib = vm.disks.stream().mapToLong(d -> d.sizeBytes == null ? 0 : d.sizeBytes >> 20).sum();
-            List<String> reasons = PolicyCheck.refusals(caller.username(), policies.effective(caller), others,
-                    new Candidate(vm.templateId, localHost.hostGroup(), after.vcpus(), after.memoryMib(), diskMib, 0, false));
+            List<String> reasons = new ArrayList<>(PolicyCheck.refusals(caller.username(), policies.effective(caller), others,
+                    new Candidate(vm.templateId, localHost.hostGroup(), after.vcpus(), after.memoryMib(), diskMib, 0, false)));
+            reasons.addAll(PolicyCheck.maximumRefusals(policies.effective(caller), after.vcpuLimit(), after.memoryLimitMib()));
             if (!reasons.isEmpty()) {
                 audit.recordDenial(caller, action, AuditLog.vm(vm.id), changes, String.join("; ", reasons));
                 throw new PolicyDeniedException(reasons);
@@ -585,7 +590,7 @@ public class VmService {
             case DISCARD_SAVED_STATE -> engineVms.discardSavedState(id);
             case CREATE, READ, SERIAL, METRICS, RECONFIGURE, DELETE, CONSOLE, SCREEN, EXTEND_LEASE, STORE, EXPORT, IMPORT, CHECKPOINT,
                     APPLY_CHECKPOINT, DELETE_CHECKPOINT, RENAME_CHECKPOINT, RESIZE_DISK, ADD_DISK, REMOVE_DISK, SET_RESOURCES,
-                    INSERT_MEDIUM, EJECT_MEDIUM, ADD_NIC, REMOVE_NIC ->
+                    INSERT_MEDIUM, EJECT_MEDIUM, ADD_NIC, REMOVE_NIC, SET_VCPUS, SET_MEMORY ->
                     throw new IllegalArgumentException(operation + " has a method of its own");
         };
     }
@@ -1013,6 +1018,96 @@ public class VmService {
             p.put("vlan", nic.vlan());
         }
         return p;
+    }
+
+    /**
+     * Gives the VM {@code vcpus} vCPUs, running (plugged in or out at once) or not, up to its maximum. Governed
+     * callers grow it within their vCPU quota (checked under the owner's quota lock, like a creation). Refused while
+     * the VM has checkpoints, which hold the vCPUs it had. Intent first; the inventory follows the engine, also when
+     * the guest let go of fewer vCPUs than asked.
+     */
+    public VmView setVcpus(Caller caller, String id, Integer vcpus) {
+        if (vcpus == null) {
+            throw new InvalidRequestException("vCPUs", List.of(new FieldError("vcpus", "is required: how many vCPUs the VM is to have")));
+        }
+        return resize(caller, id, VmOperation.SET_VCPUS, Map.of("vcpus", vcpus), vcpus, null);
+    }
+
+    /**
+     * Gives the VM {@code memoryMib} of memory, up to its maximum: a running VM's grows (a DIMM), an Off one's is set.
+     * Governed callers grow it within their memory quota. Refused while the VM has checkpoints. Intent first; the
+     * inventory follows the engine.
+     */
+    public VmView setMemory(Caller caller, String id, Integer memoryMib) {
+        if (memoryMib == null) {
+            throw new InvalidRequestException("memory", List.of(new FieldError("memoryMib", "is required: the VM's memory in MiB")));
+        }
+        return resize(caller, id, VmOperation.SET_MEMORY, Map.of("memoryMib", memoryMib), null, memoryMib);
+    }
+
+    private VmView resize(Caller caller, String id, VmOperation operation, Map<String, Object> parameters, Integer vcpus,
+            Integer memoryMib) {
+        String action = operation.auditName();
+        String target = AuditLog.vm(id);
+        Map<String, Object> before = QuarkusTransaction.requiringNew().call(() -> {
+            VmEntity vm = access.require(caller, id, operation);
+            requireActionable(vm);
+            if (io.hypervise.server.checkpoint.CheckpointEntity.count("vmId", vm.id) > 0) {
+                throw new VmConflictException("VM '" + vm.name + "' has checkpoints, which hold the vCPUs and memory it had"
+                        + " when they were taken; its " + (vcpus != null ? "vCPUs change" : "memory changes")
+                        + " once they are deleted");
+            }
+            int newVcpus = vcpus == null ? vm.vcpus : vcpus;
+            int newMemory = memoryMib == null ? vm.memoryMib : memoryMib;
+            boolean grows = newVcpus > vm.vcpus || newMemory > vm.memoryMib;
+            if (grows && policies.govern(caller, Permission.VM_RECONFIGURE)) {
+                policies.lockQuota(vm.owner);
+                long diskMib = vm.disks.stream().mapToLong(d -> d.sizeBytes == null ? 0 : d.sizeBytes >> 20).sum();
+                List<String> reasons = PolicyCheck.refusals(caller.username(), policies.effective(caller),
+                        policies.usage(vm.owner, vm.id), new Candidate(vm.templateId, localHost.hostGroup(), newVcpus,
+                                newMemory, diskMib, 0, false));
+                if (!reasons.isEmpty()) {
+                    audit.recordDenial(caller, action, target, parameters, String.join("; ", reasons));
+                    throw new PolicyDeniedException(reasons);
+                }
+            }
+            audit.record(caller, action, target, parameters, AuditOutcome.REQUESTED, null);
+            return Map.<String, Object>of("vcpus", vm.vcpus, "memoryMib", vm.memoryMib);
+        });
+        try {
+            if (vcpus != null) {
+                engine.vms().setVcpus(id, vcpus);
+            } else {
+                engine.vms().setMemory(id, memoryMib);
+            }
+        } catch (EngineException e) {
+            // A guest that let go of some vCPUs only: the inventory says what the worker has.
+            followSize(id);
+            audit.recordOutcome(caller, action, target, parameters, e.getMessage());
+            throw e;
+        }
+        VmDefinition now = followSize(id);
+        Map<String, Object> outcome = new LinkedHashMap<>(parameters);
+        if (vcpus != null) {
+            outcome.put("fromVcpus", before.get("vcpus"));
+        } else {
+            outcome.put("fromMemoryMib", before.get("memoryMib"));
+        }
+        audit.recordOutcome(caller, action, target, outcome, null);
+        LOG.infof("VM (%s): %s set from %s to %s by %s on host %s", id, vcpus != null ? "vCPUs" : "memory",
+                vcpus != null ? before.get("vcpus") : before.get("memoryMib") + " MiB",
+                vcpus != null ? now.vcpus() : now.memoryMib() + " MiB", caller.username(), localHost.id());
+        return get(caller, id);
+    }
+
+    /** Brings the VM's row to the engine's vCPUs and memory. */
+    private VmDefinition followSize(String id) {
+        VmDefinition now = engine.vms().status(id).definition();
+        QuarkusTransaction.requiringNew().run(() -> vms.find(id).ifPresent(vm -> {
+            vm.applySize(now);
+            vm.updatedAt = Instant.now();
+        }));
+        return now;
     }
 
     /** A checkpoint with memory holds the VM's devices as they were: one with another set of adapters could not take it back. */

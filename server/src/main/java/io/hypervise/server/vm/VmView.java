@@ -19,7 +19,8 @@ import java.util.Optional;
  * A VM as the API shows it, with the actions its state offers; {@code unresponsive} (since when, and
  * what went unanswered) while its worker does not answer, else null; {@code pending} is "creating",
  * "deleting", "storing" or "exporting" while that is under way (actions on it are refused meanwhile), null
- * otherwise.
+ * otherwise. {@code maxVcpus} and {@code maxMemoryMib} are the most it may have while it runs (vCPUs and memory
+ * added then): its own vcpus and memoryMib when it was given no room to grow.
  */
 public record VmView(
         String id,
@@ -32,6 +33,8 @@ public record VmView(
         Instant since,
         int vcpus,
         int memoryMib,
+        int maxVcpus,
+        int maxMemoryMib,
         String profile,
         String display,
         String firmware,
@@ -83,7 +86,8 @@ public record VmView(
         return new VmView(vm.id, vm.name, vm.owner, vm.hostId, vm.templateId, state.displayName(),
                 live.map(VmStatus::reason).orElse(vm.stateReason),
                 live.map(VmStatus::since).orElse(vm.stateSince),
-                vm.vcpus, vm.memoryMib, vm.profile.name().toLowerCase(Locale.ROOT), vm.display.name().toLowerCase(Locale.ROOT),
+                vm.vcpus, vm.memoryMib, vm.maxVcpus == null ? vm.vcpus : Math.max(vm.maxVcpus, vm.vcpus),
+                vm.maxMemoryMib == null ? vm.memoryMib : Math.max(vm.maxMemoryMib, vm.memoryMib), vm.profile.name().toLowerCase(Locale.ROOT), vm.display.name().toLowerCase(Locale.ROOT),
                 vm.firmware.name().toLowerCase(Locale.ROOT),
                 vm.disks.stream().map(d -> new DiskView(d.path, d.format.name().toLowerCase(Locale.ROOT), d.readOnly,
                         d.sizeBytes, images.owns(vm.id, Path.of(d.path)), d.libraryItemId, d.backingPath, d.hostDevice)).toList(),

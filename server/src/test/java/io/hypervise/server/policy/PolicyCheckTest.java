@@ -45,6 +45,14 @@ class PolicyCheckTest {
     }
 
     @Test
+    void roomToGrowIsCappedByTheLargestVm() {
+        assertThat(PolicyCheck.maximumRefusals(engineering(), 4, 4096)).isEmpty();
+        assertThat(PolicyCheck.maximumRefusals(engineering(), 6, 6144)).containsExactly(
+                "largest VM: at most 4 vCPUs per VM (policy 'engineering'); this VM may grow to 6 (maxVcpus)",
+                "largest VM: at most 4 GiB of memory per VM (policy 'engineering'); this VM may grow to 6 GiB (maxMemoryMib)");
+    }
+
+    @Test
     void withoutAnyPolicyNothingIsAllowedAndTheUserIsToldWhy() {
         assertThat(PolicyCheck.refusals("bob", EffectivePolicy.combine(List.of()), Usage.NONE, vm(1, 256, 0)))
                 .containsExactly("no self-service policy applies to bob; an administrator assigns policies to users and groups");

@@ -80,7 +80,7 @@ class CheckpointTreeTest {
     }
 
     private static VmView aVm(String state) {
-        return new VmView("vm-1", "box", "alice", "host", null, state, null, T0, 1, 128, "enlightened", "vnc", "bios",
+        return new VmView("vm-1", "box", "alice", "host", null, state, null, T0, 1, 128, 1, 128, "enlightened", "vnc", "bios",
                 List.of(), List.of(), Resources.NONE, null, null, List.of(), null, null, null);
     }
 }

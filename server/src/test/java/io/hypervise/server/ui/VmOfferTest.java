@@ -174,9 +174,9 @@ class VmOfferTest {
         }
         if (List.of("Off", "Running", "Paused").contains(state)) {
             actions.add("change-medium");
-            actions.addAll(List.of("add-nic", "remove-nic"));
+            actions.addAll(List.of("add-nic", "remove-nic", "change-vcpus", "change-memory"));
         }
-        return new VmView("vm-1", "box", owner, "host", null, state, null, Instant.now(), 1, 128, "enlightened", "vnc", "bios",
+        return new VmView("vm-1", "box", owner, "host", null, state, null, Instant.now(), 1, 128, 1, 128, "enlightened", "vnc", "bios",
                 List.of(), List.of(), Resources.NONE, null, null, actions, null, null, pending);
     }
 }

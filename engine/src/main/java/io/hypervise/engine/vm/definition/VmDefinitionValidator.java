@@ -168,6 +168,47 @@ public final class VmDefinitionValidator {
             v.add(new Violation("memoryMib", "must be between " + MIN_MEMORY_MIB + " and " + MAX_MEMORY_MIB
                     + " MiB; got " + def.memoryMib()));
         }
+        checkMaximums(def, v);
+    }
+
+    /**
+     * Room to grow while it runs: vCPUs up to {@code maxVcpus} (any profile: both machines have ACPI CPU hot-plug),
+     * memory up to {@code maxMemoryMib} (enlightened only), in DIMMs of whole 128 MiB steps, one per slot.
+     */
+    private static void checkMaximums(VmDefinition def, List<Violation> v) {
+        if (def.maxVcpus() != null && (def.maxVcpus() < def.vcpus() || def.maxVcpus() > MAX_VCPUS)) {
+            v.add(new Violation("maxVcpus", "must be from the VM's vCPUs (" + def.vcpus() + ") to " + MAX_VCPUS
+                    + "; got " + def.maxVcpus()));
+        }
+        Integer max = def.maxMemoryMib();
+        if (max != null && (max < def.memoryMib() || max > MAX_MEMORY_MIB)) {
+            v.add(new Violation("maxMemoryMib", "must be from the VM's memory (" + def.memoryMib() + " MiB) to "
+                    + MAX_MEMORY_MIB + " MiB; got " + max));
+        } else if (max != null && max > def.memoryMib() && def.profile() == DeviceProfile.LEGACY) {
+            v.add(new Violation("maxMemoryMib", "memory is added while a VM runs on the enlightened profile only (q35,"
+                    + " ACPI memory hot-plug); a legacy VM's memory changes while it is Off: leave maxMemoryMib out"));
+        } else if (max != null && max > def.memoryMib() && max - def.memoryMib() < VmDefinition.MEMORY_STEP_MIB) {
+            v.add(new Violation("maxMemoryMib", "leaves room for less than one step of memory added while the VM runs ("
+                    + VmDefinition.MEMORY_STEP_MIB + " MiB): make it at least " + (def.memoryMib() + VmDefinition.MEMORY_STEP_MIB)
+                    + " MiB, or the VM's memory (" + def.memoryMib() + " MiB)"));
+        }
+        List<Integer> dimms = def.memoryDimmsMib();
+        if (dimms.isEmpty()) {
+            return;
+        }
+        if (def.profile() == DeviceProfile.LEGACY) {
+            v.add(new Violation("memoryDimmsMib", "memory is added while a VM runs on the enlightened profile only"));
+        }
+        if (dimms.size() > VmDefinition.MEMORY_SLOTS) {
+            v.add(new Violation("memoryDimmsMib", "at most " + VmDefinition.MEMORY_SLOTS + " DIMMs; got " + dimms.size()));
+        }
+        if (dimms.stream().anyMatch(d -> d == null || d < VmDefinition.MEMORY_STEP_MIB || d % VmDefinition.MEMORY_STEP_MIB != 0)) {
+            v.add(new Violation("memoryDimmsMib", "each DIMM is a whole number of " + VmDefinition.MEMORY_STEP_MIB
+                    + " MiB steps; got " + dimms));
+        } else if (def.baseMemoryMib() < MIN_MEMORY_MIB) {
+            v.add(new Violation("memoryDimmsMib", "the DIMMs (" + dimms + " MiB) leave the VM less than " + MIN_MEMORY_MIB
+                    + " MiB of its " + def.memoryMib() + " MiB to start with"));
+        }
     }
 
     private void checkDisks(VmDefinition def, List<Violation> v) {

@@ -65,8 +65,9 @@ public final class QemuCommandLine {
         addFirmware(def, files, args);
         args.addAll(List.of("-accel", accelerator.qemuName()));
         args.addAll(List.of("-cpu", accelerator == Accelerator.KVM ? "host" : "max"));
-        args.addAll(List.of("-smp", Integer.toString(def.vcpus())));
-        args.addAll(List.of("-m", def.memoryMib() + "M"));
+        args.addAll(List.of("-smp", smp(def)));
+        args.addAll(List.of("-m", memory(def)));
+        addDimms(def, args);
         args.addAll(List.of("-nodefaults", "-no-user-config", "-S"));
         args.addAll(List.of("-msg", "timestamp=on"));
         args.addAll(List.of("-qmp", "unix:" + QemuArgs.optionValue(files.qmpSocket().toString()) + ",server=on,wait=off"));
@@ -84,6 +85,40 @@ public final class QemuCommandLine {
             args.addAll(List.of("-incoming", "defer"));
         }
         return args;
+    }
+
+    /**
+     * The vCPUs it has, and room for those it may get while it runs. QEMU creates the first {@code vcpus} of the
+     * {@code maxcpus} slots, in slot order; vCPUs added while it ran fill the next slots in that order (see
+     * {@code Vms.setVcpus}), so a worker that restores a saved state has the same vCPUs in the same slots.
+     */
+    static String smp(VmDefinition def) {
+        return def.cpuHotplug() ? def.vcpus() + ",maxcpus=" + def.vcpuLimit() : Integer.toString(def.vcpus());
+    }
+
+    /** The memory it starts with, and DIMM slots and room up to its maximum for memory added while it runs. */
+    static String memory(VmDefinition def) {
+        return def.memoryHotplug()
+                ? def.baseMemoryMib() + "M,slots=" + VmDefinition.MEMORY_SLOTS + ",maxmem=" + def.memoryLimitMib() + "M"
+                : def.memoryMib() + "M";
+    }
+
+    /** The id of DIMM {@code k} (pc-dimm), added while the VM ran; its memory backend is {@link #dimmMemory}. */
+    public static String dimmDevice(int k) {
+        return "dimm" + k;
+    }
+
+    /** The id of the memory backend of DIMM {@code k}: QEMU names the DIMM's RAM by it in a saved state. */
+    public static String dimmMemory(int k) {
+        return "mem-dimm" + k;
+    }
+
+    /** The DIMMs added while it ran, as they were added: a saved state's memory has each under its backend's id. */
+    private static void addDimms(VmDefinition def, List<String> args) {
+        for (int k = 0; k < def.memoryDimmsMib().size(); k++) {
+            args.addAll(List.of("-object", "memory-backend-ram,id=" + dimmMemory(k) + ",size=" + def.memoryDimmsMib().get(k) + "M"));
+            args.addAll(List.of("-device", "pc-dimm,id=" + dimmDevice(k) + ",memdev=" + dimmMemory(k)));
+        }
     }
 
     /** The name the worker carries on its command line; how a re-attaching engine recognises it. */

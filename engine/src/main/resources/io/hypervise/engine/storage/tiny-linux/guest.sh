@@ -1,6 +1,7 @@
 #!/bin/sh
 # Hypervise tiny-linux: the guest's work, started by /init (busybox ash).
-# The lines it prints on ttyS0 (hv-disk, hv-nic, hv-disk-gone, hv-nic-gone, hv-rx, hv-arch, HYPERVISE-READY, hv-counter,
+# The lines it prints on ttyS0 (hv-disk, hv-nic, hv-disk-gone, hv-nic-gone, hv-rx, hv-cpus, hv-memory, hv-arch,
+# HYPERVISE-READY, hv-counter,
 # HYPERVISE-POWEROFF, hv-count, hv-file-written, and
 # hv-found, hv-burn-start, hv-burn-end, hv-read, hv-stamped, hv-write-start, hv-wrote, hv-ip, hv-send-start, hv-sent, hv-send-failed when
 # asked to work) are a contract: the engine
@@ -53,8 +54,27 @@ nics() {
         echo "$name $(cat "$dev/address")"
     done
 }
+# vCPUs and memory added while it runs (ACPI CPU and memory hot-plug) arrive offline: this guest onlines
+# them, as udev rules or the kernel's auto-online do in most distributions. Then "hv-cpus N" (online
+# vCPUs) and "hv-memory MIB" (MemTotal) say what it has.
+cpus() {
+    for cpu in /sys/devices/system/cpu/cpu[0-9]*; do
+        [ "$(cat "$cpu/online" 2>/dev/null)" = 0 ] && echo 1 >"$cpu/online"
+    done
+    grep -c '^processor' /proc/cpuinfo
+}
+memory() {
+    for block in /sys/devices/system/memory/memory[0-9]*; do
+        [ "$(cat "$block/state" 2>/dev/null)" = offline ] && echo online >"$block/state" 2>/dev/null
+    done
+    while read -r key kib rest; do
+        [ "$key" = MemTotal: ] && echo $((kib / 1024))
+    done </proc/meminfo
+}
 disks | while read -r line; do echo "hv-disk $line"; done
 nics | while read -r line; do echo "hv-nic $line"; done
+echo "hv-cpus $(cpus)"
+echo "hv-memory $(memory)"
 echo "hv-arch $(uname -m)"
 
 # What an earlier hv.stamp left at the start of the first disk: how a test sees that a disk's files came
@@ -183,14 +203,20 @@ fi
 
 # Devices that come, change or go while it runs (hot-added disks and adapters, a grown disk, a CD-ROM's
 # medium): "hv-disk NAME BYTES" / "hv-nic NAME MAC" for each new or changed one, "hv-disk-gone NAME" /
-# "hv-nic-gone NAME" for each that went; checked every second.
+# "hv-nic-gone NAME" for each that went; "hv-cpus N" / "hv-memory MIB" when they change; checked every second.
 (
     seen_disks=$(disks)
     seen_nics=$(nics)
+    seen_cpus=$(cpus)
+    seen_memory=$(memory)
     while :; do
         sleep 1
         now_disks=$(disks)
         now_nics=$(nics)
+        now_cpus=$(cpus)
+        now_memory=$(memory)
+        [ "$now_cpus" != "$seen_cpus" ] && echo "hv-cpus $now_cpus" && seen_cpus=$now_cpus
+        [ "$now_memory" != "$seen_memory" ] && echo "hv-memory $now_memory" && seen_memory=$now_memory
         if [ "$now_disks" != "$seen_disks" ]; then
             echo "$now_disks" | while read -r line; do
                 [ -n "$line" ] && ! echo "$seen_disks" | grep -qx "$line" && echo "hv-disk $line"

@@ -17,6 +17,9 @@ public final class Definitions {
     private Display display = Display.VNC;
     private Firmware firmware = Firmware.BIOS;
     private CdRom cdrom;
+    private Integer maxVcpus;
+    private Integer maxMemoryMib;
+    private List<Integer> memoryDimmsMib = List.of();
 
     private Definitions(BootSource boot) {
         this.boot = boot;
@@ -86,8 +89,21 @@ public final class Definitions {
         return this;
     }
 
+    /** Room to grow while it runs: up to {@code vcpus} vCPUs and {@code memoryMib} of memory (null: none). */
+    public Definitions withMaximums(Integer vcpus, Integer memoryMib) {
+        this.maxVcpus = vcpus;
+        this.maxMemoryMib = memoryMib;
+        return this;
+    }
+
+    /** DIMMs of these sizes added while it ran (part of its memory). */
+    public Definitions withDimms(Integer... mib) {
+        this.memoryDimmsMib = List.of(mib);
+        return this;
+    }
+
     public VmDefinition build() {
         return new VmDefinition(id, name, vcpus, memoryMib, profile, disks, nics, boot, display, firmware, Resources.NONE,
-                cdrom);
+                cdrom, maxVcpus, maxMemoryMib, memoryDimmsMib);
     }
 }

@@ -87,6 +87,38 @@ class VmDefinitionValidatorTest {
     }
 
     @Test
+    void maximumsAreFromTheVmsSizeToTheLargestAndMemoryGrowsOnTheEnlightenedProfileOnly() {
+        assertThat(validator.violations(valid().withVcpus(2).withMemory(256).withMaximums(4, 1024).build())).isEmpty();
+        assertThat(validator.violations(valid().withVcpus(2).withMemory(256).withMaximums(2, 256).build())).isEmpty();
+        assertThat(validator.violations(valid().withVcpus(2).withMemory(256).withMaximums(1, 128).build()))
+                .extracting(Violation::field, Violation::message)
+                .containsExactlyInAnyOrder(
+                        tuple("maxVcpus", "must be from the VM's vCPUs (2) to 64; got 1"),
+                        tuple("maxMemoryMib", "must be from the VM's memory (256 MiB) to 1048576 MiB; got 128"));
+        assertThat(validator.violations(valid().withMaximums(65, null).build())).extracting(Violation::field)
+                .containsExactly("maxVcpus");
+        assertThat(validator.violations(valid().withMemory(256).withMaximums(null, 300).build())).singleElement()
+                .satisfies(v -> assertThat(v.field()).isEqualTo("maxMemoryMib"))
+                .satisfies(v -> assertThat(v.message()).contains("at least 384 MiB"));
+        // vCPUs grow on both machines; memory only on q35.
+        assertThat(validator.violations(valid().legacy().withMaximums(4, 1024).build())).singleElement()
+                .satisfies(v -> assertThat(v.field()).isEqualTo("maxMemoryMib"))
+                .satisfies(v -> assertThat(v.message()).contains("enlightened profile only"));
+    }
+
+    @Test
+    void dimmsAddedWhileTheVmRanAreWholeStepsInItsSlotsAndLeaveItMemoryToStartWith() {
+        assertThat(validator.violations(valid().withMemory(512).withMaximums(null, 1024).withDimms(128, 256).build())).isEmpty();
+        assertThat(validator.violations(valid().withMemory(512).withMaximums(null, 1024).withDimms(100).build()))
+                .extracting(Violation::field).containsExactly("memoryDimmsMib");
+        assertThat(validator.violations(valid().withMemory(280).withMaximums(null, 1024).withDimms(128, 128).build()))
+                .singleElement().satisfies(v -> assertThat(v.message()).contains("less than 32 MiB"));
+        assertThat(validator.violations(valid().withMemory(2048).withMaximums(null, 4096)
+                .withDimms(128, 128, 128, 128, 128, 128, 128, 128, 128).build()))
+                .extracting(Violation::field).containsExactly("memoryDimmsMib");
+    }
+
+    @Test
     void aPathOutsideTheStorageRootIsRefused() {
         VmDefinition dotdot = valid().withDisks(new Disk(Path.of("../outside.img"), DiskFormat.RAW, false)).build();
         assertThat(validator.violations(dotdot)).singleElement()

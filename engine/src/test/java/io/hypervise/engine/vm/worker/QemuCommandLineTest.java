@@ -53,6 +53,36 @@ class QemuCommandLineTest {
     }
 
     @Test
+    void aVmWithoutMaximumsHasExactlyItsVcpusAndMemory() {
+        List<String> args = tcg.build(aKernelVm(Path.of("/s/k"), null, "").withVcpus(2).withMemory(300).build(), files,
+                p -> p, false);
+        assertThat(args).containsSequence("-smp", "2").containsSequence("-m", "300M").noneMatch(a -> a.contains("dimm"));
+    }
+
+    @Test
+    void roomToGrowIsMaxcpusAndDimmSlotsAndMemoryAddedWhileItRanIsOnTheCommandLineAsItsDimms() {
+        VmDefinition room = aKernelVm(Path.of("/s/k"), null, "").withVcpus(1).withMemory(256).withMaximums(4, 1024).build();
+        assertThat(tcg.build(room, files, p -> p, false)).containsSequence("-smp", "1,maxcpus=4")
+                .containsSequence("-m", "256M,slots=8,maxmem=1024M").noneMatch(a -> a.contains("pc-dimm"));
+
+        // 2 vCPUs (one added while it ran) and 640 MiB: 256 it started with, DIMMs of 128 and 256 added in that order.
+        VmDefinition grown = aKernelVm(Path.of("/s/k"), null, "").withVcpus(2).withMemory(640).withMaximums(4, 1024)
+                .withDimms(128, 256).build();
+        assertThat(tcg.build(grown, files, p -> p, true)).containsSequence("-smp", "2,maxcpus=4")
+                .containsSequence("-m", "256M,slots=8,maxmem=1024M")
+                .containsSequence("-object", "memory-backend-ram,id=mem-dimm0,size=128M",
+                        "-device", "pc-dimm,id=dimm0,memdev=mem-dimm0",
+                        "-object", "memory-backend-ram,id=mem-dimm1,size=256M",
+                        "-device", "pc-dimm,id=dimm1,memdev=mem-dimm1");
+
+        // Grown to its maximums: the same machine, still with its slots.
+        VmDefinition full = aKernelVm(Path.of("/s/k"), null, "").withVcpus(4).withMemory(384).withMaximums(4, 384)
+                .withDimms(128).build();
+        assertThat(tcg.build(full, files, p -> p, true)).containsSequence("-smp", "4")
+                .containsSequence("-m", "256M,slots=8,maxmem=384M");
+    }
+
+    @Test
     void aDiskAddedWhileTheVmRanKeepsItsNameAndTheLegacyProfileHasNoHotplugPorts() {
         VmDefinition def = aKernelVm(Path.of("/s/k"), null, "")
                 .withDisks(new Disk(Path.of("/s/a.qcow2"), DiskFormat.QCOW2, false),
