@@ -162,8 +162,8 @@ class LiveChangesApiTest {
     /**
      * Resource controls on a guest that keeps its vCPU busy and then writes to its disk: capped, the worker
      * takes what the cap allows, measured from its CPU time as the host's kernel counts it; a cap changed while
-     * it runs takes hold at once, and without a cap it is not held back; the disk writes no faster than its
-     * limit. Bad values and values this host cannot enforce are refused with the field named, changing nothing.
+     * it runs takes hold at once, and without a cap it is not held back, nor is an uncapped neighbour while it is
+     * capped; the disk writes no faster than its limit. Bad values and values this host cannot enforce are refused with the field named, changing nothing.
      */
     @Test
     @Order(30)
@@ -172,7 +172,7 @@ class LiveChangesApiTest {
         Path root = engine.storage().path();
         String vm = as("admin").contentType("application/json").body("""
                 {"name":"capped","display":"none","memoryMib":160,"vcpus":1,
-                 "boot":{"kind":"kernel","kernel":"%s","initramfs":"%s","commandLine":"%s hv.burn=50 hv.write=16"},
+                 "boot":{"kind":"kernel","kernel":"%s","initramfs":"%s","commandLine":"%s hv.burn=70 hv.write=16"},
                  "disks":[{"sizeMib":32,"format":"qcow2"}]}""".formatted(root.relativize(tiny.kernel()),
                 root.relativize(tiny.initramfs()), tiny.commandLine()))
                 .when().post("/api/v1/vms").then().statusCode(201).body("resources.cpuCapPercent", nullValue())
@@ -187,8 +187,24 @@ class LiveChangesApiTest {
         long pid = ((Number) as("admin").when().get("/api/v1/vms/" + vm).then().extract().path("workerPid")).longValue();
         assertThat(Files.readString(Path.of("/proc/" + pid + "/cgroup"))).as("the worker's cgroups").contains("/" + vm);
 
-        double capped = cpuShare(pid);
+        // A neighbour burning as hard, with no cap, on the same host at the same time: the cap holds the one
+        // and does not hold back the other.
+        String neighbour = as("admin").contentType("application/json").body("""
+                {"name":"uncapped neighbour","display":"none","memoryMib":128,"vcpus":1,
+                 "boot":{"kind":"kernel","kernel":"%s","initramfs":"%s","commandLine":"%s hv.burn=30"}}"""
+                .formatted(root.relativize(tiny.kernel()), root.relativize(tiny.initramfs()), tiny.commandLine()))
+                .when().post("/api/v1/vms").then().statusCode(201).extract().path("id");
+        made.add(neighbour);
+        VmApiTest.awaitJob("admin", as("admin").when().post("/api/v1/vms/" + neighbour + "/start").then().statusCode(202)
+                .extract().<String>path("id"));
+        awaitSerial(neighbour, "hv-burn-start");
+        long neighbourPid = ((Number) as("admin").when().get("/api/v1/vms/" + neighbour).then().extract().path("workerPid")).longValue();
+        double[] together = cpuShares(pid, neighbourPid);
+        double capped = together[0];
         assertThat(capped).as("CPU used under a 30 % cap, in cores").isBetween(0.20, 0.40);
+        assertThat(together[1]).as("CPU used meanwhile by the uncapped neighbour (capped one: %.2f)", capped)
+                .isGreaterThan(Math.max(0.6, 1.5 * capped));
+        as("admin").when().post("/api/v1/vms/" + neighbour + "/turn-off").then().statusCode(200);
 
         as("admin").contentType("application/json").body("{\"cpuCapPercent\":70,\"diskBytesPerSecond\":" + limit + "}")
                 .when().put("/api/v1/vms/" + vm + "/resources").then().statusCode(200).body("state", equalTo("Running"));
@@ -225,8 +241,8 @@ class LiveChangesApiTest {
         awaitSerial(vm, "hv-wrote vda " + 16L * MIB);
         double seconds = (System.nanoTime() - start) / 1e9;
         assertThat(seconds).as("seconds to write 16 MiB under a 2 MiB/s limit").isGreaterThan(6.0);
-        System.out.printf("resource controls: %.2f cores capped at 30 %%, %.2f at 70 %%, %.2f uncapped; 16 MiB written in %.1f s"
-                + " under 2 MiB/s%n", capped, raised, free, seconds);
+        System.out.printf("resource controls: %.2f cores capped at 30 %% beside an uncapped neighbour's %.2f, %.2f at 70 %%,"
+                + " %.2f uncapped; 16 MiB written in %.1f s under 2 MiB/s%n", capped, together[1], raised, free, seconds);
 
         as("auditor").queryParam("action", "vm.resources").queryParam("target", "vm:" + vm).when().get("/api/v1/audit")
                 .then().statusCode(200).body("items.outcome", hasItem("SUCCEEDED")).body("items.outcome", hasItem("FAILED"));
@@ -235,11 +251,23 @@ class LiveChangesApiTest {
 
     /** The worker's CPU time over 8 s, in cores (1.0: one core all the time), from its /proc stat. */
     private static double cpuShare(long pid) throws Exception {
-        long before = cpuTicks(pid);
+        return cpuShares(pid)[0];
+    }
+
+    /** The CPU each worker used over the same 8 s, in cores, as the host's kernel counts it. */
+    private static double[] cpuShares(long... pids) throws Exception {
+        long[] before = new long[pids.length];
+        for (int i = 0; i < pids.length; i++) {
+            before[i] = cpuTicks(pids[i]);
+        }
         long start = System.nanoTime();
         TimeUnit.SECONDS.sleep(8);
-        long ticks = cpuTicks(pid) - before;
-        return ticks / 100.0 / ((System.nanoTime() - start) / 1e9);
+        double seconds = (System.nanoTime() - start) / 1e9;
+        double[] shares = new double[pids.length];
+        for (int i = 0; i < pids.length; i++) {
+            shares[i] = (cpuTicks(pids[i]) - before[i]) / 100.0 / seconds;
+        }
+        return shares;
     }
 
     private static long cpuTicks(long pid) throws Exception {
