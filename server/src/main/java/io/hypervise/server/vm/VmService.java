@@ -538,8 +538,12 @@ public class VmService {
         JobView job = jobs.submit(VmOperation.STORE.jobKind(), id, "template:" + request.template(), caller.username(),
                 progress -> templateStore.store(caller, definition, request.template(), name, request.description(), progress),
                 error -> {
-                    vms.markPending(id, null);
-                    audit.recordOutcome(caller, action, target, parameters, error);
+                    // The end is in the log before the VM is free again: whatever is asked of it next comes after.
+                    try {
+                        audit.recordOutcome(caller, action, target, parameters, error);
+                    } finally {
+                        vms.markPending(id, null);
+                    }
                 });
         return new Started(job, definition.name());
     }
