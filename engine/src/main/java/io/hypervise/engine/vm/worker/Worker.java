@@ -65,7 +65,7 @@ public final class Worker {
 
     /** The worker described by the record, if that process is alive and is really ours. */
     public static Optional<Worker> adopt(WorkerRecord record, String workerName, VmFiles files) {
-        if (!ProcessIdentity.isWorker(record.pid(), record.startTicks(), workerName, files.qmpSocket())) {
+        if (!ProcessIdentity.isWorker(record.pid(), record.startTicks(), record.uid(), workerName, files.qmpSocket())) {
             return Optional.empty();
         }
         return ProcessHandle.of(record.pid()).map(h -> new Worker(h, null, record.startTicks(), files));
