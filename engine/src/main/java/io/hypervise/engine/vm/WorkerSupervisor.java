@@ -253,7 +253,7 @@ final class WorkerSupervisor {
     void handOver(ManagedVm vm, Path socket) throws IOException {
         Integer uid = workerUser(vm);
         if (uid != null) {
-            WorkerJail.handOver(socket, jail.ownerOf(vm.files()));
+            jail.handOver(socket, jail.ownerOf(vm.files()));
         }
     }
 

@@ -54,6 +54,12 @@ class ConfinedWorkerTest {
         engine.vms().define(host.tinyLinux("b").withDisks(new Disk(diskB, DiskFormat.QCOW2, false)).build());
         engine.vms().start("a");
         engine.vms().start("b");
+        // Let any user pass through the test's folders, as on a real host, so that what keeps one VM's user
+        // from another's files is their own permissions, not a folder above them.
+        for (Path dir : List.of(host.stateDir().getParent(), host.stateDir(), host.stateDir().resolve("vms"),
+                host.stateDir().resolve("vms/a"), host.stateDir().resolve("vms/b"), host.storageRoot())) {
+            Files.setPosixFilePermissions(dir, java.nio.file.attribute.PosixFilePermissions.fromString("rwx--x--x"));
+        }
         serialA = new SerialConsole(engine.vms().serialLog("a"));
         serialA.awaitLine(SerialConsole.READY, 1, BOOT);
         serialA.awaitText("hv-disk vda 33554432", BOOT);

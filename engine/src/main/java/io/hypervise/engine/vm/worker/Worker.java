@@ -54,6 +54,7 @@ public final class Worker {
         List<String> argv = new ArrayList<>();
         argv.add("setsid");
         argv.addAll(qemuArgs);
+        java.nio.file.Files.createDirectories(files.runDir());
         Process process = new ProcessBuilder(argv)
                 .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(files.workerLog().toFile()))

@@ -113,7 +113,7 @@ public final class WorkerJail {
     private final Programs programs;
     private final Optional<Integer> kvmGroup;
 
-    private record Programs(Path unshare, Path sh, Path mount, Path umount) {
+    private record Programs(Path unshare, Path sh, Path mount, Path umount, Path chown) {
     }
 
     WorkerJail(Settings settings, Path stateDir, List<String> unavailable, Programs programs, Optional<Integer> kvmGroup) {
@@ -140,6 +140,7 @@ public final class WorkerJail {
         Optional<Path> sh = program("sh", missing);
         Optional<Path> mount = program("mount", missing);
         Optional<Path> umount = program("umount", missing);
+        Optional<Path> chown = program("chown", missing);
         if (!Files.exists(Path.of("/proc/self/ns/mnt"))) {
             missing.add("the kernel has no mount namespaces (/proc/self/ns/mnt is missing)");
         }
@@ -147,7 +148,7 @@ public final class WorkerJail {
         if (setpriv.isEmpty() || pivotRoot.isEmpty()) {
             missing.add("util-linux's setpriv and pivot_root are needed inside the worker's namespace");
         }
-        Programs programs = missing.isEmpty() ? new Programs(unshare.get(), sh.get(), mount.get(), umount.get()) : null;
+        Programs programs = missing.isEmpty() ? new Programs(unshare.get(), sh.get(), mount.get(), umount.get(), chown.get()) : null;
         try {
             Files.createDirectories(stateDir.resolve("worker-root"));
         } catch (IOException e) {
@@ -305,7 +306,8 @@ public final class WorkerJail {
                 "--", programs.sh().toString(), "-c", SCRIPT, "confine", rootMount.toString(),
                 Integer.toString(owner.uid()), Integer.toString(owner.gid()),
                 kvm ? kvmGroup.map(String::valueOf).orElse("") : ""));
-        argv.addAll(specs);
+        // /usr is there whole already (read-only): firmware and the like under it need no mount of their own.
+        specs.stream().filter(spec -> !spec.substring(spec.indexOf(':') + 1).startsWith("/usr/")).forEach(argv::add);
         argv.add("--");
         argv.add(qemuArgv.getFirst());
         argv.addAll(SANDBOX);
@@ -347,9 +349,12 @@ public final class WorkerJail {
         giveBack(files, file);
     }
 
-    /** Lets the VM's user use a socket the engine made for its worker (the one a save is streamed into). */
-    public static void handOver(Path socket, Owner owner) throws IOException {
-        chown(socket, owner, 0600);
+    /**
+     * Lets the VM's user connect to a socket the engine made for its worker (the one a save is streamed into).
+     * {@code chown -h} never follows a link: the run folder is the worker's, which could have put one there.
+     */
+    public void handOver(Path socket, Owner owner) throws IOException {
+        run(programs.chown(), "-h", owner.toString(), socket.toString());
     }
 
     /**
