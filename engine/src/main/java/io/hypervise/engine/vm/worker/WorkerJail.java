@@ -255,8 +255,7 @@ public final class WorkerJail {
             }
         }
         Files.createDirectories(files.mediaDir());
-        run(programs.mount(), "--bind", files.mediaDir().toString(), files.mediaDir().toString());
-        run(programs.mount(), "--make-shared", files.mediaDir().toString());
+        run(programs.mount(), "--bind", "--make-shared", files.mediaDir().toString(), files.mediaDir().toString());
     }
 
     /**
@@ -332,10 +331,9 @@ public final class WorkerJail {
         if (!Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
             Files.createFile(target);
         }
-        run(programs.mount(), "--bind", file.toString(), target.toString());
-        if (!writable) {
-            run(programs.mount(), "-o", "remount,bind,ro", target.toString());
-        }
+        // A pass-through disk is a device node: that mount may not be nodev.
+        String options = (writable ? "" : "ro,") + (Files.isRegularFile(file) ? "nosuid,nodev" : "nosuid");
+        run(programs.mount(), "--bind", "-o", options, file.toString(), target.toString());
         return target;
     }
 
