@@ -249,9 +249,13 @@ public final class WorkerJail {
                 }
             }
         }
-        for (Disk disk : def.disks()) {
-            if (!disk.readOnly()) {
-                grant(files, disk.hostDevice() ? disk.path() : resolve.apply(disk.path()), owner, ownImages);
+        for (Path image : images(def, resolve)) {
+            boolean writable = def.disks().stream().anyMatch(d -> !d.readOnly()
+                    && (d.hostDevice() ? d.path() : resolve.apply(d.path())).equals(image));
+            if (writable) {
+                grant(files, image, owner, ownImages, 0600);
+            } else {
+                grantReadable(files, image, owner, ownImages);
             }
         }
         Files.createDirectories(files.mediaDir());
@@ -322,7 +326,9 @@ public final class WorkerJail {
      */
     public Path expose(VmFiles files, Owner owner, Path file, boolean writable, Path ownImages) throws IOException {
         if (writable) {
-            grant(files, file, owner, ownImages);
+            grant(files, file, owner, ownImages, 0600);
+        } else {
+            grantReadable(files, file, owner, ownImages);
         }
         Path target = mediaPath(files, file);
         if (mounted(target)) {
@@ -404,8 +410,45 @@ public final class WorkerJail {
         }
     }
 
-    /** Gives a writable file to the VM's user, noting its owner to give it back, unless it is the VM's own. */
-    private static void grant(VmFiles files, Path file, Owner owner, Path ownImages) throws IOException {
+    /** The files the definition opens: disks (and bases), kernel and initramfs, ISO and CD. */
+    private static List<Path> images(VmDefinition def, UnaryOperator<Path> resolve) {
+        List<Path> images = new ArrayList<>();
+        for (Disk disk : def.disks()) {
+            images.add(disk.hostDevice() ? disk.path() : resolve.apply(disk.path()));
+            if (disk.backing() != null) {
+                images.add(resolve.apply(disk.backing().path()));
+            }
+        }
+        switch (def.boot()) {
+            case BootSource.Kernel k -> {
+                images.add(resolve.apply(k.kernel()));
+                if (k.initramfs() != null) {
+                    images.add(resolve.apply(k.initramfs()));
+                }
+            }
+            case BootSource.Iso iso -> images.add(resolve.apply(iso.image()));
+            case BootSource.FirstDisk d -> {
+            }
+        }
+        if (def.cdrom() != null && !def.cdrom().isEmpty()) {
+            images.add(resolve.apply(def.cdrom().medium()));
+        }
+        return images.stream().distinct().toList();
+    }
+
+    /**
+     * A file the worker only reads is left as it is when anyone may read it (a library item, a kernel); one only
+     * its owner may read (a seed image) is given to the VM's user read-only, and back when the worker ends.
+     */
+    private static void grantReadable(VmFiles files, Path file, Owner owner, Path ownImages) throws IOException {
+        int mode = (Integer) Files.getAttribute(file, "unix:mode", LinkOption.NOFOLLOW_LINKS);
+        if ((mode & 0004) == 0) {
+            grant(files, file, owner, ownImages, 0400);
+        }
+    }
+
+    /** Gives a file to the VM's user, noting its owner to give it back, unless it is the VM's own. */
+    private static void grant(VmFiles files, Path file, Owner owner, Path ownImages, int newMode) throws IOException {
         int uid = (Integer) Files.getAttribute(file, "unix:uid", LinkOption.NOFOLLOW_LINKS);
         if (uid == owner.uid()) {
             return;
@@ -416,7 +459,7 @@ public final class WorkerJail {
             Files.writeString(files.grants(), uid + ":" + gid + ":" + Integer.toOctalString(mode) + "\t" + file + "\n",
                     StandardCharsets.UTF_8, StandardOpenOption.CREATE, StandardOpenOption.APPEND);
         }
-        chown(file, owner, 0600);
+        chown(file, owner, newMode);
     }
 
     private static void chown(Path file, Owner owner, int mode) throws IOException {
