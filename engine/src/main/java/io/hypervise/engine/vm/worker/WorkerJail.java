@@ -172,11 +172,8 @@ public final class WorkerJail {
     }
 
     public Status status() {
-        List<String> inForce = confines() ? List.of(
-                "own user and group per VM (" + settings.firstUid() + "-" + lastUid() + ")",
-                "QEMU seccomp sandbox (" + SANDBOX.get(1) + ")",
-                "private mount namespace (only the VM's own files, its images, firmware and kernel)",
-                "no new privileges", "no capabilities") : List.of();
+        List<String> inForce = confines() ? List.of("own user and group per VM", "QEMU seccomp sandbox",
+                "private mount namespace", "no new privileges", "no capabilities") : List.of();
         return new Status(settings.mode(), confines(), inForce, unavailable, settings.firstUid(), lastUid());
     }
 
