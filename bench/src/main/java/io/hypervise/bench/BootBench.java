@@ -101,6 +101,7 @@ public final class BootBench {
     private static Sample bareQemu(Path qemu, Accelerator accel, VmDefinition def, Path vmDir) throws Exception {
         Files.createDirectories(vmDir);
         VmFiles files = new VmFiles(vmDir);
+        Files.createDirectories(files.runDir());
         List<String> argv = new ArrayList<>(new QemuCommandLine(qemu, accel).build(def, files, p -> p, false));
         argv.remove("-S");
         int qmp = argv.indexOf("-qmp");

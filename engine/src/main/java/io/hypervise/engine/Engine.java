@@ -10,6 +10,7 @@ import io.hypervise.engine.storage.StorageRoot;
 import io.hypervise.engine.vm.Vms;
 import io.hypervise.engine.vm.worker.QemuCommandLine;
 import io.hypervise.engine.vm.worker.WorkerCgroups;
+import io.hypervise.engine.vm.worker.WorkerJail;
 import java.io.File;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -25,8 +26,8 @@ import java.util.Optional;
 public final class Engine implements AutoCloseable {
 
     /**
-     * Unix socket paths are limited to 107 bytes; a VM's longest socket is
-     * {@code <state>/vms/<40-character id>/restore.sock}.
+     * Unix socket paths are limited to 107 bytes; a VM's longest sockets are
+     * {@code <state>/vms/<40-character id>/run/qmp.sock} and its like.
      */
     static final int MAX_STATE_DIR_LENGTH = 48;
 
@@ -67,7 +68,8 @@ public final class Engine implements AutoCloseable {
             VirtualSwitches switches = VirtualSwitches.probe();
             Vms vms = new Vms(config.settings(), host.hostname(), storage,
                     new QemuCommandLine(qemu, host.accelerator(), host.uefiFirmware()), host.uefiFirmware(), images,
-                    switches, WorkerCgroups.probe(stateDir), Clock.systemUTC());
+                    switches, WorkerCgroups.probe(stateDir), WorkerJail.probe(config.confinement(), qemu, stateDir),
+                    Clock.systemUTC());
             vms.recover();
             return new Engine(host, storage, vms, images, switches, lock);
         } catch (IOException | RuntimeException e) {

@@ -28,6 +28,7 @@ class StateDirectoryLockTest {
         } finally {
             Files.deleteIfExists(state.resolve("engine.lock"));
             Files.deleteIfExists(state.resolve("vms"));
+            Files.deleteIfExists(state.resolve("worker-root")); // where confined workers' roots are mounted
             Files.delete(state);
         }
     }

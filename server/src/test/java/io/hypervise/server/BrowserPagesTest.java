@@ -172,6 +172,8 @@ class BrowserPagesTest {
         await("the host's page", () -> browser.findElement(By.tagName("main")).getText().contains("Capabilities"));
         assertThat(browser.findElement(By.tagName("main")).getText()).contains("Accelerator").contains("tcg")
                 .contains("Memory in use").contains("1 running");
+        assertThat(browser.findElement(By.id("confinement")).getText()).startsWith("confined")
+                .contains("QEMU seccomp sandbox").contains("private mount namespace");
         await("the host's utilization plots", () -> browser.findElements(By.cssSelector(".metrics figure.chart canvas")).size() >= 4);
         Browser.screenshot(browser, "admin-host.png");
         assertAccessible("the host page");

@@ -1,6 +1,8 @@
 package io.hypervise.server;
 
+import static org.hamcrest.Matchers.contains;
 import static org.hamcrest.Matchers.containsString;
+import static org.hamcrest.Matchers.empty;
 import static org.hamcrest.Matchers.equalTo;
 import static org.hamcrest.Matchers.greaterThan;
 import static org.hamcrest.Matchers.is;
@@ -33,6 +35,20 @@ class HostResourceTest {
                 .body("memoryBytes", greaterThan(0L))
                 .body("qemuBinary", containsString("qemu-system-x86_64"))
                 .body("qemuVersion", startsWith("7."));
+    }
+
+    @Test
+    void theHostSaysHowItsWorkersAreConfined() {
+        // The tests run as root with util-linux and Debian's QEMU (built with seccomp): nothing is missing here.
+        ApiAccessTest.as("auditor").when().get("/api/v1/host")
+                .then().statusCode(200)
+                .body("confinement.mode", equalTo("required"))
+                .body("confinement.confined", is(true))
+                .body("confinement.unavailable", empty())
+                .body("confinement.inForce", contains("own user and group per VM", "QEMU seccomp sandbox",
+                        "private mount namespace", "no new privileges", "no capabilities"))
+                .body("confinement.firstUid", equalTo(640000))
+                .body("confinement.lastUid", equalTo(640000 + 65536 - 1));
     }
 
     @Test

@@ -274,6 +274,14 @@ public final class VirtualSwitches {
      *             only ports of that VLAN; null for the default, VLAN 1, which the host's side is on
      */
     public String plug(String vmId, int nic, String switchId, Integer vlan) {
+        return plug(vmId, nic, switchId, vlan, null);
+    }
+
+    /**
+     * As {@link #plug(String, int, String, Integer)}, for a worker that runs as {@code owner} (a confined one,
+     * with no capabilities): the tap is that user's and group's, the only way it may attach to it.
+     */
+    public String plug(String vmId, int nic, String switchId, Integer vlan, Integer owner) {
         requireAvailable();
         if (vlan != null && (vlan < 1 || vlan > MAX_VLAN)) {
             throw new NetworkException(Reason.INVALID, "vlan must be from 1 to " + MAX_VLAN + "; got " + vlan);
@@ -284,7 +292,11 @@ public final class VirtualSwitches {
             if (Files.exists(SYS_CLASS_NET.resolve(port))) {
                 ip.run("link", "delete", "dev", port);
             }
-            ip.run("tuntap", "add", "dev", port, "mode", "tap");
+            if (owner == null) {
+                ip.run("tuntap", "add", "dev", port, "mode", "tap");
+            } else {
+                ip.run("tuntap", "add", "dev", port, "mode", "tap", "user", owner.toString(), "group", owner.toString());
+            }
             ip.run("link", "set", "dev", port, "alias", ALIAS_PREFIX + "vm=" + vmId + " nic=" + nic
                     + (vlan == null ? "" : " vlan=" + vlan));
             disableIpv6(port);

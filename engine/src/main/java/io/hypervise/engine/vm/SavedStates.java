@@ -42,7 +42,7 @@ final class SavedStates {
         Worker worker = vm.worker();
         vm.transition(VmState.SAVING, "save requested");
         supervisor.recordPhase(vm, vm.record().savingFrom(wasPaused));
-        Path socket = vm.files().dir().resolve("save.sock");
+        Path socket = vm.files().saveSocket();
         try {
             if (!wasPaused) {
                 vm.command(QemuMonitor::stop);
@@ -50,6 +50,7 @@ final class SavedStates {
             vm.command(m -> m.migrateSetMaxBandwidth(SAVE_BANDWIDTH));
             CompletableFuture<Long> received = SavedStateStream.receive(socket, vm.files().savedStatePartial(),
                     n -> vm.progress(VmAction.SAVE, n, vm.definition().memoryMib() * (1L << 20)));
+            supervisor.handOver(vm, socket);
             vm.command(m -> m.migrate(socket));
             awaitMigration(vm, "saving");
             long bytes = received.get(settings.saveTimeout().toMillis(), TimeUnit.MILLISECONDS);
@@ -71,7 +72,7 @@ final class SavedStates {
                 "VM '" + vm.name() + "' is Saved but its saved state is missing from " + vm.files().dir()));
         vm.transition(VmState.RESTORING, "restore requested");
         Worker worker = supervisor.launch(vm, true, WorkerPhase.RESTORING);
-        Path socket = vm.files().dir().resolve("restore.sock");
+        Path socket = vm.files().restoreSocket();
         try {
             vm.command(m -> m.migrateIncoming(socket));
             SavedStateStream.send(socket, vm.files().savedState(), settings.qmpConnectTimeout(),

@@ -130,8 +130,8 @@ final class VmStore {
     void clearPartialSave(VmFiles files) {
         try {
             Files.deleteIfExists(files.savedStatePartial());
-            Files.deleteIfExists(files.dir().resolve("save.sock"));
-            Files.deleteIfExists(files.dir().resolve("restore.sock"));
+            Files.deleteIfExists(files.saveSocket());
+            Files.deleteIfExists(files.restoreSocket());
         } catch (IOException e) {
             throw new UncheckedIOException("cannot remove the unfinished save in " + files.dir(), e);
         }

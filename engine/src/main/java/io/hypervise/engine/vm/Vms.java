@@ -30,6 +30,7 @@ import io.hypervise.engine.vm.worker.VmFiles;
 import io.hypervise.engine.vm.worker.Worker;
 import io.hypervise.engine.vm.worker.WorkerCgroups;
 import io.hypervise.engine.vm.worker.WorkerExit;
+import io.hypervise.engine.vm.worker.WorkerJail;
 import io.hypervise.engine.vm.worker.WorkerPhase;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -77,6 +78,7 @@ public final class Vms implements AutoCloseable {
     private final Optional<UefiFirmware> uefi;
     private final WorkerCgroups cgroups;
     private final ResourceSupport resourceSupport;
+    private final WorkerJail jail;
     private final VirtualSwitches switches;
     private final Map<String, ManagedVm> vms = new ConcurrentHashMap<>();
     private final List<Consumer<VmEvent>> listeners = new CopyOnWriteArrayList<>();
@@ -86,7 +88,8 @@ public final class Vms implements AutoCloseable {
      * @param uefi     the host's UEFI firmware, if it has one; UEFI VMs are refused without it
      */
     public Vms(EngineSettings settings, String hostname, StorageRoot storage, QemuCommandLine commandLine,
-            Optional<UefiFirmware> uefi, DiskImages images, VirtualSwitches switches, WorkerCgroups cgroups, Clock clock) {
+            Optional<UefiFirmware> uefi, DiskImages images, VirtualSwitches switches, WorkerCgroups cgroups, WorkerJail jail,
+            Clock clock) {
         this.settings = settings;
         this.hostname = hostname;
         this.images = images;
@@ -96,11 +99,12 @@ public final class Vms implements AutoCloseable {
                 switches.transmitLimitUnavailable());
         this.validator = new VmDefinitionValidator(storage, uefi.isPresent(), resourceSupport);
         this.cgroups = cgroups;
+        this.jail = jail;
         this.switches = switches;
         this.store = new VmStore(settings.stateDir());
         this.clock = clock;
         this.supervisor = new WorkerSupervisor(settings, commandLine, validator, uefi, store, this::resolve, switches,
-                cgroups, clock);
+                cgroups, jail, id -> images.folderOf(id).toString(), clock);
         this.savedStates = new SavedStates(settings, supervisor, store, clock);
         this.checkpoints = new Checkpoints(settings, supervisor, images);
     }
@@ -134,6 +138,11 @@ public final class Vms implements AutoCloseable {
     /** Which resource controls this host can enforce, and why not the others. */
     public ResourceSupport resourceSupport() {
         return resourceSupport;
+    }
+
+    /** How this host's workers are confined, and what it lacks to confine them. */
+    public WorkerJail.Status confinement() {
+        return jail.status();
     }
 
     /** The cgroup version CPU controls use here ("v2", "v1"), if any. */
@@ -562,7 +571,7 @@ public final class Vms implements AutoCloseable {
     private void plug(ManagedVm vm, Disk disk, String node) {
         List<String> opened = new ArrayList<>();
         try {
-            for (String blockdev : QemuCommandLine.diskBlockdevs(disk, node, this::resolve)) {
+            for (String blockdev : QemuCommandLine.diskBlockdevs(supervisor.expose(vm, disk), node, p -> p)) {
                 com.fasterxml.jackson.databind.node.ObjectNode json = (com.fasterxml.jackson.databind.node.ObjectNode)
                         BLOCKDEV_JSON.readTree(blockdev);
                 vm.command(m -> m.blockdevAdd(json));
@@ -618,6 +627,7 @@ public final class Vms implements AutoCloseable {
                             + " legacy profile, whose IDE disks cannot be removed while it runs; remove it while the VM is Off")));
                 }
                 unplug(vm, node, disk.backing() != null);
+                supervisor.withdraw(vm, disk);
             }
             List<Disk> disks = new ArrayList<>();
             for (int i = 0; i < before.disks().size(); i++) {
@@ -731,7 +741,7 @@ public final class Vms implements AutoCloseable {
         boolean opened = false;
         try {
             if (nic.onSwitch()) {
-                switches.plug(vm.id(), slot, nic.switchId(), nic.vlan());
+                switches.plug(vm.id(), slot, nic.switchId(), nic.vlan(), supervisor.workerUser(vm));
                 ported = true;
                 // Before the guest has the adapter: it never sees the port without the VM's limits.
                 supervisor.limitPort(vm, vm.definition().resources(), slot);
@@ -1088,7 +1098,7 @@ public final class Vms implements AutoCloseable {
             node = "cdrom" + k;
             try {
                 com.fasterxml.jackson.databind.node.ObjectNode json = (com.fasterxml.jackson.databind.node.ObjectNode)
-                        BLOCKDEV_JSON.readTree(QemuCommandLine.cdromBlockdev(node, iso));
+                        BLOCKDEV_JSON.readTree(QemuCommandLine.cdromBlockdev(node, supervisor.exposeMedium(vm, iso)));
                 vm.command(m -> m.blockdevAdd(json));
             } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
                 throw new IllegalStateException(e);

@@ -10,6 +10,7 @@ import io.hypervise.engine.qmp.QmpEvent;
 import io.hypervise.engine.qmp.QmpException;
 import io.hypervise.engine.qmp.QmpListener;
 import io.hypervise.engine.vm.definition.DeviceProfile;
+import io.hypervise.engine.vm.definition.Disk;
 import io.hypervise.engine.vm.definition.Firmware;
 import io.hypervise.engine.vm.definition.InvalidVmDefinitionException;
 import io.hypervise.engine.vm.definition.Nic;
@@ -20,6 +21,7 @@ import io.hypervise.engine.vm.worker.QemuCommandLine;
 import io.hypervise.engine.vm.worker.Worker;
 import io.hypervise.engine.vm.worker.WorkerCgroups;
 import io.hypervise.engine.vm.worker.WorkerExit;
+import io.hypervise.engine.vm.worker.WorkerJail;
 import io.hypervise.engine.vm.worker.WorkerPhase;
 import io.hypervise.engine.vm.worker.WorkerRecord;
 import java.io.IOException;
@@ -50,12 +52,14 @@ final class WorkerSupervisor {
     private final UnaryOperator<Path> resolve;
     private final VirtualSwitches switches;
     private final WorkerCgroups cgroups;
+    private final WorkerJail jail;
+    private final UnaryOperator<String> ownImages;
     private final Clock clock;
     private volatile boolean closed;
 
     WorkerSupervisor(EngineSettings settings, QemuCommandLine commandLine, VmDefinitionValidator validator,
             Optional<UefiFirmware> uefi, VmStore store, UnaryOperator<Path> resolve, VirtualSwitches switches,
-            WorkerCgroups cgroups, Clock clock) {
+            WorkerCgroups cgroups, WorkerJail jail, UnaryOperator<String> ownImages, Clock clock) {
         this.settings = settings;
         this.commandLine = commandLine;
         this.validator = validator;
@@ -64,6 +68,8 @@ final class WorkerSupervisor {
         this.resolve = resolve;
         this.switches = switches;
         this.cgroups = cgroups;
+        this.jail = jail;
+        this.ownImages = ownImages;
         this.clock = clock;
     }
 
@@ -85,18 +91,39 @@ final class WorkerSupervisor {
                 throw new VmOperationException("cannot start VM '" + vm.name() + "': " + e.getMessage(), e);
             }
         }
+        Optional<String> refused = jail.refusal();
+        if (refused.isPresent()) {
+            vm.transition(fallback, "cannot start: " + refused.get());
+            throw new VmOperationException("cannot start VM '" + vm.name() + "': " + refused.get());
+        }
         List<String> argv = commandLine.build(vm.definition(), vm.files(), resolve, incoming);
-        plugIn(vm, fallback);
+        WorkerJail.Owner owner = null;
+        if (jail.confines()) {
+            try {
+                owner = jail.ownerOf(vm.files());
+                jail.prepare(vm.definition(), vm.files(), owner, ownImages(vm), resolve);
+                argv = jail.wrap(argv, vm.definition(), vm.files(), owner, uefi.map(UefiFirmware::code),
+                        commandLine.accelerator() == io.hypervise.engine.host.Accelerator.KVM, resolve);
+            } catch (IOException | UncheckedIOException e) {
+                releaseJail(vm);
+                vm.transition(fallback, "cannot start: its worker could not be confined: " + e.getMessage());
+                throw new VmOperationException("cannot start VM '" + vm.name() + "': its worker could not be confined: "
+                        + e.getMessage(), e);
+            }
+        }
+        plugIn(vm, fallback, owner);
         Worker worker;
         try {
             store.clearWorker(vm.files());
             worker = Worker.launch(argv, vm.files());
         } catch (IOException | UncheckedIOException e) {
             unplug(vm);
+            releaseJail(vm);
             vm.transition(fallback, "the worker could not be started: " + e.getMessage());
             throw new VmOperationException("cannot start VM '" + vm.name() + "': " + e.getMessage(), e);
         }
-        vm.attach(worker, new WorkerRecord(worker.pid(), worker.startTicks(), phase, false, clock.instant()));
+        vm.attach(worker, new WorkerRecord(worker.pid(), worker.startTicks(), phase, false, clock.instant(),
+                owner == null ? 0 : owner.uid()));
         store.writeWorker(vm.files(), vm.record());
         watch(vm, worker);
         vm.log("worker " + worker.pid() + " launched: " + argv);
@@ -167,13 +194,14 @@ final class WorkerSupervisor {
         }
     }
 
-    /** Gives each adapter on a switch its port; the worker opens them by name. */
-    private void plugIn(ManagedVm vm, VmState fallback) {
+    /** Gives each adapter on a switch its port (the VM's user's, when confined); the worker opens them by name. */
+    private void plugIn(ManagedVm vm, VmState fallback, WorkerJail.Owner owner) {
         List<Nic> nics = vm.definition().nics();
         try {
             for (int i = 0; i < nics.size(); i++) {
                 if (nics.get(i).onSwitch()) {
-                    switches.plug(vm.id(), nics.get(i).slot(i), nics.get(i).switchId(), nics.get(i).vlan());
+                    switches.plug(vm.id(), nics.get(i).slot(i), nics.get(i).switchId(), nics.get(i).vlan(),
+                            owner == null ? null : owner.uid());
                 }
             }
         } catch (NetworkException e) {
@@ -193,6 +221,81 @@ final class WorkerSupervisor {
             switches.unplug(vm.id(), java.util.stream.IntStream.range(0, nics.size()).map(i -> nics.get(i).slot(i)).boxed().toList());
         } catch (NetworkException e) {
             vm.log("its switch ports could not be removed: " + e.getMessage());
+        }
+    }
+
+    // ---------------------------------------------------------------- confinement
+
+    private Path ownImages(ManagedVm vm) {
+        return Path.of(ownImages.apply(vm.id()));
+    }
+
+    /** The user the VM's running worker is, to own what it is given while it runs; null when not confined. */
+    Integer workerUser(ManagedVm vm) {
+        WorkerRecord record = vm.record();
+        return record == null || record.uid() == null || record.uid() == 0 ? null : record.uid();
+    }
+
+    /**
+     * The disk as the VM's running worker sees it: when confined, its image (and its base) mounted into the VM's
+     * media folder, the image given to the VM's user if writable; as it is otherwise.
+     */
+    Disk expose(ManagedVm vm, Disk disk) {
+        if (workerUser(vm) == null || disk.path() == null) {
+            return disk;
+        }
+        Disk.Backing backing = disk.backing() == null ? null
+                : new Disk.Backing(exposeFile(vm, resolve.apply(disk.backing().path()), false), disk.backing().format());
+        Path image = disk.hostDevice() ? disk.path() : resolve.apply(disk.path());
+        return disk.at(exposeFile(vm, image, !disk.readOnly()), backing);
+    }
+
+    /** A CD's image as the VM's running worker sees it (see {@link #expose(ManagedVm, Disk)}). */
+    Path exposeMedium(ManagedVm vm, Path iso) {
+        return workerUser(vm) == null ? iso : exposeFile(vm, iso, false);
+    }
+
+    /** Hides a disk that left the running VM from its worker again, and gives its image back. */
+    void withdraw(ManagedVm vm, Disk disk) {
+        if (workerUser(vm) == null) {
+            return;
+        }
+        try {
+            jail.withdraw(vm.files(), disk.hostDevice() ? disk.path() : resolve.apply(disk.path()));
+            if (disk.backing() != null) {
+                jail.withdraw(vm.files(), resolve.apply(disk.backing().path()));
+            }
+        } catch (IOException | RuntimeException e) {
+            vm.log("a removed disk's image stays mounted in its worker's media folder until it stops: " + e.getMessage());
+        }
+    }
+
+    /** Lets the VM's confined worker connect to a socket the engine listens on. */
+    void handOver(ManagedVm vm, Path socket) throws IOException {
+        Integer uid = workerUser(vm);
+        if (uid != null) {
+            jail.handOver(socket, jail.ownerOf(vm.files()));
+        }
+    }
+
+    private Path exposeFile(ManagedVm vm, Path file, boolean writable) {
+        try {
+            return jail.expose(vm.files(), jail.ownerOf(vm.files()), file, writable, ownImages(vm));
+        } catch (IOException e) {
+            throw new VmOperationException("VM '" + vm.name() + "': " + file.getFileName()
+                    + " could not be made visible to its confined worker: " + e.getMessage(), e);
+        }
+    }
+
+    /** Undoes what confining the worker set up; a failure is logged, never blocks the VM's state. */
+    private void releaseJail(ManagedVm vm) {
+        if (!jail.confines()) {
+            return;
+        }
+        try {
+            jail.release(vm.files());
+        } catch (IOException | RuntimeException e) {
+            vm.log("what its confined worker was given could not all be taken back: " + e.getMessage());
         }
     }
 
@@ -245,6 +348,7 @@ final class WorkerSupervisor {
         store.clearWorker(vm.files());
         unplug(vm);
         cgroups.remove(vm.id());
+        releaseJail(vm);
         Worker.Intent intent = worker.intent().orElse(null);
         if (intent != null) {
             vm.transition(intent.target(), intent.reason());
@@ -295,6 +399,7 @@ final class WorkerSupervisor {
 
     private void settleWithoutWorker(ManagedVm vm, String reasonIfOff) {
         unplug(vm); // ports its worker left behind when it ended while no engine watched
+        releaseJail(vm); // and its media mounts and the files it was given
         Optional<SavedState> saved = store.readSaved(vm.files());
         vm.found(saved.isPresent() ? VmState.SAVED : VmState.OFF,
                 saved.map(s -> "saved at " + s.savedAt()).orElse(reasonIfOff));

@@ -78,6 +78,28 @@ class ReattachPolicyTest {
         assertThat(host.workers()).isEmpty();
     }
 
+    @Test
+    void aWorkerStartedBeforeSocketsMovedToTheRunFolderIsStillFoundAndTurnedOff() throws Exception {
+        VmDefinition def = define("legacy");
+        VmFiles files = store.filesOf("legacy");
+        Path qemu = Path.of("/usr/bin/qemu-system-x86_64");
+        // What an engine of before confinement ran: the QMP socket in the VM's folder, a record without a user.
+        java.util.List<String> argv = new QemuCommandLine(qemu, Accelerator.TCG).build(def, files, p -> p, false).stream()
+                .map(a -> a.replace("/run/qmp.sock", "/qmp.sock")).toList();
+        Worker worker = Worker.launch(argv, files);
+        store.writeWorker(files, new WorkerRecord(worker.pid(), worker.startTicks(), WorkerPhase.SUPERVISED, false, Instant.now()));
+        awaitSocket(files.dir().resolve("qmp.sock"));
+
+        try (Engine engine = host.openEngine()) {
+            VmStatus status = engine.vms().status("legacy");
+            assertThat(status.state()).isEqualTo(VmState.PAUSED); // started with -S, never resumed
+            assertThat(status.workerPid()).hasValue(worker.pid());
+            assertThat(engine.vms().turnOff("legacy").state()).isEqualTo(VmState.OFF);
+        }
+        assertThat(worker.exit().get(10, TimeUnit.SECONDS)).isNotNull();
+        assertThat(host.workers()).isEmpty();
+    }
+
     private VmDefinition define(String id) throws Exception {
         try (Engine engine = host.openEngine()) {
             return engine.vms().define(host.tinyLinux(id).build()).definition();

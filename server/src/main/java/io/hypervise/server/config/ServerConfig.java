@@ -50,6 +50,26 @@ public interface ServerConfig {
     @WithDefault("auto")
     String accelerator();
 
+    /** How each VM's QEMU worker is confined (its own user, mount namespace, seccomp sandbox). */
+    Confinement confinement();
+
+    /**
+     * Worker confinement. {@code mode}: {@code required} (a host that cannot confine workers runs no VMs, and
+     * says why in its capabilities), {@code where-available} (such a host runs them unconfined, as root) or
+     * {@code off}. Each VM gets a user and group of the same number from {@code first-uid} on, {@code uids} of
+     * them: a range no account and no subordinate-id range on the host uses.
+     */
+    interface Confinement {
+        @WithDefault("required")
+        String mode();
+
+        @WithDefault("640000")
+        int firstUid();
+
+        @WithDefault("65536")
+        int uids();
+    }
+
     /** How long a guest has to act on the power button before it is turned off. */
     @WithDefault("60s")
     Duration shutdownTimeout();

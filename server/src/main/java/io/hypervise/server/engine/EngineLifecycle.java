@@ -4,6 +4,7 @@ import io.hypervise.engine.Engine;
 import io.hypervise.engine.EngineConfig;
 import io.hypervise.engine.EngineSettings;
 import io.hypervise.engine.host.AcceleratorChoice;
+import io.hypervise.engine.vm.worker.WorkerJail;
 import io.hypervise.server.config.ServerConfig;
 import io.quarkus.runtime.Startup;
 import jakarta.enterprise.context.ApplicationScoped;
@@ -31,8 +32,10 @@ public class EngineLifecycle {
         EngineConfig engineConfig = engineConfig(config);
         try {
             Engine engine = Engine.open(engineConfig);
-            LOG.infof("engine open: accelerator %s (%s), QEMU %s, %d VMs, state in %s, storage in %s",
+            WorkerJail.Status jail = engine.vms().confinement();
+            LOG.infof("engine open: accelerator %s (%s), QEMU %s, workers %s, %d VMs, state in %s, storage in %s",
                     engine.host().accelerator(), engine.host().acceleratorReason(), engine.host().qemuVersion(),
+                    jail.confined() ? "confined" : "NOT confined (" + String.join("; ", jail.unavailable()) + ")",
                     engine.vms().list().size(), engineConfig.settings().stateDir().toAbsolutePath(), engine.storage().path());
             return engine;
         } catch (IOException e) {
@@ -49,7 +52,19 @@ public class EngineLifecycle {
         Path stateDir = config.stateDir().orElse(config.dataDir().resolve("state"));
         Path storageRoot = config.storageRoot().orElse(config.dataDir().resolve("storage"));
         EngineSettings settings = EngineSettings.defaults(stateDir).withShutdownTimeout(config.shutdownTimeout());
-        return new EngineConfig(storageRoot, config.qemuBinary(), AcceleratorChoice.parse(config.accelerator()), settings);
+        return new EngineConfig(storageRoot, config.qemuBinary(), AcceleratorChoice.parse(config.accelerator()), settings,
+                new WorkerJail.Settings(confinementMode(config.confinement().mode()), config.confinement().firstUid(),
+                        config.confinement().uids()));
+    }
+
+    static WorkerJail.Mode confinementMode(String mode) {
+        return switch (mode.trim().toLowerCase(java.util.Locale.ROOT)) {
+            case "required" -> WorkerJail.Mode.REQUIRED;
+            case "where-available" -> WorkerJail.Mode.WHERE_AVAILABLE;
+            case "off" -> WorkerJail.Mode.OFF;
+            default -> throw new IllegalArgumentException("hypervise.confinement.mode must be required, where-available"
+                    + " or off; got '" + mode + "'");
+        };
     }
 
     void close(@Disposes Engine engine) {

@@ -3,6 +3,9 @@ package io.hypervise.server.host;
 import io.hypervise.engine.host.HostCapabilities;
 import io.hypervise.engine.vm.Vms;
 import io.hypervise.engine.vm.definition.ResourceSupport;
+import io.hypervise.engine.vm.worker.WorkerJail;
+import java.util.List;
+import java.util.Locale;
 
 /** The host's capabilities as the API shows them. */
 public record HostView(
@@ -16,7 +19,22 @@ public record HostView(
         long memoryBytes,
         String qemuBinary,
         String qemuVersion,
-        ResourceControl resourceControl) {
+        ResourceControl resourceControl,
+        Confinement confinement) {
+
+    /**
+     * How this host's VM workers are confined: the mode the administrator chose, whether they are, the pieces
+     * in force, what the host lacks (when it lacks something, a required mode runs no VMs here), and the range
+     * of users VMs get.
+     */
+    public record Confinement(String mode, boolean confined, List<String> inForce, List<String> unavailable,
+            int firstUid, int lastUid) {
+
+        static Confinement of(WorkerJail.Status s) {
+            return new Confinement(s.mode().name().toLowerCase(Locale.ROOT).replace('_', '-'), s.confined(), s.inForce(),
+                    s.unavailable(), s.firstUid(), s.lastUid());
+        }
+    }
 
     /**
      * Which VM resource controls this host enforces: CPU weight and cap through the workers' cgroups (the
@@ -35,6 +53,7 @@ public record HostView(
                 caps.memoryBytes(), caps.qemuBinary().toString(), caps.qemuVersion(),
                 new ResourceControl(vms.cgroupVersion().orElse(null), support.cpuUnavailable().orElse(null),
                         support.memoryReservationUnavailable().orElse(null), support.networkReceiveUnavailable().orElse(null),
-                        support.networkTransmitUnavailable().orElse(null)));
+                        support.networkTransmitUnavailable().orElse(null)),
+                Confinement.of(vms.confinement()));
     }
 }

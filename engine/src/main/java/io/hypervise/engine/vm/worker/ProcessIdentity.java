@@ -33,13 +33,26 @@ public final class ProcessIdentity {
         }
     }
 
+    /** The process's real user (the first of /proc/PID/status's Uid line), if it runs. */
+    public static OptionalLong uid(long pid) {
+        try {
+            return Files.readAllLines(Path.of("/proc", Long.toString(pid), "status")).stream()
+                    .filter(l -> l.startsWith("Uid:")).mapToLong(l -> Long.parseLong(l.split("\\s+")[1])).findFirst();
+        } catch (IOException | RuntimeException e) {
+            return OptionalLong.empty();
+        }
+    }
+
     /**
-     * Whether {@code pid} is the worker described by the record: the same start time, and a QEMU
-     * command line naming this VM and this QMP socket.
+     * Whether {@code pid} is the worker described by the record: the same start time, the same user (when the
+     * record says which), and a QEMU command line naming this VM and this QMP socket.
      */
-    static boolean isWorker(long pid, long expectedStartTicks, String workerName, Path qmpSocket) {
+    static boolean isWorker(long pid, long expectedStartTicks, Integer expectedUid, String workerName, Path qmpSocket) {
         OptionalLong ticks = startTicks(pid);
         if (ticks.isEmpty() || ticks.getAsLong() != expectedStartTicks) {
+            return false;
+        }
+        if (expectedUid != null && uid(pid).orElse(-1) != expectedUid) {
             return false;
         }
         List<String> argv = commandLine(pid);

@@ -121,6 +121,11 @@ public final class QemuCommandLine {
         }
     }
 
+    /** The accelerator workers run with (a confined worker using KVM keeps the group that opens /dev/kvm). */
+    public Accelerator accelerator() {
+        return accelerator;
+    }
+
     /** The name the worker carries on its command line; how a re-attaching engine recognises it. */
     public static String workerName(String vmId) {
         return "hypervise-" + vmId;

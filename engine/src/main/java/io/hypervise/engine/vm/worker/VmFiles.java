@@ -15,12 +15,49 @@ public record VmFiles(Path dir) {
         return dir.resolve("worker.json");
     }
 
+    /**
+     * The one folder the worker may write to (its sockets live here), owned by the VM's own user when it is
+     * confined. Everything else in the VM's folder is the engine's: a worker that cannot write there cannot
+     * rewrite its own definition or lay a link where the engine writes.
+     */
+    public Path runDir() {
+        return dir.resolve("run");
+    }
+
     public Path qmpSocket() {
-        return dir.resolve("qmp.sock");
+        return runDir().resolve("qmp.sock");
     }
 
     public Path vncSocket() {
-        return dir.resolve("vnc.sock");
+        return runDir().resolve("vnc.sock");
+    }
+
+    /** Where the engine listens for a saving worker's migration stream. */
+    public Path saveSocket() {
+        return runDir().resolve("out.sock");
+    }
+
+    /** Where a restoring worker listens for the saved state (short: unix socket paths are). */
+    public Path restoreSocket() {
+        return runDir().resolve("in.sock");
+    }
+
+    /**
+     * Where images opened while the worker runs are mounted, one file each, for a confined worker to see them
+     * in its own mount namespace (a shared mount on the host whose copy in the namespace is its slave).
+     */
+    public Path mediaDir() {
+        return dir.resolve("media");
+    }
+
+    /** The VM's user and group when its worker is confined ("UID:GID"); kept until the VM is deleted. */
+    public Path owner() {
+        return dir.resolve("owner");
+    }
+
+    /** Files outside the VM's own folders that were given to its user, with their previous owner, to give back. */
+    public Path grants() {
+        return dir.resolve("grants");
     }
 
     /** Everything the guest wrote to its serial console, across restarts (appended). */

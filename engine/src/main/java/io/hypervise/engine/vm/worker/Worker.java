@@ -7,6 +7,9 @@ import io.hypervise.engine.qmp.QmpListener;
 import io.hypervise.engine.vm.VmState;
 import java.io.File;
 import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -30,6 +33,7 @@ public final class Worker {
     private final ProcessHandle handle;
     private final Process child;
     private final VmFiles files;
+    private final Path qmpSocket;
     private final CompletableFuture<WorkerExit> exit = new CompletableFuture<>();
     private volatile QmpClient qmp;
     private volatile String shutdownReason;
@@ -40,6 +44,11 @@ public final class Worker {
     }
 
     private Worker(ProcessHandle handle, Process child, long startTicks, VmFiles files) {
+        this(handle, child, startTicks, files, files.qmpSocket());
+    }
+
+    private Worker(ProcessHandle handle, Process child, long startTicks, VmFiles files, Path qmpSocket) {
+        this.qmpSocket = qmpSocket;
         this.pid = handle.pid();
         this.handle = handle;
         this.child = child;
@@ -54,6 +63,7 @@ public final class Worker {
         List<String> argv = new ArrayList<>();
         argv.add("setsid");
         argv.addAll(qemuArgs);
+        Files.createDirectories(files.runDir());
         Process process = new ProcessBuilder(argv)
                 .redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null")))
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(files.workerLog().toFile()))
@@ -65,10 +75,22 @@ public final class Worker {
 
     /** The worker described by the record, if that process is alive and is really ours. */
     public static Optional<Worker> adopt(WorkerRecord record, String workerName, VmFiles files) {
-        if (!ProcessIdentity.isWorker(record.pid(), record.startTicks(), workerName, files.qmpSocket())) {
-            return Optional.empty();
+        Path socket = files.qmpSocket();
+        if (!ProcessIdentity.isWorker(record.pid(), record.startTicks(), record.uid(), workerName, socket)) {
+            // A worker an engine started before sockets moved to run/ (its record has no user): still ours.
+            socket = files.dir().resolve(socket.getFileName());
+            if (record.uid() != null
+                    || !ProcessIdentity.isWorker(record.pid(), record.startTicks(), null, workerName, socket)) {
+                return Optional.empty();
+            }
         }
-        return ProcessHandle.of(record.pid()).map(h -> new Worker(h, null, record.startTicks(), files));
+        try {
+            Files.createDirectories(files.runDir()); // where a save's stream goes
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        Path found = socket;
+        return ProcessHandle.of(record.pid()).map(h -> new Worker(h, null, record.startTicks(), files, found));
     }
 
     /**
@@ -101,10 +123,10 @@ public final class Worker {
             }
         };
         try {
-            this.qmp = QmpClient.connect(files.qmpSocket(), timeout, listener);
+            this.qmp = QmpClient.connect(qmpSocket, timeout, listener);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new QmpException("interrupted while connecting to " + files.qmpSocket(), e);
+            throw new QmpException("interrupted while connecting to " + qmpSocket, e);
         }
     }
 

@@ -47,8 +47,8 @@ class QemuCommandLineTest {
                 .containsSequence("-device", "virtio-balloon-pci,id=balloon0")
                 .containsSequence("-netdev", "user,id=net0,restrict=on")
                 .containsSequence("-kernel", "/s/vmlinuz", "-initrd", "/s/initrd.img", "-append", "console=ttyS0")
-                .containsSequence("-qmp", "unix:/state/vms/web-1/qmp.sock,server=on,wait=off")
-                .containsSequence("-vnc", "unix:/state/vms/web-1/vnc.sock")
+                .containsSequence("-qmp", "unix:/state/vms/web-1/run/qmp.sock,server=on,wait=off")
+                .containsSequence("-vnc", "unix:/state/vms/web-1/run/vnc.sock")
                 .doesNotContain("-incoming");
     }
 
@@ -236,7 +236,7 @@ class QemuCommandLineTest {
     void commasInOptionValuesAreDoubled() {
         List<String> args = tcg.build(aKernelVm(Path.of("/s/k"), null, "").build(),
                 new VmFiles(Path.of("/odd,dir/vms/web-1")), p -> p, false);
-        assertThat(args).contains("unix:/odd,,dir/vms/web-1/qmp.sock,server=on,wait=off");
+        assertThat(args).contains("unix:/odd,,dir/vms/web-1/run/qmp.sock,server=on,wait=off");
     }
 
     @Test
