@@ -230,9 +230,10 @@ public class VmResource {
     }
 
     /**
-     * Gives the VM {@code vcpus} vCPUs, running or not, up to its {@code maxVcpus}: running, they are plugged in at
-     * once (the guest brings them online), or the last ones unplugged (the guest must let go of them). 200 with the
-     * VM; 400 naming {@code vcpus} beyond the maximum; 409 while the VM has checkpoints.
+     * Gives the VM {@code vcpus} vCPUs, running or not, up to its {@code maxVcpus}: running, they are only added,
+     * plugged in at once (the guest brings them online); Off, they are set. 200 with the VM; 400 naming {@code vcpus}
+     * beyond the maximum or below what a running VM has (QEMU 7.2 is left unsound by a vCPU taken away); 409 while the
+     * VM has checkpoints.
      */
     @PUT
     @Path("{id}/vcpus")
