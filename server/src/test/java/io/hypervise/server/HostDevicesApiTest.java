@@ -9,6 +9,7 @@ import static org.hamcrest.Matchers.hasItem;
 import static org.hamcrest.Matchers.startsWith;
 
 import io.hypervise.engine.Engine;
+import io.hypervise.engine.storage.LoopDevice;
 import io.hypervise.engine.vm.VmState;
 import io.hypervise.engine.vm.definition.BootSource;
 import io.hypervise.server.access.Caller;
@@ -69,7 +70,7 @@ class HostDevicesApiTest {
     Templates templates;
 
     private final List<String> made = new ArrayList<>();
-    private final List<String> loops = new ArrayList<>();
+    private final List<LoopDevice> loops = new ArrayList<>();
     private Path dir;
     private Path stampedFile;
     private String stamped;
@@ -79,21 +80,14 @@ class HostDevicesApiTest {
     @BeforeAll
     void makeLoopDevices() throws Exception {
         dir = Files.createTempDirectory("hv-host-devices");
-        stampedFile = sparse("stamped.img", 64 * MIB);
-        try (FileChannel f = FileChannel.open(stampedFile, StandardOpenOption.WRITE)) {
+        stampedFile = dir.resolve("stamped.img");
+        try (FileChannel f = FileChannel.open(stampedFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
             f.write(ByteBuffer.wrap("hv-stamp:fromhost\n".getBytes(StandardCharsets.US_ASCII)), 0);
         }
-        stamped = attach(stampedFile, false);
-        spare = attach(sparse("spare.img", 48 * MIB), false);
-        Path table = sparse("table.img", 32 * MIB);
-        run(List.of("sfdisk", "-q", table.toString()), "label: dos\n,16M,L\n");
-        partitioned = attach(table, true);
-        if (!Files.exists(Path.of(partitioned + "p1"))) {
-            run(List.of("partx", "-a", partitioned), null);
-        }
-        for (int i = 0; i < 50 && !Files.exists(Path.of(partitioned + "p1")); i++) {
-            TimeUnit.MILLISECONDS.sleep(100);
-        }
+        stamped = attach(LoopDevice.over(stampedFile, 64 * MIB));
+        spare = attach(LoopDevice.over(dir.resolve("spare.img"), 48 * MIB));
+        // A DOS table with one 16 MiB partition, which the kernel lists as <device>p1.
+        partitioned = attach(LoopDevice.partitioned(dir.resolve("table.img"), 32 * MIB));
     }
 
     @AfterAll
@@ -106,13 +100,8 @@ class HostDevicesApiTest {
                 vms.delete(Caller.host(), vm);
             }
         }
-        try {
-            run(List.of("partx", "-d", partitioned), null);
-        } catch (IOException e) {
-            // losetup -d takes what is left
-        }
-        for (String loop : loops) {
-            run(List.of("losetup", "-d", loop), null);
+        for (LoopDevice loop : loops) {
+            loop.close();
         }
         try (var files = Files.list(dir)) {
             for (Path f : files.toList()) {
@@ -125,7 +114,7 @@ class HostDevicesApiTest {
     @Test
     @Order(10)
     void filesPartitionsTheRootDiskAndCallersWhoAreNotAdministratorsAreRefused() throws Exception {
-        Path file = sparse("plain.img", MIB);
+        Path file = Files.write(dir.resolve("plain.img"), new byte[(int) MIB]);
         create("admin", file.toString()).then().statusCode(400).body("violations[0].field", equalTo("disks[0].device"))
                 .body("violations[0].message", startsWith("is a regular file, not a block device"));
         create("admin", partitioned + "p1").then().statusCode(400).body("violations[0].field", equalTo("disks[0].device"))
@@ -294,35 +283,9 @@ class HostDevicesApiTest {
         return "/dev/" + disk.getFileName();
     }
 
-    private Path sparse(String name, long bytes) throws IOException {
-        Path file = dir.resolve(name);
-        try (FileChannel f = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
-            f.write(ByteBuffer.allocate(1), bytes - 1);
-        }
-        return file;
-    }
-
-    private String attach(Path file, boolean partitions) throws Exception {
-        List<String> command = new ArrayList<>(List.of("losetup", "-f", "--show"));
-        if (partitions) {
-            command.add("-P");
-        }
-        command.add(file.toString());
-        String loop = run(command, null).strip();
+    /** The loop device's path, kept to be detached when the tests end. */
+    private String attach(LoopDevice loop) {
         loops.add(loop);
-        return loop;
-    }
-
-    private static String run(List<String> command, String input) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-        if (input != null) {
-            p.getOutputStream().write(input.getBytes(StandardCharsets.UTF_8));
-        }
-        p.getOutputStream().close();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        if (!p.waitFor(60, TimeUnit.SECONDS) || p.exitValue() != 0) {
-            throw new IOException(command + " failed: " + out);
-        }
-        return out;
+        return loop.path().toString();
     }
 }

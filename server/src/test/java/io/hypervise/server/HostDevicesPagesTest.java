@@ -8,6 +8,7 @@ import static org.hamcrest.Matchers.nullValue;
 import static org.hamcrest.Matchers.startsWith;
 
 import io.hypervise.engine.Engine;
+import io.hypervise.engine.storage.LoopDevice;
 import io.hypervise.engine.vm.VmState;
 import io.hypervise.server.access.Caller;
 import io.hypervise.server.inventory.LocalHost;
@@ -81,7 +82,7 @@ class HostDevicesPagesTest {
     LocalHost localHost;
 
     private final List<String> made = new ArrayList<>();
-    private final List<String> loops = new ArrayList<>();
+    private final List<LoopDevice> loops = new ArrayList<>();
     private Path dir;
     private Path spareFile;
     private String spare;
@@ -92,9 +93,9 @@ class HostDevicesPagesTest {
     @BeforeAll
     void makeLoopDevices() throws Exception {
         dir = Files.createTempDirectory("hv-device-pages");
-        spareFile = sparse("spare.img", 48 * MIB);
-        spare = attach(spareFile);
-        taken = attach(sparse("taken.img", 40 * MIB));
+        spareFile = dir.resolve("spare.img");
+        spare = attach(LoopDevice.over(spareFile, 48 * MIB));
+        taken = attach(LoopDevice.over(dir.resolve("taken.img"), 40 * MIB));
     }
 
     @AfterAll
@@ -110,8 +111,8 @@ class HostDevicesPagesTest {
                 vms.delete(Caller.host(), vm);
             }
         }
-        for (String loop : loops) {
-            run(List.of("losetup", "-d", loop));
+        for (LoopDevice loop : loops) {
+            loop.close();
         }
         try (var files = Files.list(dir)) {
             for (Path f : files.toList()) {
@@ -306,27 +307,9 @@ class HostDevicesPagesTest {
         throw new AssertionError("the guest of " + vm + " did not print '" + marker + "'; its serial console:\n" + serial);
     }
 
-    private Path sparse(String name, long bytes) throws IOException {
-        Path file = dir.resolve(name);
-        try (FileChannel f = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
-            f.write(ByteBuffer.allocate(1), bytes - 1);
-        }
-        return file;
-    }
-
-    private String attach(Path file) throws Exception {
-        String loop = run(List.of("losetup", "-f", "--show", file.toString())).strip();
+    /** The loop device's path, kept to be detached when the tests end. */
+    private String attach(LoopDevice loop) {
         loops.add(loop);
-        return loop;
-    }
-
-    private static String run(List<String> command) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-        p.getOutputStream().close();
-        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-        if (!p.waitFor(60, TimeUnit.SECONDS) || p.exitValue() != 0) {
-            throw new IOException(command + " failed: " + out);
-        }
-        return out;
+        return loop.path().toString();
     }
 }

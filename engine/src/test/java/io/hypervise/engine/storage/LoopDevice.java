@@ -10,9 +10,10 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * A loop device over a sparse file a test made (tests run as root), optionally with one partition
- * (an sfdisk layout; its node is /dev/loopNp1); detached, with its partitions, when closed.
+ * (an sfdisk layout; its node is /dev/loopNp1); detached, with its partitions, when closed. A file that
+ * exists already keeps what it holds. Shared with the server's tests of pass-through disks.
  */
-final class LoopDevice implements AutoCloseable {
+public final class LoopDevice implements AutoCloseable {
 
     private final Path device;
     private final boolean partitioned;
@@ -22,7 +23,7 @@ final class LoopDevice implements AutoCloseable {
         this.partitioned = partitioned;
     }
 
-    static LoopDevice over(Path file, long bytes) throws IOException, InterruptedException {
+    public static LoopDevice over(Path file, long bytes) throws IOException, InterruptedException {
         try (var f = java.nio.channels.FileChannel.open(file, java.nio.file.StandardOpenOption.CREATE,
                 java.nio.file.StandardOpenOption.WRITE)) {
             f.truncate(bytes);
@@ -32,7 +33,7 @@ final class LoopDevice implements AutoCloseable {
     }
 
     /** With a DOS partition table of one partition over the first half, which the kernel lists. */
-    static LoopDevice partitioned(Path file, long bytes) throws IOException, InterruptedException {
+    public static LoopDevice partitioned(Path file, long bytes) throws IOException, InterruptedException {
         try (var f = java.nio.channels.FileChannel.open(file, java.nio.file.StandardOpenOption.CREATE,
                 java.nio.file.StandardOpenOption.WRITE)) {
             f.write(java.nio.ByteBuffer.allocate(1), bytes - 1);
@@ -49,11 +50,11 @@ final class LoopDevice implements AutoCloseable {
         return loop;
     }
 
-    Path path() {
+    public Path path() {
         return device;
     }
 
-    Path partition() {
+    public Path partition() {
         return Path.of(device + "p1");
     }
 
