@@ -1,17 +1,17 @@
 package io.hypervise.bench.confinement;
 
+import static io.hypervise.bench.BootBench.awaitReady;
+import static io.hypervise.bench.BootBench.definition;
+import static io.hypervise.bench.BootBench.kib;
+import static io.hypervise.bench.BootBench.median;
+
 import io.hypervise.engine.Engine;
 import io.hypervise.engine.EngineConfig;
 import io.hypervise.engine.storage.FileTrees;
 import io.hypervise.engine.template.TinyLinuxTemplate;
 import io.hypervise.engine.vm.definition.BootSource;
-import io.hypervise.engine.vm.definition.DeviceProfile;
-import io.hypervise.engine.vm.definition.Display;
-import io.hypervise.engine.vm.definition.Nic;
 import io.hypervise.engine.vm.definition.VmDefinition;
 import io.hypervise.engine.vm.worker.WorkerJail;
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -74,11 +74,6 @@ public final class ConfinementBench {
         }
     }
 
-    private static VmDefinition definition(String id, BootSource boot) {
-        return new VmDefinition(id, id, 1, 256, DeviceProfile.ENLIGHTENED, List.of(), List.of(new Nic("52:54:00:00:00:10")),
-                boot, Display.VNC);
-    }
-
     private static Sample boot(Engine engine, VmDefinition def) throws Exception {
         engine.vms().define(def);
         Path serial = engine.vms().serialLog(def.id());
@@ -92,31 +87,5 @@ public final class ConfinementBench {
         engine.vms().turnOff(def.id());
         engine.vms().delete(def.id());
         return sample;
-    }
-
-    private static void awaitReady(Path serial) throws IOException, InterruptedException {
-        long deadline = System.nanoTime() + 120_000_000_000L;
-        while (System.nanoTime() < deadline) {
-            if (Files.exists(serial) && Files.readString(serial, StandardCharsets.ISO_8859_1).contains(READY)) {
-                return;
-            }
-            Thread.sleep(20);
-        }
-        throw new IllegalStateException("no " + READY + " in " + serial + " within 120 s");
-    }
-
-    private static long kib(Path file, String key) throws IOException {
-        for (String line : Files.readAllLines(file)) {
-            if (line.startsWith(key)) {
-                return Long.parseLong(line.replaceAll("[^0-9]", ""));
-            }
-        }
-        return 0;
-    }
-
-    private static double median(List<Double> values) {
-        List<Double> sorted = values.stream().sorted().toList();
-        int n = sorted.size();
-        return n % 2 == 1 ? sorted.get(n / 2) : (sorted.get(n / 2 - 1) + sorted.get(n / 2)) / 2;
     }
 }
