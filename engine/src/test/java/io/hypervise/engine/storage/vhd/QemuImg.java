@@ -1,7 +1,6 @@
 package io.hypervise.engine.storage.vhd;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -21,8 +20,9 @@ final class QemuImg {
     private QemuImg() {
     }
 
-    static void assumeInstalled() {
-        assumeTrue(Files.isExecutable(BINARY), "qemu-img is not installed at " + BINARY);
+    /** Fails, never skips, without it: bin/hypervise installs QEMU, so a missing qemu-img is a broken host. */
+    static void requireInstalled() {
+        assertThat(Files.isExecutable(BINARY)).as("qemu-img installed at " + BINARY + " (bin/hypervise installs it)").isTrue();
     }
 
     /** Runs qemu-img; returns its exit code and output. */

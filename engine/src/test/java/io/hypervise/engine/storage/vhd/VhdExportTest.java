@@ -32,7 +32,7 @@ class VhdExportTest {
 
     @BeforeAll
     static void qemuImg() {
-        QemuImg.assumeInstalled();
+        QemuImg.requireInstalled();
     }
 
     private long write(String subformat, Path raw, Path vhd, CopyProgress progress) throws Exception {

@@ -24,7 +24,7 @@ class VhdImportTest {
 
     @BeforeAll
     static void qemuImg() {
-        QemuImg.assumeInstalled();
+        QemuImg.requireInstalled();
     }
 
     @ParameterizedTest
