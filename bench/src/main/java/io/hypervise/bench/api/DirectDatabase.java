@@ -1,5 +1,8 @@
 package io.hypervise.bench.api;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
@@ -17,7 +20,9 @@ import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HexFormat;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 import java.util.Optional;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
@@ -37,19 +42,25 @@ final class DirectDatabase {
     static final String CHAINED = "bench_chained";
     static final String UNCHAINED = "bench_unchained";
 
-    private static final String COLUMNS = "ve1_0.id, ve1_0.boot_command_line, ve1_0.boot_image, ve1_0.boot_initramfs, "
-            + "ve1_0.boot_kernel, ve1_0.boot_kind, ve1_0.created_at, ve1_0.display, ve1_0.host_id, ve1_0.memory_mib, "
-            + "ve1_0.name, ve1_0.owner, ve1_0.profile, ve1_0.state, ve1_0.state_reason, ve1_0.state_since, "
-            + "ve1_0.template_id, ve1_0.updated_at, ve1_0.vcpus, ve1_0.version";
-    private static final String DISKS_OF = "select d1_0.vm_id, d1_0.id, d1_0.format, d1_0.path, d1_0.position, "
-            + "d1_0.read_only, d1_0.size_bytes from disks d1_0 where d1_0.vm_id = any (?) order by d1_0.position";
-    private static final String NICS_OF = "select n1_0.vm_id, n1_0.id, n1_0.mac, n1_0.position, n1_0.switch_id from nics n1_0 "
-            + "where n1_0.vm_id = any (?) order by n1_0.position";
+    /** The columns the server reads for a page (io.hypervise.server.inventory.VmPages), disks and adapters included. */
+    private static final String COLUMNS = """
+            v.id, v.name, v.owner, v.host_id, v.template_id, v.state, v.state_reason, v.state_since, v.vcpus,
+            v.memory_mib, v.max_vcpus, v.max_memory_mib, v.profile, v.display, v.firmware, v.cdrom_drive,
+            v.cdrom_image, v.boot_library_item_id, v.lease_expires_at, v.lease_warned_at, v.lease_stopped_at,
+            v.pending, v.cpu_weight, v.cpu_cap_percent, v.memory_reservation_mib, v.balloon_target_mib,
+            v.disk_bytes_per_second, v.disk_iops, v.network_receive_bits_per_second,
+            v.network_transmit_bits_per_second,
+            (SELECT json_agg(json_build_array(d.position, d.path, d.format, d.read_only, d.size_bytes,
+                    d.library_item_id, d.backing_path, d.host_device) ORDER BY d.position)
+               FROM disks d WHERE d.vm_id = v.id),
+            (SELECT json_agg(json_build_array(n.position, n.mac, n.switch_id, n.vlan) ORDER BY n.position)
+               FROM nics n WHERE n.vm_id = v.id)""";
     private static final String INSERT_VM = """
             insert into %s.vms (boot_command_line, boot_image, boot_initramfs, boot_kernel, boot_kind, created_at, display,
                 host_id, memory_mib, name, owner, profile, state, state_reason, state_since, template_id, updated_at, vcpus,
-                version, id)
-            values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""";
+                version, pending, id)
+            values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""";
+    private static final String SETTLE_VM = "update %s.vms set pending = null where id = ?";
     private static final String INSERT_NIC = "insert into %s.nics (mac, position, vm_id) values (?, ?, ?)";
     // As io.hypervise.server.audit.AuditLog appends: lock, read what PostgreSQL will store and the last hash, insert.
     private static final String LOCK = "SELECT pg_advisory_xact_lock(?)";
@@ -66,6 +77,8 @@ final class DirectDatabase {
     /** The previous hash of the first entry. */
     private static final String GENESIS = "0".repeat(64);
     private static final SecureRandom RANDOM = new SecureRandom();
+
+    private static final ObjectMapper JSON = new ObjectMapper();
 
     private final BenchServer.Database db;
 
@@ -151,10 +164,10 @@ final class DirectDatabase {
 
     /**
      * The reference's copies of vms, nics and audit_log in {@code schema}, made by the schema's owner;
-     * with {@code triggers}, also the triggers of the originals (such as the audit log's check that an
-     * entry continues the chain), their functions copied to read the schema's tables.
+     * with the triggers of the originals (the VM counts'; and {@code chained}, the audit log's check that an
+     * entry continues the chain), their functions copied to read and write the schema's tables.
      */
-    void createReferenceTables(String schema, boolean triggers) throws SQLException {
+    void createReferenceTables(String schema, boolean chained) throws SQLException {
         try (Connection c = DriverManager.getConnection(db.jdbcUrl(), db.ownerUser(), db.ownerPassword());
                 Statement s = c.createStatement()) {
             for (String sql : List.of(
@@ -164,19 +177,19 @@ final class DirectDatabase {
                     "ALTER TABLE %s.vms ADD FOREIGN KEY (template_id) REFERENCES public.templates (id) ON DELETE SET NULL",
                     "CREATE TABLE %s.nics (LIKE public.nics INCLUDING ALL)",
                     "ALTER TABLE %s.nics ADD FOREIGN KEY (vm_id) REFERENCES %1$s.vms (id) ON DELETE CASCADE",
-                    "CREATE TABLE %s.audit_log (LIKE public.audit_log INCLUDING ALL)")) {
+                    "CREATE TABLE %s.audit_log (LIKE public.audit_log INCLUDING ALL)",
+                    "CREATE TABLE %s.vm_counts (LIKE public.vm_counts INCLUDING ALL)")) {
                 s.execute(sql.formatted(schema));
             }
-            if (triggers) {
-                copyTriggers(s, schema);
-            }
+            copyTriggers(s, schema, chained);
             s.execute("GRANT USAGE ON SCHEMA %s TO %s".formatted(schema, db.appUser()));
-            s.execute("GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA %s TO %s".formatted(schema, db.appUser()));
+            s.execute("GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA %s TO %s".formatted(schema, db.appUser()));
         }
     }
 
-    private static void copyTriggers(Statement s, String schema) throws SQLException {
+    private static void copyTriggers(Statement s, String schema, boolean chained) throws SQLException {
         List<String> copies = new ArrayList<>();
+        Set<String> functions = new HashSet<>();
         try (ResultSet rs = s.executeQuery("""
                 SELECT c.relname, p.proname, p.prosrc, l.lanname, pg_get_triggerdef(t.oid)
                 FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_proc p ON p.oid = t.tgfoid
@@ -185,9 +198,14 @@ final class DirectDatabase {
                   AND NOT t.tgisinternal""")) {
             while (rs.next()) {
                 String table = rs.getString(1);
+                if (table.equals("audit_log") && !chained) {
+                    continue;
+                }
                 String function = rs.getString(2);
-                copies.add("CREATE FUNCTION %s.%s() RETURNS trigger LANGUAGE %s SET search_path = %1$s, public AS $copy$%s$copy$"
-                        .formatted(schema, function, rs.getString(4), rs.getString(3)));
+                if (functions.add(function)) { // one function may serve several triggers
+                    copies.add("CREATE FUNCTION %s.%s() RETURNS trigger LANGUAGE %s SET search_path = %1$s, public AS $copy$%s$copy$"
+                            .formatted(schema, function, rs.getString(4), rs.getString(3)));
+                }
                 copies.add(rs.getString(5)
                         .replace(" ON public." + table + " ", " ON " + schema + "." + table + " ")
                         .replaceFirst("EXECUTE FUNCTION (public\\.)?" + function + "\\(", "EXECUTE FUNCTION " + schema + "." + function + "("));
@@ -199,81 +217,73 @@ final class DirectDatabase {
     }
 
     /**
-     * One page of the VM list as the server queries it: the count, the page, then the page's disks and
-     * network adapters in one query each (the entity's batch fetch); every row read into objects.
+     * One page of the VM list as the server queries it (VmPages): one statement with the total from
+     * vm_counts, the page's ids from the index, their columns, disks and adapters; after {@code after}
+     * (a name and id) where given, else from the start; every column of every row read into objects.
      */
-    ListPage list(Connection c, Optional<String> owner, int page, int size) throws SQLException {
-        String where = "where 1=1" + (owner.isPresent() ? " and ve1_0.owner=?" : "");
-        long total;
-        try (PreparedStatement count = c.prepareStatement("select count(*) from vms ve1_0 " + where)) {
-            if (owner.isPresent()) {
-                count.setString(1, owner.get());
-            }
-            try (ResultSet rs = count.executeQuery()) {
-                rs.next();
-                total = rs.getLong(1);
-            }
-        }
+    ListPage list(Connection c, Optional<String> owner, Optional<List<String>> after, int size) throws SQLException {
+        String where = "TRUE" + (owner.isPresent() ? " AND v.owner = ?" : "");
+        String total = "SELECT coalesce(sum(c.n), 0) AS n FROM vm_counts c WHERE TRUE"
+                + (owner.isPresent() ? " AND c.owner = ?" : "");
+        String page = "SELECT v.id FROM vms v WHERE " + where + (after.isPresent() ? " AND (v.name, v.id) > (?, ?)" : "")
+                + " ORDER BY v.name, v.id LIMIT ?";
+        String sql = "WITH total AS (" + total + "), page AS (" + page + ") SELECT (SELECT n FROM total), " + COLUMNS
+                + " FROM (SELECT 1) one LEFT JOIN (page JOIN vms v USING (id)) ON TRUE ORDER BY v.name, v.id";
         List<VmRow> rows = new ArrayList<>(size);
-        try (PreparedStatement select = c.prepareStatement("select " + COLUMNS + " from vms ve1_0 " + where
-                + " order by ve1_0.name, ve1_0.id offset ? rows fetch first ? rows only")) {
+        long matching = 0;
+        try (PreparedStatement select = c.prepareStatement(sql)) {
             int i = 1;
             if (owner.isPresent()) {
                 select.setString(i++, owner.get());
+                select.setString(i++, owner.get());
             }
-            select.setInt(i++, page * size);
-            select.setInt(i, size);
+            if (after.isPresent()) {
+                select.setString(i++, after.get().get(0));
+                select.setString(i++, after.get().get(1));
+            }
+            select.setInt(i, size + 1);
             try (ResultSet rs = select.executeQuery()) {
+                int columns = rs.getMetaData().getColumnCount();
                 while (rs.next()) {
-                    rows.add(VmRow.of(rs));
-                }
-            }
-        }
-        Array ids = c.createArrayOf("text", rows.stream().map(VmRow::id).toArray());
-        List<List<Object>> devices = new ArrayList<>();
-        for (String sql : List.of(DISKS_OF, NICS_OF)) {
-            try (PreparedStatement select = c.prepareStatement(sql)) {
-                select.setArray(1, ids);
-                try (ResultSet rs = select.executeQuery()) {
-                    int columns = rs.getMetaData().getColumnCount();
-                    while (rs.next()) {
-                        List<Object> row = new ArrayList<>(columns);
-                        for (int i = 1; i <= columns; i++) {
-                            row.add(rs.getObject(i));
-                        }
-                        devices.add(row);
+                    matching = rs.getLong(1);
+                    if (rs.getString(2) == null) {
+                        continue;
                     }
+                    Object[] values = new Object[columns - 1];
+                    for (int col = 2; col <= columns; col++) {
+                        values[col - 2] = col > columns - 2 ? json(rs.getString(col)) : rs.getObject(col);
+                    }
+                    rows.add(new VmRow((String) values[0], (String) values[1], values));
                 }
             }
         }
         c.commit();
-        return new ListPage(rows, total, devices.size());
+        return new ListPage(rows.size() > size ? rows.subList(0, size) : rows, matching);
     }
 
-    record ListPage(List<VmRow> rows, long total, int devices) {
+    record ListPage(List<VmRow> rows, long total) {
     }
 
-    /** A vms row as Hibernate reads it into the entity. */
-    record VmRow(String id, String bootCommandLine, String bootImage, String bootInitramfs, String bootKernel,
-            String bootKind, OffsetDateTime createdAt, String display, String hostId, int memoryMib, String name,
-            String owner, String profile, String state, String stateReason, OffsetDateTime stateSince,
-            String templateId, OffsetDateTime updatedAt, int vcpus, long version) {
-
-        static VmRow of(ResultSet rs) throws SQLException {
-            return new VmRow(rs.getString(1), rs.getString(2), rs.getString(3), rs.getString(4), rs.getString(5),
-                    rs.getString(6), rs.getObject(7, OffsetDateTime.class), rs.getString(8), rs.getString(9), rs.getInt(10),
-                    rs.getString(11), rs.getString(12), rs.getString(13), rs.getString(14), rs.getString(15),
-                    rs.getObject(16, OffsetDateTime.class), rs.getString(17), rs.getObject(18, OffsetDateTime.class),
-                    rs.getInt(19), rs.getLong(20));
+    /** The disks or adapters of a VM, read into objects as the server reads them. */
+    private static JsonNode json(String array) throws SQLException {
+        try {
+            return array == null ? JSON.createArrayNode() : JSON.readTree(array);
+        } catch (JsonProcessingException e) {
+            throw new SQLException("PostgreSQL returned JSON that does not parse", e);
         }
     }
 
+    /** A VM's row as read for a page: its id, its name, and every column. */
+    record VmRow(String id, String name, Object[] columns) {
+    }
+
     /**
-     * The rows the server writes for one creation, in one transaction: the VM, its network adapter, and
-     * its audit entry. Chained, the entry is appended as the server appends it (under an advisory lock
-     * held until commit, after the previous entry's hash, checked by the copied trigger); unchained,
-     * without the lock and the trigger, with a random previous hash: what the same rows cost when
-     * appends are not serialized.
+     * The rows the server writes for one creation, as it writes them: intent first, in two transactions.
+     * The first inserts the VM (marked CREATING), its network adapter and the request's audit entry
+     * (REQUESTED); the second clears the mark and appends the outcome (SUCCEEDED). Chained, each entry is
+     * appended as the server appends it (under an advisory lock held until commit, after the previous
+     * entry's hash, checked by the copied trigger); unchained, without the lock and the trigger, with a
+     * random previous hash: what the same rows cost when appends are not serialized.
      */
     void create(Connection c, String schema, boolean chained, BenchVm vm, String hostId, String kernelPath)
             throws SQLException {
@@ -282,7 +292,7 @@ final class DirectDatabase {
         try {
             try (PreparedStatement insert = c.prepareStatement(INSERT_VM.formatted(schema))) {
                 Object[] values = {null, null, null, kernelPath, "KERNEL", now, "NONE", hostId, 128, vm.name(), vm.owner(),
-                        "ENLIGHTENED", "OFF", "created", now, null, now, 1, 0L, id};
+                        "ENLIGHTENED", "OFF", "created", now, null, now, 1, 0L, "CREATING", id};
                 for (int i = 0; i < values.length; i++) {
                     insert.setObject(i + 1, values[i]);
                 }
@@ -297,7 +307,15 @@ final class DirectDatabase {
                     keys.next();
                 }
             }
-            appendAudit(c, schema, chained, vm, id);
+            String request = "{\"disks\":[],\"memoryMib\":128,\"name\":\"" + vm.name()
+                    + "\",\"profile\":\"ENLIGHTENED\",\"vcpus\":1}";
+            appendAudit(c, schema, chained, vm, id, request, "REQUESTED");
+            c.commit();
+            try (PreparedStatement settle = c.prepareStatement(SETTLE_VM.formatted(schema))) {
+                settle.setString(1, id);
+                settle.executeUpdate();
+            }
+            appendAudit(c, schema, chained, vm, id, "{\"name\":\"" + vm.name() + "\"}", "SUCCEEDED");
             c.commit();
         } catch (SQLException | RuntimeException e) {
             c.rollback();
@@ -305,14 +323,14 @@ final class DirectDatabase {
         }
     }
 
-    private static void appendAudit(Connection c, String schema, boolean chained, BenchVm vm, String id) throws SQLException {
+    private static void appendAudit(Connection c, String schema, boolean chained, BenchVm vm, String id, String parameters,
+            String outcome) throws SQLException {
         if (chained) {
             try (PreparedStatement lock = c.prepareStatement(LOCK)) {
                 lock.setLong(1, REFERENCE_LOCK);
                 lock.execute();
             }
         }
-        String parameters = "{\"disks\":[],\"memoryMib\":128,\"name\":\"" + vm.name() + "\",\"profile\":\"ENLIGHTENED\",\"vcpus\":1}";
         OffsetDateTime at;
         String address;
         String stored;
@@ -335,7 +353,7 @@ final class DirectDatabase {
         }
         String target = "vm:" + id;
         String hash = sha256(String.join("\u001f", previous, at.truncatedTo(ChronoUnit.MICROS).toInstant().toString(),
-                vm.owner(), vm.realmRole(), address, "vm.create", target, stored, "SUCCEEDED", ""));
+                vm.owner(), vm.realmRole(), address, "vm.create", target, stored, outcome, ""));
         try (PreparedStatement insert = c.prepareStatement(INSERT_AUDIT.formatted(schema))) {
             insert.setObject(1, at);
             insert.setString(2, vm.owner());
@@ -344,7 +362,7 @@ final class DirectDatabase {
             insert.setString(5, "vm.create");
             insert.setString(6, target);
             insert.setString(7, stored);
-            insert.setString(8, "SUCCEEDED");
+            insert.setString(8, outcome);
             insert.setString(9, null);
             insert.setString(10, previous);
             insert.setString(11, hash);

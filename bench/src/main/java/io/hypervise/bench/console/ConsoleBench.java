@@ -40,7 +40,7 @@ public final class ConsoleBench {
         LoopbackCookies cookies = new LoopbackCookies();
         HttpClient http = HttpClient.newBuilder().cookieHandler(cookies).followRedirects(HttpClient.Redirect.NORMAL)
                 .connectTimeout(Duration.ofSeconds(10)).build();
-        signIn(http, server, vm, user);
+        BrowserSignIn.signIn(http, server.resolve("/console/" + vm), user);
 
         try (RfbTransport directLink = RfbTransport.direct(socket);
                 RfbTransport serverLink = RfbTransport.webSocket(http, cookies, server, vm)) {
@@ -70,31 +70,6 @@ public final class ConsoleBench {
             client.run(deadline);
         } catch (IOException e) {
             throw new IllegalStateException("the viewer failed: " + e.getMessage(), e);
-        }
-    }
-
-    /** Keycloak's login form, filled in as a browser would: the server then keeps a session cookie. */
-    private static void signIn(HttpClient http, URI server, String vm, String user) throws Exception {
-        HttpResponse<String> form = http.send(HttpRequest.newBuilder(server.resolve("/console/" + vm)).build(),
-                HttpResponse.BodyHandlers.ofString());
-        if (form.uri().getPath().startsWith("/console/")) {
-            return; // signed in already
-        }
-        Matcher action = Pattern.compile("<form[^>]*id=\"kc-form-login\"[^>]*action=\"([^\"]+)\"").matcher(form.body());
-        if (!action.find()) {
-            action = Pattern.compile("action=\"([^\"]+login-actions/authenticate[^\"]*)\"").matcher(form.body());
-            if (!action.find()) {
-                throw new IllegalStateException("no Keycloak login form at " + form.uri());
-            }
-        }
-        String body = "username=" + URLEncoder.encode(user, StandardCharsets.UTF_8) + "&password="
-                + URLEncoder.encode(user, StandardCharsets.UTF_8) + "&credentialId=";
-        HttpResponse<String> done = http.send(HttpRequest.newBuilder(URI.create(action.group(1).replace("&amp;", "&")))
-                .header("Content-Type", "application/x-www-form-urlencoded")
-                .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
-        if (!done.uri().getPath().startsWith("/console/") || done.statusCode() != 200) {
-            throw new IllegalStateException("signing in as " + user + " ended at " + done.uri() + " (" + done.statusCode() + "): "
-                    + done.body().replaceAll("(?s)<[^>]*>", " ").replaceAll("\\s+", " ").strip());
         }
     }
 

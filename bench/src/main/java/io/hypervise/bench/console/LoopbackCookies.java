@@ -13,7 +13,7 @@ import java.util.stream.Collectors;
  * address and the JDK's CookieManager drops. Cookies are kept per host by name; attributes other
  * than an immediate expiry are ignored (good enough for a sign-in, not a browser).
  */
-final class LoopbackCookies extends CookieHandler {
+public final class LoopbackCookies extends CookieHandler {
 
     private final Map<String, Map<String, String>> byHost = new ConcurrentHashMap<>();
 

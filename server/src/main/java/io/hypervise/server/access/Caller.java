@@ -1,6 +1,9 @@
 package io.hypervise.server.access;
 
+import java.util.EnumMap;
+import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.stream.Collectors;
 
 /**
@@ -40,7 +43,18 @@ public record Caller(String username, Set<HvRole> roles, Set<String> groups, Str
 
     /** The widest reach any of the caller's roles gives for the permission. */
     public Reach reach(Permission permission) {
-        return roles.stream().map(r -> r.reach(permission)).reduce(Reach.NONE, Reach::widest);
+        return REACHES.computeIfAbsent(roles, Caller::reaches).get(permission);
+    }
+
+    /** Each permission's widest reach, per set of roles: asked many times for every VM a page lists. */
+    private static final Map<Set<HvRole>, Map<Permission, Reach>> REACHES = new ConcurrentHashMap<>();
+
+    private static Map<Permission, Reach> reaches(Set<HvRole> roles) {
+        Map<Permission, Reach> reach = new EnumMap<>(Permission.class);
+        for (Permission p : Permission.values()) {
+            reach.put(p, roles.stream().map(r -> r.reach(p)).reduce(Reach.NONE, Reach::widest));
+        }
+        return reach;
     }
 
     /** Whether the caller may use the permission on something {@code owner} owns. */

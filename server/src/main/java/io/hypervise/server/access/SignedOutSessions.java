@@ -3,6 +3,7 @@ package io.hypervise.server.access;
 import io.quarkus.oidc.AuthorizationCodeTokens;
 import io.quarkus.oidc.SecurityEvent;
 import io.quarkus.security.identity.AuthenticationRequestContext;
+import io.quarkus.oidc.runtime.OidcJwtCallerPrincipal;
 import io.quarkus.security.identity.SecurityIdentity;
 import io.quarkus.security.identity.SecurityIdentityAugmentor;
 import io.quarkus.security.runtime.QuarkusSecurityIdentity;
@@ -89,7 +90,15 @@ public class SignedOutSessions implements SecurityIdentityAugmentor {
 
     /** The sign-in session a token belongs to, or null for an identity without one. */
     public static String sessionOf(SecurityIdentity identity) {
-        return identity != null && identity.getPrincipal() instanceof JsonWebToken token ? token.getClaim("sid") : null;
+        if (identity == null) {
+            return null;
+        }
+        // Read from the claims themselves: JsonWebToken.getClaim looks a name up among the standard claims
+        // first and throws (and catches) an exception for every other name, on every request.
+        if (identity.getPrincipal() instanceof OidcJwtCallerPrincipal oidc) {
+            return oidc.getClaims().getClaimValue("sid") instanceof String sid ? sid : null;
+        }
+        return identity.getPrincipal() instanceof JsonWebToken token ? token.getClaim("sid") : null;
     }
 
     @Override

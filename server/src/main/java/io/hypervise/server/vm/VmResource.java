@@ -7,6 +7,7 @@ import io.hypervise.server.access.CurrentCaller;
 import io.hypervise.server.access.Permission;
 import io.hypervise.server.access.Requires;
 import io.hypervise.server.api.QueryParameters;
+import io.hypervise.server.inventory.VmCursor;
 import io.hypervise.server.counters.CounterQueries;
 import io.hypervise.server.counters.CounterSeriesView;
 import io.hypervise.server.policy.Usage;
@@ -58,17 +59,22 @@ public class VmResource {
     @Inject
     VmArchives archives;
 
-    /** One page of a list, and how many items there are in all. */
-    public record Page(List<VmView> items, int page, int size, long total) {
+    /**
+     * One page of a list, how many items there are in all, and {@code next}: the cursor to send as
+     * {@code after} for the page that follows (null on the last page).
+     */
+    public record Page(List<VmView> items, int page, int size, long total, String next) {
     }
 
     @GET
     @Requires(Permission.VM_READ)
     public Page list(@QueryParam("owner") String owner, @QueryParam("state") String state,
-            @QueryParam("name") String name, @QueryParam("page") String page, @QueryParam("size") String size) {
-        VmQuery query = VmQuery.parse(owner, state, name, page, size);
+            @QueryParam("name") String name, @QueryParam("page") String page, @QueryParam("size") String size,
+            @QueryParam("after") String after) {
+        VmQuery query = VmQuery.parse(owner, state, name, page, size, after);
         var found = vms.list(current.get(), query);
-        return new Page(found.items(), found.page(), found.size(), found.total());
+        return new Page(found.items(), found.page(), found.size(), found.total(),
+                found.next().map(VmCursor::encode).orElse(null));
     }
 
     @GET

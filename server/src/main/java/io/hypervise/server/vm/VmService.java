@@ -43,6 +43,8 @@ import io.hypervise.server.inventory.LocalHost;
 import io.hypervise.server.inventory.VmConflictException;
 import io.hypervise.server.inventory.ResourceColumns;
 import io.hypervise.server.inventory.VmEntity;
+import io.hypervise.server.inventory.VmCursor;
+import io.hypervise.server.inventory.VmPages;
 import io.hypervise.server.inventory.VmRepository;
 import io.hypervise.server.inventory.PageOf;
 import io.hypervise.server.inventory.VmSettings;
@@ -86,6 +88,9 @@ public class VmService {
 
     @Inject
     VmRepository vms;
+
+    @Inject
+    VmPages pages;
 
     @Inject
     VmAccess access;
@@ -135,10 +140,18 @@ public class VmService {
     public record Started(JobView job, String vmName) implements Outcome {
     }
 
-    /** A page of the VMs the caller may see, filtered. */
-    public PageOf<VmView> list(Caller caller, VmQuery query) {
-        var found = vms.page(VmAccessRule.onlyOwnedBy(caller), query.filter(), query.page(), query.size());
-        return new PageOf<>(found.items().stream().map(this::view).toList(), query.page(), query.size(), found.total());
+    /** A page of the VMs the caller may see, filtered, and where the next page starts (empty after the last). */
+    public VmList list(Caller caller, VmQuery query) {
+        VmPages.Start start = query.after().<VmPages.Start>map(VmPages.After::new)
+                .orElseGet(() -> new VmPages.AtOffset((long) query.page() * query.size()));
+        VmPages.Page found = pages.page(VmAccessRule.onlyOwnedBy(caller), query.filter(), start, query.size());
+        List<VmView> items = found.items().stream().map(this::view).toList();
+        Optional<VmCursor> next = found.more() ? Optional.of(VmCursor.of(found.items().getLast())) : Optional.empty();
+        return new VmList(items, query.page(), query.size(), found.total(), next);
+    }
+
+    /** A page of VMs, how many match in all, and the cursor of the page after it (empty after the last). */
+    public record VmList(List<VmView> items, int page, int size, long total, Optional<VmCursor> next) {
     }
 
     /** The VM (404 where the caller may not see it). */
@@ -189,15 +202,17 @@ public class VmService {
             parameters.put("library", request.libraryItems());
         }
         parameters.putAll(origin);
+        VmEntity recorded;
         try {
-            QuarkusTransaction.requiringNew().run(() -> recordCreation(caller, operation, planned, request, parameters));
+            recorded = QuarkusTransaction.requiringNew().call(() -> recordCreation(caller, operation, planned, request, parameters));
         } catch (org.hibernate.exception.ConstraintViolationException e) {
             throw deviceTaken(caller, operation.auditName(), AuditLog.vm(planned.id()), parameters, e);
         }
         CrashPoints.reached("vm.create.recorded");
         if (!request.copies()) {
             define(caller, operation, planned, request, parameters, percent -> { });
-            return new Done(view(vms.find(planned.id()).orElseThrow(() -> new VmNotFoundException(planned.id()))));
+            recorded.pending = null; // as define() committed it: the row as written, not read back
+            return new Done(view(recorded));
         }
         // Copying images takes time in proportion to their data: the VM is recorded (as being created,
         // counted in its owner's quota) and the copy runs as a job with progress.
@@ -219,8 +234,13 @@ public class VmService {
             throw e;
         }
         CrashPoints.reached("vm.create.defined");
-        vms.markPending(planned.id(), null);
-        audit.recordOutcome(caller, action, target, Map.of("name", planned.name()), null);
+        // The mark cleared and the outcome recorded in one transaction: the VM is settled exactly when the
+        // log says so, and a creation commits twice, not three times (the chain's lock is held once less).
+        // If it cannot commit, the VM stays marked and the next start settles it (VmReconciler).
+        QuarkusTransaction.requiringNew().run(() -> {
+            vms.markPending(planned.id(), null);
+            audit.record(caller, action, target, Map.of("name", planned.name()), AuditOutcome.SUCCEEDED, null);
+        });
         LOG.infof("VM '%s' (%s) %s for %s on host %s", planned.name(), planned.id(),
                 operation == VmOperation.IMPORT ? "imported" : "created", caller.username(), localHost.id());
     }
@@ -247,8 +267,8 @@ public class VmService {
                 request.templateId(), request.diskItems(), request.bootItem());
     }
 
-    /** The first step of {@link #create}: the policy check under the owner's quota lock, the row, the intent. */
-    private void recordCreation(Caller caller, VmOperation operation, VmDefinition planned, VmRequests.NewVm request,
+    /** The first step of {@link #create}: the policy check under the owner's quota lock, the row, the intent; the row. */
+    private VmEntity recordCreation(Caller caller, VmOperation operation, VmDefinition planned, VmRequests.NewVm request,
             Map<String, Object> parameters) {
         Instant leaseEnds = null;
         if (policies.govern(caller, Permission.VM_CREATE)) {
@@ -290,6 +310,7 @@ public class VmService {
             }
         }
         audit.record(caller, operation.auditName(), AuditLog.vm(vm.id), parameters, AuditOutcome.REQUESTED, null);
+        return vm;
     }
 
     /**

@@ -12,7 +12,10 @@ import io.hypervise.server.inventory.VmEntity;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.util.List;
+import java.util.EnumMap;
 import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.Optional;
 
 /**
@@ -87,19 +90,37 @@ public record VmView(
                 live.map(VmStatus::reason).orElse(vm.stateReason),
                 live.map(VmStatus::since).orElse(vm.stateSince),
                 vm.vcpus, vm.memoryMib, vm.maxVcpus == null ? vm.vcpus : Math.max(vm.maxVcpus, vm.vcpus),
-                vm.maxMemoryMib == null ? vm.memoryMib : Math.max(vm.maxMemoryMib, vm.memoryMib), vm.profile.name().toLowerCase(Locale.ROOT), vm.display.name().toLowerCase(Locale.ROOT),
-                vm.firmware.name().toLowerCase(Locale.ROOT),
-                vm.disks.stream().map(d -> new DiskView(d.path, d.format.name().toLowerCase(Locale.ROOT), d.readOnly,
+                vm.maxMemoryMib == null ? vm.memoryMib : Math.max(vm.maxMemoryMib, vm.memoryMib), lower(vm.profile),
+                lower(vm.display), lower(vm.firmware),
+                vm.disks.stream().map(d -> new DiskView(d.path, lower(d.format), d.readOnly,
                         d.sizeBytes, images.owns(vm.id, Path.of(d.path)), d.libraryItemId, d.backingPath, d.hostDevice)).toList(),
                 vm.nics.stream().map(n -> new NicView("net" + n.position, n.mac, n.switchId, n.vlan)).toList(),
                 vm.resources == null ? Resources.NONE : vm.resources.toResources(),
                 vm.cdromDrive ? new CdRomView(vm.cdromImage == null ? null : vm.bootLibraryItemId, vm.cdromImage) : null,
                 live.flatMap(s -> s.workerPid().isPresent() ? Optional.of(s.workerPid().getAsLong()) : Optional.empty()).orElse(null),
                 // The engine refuses all but turning off while the worker does not answer.
-                VmStateMachine.actionsIn(state).stream().filter(a -> silent.isEmpty() || a == VmAction.TURN_OFF)
-                        .map(a -> a.name().toLowerCase(Locale.ROOT).replace('_', '-')).toList(),
+                silent.isEmpty() ? ACTIONS.get(state) : TURN_OFF_ONLY.get(state),
                 vm.leaseExpiresAt == null ? null : new Lease(vm.leaseExpiresAt, vm.leaseWarnedAt, vm.leaseStoppedAt),
                 silent.orElse(null),
-                vm.pending == null ? null : vm.pending.name().toLowerCase(Locale.ROOT));
+                vm.pending == null ? null : lower(vm.pending));
+    }
+
+    // Computed once: a list of VMs would otherwise spell each of them anew for every VM.
+    private static final Map<VmState, List<String>> ACTIONS = actions(a -> true);
+    private static final Map<VmState, List<String>> TURN_OFF_ONLY = actions(a -> a == VmAction.TURN_OFF);
+    private static final Map<Enum<?>, String> LOWER = new ConcurrentHashMap<>();
+
+    private static Map<VmState, List<String>> actions(java.util.function.Predicate<VmAction> offered) {
+        Map<VmState, List<String>> byState = new EnumMap<>(VmState.class);
+        for (VmState s : VmState.values()) {
+            byState.put(s, VmStateMachine.actionsIn(s).stream().filter(offered)
+                    .map(a -> a.name().toLowerCase(Locale.ROOT).replace('_', '-')).toList());
+        }
+        return byState;
+    }
+
+    /** How the API spells an enum's constant: its name in lower case. */
+    private static String lower(Enum<?> e) {
+        return LOWER.computeIfAbsent(e, c -> c.name().toLowerCase(Locale.ROOT));
     }
 }
