@@ -224,7 +224,7 @@ final class Migrations {
                 Map<String, JobProgress> now = vm.query(QemuMonitor::jobs);
                 jobs.forEach(job -> checkMirror(vm, now, job));
             }
-            progress.ram(info.ramTransferred(), info.ramRemaining());
+            progress.ram(info.ramTotal(), info.ramRemaining());
             sleep(50);
         }
     }
@@ -348,11 +348,13 @@ final class Migrations {
             report(diskDone);
         }
 
-        void ram(long transferred, long remaining) {
-            if (transferred + remaining > memory) {
-                memory = transferred + remaining;
+        /** QEMU reports the guest's RAM and what is left of it once the stream is set up (before: nothing). */
+        void ram(long total, long remaining) {
+            if (total <= 0) {
+                return;
             }
-            report(diskTotal + Math.max(0, memory - remaining));
+            memory = total;
+            report(diskTotal + Math.max(0, total - remaining));
         }
 
         void finished() {
@@ -364,7 +366,8 @@ final class Migrations {
         private void report(long done) {
             long total = Math.max(1, diskTotal + memory);
             long now = Math.min(99, done * 100 / total);
-            if (now != last) {
+            // Dirtied pages are sent again: what is left can grow, but progress shown never goes back.
+            if (now > last) {
                 last = now;
                 vm.progress(VmAction.MIGRATE, done, total);
                 percent.accept(now);
