@@ -453,8 +453,12 @@ public final class QemuMonitor {
 
     /** Every job the worker has ({@code query-jobs}), by id. */
     public Map<String, JobProgress> jobs() throws InterruptedException {
+        return jobs(channel.execute("query-jobs", null));
+    }
+
+    static Map<String, JobProgress> jobs(JsonNode list) {
         Map<String, JobProgress> jobs = new LinkedHashMap<>();
-        for (JsonNode job : channel.execute("query-jobs", null)) {
+        for (JsonNode job : list) {
             String id = job.path("id").asText();
             jobs.put(id, new JobProgress(id, job.path("status").asText(""), job.path("current-progress").asLong(0),
                     job.path("total-progress").asLong(0),
