@@ -198,6 +198,25 @@ class LiveMigrationTest {
 
     @Test
     @Order(4)
+    void aTargetGoneBeforeTheDisksAreCopiedFailsAtOnceAndTheGuestRunsOn() throws Exception {
+        IncomingEndpoint endpoint = a().receive(definitionOn(hostA), IncomingOptions.on("127.0.0.1", b().localDiskSizes(VM)));
+        ProcessHandle target = ProcessHandle.of(a().status(VM).workerPid().orElseThrow()).orElseThrow();
+        target.destroyForcibly();
+        target.onExit().get();
+        SerialConsole serialB = new SerialConsole(b().serialLog(VM));
+
+        assertThatThrownBy(() -> b().migrateOut(VM, endpoint, SLOW, p -> { }, () -> false, () -> a().finishIncoming(VM, false)))
+                .isInstanceOf(VmOperationException.class)
+                .hasMessageContaining("runs on here");
+
+        assertThat(b().status(VM).state()).isEqualTo(VmState.RUNNING);
+        serialB.awaitCounterAbove(serialB.lastCounter().orElseThrow() + 1, Duration.ofSeconds(20));
+        assertThat(a().abortIncoming(VM)).isNotEmpty().allSatisfy(p -> assertThat(p).doesNotExist());
+        assertThat(hostA.workers()).isEmpty();
+    }
+
+    @Test
+    @Order(5)
     void aCancelledMigrationLeavesTheGuestRunningOnTheSourceAndNothingOnTheTarget() {
         IncomingEndpoint endpoint = a().receive(definitionOn(hostA), IncomingOptions.on("127.0.0.1", b().localDiskSizes(VM)));
         AtomicBoolean cancel = new AtomicBoolean();
@@ -224,7 +243,7 @@ class LiveMigrationTest {
     }
 
     @Test
-    @Order(5)
+    @Order(6)
     void afterTheFailuresItStillMovesBackAndCountsOn() {
         IncomingEndpoint endpoint = a().receive(definitionOn(hostA), IncomingOptions.on("127.0.0.1", b().localDiskSizes(VM)));
         CounterWatch watch = new CounterWatch(b().serialLog(VM), a().serialLog(VM));
