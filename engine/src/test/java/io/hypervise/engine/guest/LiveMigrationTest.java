@@ -242,8 +242,29 @@ class LiveMigrationTest {
         assertThat(hostB.workers()).hasSize(1);
     }
 
+    /** The target dies after the memory arrived but before it resumed the guest: the source takes it back. */
     @Test
     @Order(6)
+    void aHandOverThatFailsAfterEverythingWasSentLeavesTheGuestRunningOnTheSource() {
+        IncomingEndpoint endpoint = a().receive(definitionOn(hostA), IncomingOptions.on("127.0.0.1", b().localDiskSizes(VM)));
+        SerialConsole serialB = new SerialConsole(b().serialLog(VM));
+
+        assertThatThrownBy(() -> b().migrateOut(VM, endpoint, MigrationOptions.defaults(), p -> { }, () -> false, () -> {
+            a().abortIncoming(VM);
+            throw new IllegalStateException("the target went away before it resumed the guest");
+        }))
+                .isInstanceOf(VmOperationException.class)
+                .hasMessageContaining("the target went away before it resumed the guest; it runs on here");
+
+        assertThat(b().status(VM).state()).isEqualTo(VmState.RUNNING);
+        serialB.awaitCounterAbove(serialB.lastCounter().orElseThrow() + 2, Duration.ofSeconds(20));
+        assertThat(a().find(VM)).isEmpty();
+        assertThat(hostA.workers()).isEmpty();
+        assertThat(hostB.workers()).hasSize(1);
+    }
+
+    @Test
+    @Order(7)
     void afterTheFailuresItStillMovesBackAndCountsOn() {
         IncomingEndpoint endpoint = a().receive(definitionOn(hostA), IncomingOptions.on("127.0.0.1", b().localDiskSizes(VM)));
         CounterWatch watch = new CounterWatch(b().serialLog(VM), a().serialLog(VM));
