@@ -7,7 +7,6 @@ import io.hypervise.engine.vm.definition.Disk;
 import io.hypervise.engine.vm.worker.Worker;
 import io.hypervise.engine.vm.worker.WorkerPhase;
 import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.time.Duration;
@@ -379,7 +378,7 @@ final class Migrations {
         try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getByName(host))) {
             return socket.getLocalPort();
         } catch (IOException e) {
-            throw new UncheckedIOException("no free TCP port on " + host + ": " + e.getMessage(), e);
+            throw new VmOperationException("cannot listen for a live migration on " + host + ": " + e.getMessage(), e);
         }
     }
 

@@ -111,8 +111,13 @@ class LiveMigrationTest {
         assertThatThrownBy(() -> b().receive(definitionOn(hostB), IncomingOptions.on("127.0.0.1", Map.of(0, -1L))))
                 .isInstanceOf(InvalidVmDefinitionException.class)
                 .hasMessageContaining("disks[0].bytes");
+        assertThatThrownBy(() -> b().receive(definitionOn(hostB), IncomingOptions.on("192.0.2.1", Map.of(0, DISK))))
+                .isInstanceOf(VmOperationException.class)
+                .hasMessageContaining("cannot listen for a live migration on 192.0.2.1");
         assertThat(b().list()).isEmpty();
         assertThat(hostB.workers()).isEmpty();
+        assertThat(hostB.storageRoot().resolve("vms")).satisfiesAnyOf(
+                dir -> assertThat(dir).doesNotExist(), dir -> assertThat(dir).isEmptyDirectory());
         assertThatThrownBy(() -> a().abortIncoming(VM))
                 .isInstanceOf(VmStateException.class)
                 .hasMessageContaining("is not arriving from another host");
