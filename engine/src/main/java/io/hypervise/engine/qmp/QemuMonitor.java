@@ -36,8 +36,17 @@ public final class QemuMonitor {
         }
     }
 
-    /** How a migration (a save or a restore) stands ({@code query-migrate}). */
-    public record MigrationInfo(String status, Optional<String> error) {
+    /**
+     * How a migration (a save, a restore or a live migration) stands ({@code query-migrate}). The times are QEMU's
+     * own measurements in milliseconds (0 until it has them): {@code downtime} is how long the guest was stopped
+     * for the switch-over, known once the migration has completed; the RAM figures are bytes.
+     */
+    public record MigrationInfo(String status, Optional<String> error, long totalTimeMillis, long downtimeMillis,
+            long setupTimeMillis, long ramTransferred, long ramRemaining, long ramTotal) {
+
+        public MigrationInfo(String status, Optional<String> error) {
+            this(status, error, 0, 0, 0, 0, 0, 0);
+        }
 
         public boolean completed() {
             return status.equals("completed");
@@ -342,9 +351,129 @@ public final class QemuMonitor {
     }
 
     public MigrationInfo queryMigrate() throws InterruptedException {
-        JsonNode info = channel.execute("query-migrate", null);
+        return migrationInfo(channel.execute("query-migrate", null));
+    }
+
+    static MigrationInfo migrationInfo(JsonNode info) {
+        JsonNode ram = info.path("ram");
         return new MigrationInfo(info.path("status").asText(""),
-                info.has("error-desc") ? Optional.of(info.get("error-desc").asText()) : Optional.empty());
+                info.has("error-desc") ? Optional.of(info.get("error-desc").asText()) : Optional.empty(),
+                info.path("total-time").asLong(0), info.path("downtime").asLong(0), info.path("setup-time").asLong(0),
+                ram.path("transferred").asLong(0), ram.path("remaining").asLong(0), ram.path("total").asLong(0));
+    }
+
+    // ---------------------------------------------------------------- live migration
+
+    /**
+     * Sets how fast a live migration may send (bytes per second) and how long the guest may be stopped for the
+     * switch-over (QEMU's {@code downtime-limit}, in milliseconds): it keeps copying dirtied memory until what is
+     * left can go within that time.
+     */
+    public void migrateSetLimits(long bytesPerSecond, long downtimeLimitMillis) throws InterruptedException {
+        channel.execute("migrate-set-parameters", NODES.objectNode().put("max-bandwidth", bytesPerSecond)
+                .put("downtime-limit", downtimeLimitMillis));
+    }
+
+    /** Sends the VM's state, live, to a worker waiting for it ({@link #migrateIncomingTcp}) at host:port. */
+    public void migrateTcp(String host, int port) throws InterruptedException {
+        channel.execute("migrate", NODES.objectNode().put("uri", "tcp:" + tcpHost(host) + ":" + port));
+    }
+
+    /** Has a worker started with {@code -incoming defer} listen on host:port for a live migration's state. */
+    public void migrateIncomingTcp(String host, int port) throws InterruptedException {
+        channel.execute("migrate-incoming", NODES.objectNode().put("uri", "tcp:" + tcpHost(host) + ":" + port));
+    }
+
+    private static String tcpHost(String host) {
+        return host.contains(":") ? "[" + host + "]" : host;
+    }
+
+    /** Starts the worker's NBD server on host:port (QMP {@code nbd-server-start}, a legacy socket address). */
+    public void nbdServerStart(String host, int port) throws InterruptedException {
+        ObjectNode arguments = NODES.objectNode();
+        arguments.putObject("addr").put("type", "inet").putObject("data").put("host", host).put("port",
+                Integer.toString(port));
+        channel.execute("nbd-server-start", arguments);
+    }
+
+    /** Stops the worker's NBD server; what is still exported is no longer reachable. */
+    public void nbdServerStop() throws InterruptedException {
+        channel.execute("nbd-server-stop", null);
+    }
+
+    /** Exports block node {@code node} over the worker's NBD server as {@code name} (export id {@code id}). */
+    public void nbdExportAdd(String id, String node, String name, boolean writable) throws InterruptedException {
+        channel.execute("block-export-add", NODES.objectNode().put("type", "nbd").put("id", id).put("node-name", node)
+                .put("name", name).put("writable", writable));
+    }
+
+    /** Withdraws an export; QEMU finishes the requests in flight and then lets it go. */
+    public void nbdExportDel(String id) throws InterruptedException {
+        channel.execute("block-export-del", NODES.objectNode().put("id", id));
+    }
+
+    /** Opens, as block node {@code node}, export {@code export} of the NBD server at host:port. */
+    public void blockdevAddNbd(String node, String host, int port, String export) throws InterruptedException {
+        ObjectNode arguments = NODES.objectNode().put("driver", "nbd").put("node-name", node).put("export", export);
+        arguments.putObject("server").put("type", "inet").put("host", host).put("port", Integer.toString(port));
+        channel.execute("blockdev-add", arguments);
+    }
+
+    /**
+     * Starts job {@code jobId} copying everything the guest sees of node {@code device} to node {@code target}, and
+     * from then on each guest write to both before it completes ({@code copy-mode=write-blocking}): once the job
+     * is ready the target stays in step, so stopping the guest leaves nothing to copy. The job stays listed when it
+     * ends ({@code auto-dismiss=false}) so that its error can be read.
+     */
+    public void blockdevMirror(String jobId, String device, String target) throws InterruptedException {
+        channel.execute("blockdev-mirror", NODES.objectNode().put("job-id", jobId).put("device", device)
+                .put("target", target).put("sync", "full").put("copy-mode", "write-blocking")
+                .put("auto-dismiss", false));
+    }
+
+    /**
+     * Ends a block job: a ready mirror, without {@code force}, completes with the target a copy of the source at
+     * that moment and the guest left on its source; with {@code force}, any job is abandoned at once.
+     */
+    public void blockJobCancel(String jobId, boolean force) throws InterruptedException {
+        channel.execute("block-job-cancel", NODES.objectNode().put("device", jobId).put("force", force));
+    }
+
+    /** A job's status (created, running, ready, concluded, …), how far it is, and its error once it failed. */
+    public record JobProgress(String id, String status, long current, long total, Optional<String> error) {
+
+        public boolean ready() {
+            return status.equals("ready");
+        }
+
+        public boolean concluded() {
+            return status.equals("concluded") || status.equals("null");
+        }
+    }
+
+    /** Every job the worker has ({@code query-jobs}), by id. */
+    public Map<String, JobProgress> jobs() throws InterruptedException {
+        return jobs(channel.execute("query-jobs", null));
+    }
+
+    static Map<String, JobProgress> jobs(JsonNode list) {
+        Map<String, JobProgress> jobs = new LinkedHashMap<>();
+        for (JsonNode job : list) {
+            String id = job.path("id").asText();
+            jobs.put(id, new JobProgress(id, job.path("status").asText(""), job.path("current-progress").asLong(0),
+                    job.path("total-progress").asLong(0),
+                    job.hasNonNull("error") ? Optional.of(job.path("error").asText()) : Optional.empty()));
+        }
+        return jobs;
+    }
+
+    /** The size the guest sees of each block node, by node name ({@code query-named-block-nodes}). */
+    public Map<String, Long> virtualSizes() throws InterruptedException {
+        Map<String, Long> sizes = new LinkedHashMap<>();
+        for (JsonNode info : channel.execute("query-named-block-nodes", NODES.objectNode().put("flat", true))) {
+            sizes.put(info.path("node-name").asText(), info.path("image").path("virtual-size").asLong(0));
+        }
+        return sizes;
     }
 
     /** The host thread of each vCPU, in vCPU order ({@code query-cpus-fast}). */

@@ -23,7 +23,8 @@ public enum VmAction {
     ADD_NIC("add a network adapter to"),
     REMOVE_NIC("remove a network adapter from"),
     CHANGE_VCPUS("change the vCPUs of"),
-    CHANGE_MEMORY("change the memory of");
+    CHANGE_MEMORY("change the memory of"),
+    MIGRATE("migrate");
 
     private final String verb;
 

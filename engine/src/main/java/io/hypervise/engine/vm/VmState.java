@@ -9,7 +9,9 @@ public enum VmState {
     SAVING("Saving"),
     SAVED("Saved"),
     RESTORING("Restoring"),
-    STOPPING("Stopping");
+    STOPPING("Stopping"),
+    /** Moving, live, to another host (the source), or arriving from one (the target, paused until handed over). */
+    MIGRATING("Migrating");
 
     private final String displayName;
 

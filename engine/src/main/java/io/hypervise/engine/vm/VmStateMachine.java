@@ -1,5 +1,6 @@
 package io.hypervise.engine.vm;
 
+import static io.hypervise.engine.vm.VmState.MIGRATING;
 import static io.hypervise.engine.vm.VmState.OFF;
 import static io.hypervise.engine.vm.VmState.PAUSED;
 import static io.hypervise.engine.vm.VmState.RESTORING;
@@ -47,17 +48,22 @@ public final class VmStateMachine {
             Map.entry(VmAction.REMOVE_NIC, EnumSet.of(OFF, RUNNING, PAUSED)),
             // A Saved VM's memory holds its vCPUs and DIMMs as they were: they change while it runs or is Off.
             Map.entry(VmAction.CHANGE_VCPUS, EnumSet.of(OFF, RUNNING, PAUSED)),
-            Map.entry(VmAction.CHANGE_MEMORY, EnumSet.of(OFF, RUNNING, PAUSED))));
+            Map.entry(VmAction.CHANGE_MEMORY, EnumSet.of(OFF, RUNNING, PAUSED)),
+            // Live: a VM with a running worker moves with its memory. Off and Saved VMs move as files.
+            Map.entry(VmAction.MIGRATE, EnumSet.of(RUNNING, PAUSED))));
 
     /**
      * Every state change that can happen, whoever causes it (a person, the guest, the worker dying).
      * Any worker-bearing state can fall to Off: a worker can always die.
      */
     private static final Map<VmState, Set<VmState>> TRANSITIONS = new EnumMap<>(Map.of(
-            OFF, EnumSet.of(STARTING),
+            // Off -> Migrating: a VM arriving from another host is defined here and its worker waits for it.
+            OFF, EnumSet.of(STARTING, MIGRATING),
             STARTING, EnumSet.of(RUNNING, OFF),
-            RUNNING, EnumSet.of(PAUSED, SAVING, STOPPING, OFF),
-            PAUSED, EnumSet.of(RUNNING, SAVING, OFF),
+            RUNNING, EnumSet.of(PAUSED, SAVING, STOPPING, MIGRATING, OFF),
+            PAUSED, EnumSet.of(RUNNING, SAVING, MIGRATING, OFF),
+            // Back to Running or Paused: a migration that failed (source) or one handed over (target).
+            MIGRATING, EnumSet.of(RUNNING, PAUSED, OFF),
             SAVING, EnumSet.of(SAVED, RUNNING, PAUSED, OFF),
             SAVED, EnumSet.of(RESTORING, OFF),
             RESTORING, EnumSet.of(RUNNING, PAUSED, SAVED, OFF),

@@ -74,6 +74,9 @@ public final class Vms implements AutoCloseable {
     private final WorkerSupervisor supervisor;
     private final SavedStates savedStates;
     private final Checkpoints checkpoints;
+    private final Migrations migrations;
+    /** VMs arriving live from another host, until they are handed over or abandoned. */
+    private final java.util.Set<String> incoming = ConcurrentHashMap.newKeySet();
     private final DiskImages images;
     private final Optional<UefiFirmware> uefi;
     private final WorkerCgroups cgroups;
@@ -107,6 +110,7 @@ public final class Vms implements AutoCloseable {
                 cgroups, jail, id -> images.folderOf(id).toString(), clock);
         this.savedStates = new SavedStates(settings, supervisor, store, clock);
         this.checkpoints = new Checkpoints(settings, supervisor, images);
+        this.migrations = new Migrations(supervisor);
     }
 
     /** Loads every VM under the state directory and re-attaches to the workers that still run. */
@@ -1204,6 +1208,214 @@ public final class Vms implements AutoCloseable {
             vm.log(deleted.isEmpty() ? "deleted" : "deleted with its disks " + deleted);
         });
         return deleted;
+    }
+
+    // ---------------------------------------------------------------- live migration
+
+    /**
+     * The disks of a running or paused VM that a live migration between hosts with their own storage copies, by
+     * position, with the size the guest sees: every writable disk image (read-only ones and host devices stay where
+     * they are and must be reachable on the target as they are). The target makes fresh images of these sizes.
+     */
+    public Map<Integer, Long> localDiskSizes(String id) {
+        ManagedVm vm = get(id);
+        vm.lock().lock();
+        try {
+            VmStateMachine.check(VmAction.MIGRATE, vm.state(), vm.name());
+            Map<String, Long> sizes = vm.query(QemuMonitor::virtualSizes);
+            Map<Integer, Long> disks = new TreeMap<>();
+            List<Disk> all = vm.definition().disks();
+            for (int i = 0; i < all.size(); i++) {
+                Disk disk = all.get(i);
+                if (!disk.readOnly() && !disk.hostDevice()) {
+                    disks.put(i, sizes.getOrDefault(disk.nodeName(i), 0L));
+                }
+            }
+            return disks;
+        } finally {
+            vm.lock().unlock();
+        }
+    }
+
+    /**
+     * Target side of a live migration: defines the VM arriving from another host (its definition as this host must
+     * run it: paths of this host), makes a fresh image for each local disk ({@link IncomingOptions#localDiskBytes})
+     * in the VM's own folder, starts its worker paused waiting for the VM's memory ({@code -incoming defer}) and, when
+     * disks are local, an NBD server exporting their fresh images writable. Returns where the source must send. The
+     * VM is Migrating until {@link #finishIncoming} hands it over or {@link #abortIncoming} removes it again; if
+     * this fails, nothing is left behind.
+     */
+    public IncomingEndpoint receive(VmDefinition definition, IncomingOptions options) {
+        Map<Integer, Long> local = options.localDiskBytes();
+        List<Violation> violations = new ArrayList<>();
+        List<Disk> disks = new ArrayList<>(definition.disks());
+        for (Map.Entry<Integer, Long> entry : new TreeMap<>(local).entrySet()) {
+            int i = entry.getKey();
+            String field = "disks[" + i + "]";
+            if (i < 0 || i >= disks.size()) {
+                violations.add(new Violation(field, "the VM has " + disks.size() + " disk(s): there is no disk " + i + " to copy"));
+            } else if (disks.get(i).readOnly() || disks.get(i).hostDevice()) {
+                violations.add(new Violation(field, "is read-only or a host device: it is not copied, it must be"
+                        + " reachable here as it is"));
+            } else if (entry.getValue() <= 0 || entry.getValue() > DiskImages.MAX_BYTES) {
+                violations.add(new Violation(field + ".bytes", "must be between 1 and " + DiskImages.MAX_BYTES
+                        + " bytes; got " + entry.getValue()));
+            } else {
+                Disk disk = disks.get(i);
+                disks.set(i, new Disk(images.pathFor(definition.id(), i, disk.format()), disk.format(), false, null,
+                        disk.node(), false));
+            }
+        }
+        if (!violations.isEmpty()) {
+            throw new InvalidVmDefinitionException(violations);
+        }
+        if (vms.containsKey(definition.id())) {
+            throw new VmAlreadyExistsException(definition.id());
+        }
+        VmDefinition def = definition.withDisks(disks);
+        List<Path> created = new ArrayList<>();
+        try {
+            for (int i : new TreeMap<>(local).keySet()) {
+                images.create(disks.get(i).path(), disks.get(i).format(), local.get(i));
+                created.add(disks.get(i).path());
+            }
+            define(def);
+        } catch (IOException | RuntimeException e) {
+            try {
+                images.delete(definition.id(), created);
+            } catch (IOException cleanup) {
+                e.addSuppressed(cleanup);
+            }
+            if (e instanceof RuntimeException r) {
+                throw r;
+            }
+            throw new VmOperationException("cannot create the disks of VM '" + definition.name() + "': " + e.getMessage(), e);
+        }
+        ManagedVm vm = get(definition.id());
+        vm.lock().lock();
+        try {
+            incoming.add(vm.id());
+            vm.transition(VmState.MIGRATING, "arriving live from another host");
+            supervisor.launch(vm, true, WorkerPhase.MIGRATING_IN, VmState.OFF);
+            return migrations.listen(vm, options, local.keySet());
+        } catch (RuntimeException e) {
+            try {
+                discardIncoming(vm, "its arrival could not be prepared: " + e.getMessage());
+            } catch (RuntimeException cleanup) {
+                e.addSuppressed(cleanup);
+            }
+            throw e;
+        } finally {
+            vm.lock().unlock();
+        }
+    }
+
+    /**
+     * Target side: hands the arrived VM over, once its source has sent everything and stopped (see
+     * {@link #migrateOut}): its memory loaded, the NBD exports withdrawn, its resource controls applied, the guest
+     * resumed (kept paused when it left paused). The VM is Running (or Paused) here from now on.
+     */
+    public VmStatus finishIncoming(String id, boolean paused) {
+        ManagedVm vm = get(id);
+        vm.lock().lock();
+        try {
+            requireIncoming(vm);
+            Worker worker = vm.worker();
+            if (vm.state() != VmState.MIGRATING || worker == null) {
+                throw new VmOperationException("VM '" + vm.name() + "' cannot be taken over: its incoming worker is gone ("
+                        + vm.status().reason() + ")");
+            }
+            try {
+                migrations.takeOver(vm, worker, paused);
+            } catch (VmOperationException e) {
+                throw supervisor.failAndEnd(vm, worker, VmState.OFF, "taking the migrated VM over failed: " + e.getMessage());
+            }
+            incoming.remove(id);
+            supervisor.recordPhase(vm, vm.record().withPhase(WorkerPhase.SUPERVISED));
+            vm.transition(paused ? VmState.PAUSED : VmState.RUNNING, "arrived live from another host (worker "
+                    + worker.pid() + ")");
+            return vm.status();
+        } finally {
+            vm.lock().unlock();
+        }
+    }
+
+    /**
+     * Target side: gives up a VM that was arriving (the source failed, was cancelled, or this side is not wanted):
+     * its worker ends, its definition and the fresh images made for it are removed. Returns the images removed.
+     */
+    public List<Path> abortIncoming(String id) {
+        ManagedVm vm = get(id);
+        vm.lock().lock();
+        try {
+            requireIncoming(vm);
+            return discardIncoming(vm, "the incoming live migration was abandoned");
+        } finally {
+            vm.lock().unlock();
+        }
+    }
+
+    private void requireIncoming(ManagedVm vm) {
+        if (!incoming.contains(vm.id())) {
+            throw new VmStateException(VmAction.MIGRATE, vm.state(), "VM '" + vm.name() + "' is not arriving from"
+                    + " another host; it is " + vm.state().displayName());
+        }
+    }
+
+    private List<Path> discardIncoming(ManagedVm vm, String reason) {
+        if (vm.worker() != null) {
+            supervisor.end(vm, VmState.OFF, reason);
+        }
+        List<Path> removed;
+        try {
+            store.delete(vm.files());
+            removed = images.deleteAll(vm.id());
+        } catch (IOException e) {
+            throw new VmOperationException("cannot remove what arrived of VM '" + vm.name() + "': " + e.getMessage(), e);
+        } finally {
+            vms.remove(vm.id());
+            incoming.remove(vm.id());
+        }
+        vm.log(reason + "; removed with " + removed);
+        return removed;
+    }
+
+    /**
+     * Source side of a live migration: sends the running (or paused) VM to the worker waiting for it at
+     * {@code target} (see {@link #receive} on the other host). Local disks are mirrored to the target's NBD exports
+     * while the guest runs; then its memory is sent; QEMU stops the guest for the last part (the downtime, measured);
+     * the mirrors are completed; then {@code handOver} must resume the guest at the target (the target's
+     * {@link #finishIncoming}). Only after it returned does the worker here end: never two running guests. The VM
+     * then leaves this engine: its definition, and its own images that were copied, are removed.
+     *
+     * <p>Any failure, a {@code cancelled} that turns true, or a {@code handOver} that throws: the migration and the
+     * mirrors are cancelled, the guest runs on here as it was (Running or Paused) and the failure is thrown; the
+     * caller then abandons the target ({@link #abortIncoming}). {@code percent} hears the progress (disks and memory).
+     */
+    public MigrationResult migrateOut(String id, IncomingEndpoint target, MigrationOptions options, LongConsumer percent,
+            java.util.function.BooleanSupplier cancelled, Runnable handOver) {
+        MigrationResult[] result = new MigrationResult[1];
+        act(id, VmAction.MIGRATE, vm -> {
+            List<Disk> disks = vm.definition().disks();
+            MigrationResult sent = migrations.send(vm, target, options, percent, cancelled, handOver);
+            List<Path> removed = new ArrayList<>();
+            try {
+                store.delete(vm.files());
+                for (int position : target.exports().keySet()) {
+                    Path image = disks.get(position).path();
+                    if (images.owns(id, image)) {
+                        removed.add(image);
+                    }
+                }
+                images.delete(id, removed);
+            } catch (IOException e) {
+                vm.log("migrated, but what it left here could not all be removed: " + e.getMessage());
+            }
+            vms.remove(id);
+            vm.log("left this host" + (removed.isEmpty() ? "" : "; its copied images removed: " + removed));
+            result[0] = sent.withRemoved(removed);
+        });
+        return result[0];
     }
 
     // ---------------------------------------------------------------- reading (never waits on a worker)

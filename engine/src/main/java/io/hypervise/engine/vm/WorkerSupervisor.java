@@ -75,7 +75,11 @@ final class WorkerSupervisor {
 
     /** Starts a worker for the VM (paused) and connects to it; on failure the VM falls back to Off or Saved. */
     Worker launch(ManagedVm vm, boolean incoming, WorkerPhase phase) {
-        VmState fallback = incoming ? VmState.SAVED : VmState.OFF;
+        return launch(vm, incoming, phase, incoming ? VmState.SAVED : VmState.OFF);
+    }
+
+    /** {@link #launch(ManagedVm, boolean, WorkerPhase)}, falling back to {@code fallback} on failure. */
+    Worker launch(ManagedVm vm, boolean incoming, WorkerPhase phase, VmState fallback) {
         try {
             validator.validate(vm.definition());
         } catch (InvalidVmDefinitionException e) {
@@ -433,6 +437,21 @@ final class WorkerSupervisor {
                 recordPhase(vm, record.withPhase(WorkerPhase.SUPERVISED));
                 vm.transition(record.pausedBeforeSave() ? VmState.PAUSED : VmState.RUNNING,
                         via + "; the save it was making when the last engine stopped was cancelled");
+            }
+            case MIGRATING_IN -> {
+                vm.found(VmState.MIGRATING, via + ", which was receiving a live migration when the last engine stopped");
+                end(vm, VmState.OFF, via + ", which was receiving a live migration when the last engine stopped;"
+                        + " it was turned off (the guest runs on at its source)");
+            }
+            case MIGRATING_OUT -> {
+                vm.found(VmState.MIGRATING, via + ", which was migrating when the last engine stopped");
+                Migrations.abandonOnSource(vm);
+                if (!record.pausedBeforeSave() && !vm.query(QemuMonitor::queryStatus).running()) {
+                    vm.command(QemuMonitor::cont);
+                }
+                recordPhase(vm, record.withPhase(WorkerPhase.SUPERVISED));
+                vm.transition(record.pausedBeforeSave() ? VmState.PAUSED : VmState.RUNNING,
+                        via + "; the live migration it was making when the last engine stopped was cancelled");
             }
             case SUPERVISED -> vm.found(status.running() ? VmState.RUNNING : VmState.PAUSED,
                     via + " (QEMU status: " + status.status() + ")");

@@ -63,4 +63,36 @@ class QemuMonitorParsingTest {
         assertThat(QemuMonitor.balloonStats(reported)).contains(new QemuMonitor.BalloonStats(232468480, 190000000));
         assertThat(QemuMonitor.balloonStats(noAvailable)).contains(new QemuMonitor.BalloonStats(232468480, 180000000));
     }
+
+    @Test
+    void aCompletedLiveMigrationSaysItsDowntimeTimesAndRam() throws Exception {
+        // QEMU 7.2, tiny-linux with 256 MiB, migrated over TCP on this machine (fields not read left out).
+        JsonNode info = JSON.readTree("""
+                {"expected-downtime": 300, "status": "completed", "setup-time": 2, "total-time": 410, "downtime": 87,
+                 "ram": {"total": 286654464, "remaining": 0, "transferred": 81620109, "duplicate": 50000,
+                         "normal": 19700, "mbps": 1600.2}}""");
+        QemuMonitor.MigrationInfo parsed = QemuMonitor.migrationInfo(info);
+        assertThat(parsed.completed()).isTrue();
+        assertThat(parsed.downtimeMillis()).isEqualTo(87);
+        assertThat(parsed.totalTimeMillis()).isEqualTo(410);
+        assertThat(parsed.setupTimeMillis()).isEqualTo(2);
+        assertThat(parsed.ramTransferred()).isEqualTo(81620109L);
+        assertThat(parsed.ramTotal()).isEqualTo(286654464L);
+        assertThat(QemuMonitor.migrationInfo(JSON.readTree("""
+                {"status": "failed", "error-desc": "Unable to write to socket: Broken pipe"}""")).error())
+                .contains("Unable to write to socket: Broken pipe");
+    }
+
+    @Test
+    void mirrorJobsSayWhetherTheyAreReadyHowFarAndWhyTheyFailed() throws Exception {
+        JsonNode jobs = JSON.readTree("""
+                [{"current-progress": 67108864, "status": "ready", "total-progress": 67108864, "type": "mirror", "id": "mig-disk0"},
+                 {"current-progress": 1048576, "status": "concluded", "total-progress": 67108864, "type": "mirror",
+                  "id": "mig-disk1", "error": "Input/output error"}]""");
+        var parsed = QemuMonitor.jobs(jobs);
+        assertThat(parsed.get("mig-disk0").ready()).isTrue();
+        assertThat(parsed.get("mig-disk0").current()).isEqualTo(67108864L);
+        assertThat(parsed.get("mig-disk1").concluded()).isTrue();
+        assertThat(parsed.get("mig-disk1").error()).contains("Input/output error");
+    }
 }

@@ -1,5 +1,6 @@
 package io.hypervise.engine.vm;
 
+import static io.hypervise.engine.vm.VmState.MIGRATING;
 import static io.hypervise.engine.vm.VmState.OFF;
 import static io.hypervise.engine.vm.VmState.PAUSED;
 import static io.hypervise.engine.vm.VmState.RESTORING;
@@ -44,13 +45,15 @@ class VmStateMachineTest {
             Map.entry(VmAction.ADD_NIC, EnumSet.of(OFF, RUNNING, PAUSED)),
             Map.entry(VmAction.REMOVE_NIC, EnumSet.of(OFF, RUNNING, PAUSED)),
             Map.entry(VmAction.CHANGE_VCPUS, EnumSet.of(OFF, RUNNING, PAUSED)),
-            Map.entry(VmAction.CHANGE_MEMORY, EnumSet.of(OFF, RUNNING, PAUSED)));
+            Map.entry(VmAction.CHANGE_MEMORY, EnumSet.of(OFF, RUNNING, PAUSED)),
+            Map.entry(VmAction.MIGRATE, EnumSet.of(RUNNING, PAUSED)));
 
     private static final Map<VmState, Set<VmState>> EXPECTED_TRANSITIONS = Map.of(
-            OFF, EnumSet.of(STARTING),
+            OFF, EnumSet.of(STARTING, MIGRATING),
             STARTING, EnumSet.of(RUNNING, OFF),
-            RUNNING, EnumSet.of(PAUSED, SAVING, STOPPING, OFF),
-            PAUSED, EnumSet.of(RUNNING, SAVING, OFF),
+            RUNNING, EnumSet.of(PAUSED, SAVING, STOPPING, MIGRATING, OFF),
+            PAUSED, EnumSet.of(RUNNING, SAVING, MIGRATING, OFF),
+            MIGRATING, EnumSet.of(RUNNING, PAUSED, OFF),
             SAVING, EnumSet.of(SAVED, RUNNING, PAUSED, OFF),
             SAVED, EnumSet.of(RESTORING, OFF),
             RESTORING, EnumSet.of(RUNNING, PAUSED, SAVED, OFF),
@@ -100,6 +103,17 @@ class VmStateMachineTest {
         assertThat(VmStateMachine.canTransition(SAVING, PAUSED)).as("its save cancelled, it was paused").isTrue();
     }
 
+    /** A migration that fails puts the source back as it was; the target is handed over Running or Paused. */
+    @Test
+    void aMigratingVmEndsRunningPausedOrOffAndNothingElseCanBeAskedOfIt() {
+        assertThat(VmStateMachine.canTransition(RUNNING, MIGRATING)).isTrue();
+        assertThat(VmStateMachine.canTransition(OFF, MIGRATING)).as("arriving from another host").isTrue();
+        assertThat(VmStateMachine.canTransition(MIGRATING, SAVED)).isFalse();
+        assertThat(VmStateMachine.actionsIn(MIGRATING)).isEmpty();
+        assertThatThrownBy(() -> VmStateMachine.check(VmAction.MIGRATE, SAVED, "web-1"))
+                .hasMessage("cannot migrate VM 'web-1' while it is Saved; migrate is possible when it is Running or Paused");
+    }
+
     @Test
     void everyWorkerBearingStateCanFallToOffBecauseWorkersDie() {
         for (VmState state : VmState.values()) {
@@ -115,7 +129,7 @@ class VmStateMachineTest {
                 VmAction.PAUSE, VmAction.SAVE, VmAction.SHUT_DOWN, VmAction.TURN_OFF, VmAction.RESTART,
                 VmAction.CHECKPOINT, VmAction.APPLY_CHECKPOINT, VmAction.DELETE_CHECKPOINT, VmAction.RESIZE_DISK,
                 VmAction.ADD_DISK, VmAction.REMOVE_DISK, VmAction.CHANGE_RESOURCES, VmAction.CHANGE_MEDIUM,
-                VmAction.ADD_NIC, VmAction.REMOVE_NIC, VmAction.CHANGE_VCPUS, VmAction.CHANGE_MEMORY);
+                VmAction.ADD_NIC, VmAction.REMOVE_NIC, VmAction.CHANGE_VCPUS, VmAction.CHANGE_MEMORY, VmAction.MIGRATE);
         assertThat(VmStateMachine.actionsIn(SAVED)).containsExactlyInAnyOrder(
                 VmAction.START, VmAction.DISCARD_SAVED_STATE, VmAction.DELETE, VmAction.CHANGE_RESOURCES);
     }

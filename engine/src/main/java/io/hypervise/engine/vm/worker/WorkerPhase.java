@@ -12,5 +12,9 @@ public enum WorkerPhase {
     /** Running or paused under supervision. */
     SUPERVISED,
     /** Writing its state to the saved-state file: a re-attaching engine cancels the save. */
-    SAVING
+    SAVING,
+    /** Sending its VM live to another host: a re-attaching engine cancels the migration and keeps the guest here. */
+    MIGRATING_OUT,
+    /** Waiting for a VM arriving live from another host: a re-attaching engine turns it off (the source runs on). */
+    MIGRATING_IN
 }

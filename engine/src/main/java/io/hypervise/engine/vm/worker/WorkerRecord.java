@@ -21,6 +21,11 @@ public record WorkerRecord(long pid, long startTicks, WorkerPhase phase, boolean
         return new WorkerRecord(pid, startTicks, newPhase, pausedBeforeSave, launchedAt, uid);
     }
 
+    /** In {@code phase} (saving or migrating out), from a guest that was paused or not before it began. */
+    public WorkerRecord busyFrom(WorkerPhase busy, boolean paused) {
+        return new WorkerRecord(pid, startTicks, busy, paused, launchedAt, uid);
+    }
+
     public WorkerRecord savingFrom(boolean paused) {
         return new WorkerRecord(pid, startTicks, WorkerPhase.SAVING, paused, launchedAt, uid);
     }
