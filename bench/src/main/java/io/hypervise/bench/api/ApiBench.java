@@ -188,6 +188,11 @@ public final class ApiBench {
             Measurement c = directCreate(clients, n, base, DirectDatabase.UNCHAINED, false);
             System.out.printf("creation at %2d clients, round %d/%d: API %.1f/s, direct chained %.1f/s, not chained %.1f/s%n",
                     clients, r + 1, rounds, a.run().perSecond(), b.run().perSecond(), c.run().perSecond());
+            for (Measurement m : List.of(a, b, c)) {
+                if (m.run().errors() > 0) { // said now: a run that fails later would lose the report
+                    System.out.printf("  %d failed, the first: %s%n", m.run().errors(), m.run().firstError());
+                }
+            }
             sides = new Measurement[] {sides[0].plus(a), sides[1].plus(b), sides[2].plus(c)};
             done += n;
         }
