@@ -3,9 +3,6 @@ package io.hypervise.bench.api;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.security.SecureRandom;
 import java.sql.Array;
 import java.sql.Connection;
@@ -16,7 +13,6 @@ import java.sql.SQLException;
 import java.sql.Statement;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
-import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HexFormat;
@@ -62,16 +58,23 @@ final class DirectDatabase {
             values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""";
     private static final String SETTLE_VM = "update %s.vms set pending = null where id = ?";
     private static final String INSERT_NIC = "insert into %s.nics (mac, position, vm_id) values (?, ?, ?)";
-    // As io.hypervise.server.audit.AuditLog appends: lock, read what PostgreSQL will store and the last hash, insert.
-    private static final String LOCK = "SELECT pg_advisory_xact_lock(?)";
-    private static final String PREPARE = """
-            SELECT clock_timestamp(), host(CAST(? AS inet)), CAST(CAST(? AS jsonb) AS text),
-                   (SELECT hash FROM %s.audit_log ORDER BY id DESC LIMIT 1)""";
-    private static final String INSERT_AUDIT = """
+    // As io.hypervise.server.audit.AuditLog appends: what PostgreSQL will store, then the lock and the append
+    // in one round trip, the database supplying the time and the previous hash and finishing the hash.
+    private static final String NORMALIZE = "SELECT host(CAST(? AS inet)), CAST(CAST(? AS jsonb) AS text)";
+    private static final String APPEND = """
+            WITH n AS MATERIALIZED (
+                SELECT t.at, extract(microseconds FROM t.at)::bigint %% 1000000 AS us, %s AS prev
+                FROM (SELECT clock_timestamp() AS at) t)
             INSERT INTO %s.audit_log (at, actor, roles, source_address, action, target, parameters, outcome, reason,
                                    prev_hash, hash)
-            VALUES (?, ?, ?, CAST(? AS inet), ?, ?, CAST(? AS jsonb), ?, ?, ?, ?)
+            SELECT at, ?, ?, CAST(? AS inet), ?, ?, CAST(? AS jsonb), ?, ?, prev,
+                   encode(sha256(convert_to(prev || chr(31) || to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS')
+                       || CASE WHEN us = 0 THEN '' WHEN us %% 1000 = 0 THEN '.' || lpad((us / 1000)::text, 3, '0')
+                               ELSE '.' || lpad(us::text, 6, '0') END
+                       || 'Z' || CAST(? AS text), 'UTF8')), 'hex')
+            FROM n
             RETURNING id""";
+    private static final String LOCK_AND_APPEND = "SELECT pg_advisory_xact_lock(?);\n" + APPEND;
     /** Not the server's key: its appends and these never wait for each other. */
     private static final long REFERENCE_LOCK = 0x62656e6368726566L;
     /** The previous hash of the first entry. */
@@ -325,48 +328,41 @@ final class DirectDatabase {
 
     private static void appendAudit(Connection c, String schema, boolean chained, BenchVm vm, String id, String parameters,
             String outcome) throws SQLException {
-        if (chained) {
-            try (PreparedStatement lock = c.prepareStatement(LOCK)) {
-                lock.setLong(1, REFERENCE_LOCK);
-                lock.execute();
-            }
-        }
-        OffsetDateTime at;
         String address;
         String stored;
-        String previous;
-        try (PreparedStatement prepare = c.prepareStatement(PREPARE.formatted(schema))) {
-            prepare.setString(1, "127.0.0.1");
-            prepare.setString(2, parameters);
-            try (ResultSet rs = prepare.executeQuery()) {
+        try (PreparedStatement normalize = c.prepareStatement(NORMALIZE)) {
+            normalize.setString(1, "127.0.0.1");
+            normalize.setString(2, parameters);
+            try (ResultSet rs = normalize.executeQuery()) {
                 rs.next();
-                at = rs.getObject(1, OffsetDateTime.class);
-                address = rs.getString(2);
-                stored = rs.getString(3);
-                previous = rs.getString(4);
+                address = rs.getString(1);
+                stored = rs.getString(2);
             }
         }
-        if (!chained) {
-            previous = HexFormat.of().formatHex(randomBytes(32));
-        } else if (previous == null) {
-            previous = GENESIS;
-        }
-        String target = "vm:" + id;
-        String hash = sha256(String.join("\u001f", previous, at.truncatedTo(ChronoUnit.MICROS).toInstant().toString(),
-                vm.owner(), vm.realmRole(), address, "vm.create", target, stored, outcome, ""));
-        try (PreparedStatement insert = c.prepareStatement(INSERT_AUDIT.formatted(schema))) {
-            insert.setObject(1, at);
-            insert.setString(2, vm.owner());
-            insert.setArray(3, c.createArrayOf("text", new String[] {vm.realmRole()}));
-            insert.setString(4, address);
-            insert.setString(5, "vm.create");
-            insert.setString(6, target);
-            insert.setString(7, stored);
-            insert.setString(8, outcome);
-            insert.setString(9, null);
-            insert.setString(10, previous);
-            insert.setString(11, hash);
-            try (ResultSet rs = insert.executeQuery()) {
+        String afterTime = String.join("\u001f", "", vm.owner(), vm.realmRole(), address, "vm.create", "vm:" + id, stored,
+                outcome, "");
+        // Unchained: the same statement without the lock, after a random previous hash instead of the last one.
+        String previous = chained ? "coalesce((SELECT hash FROM %s.audit_log ORDER BY id DESC LIMIT 1), '%s')"
+                .formatted(schema, GENESIS) : "'" + HexFormat.of().formatHex(randomBytes(32)) + "'";
+        try (PreparedStatement append = c.prepareStatement((chained ? LOCK_AND_APPEND : APPEND).formatted(previous, schema))) {
+            int i = 1;
+            if (chained) {
+                append.setLong(i++, REFERENCE_LOCK);
+            }
+            append.setString(i++, vm.owner());
+            append.setArray(i++, c.createArrayOf("text", new String[] {vm.realmRole()}));
+            append.setString(i++, address);
+            append.setString(i++, "vm.create");
+            append.setString(i++, "vm:" + id);
+            append.setString(i++, stored);
+            append.setString(i++, outcome);
+            append.setString(i++, null);
+            append.setString(i, afterTime);
+            append.execute();
+            if (chained && !append.getMoreResults()) {
+                throw new SQLException("no answer to the append after the lock");
+            }
+            try (ResultSet rs = append.getResultSet()) {
                 rs.next();
             }
         }
@@ -376,13 +372,5 @@ final class DirectDatabase {
         byte[] b = new byte[n];
         RANDOM.nextBytes(b);
         return b;
-    }
-
-    private static String sha256(String s) {
-        try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8)));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("every Java has SHA-256", e);
-        }
     }
 }

@@ -40,6 +40,15 @@ public final class AuditChain {
     public static String hash(String previousHash, AuditRecord r) {
         StringBuilder s = new StringBuilder(previousHash);
         append(s, r.at().truncatedTo(ChronoUnit.MICROS).toString());
+        return sha256(s.append(afterTime(r)).toString());
+    }
+
+    /**
+     * The hashed form after the previous hash and the time: what an appender can compute before it knows
+     * either, so that PostgreSQL finishes the hash inside the append ({@link #SQL_HASH}).
+     */
+    static String afterTime(AuditRecord r) {
+        StringBuilder s = new StringBuilder();
         append(s, r.actor());
         append(s, String.join(",", r.roles()));
         append(s, r.sourceAddress());
@@ -48,8 +57,20 @@ public final class AuditChain {
         append(s, canonical(r.parameters()));
         append(s, r.outcome());
         append(s, r.reason());
-        return sha256(s.toString());
+        return s.toString();
     }
+
+    /**
+     * {@link #hash} in SQL, for an entry whose time ({@code at}, a timestamptz) and previous hash ({@code prev})
+     * the database supplies, and whose {@link #afterTime} is the parameter: the time written as
+     * {@code Instant.toString} writes it (UTC; no fraction at a whole second, else 3 digits when the
+     * microseconds are whole milliseconds, else 6), then SHA-256 in lower-case hex.
+     */
+    static final String SQL_HASH = """
+            encode(sha256(convert_to(prev || chr(31) || to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS')
+                || CASE WHEN us = 0 THEN '' WHEN us % 1000 = 0 THEN '.' || lpad((us / 1000)::text, 3, '0')
+                        ELSE '.' || lpad(us::text, 6, '0') END
+                || 'Z' || CAST(? AS text), 'UTF8')), 'hex')""";
 
     /** A stored entry: its record and the hashes stored beside it. */
     public record Link(AuditRecord record, String previousHash, String hash) {

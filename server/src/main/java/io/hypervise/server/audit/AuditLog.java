@@ -20,7 +20,6 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
 import java.sql.SQLException;
-import java.time.OffsetDateTime;
 import java.util.List;
 import java.util.Map;
 import java.util.regex.Pattern;
@@ -48,15 +47,23 @@ public class AuditLog {
     private static final Pattern IPV6 = Pattern.compile("[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*");
 
     // What the database would store, asked for before the hash is computed: PostgreSQL normalizes
-    // addresses and JSON (key order, numbers), and the entry must hash the same when read back.
-    private static final String PREPARE = """
-            SELECT clock_timestamp(), host(CAST(? AS inet)), CAST(CAST(? AS jsonb) AS text),
-                   (SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1)""";
-    private static final String INSERT = """
+    // addresses and JSON (key order, numbers), and the entry must hash the same when read back. Outside
+    // the lock: nothing in it depends on the chain.
+    private static final String NORMALIZE = "SELECT host(CAST(? AS inet)), CAST(CAST(? AS jsonb) AS text)";
+    // Then the lock and the append in one round trip (two statements, one Sync). Under READ COMMITTED the
+    // INSERT's snapshot is taken after the lock is held, so it follows the entry of whoever held it before;
+    // the database supplies the time and the previous hash and finishes the hash (AuditChain.SQL_HASH), so
+    // the lock is held for this one round trip and the commit, never while this thread waits to be run.
+    private static final String LOCK_AND_APPEND = """
+            SELECT pg_advisory_xact_lock(?);
+            WITH n AS MATERIALIZED (
+                SELECT t.at, extract(microseconds FROM t.at)::bigint %% 1000000 AS us,
+                       coalesce((SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1), '%s') AS prev
+                FROM (SELECT clock_timestamp() AS at) t)
             INSERT INTO audit_log (at, actor, roles, source_address, action, target, parameters, outcome, reason,
                                    prev_hash, hash)
-            VALUES (?, ?, ?, CAST(? AS inet), ?, ?, CAST(? AS jsonb), ?, ?, ?, ?)
-            RETURNING id""";
+            SELECT at, ?, ?, CAST(? AS inet), ?, ?, CAST(? AS jsonb), ?, ?, prev, %s FROM n
+            RETURNING id""".formatted(AuditChain.GENESIS, AuditChain.SQL_HASH);
 
     static final ObjectMapper JSON = new ObjectMapper();
     private static final org.jboss.logging.Logger LOG = org.jboss.logging.Logger.getLogger(AuditLog.class);
@@ -139,47 +146,37 @@ public class AuditLog {
 
     private long append(Connection c, Caller caller, String action, String target, String parameters,
             AuditOutcome outcome, String reason) throws SQLException {
-        try (PreparedStatement lock = c.prepareStatement("SELECT pg_advisory_xact_lock(?)")) {
-            lock.setLong(1, APPEND_LOCK);
-            lock.execute();
-        }
-        // A statement of its own, after the lock: under READ COMMITTED its snapshot sees the entry of
-        // whoever held the lock before. (Under REPEATABLE READ it might not; then the unique prev_hash
-        // refuses the fork and the transaction fails rather than the chain.)
-        OffsetDateTime at;
         String address;
         String storedParameters;
-        String previous;
-        try (PreparedStatement prepare = c.prepareStatement(PREPARE)) {
-            prepare.setString(1, ipLiteral(caller.address()));
-            prepare.setString(2, parameters);
-            try (ResultSet rs = prepare.executeQuery()) {
+        try (PreparedStatement normalize = c.prepareStatement(NORMALIZE)) {
+            normalize.setString(1, ipLiteral(caller.address()));
+            normalize.setString(2, parameters);
+            try (ResultSet rs = normalize.executeQuery()) {
                 rs.next();
-                at = rs.getObject(1, OffsetDateTime.class);
-                address = rs.getString(2);
-                storedParameters = rs.getString(3);
-                String last = rs.getString(4);
-                previous = last == null ? AuditChain.GENESIS : last;
+                address = rs.getString(1);
+                storedParameters = rs.getString(2);
             }
         }
         List<String> roles = caller.roles().stream().map(HvRole::realmRole).sorted().toList();
         String actor = clip(caller.username(), MAX_ACTOR);
-        AuditRecord record = new AuditRecord(0, at.toInstant(), actor, roles, address, action, target,
-                readJson(storedParameters), outcome.name(), reason);
-        String hash = AuditChain.hash(previous, record);
-        try (PreparedStatement insert = c.prepareStatement(INSERT)) {
-            insert.setObject(1, at);
-            insert.setString(2, actor);
-            insert.setArray(3, c.createArrayOf("text", roles.toArray()));
-            insert.setString(4, address);
-            insert.setString(5, action);
-            insert.setString(6, target);
-            insert.setString(7, storedParameters);
-            insert.setString(8, outcome.name());
-            insert.setString(9, reason);
-            insert.setString(10, previous);
-            insert.setString(11, hash);
-            try (ResultSet rs = insert.executeQuery()) {
+        String afterTime = AuditChain.afterTime(new AuditRecord(0, null, actor, roles, address, action, target,
+                readJson(storedParameters), outcome.name(), reason));
+        try (PreparedStatement append = c.prepareStatement(LOCK_AND_APPEND)) {
+            append.setLong(1, APPEND_LOCK);
+            append.setString(2, actor);
+            append.setArray(3, c.createArrayOf("text", roles.toArray()));
+            append.setString(4, address);
+            append.setString(5, action);
+            append.setString(6, target);
+            append.setString(7, storedParameters);
+            append.setString(8, outcome.name());
+            append.setString(9, reason);
+            append.setString(10, afterTime);
+            append.execute(); // the lock's (empty) result
+            if (!append.getMoreResults()) {
+                throw new SQLException("PostgreSQL did not answer the audit log's append after its lock");
+            }
+            try (ResultSet rs = append.getResultSet()) {
                 rs.next();
                 return rs.getLong(1);
             }

@@ -58,11 +58,16 @@ public class VmRepository {
         return NicEntity.<NicEntity>find("mac", mac).firstResultOptional().map(n -> n.vm.name);
     }
 
-    /** Writes a new row now, inside the caller's transaction, so what follows in it sees the row. */
+    /**
+     * Writes a new row now, inside the caller's transaction, so what follows in it sees the row. The entity
+     * is then no longer watched (later changes to it are not saved): the commit has nothing of it to check,
+     * and a creation's commit comes while it holds the audit chain's lock.
+     */
     @Transactional(Transactional.TxType.MANDATORY)
     public void insert(VmEntity vm) {
         vm.persist();
         VmEntity.flush();
+        VmEntity.getEntityManager().detach(vm); // its disks and adapters with it (cascade)
     }
 
     /** Marks what is under way for the VM (null: nothing): in the caller's transaction, or committed now. */

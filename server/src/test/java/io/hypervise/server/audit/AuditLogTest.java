@@ -16,6 +16,9 @@ import io.hypervise.server.access.Caller;
 import io.hypervise.server.access.HvRole;
 import io.quarkus.narayana.jta.QuarkusTransaction;
 import io.quarkus.test.common.WithTestResource;
+import java.sql.PreparedStatement;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.path.json.JsonPath;
 import io.restassured.specification.RequestSpecification;
@@ -218,6 +221,35 @@ class AuditLogTest {
         assertThat(verified.getBoolean("intact")).isTrue();
         // At least what was there before asking: the auditor's own request is not audited, others may be.
         assertThat(verified.getLong("entries")).isGreaterThanOrEqualTo(stored);
+    }
+
+    /**
+     * Appends let PostgreSQL finish each entry's hash; the verifier recomputes it in Java. Both must write the
+     * time alike at the edges where Instant.toString drops digits: a whole second, whole milliseconds, a
+     * microsecond, trailing zeros in the microseconds; and a field with the separator and backslashes.
+     */
+    @Test
+    void theDatabasesHashOfAnEntryIsTheVerifiersAtEveryKindOfTime() throws Exception {
+        JsonNode parameters = new ObjectMapper().readTree("{\"b\":[1,2.5,\"x\\u001fy\"],\"a\":\"back\\\\slash\"}");
+        for (String time : List.of("2026-12-07T00:00:00Z", "2026-12-07T00:00:00.001Z", "2026-12-07T00:00:00.100Z",
+                "2026-12-07T00:00:00.000001Z", "2026-12-07T00:00:00.123450Z", "2026-12-07T23:59:59.999999Z",
+                "1999-01-02T03:04:05.000010Z")) {
+            Instant at = Instant.parse(time);
+            AuditRecord record = new AuditRecord(0, at, "al\u001fice", List.of("hv-admin", "hv-operator"), "10.0.0.1",
+                    "vm.start", "vm:x", parameters, "SUCCEEDED", null);
+            String previous = "ab".repeat(32);
+            String sql = "WITH n AS (SELECT CAST(? AS timestamptz) AS at, ? AS prev) SELECT " + AuditChain.SQL_HASH
+                    + " FROM (SELECT at, prev, extract(microseconds FROM at)::bigint % 1000000 AS us FROM n) m";
+            try (Connection c = dataSource.getConnection(); PreparedStatement s = c.prepareStatement(sql)) {
+                s.setObject(1, java.time.OffsetDateTime.ofInstant(at, java.time.ZoneOffset.UTC));
+                s.setString(2, previous);
+                s.setString(3, AuditChain.afterTime(record));
+                try (ResultSet rs = s.executeQuery()) {
+                    rs.next();
+                    assertThat(rs.getString(1)).as(time).isEqualTo(AuditChain.hash(previous, record));
+                }
+            }
+        }
     }
 
     @Test
