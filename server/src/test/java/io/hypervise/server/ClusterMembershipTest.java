@@ -298,7 +298,8 @@ class ClusterMembershipTest {
 
     @SuppressWarnings("unchecked")
     private static Map<String, Object> item(JsonPath hosts, String id) {
-        return ((List<Map<String, Object>>) hosts.getList("items")).stream().filter(h -> id.equals(h.get("id"))).findFirst()
+        List<Map<String, Object>> items = hosts.getList("items");
+        return items.stream().filter(h -> id.equals(h.get("id"))).findFirst()
                 .orElseThrow(() -> new AssertionError("no host " + id + " in " + hosts.prettify()));
     }
 

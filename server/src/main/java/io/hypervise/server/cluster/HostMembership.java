@@ -45,15 +45,15 @@ public class HostMembership {
     private static final Logger LOG = Logger.getLogger(HostMembership.class);
 
     private static final String JOIN = """
-            UPDATE hosts SET epoch = epoch + 1,
-                             lease_expires_at = clock_timestamp() + ? * interval '1 millisecond',
-                             lease_renewed_at = clock_timestamp(), last_seen_at = clock_timestamp(),
-                             address = ?, left_at = NULL
+            UPDATE hosts SET epoch = epoch + 1, lease_expires_at = c.now + ? * interval '1 millisecond',
+                             lease_renewed_at = c.now, last_seen_at = c.now, address = ?, left_at = NULL
+              FROM (SELECT clock_timestamp() AS now) c
              WHERE id = ?
             RETURNING epoch, lease_expires_at, lease_renewed_at""";
     private static final String RENEW = """
-            UPDATE hosts SET lease_expires_at = clock_timestamp() + ? * interval '1 millisecond',
-                             lease_renewed_at = clock_timestamp(), last_seen_at = clock_timestamp()
+            UPDATE hosts SET lease_expires_at = c.now + ? * interval '1 millisecond', lease_renewed_at = c.now,
+                             last_seen_at = c.now
+              FROM (SELECT clock_timestamp() AS now) c
              WHERE id = ? AND epoch = ?
             RETURNING lease_expires_at, lease_renewed_at""";
     private static final String WHY_LOST = "SELECT epoch, left_at FROM hosts WHERE id = ?";
