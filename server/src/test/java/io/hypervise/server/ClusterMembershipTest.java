@@ -9,6 +9,8 @@ import static org.hamcrest.Matchers.nullValue;
 import static org.hamcrest.Matchers.startsWith;
 
 import io.agroal.api.AgroalDataSource;
+import io.hypervise.server.cluster.Cluster;
+import io.hypervise.server.cluster.FencingRefusedException;
 import io.hypervise.server.cluster.HostMembership;
 import io.hypervise.server.cluster.MembershipListener;
 import io.hypervise.server.cluster.MembershipState;
@@ -57,6 +59,9 @@ class ClusterMembershipTest {
 
     @Inject
     VmOwnership ownership;
+
+    @Inject
+    Cluster cluster;
 
     @Inject
     LocalHost localHost;
@@ -142,6 +147,53 @@ class ClusterMembershipTest {
 
         assertThat(membership.join()).isEqualTo(after + 2);
         assertThat(membership.renew()).isEqualTo(MembershipState.LIVE);
+    }
+
+    @Test
+    void aRenewalTheDatabaseDoesNotAnswerIsCountedAndRetried() throws Exception {
+        List<String> lost = new CopyOnWriteArrayList<>();
+        listen((epoch, reason) -> lost.add(reason));
+        long epoch = membership.epoch();
+        // Another transaction holds the host's row: the renewal waits, and gives up after a renewal period.
+        try (Connection holder = db.getConnection()) {
+            holder.setAutoCommit(false);
+            try (PreparedStatement lock = holder.prepareStatement("SELECT 1 FROM hosts WHERE id = ? FOR UPDATE")) {
+                lock.setString(1, localHost.id());
+                lock.executeQuery().close();
+            }
+            assertThat(membership.renew()).isEqualTo(MembershipState.RENEW_FAILING);
+            HostMembership.Standing failing = membership.standing();
+            assertThat(failing.renewFailures()).isGreaterThanOrEqualTo(1);
+            assertThat(failing.lastFailure()).contains("cancel");
+            assertThat(failing.epoch()).isEqualTo(epoch);
+            as("admin").when().get("/api/v1/hosts/" + localHost.id()).then().statusCode(200)
+                    .body("membership.state", equalTo("renew-failing"))
+                    .body("membership.lastRenewFailure", org.hamcrest.Matchers.containsString("cancel"))
+                    .body("lease.state", equalTo("live"));
+            holder.rollback();
+        }
+        assertThat(membership.renew()).isEqualTo(MembershipState.LIVE);
+        assertThat(membership.standing().renewFailures()).isZero();
+        assertThat(membership.standing().lastFailure()).isNull();
+        assertThat(membership.epoch()).as("a failed renewal is not a lost lease").isEqualTo(epoch);
+        assertThat(lost).isEmpty();
+    }
+
+    @Test
+    void aHostWhoseLeaseExpiredIsDeclaredGoneOnceAndItsVmsMoveOnlyWithItsNewEpoch() throws Exception {
+        host("cl-dead", 3, "-30 seconds");
+        host("cl-alive", 8, "10 minutes");
+        vm("cl-vm-dead", "cl-dead");
+        assertThatThrownBy(() -> cluster.declareGone("cl-alive", 8)).isInstanceOf(FencingRefusedException.class)
+                .hasMessageStartingWith("host 'cl-alive' holds a live lease (until ");
+        assertThat(cluster.declareGone("cl-dead", 3)).isEqualTo(4);
+        assertThatThrownBy(() -> cluster.declareGone("cl-dead", 3)).isInstanceOf(FencingRefusedException.class)
+                .hasMessage("host 'cl-dead' is at epoch 4, not 3: it joined again, or was declared gone already");
+        assertThat(epochOf("cl-dead")).isEqualTo(4);
+
+        refused(() -> ownership.transfer("cl-vm-dead", "cl-dead", 3L, "cl-alive", 8), Reason.SOURCE_EPOCH_STALE, null);
+        assertThat(ownership.transfer("cl-vm-dead", "cl-dead", 4L, "cl-alive", 8).to()).isEqualTo("cl-alive");
+        assertThat(ownerOf("cl-vm-dead")).isEqualTo("cl-alive");
     }
 
     @Test

@@ -124,6 +124,47 @@ public class Cluster {
         }
     }
 
+    /**
+     * Declares a host whose lease has expired gone: bumps its epoch, if it is still {@code expectedEpoch}, so the
+     * server that held the lease can never renew it (it finds itself lost when it reaches the database again), and
+     * whatever is decided about the host from now on names the new epoch. Whoever takes a gone host's VMs over
+     * declares it gone first, then transfers them with the new epoch as the source's ({@link VmOwnership}). One
+     * statement; the caller records it.
+     *
+     * @return the host's new epoch
+     * @throws FencingRefusedException when the lease is live, the host left or its epoch is not {@code expectedEpoch}
+     */
+    public long declareGone(String id, long expectedEpoch) {
+        try (Connection c = dataSource.getConnection()) {
+            try (PreparedStatement gone = c.prepareStatement("""
+                    UPDATE hosts SET epoch = epoch + 1, updated_at = clock_timestamp()
+                     WHERE id = ? AND epoch = ? AND left_at IS NULL
+                       AND (lease_expires_at IS NULL OR lease_expires_at <= clock_timestamp())
+                    RETURNING epoch""")) {
+                gone.setString(1, id);
+                gone.setLong(2, expectedEpoch);
+                try (ResultSet rs = gone.executeQuery()) {
+                    if (rs.next()) {
+                        long epoch = rs.getLong(1);
+                        LOG.warnf("host '%s' declared gone: its lease had expired; epoch %d is now %d", id, expectedEpoch, epoch);
+                        return epoch;
+                    }
+                }
+            }
+        } catch (SQLException e) {
+            throw new IllegalStateException("cannot declare host '" + id + "' gone: " + e.getMessage(), e);
+        }
+        ClusterMember host = member(id).orElseThrow(() -> new NotFoundRefusal("no host with id '" + id + "'"));
+        HostLease lease = host.lease();
+        throw new FencingRefusedException(switch (lease.state()) {
+            case LEFT -> "host '" + id + "' left the cluster at " + lease.leftAt();
+            case LIVE -> "host '" + id + "' holds a live lease (until " + lease.expiresAt() + ", epoch " + lease.epoch()
+                    + "): it is not gone";
+            case EXPIRED -> "host '" + id + "' is at epoch " + lease.epoch() + ", not " + expectedEpoch
+                    + ": it joined again, or was declared gone already";
+        });
+    }
+
     /** What removal looks at, read with the host's row locked: a concurrent join waits for the removal, or it for the join. */
     private record Standing(long epoch, Instant expiresAt, Instant leftAt, boolean live, long vms, List<String> someVms) {
 
