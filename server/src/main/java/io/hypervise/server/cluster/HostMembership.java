@@ -36,8 +36,9 @@ import org.jboss.logging.Logger;
  * declared gone): the membership is {@link MembershipState#LOST} for good until the server joins again, and every
  * {@link MembershipListener} is told. A renewal the database does not answer is retried at the next tick.
  *
- * <p>The statements are plain JDBC on their own connection, outside any JTA transaction and Hibernate session, on
- * a thread of their own: a renewal is cheap and never waits for, nor holds up, a request.
+ * <p>The statements are plain JDBC outside any JTA transaction and Hibernate session, on a thread of their own, on
+ * a connection the membership keeps for itself (taken from the pool once, and again only after it broke): a
+ * renewal is cheap and never waits for, nor holds up, a request, even when requests have every other connection.
  */
 @ApplicationScoped
 public class HostMembership {
@@ -76,6 +77,9 @@ public class HostMembership {
 
     private volatile Standing standing = Standing.NOT_JOINED;
 
+    /** The renewals' own connection; null until the first renewal, and after one that broke it. */
+    private Connection connection;
+
     /**
      * What this server knows of its own lease.
      *
@@ -107,9 +111,16 @@ public class HostMembership {
         timer.scheduleWithFixedDelay(this::renewQuietly, renew.toMillis(), renew.toMillis(), TimeUnit.MILLISECONDS);
     }
 
+    /**
+     * Stops renewing, and leaves the lease to run out by itself: the host's workers outlive the server, so a server
+     * that stops must not say its host is gone before the lease says so.
+     */
     void onStop(@Observes ShutdownEvent event) {
         if (timer != null) {
             timer.shutdownNow();
+        }
+        synchronized (this) {
+            closeConnection();
         }
     }
 
@@ -181,7 +192,8 @@ public class HostMembership {
         }
         long started = System.nanoTime();
         Optional<String> lost;
-        try (Connection c = dataSource.getConnection()) {
+        try {
+            Connection c = connection();
             try (PreparedStatement renew = c.prepareStatement(RENEW)) {
                 renew.setQueryTimeout(queryTimeoutSeconds());
                 renew.setLong(1, ttlMillis());
@@ -200,9 +212,12 @@ public class HostMembership {
             }
             lost = Optional.of(whyLost(c, was.epoch));
         } catch (SQLException e) {
+            if (!isCancelled(e)) {
+                closeConnection();
+            }
             standing = new Standing(MembershipState.RENEW_FAILING, was.epoch, was.expiresAt, was.renewedAt,
                     was.renewFailures + 1, e.getMessage(), was.validUntilNanos);
-            LOG.warnf("host '%s' could not renew its lease (epoch %d, %d failures in a row; it runs until %s unless"
+            LOG.warnf("host '%s' could not renew its lease (epoch %d, failure %d in a row; it runs until %s unless"
                     + " renewed): %s", hostId(), was.epoch, was.renewFailures + 1, was.expiresAt, e.getMessage());
             return MembershipState.RENEW_FAILING;
         }
@@ -234,6 +249,30 @@ public class HostMembership {
                                 : ": it joined again, or was declared gone");
             }
         }
+    }
+
+    private Connection connection() throws SQLException {
+        if (connection == null) {
+            connection = dataSource.getConnection();
+        }
+        return connection;
+    }
+
+    /** Gives the connection back to the pool (which drops it if it broke); the next renewal takes another. */
+    private void closeConnection() {
+        if (connection != null) {
+            try {
+                connection.close();
+            } catch (SQLException e) {
+                LOG.debugf("closing the lease's connection: %s", e.getMessage());
+            }
+            connection = null;
+        }
+    }
+
+    /** A statement the query timeout cancelled (SQLSTATE 57014) leaves its connection usable. */
+    private static boolean isCancelled(SQLException e) {
+        return "57014".equals(e.getSQLState());
     }
 
     private void renewQuietly() {
