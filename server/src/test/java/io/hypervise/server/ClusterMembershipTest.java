@@ -218,8 +218,10 @@ class ClusterMembershipTest {
         HttpBrowser admin = new HttpBrowser();
         assertThat(admin.signIn(base, "admin", "admin").statusCode()).isEqualTo(200);
         String tree = admin.get(URI.create(base + "/admin")).body().replaceAll("\\s+", " ");
-        assertThat(tree).containsPattern("Host cl-expired</a> <span class=\"state state-unresponsive lease\"[^>]*>expired \\d+ (s|min) ago</span>");
-        assertThat(tree).containsPattern("Host cl-live</a> <span class=\"state state-running lease\"[^>]*>live</span>");
+        assertThat(tree).containsPattern("<span class=\"host-name\">Host cl-expired</span> <span class=\"state state-unresponsive lease\"[^>]*>expired \\d+ (s|min) ago</span>");
+        assertThat(tree).containsPattern("<span class=\"host-name\">Host cl-live</span> <span class=\"state state-running lease\"[^>]*>live</span>");
+        assertThat(tree).as("this server's own host links to its page")
+                .containsPattern("<a href=\"/admin/hosts/" + localHost.id() + "\"[^>]*>[^<]*</a> <span class=\"state state-running lease\"");
         String page = admin.get(URI.create(base + "/admin/hosts/" + localHost.id())).body();
         assertThat(page).contains("<strong id=\"epoch\">" + membership.epoch() + "</strong>");
     }

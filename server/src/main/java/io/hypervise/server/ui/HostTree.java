@@ -3,6 +3,7 @@ package io.hypervise.server.ui;
 import io.hypervise.server.cluster.Cluster;
 import io.hypervise.server.cluster.ClusterMember;
 import io.hypervise.server.cluster.LeaseState;
+import io.hypervise.server.inventory.LocalHost;
 import io.quarkus.arc.Arc;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -23,13 +24,15 @@ public record HostTree(List<Group> groups, String selectedHost) {
      * @param lease      live, expired or left
      * @param leaseSince for an expired lease, when it expired (null if the host never joined); for a left host, when
      *                   it left; null while live
+     * @param local      whether it is this server's host, the one whose page this server shows
      */
     public record Node(String id, String name, String accelerator, long vms, long running, boolean selected, String lease,
-            Instant leaseSince) {
+            Instant leaseSince, boolean local) {
     }
 
     /** Reads the hosts, their leases and VM counts in one query. */
     static HostTree load(String selectedHost) {
+        String local = Arc.container().instance(LocalHost.class).get().id();
         Map<String, List<Node>> groups = new TreeMap<>();
         for (ClusterMember h : Arc.container().instance(Cluster.class).get().members()) {
             LeaseState state = h.lease().state();
@@ -40,7 +43,7 @@ public record HostTree(List<Group> groups, String selectedHost) {
             };
             groups.computeIfAbsent(h.hostGroup(), g -> new ArrayList<>()).add(new Node(h.id(), h.name(),
                     h.accelerator() == null ? "" : h.accelerator(), h.vmCount(), h.runningVms(), h.id().equals(selectedHost),
-                    state.name().toLowerCase(Locale.ROOT), since));
+                    state.name().toLowerCase(Locale.ROOT), since, h.id().equals(local)));
         }
         return new HostTree(groups.entrySet().stream().map(e -> new Group(e.getKey(), e.getValue())).toList(), selectedHost);
     }
