@@ -126,6 +126,8 @@ class ApiAccessTest {
             "GET    | /api/v1/host/block-devices   |                                 | 401 | 200 | 403 | 403 | 403 | 403",
             "GET    | /api/v1/hosts                |                                 | 401 | 200 | 200 | 200 | 403 | 403",
             "GET    | /api/v1/hosts/{host}         |                                 | 401 | 200 | 200 | 200 | 403 | 403",
+            // Removing a host from the cluster: the administrators' alone; this host's lease is live, so it stays (409).
+            "DELETE | /api/v1/hosts/{host}         |                                 | 401 | 409 | 403 | 403 | 403 | 403",
             "GET    | /api/v1/hosts/{host}/metrics |                                 | 401 | 200 | 200 | 200 | 403 | 403",
             "GET    | /api/v1/vms                  |                                 | 401 | 200 | 200 | 200 | 200 | 200",
             "POST   | /api/v1/vms                  | {\"name\":\"m\",\"boot\":{\"kind\":\"kernel\",\"kernel\":\"kernel\"}} "

@@ -27,7 +27,8 @@ import org.junit.jupiter.api.Test;
 /**
  * Two hosts' servers, each with its own engine and data, on one PostgreSQL (the first one's): each
  * records what is its own (template files in its own library), creates VMs on itself without
- * disturbing the other, and refuses to act on a VM the other host runs, saying which host does.
+ * disturbing the other, and refuses to act on a VM the other host runs, saying which host does. Each
+ * sees both hosts' leases; when one server dies, the other sees its lease expire and may remove it.
  */
 class TwoServersIT {
 
@@ -80,6 +81,18 @@ class TwoServersIT {
                 "hypervise.keycloak.realm-url=" + KeycloakTestResource.realmUrl());
         b.start();
 
+        // Each server answers for the whole cluster: both hosts hold live leases, each joined once, each reachable.
+        for (int port : new int[] {portA, portB}) {
+            JsonNode hosts = call(port, "GET", "/api/v1/hosts", 200).path("items");
+            assertThat(hosts).as("hosts seen by the server at %d", port).hasSize(2);
+            for (JsonNode host : hosts) {
+                String id = host.path("id").asText();
+                assertThat(host.path("lease").path("state").asText()).as("%s's lease", id).isEqualTo("live");
+                assertThat(host.path("lease").path("epoch").asLong()).as("%s's epoch", id).isEqualTo(1);
+                assertThat(host.path("address").asText()).isEqualTo("http://127.0.0.1:" + (id.equals("host-a") ? portA : portB));
+            }
+        }
+
         // Creations on both hosts, interleaved, all succeed; the shared template stays ready on both.
         String a1 = create(portA, "on-a-1");
         String b1 = create(portB, "on-b-1");
@@ -109,6 +122,22 @@ class TwoServersIT {
         }
         assertThat(diskB1).doesNotExist();
         assertThat(a.output() + b.output()).doesNotContain("OptimisticLock", "unexpected error");
+
+        // Host B's server dies: A sees its lease expire by the database's clock (10 s after its last renewal),
+        // refuses to remove it while it was live, and removes it once expired; B's row stays, as left.
+        assertThat(call(portA, "DELETE", "/api/v1/hosts/host-b", 409).path("detail").asText())
+                .startsWith("host 'host-b' holds a live lease");
+        b.kill();
+        long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+        while (!call(portA, "GET", "/api/v1/hosts/host-b", 200).path("lease").path("state").asText().equals("expired")) {
+            assertThat(System.nanoTime()).as("host-b's lease expired within 30 s of its server's death").isLessThan(deadline);
+            Thread.sleep(500);
+        }
+        call(portA, "DELETE", "/api/v1/hosts/host-b", 204);
+        JsonNode left = call(portA, "GET", "/api/v1/hosts/host-b", 200).path("lease");
+        assertThat(left.path("state").asText()).isEqualTo("left");
+        assertThat(left.path("epoch").asLong()).isEqualTo(2);
+        assertThat(call(portA, "GET", "/api/v1/hosts/host-a", 200).path("lease").path("state").asText()).isEqualTo("live");
     }
 
     private String create(int port, String name) throws Exception {

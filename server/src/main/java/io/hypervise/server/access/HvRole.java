@@ -2,6 +2,7 @@ package io.hypervise.server.access;
 
 import static io.hypervise.server.access.Permission.AUDIT_READ;
 import static io.hypervise.server.access.Permission.HOST_DEVICES;
+import static io.hypervise.server.access.Permission.HOST_MANAGE;
 import static io.hypervise.server.access.Permission.HOST_READ;
 import static io.hypervise.server.access.Permission.JOB_READ;
 import static io.hypervise.server.access.Permission.LIBRARY_HOST_IMPORT;
@@ -39,7 +40,8 @@ public enum HvRole {
             VM_RECONFIGURE, Reach.ALL, VM_DELETE, Reach.ALL, VM_EXPORT, Reach.ALL, JOB_READ, Reach.ALL, AUDIT_READ, Reach.ALL,
             TEMPLATE_READ, Reach.ALL, POLICY_MANAGE, Reach.ALL, VM_CONSOLE, Reach.ALL, VM_CONSOLE_VIEW, Reach.ALL,
             SWITCH_MANAGE, Reach.ALL, LIBRARY_READ, Reach.ALL, LIBRARY_WRITE, Reach.ALL, LIBRARY_HOST_IMPORT, Reach.ALL,
-            TEMPLATE_MANAGE, Reach.ALL, VM_RESOURCES, Reach.ALL, HOST_DEVICES, Reach.ALL)),
+            TEMPLATE_MANAGE, Reach.ALL, VM_RESOURCES, Reach.ALL, HOST_DEVICES, Reach.ALL,
+            HOST_MANAGE, Reach.ALL)),
     OPERATOR("hv-operator", grants(
             HOST_READ, Reach.ALL, VM_READ, Reach.ALL, VM_CREATE, Reach.ALL, VM_OPERATE, Reach.ALL,
             VM_RECONFIGURE, Reach.ALL, VM_DELETE, Reach.ALL, VM_EXPORT, Reach.ALL, JOB_READ, Reach.ALL, TEMPLATE_READ, Reach.ALL,

@@ -3,6 +3,8 @@ package io.hypervise.server.access;
 /** What an endpoint needs. How far a caller may use it (their own VMs, or all) is a {@link Reach}. */
 public enum Permission {
     HOST_READ("read hosts"),
+    /** Remove hosts from the cluster. */
+    HOST_MANAGE("manage the cluster's hosts"),
     VM_READ("read VMs"),
     VM_CREATE("create VMs"),
     VM_OPERATE("operate VMs"),

@@ -124,6 +124,29 @@ public interface ServerConfig {
         Duration sweep();
     }
 
+    Cluster cluster();
+
+    /**
+     * This host's membership of the cluster: where other hosts' servers reach this one, and its lease (see
+     * {@link io.hypervise.server.cluster.HostMembership}). The lease's expiry is counted by the database's clock.
+     */
+    interface Cluster {
+        /** Where other servers reach this one; default {@code http://127.0.0.1:<quarkus.http.port>}. */
+        Optional<String> address();
+
+        Lease lease();
+
+        /** The host's lease: renewed every {@code renew}, lapsing {@code ttl} after the last renewal. */
+        interface Lease {
+            @WithDefault("2s")
+            Duration renew();
+
+            /** At least twice {@code renew}, so one late or failed renewal does not lose the lease. */
+            @WithDefault("10s")
+            Duration ttl();
+        }
+    }
+
     Counters counters();
 
     /** Utilization counters: how often VMs and the host are sampled, and how long samples are kept. */

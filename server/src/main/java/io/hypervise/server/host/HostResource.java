@@ -1,21 +1,24 @@
 package io.hypervise.server.host;
 
+import io.hypervise.server.access.CurrentCaller;
 import io.hypervise.server.access.Permission;
 import io.hypervise.server.access.Requires;
+import io.hypervise.server.cluster.Cluster;
 import io.hypervise.server.counters.CounterQueries;
 import io.hypervise.server.counters.CounterSeriesView;
 import io.hypervise.server.inventory.PageOf;
 import jakarta.inject.Inject;
-import jakarta.transaction.Transactional;
+import jakarta.ws.rs.DELETE;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.PathParam;
 import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.QueryParam;
 import jakarta.ws.rs.core.MediaType;
+import jakarta.ws.rs.core.Response;
 import java.util.List;
 
-/** The hosts: this server's own, for now. */
+/** The cluster's hosts: any server answers for all of them; this server's own host's capabilities and devices. */
 @Path("/api/v1")
 @Produces(MediaType.APPLICATION_JSON)
 public class HostResource {
@@ -25,6 +28,12 @@ public class HostResource {
 
     @Inject
     CounterQueries counters;
+
+    @Inject
+    Cluster cluster;
+
+    @Inject
+    CurrentCaller current;
 
     /** One page of hosts, in the shape every list of the API has. */
     public record Page(List<HostDetail> items, int page, int size, long total) {
@@ -61,9 +70,20 @@ public class HostResource {
     @GET
     @Path("hosts/{id}")
     @Requires(Permission.HOST_READ)
-    @Transactional
     public HostDetail host(@PathParam("id") String id) {
-        return hosts.detail(hosts.known(id));
+        return hosts.member(id);
+    }
+
+    /**
+     * Removes a host from the cluster (administrators): refused while its lease is live or it owns VMs. The row
+     * stays, marked as left; audited.
+     */
+    @DELETE
+    @Path("hosts/{id}")
+    @Requires(Permission.HOST_MANAGE)
+    public Response remove(@PathParam("id") String id) {
+        cluster.remove(id, current.get());
+        return Response.noContent().build();
     }
 
     /** The host's utilization counters over [from, to) in steps of {@code step} (see the VM's). */

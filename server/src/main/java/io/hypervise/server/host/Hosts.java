@@ -3,6 +3,9 @@ package io.hypervise.server.host;
 import io.hypervise.engine.Engine;
 import io.hypervise.engine.vm.VmState;
 import io.hypervise.engine.vm.VmStatus;
+import io.hypervise.server.cluster.Cluster;
+import io.hypervise.server.cluster.ClusterMember;
+import io.hypervise.server.cluster.HostMembership;
 import io.hypervise.server.counters.CounterQueries;
 import io.hypervise.server.counters.CounterRange;
 import io.hypervise.server.counters.CounterSeriesView;
@@ -21,7 +24,10 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
-/** The hosts as the API and the pages show them: this server answers for its own host only. */
+/**
+ * The hosts as the API and the pages show them: every host of the cluster from the database, and this server's own
+ * host's capabilities, load and engine too.
+ */
 @ApplicationScoped
 public class Hosts {
 
@@ -40,14 +46,25 @@ public class Hosts {
     @Inject
     VmRepository vms;
 
+    @Inject
+    Cluster cluster;
+
+    @Inject
+    HostMembership membership;
+
     /** What this host can run: accelerator and why, CPUs, memory, QEMU. */
     public HostView capabilities() {
         return HostView.of(engine.host(), engine.vms());
     }
 
-    @Transactional
+    /** Every host of the cluster, members and those that left, by group and name. */
     public List<HostDetail> list() {
-        return HostEntity.<HostEntity>listAll().stream().map(this::detail).toList();
+        return cluster.members().stream().map(this::detail).toList();
+    }
+
+    /** Any host of the cluster, by id (this server answers for all of them from the database); 404 for none. */
+    public HostDetail member(String id) {
+        return detail(cluster.member(id).orElseThrow(() -> new NotFoundRefusal("no host with id '" + id + "'")));
     }
 
     /** This server's host, by id; any other id is a 404, as a server answers for its own host only. */
@@ -68,11 +85,16 @@ public class Hosts {
 
     /** What the API shows of a host: its record, capabilities, load and VM counts. */
     public HostDetail detail(HostEntity host) {
-        boolean local = host.id.equals(localHost.id());
+        return member(host.id);
+    }
+
+    private HostDetail detail(ClusterMember m) {
+        boolean local = m.id().equals(localHost.id());
         List<VmStatus> vms = local ? engine.vms().list() : List.of();
         long running = vms.stream().filter(v -> v.state() == VmState.RUNNING).count();
-        return new HostDetail(host.id, host.name, local ? HostView.of(engine.host(), engine.vms()) : null,
-                local ? engine.load() : null, vms.size(), running, host.lastSeenAt);
+        return new HostDetail(m.id(), m.name(), local ? HostView.of(engine.host(), engine.vms()) : null,
+                local ? engine.load() : null, vms.size(), running, m.lastSeenAt(), HostDetail.leaseOf(m), m.address(),
+                m.maintenance(), m.vmCount(), local ? HostDetail.Membership.of(membership.standing()) : null);
     }
 
     /**

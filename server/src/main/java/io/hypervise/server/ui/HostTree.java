@@ -1,32 +1,50 @@
 package io.hypervise.server.ui;
 
-import io.hypervise.engine.vm.VmState;
-import io.hypervise.server.inventory.HostEntity;
-import io.hypervise.server.inventory.VmEntity;
+import io.hypervise.server.cluster.Cluster;
+import io.hypervise.server.cluster.ClusterMember;
+import io.hypervise.server.cluster.LeaseState;
+import io.hypervise.server.inventory.LocalHost;
+import io.quarkus.arc.Arc;
+import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.stream.Collectors;
 
-/** The left pane of the admin console: host groups, their hosts, and how many VMs each runs. */
+/** The left pane of the admin console: host groups, their hosts, their leases, and how many VMs each runs. */
 public record HostTree(List<Group> groups, String selectedHost) {
 
     public record Group(String name, List<Node> hosts) {
     }
 
-    public record Node(String id, String name, String accelerator, long vms, long running, boolean selected) {
+    /**
+     * A host in the tree.
+     *
+     * @param lease      live, expired or left
+     * @param leaseSince for an expired lease, when it expired (null if the host never joined); for a left host, when
+     *                   it left; null while live
+     * @param local      whether it is this server's host, the one whose page this server shows
+     */
+    public record Node(String id, String name, String accelerator, long vms, long running, boolean selected, String lease,
+            Instant leaseSince, boolean local) {
     }
 
-    /** Reads the hosts and their VM counts; call inside a transaction. */
+    /** Reads the hosts, their leases and VM counts in one query. */
     static HostTree load(String selectedHost) {
+        String local = Arc.container().instance(LocalHost.class).get().id();
         Map<String, List<Node>> groups = new TreeMap<>();
-        for (HostEntity h : HostEntity.<HostEntity>listAll()) {
-            long vms = VmEntity.count("hostId", h.id);
-            long running = VmEntity.count("hostId = ?1 and state = ?2", h.id, VmState.RUNNING);
-            groups.computeIfAbsent(h.hostGroup, g -> new java.util.ArrayList<>()).add(new Node(h.id, h.name,
-                    h.accelerator == null ? "" : h.accelerator.name(), vms, running, h.id.equals(selectedHost)));
+        for (ClusterMember h : Arc.container().instance(Cluster.class).get().members()) {
+            LeaseState state = h.lease().state();
+            Instant since = switch (state) {
+                case LIVE -> null;
+                case EXPIRED -> h.lease().expiresAt();
+                case LEFT -> h.lease().leftAt();
+            };
+            groups.computeIfAbsent(h.hostGroup(), g -> new ArrayList<>()).add(new Node(h.id(), h.name(),
+                    h.accelerator() == null ? "" : h.accelerator(), h.vmCount(), h.runningVms(), h.id().equals(selectedHost),
+                    state.name().toLowerCase(Locale.ROOT), since, h.id().equals(local)));
         }
-        return new HostTree(groups.entrySet().stream().map(e -> new Group(e.getKey(), e.getValue()))
-                .collect(Collectors.toList()), selectedHost);
+        return new HostTree(groups.entrySet().stream().map(e -> new Group(e.getKey(), e.getValue())).toList(), selectedHost);
     }
 }
