@@ -297,15 +297,7 @@ public final class Vms implements AutoCloseable {
             LOG.log(Level.INFO, "VM {0}: made disk image(s) {1}", new Object[] {definition.id(), created});
             return defined;
         } catch (IOException | RuntimeException e) {
-            try {
-                images.delete(definition.id(), created);
-            } catch (IOException cleanup) {
-                e.addSuppressed(cleanup);
-            }
-            if (e instanceof RuntimeException r) {
-                throw r;
-            }
-            throw new VmOperationException("cannot create the disks of VM '" + definition.name() + "': " + e.getMessage(), e);
+            throw withoutCreatedImages(definition, created, e);
         }
     }
 
@@ -322,6 +314,17 @@ public final class Vms implements AutoCloseable {
             case NewImage.Copy c -> images.copy(resolve(c.source()), c.sourceFormat(), disk.path(), disk.format(), progress);
             case NewImage.Adopt a -> images.adopt(resolve(a.file()), disk.path());
         }
+    }
+
+    /** Removes the images made for a definition that could not be completed; what to throw for the failure. */
+    private RuntimeException withoutCreatedImages(VmDefinition definition, List<Path> created, Exception e) {
+        try {
+            images.delete(definition.id(), created);
+        } catch (IOException cleanup) {
+            e.addSuppressed(cleanup);
+        }
+        return e instanceof RuntimeException r ? r
+                : new VmOperationException("cannot create the disks of VM '" + definition.name() + "': " + e.getMessage(), e);
     }
 
     /**
@@ -1281,15 +1284,7 @@ public final class Vms implements AutoCloseable {
             }
             define(def);
         } catch (IOException | RuntimeException e) {
-            try {
-                images.delete(definition.id(), created);
-            } catch (IOException cleanup) {
-                e.addSuppressed(cleanup);
-            }
-            if (e instanceof RuntimeException r) {
-                throw r;
-            }
-            throw new VmOperationException("cannot create the disks of VM '" + definition.name() + "': " + e.getMessage(), e);
+            throw withoutCreatedImages(definition, created, e);
         }
         ManagedVm vm = get(definition.id());
         vm.lock().lock();
