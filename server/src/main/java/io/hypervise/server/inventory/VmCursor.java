@@ -3,7 +3,6 @@ package io.hypervise.server.inventory;
 import java.nio.charset.StandardCharsets;
 import java.util.Base64;
 import java.util.Optional;
-import java.util.regex.Pattern;
 
 /**
  * Where a page of VMs ended: the last VM's name and id, in the list's order. Clients get it as the page's
@@ -11,7 +10,6 @@ import java.util.regex.Pattern;
  */
 public record VmCursor(String name, String id) {
 
-    private static final Pattern ID = Pattern.compile("[a-z0-9][a-z0-9-]{0,39}");
     private static final char SEPARATOR = '\u0000'; // no name holds it: PostgreSQL's text cannot
 
     /** The cursor just after this VM. */
@@ -36,7 +34,7 @@ public record VmCursor(String name, String id) {
             return Optional.empty();
         }
         int at = plain.lastIndexOf(SEPARATOR);
-        if (at < 1 || !ID.matcher(plain.substring(at + 1)).matches()) {
+        if (at < 1 || !VmRepository.wellFormed(plain.substring(at + 1))) {
             return Optional.empty();
         }
         return Optional.of(new VmCursor(plain.substring(0, at), plain.substring(at + 1)));

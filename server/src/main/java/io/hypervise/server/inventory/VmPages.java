@@ -20,6 +20,7 @@ import java.sql.Timestamp;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -73,26 +74,25 @@ public class VmPages {
      * {@code size}.
      */
     public Page page(Optional<String> onlyOwner, VmFilter filter, Start start, int size) {
+        // Owner and state are columns of both vms and vm_counts: one list of them, written for each table.
+        List<Map.Entry<String, Object>> equal = new ArrayList<>();
+        onlyOwner.ifPresent(me -> equal.add(Map.entry("owner", me)));
+        filter.owner().ifPresent(o -> equal.add(Map.entry("owner", o)));
+        filter.state().ifPresent(st -> equal.add(Map.entry("state", st.name())));
         List<Object> where = new ArrayList<>();
-        StringBuilder condition = new StringBuilder("TRUE");
-        onlyOwner.ifPresent(me -> {
-            condition.append(" AND v.owner = ?");
-            where.add(me);
-        });
-        filter.owner().ifPresent(o -> {
-            condition.append(" AND v.owner = ?");
-            where.add(o);
-        });
-        filter.state().ifPresent(s -> {
-            condition.append(" AND v.state = ?");
-            where.add(s.name());
-        });
-        filter.nameContains().ifPresent(n -> {
-            condition.append(" AND lower(v.name) LIKE ?");
-            where.add("%" + n.toLowerCase().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%");
-        });
+        String condition = conditions("v", equal, where);
+        if (filter.nameContains().isPresent()) {
+            condition += " AND lower(v.name) LIKE ?";
+            where.add("%" + filter.nameContains().get().toLowerCase().replace("\\", "\\\\").replace("%", "\\%")
+                    .replace("_", "\\_") + "%");
+        }
         List<Object> params = new ArrayList<>();
-        String total = total(onlyOwner, filter, condition.toString(), where, params);
+        // The total: from vm_counts, unless the name is searched, when the matches are counted.
+        String total = filter.nameContains().isPresent() ? "SELECT count(*) AS n FROM vms v WHERE " + condition
+                : "SELECT coalesce(sum(c.n), 0) AS n FROM vm_counts c WHERE " + conditions("c", equal, params);
+        if (filter.nameContains().isPresent()) {
+            params.addAll(where);
+        }
         StringBuilder page = new StringBuilder("SELECT v.id FROM vms v WHERE ").append(condition);
         params.addAll(where);
         if (start instanceof After after) {
@@ -133,26 +133,13 @@ public class VmPages {
         }
     }
 
-    /** The count's SQL (its parameters added to {@code params}): from vm_counts, unless the name is searched. */
-    private static String total(Optional<String> onlyOwner, VmFilter filter, String condition, List<Object> where,
-            List<Object> params) {
-        if (filter.nameContains().isPresent()) {
-            params.addAll(where);
-            return "SELECT count(*) AS n FROM vms v WHERE " + condition;
+    /** "TRUE AND alias.column = ? ..." for each pair, its values added to {@code params}. */
+    private static String conditions(String alias, List<Map.Entry<String, Object>> equal, List<Object> params) {
+        StringBuilder sql = new StringBuilder("TRUE");
+        for (Map.Entry<String, Object> e : equal) {
+            sql.append(" AND ").append(alias).append('.').append(e.getKey()).append(" = ?");
+            params.add(e.getValue());
         }
-        StringBuilder sql = new StringBuilder("SELECT coalesce(sum(c.n), 0) AS n FROM vm_counts c WHERE TRUE");
-        onlyOwner.ifPresent(me -> {
-            sql.append(" AND c.owner = ?");
-            params.add(me);
-        });
-        filter.owner().ifPresent(o -> {
-            sql.append(" AND c.owner = ?");
-            params.add(o);
-        });
-        filter.state().ifPresent(s -> {
-            sql.append(" AND c.state = ?");
-            params.add(s.name());
-        });
         return sql.toString();
     }
 

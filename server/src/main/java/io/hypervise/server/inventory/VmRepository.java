@@ -98,7 +98,8 @@ public class VmRepository {
                 state, VmEntity.reason(reason), since, Instant.now(), id);
     }
 
-    private static boolean wellFormed(String id) {
+    /** Whether the text is an id a VM can have (lower-case letters, digits, dashes; at most 40). */
+    static boolean wellFormed(String id) {
         return id != null && ID.matcher(id).matches();
     }
 }

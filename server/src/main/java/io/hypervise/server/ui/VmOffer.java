@@ -1,6 +1,5 @@
 package io.hypervise.server.ui;
 
-import io.hypervise.engine.vm.VmAction;
 import io.hypervise.engine.vm.VmState;
 import io.hypervise.server.access.Caller;
 import io.hypervise.server.access.VmAccessRule;
@@ -9,10 +8,7 @@ import io.hypervise.server.policy.EffectivePolicy;
 import io.hypervise.server.vm.VmOperation;
 import io.hypervise.server.vm.VmView;
 import java.util.ArrayList;
-import java.util.EnumMap;
 import java.util.List;
-import java.util.Locale;
-import java.util.Map;
 
 /**
  * What a caller may do to one VM now: the lifecycle operations its state allows and {@link VmAccessRule}
@@ -85,20 +81,9 @@ public record VmOffer(List<UiAction> actions, String console, boolean settings, 
     /** Whether the operation is allowed and the VM's state takes it now, nothing else holding the VM. */
     private static boolean now(Caller caller, VmAccessRule.Subject subject, VmView vm, VmOperation operation,
             EffectivePolicy policy) {
-        String action = ACTION_NAMES.get(operation.engineAction());
+        String action = VmView.actionName(operation.engineAction());
         return vm.pending() == null && vm.actions().contains(action)
                 && VmAccessRule.decide(caller, subject, operation, policy).allowed();
-    }
-
-    /** How the VM view names each engine action, spelt once rather than for every VM of a list. */
-    private static final Map<VmAction, String> ACTION_NAMES = actionNames();
-
-    private static Map<VmAction, String> actionNames() {
-        Map<VmAction, String> names = new EnumMap<>(VmAction.class);
-        for (VmAction a : VmAction.values()) {
-            names.put(a, a.name().toLowerCase(Locale.ROOT).replace('_', '-'));
-        }
-        return names;
     }
 
     private static UiAction action(VmOperation operation, VmView vm) {

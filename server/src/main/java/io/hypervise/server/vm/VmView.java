@@ -106,16 +106,29 @@ public record VmView(
     }
 
     // Computed once: a list of VMs would otherwise spell each of them anew for every VM.
+    private static final Map<VmAction, String> ACTION_NAMES = actionNames();
     // Migration is the engine's, not yet the API's (it comes with hosts joining a cluster): not offered.
     private static final Map<VmState, List<String>> ACTIONS = actions(a -> a != VmAction.MIGRATE);
     private static final Map<VmState, List<String>> TURN_OFF_ONLY = actions(a -> a == VmAction.TURN_OFF);
     private static final Map<Enum<?>, String> LOWER = new ConcurrentHashMap<>();
 
+    private static Map<VmAction, String> actionNames() {
+        Map<VmAction, String> names = new EnumMap<>(VmAction.class);
+        for (VmAction a : VmAction.values()) {
+            names.put(a, a.name().toLowerCase(Locale.ROOT).replace('_', '-'));
+        }
+        return names;
+    }
+
+    /** How {@code actions} names an engine action ("turn-off"). */
+    public static String actionName(VmAction action) {
+        return ACTION_NAMES.get(action);
+    }
+
     private static Map<VmState, List<String>> actions(java.util.function.Predicate<VmAction> offered) {
         Map<VmState, List<String>> byState = new EnumMap<>(VmState.class);
         for (VmState s : VmState.values()) {
-            byState.put(s, VmStateMachine.actionsIn(s).stream().filter(offered)
-                    .map(a -> a.name().toLowerCase(Locale.ROOT).replace('_', '-')).toList());
+            byState.put(s, VmStateMachine.actionsIn(s).stream().filter(offered).map(VmView::actionName).toList());
         }
         return byState;
     }
