@@ -2,6 +2,8 @@ package io.hypervise.server.placement;
 
 import java.time.Instant;
 import java.util.List;
+import java.util.OptionalDouble;
+import java.util.Set;
 
 /**
  * A host as placement sees it: what it has, what is committed to the VMs placed on it, its recent load, and
@@ -18,9 +20,8 @@ public record HostCapacity(String id, String name, String group, boolean mainten
 
     HostFacts facts() {
         return new HostFacts(id, name, group, maintenance, live, cpus,
-                cpuLoadCores == null ? java.util.OptionalDouble.empty() : java.util.OptionalDouble.of(cpuLoadCores),
-                committedVcpus, vms, memoryBytes, committedMemoryBytes, storageBytes, storageFreeBytes,
-                java.util.Set.copyOf(switches), java.util.Set.of());
+                cpuLoadCores == null ? OptionalDouble.empty() : OptionalDouble.of(cpuLoadCores), committedVcpus, vms,
+                memoryBytes, committedMemoryBytes, storageBytes, storageFreeBytes, Set.copyOf(switches), Set.of());
     }
 
     /** Share of its memory committed to VMs, 0 to 100 (more when overcommitted). */
