@@ -129,6 +129,18 @@ class ApiAccessTest {
             // Removing a host from the cluster: the administrators' alone; this host's lease is live, so it stays (409).
             "DELETE | /api/v1/hosts/{host}         |                                 | 401 | 409 | 403 | 403 | 403 | 403",
             "GET    | /api/v1/hosts/{host}/metrics |                                 | 401 | 200 | 200 | 200 | 403 | 403",
+            // Maintenance mode: the administrators'. Put into it on no host at all (404), so that the rows after can
+            // still create VMs here; taken out of it here (it was not in it: no change, 200).
+            "PUT    | /api/v1/hosts/{nohost}/maintenance |                           | 401 | 404 | 403 | 403 | 403 | 403",
+            "DELETE | /api/v1/hosts/{host}/maintenance |                             | 401 | 200 | 403 | 403 | 403 | 403",
+            // Placement: its view of the hosts and its settings for all who read hosts; the settings changed by
+            // administrators (to what they are by default); rating hosts for operators and administrators.
+            "GET    | /api/v1/placement/hosts      |                                 | 401 | 200 | 200 | 200 | 403 | 403",
+            "GET    | /api/v1/placement/settings   |                                 | 401 | 200 | 200 | 200 | 403 | 403",
+            "PUT    | /api/v1/placement/settings   | {\"goal\":\"balance\",\"weights\":{\"cpu\":1,\"memory\":1,\"storage\":1}} "
+                    + "| 401 | 200 | 403 | 403 | 403 | 403",
+            "POST   | /api/v1/placement/ratings    | {\"vcpus\":1,\"memoryMib\":64}   | 401 | 200 | 200 | 403 | 403 | 403",
+            "GET    | /api/v1/placement/ratings/vms/{idle} |                         | 401 | 200 | 200 | 403 | 403 | 403",
             "GET    | /api/v1/vms                  |                                 | 401 | 200 | 200 | 200 | 200 | 200",
             "POST   | /api/v1/vms                  | {\"name\":\"m\",\"boot\":{\"kind\":\"kernel\",\"kernel\":\"kernel\"}} "
                     + "| 401 | 201 | 201 | 403 | 403 | 403",
@@ -275,7 +287,8 @@ class ApiAccessTest {
     }
 
     private String resolve(String path, String user) {
-        String p = path.replace("{idle}", "idle").replace("{tiny}", "tiny-linux").replace("{pause}", "pause").replace("{host}", localHost.id());
+        String p = path.replace("{idle}", "idle").replace("{tiny}", "tiny-linux").replace("{pause}", "pause").replace("{host}", localHost.id())
+                .replace("{nohost}", "no-such-host");
         p = p.contains("{other}") ? p.replace("{other}", aFreshVm(Caller.HOST)) : p;
         p = p.contains("{own}") ? p.replace("{own}", aFreshVm(user)) : p;
         p = p.contains("{ownjob}") ? p.replace("{ownjob}", aJob(user)) : p;

@@ -8,6 +8,7 @@ import static io.hypervise.server.access.Permission.JOB_READ;
 import static io.hypervise.server.access.Permission.LIBRARY_HOST_IMPORT;
 import static io.hypervise.server.access.Permission.LIBRARY_READ;
 import static io.hypervise.server.access.Permission.LIBRARY_WRITE;
+import static io.hypervise.server.access.Permission.PLACEMENT_RATE;
 import static io.hypervise.server.access.Permission.POLICY_MANAGE;
 import static io.hypervise.server.access.Permission.SWITCH_MANAGE;
 import static io.hypervise.server.access.Permission.TEMPLATE_MANAGE;
@@ -41,12 +42,12 @@ public enum HvRole {
             TEMPLATE_READ, Reach.ALL, POLICY_MANAGE, Reach.ALL, VM_CONSOLE, Reach.ALL, VM_CONSOLE_VIEW, Reach.ALL,
             SWITCH_MANAGE, Reach.ALL, LIBRARY_READ, Reach.ALL, LIBRARY_WRITE, Reach.ALL, LIBRARY_HOST_IMPORT, Reach.ALL,
             TEMPLATE_MANAGE, Reach.ALL, VM_RESOURCES, Reach.ALL, HOST_DEVICES, Reach.ALL,
-            HOST_MANAGE, Reach.ALL)),
+            HOST_MANAGE, Reach.ALL, PLACEMENT_RATE, Reach.ALL)),
     OPERATOR("hv-operator", grants(
             HOST_READ, Reach.ALL, VM_READ, Reach.ALL, VM_CREATE, Reach.ALL, VM_OPERATE, Reach.ALL,
             VM_RECONFIGURE, Reach.ALL, VM_DELETE, Reach.ALL, VM_EXPORT, Reach.ALL, JOB_READ, Reach.ALL, TEMPLATE_READ, Reach.ALL,
             VM_CONSOLE, Reach.ALL, VM_CONSOLE_VIEW, Reach.ALL, LIBRARY_READ, Reach.ALL, LIBRARY_WRITE, Reach.ALL,
-            TEMPLATE_MANAGE, Reach.ALL, VM_RESOURCES, Reach.ALL)),
+            TEMPLATE_MANAGE, Reach.ALL, VM_RESOURCES, Reach.ALL, PLACEMENT_RATE, Reach.ALL)),
     AUDITOR("hv-auditor", grants(
             HOST_READ, Reach.ALL, VM_READ, Reach.ALL, JOB_READ, Reach.ALL, AUDIT_READ, Reach.ALL, TEMPLATE_READ, Reach.ALL,
             LIBRARY_READ, Reach.ALL)),

@@ -3,8 +3,10 @@ package io.hypervise.server.access;
 /** What an endpoint needs. How far a caller may use it (their own VMs, or all) is a {@link Reach}. */
 public enum Permission {
     HOST_READ("read hosts"),
-    /** Remove hosts from the cluster. */
+    /** Remove hosts from the cluster, put them into and out of maintenance, and set how placement rates hosts. */
     HOST_MANAGE("manage the cluster's hosts"),
+    /** Rate every host for a VM, described or existing, with the reasons of each rating (placement's what-if). */
+    PLACEMENT_RATE("rate hosts for VMs"),
     VM_READ("read VMs"),
     VM_CREATE("create VMs"),
     VM_OPERATE("operate VMs"),

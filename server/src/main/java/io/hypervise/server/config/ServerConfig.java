@@ -149,6 +149,23 @@ public interface ServerConfig {
 
     Counters counters();
 
+    Placement placement();
+
+    /** How this server publishes its host's facts for placement (see {@link io.hypervise.server.placement.HostFactsPublisher}). */
+    interface Placement {
+        /** How often this server publishes its host's memory, storage and CPU load; also how long one publication waits. */
+        @WithDefault("15s")
+        Duration publish();
+
+        /** Memory the host keeps for itself (its kernel, this server, a PostgreSQL running here): VMs may use the rest. */
+        @WithDefault("1024")
+        long hostReserveMib();
+
+        /** How far back the CPU load published is averaged over the counters' host samples. */
+        @WithDefault("1m")
+        Duration loadWindow();
+    }
+
     /** Utilization counters: how often VMs and the host are sampled, and how long samples are kept. */
     interface Counters {
         /** Whether the engine samples at all. */

@@ -121,6 +121,7 @@ public class CounterIngest {
             }
             case HostSample host -> {
                 gauges.onHost(host, localHost.id(), config.counters().period());
+                recent.onHost(host);
                 recent.onRoundEnd(host.at(), config.counters().period());
             }
         }

@@ -1,5 +1,6 @@
 package io.hypervise.server.counters;
 
+import io.hypervise.engine.counters.HostSample;
 import io.hypervise.engine.counters.VmSample;
 import jakarta.enterprise.context.ApplicationScoped;
 import java.time.Duration;
@@ -8,11 +9,13 @@ import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalDouble;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The last few minutes of each running VM's CPU and memory, kept in memory for the VM lists: their
- * "now" column and its sparkline cost no query. The history proper is in PostgreSQL.
+ * "now" column and its sparkline cost no query; and of the host's CPU, for placement's facts. The history
+ * proper is in PostgreSQL.
  */
 @ApplicationScoped
 public class RecentSamples {
@@ -21,6 +24,7 @@ public class RecentSamples {
     static final int KEPT = 60;
 
     private final Map<String, Deque<VmSample>> byVm = new ConcurrentHashMap<>();
+    private final Deque<HostSample> host = new ArrayDeque<>();
 
     /** What a VM used lately, oldest first; {@code cpuCores} 1.0 is one host core busy. */
     public record Recent(double[] cpuCores, long residentBytes, Instant at) {
@@ -37,6 +41,25 @@ public class RecentSamples {
             while (samples.size() > KEPT) {
                 samples.removeFirst();
             }
+        }
+    }
+
+    void onHost(HostSample sample) {
+        synchronized (host) {
+            host.addLast(sample);
+            while (host.size() > KEPT) {
+                host.removeFirst();
+            }
+        }
+    }
+
+    /**
+     * The host's cores busy on average over the samples taken since {@code since} (the recent window); empty
+     * when there is none in it (counters off, or not sampled lately).
+     */
+    public OptionalDouble hostCpuCores(Instant since) {
+        synchronized (host) {
+            return host.stream().filter(s -> !s.at().isBefore(since)).mapToDouble(HostSample::cpuCores).average();
         }
     }
 

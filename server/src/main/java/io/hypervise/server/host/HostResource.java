@@ -10,6 +10,7 @@ import io.hypervise.server.inventory.PageOf;
 import jakarta.inject.Inject;
 import jakarta.ws.rs.DELETE;
 import jakarta.ws.rs.GET;
+import jakarta.ws.rs.PUT;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.PathParam;
 import jakarta.ws.rs.Produces;
@@ -34,6 +35,9 @@ public class HostResource {
 
     @Inject
     CurrentCaller current;
+
+    @Inject
+    HostMaintenance maintenance;
 
     /** One page of hosts, in the shape every list of the API has. */
     public record Page(List<HostDetail> items, int page, int size, long total) {
@@ -84,6 +88,27 @@ public class HostResource {
     public Response remove(@PathParam("id") String id) {
         cluster.remove(id, current.get());
         return Response.noContent().build();
+    }
+
+    /**
+     * Puts the host into maintenance mode (administrators): it runs what it runs, and takes no new VM. Audited;
+     * answers with the host.
+     */
+    @PUT
+    @Path("hosts/{id}/maintenance")
+    @Requires(Permission.HOST_MANAGE)
+    public HostDetail enterMaintenance(@PathParam("id") String id) {
+        maintenance.set(id, true, current.get());
+        return hosts.member(id);
+    }
+
+    /** Takes the host out of maintenance mode (administrators): it takes new VMs again. Audited; answers with the host. */
+    @DELETE
+    @Path("hosts/{id}/maintenance")
+    @Requires(Permission.HOST_MANAGE)
+    public HostDetail leaveMaintenance(@PathParam("id") String id) {
+        maintenance.set(id, false, current.get());
+        return hosts.member(id);
     }
 
     /** The host's utilization counters over [from, to) in steps of {@code step} (see the VM's). */

@@ -71,6 +71,13 @@ final class Formats {
         return traffic(bytes);
     }
 
+    /** 0.42 → "0.4 cores", 1.0 → "1 core": a load in cores, to a tenth. */
+    static String cores(Double value) {
+        double tenths = Math.round(value * 10) / 10.0;
+        String number = tenths == Math.rint(tenths) ? String.valueOf((long) tenths) : String.valueOf(tenths);
+        return number + (tenths == 1 ? " core" : " cores");
+    }
+
     static String time(Instant at) {
         return at == null ? "" : TIME.format(at);
     }

@@ -194,7 +194,8 @@ public class Fragments {
         boolean fromImage = policy == null && "image".equals(source);
         return Pages.newVm(new NewVmForm(usable, policy != null, fromImage, switchChoices(),
                 fromImage ? List.of() : library.choices(caller, ItemKind.DISK),
-                fromImage ? List.of() : library.choices(caller, ItemKind.ISO)));
+                fromImage ? List.of() : library.choices(caller, ItemKind.ISO),
+                caller.reach(Permission.PLACEMENT_RATE) == Reach.ALL));
     }
 
     @POST

@@ -2,6 +2,8 @@ package io.hypervise.server.ui;
 
 import io.hypervise.engine.vm.VmState;
 import io.hypervise.server.access.Caller;
+import io.hypervise.server.access.Permission;
+import io.hypervise.server.access.Reach;
 import io.hypervise.server.access.VmAccessRule;
 import io.hypervise.server.access.VmDecision;
 import io.hypervise.server.policy.EffectivePolicy;
@@ -23,9 +25,11 @@ import java.util.List;
  * @param cdrom whether a CD can be inserted into or ejected from the VM's drive now (see {@link VmStorage})
  * @param resources whether the VM's resource controls may be changed now
  * @param size whether the VM's vCPUs and memory may be changed now
+ * @param rateHosts whether the caller may rate every host for the VM (where it could go)
  */
 public record VmOffer(List<UiAction> actions, String console, boolean settings, boolean export, boolean store,
-        UiAction delete, Checkpoints checkpoints, Disks disks, boolean cdrom, boolean resources, Nics nics, boolean size) {
+        UiAction delete, Checkpoints checkpoints, Disks disks, boolean cdrom, boolean resources, Nics nics, boolean size,
+        boolean rateHosts) {
 
     /**
      * What may be done with the VM's checkpoints now: take one, and apply, rename or delete one (each checkpoint
@@ -75,7 +79,8 @@ public record VmOffer(List<UiAction> actions, String console, boolean settings, 
                 now(caller, subject, vm, VmOperation.SET_RESOURCES, policy),
                 new Nics(now(caller, subject, vm, VmOperation.ADD_NIC, policy),
                         now(caller, subject, vm, VmOperation.REMOVE_NIC, policy)),
-                now(caller, subject, vm, VmOperation.SET_VCPUS, policy));
+                now(caller, subject, vm, VmOperation.SET_VCPUS, policy),
+                caller.reach(Permission.PLACEMENT_RATE) == Reach.ALL);
     }
 
     /** Whether the operation is allowed and the VM's state takes it now, nothing else holding the VM. */
@@ -108,6 +113,6 @@ public record VmOffer(List<UiAction> actions, String console, boolean settings, 
     }
 
     public boolean any() {
-        return !actions.isEmpty() || console != null || settings || export || store || delete != null;
+        return !actions.isEmpty() || console != null || settings || export || store || delete != null || rateHosts;
     }
 }

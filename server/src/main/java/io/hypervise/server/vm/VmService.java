@@ -50,6 +50,7 @@ import io.hypervise.server.inventory.PageOf;
 import io.hypervise.server.inventory.VmSettings;
 import io.hypervise.server.jobs.JobView;
 import io.hypervise.server.jobs.Jobs;
+import io.hypervise.server.placement.Placements;
 import io.hypervise.server.policy.Candidate;
 import io.hypervise.server.policy.EffectivePolicy;
 import io.hypervise.server.policy.LeaseKeeper;
@@ -128,6 +129,9 @@ public class VmService {
     @Inject
     HostDeviceClaims claims;
 
+    @Inject
+    Placements placements;
+
     private static final java.util.regex.Pattern TEMPLATE_ID = java.util.regex.Pattern.compile("[a-z0-9][a-z0-9-]{0,39}");
 
     /** How an operation ended for the caller: done (with the VM as it is now), or begun as a job to follow. */
@@ -202,6 +206,10 @@ public class VmService {
             parameters.put("library", request.libraryItems());
         }
         parameters.putAll(origin);
+        // Placement decides whether this host takes the VM (maintenance, memory, storage, switches, the policy's
+        // host groups); a refusal names each reason and is recorded.
+        placements.requireRoomHere(caller, operation.auditName(), planned,
+                request.newImages().values().stream().mapToLong(i -> i.bytes()).sum(), parameters);
         VmEntity recorded;
         try {
             recorded = QuarkusTransaction.requiringNew().call(() -> recordCreation(caller, operation, planned, request, parameters));
