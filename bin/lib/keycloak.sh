@@ -16,6 +16,9 @@ KEYCLOAK_BUILD_OPTIONS=(--db=postgres)
 # The database and role of the PostgreSQL that bin/hypervise runs for Keycloak.
 KEYCLOAK_DB_NAME=keycloak
 KEYCLOAK_DB_ROLE=keycloak
+# Where Keycloak listens, and the address in its issuer and sign-in pages: 127.0.0.1, unless bin/hypervise up
+# --address sets it to the address that other hosts' servers and their users reach (a cluster's first host).
+KEYCLOAK_HOST="${KEYCLOAK_HOST:-127.0.0.1}"
 
 keycloak_install() {
   local cache="${XDG_CACHE_HOME:-$HOME/.cache}/hypervise"
@@ -101,7 +104,7 @@ keycloak_free_port() {
   die "cannot find a free port on 127.0.0.1"
 }
 
-# keycloak_start PORT DATA_DIR DB_PORT: starts Keycloak on http://127.0.0.1:PORT with the hypervise
+# keycloak_start PORT DATA_DIR DB_PORT: starts Keycloak on http://$KEYCLOAK_HOST:PORT with the hypervise
 # realm, keeping its log and pid under DATA_DIR and its data in PostgreSQL: the one of DATA_DIR/postgres
 # on 127.0.0.1:DB_PORT, started first, or the operator's own when HYPERVISE_KEYCLOAK_DB_URL is set
 # (with HYPERVISE_KEYCLOAK_DB_USERNAME and HYPERVISE_KEYCLOAK_DB_PASSWORD). Waits until the realm
@@ -131,7 +134,7 @@ keycloak_start() {
 
   if pid="$(keycloak_pid "$dir")"; then
     if tr '\0' '\n' 2>/dev/null <"/proc/$pid/cmdline" | grep -xF -- "--http-port=$port" >/dev/null; then
-      say "Keycloak is already running (pid $pid) on http://127.0.0.1:$port"
+      say "Keycloak is already running (pid $pid) on http://$KEYCLOAK_HOST:$port"
       keycloak_await "$port" "$dir" "$pid"
       return 0
     fi
@@ -145,7 +148,7 @@ keycloak_start() {
   # A pid file left by a Keycloak that did not stop cleanly (a machine restart) would be read below as
   # the new one's, found dead, and reported as a failed start.
   rm -f "$dir/keycloak.pid"
-  say "starting Keycloak on http://127.0.0.1:$port (log: $dir/keycloak.log; master realm admin: admin/admin)"
+  say "starting Keycloak on http://$KEYCLOAK_HOST:$port (log: $dir/keycloak.log; master realm admin: admin/admin)"
   # setsid: Keycloak gets a process group of its own (so keycloak_stop reaches kc.sh and its JVM,
   # and Ctrl-C on the server does not); the pid is written by the process itself, which then
   # becomes kc.sh. -Dkeycloak.migration.dir is where --import-realm points Keycloak internally;
@@ -156,7 +159,7 @@ keycloak_start() {
   KC_BOOTSTRAP_ADMIN_USERNAME=admin KC_BOOTSTRAP_ADMIN_PASSWORD=admin KC_DB_PASSWORD="$db_password" \
     setsid sh -c 'echo $$ >"$0"; exec "$@"' "$dir/keycloak.pid" \
     "$HYPERVISE_KEYCLOAK_HOME/bin/kc.sh" start-dev "${KEYCLOAK_BUILD_OPTIONS[@]}" \
-    --http-host=127.0.0.1 "--http-port=$port" "--hostname=http://127.0.0.1:$port" \
+    "--http-host=$KEYCLOAK_HOST" "--http-port=$port" "--hostname=http://$KEYCLOAK_HOST:$port" \
     "--db-url=$db_url" "--db-username=$db_username" \
     "-Dkeycloak.migration.dir=$dir/import" \
     "-Dquarkus.transaction-manager.object-store.directory=$dir/transaction-logs" \
@@ -184,11 +187,11 @@ keycloak_await() {
     if (( SECONDS - start >= timeout )); then
       tail -n 40 "$dir/keycloak.log" >&2
       keycloak_stop "$dir"
-      die "Keycloak did not answer on http://127.0.0.1:$port$path within ${timeout}s (log above, full log: $dir/keycloak.log)"
+      die "Keycloak did not answer on http://$KEYCLOAK_HOST:$port$path within ${timeout}s (log above, full log: $dir/keycloak.log)"
     fi
     sleep 1
   done
-  say "Keycloak is ready after $((SECONDS - start)) s: realm http://127.0.0.1:$port/realms/hypervise"
+  say "Keycloak is ready after $((SECONDS - start)) s: realm http://$KEYCLOAK_HOST:$port/realms/hypervise"
 }
 
 # keycloak_stop DATA_DIR: stops the Keycloak of DATA_DIR, if one runs, and waits until it is gone;
@@ -236,12 +239,12 @@ keycloak_pid() {
   printf '%s\n' "$pid"
 }
 
-# keycloak_http_status PORT PATH: prints the HTTP status of GET http://127.0.0.1:PORT/PATH; fails
+# keycloak_http_status PORT PATH: prints the HTTP status of GET http://$KEYCLOAK_HOST:PORT/PATH; fails
 # when nothing listens. Plain bash, so no curl is needed.
 keycloak_http_status() {
   local port="$1" path="$2" line=""
-  { exec 3<>"/dev/tcp/127.0.0.1/$port"; } 2>/dev/null || return 1
-  printf 'GET %s HTTP/1.0\r\nHost: 127.0.0.1:%s\r\nConnection: close\r\n\r\n' "$path" "$port" >&3
+  { exec 3<>"/dev/tcp/$KEYCLOAK_HOST/$port"; } 2>/dev/null || return 1
+  printf 'GET %s HTTP/1.0\r\nHost: %s:%s\r\nConnection: close\r\n\r\n' "$path" "$KEYCLOAK_HOST" "$port" >&3
   IFS=' ' read -r -t 5 _ line _ <&3 || true
   exec 3<&- 3>&-
   printf '%s\n' "${line:-000}"

@@ -251,9 +251,15 @@ public class HostMembership {
         }
     }
 
+    /**
+     * The query timeout alone does not bound a renewal cut off from the database: it cancels over a new connection,
+     * which cannot get through either, and the statement then waits on its socket for as long as TCP retries (many
+     * minutes), saying nothing. The network timeout gives up on the socket itself (the pool resets it on return).
+     */
     private Connection connection() throws SQLException {
         if (connection == null) {
             connection = dataSource.getConnection();
+            connection.setNetworkTimeout(Runnable::run, (int) config.cluster().lease().renew().toMillis() * 2);
         }
         return connection;
     }

@@ -256,6 +256,13 @@ public interface ServerConfig {
             /** Its TCP port on 127.0.0.1; 0 picks a free one at each start. */
             @WithDefault(EmbeddedPostgres.DEFAULT_PORT)
             int port();
+
+            /**
+             * An address it listens on besides 127.0.0.1, where other hosts' servers reach the cluster's database;
+             * default 127.0.0.1 (none). Needs a fixed {@link #port()}.
+             */
+            @WithDefault(EmbeddedPostgres.DEFAULT_LISTEN_ADDRESS)
+            String listenAddress();
         }
     }
 }

@@ -35,8 +35,9 @@ import org.jboss.logging.Logger;
 /**
  * A PostgreSQL of the server's own, under its data folder: the programs unpacked from a jar, the
  * cluster initialised at the first start, the postmaster supervised as a child process that listens on
- * 127.0.0.1 only. PostgreSQL refuses to run as root, so a root server runs it as an unprivileged
- * system account. The postmaster carries a parent-death signal: if the server dies, however it dies,
+ * 127.0.0.1, and on one more address where other hosts' servers join the cluster's database (then it
+ * takes password logins of the owner and application roles from anywhere). PostgreSQL refuses to run
+ * as root, so a root server runs it as an unprivileged system account. The postmaster carries a parent-death signal: if the server dies, however it dies,
  * PostgreSQL shuts down fast instead of lingering.
  */
 public final class EmbeddedPostgres implements AutoCloseable {
@@ -51,6 +52,8 @@ public final class EmbeddedPostgres implements AutoCloseable {
     public static final String DEFAULT_OS_USER = "hypervise";
     /** Any free port, picked at each start. */
     public static final String DEFAULT_PORT = "0";
+    /** Loopback only: this server alone uses the database. */
+    public static final String DEFAULT_LISTEN_ADDRESS = "127.0.0.1";
 
     private static final Logger LOG = Logger.getLogger(EmbeddedPostgres.class);
     private static final Duration STARTUP_TIMEOUT = Duration.ofSeconds(60);
@@ -64,14 +67,34 @@ public final class EmbeddedPostgres implements AutoCloseable {
      * @param dir     the folder of the programs, the cluster, its passwords and its log
      * @param osUser  the account PostgreSQL runs as when the server runs as root
      * @param port    the TCP port on 127.0.0.1, or 0 for a free one picked at each start
+     * @param listenAddress  an IPv4 address it listens on besides 127.0.0.1, for other hosts' servers; 127.0.0.1
+     *                       (the default) for none
      */
-    public record Settings(Path dir, String osUser, int port) {
+    public record Settings(Path dir, String osUser, int port, String listenAddress) {
         public Settings {
             dir = dir.toAbsolutePath().normalize();
             if (port < 0 || port > 65535) {
                 throw new IllegalArgumentException(
                         "hypervise.database.embedded.port: must be 0 (any free port) or 1 to 65535; got " + port);
             }
+            listenAddress = listenAddress.strip();
+            if (!listenAddress.matches("((25[0-5]|2[0-4]\\d|1?\\d?\\d)\\.){3}(25[0-5]|2[0-4]\\d|1?\\d?\\d)")) {
+                throw new IllegalArgumentException("hypervise.database.embedded.listen-address: must be an IPv4 address"
+                        + " such as 10.0.0.1 (127.0.0.1: this host only); got '" + listenAddress + "'");
+            }
+            if (!listenAddress.equals(DEFAULT_LISTEN_ADDRESS) && port == 0) {
+                throw new IllegalArgumentException("hypervise.database.embedded.port: must be a fixed port (1 to 65535)"
+                        + " when hypervise.database.embedded.listen-address is set, so that other hosts can find it; got 0");
+            }
+        }
+
+        /** Listening on 127.0.0.1 only. */
+        public Settings(Path dir, String osUser, int port) {
+            this(dir, osUser, port, DEFAULT_LISTEN_ADDRESS);
+        }
+
+        boolean servesOtherHosts() {
+            return !listenAddress.equals(DEFAULT_LISTEN_ADDRESS);
         }
     }
 
@@ -113,8 +136,8 @@ public final class EmbeddedPostgres implements AutoCloseable {
             pg.close();
             throw e;
         }
-        LOG.infof("embedded %s listening on 127.0.0.1:%d as OS user '%s'; data in %s, log in %s (started in %d ms)",
-                pg.version.release(), pg.port, account.name(), pg.dataDir, pg.logFile,
+        LOG.infof("embedded %s listening on %s:%d as OS user '%s'; data in %s, log in %s (started in %d ms)",
+                pg.version.release(), pg.listenAddresses(), pg.port, account.name(), pg.dataDir, pg.logFile,
                 Duration.between(begin, Instant.now()).toMillis());
         return pg;
     }
@@ -305,11 +328,32 @@ public final class EmbeddedPostgres implements AutoCloseable {
         }
     }
 
-    private ProcessBuilder postmasterCommand() {
+    private String listenAddresses() {
+        return settings.servesOtherHosts() ? DEFAULT_LISTEN_ADDRESS + "," + settings.listenAddress() : DEFAULT_LISTEN_ADDRESS;
+    }
+
+    /**
+     * Who may sign in from where, rewritten at each start (so a changed listen address applies to a cluster made
+     * before): every role by password on 127.0.0.1; when other hosts' servers join, the owner and application roles
+     * by password from any address (the superuser never leaves this host).
+     */
+    private Path writeHbaFile() throws IOException {
+        Path hba = settings.dir().resolve("pg_hba.conf");
+        String rules = "# Written by Hypervise at each start of its embedded PostgreSQL; edits are lost.\n"
+                + "host all all 127.0.0.1/32 scram-sha-256\n"
+                + (settings.servesOtherHosts()
+                        ? "host " + DATABASE + " " + OWNER + "," + APP_ROLE + " 0.0.0.0/0 scram-sha-256\n" : "");
+        Files.writeString(hba, rules);
+        giveToAccount(hba);
+        return hba;
+    }
+
+    private ProcessBuilder postmasterCommand() throws IOException {
         List<String> argv = account.command(current, Optional.of("INT"), List.of(binaries.postgres().toString(),
                 "-D", dataDir.toString(), "-p", Integer.toString(port),
-                "-c", "listen_addresses=127.0.0.1",
-                "-c", "unix_socket_directories=")); // TCP on loopback only: no socket file to place or clean up
+                "-c", "listen_addresses=" + listenAddresses(),
+                "-c", "hba_file=" + writeHbaFile(),
+                "-c", "unix_socket_directories=")); // TCP only: no socket file to place or clean up
         ProcessBuilder builder = new ProcessBuilder(argv)
                 .redirectErrorStream(true)
                 .redirectOutput(ProcessBuilder.Redirect.appendTo(logFile.toFile()))

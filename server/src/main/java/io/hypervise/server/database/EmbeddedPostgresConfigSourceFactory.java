@@ -38,7 +38,8 @@ public final class EmbeddedPostgresConfigSourceFactory implements ConfigSourceFa
         } catch (NumberFormatException e) {
             throw new IllegalArgumentException("hypervise.database.embedded.port: must be a whole number; got '" + port + "'", e);
         }
-        return List.of(new EmbeddedPostgresConfigSource(new EmbeddedPostgres.Settings(dir, osUser, portNumber)));
+        String listenAddress = valueOr(context, "hypervise.database.embedded.listen-address", EmbeddedPostgres.DEFAULT_LISTEN_ADDRESS);
+        return List.of(new EmbeddedPostgresConfigSource(new EmbeddedPostgres.Settings(dir, osUser, portNumber, listenAddress)));
     }
 
     @Override

@@ -1,12 +1,14 @@
 package io.hypervise.server.database;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.hypervise.engine.storage.FileTrees;
 import io.hypervise.server.testing.LeftoverProcesses;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
+import java.io.Reader;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.nio.charset.StandardCharsets;
@@ -23,6 +25,7 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.Properties;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -136,6 +139,45 @@ class EmbeddedPostgresTest {
         assertThat(orphan.waitFor(10, TimeUnit.SECONDS)).as("the orphan was stopped").isTrue();
         assertThat(pg.postmaster().orElseThrow().pid()).isNotEqualTo(orphan.pid());
         assertThat(query(pg, "SELECT 'still answers'")).isEqualTo("still answers");
+    }
+
+    @Test
+    void listensOnAnAddressForOtherHostsWhereTheOwnerSignsInButNeverTheSuperuser() throws Exception {
+        // A cluster made on loopback alone (its initdb's rules) takes other hosts once restarted with an address.
+        started().close();
+        int port = freePort();
+        settings = new EmbeddedPostgres.Settings(dir, "hypervise", port, "127.0.0.2");
+        EmbeddedPostgres pg = started();
+        assertThat(query(pg, "SELECT current_setting('listen_addresses')")).isEqualTo("127.0.0.1,127.0.0.2");
+        // From 127.0.0.2 (a client on loopback would come from 127.0.0.1, which every role may sign in from).
+        String elsewhere = "jdbc:postgresql://127.0.0.2:" + port + "/%s?localSocketAddress=127.0.0.2";
+        try (Connection c = DriverManager.getConnection(elsewhere.formatted(EmbeddedPostgres.DATABASE), EmbeddedPostgres.OWNER,
+                pg.ownerPassword())) {
+            assertThat(c.isValid(5)).isTrue();
+        }
+        Properties passwords = new Properties();
+        try (Reader r = Files.newBufferedReader(dir.resolve("credentials.properties"))) {
+            passwords.load(r);
+        }
+        assertThatThrownBy(() -> DriverManager.getConnection(elsewhere.formatted("postgres"), EmbeddedPostgres.SUPERUSER,
+                passwords.getProperty("superuser.password")).close())
+                .hasMessageContaining("no pg_hba.conf entry for host \"127.0.0.2\", user \"postgres\"");
+        assertThatThrownBy(() -> DriverManager.getConnection(elsewhere.formatted(EmbeddedPostgres.DATABASE), EmbeddedPostgres.OWNER,
+                "not-the-password").close())
+                .hasMessageContaining("password authentication failed");
+    }
+
+    @Test
+    void anAddressForOtherHostsMustBeIPv4WithAFixedPort() {
+        assertThatThrownBy(() -> new EmbeddedPostgres.Settings(dir, "hypervise", 5432, "db.example"))
+                .hasMessage("hypervise.database.embedded.listen-address: must be an IPv4 address such as 10.0.0.1"
+                        + " (127.0.0.1: this host only); got 'db.example'");
+        assertThatThrownBy(() -> new EmbeddedPostgres.Settings(dir, "hypervise", 5432, "10.0.0.256"))
+                .hasMessageContaining("must be an IPv4 address");
+        assertThatThrownBy(() -> new EmbeddedPostgres.Settings(dir, "hypervise", 0, "10.0.0.1"))
+                .hasMessageStartingWith("hypervise.database.embedded.port: must be a fixed port (1 to 65535)");
+        assertThat(new EmbeddedPostgres.Settings(dir, "hypervise", 0).listenAddress()).isEqualTo("127.0.0.1");
+        assertThat(new EmbeddedPostgres.Settings(dir, "hypervise", 8182, " 10.0.0.1 ").listenAddress()).isEqualTo("10.0.0.1");
     }
 
     private EmbeddedPostgres started() throws IOException {

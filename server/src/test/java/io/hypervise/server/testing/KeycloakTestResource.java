@@ -114,6 +114,9 @@ public class KeycloakTestResource implements QuarkusTestResourceLifecycleManager
         command.addAll(BUILD_OPTIONS);
         command.addAll(List.of(
                 "--http-host=127.0.0.1", "--http-port=" + port, "--hostname=http://127.0.0.1:" + port,
+                // The issuer stays this URL; the other URLs (keys, token endpoint) follow the address Keycloak is
+                // asked at, so servers in other network namespaces can use it through a forwarder (HostNetwork).
+                "--hostname-backchannel-dynamic=true",
                 // The database EmbeddedPostgres makes for the server, in a cluster that is Keycloak's alone.
                 "--db-url=" + database.jdbcUrl(), "--db-username=" + EmbeddedPostgres.OWNER,
                 // Where --import-realm points Keycloak internally: here, a folder of our own.

@@ -20,19 +20,30 @@ public final class PackagedServer {
 
     private final Path dataDir;
     private final Path log;
+    private final List<String> launcher;
     private final List<String> properties;
     private Process process;
     private int startOffset;
 
     public PackagedServer(Path dataDir, String... properties) {
+        this(dataDir, List.of(), properties);
+    }
+
+    /**
+     * A server whose JVM is started through {@code launcher}, a command that ends by running the rest of its
+     * arguments in the same process (e.g. {@code nsenter --net=... --}: {@link HostNetwork.Host#server}), so that
+     * stopping and killing reach the server itself.
+     */
+    public PackagedServer(Path dataDir, List<String> launcher, String... properties) {
         this.dataDir = dataDir;
         this.log = dataDir.resolve("server.log");
+        this.launcher = List.copyOf(launcher);
         this.properties = List.of(properties);
     }
 
     /** Starts the server and waits (up to 2 minutes) until it says it has started. */
     public void start() throws IOException, InterruptedException {
-        List<String> command = new ArrayList<>();
+        List<String> command = new ArrayList<>(launcher);
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
         command.add("-Dhypervise.data-dir=" + dataDir);
         properties.forEach(p -> command.add("-D" + p));
