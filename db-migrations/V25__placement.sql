@@ -3,8 +3,8 @@
 --
 -- Each server publishes on its own schedule what only it knows: the memory VMs may use (the host's memory less
 -- what the host keeps for itself), the size and free space of the file system under its storage root, and its
--- CPU load over the counters' recent window. What is committed to VMs (their vCPUs and memory) is not published:
--- every server counts it from the vms table, so it is never older than the VMs themselves. A host's switches are
+-- CPU load over the counters' recent window. What is committed to VMs (the vCPUs and memory of those with a worker)
+-- is not published: every server counts it from the vms table, so it is never older than the VMs themselves. A host's switches are
 -- in the switches table already (each host's server writes its own), so they are not published twice.
 ALTER TABLE hosts
     -- null until the host's server first published its facts
@@ -28,6 +28,12 @@ CREATE TABLE placement_settings (
     CONSTRAINT placement_settings_some_weight CHECK (weight_cpu + weight_memory + weight_storage > 0)
 );
 INSERT INTO placement_settings DEFAULT VALUES;
+
+-- What a host has committed is what its VMs with a worker hold (Off and Saved VMs hold no memory or CPU): a
+-- host's sum over these, read for every creation, touches only the VMs that have a worker, however many are
+-- defined (20,000 Off VMs cost nothing here).
+CREATE INDEX vms_host_holding_idx ON vms (host_id) INCLUDE (vcpus, memory_mib)
+    WHERE state IN ('STARTING', 'RUNNING', 'PAUSED', 'SAVING', 'RESTORING', 'STOPPING', 'MIGRATING');
 
 DO $do$
 BEGIN

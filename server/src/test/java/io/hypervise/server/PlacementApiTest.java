@@ -74,6 +74,7 @@ class PlacementApiTest {
     void removeTheOtherHostsThePolicyAndTheVms() throws SQLException {
         sql("UPDATE hosts SET maintenance = false WHERE id = '" + localHost.id() + "'");
         sql("UPDATE placement_settings SET goal = 'BALANCE', weight_cpu = 1, weight_memory = 1, weight_storage = 1");
+        sql("DELETE FROM vms WHERE host_id LIKE 'pl-%'");
         sql("DELETE FROM hosts WHERE id LIKE 'pl-%'");
         QuarkusTransaction.requiringNew().run(() -> PolicyEntity.deleteById(GROUP_POLICY));
         List<String> made = QuarkusTransaction.requiringNew().call(() -> VmEntity.<VmEntity>list("name like 'pl-%'")
@@ -94,9 +95,20 @@ class PlacementApiTest {
         assertThat(((Number) me.get("storageFreeBytes")).longValue()).isEqualTo(facts.storageFreeBytes());
         assertThat(me.get("live")).isEqualTo(true);
         assertThat(Instant.parse((String) me.get("factsPublishedAt"))).isAfter(Instant.now().minusSeconds(60));
-        // The idle VM (2 vCPUs, 512 MiB) is committed on this host, counted from the vms table.
-        assertThat((Integer) me.get("committedVcpus")).isGreaterThanOrEqualTo(2);
-        assertThat(((Number) me.get("committedMemoryBytes")).longValue()).isGreaterThanOrEqualTo(512L << 20);
+    }
+
+    @Test
+    void whatAHostHasCommittedIsWhatItsVmsWithAWorkerHold() throws Exception {
+        host("pl-busy", "default", "1 minute", false, 8 * GIB);
+        vmRow("pl-busy-running", "pl-busy", "RUNNING", 2, 512);
+        vmRow("pl-busy-paused", "pl-busy", "PAUSED", 1, 256);
+        vmRow("pl-busy-off", "pl-busy", "OFF", 4, 4096);
+        vmRow("pl-busy-saved", "pl-busy", "SAVED", 8, 8192);
+        JsonPath hosts = as("auditor").when().get("/api/v1/placement/hosts").then().statusCode(200).extract().jsonPath();
+        Map<String, Object> busy = hosts.getMap("items.find { it.id == 'pl-busy' }");
+        assertThat((Integer) busy.get("committedVcpus")).as("Off and Saved VMs hold no vCPUs").isEqualTo(3);
+        assertThat(((Number) busy.get("committedMemoryBytes")).longValue()).as("nor memory").isEqualTo(768L << 20);
+        assertThat((Integer) busy.get("vms")).isEqualTo(2);
     }
 
     @Test
@@ -297,6 +309,21 @@ class PlacementApiTest {
             s.setString(6, in);
             s.setBoolean(7, maintenance);
             s.setLong(8, vmMemory);
+            s.executeUpdate();
+        }
+    }
+
+    /** A VM's row as another host's server would leave it, in the state given. */
+    private void vmRow(String id, String host, String state, int vcpus, int memoryMib) throws SQLException {
+        try (Connection c = db.getConnection(); PreparedStatement s = c.prepareStatement("""
+                INSERT INTO vms (id, host_id, name, owner, vcpus, memory_mib, profile, display, boot_kind, boot_image, state)
+                VALUES (?, ?, ?, 'operator', ?, ?, 'ENLIGHTENED', 'NONE', 'DISK', NULL, ?)""")) {
+            s.setString(1, id);
+            s.setString(2, host);
+            s.setString(3, id);
+            s.setInt(4, vcpus);
+            s.setInt(5, memoryMib);
+            s.setString(6, state);
             s.executeUpdate();
         }
     }

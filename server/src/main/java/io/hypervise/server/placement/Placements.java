@@ -51,6 +51,12 @@ public class Placements {
     private static final Pattern SWITCH = Pattern.compile("[a-z0-9][a-z0-9-]{0,10}");
     private static final double MAX_WEIGHT = 100;
 
+    /**
+     * The states in which a VM has a worker, holding its memory and vCPUs on its host: what a host has committed.
+     * Off and Saved VMs hold nothing until they start (V25's partial index vms_host_holding_idx has the same list).
+     */
+    static final String HOLDING = "'STARTING', 'RUNNING', 'PAUSED', 'SAVING', 'RESTORING', 'STOPPING', 'MIGRATING'";
+
     private static final String HOSTS = """
             SELECT h.id, h.name, h.host_group, h.maintenance,
                    h.left_at IS NULL AND coalesce(h.lease_expires_at > clock_timestamp(), false),
@@ -61,8 +67,9 @@ public class Placements {
                    h.facts_published_at
               FROM hosts h
               LEFT JOIN (SELECT host_id, count(*) AS vms, sum(vcpus) AS vcpus, sum(memory_mib) AS memory_mib
-                           FROM vms GROUP BY host_id) v ON v.host_id = h.id
-             WHERE h.left_at IS NULL""";
+                           FROM vms WHERE state IN (%s)
+                          GROUP BY host_id) v ON v.host_id = h.id
+             WHERE h.left_at IS NULL""".formatted(HOLDING);
     private static final String ORDER = " ORDER BY h.host_group, h.name, h.id";
 
     @Inject
