@@ -612,12 +612,20 @@ public class VmService {
     /**
      * A lifecycle operation on a VM another host owns: decided and audited here as for one of this host's (intent
      * first, then the outcome), carried out by the owner's server ({@link PeerHosts}). The owner checks the VM's
-     * state; its refusal, or a failure to reach it (503, 504, naming the host), is the outcome recorded.
+     * state again; its refusal, or a failure to reach it (503, 504, naming the host), is the outcome recorded.
      */
     private Outcome actThere(Caller caller, VmEntity vm, VmOperation operation) {
         String action = operation.auditName();
         String target = AuditLog.vm(vm.id);
         Map<String, Object> parameters = Map.of("host", vm.hostId);
+        try {
+            // The state the owner last recorded: a request it does not allow is refused at once, as for a VM of this
+            // host (the owner checks again against its engine).
+            VmStateMachine.check(operation.engineAction(), vm.state, vm.name);
+        } catch (EngineException e) {
+            audit.recordFailure(caller, action, target, parameters, e.getMessage());
+            throw e;
+        }
         audit.recordIntent(caller, action, target, parameters);
         if (operation.runsAsJob()) {
             JobView job = jobs.submit(operation, vm.id, caller.username(),
