@@ -119,13 +119,26 @@ class ClusterRoutingIT {
         assertThat(call(portA, "POST", "/api/v1/vms/" + vm + "/pause", 409).path("detail").asText())
                 .startsWith("cannot pause VM 'on-b' while it is Off");
 
-        // B's server dies: A answers for B's VM with a problem naming host B, and its log records the failure.
+        // B's server dies: A answers for B's VM with a problem naming host B: at once unreachable, and once B's
+        // lease has expired by the database's clock, not live; its log records the refused operation.
         b.kill();
-        JsonNode down = call(portA, "POST", "/api/v1/vms/" + vm + "/turn-off", 503);
+        HttpResponse<String> unreachable = get(portA, "/api/v1/vms/" + vm + "/serial");
+        assertThat(unreachable.statusCode()).as(unreachable.body()).isEqualTo(503);
+        assertThat(JSON.readTree(unreachable.body()).path("failure").asText()).isEqualTo("unreachable");
+        assertThat(JSON.readTree(unreachable.body()).path("detail").asText()).startsWith("host host-b's server at http://127.0.0.1:"
+                + portB).contains("connection refused");
+        Instant deadline = Instant.now().plusSeconds(30);
+        while (!call(portA, "GET", "/api/v1/hosts/host-b", 200).path("lease").path("state").asText().equals("expired")) {
+            assertThat(Instant.now()).as("host-b's lease expired within 30 s of its server's death").isBefore(deadline);
+            Thread.sleep(500);
+        }
+        JsonNode down = call(portA, "POST", "/api/v1/vms/" + vm + "/start", 503);
         assertThat(down.path("host").asText()).isEqualTo("host-b");
-        assertThat(down.path("detail").asText()).startsWith("host host-b");
-        List<JsonNode> failed = audit(portA, "vm.turn-off", vm);
+        assertThat(down.path("failure").asText()).isEqualTo("not-live");
+        assertThat(down.path("detail").asText()).startsWith("host host-b's lease expired at ");
+        List<JsonNode> failed = audit(portA, "vm.start", vm);
         assertThat(failed.getFirst().path("outcome").asText()).isEqualTo("FAILED");
+        assertThat(failed.getFirst().path("actor").asText()).isEqualTo("admin");
         assertThat(failed.getFirst().path("reason").asText()).isEqualTo(down.path("detail").asText());
         assertThat(a.output() + b.output()).doesNotContain("unexpected error");
     }
@@ -209,6 +222,12 @@ class ClusterRoutingIT {
         }
         throw new AssertionError("the guest did not print " + marker + " within 2 minutes; its serial console:\n"
                 + text(port, "/api/v1/vms/" + vm + "/serial?lines=10000"));
+    }
+
+    private HttpResponse<String> get(int port, String path) throws Exception {
+        return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
+                .timeout(Duration.ofSeconds(60)).header("Authorization", "Bearer " + Tokens.accessToken("admin")).build(),
+                HttpResponse.BodyHandlers.ofString());
     }
 
     private String text(int port, String path) throws Exception {

@@ -62,6 +62,14 @@ public class PeerHosts {
         return read(host, answer, PeerApi.SerialLines.class).lines();
     }
 
+    /**
+     * Refuses (503, naming the host) at once when host {@code host}'s lease is not live or it has no address: nothing
+     * would answer, so a job is not worth starting.
+     */
+    public void requireLive(String host, String what) {
+        live(host, what);
+    }
+
     private String send(String host, String method, String path, String body, Duration timeout, String what) {
         PeerCall.Peer peer = live(host, what);
         String bearer = bearer(host, what);

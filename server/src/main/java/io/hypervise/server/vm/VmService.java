@@ -29,6 +29,7 @@ import io.hypervise.server.access.VmAccessRule;
 import io.hypervise.server.audit.AuditLog;
 import io.hypervise.server.audit.AuditOutcome;
 import io.hypervise.server.cluster.PeerApi;
+import io.hypervise.server.cluster.PeerException;
 import io.hypervise.server.cluster.PeerHosts;
 import io.hypervise.server.console.Thumbnails;
 import io.hypervise.server.counters.CounterQueries;
@@ -620,9 +621,10 @@ public class VmService {
         Map<String, Object> parameters = Map.of("host", vm.hostId);
         try {
             // The state the owner last recorded: a request it does not allow is refused at once, as for a VM of this
-            // host (the owner checks again against its engine).
+            // host (the owner checks again against its engine); so is one for an owner whose lease has expired.
             VmStateMachine.check(operation.engineAction(), vm.state, vm.name);
-        } catch (EngineException e) {
+            peers.requireLive(vm.hostId, operation.path() + " VM " + vm.id);
+        } catch (EngineException | PeerException e) {
             audit.recordFailure(caller, action, target, parameters, e.getMessage());
             throw e;
         }
