@@ -204,6 +204,9 @@ class ApiAccessTest {
             "GET    | /api/v1/vms/{own}/metrics    |                                 | 401 | 200 | 200 | 200 | 200 | 200",
             // Screens are the console's: auditors see none; an Off VM has none (409).
             "GET    | /api/v1/vms/{idle}/screen.png |                                | 401 | 409 | 409 | 403 | 404 | 404",
+            // The internal API the cluster's servers call one another on: the hosts' service identity alone, no person.
+            "POST   | /api/v1/internal/vms/{idle}/operations | {\"operation\":\"TURN_OFF\"} | 401 | 403 | 403 | 403 | 403 | 403",
+            "GET    | /api/v1/internal/vms/{idle}/serial |                          | 401 | 403 | 403 | 403 | 403 | 403",
             "GET    | /api/v1/vms/{own}/screen.png |                                 | 401 | 409 | 409 | 403 | 409 | 409",
             "GET    | /api/v1/jobs                 |                                 | 401 | 200 | 200 | 200 | 200 | 200",
             "GET    | /api/v1/jobs/{job}           |                                 | 401 | 200 | 200 | 200 | 404 | 404",

@@ -58,6 +58,8 @@ class KeycloakRealmTest {
                 .filter(role -> role.startsWith("hv-"))
                 .collect(Collectors.toSet());
         assertEquals(Set.of(user.role()), hvRoles, "hv-* realm roles of " + user.name());
+        assertTrue(!texts(claims.path("realm_access").path("roles")).contains("hypervise-host"),
+                "no person holds the hosts' service role: " + user.name());
         // Keycloak leaves the claim out for a user in no group.
         assertEquals(user.groups(), texts(claims.path("groups")), "groups claim of " + user.name());
 
@@ -95,6 +97,34 @@ class KeycloakRealmTest {
         assertEquals(400, grant.status(), grant.body().toString());
         assertEquals("invalid_grant", grant.error());
         assertNull(grant.accessToken());
+    }
+
+    @Test
+    void theHostsServiceClientGetsTheHostRoleAloneByClientCredentialsOnly() {
+        Tokens.Grant grant = Tokens.post(Tokens.tokenEndpoint(), Map.of(
+                "grant_type", "client_credentials",
+                "client_id", "hypervise-host",
+                "client_secret", "hypervise-host-demo-secret"));
+        assertNotNull(grant.accessToken(), grant.body().toString());
+        JsonNode claims = Tokens.claims(grant.accessToken());
+        List<String> roles = texts(claims.path("realm_access").path("roles"));
+        assertTrue(roles.contains("hypervise-host"), "realm roles: " + roles);
+        assertTrue(roles.stream().noneMatch(r -> r.startsWith("hv-")), "no person's role: " + roles);
+        assertTrue(texts(claims.path("aud")).contains(KeycloakTestResource.WEB_CLIENT_ID),
+                "aud names the server's client, which the API insists on: " + claims.path("aud"));
+
+        Tokens.Grant wrongSecret = Tokens.post(Tokens.tokenEndpoint(), Map.of(
+                "grant_type", "client_credentials",
+                "client_id", "hypervise-host",
+                "client_secret", "not-the-secret"));
+        assertNull(wrongSecret.accessToken(), wrongSecret.body().toString());
+        Tokens.Grant password = Tokens.post(Tokens.tokenEndpoint(), Map.of(
+                "grant_type", "password",
+                "client_id", "hypervise-host",
+                "client_secret", "hypervise-host-demo-secret",
+                "username", "admin",
+                "password", "admin"));
+        assertNull(password.accessToken(), "no password grant: " + password.body());
     }
 
     @Test

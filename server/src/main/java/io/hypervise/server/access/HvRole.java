@@ -3,6 +3,7 @@ package io.hypervise.server.access;
 import static io.hypervise.server.access.Permission.AUDIT_READ;
 import static io.hypervise.server.access.Permission.HOST_DEVICES;
 import static io.hypervise.server.access.Permission.HOST_MANAGE;
+import static io.hypervise.server.access.Permission.HOST_PEER;
 import static io.hypervise.server.access.Permission.HOST_READ;
 import static io.hypervise.server.access.Permission.JOB_READ;
 import static io.hypervise.server.access.Permission.LIBRARY_HOST_IMPORT;
@@ -34,6 +35,7 @@ import java.util.Optional;
  * Auditors read the inventory and the audit log but never see a screen (no console permission, like
  * Proxmox's PVEAuditor without VM.Console): a screen shows what the guest's users are doing.
  * Only administrators pass host block devices through: a guest on one reads and writes the host's hardware.
+ * One role is no person's: {@link #HOST}, the hosts' servers calling one another, which may do nothing else.
  */
 public enum HvRole {
     ADMIN("hv-admin", grants(
@@ -54,7 +56,13 @@ public enum HvRole {
     SELF_SERVICE("hv-self-service", grants(
             VM_READ, Reach.OWN, VM_CREATE, Reach.OWN, VM_OPERATE, Reach.OWN, VM_RECONFIGURE, Reach.OWN,
             VM_DELETE, Reach.OWN, VM_EXPORT, Reach.OWN, JOB_READ, Reach.OWN, TEMPLATE_READ, Reach.ALL,
-            VM_CONSOLE, Reach.OWN, VM_CONSOLE_VIEW, Reach.OWN, LIBRARY_READ, Reach.OWN, LIBRARY_WRITE, Reach.OWN));
+            VM_CONSOLE, Reach.OWN, VM_CONSOLE_VIEW, Reach.OWN, LIBRARY_READ, Reach.OWN, LIBRARY_WRITE, Reach.OWN)),
+    /**
+     * The cluster's servers, as the service account of the confidential client {@code hypervise-host} (client
+     * credentials): a server carries out on its own engine what another server decided and audited. Never given
+     * to a user; it grants nothing a person uses, and no person's role grants what it does.
+     */
+    HOST("hypervise-host", grants(HOST_PEER, Reach.ALL));
 
     private final String realmRole;
     private final Map<Permission, Reach> grants;

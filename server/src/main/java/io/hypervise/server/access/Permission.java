@@ -35,7 +35,12 @@ public enum Permission {
     /** Bring a file that is already on the host into the library: it reads the host's file system. */
     LIBRARY_HOST_IMPORT("import host files into the library"),
     /** Give a VM a whole block device of the host (pass-through): the guest reads and writes the host's hardware. */
-    HOST_DEVICES("pass host block devices through to VMs");
+    HOST_DEVICES("pass host block devices through to VMs"),
+    /**
+     * Carry out, on this host's engine, an operation another host's server has decided on (the internal API,
+     * {@code /api/v1/internal}): the hosts' service identity alone holds it ({@link HvRole#HOST}), no person's role.
+     */
+    HOST_PEER("carry out operations for the cluster's other servers");
 
     private final String description;
 

@@ -136,6 +136,33 @@ public interface ServerConfig {
 
         Lease lease();
 
+        /**
+         * The confidential client whose service account (realm role {@code hypervise-host}) this server acts as
+         * when it asks another host's server to carry out an operation (client credentials).
+         */
+        @WithDefault("hypervise-host")
+        String serviceClientId();
+
+        /** Its secret; the default is the demo realm's: set your own outside a demo. */
+        @WithDefault("hypervise-host-demo-secret")
+        String serviceClientSecret();
+
+        Peer peer();
+
+        /** Calls to another host's server: each has a deadline to connect and one for the whole answer. */
+        interface Peer {
+            @WithDefault("2s")
+            Duration connectTimeout();
+
+            /** For quick operations (pause, turn off, ...) and reads (serial console). */
+            @WithDefault("30s")
+            Duration requestTimeout();
+
+            /** For operations that run as jobs (start, shut down, save): a shut-down waits for the guest. */
+            @WithDefault("5m")
+            Duration jobTimeout();
+        }
+
         /** The host's lease: renewed every {@code renew}, lapsing {@code ttl} after the last renewal. */
         interface Lease {
             @WithDefault("2s")

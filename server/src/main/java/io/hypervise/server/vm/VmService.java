@@ -28,6 +28,9 @@ import io.hypervise.server.access.VmAccess;
 import io.hypervise.server.access.VmAccessRule;
 import io.hypervise.server.audit.AuditLog;
 import io.hypervise.server.audit.AuditOutcome;
+import io.hypervise.server.cluster.PeerApi;
+import io.hypervise.server.cluster.PeerException;
+import io.hypervise.server.cluster.PeerHosts;
 import io.hypervise.server.console.Thumbnails;
 import io.hypervise.server.counters.CounterQueries;
 import io.hypervise.server.counters.CounterRange;
@@ -131,6 +134,9 @@ public class VmService {
 
     @Inject
     Placements placements;
+
+    @Inject
+    PeerHosts peers;
 
     private static final java.util.regex.Pattern TEMPLATE_ID = java.util.regex.Pattern.compile("[a-z0-9][a-z0-9-]{0,39}");
 
@@ -582,7 +588,10 @@ public class VmService {
             throw new IllegalArgumentException(operation + " is not a lifecycle operation");
         }
         VmEntity vm = access.require(caller, id, operation);
-        requireActionable(vm);
+        requireSettled(vm);
+        if (!isHere(vm)) {
+            return actThere(caller, vm, operation);
+        }
         String action = operation.auditName();
         String target = AuditLog.vm(id);
         try {
@@ -607,6 +616,73 @@ public class VmService {
         }
         audit.recordOutcome(caller, action, target, null, null);
         return new Done(view(vms.find(id).orElseThrow(() -> new VmNotFoundException(id))));
+    }
+
+    /**
+     * A lifecycle operation on a VM another host owns: decided and audited here as for one of this host's (intent
+     * first, then the outcome), carried out by the owner's server ({@link PeerHosts}). The owner checks the VM's
+     * state again; its refusal, or a failure to reach it (503, 504, naming the host), is the outcome recorded.
+     */
+    private Outcome actThere(Caller caller, VmEntity vm, VmOperation operation) {
+        String action = operation.auditName();
+        String target = AuditLog.vm(vm.id);
+        Map<String, Object> parameters = Map.of("host", vm.hostId);
+        try {
+            // The state the owner last recorded: a request it does not allow is refused at once, as for a VM of this
+            // host (the owner checks again against its engine); so is one for an owner whose lease has expired.
+            VmStateMachine.check(operation.engineAction(), vm.state, vm.name);
+            peers.requireLive(vm.hostId, operation.path() + " VM " + vm.id);
+        } catch (EngineException | PeerException e) {
+            audit.recordFailure(caller, action, target, parameters, e.getMessage());
+            throw e;
+        }
+        audit.recordIntent(caller, action, target, parameters);
+        if (operation.runsAsJob()) {
+            JobView job = jobs.submit(operation, vm.id, caller.username(),
+                    () -> peers.act(vm.hostId, vm.id, operation, caller.username()),
+                    error -> audit.recordOutcome(caller, action, target, parameters, error));
+            return new Started(job, vm.name);
+        }
+        VmState now;
+        try {
+            now = peers.act(vm.hostId, vm.id, operation, caller.username());
+        } catch (RuntimeException e) {
+            audit.recordOutcome(caller, action, target, parameters, e.getMessage());
+            throw e;
+        }
+        audit.recordOutcome(caller, action, target, parameters, null);
+        VmEntity after = vms.find(vm.id).orElseThrow(() -> new VmNotFoundException(vm.id));
+        // The owner's state writer records it shortly; the caller sees what the owner reported now.
+        after.state = now;
+        return new Done(view(after));
+    }
+
+    /**
+     * Carries out, on this host's engine, a lifecycle operation another host's server decided and audited for its
+     * caller ({@code requestedBy}, named in this host's log). Refused (409) for a VM this host does not own or
+     * one being created or deleted, and where the VM's state does not allow it; the VM's state afterwards.
+     */
+    public VmState actForPeer(Caller peer, String id, PeerApi.OperationRequest request) {
+        VmOperation operation = request == null ? null : request.operation();
+        if (operation == null || !operation.isLifecycle()) {
+            throw new InvalidRequestException("operation", List.of(new FieldError("operation", "is required: one of "
+                    + VmOperation.lifecycle().stream().map(Enum::name).toList())));
+        }
+        VmEntity vm = vms.find(id).orElseThrow(() -> new VmNotFoundException(id));
+        requireActionable(vm);
+        VmStatus status = engine.vms().status(id);
+        VmStateMachine.check(operation.engineAction(), status.state(), status.name());
+        VmStatus after = perform(operation, id);
+        LOG.infof("VM '%s' (%s): %s carried out on host %s for %s, as host %s's server asked (as %s); now %s", vm.name, id,
+                operation.path(), localHost.id(), request.requestedBy(), request.fromHost(), peer.username(),
+                after.state().displayName());
+        return after.state();
+    }
+
+    /** The last lines of a VM's serial console, for another host's server (which decided who may read them). */
+    public List<String> serialForPeer(String id, int lines) {
+        requireActionable(vms.find(id).orElseThrow(() -> new VmNotFoundException(id)));
+        return engine.vms().serialTail(id, lines);
     }
 
     /** What the engine does for each lifecycle operation. */
@@ -1171,8 +1247,9 @@ public class VmService {
 
     /** The last lines the guest wrote to its serial console. */
     public List<String> serial(Caller caller, String id, int lines) {
-        requireActionable(access.require(caller, id, VmOperation.SERIAL));
-        return engine.vms().serialTail(id, lines);
+        VmEntity vm = access.require(caller, id, VmOperation.SERIAL);
+        requireSettled(vm);
+        return isHere(vm) ? engine.vms().serialTail(id, lines) : peers.serial(vm.hostId, id, lines);
     }
 
     /** The VM's utilization counters over the range. */
@@ -1203,14 +1280,25 @@ public class VmService {
 
     /**
      * Refuses (409, with the reason) to act on a VM this server cannot act on now: one another host
-     * runs, or one whose creation or deletion is under way. Every path that reaches the engine for a VM
-     * asks this first.
+     * runs, or one whose creation or deletion is under way. Every path that reaches this host's engine for a
+     * VM asks this first. Lifecycle operations and the serial console are routed to the owner's server
+     * instead ({@link #act}, {@link #serial}); everything else about another host's VM is asked of its server.
      */
     public void requireActionable(VmEntity vm) {
-        if (!vm.hostId.equals(localHost.id())) {
+        if (!isHere(vm)) {
             throw new VmConflictException("VM '" + vm.name + "' is on host " + vm.hostId + ", not on " + localHost.id()
-                    + ", the host of this server; ask host " + vm.hostId + "'s server");
+                    + ", the host of this server; this is done only by the VM's own host's server (lifecycle operations"
+                    + " and the serial console are passed on by any server): ask host " + vm.hostId + "'s server");
         }
+        requireSettled(vm);
+    }
+
+    private boolean isHere(VmEntity vm) {
+        return vm.hostId.equals(localHost.id());
+    }
+
+    /** Refuses (409) a VM whose creation, deletion, storing or export is under way, on whichever host. */
+    private void requireSettled(VmEntity vm) {
         if (vm.pending != null) {
             throw new VmConflictException("VM '" + vm.name + "' is being "
                     + switch (vm.pending) {

@@ -35,6 +35,22 @@ class CallerTest {
     }
 
     @Test
+    void onlyTheHostsServiceRoleMayCarryOutOperationsForOtherServersAndItMayDoNothingElse() {
+        for (HvRole role : HvRole.values()) {
+            assertThat(role.reach(Permission.HOST_PEER)).as(role.realmRole())
+                    .isEqualTo(role == HvRole.HOST ? Reach.ALL : Reach.NONE);
+        }
+        Caller host = caller("service-account-hypervise-host", "hypervise-host");
+        for (Permission permission : Permission.values()) {
+            assertThat(host.reach(permission)).as(permission.name())
+                    .isEqualTo(permission == Permission.HOST_PEER ? Reach.ALL : Reach.NONE);
+        }
+        // Every person's role together still does not reach it.
+        assertThat(caller("root", "hv-admin", "hv-operator", "hv-auditor", "hv-self-service").reach(Permission.HOST_PEER))
+                .isEqualTo(Reach.NONE);
+    }
+
+    @Test
     void severalRolesGiveTheWidestReach() {
         assertThat(caller("carol", "hv-self-service", "hv-auditor").reach(Permission.VM_READ)).isEqualTo(Reach.ALL);
         assertThat(caller("carol", "hv-self-service", "hv-auditor").reach(Permission.VM_OPERATE)).isEqualTo(Reach.OWN);

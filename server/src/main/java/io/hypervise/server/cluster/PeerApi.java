@@ -1,0 +1,33 @@
+package io.hypervise.server.cluster;
+
+import io.hypervise.engine.vm.VmState;
+import io.hypervise.server.vm.VmOperation;
+import java.util.List;
+
+/**
+ * What crosses the wire between the cluster's servers ({@code /api/v1/internal}): typed, so the operation is the
+ * same {@link VmOperation} on both sides, never a string each side spells.
+ */
+public final class PeerApi {
+
+    /** The path every server serves these under; only the hosts' service identity may call it. */
+    public static final String ROOT = "/api/v1/internal";
+
+    private PeerApi() {
+    }
+
+    /**
+     * Carry out {@code operation} (a lifecycle one) on a VM the called server's host owns; who asked the asking
+     * server ({@code requestedBy}) and its host ({@code fromHost}) are for the called server's log.
+     */
+    public record OperationRequest(VmOperation operation, String requestedBy, String fromHost) {
+    }
+
+    /** The VM's state on its owning host once the operation was carried out (or, for a job, begun there and ended). */
+    public record OperationResult(String vm, VmState state) {
+    }
+
+    /** The last lines the guest wrote to its serial console. */
+    public record SerialLines(List<String> lines) {
+    }
+}
