@@ -117,8 +117,8 @@ class VmArchivePagesTest {
         Browser.signIn(browser, "admin", base + "/admin");
         await("the actions pane of " + WEB, () -> text("#actions").contains(web));
         assertThat(buttonsIn("#actions section[aria-labelledby=vm-actions-title] .buttons"))
-                .as("an Off VM: export and store, besides start, settings and delete")
-                .containsExactly("Start", "Settings…", "Export", "Store in library…", "Delete");
+                .as("an Off VM: export and store, besides start, settings, rating the hosts and delete")
+                .containsExactly("Start", "Settings…", "Export", "Rate hosts…", "Store in library…", "Delete");
         assertThat(buttonsIn("#actions")).contains("Import VM…");
         Browser.screenshot(browser, "archive-vm-pane.png");
         assertAccessible("the actions pane with Export and Store in library");
