@@ -11,6 +11,10 @@ import io.hypervise.engine.vm.VmNotFoundException;
 import io.hypervise.engine.vm.VmState;
 import io.hypervise.engine.vm.VmStateMachine;
 import io.hypervise.engine.vm.VmStatus;
+import io.hypervise.engine.vm.definition.BootSource;
+import io.hypervise.engine.vm.definition.CdRom;
+import io.hypervise.engine.vm.definition.Disk;
+import io.hypervise.engine.vm.definition.VmDefinition;
 import io.hypervise.server.access.Caller;
 import io.hypervise.server.api.FieldError;
 import io.hypervise.server.api.InvalidRequestException;
@@ -35,6 +39,7 @@ import io.hypervise.server.placement.Ratings;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import java.net.URI;
+import java.nio.file.Path;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -175,7 +180,8 @@ public class VmMigrations {
         try {
             peers.requireLive(to, "receive VM " + id);
             Map<Integer, Long> disks = engine.vms().localDiskSizes(id);
-            PeerApi.Incoming incoming = peers.prepareIncoming(to, id, new PeerApi.IncomingRequest(here, disks));
+            PeerApi.Incoming incoming = peers.prepareIncoming(to, id, new PeerApi.IncomingRequest(here,
+                    engine.storage().path().toString(), disks));
             IncomingEndpoint endpoint = new IncomingEndpoint(incoming.host(), incoming.ramPort(), incoming.nbdPort(),
                     incoming.exports());
             result = engine.vms().migrateOut(id, endpoint, MigrationOptions.defaults(), progress::percent, () -> false,
@@ -251,7 +257,9 @@ public class VmMigrations {
             throw new VmAlreadyExistsException(id);
         }
         Map<Integer, Long> disks = request.localDiskBytes() == null ? Map.of() : request.localDiskBytes();
-        IncomingEndpoint endpoint = engine.vms().receive(vm.toDefinition(), IncomingOptions.on(listenAddress(), disks));
+        VmDefinition definition = request.fromStorageRoot() == null ? vm.toDefinition()
+                : rebased(vm.toDefinition(), Path.of(request.fromStorageRoot()), engine.storage().path());
+        IncomingEndpoint endpoint = engine.vms().receive(definition, IncomingOptions.on(listenAddress(), disks));
         LOG.infof("VM '%s' (%s): arriving live from host %s at %s:%d", vm.name, id, request.fromHost(), endpoint.host(),
                 endpoint.ramPort());
         return new PeerApi.Incoming(id, endpoint.host(), endpoint.ramPort(), endpoint.nbdPort(), endpoint.exports());
@@ -278,6 +286,27 @@ public class VmMigrations {
                     + " in the database: its arrival is not abandoned, it would be the only copy");
         }
         engine.vms().abortIncoming(id);
+    }
+
+    /**
+     * The definition with every path under the source's storage root moved under this host's (the library's kernels,
+     * ISOs and read-only disks are the same files in each host's library); the same definition when the roots are the
+     * same folder. The engine checks that each file is here.
+     */
+    static VmDefinition rebased(VmDefinition d, Path from, Path to) {
+        if (from.equals(to)) {
+            return d;
+        }
+        java.util.function.UnaryOperator<Path> move = p -> p != null && p.startsWith(from) ? to.resolve(from.relativize(p)) : p;
+        List<Disk> disks = d.disks().stream().map(k -> new Disk(move.apply(k.path()), k.format(), k.readOnly(),
+                k.backing() == null ? null : new Disk.Backing(move.apply(k.backing().path()), k.backing().format()), k.node(),
+                k.hostDevice())).toList();
+        BootSource boot = d.boot() instanceof BootSource.Kernel k
+                ? new BootSource.Kernel(move.apply(k.kernel()), move.apply(k.initramfs()), k.commandLine())
+                : d.boot() instanceof BootSource.Iso iso ? new BootSource.Iso(move.apply(iso.image())) : d.boot();
+        CdRom cdrom = d.cdrom() == null ? null : new CdRom(move.apply(d.cdrom().medium()));
+        return new VmDefinition(d.id(), d.name(), d.vcpus(), d.memoryMib(), d.profile(), disks, d.nics(), boot, d.display(),
+                d.firmware(), d.resources(), cdrom, d.maxVcpus(), d.maxMemoryMib(), d.memoryDimmsMib());
     }
 
     /** This host's own address, as other hosts reach its server (hypervise.cluster.address): where QEMU listens. */
