@@ -31,7 +31,7 @@ import org.junit.jupiter.api.Test;
 /**
  * Live migration between two hosts, each a real server in a network namespace of its own ({@link HostNetwork}): a
  * guest booted once on host A is moved to host B through A's API, as a job on A. Refusals come first, with the guest
- * running on at A: to A itself, to a host the cluster does not have. Then the move: the job succeeds naming B and the
+ * running on at A: to A itself, to a host the cluster does not have, to a host whose lease has expired. Then the move: the job succeeds naming B and the
  * downtime; the same guest counts on at B (its serial counter continues, no second boot); the inventory names B; A
  * runs no worker for it; the log has the intent and the outcome.
  */
@@ -125,6 +125,13 @@ class MigrationIT {
         // A self-service user may not move VMs at all.
         assertThat(call(urlA, "POST", "/api/v1/vms/" + vm + "/migrate", 403, "{\"host\":\"host-b\"}", "alice")
                 .path("status").asInt()).isEqualTo(403);
+        // B's cable pulled: once its lease has expired by the database's clock, B is refused, naming the lease.
+        hostB.cutLink();
+        awaitLease(urlA, "host-b", "expired", Duration.ofSeconds(40));
+        JsonNode notLive = call(urlA, "POST", "/api/v1/vms/" + vm + "/migrate", 409, "{\"host\":\"host-b\"}");
+        assertThat(notLive.path("detail").asText()).contains("host 'host-b' cannot take this VM", "lease expired");
+        hostB.restoreLink();
+        awaitLease(urlA, "host-b", "live", Duration.ofSeconds(60));
         JsonNode still = call(urlA, "GET", "/api/v1/vms/" + vm, 200);
         assertThat(still.path("state").asText()).isEqualTo("Running");
         assertThat(still.path("host").asText()).isEqualTo("host-a");
@@ -133,7 +140,8 @@ class MigrationIT {
         assertThat(refused).extracting(e -> e.path("outcome").asText()).doesNotContain("REQUESTED", "SUCCEEDED");
         assertThat(refused).extracting(e -> e.path("reason").asText())
                 .anyMatch(r -> r.contains("host 'host-a' cannot take this VM"))
-                .anyMatch(r -> r.contains("there is no host 'host-z'"));
+                .anyMatch(r -> r.contains("there is no host 'host-z'"))
+                .anyMatch(r -> r.contains("lease expired"));
 
         // The move: the guest's counter before, then the job on A, then the counter read through B.
         long before = lastCounter(text(urlA, "/api/v1/vms/" + vm + "/serial?lines=10000"));
@@ -179,7 +187,19 @@ class MigrationIT {
 
         // B owns it now: turned off through A, carried out by B.
         assertThat(call(urlA, "POST", "/api/v1/vms/" + vm + "/turn-off", 200).path("state").asText()).isEqualTo("Off");
+        assertThat(a.output()).contains("migrated live from host host-a to host host-b: downtime");
+        assertThat(b.output()).contains("arrived live from host host-a; Running here");
         assertThat(a.output() + b.output()).doesNotContain("unexpected error");
+    }
+
+    /** Waits until the server at {@code url} shows {@code host}'s lease in {@code state}. */
+    private void awaitLease(String url, String host, String state, Duration patience) throws Exception {
+        long deadline = System.nanoTime() + patience.toNanos();
+        while (!call(url, "GET", "/api/v1/hosts/" + host, 200).path("lease").path("state").asText().equals(state)) {
+            assertThat(System.nanoTime()).as("%s's lease %s within %s as %s sees it", host, state, patience, url)
+                    .isLessThan(deadline);
+            Thread.sleep(500);
+        }
     }
 
     private static long lastCounter(String serial) {
