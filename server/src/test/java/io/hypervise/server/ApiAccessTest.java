@@ -149,6 +149,8 @@ class ApiAccessTest {
             "POST   | /api/v1/vms                  | {\"template\":\"stub\",\"resources\":{\"diskIops\":100}} | 401 | 201 | 201 | 403 | 403 | 403",
             "POST   | /api/v1/vms/check            | {\"template\":\"stub\"}          | 401 | 200 | 200 | 403 | 200 | 200",
             "POST   | /api/v1/vms/{idle}/store     | {\"template\":\"Not An Id\"} | 401 | 400 | 400 | 403 | 403 | 403",
+            // Live migration: operators and administrators; the idle VM is Off, so allowed but not now (409).
+            "POST   | /api/v1/vms/{idle}/migrate   | {\"host\":\"nowhere\"}        | 401 | 409 | 409 | 403 | 403 | 403",
             "GET    | /api/v1/vms/{idle}/export    |                                 | 401 | 200 | 200 | 403 | 404 | 404",
             "GET    | /api/v1/vms/{own}/export     |                                 | 401 | 200 | 200 | 403 | 200 | 200",
             // Not an archive: refused once the caller may create VMs at all.
@@ -207,6 +209,9 @@ class ApiAccessTest {
             // The internal API the cluster's servers call one another on: the hosts' service identity alone, no person.
             "POST   | /api/v1/internal/vms/{idle}/operations | {\"operation\":\"TURN_OFF\"} | 401 | 403 | 403 | 403 | 403 | 403",
             "GET    | /api/v1/internal/vms/{idle}/serial |                          | 401 | 403 | 403 | 403 | 403 | 403",
+            "POST   | /api/v1/internal/vms/{idle}/incoming | {\"fromHost\":\"x\"} | 401 | 403 | 403 | 403 | 403 | 403",
+            "POST   | /api/v1/internal/vms/{idle}/incoming/finish | {\"paused\":false} | 401 | 403 | 403 | 403 | 403 | 403",
+            "DELETE | /api/v1/internal/vms/{idle}/incoming |                        | 401 | 403 | 403 | 403 | 403 | 403",
             "GET    | /api/v1/vms/{own}/screen.png |                                 | 401 | 409 | 409 | 403 | 409 | 409",
             "GET    | /api/v1/jobs                 |                                 | 401 | 200 | 200 | 200 | 200 | 200",
             "GET    | /api/v1/jobs/{job}           |                                 | 401 | 200 | 200 | 200 | 404 | 404",

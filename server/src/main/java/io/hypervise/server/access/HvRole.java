@@ -19,6 +19,7 @@ import static io.hypervise.server.access.Permission.VM_CONSOLE_VIEW;
 import static io.hypervise.server.access.Permission.VM_CREATE;
 import static io.hypervise.server.access.Permission.VM_DELETE;
 import static io.hypervise.server.access.Permission.VM_EXPORT;
+import static io.hypervise.server.access.Permission.VM_MIGRATE;
 import static io.hypervise.server.access.Permission.VM_OPERATE;
 import static io.hypervise.server.access.Permission.VM_READ;
 import static io.hypervise.server.access.Permission.VM_RECONFIGURE;
@@ -44,12 +45,12 @@ public enum HvRole {
             TEMPLATE_READ, Reach.ALL, POLICY_MANAGE, Reach.ALL, VM_CONSOLE, Reach.ALL, VM_CONSOLE_VIEW, Reach.ALL,
             SWITCH_MANAGE, Reach.ALL, LIBRARY_READ, Reach.ALL, LIBRARY_WRITE, Reach.ALL, LIBRARY_HOST_IMPORT, Reach.ALL,
             TEMPLATE_MANAGE, Reach.ALL, VM_RESOURCES, Reach.ALL, HOST_DEVICES, Reach.ALL,
-            HOST_MANAGE, Reach.ALL, PLACEMENT_RATE, Reach.ALL)),
+            HOST_MANAGE, Reach.ALL, PLACEMENT_RATE, Reach.ALL, VM_MIGRATE, Reach.ALL)),
     OPERATOR("hv-operator", grants(
             HOST_READ, Reach.ALL, VM_READ, Reach.ALL, VM_CREATE, Reach.ALL, VM_OPERATE, Reach.ALL,
             VM_RECONFIGURE, Reach.ALL, VM_DELETE, Reach.ALL, VM_EXPORT, Reach.ALL, JOB_READ, Reach.ALL, TEMPLATE_READ, Reach.ALL,
             VM_CONSOLE, Reach.ALL, VM_CONSOLE_VIEW, Reach.ALL, LIBRARY_READ, Reach.ALL, LIBRARY_WRITE, Reach.ALL,
-            TEMPLATE_MANAGE, Reach.ALL, VM_RESOURCES, Reach.ALL, PLACEMENT_RATE, Reach.ALL)),
+            TEMPLATE_MANAGE, Reach.ALL, VM_RESOURCES, Reach.ALL, PLACEMENT_RATE, Reach.ALL, VM_MIGRATE, Reach.ALL)),
     AUDITOR("hv-auditor", grants(
             HOST_READ, Reach.ALL, VM_READ, Reach.ALL, JOB_READ, Reach.ALL, AUDIT_READ, Reach.ALL, TEMPLATE_READ, Reach.ALL,
             LIBRARY_READ, Reach.ALL)),

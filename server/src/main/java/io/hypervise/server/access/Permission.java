@@ -10,6 +10,8 @@ public enum Permission {
     VM_READ("read VMs"),
     VM_CREATE("create VMs"),
     VM_OPERATE("operate VMs"),
+    /** Move a running VM live to another host of the cluster: where VMs run is the operators' decision. */
+    VM_MIGRATE("migrate VMs between hosts"),
     VM_RECONFIGURE("change VM settings"),
     VM_DELETE("delete VMs"),
     /** Set a VM's CPU weight and cap, memory reservation and balloon, and disk I/O limits: the host's fairness. */

@@ -30,4 +30,21 @@ public final class PeerApi {
     /** The last lines the guest wrote to its serial console. */
     public record SerialLines(List<String> lines) {
     }
+
+    /**
+     * Prepare to receive VM (live migration, target side): its definition is the cluster's record of it; the disks
+     * in {@code localDiskBytes} (by position, their virtual size) get fresh images on the target. {@code fromHost}
+     * must still own the VM. Paths under the source's storage root ({@code fromStorageRoot}: the library's kernels,
+     * ISOs and read-only disks) are the same files under the target's own.
+     */
+    public record IncomingRequest(String fromHost, String fromStorageRoot, java.util.Map<Integer, Long> localDiskBytes) {
+    }
+
+    /** Where the source's worker sends the VM's memory ({@code host:ramPort}) and its disks (NBD exports by position). */
+    public record Incoming(String vm, String host, int ramPort, int nbdPort, java.util.Map<Integer, String> exports) {
+    }
+
+    /** Resume the arrived VM (kept paused when it left paused); only once the database says the target owns it. */
+    public record FinishRequest(boolean paused, String fromHost) {
+    }
 }

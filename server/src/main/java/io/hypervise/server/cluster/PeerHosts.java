@@ -63,6 +63,29 @@ public class PeerHosts {
     }
 
     /**
+     * Asks host {@code host}'s server to prepare to receive VM {@code vm} live: where its worker waits for the VM.
+     * Waits up to the request timeout (the target starts a paused worker).
+     */
+    public PeerApi.Incoming prepareIncoming(String host, String vm, PeerApi.IncomingRequest request) {
+        String answer = send(host, "POST", PeerApi.ROOT + "/vms/" + vm + "/incoming", write(request),
+                config.cluster().peer().requestTimeout(), "prepare to receive VM " + vm);
+        return read(host, answer, PeerApi.Incoming.class);
+    }
+
+    /** Asks host {@code host}'s server to resume VM {@code vm}, arrived there live; its state there afterwards. */
+    public VmState finishIncoming(String host, String vm, PeerApi.FinishRequest request) {
+        String answer = send(host, "POST", PeerApi.ROOT + "/vms/" + vm + "/incoming/finish", write(request),
+                config.cluster().peer().requestTimeout(), "resume VM " + vm + ", arrived live");
+        return read(host, answer, PeerApi.OperationResult.class).state();
+    }
+
+    /** Asks host {@code host}'s server to give up VM {@code vm}, which was arriving there: its worker and fresh images go. */
+    public void abandonIncoming(String host, String vm) {
+        send(host, "DELETE", PeerApi.ROOT + "/vms/" + vm + "/incoming", null, config.cluster().peer().requestTimeout(),
+                "abandon VM " + vm + "'s arrival");
+    }
+
+    /**
      * Refuses (503, naming the host) at once when host {@code host}'s lease is not live or it has no address: nothing
      * would answer, so a job is not worth starting.
      */

@@ -226,11 +226,15 @@ public class VmRepository {
         VmEntity.deleteById(id);
     }
 
-    /** Records the state the engine reports: in the caller's transaction, or committed now. */
+    /**
+     * Records the state host {@code hostId}'s engine reports, only while that host owns the VM: a VM arriving live
+     * (still the source's) or one that has just left (now the target's) is not the reporting host's to describe.
+     * In the caller's transaction, or committed now.
+     */
     @Transactional
-    public void recordState(String id, VmState state, String reason, Instant since) {
-        VmEntity.update("state = ?1, stateReason = ?2, stateSince = ?3, updatedAt = ?4 where id = ?5",
-                state, VmEntity.reason(reason), since, Instant.now(), id);
+    public void recordState(String id, String hostId, VmState state, String reason, Instant since) {
+        VmEntity.update("state = ?1, stateReason = ?2, stateSince = ?3, updatedAt = ?4 where id = ?5 and hostId = ?6",
+                state, VmEntity.reason(reason), since, Instant.now(), id, hostId);
     }
 
     /** Whether the text is an id a VM can have (lower-case letters, digits, dashes; at most 40). */

@@ -8,6 +8,7 @@ import io.hypervise.server.api.QueryParameters;
 import io.hypervise.server.cluster.PeerApi;
 import jakarta.inject.Inject;
 import jakarta.ws.rs.Consumes;
+import jakarta.ws.rs.DELETE;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
@@ -36,12 +37,38 @@ public class PeerVmResource {
     @Inject
     CurrentCaller current;
 
+    @Inject
+    VmMigrations migrations;
+
     /** A lifecycle operation, carried out before the answer (a start, save or shut-down too: the asking server's job waits). */
     @POST
     @Path("{id}/operations")
     @Consumes(MediaType.APPLICATION_JSON)
     public PeerApi.OperationResult act(@PathParam("id") String id, PeerApi.OperationRequest request) {
         return new PeerApi.OperationResult(id, vms.actForPeer(current.get(), id, request));
+    }
+
+    /** Prepare to receive the VM live from its owner: where the owner's worker sends it. */
+    @POST
+    @Path("{id}/incoming")
+    @Consumes(MediaType.APPLICATION_JSON)
+    public PeerApi.Incoming receive(@PathParam("id") String id, PeerApi.IncomingRequest request) {
+        return migrations.receive(id, request);
+    }
+
+    /** Resume the VM that arrived live; only once the database names this host its owner. */
+    @POST
+    @Path("{id}/incoming/finish")
+    @Consumes(MediaType.APPLICATION_JSON)
+    public PeerApi.OperationResult finish(@PathParam("id") String id, PeerApi.FinishRequest request) {
+        return new PeerApi.OperationResult(id, migrations.finish(id, request));
+    }
+
+    /** Give up the VM that was arriving: its worker and fresh images go. */
+    @DELETE
+    @Path("{id}/incoming")
+    public void abandon(@PathParam("id") String id) {
+        migrations.abandon(id);
     }
 
     /** The last lines the guest wrote to its serial console. */

@@ -79,7 +79,9 @@ public enum VmOperation {
             false),
     /** Change its memory: while the VM runs it grows (a DIMM, up to its maximum); Off, it is set. */
     SET_MEMORY("memory", "Change memory", null, VmAction.CHANGE_MEMORY, Permission.VM_RECONFIGURE,
-            SelfServiceAction.RECONFIGURE, false);
+            SelfServiceAction.RECONFIGURE, false),
+    /** Move the running (or paused) VM live to another host: operators and administrators, no self-service policy. */
+    MIGRATE("migrate", "Migrate", null, VmAction.MIGRATE, Permission.VM_MIGRATE, null, true);
 
     private final String path;
     private final String label;

@@ -78,7 +78,7 @@ public class VmReconciler {
 
     private void record(String id, VmState state, String reason, Instant since) {
         try {
-            vms.recordState(id, state, reason, since);
+            vms.recordState(id, localHost.id(), state, reason, since);
         } catch (RuntimeException e) {
             LOG.errorf("could not record that VM %s is %s: %s", id, state, e.getMessage());
         }

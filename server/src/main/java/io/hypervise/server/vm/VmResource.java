@@ -48,6 +48,9 @@ public class VmResource {
     VmService vms;
 
     @Inject
+    VmMigrations migrations;
+
+    @Inject
     CurrentCaller current;
 
     @Inject
@@ -160,6 +163,19 @@ public class VmResource {
             case VmService.Started started ->
                     Response.accepted(started.job()).location(URI.create("/api/v1/jobs/" + started.job().id())).build();
         };
+    }
+
+    /**
+     * Moves the running (or paused) VM live to another host ({@code {"host": "..."}}, or, without a body or host,
+     * the host placement rates best), as a job on the VM's own host's server: 202 with the job to follow.
+     */
+    @POST
+    @Path("{id}/migrate")
+    @Consumes(MediaType.APPLICATION_JSON)
+    @Requires(Permission.VM_MIGRATE)
+    public Response migrate(@PathParam("id") String id, VmMigrations.MigrateRequest request) {
+        VmService.Started started = migrations.migrate(current.get(), id, request);
+        return Response.accepted(started.job()).location(URI.create("/api/v1/jobs/" + started.job().id())).build();
     }
 
     /** Stores the Off VM in the library as a new template (its disks copied, linked clones flattened), as a job. */

@@ -699,7 +699,7 @@ public class VmService {
             case DISCARD_SAVED_STATE -> engineVms.discardSavedState(id);
             case CREATE, READ, SERIAL, METRICS, RECONFIGURE, DELETE, CONSOLE, SCREEN, EXTEND_LEASE, STORE, EXPORT, IMPORT, CHECKPOINT,
                     APPLY_CHECKPOINT, DELETE_CHECKPOINT, RENAME_CHECKPOINT, RESIZE_DISK, ADD_DISK, REMOVE_DISK, SET_RESOURCES,
-                    INSERT_MEDIUM, EJECT_MEDIUM, ADD_NIC, REMOVE_NIC, SET_VCPUS, SET_MEMORY ->
+                    INSERT_MEDIUM, EJECT_MEDIUM, ADD_NIC, REMOVE_NIC, SET_VCPUS, SET_MEMORY, MIGRATE ->
                     throw new IllegalArgumentException(operation + " has a method of its own");
         };
     }

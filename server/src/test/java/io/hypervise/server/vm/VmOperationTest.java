@@ -36,9 +36,12 @@ class VmOperationTest {
         assertThat(VmOperation.SHUT_DOWN.auditName()).isEqualTo("vm.shut-down");
         assertThat(VmOperation.EXTEND_LEASE.auditName()).isEqualTo("vm.lease.extend");
         assertThat(VmOperation.ofJobKind("vm-save")).contains(VmOperation.SAVE);
+        assertThat(VmOperation.MIGRATE.jobKind()).isEqualTo("vm-migrate");
+        assertThat(VmOperation.MIGRATE.auditName()).isEqualTo("vm.migrate");
+        assertThat(VmOperation.MIGRATE.isLifecycle()).as("its own endpoint, with a body").isFalse();
         assertThat(Arrays.stream(VmOperation.values()).filter(VmOperation::runsAsJob))
                 .containsExactlyInAnyOrder(VmOperation.START, VmOperation.SHUT_DOWN, VmOperation.SAVE, VmOperation.STORE,
-                        VmOperation.CHECKPOINT, VmOperation.APPLY_CHECKPOINT, VmOperation.DELETE_CHECKPOINT);
+                        VmOperation.CHECKPOINT, VmOperation.APPLY_CHECKPOINT, VmOperation.DELETE_CHECKPOINT, VmOperation.MIGRATE);
         // Job kinds are words and dashes (the jobs table says so); the audit name keeps the path's dots.
         assertThat(VmOperation.APPLY_CHECKPOINT.jobKind()).isEqualTo("vm-checkpoint-apply");
         assertThat(VmOperation.APPLY_CHECKPOINT.auditName()).isEqualTo("vm.checkpoint.apply");

@@ -1,0 +1,299 @@
+package io.hypervise.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import io.hypervise.server.testing.HostNetwork;
+import io.hypervise.server.testing.LeftoverProcesses;
+import io.hypervise.server.testing.PackagedServer;
+import io.hypervise.server.testing.TemporaryDataDir;
+import io.hypervise.server.testing.Tokens;
+import java.io.IOException;
+import java.io.Reader;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Properties;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Live migration between two hosts, each a real server in a network namespace of its own ({@link HostNetwork}): a
+ * guest booted once on host A is moved to host B through A's API, as a job on A. Refusals come first, with the guest
+ * running on at A: to A itself, to a host the cluster does not have, to a host whose lease has expired. Then the move: the job succeeds naming B and the
+ * downtime; the same guest counts on at B (its serial counter continues, no second boot); the inventory names B; A
+ * runs no worker for it; the log has the intent and the outcome.
+ */
+class MigrationIT {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+    private static final int HTTP_PORT = 8080;
+    private static final int DATABASE_PORT = 5432;
+    private static final Pattern COUNTER = Pattern.compile("hv-counter (\\d+)");
+
+    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    private HostNetwork network;
+    private Path dataA;
+    private Path dataB;
+    private PackagedServer a;
+    private PackagedServer b;
+
+    @AfterEach
+    void cleanUp() throws Exception {
+        try {
+            for (PackagedServer s : new PackagedServer[] {b, a}) {
+                if (s != null) {
+                    s.kill();
+                }
+            }
+            for (Path dir : new Path[] {dataA, dataB}) {
+                if (dir == null) {
+                    continue;
+                }
+                // Workers outlive their server: the guest's, wherever it ended up, is this test's to end.
+                String marker = dir.toString();
+                for (ProcessHandle p : ProcessHandle.allProcesses().filter(p -> p.info().arguments()
+                        .map(x -> String.join(" ", x).contains(marker)).orElse(false)).toList()) {
+                    p.destroyForcibly();
+                    p.onExit().get();
+                }
+                assertThat(LeftoverProcesses.mentioningAfter(dir, Duration.ofSeconds(20))).isEmpty();
+                TemporaryDataDir.delete(dir);
+            }
+        } finally {
+            if (network != null) {
+                network.close();
+            }
+        }
+    }
+
+    @Test
+    void aRunningGuestMovesLiveFromHostAToHostBAndCountsOn() throws Exception {
+        network = HostNetwork.create();
+        HostNetwork.Host hostA = network.addHost('a');
+        HostNetwork.Host hostB = network.addHost('b');
+        String realm = network.keycloakRealmUrl();
+        dataA = folder("hva");
+        dataB = folder("hvb");
+        String urlA = hostA.url(HTTP_PORT);
+        String urlB = hostB.url(HTTP_PORT);
+        a = hostA.server(dataA, HTTP_PORT, "hypervise.host-id=host-a",
+                "hypervise.database.embedded.port=" + DATABASE_PORT,
+                "hypervise.database.embedded.listen-address=" + hostA.address(),
+                "hypervise.keycloak.realm-url=" + realm);
+        a.start();
+        Properties credentials = new Properties();
+        try (Reader r = Files.newBufferedReader(dataA.resolve("postgres/credentials.properties"))) {
+            credentials.load(r);
+        }
+        b = hostB.server(dataB, HTTP_PORT, "hypervise.host-id=host-b",
+                "quarkus.datasource.jdbc.url=jdbc:postgresql://" + hostA.address() + ":" + DATABASE_PORT + "/hypervise",
+                "quarkus.datasource.username=hypervise_app",
+                "quarkus.datasource.password=" + credentials.getProperty("app.password"),
+                "quarkus.flyway.username=hypervise",
+                "quarkus.flyway.password=" + credentials.getProperty("owner.password"),
+                "hypervise.keycloak.realm-url=" + realm);
+        b.start();
+        // B's library has the template's files too (its own copy, under its own storage root).
+        String onB = call(urlB, "POST", "/api/v1/vms", 201, "{\"template\":\"tiny-linux\",\"name\":\"prepare-b\"}")
+                .path("id").asText();
+        call(urlB, "DELETE", "/api/v1/vms/" + onB, 204);
+
+        String vm = call(urlA, "POST", "/api/v1/vms", 201, "{\"template\":\"tiny-linux\",\"name\":\"traveller\"}")
+                .path("id").asText();
+        awaitJob(urlA, call(urlA, "POST", "/api/v1/vms/" + vm + "/start", 202).path("id").asText());
+        awaitSerial(urlA, vm, "HYPERVISE-READY");
+        long workerA = call(urlA, "GET", "/api/v1/vms/" + vm, 200).path("workerPid").asLong();
+        assertThat(ProcessHandle.of(workerA).map(ProcessHandle::isAlive)).contains(true);
+
+        // Refused at once, audited, the guest running on at A: to itself, to a host the cluster does not have.
+        JsonNode itself = call(urlA, "POST", "/api/v1/vms/" + vm + "/migrate", 409, "{\"host\":\"host-a\"}");
+        assertThat(itself.path("detail").asText()).contains("host 'host-a' cannot take this VM");
+        JsonNode unknown = call(urlA, "POST", "/api/v1/vms/" + vm + "/migrate", 400, "{\"host\":\"host-z\"}");
+        assertThat(unknown.toString()).contains("host", "there is no host 'host-z'");
+        // A self-service user may not move VMs at all.
+        assertThat(call(urlA, "POST", "/api/v1/vms/" + vm + "/migrate", 403, "{\"host\":\"host-b\"}", "alice")
+                .path("status").asInt()).isEqualTo(403);
+        // B's cable pulled: once its lease has expired by the database's clock, B is refused, naming the lease.
+        hostB.cutLink();
+        awaitLease(urlA, "host-b", "expired", Duration.ofSeconds(40));
+        JsonNode notLive = call(urlA, "POST", "/api/v1/vms/" + vm + "/migrate", 409, "{\"host\":\"host-b\"}");
+        assertThat(notLive.path("detail").asText()).contains("host 'host-b' cannot take this VM", "lease expired");
+        hostB.restoreLink();
+        awaitLease(urlA, "host-b", "live", Duration.ofSeconds(60));
+        JsonNode still = call(urlA, "GET", "/api/v1/vms/" + vm, 200);
+        assertThat(still.path("state").asText()).isEqualTo("Running");
+        assertThat(still.path("host").asText()).isEqualTo("host-a");
+        assertThat(ProcessHandle.of(workerA).map(ProcessHandle::isAlive)).contains(true);
+        List<JsonNode> refused = audit(urlA, vm);
+        assertThat(refused).extracting(e -> e.path("outcome").asText()).doesNotContain("REQUESTED", "SUCCEEDED");
+        assertThat(refused).extracting(e -> e.path("reason").asText())
+                .anyMatch(r -> r.contains("host 'host-a' cannot take this VM"))
+                .anyMatch(r -> r.contains("there is no host 'host-z'"))
+                .anyMatch(r -> r.contains("lease expired"));
+
+        // The move: the guest's counter before, then the job on A, then the counter read through B.
+        long before = lastCounter(text(urlA, "/api/v1/vms/" + vm + "/serial?lines=10000"));
+        JsonNode job = call(urlA, "POST", "/api/v1/vms/" + vm + "/migrate", 202, "{\"host\":\"host-b\"}");
+        assertThat(job.path("kind").asText()).isEqualTo("vm-migrate");
+        awaitJob(urlA, job.path("id").asText());
+
+        JsonNode moved = call(urlA, "GET", "/api/v1/vms/" + vm, 200);
+        assertThat(moved.path("host").asText()).isEqualTo("host-b");
+        awaitState(urlB, vm, "Running");
+        long workerB = call(urlB, "GET", "/api/v1/vms/" + vm, 200).path("workerPid").asLong();
+        assertThat(Files.readString(Path.of("/proc/" + workerB + "/cmdline")).replace('\0', ' '))
+                .as("the worker is host B's").contains(dataB.toString()).doesNotContain(dataA.toString());
+        Instant ended = Instant.now().plusSeconds(15);
+        while (ProcessHandle.of(workerA).map(ProcessHandle::isAlive).orElse(false)) {
+            assertThat(Instant.now()).as("A's worker %d ended once the guest ran at B", workerA).isBefore(ended);
+            Thread.sleep(100);
+        }
+        assertThat(ProcessHandle.allProcesses().filter(p -> p.info().arguments()
+                .map(x -> String.join(" ", x).contains(dataA.toString()) && String.join(" ", x).contains(vm))
+                .orElse(false)).toList()).as("no worker of A's for the VM").isEmpty();
+
+        // The same guest at B: its counter continues past what A last showed; it did not boot again.
+        Thread.sleep(3000);
+        String serialB = text(urlB, "/api/v1/vms/" + vm + "/serial?lines=10000");
+        List<Long> counted = counters(serialB);
+        assertThat(counted).as("B's serial console:%n%s", serialB).isNotEmpty();
+        assertThat(counted.getFirst()).as("B's first count continues A's (%d)", before).isGreaterThan(before);
+        assertThat(counted.getLast()).isGreaterThan(counted.getFirst());
+        assertThat(serialB).doesNotContain("HYPERVISE-READY");
+        assertThat(text(urlA, "/api/v1/vms/" + vm + "/serial?lines=10000")).as("read through A, from B")
+                .doesNotContain("HYPERVISE-READY");
+
+        // The log: intent and outcome on A, naming B and the downtime.
+        List<JsonNode> entries = audit(urlA, vm);
+        assertThat(entries).extracting(e -> e.path("outcome").asText()).startsWith("SUCCEEDED", "REQUESTED");
+        assertThat(entries.get(1).path("parameters").path("to").asText()).isEqualTo("host-b");
+        JsonNode done = entries.getFirst().path("parameters");
+        assertThat(done.path("to").asText()).isEqualTo("host-b");
+        assertThat(done.path("owner").asText()).isEqualTo("host-b");
+        assertThat(done.has("downtimeMillis")).as("the outcome names the downtime: %s", done).isTrue();
+        assertThat(done.path("downtimeMillis").asLong()).isBetween(0L, 60_000L);
+
+        // B owns it now: turned off through A, carried out by B.
+        assertThat(call(urlA, "POST", "/api/v1/vms/" + vm + "/turn-off", 200).path("state").asText()).isEqualTo("Off");
+        assertThat(a.output()).contains("migrated live from host host-a to host host-b: downtime");
+        assertThat(b.output()).contains("arrived live from host host-a; Running here");
+        assertThat(a.output() + b.output()).doesNotContain("unexpected error");
+    }
+
+    /** Waits until the server at {@code url} shows {@code host}'s lease in {@code state}. */
+    private void awaitLease(String url, String host, String state, Duration patience) throws Exception {
+        long deadline = System.nanoTime() + patience.toNanos();
+        while (!call(url, "GET", "/api/v1/hosts/" + host, 200).path("lease").path("state").asText().equals(state)) {
+            assertThat(System.nanoTime()).as("%s's lease %s within %s as %s sees it", host, state, patience, url)
+                    .isLessThan(deadline);
+            Thread.sleep(500);
+        }
+    }
+
+    private static long lastCounter(String serial) {
+        List<Long> all = counters(serial);
+        assertThat(all).as("the guest counts on its serial console:%n%s", serial).isNotEmpty();
+        return all.getLast();
+    }
+
+    private static List<Long> counters(String serial) {
+        List<Long> all = new ArrayList<>();
+        Matcher m = COUNTER.matcher(serial);
+        while (m.find()) {
+            all.add(Long.parseLong(m.group(1)));
+        }
+        return all;
+    }
+
+    /** The log's vm.migrate entries for the VM, newest first. */
+    private List<JsonNode> audit(String url, String vm) throws Exception {
+        JsonNode page = call(url, "GET", "/api/v1/audit?action=vm.migrate&target=vm:" + vm, 200);
+        List<JsonNode> entries = new ArrayList<>();
+        page.path("items").forEach(entries::add);
+        entries.sort((x, y) -> Long.compare(y.path("id").asLong(), x.path("id").asLong()));
+        return entries;
+    }
+
+    private void awaitJob(String url, String job) throws Exception {
+        Instant deadline = Instant.now().plusSeconds(180);
+        while (Instant.now().isBefore(deadline)) {
+            JsonNode state = call(url, "GET", "/api/v1/jobs/" + job, 200);
+            if (state.path("state").asText().equals("succeeded")) {
+                return;
+            }
+            assertThat(state.path("state").asText()).as("job %s: %s", job, state).isIn("queued", "running");
+            Thread.sleep(250);
+        }
+        throw new AssertionError("job " + job + " did not end within 3 minutes");
+    }
+
+    private void awaitState(String url, String vm, String state) throws Exception {
+        Instant deadline = Instant.now().plusSeconds(20);
+        while (!call(url, "GET", "/api/v1/vms/" + vm, 200).path("state").asText().equals(state)) {
+            assertThat(Instant.now()).as("VM %s %s within 20 s", vm, state).isBefore(deadline);
+            Thread.sleep(250);
+        }
+    }
+
+    private void awaitSerial(String url, String vm, String marker) throws Exception {
+        Instant deadline = Instant.now().plusSeconds(120);
+        while (Instant.now().isBefore(deadline)) {
+            if (text(url, "/api/v1/vms/" + vm + "/serial?lines=10000").lines().anyMatch(marker::equals)) {
+                return;
+            }
+            Thread.sleep(500);
+        }
+        throw new AssertionError("the guest did not print " + marker + " within 2 minutes");
+    }
+
+    private String text(String url, String path) throws Exception {
+        HttpResponse<String> response = http.send(HttpRequest.newBuilder(URI.create(url + path))
+                .timeout(Duration.ofSeconds(60)).header("Authorization", "Bearer " + Tokens.accessToken("admin")).build(),
+                HttpResponse.BodyHandlers.ofString());
+        assertThat(response.statusCode()).as("GET %s on %s: %s", path, url, response.body()).isEqualTo(200);
+        return response.body();
+    }
+
+    private JsonNode call(String url, String method, String path, int expected, String body, String user) throws Exception {
+        HttpResponse<String> response = http.send(HttpRequest.newBuilder(URI.create(url + path))
+                .timeout(Duration.ofSeconds(180))
+                .header("Authorization", "Bearer " + Tokens.accessToken(user))
+                .header("Content-Type", "application/json")
+                .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body))
+                .build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(response.statusCode()).as("%s %s on %s: %s", method, path, url, response.body()).isEqualTo(expected);
+        return response.body().isEmpty() || !response.body().startsWith("{") ? JSON.createObjectNode() : JSON.readTree(response.body());
+    }
+
+    private JsonNode call(String url, String method, String path, int expected) throws Exception {
+        return call(url, method, path, expected, null);
+    }
+
+    private JsonNode call(String url, String method, String path, int expected, String body) throws Exception {
+        HttpResponse<String> response = http.send(HttpRequest.newBuilder(URI.create(url + path))
+                .timeout(Duration.ofSeconds(180))
+                .header("Authorization", "Bearer " + Tokens.accessToken("admin"))
+                .header("Content-Type", "application/json")
+                .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body))
+                .build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(response.statusCode()).as("%s %s on %s: %s", method, path, url, response.body()).isEqualTo(expected);
+        return response.body().isEmpty() || !response.body().startsWith("{") ? JSON.createObjectNode() : JSON.readTree(response.body());
+    }
+
+    private static Path folder(String prefix) throws IOException {
+        return Files.createTempDirectory(Path.of("/tmp"), prefix,
+                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx--x--x")));
+    }
+}
