@@ -1,6 +1,9 @@
 package io.hypervise.server.inventory;
 
 import io.hypervise.engine.vm.VmState;
+import io.hypervise.engine.vm.definition.CdRom;
+import io.hypervise.engine.vm.definition.Disk;
+import io.hypervise.engine.vm.definition.VmDefinition;
 import io.agroal.api.AgroalDataSource;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
@@ -183,6 +186,44 @@ public class VmRepository {
             }
         } catch (SQLException e) {
             throw refusal("cannot record VM " + vm.id, e);
+        }
+    }
+
+    /**
+     * Records where this host keeps a VM that arrived from another: its disks' images and backing files, its boot
+     * files and its CD's image, as the engine here has them (each host keeps the library's files under its own
+     * storage root). Committed now.
+     */
+    @Transactional
+    public void recordPaths(String id, VmDefinition definition) {
+        BootColumns boot = BootColumns.of(definition.boot());
+        CdRom cdrom = definition.cdrom();
+        try (Connection c = dataSource.getConnection()) {
+            try (PreparedStatement row = c.prepareStatement("""
+                    UPDATE vms SET boot_kernel = ?, boot_initramfs = ?, boot_image = ?, cdrom_image = ?, updated_at = now()
+                     WHERE id = ?""")) {
+                row.setString(1, boot.kernel);
+                row.setString(2, boot.initramfs);
+                row.setString(3, boot.image);
+                row.setString(4, cdrom == null || cdrom.isEmpty() ? null : cdrom.medium().toString());
+                row.setString(5, id);
+                row.executeUpdate();
+            }
+            try (PreparedStatement disk = c.prepareStatement(
+                    "UPDATE disks SET path = ?, backing_path = ? WHERE vm_id = ? AND position = ?")) {
+                List<Disk> disks = definition.disks();
+                for (int i = 0; i < disks.size(); i++) {
+                    Disk d = disks.get(i);
+                    disk.setString(1, d.path().toString());
+                    disk.setString(2, d.backing() == null ? null : d.backing().path().toString());
+                    disk.setString(3, id);
+                    disk.setShort(4, (short) i);
+                    disk.addBatch();
+                }
+                disk.executeBatch();
+            }
+        } catch (SQLException e) {
+            throw refusal("cannot record where VM " + id + "'s files are", e);
         }
     }
 

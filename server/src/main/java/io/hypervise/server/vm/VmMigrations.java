@@ -272,10 +272,18 @@ public class VmMigrations {
             throw new VmConflictException("VM '" + vm.name + "' is owned by host " + vm.hostId + " in the database, not by "
                     + localHost.id() + ": it is resumed here only once its ownership has been transferred here");
         }
-        VmState state = engine.vms().finishIncoming(id, request != null && request.paused()).state();
+        VmStatus arrived = engine.vms().finishIncoming(id, request != null && request.paused());
         LOG.infof("VM '%s' (%s): arrived live from host %s; %s here", vm.name, id,
-                request == null ? "?" : request.fromHost(), state.displayName());
-        return state;
+                request == null ? "?" : request.fromHost(), arrived.state().displayName());
+        // The guest runs here first: a database that refuses this now must not leave it paused nowhere.
+        try {
+            vms.recordPaths(id, arrived.definition());
+        } catch (RuntimeException e) {
+            LOG.errorf("VM '%s' (%s) runs here, but where its files are here could not be recorded: %s; the inventory"
+                    + " names the paths it had on host %s until it is recorded", vm.name, id, e.getMessage(),
+                    request == null ? "?" : request.fromHost());
+        }
+        return arrived.state();
     }
 
     /** Gives up the arriving VM: only while the database does not say this host owns it (then it is the only copy). */
