@@ -94,8 +94,7 @@ public class VmResource {
         return switch (vms.create(current.get(), requests.toNewVm(request, true))) {
             case VmService.Done done -> Response.created(URI.create("/api/v1/vms/" + done.vm().id())).entity(done.vm()).build();
             // A disk copied from the library: the VM exists (being created) and the copy is a job to follow.
-            case VmService.Started started -> Response.accepted(started.job())
-                    .location(URI.create("/api/v1/jobs/" + started.job().id())).build();
+            case VmService.Started started -> accepted(started);
         };
     }
 
@@ -160,8 +159,7 @@ public class VmResource {
                 + "'; actions: " + VmOperation.lifecycle().stream().map(VmOperation::path).toList()));
         return switch (vms.act(current.get(), id, operation)) {
             case VmService.Done done -> Response.ok(done.vm()).build();
-            case VmService.Started started ->
-                    Response.accepted(started.job()).location(URI.create("/api/v1/jobs/" + started.job().id())).build();
+            case VmService.Started started -> accepted(started);
         };
     }
 
@@ -174,8 +172,7 @@ public class VmResource {
     @Consumes(MediaType.APPLICATION_JSON)
     @Requires(Permission.VM_MIGRATE)
     public Response migrate(@PathParam("id") String id, VmMigrations.MigrateRequest request) {
-        VmService.Started started = migrations.migrate(current.get(), id, request);
-        return Response.accepted(started.job()).location(URI.create("/api/v1/jobs/" + started.job().id())).build();
+        return accepted(migrations.migrate(current.get(), id, request));
     }
 
     /** Stores the Off VM in the library as a new template (its disks copied, linked clones flattened), as a job. */
@@ -184,8 +181,7 @@ public class VmResource {
     @Consumes(MediaType.APPLICATION_JSON)
     @Requires(Permission.TEMPLATE_MANAGE)
     public Response store(@PathParam("id") String id, VmService.StoreRequest request) {
-        VmService.Started started = vms.store(current.get(), id, request);
-        return Response.accepted(started.job()).location(URI.create("/api/v1/jobs/" + started.job().id())).build();
+        return accepted(vms.store(current.get(), id, request));
     }
 
     /**
@@ -337,8 +333,7 @@ public class VmResource {
     public Response addDisk(@PathParam("id") String id, VmRequest.DiskRequest request) {
         return switch (vms.addDisk(current.get(), id, requests.toNewDisk(request))) {
             case VmService.Done done -> Response.ok(done.vm()).build();
-            case VmService.Started started ->
-                    Response.accepted(started.job()).location(URI.create("/api/v1/jobs/" + started.job().id())).build();
+            case VmService.Started started -> accepted(started);
         };
     }
 
@@ -433,5 +428,10 @@ public class VmResource {
         QueryParameters.check(violations);
         byte[] png = vms.screen(current.get(), id, width, Duration.ofSeconds(maxAge));
         return Response.ok(png, "image/png").header("Cache-Control", "no-store").build();
+    }
+
+    /** 202: the operation runs as a job, shown in the body and followed at the Location. */
+    private static Response accepted(VmService.Started started) {
+        return Response.accepted(started.job()).location(URI.create("/api/v1/jobs/" + started.job().id())).build();
     }
 }
