@@ -23,6 +23,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
 import java.util.stream.Collectors;
+import org.hibernate.JDBCException;
 import org.hibernate.exception.ConstraintViolationException;
 import org.jboss.logging.Logger;
 import org.jboss.resteasy.reactive.server.ServerExceptionMapper;
@@ -113,6 +114,22 @@ public class ProblemMapping {
     public Response conflicts(ConstraintViolationException e) {
         String name = e.getConstraintName() == null ? "" : e.getConstraintName();
         return Problem.response(409, CONSTRAINTS.getOrDefault(name, "the request conflicts with the inventory (rule " + name + ")"));
+    }
+
+    /**
+     * The database gave no connection in time (every pooled connection busy), or the connection broke: the
+     * server cannot answer now, through no fault of the client's (503, try again). Any other database failure
+     * is a fault of the server's (500).
+     */
+    @ServerExceptionMapper
+    public Response databaseFailed(JDBCException e) {
+        String state = e.getSQLState();
+        if (state == null || state.startsWith("08") || state.startsWith("53") || state.startsWith("57P")) {
+            LOG.errorf("request refused with 503: the database did not answer: %s", e.getMessage());
+            return Response.fromResponse(Problem.response(503, "the inventory database cannot answer now ("
+                    + e.getSQLException().getMessage() + "); try again")).header("Retry-After", "5").build();
+        }
+        return unexpected(e);
     }
 
     /** A body that is not JSON, or JSON of the wrong shape: 400, naming where. */

@@ -5,6 +5,7 @@ import io.hypervise.engine.counters.VmSample.NicSample;
 import io.hypervise.engine.vm.VmNotFoundException;
 import io.hypervise.engine.vm.definition.Nic;
 import io.hypervise.server.config.ServerConfig;
+import io.hypervise.server.inventory.InventoryUnavailableException;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 import java.sql.SQLException;
@@ -56,7 +57,7 @@ public class CounterQueries {
                     series.add(new CounterSeriesView.Series(name, CounterSeriesView.unit(name), points.stream()
                             .map(p -> new CounterSeriesView.Point(p.at(), p.min(), p.avg(), p.max())).toList())));
         } catch (SQLException e) {
-            throw new IllegalStateException("cannot read the counters of " + target.key() + ": " + e.getMessage(), e);
+            throw new InventoryUnavailableException("cannot read the counters of " + target.key() + ": " + e.getMessage(), e);
         }
         return new CounterSeriesView(target.kind().prefix, target.id(), range.from(), range.to(), range.step().toString(),
                 range.resolution().label(), series, unavailable);

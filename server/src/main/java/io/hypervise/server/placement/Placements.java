@@ -11,6 +11,7 @@ import io.hypervise.server.api.InvalidRequestException;
 import io.hypervise.server.audit.AuditLog;
 import io.hypervise.server.audit.AuditOutcome;
 import io.hypervise.server.inventory.DiskEntity;
+import io.hypervise.server.inventory.InventoryUnavailableException;
 import io.hypervise.server.inventory.LocalHost;
 import io.hypervise.server.inventory.NicEntity;
 import io.hypervise.server.inventory.VmEntity;
@@ -113,7 +114,7 @@ public class Placements {
             }
             return hosts;
         } catch (SQLException e) {
-            throw new IllegalStateException("cannot read the hosts for placement: " + e.getMessage(), e);
+            throw new InventoryUnavailableException("cannot read the hosts for placement: " + e.getMessage(), e);
         }
     }
 
@@ -129,7 +130,7 @@ public class Placements {
                         rs.getDouble(4)), rs.getObject(5, OffsetDateTime.class).toInstant(), rs.getString(6));
             }
         } catch (SQLException e) {
-            throw new IllegalStateException("cannot read the placement settings: " + e.getMessage(), e);
+            throw new InventoryUnavailableException("cannot read the placement settings: " + e.getMessage(), e);
         }
     }
 
@@ -182,7 +183,7 @@ public class Placements {
             audit.record(caller, "placement.settings", "placement", parameters, AuditOutcome.SUCCEEDED, null);
             return after;
         } catch (SQLException e) {
-            throw new IllegalStateException("cannot change the placement settings: " + e.getMessage(), e);
+            throw new InventoryUnavailableException("cannot change the placement settings: " + e.getMessage(), e);
         }
     }
 

@@ -59,6 +59,7 @@ import io.hypervise.server.policy.EffectivePolicy;
 import io.hypervise.server.policy.LeaseKeeper;
 import io.hypervise.server.policy.PolicyCheck;
 import io.hypervise.server.policy.PolicyDeniedException;
+import io.hypervise.server.policy.QuotaTurns;
 import io.hypervise.server.policy.SelfServicePolicies;
 import io.hypervise.server.policy.Usage;
 import io.quarkus.narayana.jta.QuarkusTransaction;
@@ -75,6 +76,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.function.Supplier;
 import org.jboss.logging.Logger;
 
 /**
@@ -107,6 +109,9 @@ public class VmService {
 
     @Inject
     SelfServicePolicies policies;
+
+    @Inject
+    QuotaTurns quotaTurns;
 
     @Inject
     LeaseKeeper leases;
@@ -218,7 +223,10 @@ public class VmService {
                 request.newImages().values().stream().mapToLong(i -> i.bytes()).sum(), parameters);
         VmEntity recorded;
         try {
-            recorded = QuarkusTransaction.requiringNew().call(() -> recordCreation(caller, operation, planned, request, parameters));
+            Supplier<VmEntity> record = () -> QuarkusTransaction.requiringNew()
+                    .call(() -> recordCreation(caller, operation, planned, request, parameters));
+            // A governed creation takes its owner's quota lock: it waits its turn holding no database connection.
+            recorded = policies.govern(caller, Permission.VM_CREATE) ? quotaTurns.inTurn(caller.username(), record) : record.get();
         } catch (org.hibernate.exception.ConstraintViolationException e) {
             throw deviceTaken(caller, operation.auditName(), AuditLog.vm(planned.id()), parameters, e);
         }
