@@ -114,6 +114,13 @@ done
     done
 ) &
 
+# The devices as they are when it says it is ready, read before it says so: the watcher further down reports
+# changes against these, so a disk grown right after HYPERVISE-READY is never taken for how things were.
+seen_disks=$(disks)
+seen_nics=$(nics)
+seen_cpus=$(cpus)
+seen_memory=$(memory)
+
 echo HYPERVISE-READY
 
 # Work a test can ask for on the kernel command line, to see it in the VM's counters:
@@ -203,12 +210,9 @@ fi
 
 # Devices that come, change or go while it runs (hot-added disks and adapters, a grown disk, a CD-ROM's
 # medium): "hv-disk NAME BYTES" / "hv-nic NAME MAC" for each new or changed one, "hv-disk-gone NAME" /
-# "hv-nic-gone NAME" for each that went; "hv-cpus N" / "hv-memory MIB" when they change; checked every second.
+# "hv-nic-gone NAME" for each that went; "hv-cpus N" / "hv-memory MIB" when they change; checked every second
+# against what there was when it became ready (seen_*, above).
 (
-    seen_disks=$(disks)
-    seen_nics=$(nics)
-    seen_cpus=$(cpus)
-    seen_memory=$(memory)
     while :; do
         sleep 1
         now_disks=$(disks)
