@@ -97,7 +97,8 @@ class ClusterRoutingIT {
                         .isEqualTo(403);
             }
         }
-        String service = serviceToken();
+        String service = Tokens.serviceToken();
+        assertThat(Tokens.claims(service).path("realm_access").path("roles").toString()).contains("hypervise-host");
         // The hosts' identity reaches it, but A does not carry out what B owns, and only lifecycle operations cross.
         HttpResponse<String> notMine = internal(portA, service, vm, "TURN_OFF");
         assertThat(notMine.statusCode()).as(notMine.body()).isEqualTo(409);
@@ -183,20 +184,6 @@ class ClusterRoutingIT {
                 .POST(HttpRequest.BodyPublishers.ofString("{\"operation\":\"" + operation + "\",\"requestedBy\":\"test\","
                         + "\"fromHost\":\"test\"}"))
                 .build(), HttpResponse.BodyHandlers.ofString());
-    }
-
-    /** A token of the hosts' service identity, as a server gets it: client credentials with the demo secret. */
-    private String serviceToken() throws Exception {
-        HttpResponse<String> grant = http.send(HttpRequest.newBuilder(URI.create(KeycloakTestResource.realmUrl()
-                        + "/protocol/openid-connect/token")).timeout(Duration.ofSeconds(30))
-                .header("Content-Type", "application/x-www-form-urlencoded")
-                .POST(HttpRequest.BodyPublishers.ofString(
-                        "grant_type=client_credentials&client_id=hypervise-host&client_secret=hypervise-host-demo-secret"))
-                .build(), HttpResponse.BodyHandlers.ofString());
-        assertThat(grant.statusCode()).as(grant.body()).isEqualTo(200);
-        String token = JSON.readTree(grant.body()).path("access_token").asText();
-        assertThat(Tokens.claims(token).path("realm_access").path("roles").toString()).contains("hypervise-host");
-        return token;
     }
 
     private void awaitJob(int port, String job) throws Exception {

@@ -33,7 +33,10 @@ import org.junit.jupiter.api.Test;
  * guest booted once on host A is moved to host B through A's API, as a job on A. Refusals come first, with the guest
  * running on at A: to A itself, to a host the cluster does not have, to a host whose lease has expired. Then the move: the job succeeds naming B and the
  * downtime; the same guest counts on at B (its serial counter continues, no second boot); the inventory names B; A
- * runs no worker for it; the log has the intent and the outcome.
+ * runs no worker for it; the log has the intent and the outcome. Around the move, the failures of a migration's two
+ * sides: a source that goes quiet after B prepared to receive (B gives the arrival up after its timeout; the guest
+ * stays at A), and a source that dies between handing the VM over in the database and asking the target to resume
+ * it (B, on the way back: A resumes the guest itself, and it counts on).
  */
 class MigrationIT {
 
@@ -91,6 +94,7 @@ class MigrationIT {
         a = hostA.server(dataA, HTTP_PORT, "hypervise.host-id=host-a",
                 "hypervise.database.embedded.port=" + DATABASE_PORT,
                 "hypervise.database.embedded.listen-address=" + hostA.address(),
+                "hypervise.cluster.migration.sweep=1s",
                 "hypervise.keycloak.realm-url=" + realm);
         a.start();
         Properties credentials = new Properties();
@@ -103,6 +107,10 @@ class MigrationIT {
                 "quarkus.datasource.password=" + credentials.getProperty("app.password"),
                 "quarkus.flyway.username=hypervise",
                 "quarkus.flyway.password=" + credentials.getProperty("owner.password"),
+                "hypervise.cluster.migration.arrival-timeout=15s",
+                "hypervise.cluster.migration.sweep=1s",
+                // B dies the moment it has handed a VM over, before it asks the target to resume it.
+                "hypervise.crash-at=vm.migrate.transferred",
                 "hypervise.keycloak.realm-url=" + realm);
         b.start();
         // B's library has the template's files too (its own copy, under its own storage root).
@@ -142,6 +150,36 @@ class MigrationIT {
                 .anyMatch(r -> r.contains("host 'host-a' cannot take this VM"))
                 .anyMatch(r -> r.contains("there is no host 'host-z'"))
                 .anyMatch(r -> r.contains("lease expired"));
+
+        // A source that goes quiet once B has prepared to receive (here the test asks, as A would, and sends nothing):
+        // B gives the arrival up after its arrival timeout, ending the worker it had started; the guest stays at A.
+        JsonNode disks = call(urlA, "GET", "/api/v1/vms/" + vm, 200).path("disks");
+        StringBuilder local = new StringBuilder();
+        for (int i = 0; i < disks.size(); i++) {
+            if (!disks.get(i).path("readOnly").asBoolean()) {
+                local.append(local.isEmpty() ? "" : ",").append('"').append(i).append("\":").append(64L << 20);
+            }
+        }
+        HttpResponse<String> prepared = http.send(HttpRequest.newBuilder(URI.create(urlB + "/api/v1/internal/vms/" + vm
+                        + "/incoming")).timeout(Duration.ofSeconds(60)).header("Authorization", "Bearer " + Tokens.serviceToken())
+                .header("Content-Type", "application/json")
+                .POST(HttpRequest.BodyPublishers.ofString("{\"fromHost\":\"host-a\",\"fromStorageRoot\":\""
+                        + dataA.resolve("storage") + "\",\"localDiskBytes\":{" + local + "},\"paused\":false}"))
+                .build(), HttpResponse.BodyHandlers.ofString());
+        assertThat(prepared.statusCode()).as("B prepares to receive: %s", prepared.body()).isEqualTo(200);
+        assertThat(workersOf(dataB, vm)).as("B's incoming worker").hasSize(1);
+        Instant givenUp = Instant.now().plusSeconds(60);
+        while (!workersOf(dataB, vm).isEmpty() || !b.output().contains("its arrival here was given up")) {
+            assertThat(Instant.now()).as("B gives the arrival up within a minute:%n%s", b.output()).isBefore(givenUp);
+            Thread.sleep(250);
+        }
+        assertThat(b.output()).contains("VM " + vm + ": its arrival here was given up (host host-a did not hand it over within 15 s)");
+        assertThat(call(urlA, "GET", "/api/v1/audit?action=vm.arrival.give-up&target=vm:" + vm, 200).path("items"))
+                .as("the give-up is in the log").hasSize(1);
+        JsonNode stays = call(urlA, "GET", "/api/v1/vms/" + vm, 200);
+        assertThat(stays.path("host").asText()).isEqualTo("host-a");
+        assertThat(stays.path("state").asText()).isEqualTo("Running");
+        assertThat(ProcessHandle.of(workerA).map(ProcessHandle::isAlive)).contains(true);
 
         // The move: the guest's counter before, then the job on A, then the counter read through B.
         long before = lastCounter(text(urlA, "/api/v1/vms/" + vm + "/serial?lines=10000"));
@@ -185,11 +223,58 @@ class MigrationIT {
         assertThat(done.has("downtimeMillis")).as("the outcome names the downtime: %s", done).isTrue();
         assertThat(done.path("downtimeMillis").asLong()).isBetween(0L, 60_000L);
 
-        // B owns it now: turned off through A, carried out by B.
-        assertThat(call(urlA, "POST", "/api/v1/vms/" + vm + "/turn-off", 200).path("state").asText()).isEqualTo("Off");
         assertThat(a.output()).contains("migrated live from host host-a to host host-b: downtime");
         assertThat(b.output()).contains("arrived live from host host-a; Running here");
+
+        // Back to A, and B dies the moment the database names A the owner, before it asks A to resume the guest (its
+        // crash point): A resumes the guest itself once B's call is overdue, and it counts on at A.
+        long atB = lastCounter(text(urlA, "/api/v1/vms/" + vm + "/serial?lines=10000"));
+        call(urlB, "POST", "/api/v1/vms/" + vm + "/migrate", 202, "{\"host\":\"host-a\"}");
+        assertThat(b.awaitExit()).as("B halts at its crash point").isEqualTo(137);
+        assertThat(b.output()).contains("crash point vm.migrate.transferred reached");
+        Instant resumed = Instant.now().plusSeconds(90);
+        while (!a.output().contains("VM " + vm + ": host host-b handed it over but did not ask for it to be resumed")) {
+            assertThat(Instant.now()).as("A resumes the guest itself within 90 s:%n%s", a.output()).isBefore(resumed);
+            Thread.sleep(500);
+        }
+        JsonNode back = call(urlA, "GET", "/api/v1/vms/" + vm, 200);
+        assertThat(back.path("host").asText()).isEqualTo("host-a");
+        assertThat(back.path("state").asText()).isEqualTo("Running");
+        Thread.sleep(3000);
+        List<Long> atA = counters(text(urlA, "/api/v1/vms/" + vm + "/serial?lines=10000"));
+        assertThat(atA).isNotEmpty();
+        assertThat(atA.getLast()).as("the guest counts on at A past what it counted at B (%d)", atB).isGreaterThan(atB);
+        assertThat(call(urlA, "GET", "/api/v1/audit?action=vm.arrival.take-over&target=vm:" + vm, 200).path("items"))
+                .as("the take-over is in the log").hasSize(1);
+
+        // B starts again: the worker it left (paused, its memory sent) is not resumed there; it ends, as the
+        // database names A the owner, and the guest runs on at A alone.
+        List<ProcessHandle> leftAtB = workersOf(dataB, vm);
+        assertThat(leftAtB).as("B's worker outlived B's server").hasSize(1);
+        b.start();
+        assertThat(b.outputSinceStart()).contains("VM 'traveller' (" + vm + ") left host host-b: the database names host"
+                + " host-a its owner");
+        assertThat(b.outputSinceStart()).as("B's engine did not resume the guest it had sent")
+                .contains("whose live migration had completed when the last engine stopped")
+                .doesNotContain("the live migration it was making when the last engine stopped was cancelled");
+        assertThat(workersOf(dataB, vm)).as("no worker of B's for the VM").isEmpty();
+        assertThat(call(urlA, "GET", "/api/v1/audit?action=vm.departed&target=vm:" + vm, 200).path("items")).hasSize(1);
+        JsonNode after = call(urlA, "GET", "/api/v1/vms/" + vm, 200);
+        assertThat(after.path("host").asText()).isEqualTo("host-a");
+        assertThat(after.path("state").asText()).isEqualTo("Running");
+        long lastAtA = atA.getLast();
+        Thread.sleep(2000);
+        assertThat(lastCounter(text(urlA, "/api/v1/vms/" + vm + "/serial?lines=10000"))).isGreaterThan(lastAtA);
+
+        assertThat(call(urlA, "POST", "/api/v1/vms/" + vm + "/turn-off", 200).path("state").asText()).isEqualTo("Off");
         assertThat(a.output() + b.output()).doesNotContain("unexpected error");
+    }
+
+    /** Worker processes of VM {@code vm} under the data folder {@code data}. */
+    private static List<ProcessHandle> workersOf(Path data, String vm) {
+        return ProcessHandle.allProcesses().filter(p -> p.info().command().orElse("").contains("qemu-system")
+                && p.info().arguments().map(x -> String.join(" ", x)).map(x -> x.contains(data.toString()) && x.contains(vm))
+                        .orElse(false)).toList();
     }
 
     /** Waits until the server at {@code url} shows {@code host}'s lease in {@code state}. */

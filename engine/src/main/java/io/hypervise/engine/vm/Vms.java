@@ -1443,6 +1443,11 @@ public final class Vms implements AutoCloseable {
         return get(id).status();
     }
 
+    /** The VMs arriving live here: received ({@link #receive}), neither finished nor aborted yet. */
+    public java.util.Set<String> arriving() {
+        return java.util.Set.copyOf(incoming);
+    }
+
     /** The VM's status, or empty if this engine has no such VM. */
     public Optional<VmStatus> find(String id) {
         ManagedVm vm = id == null ? null : vms.get(id);

@@ -444,6 +444,14 @@ final class WorkerSupervisor {
                         + " it was turned off (the guest runs on at its source)");
             }
             case MIGRATING_OUT -> {
+                if (vm.query(QemuMonitor::queryMigrate).completed()) {
+                    // Everything was sent: its target may have been handed the guest and run it. Resumed here, there
+                    // could be two; whoever knows which host owns the VM decides (resume it, or end this worker).
+                    recordPhase(vm, record.withPhase(WorkerPhase.SUPERVISED));
+                    vm.found(VmState.PAUSED, via + ", whose live migration had completed when the last engine stopped:"
+                            + " the guest may run at its target now, so it is not resumed here");
+                    return;
+                }
                 vm.found(VmState.MIGRATING, via + ", which was migrating when the last engine stopped");
                 Migrations.abandonOnSource(vm);
                 if (!record.pausedBeforeSave() && !vm.query(QemuMonitor::queryStatus).running()) {

@@ -26,7 +26,9 @@ public class OwnershipRefusedException extends RequestRefusedException {
         /** The target host's epoch is not the one the transfer was decided on (it joined again since). */
         TARGET_EPOCH_STALE,
         /** The source host's epoch is not the one the transfer was decided on (it joined again, or was declared gone). */
-        SOURCE_EPOCH_STALE
+        SOURCE_EPOCH_STALE,
+        /** A live migration's target gave the VM's arrival up before it was handed over ({@link VmArrivals}). */
+        NO_ARRIVAL
     }
 
     private final Reason reason;

@@ -37,7 +37,8 @@ public final class PeerApi {
      * must still own the VM. Paths under the source's storage root ({@code fromStorageRoot}: the library's kernels,
      * ISOs and read-only disks) are the same files under the target's own.
      */
-    public record IncomingRequest(String fromHost, String fromStorageRoot, java.util.Map<Integer, Long> localDiskBytes) {
+    public record IncomingRequest(String fromHost, String fromStorageRoot, java.util.Map<Integer, Long> localDiskBytes,
+            boolean paused) {
     }
 
     /** Where the source's worker sends the VM's memory ({@code host:ramPort}) and its disks (NBD exports by position). */

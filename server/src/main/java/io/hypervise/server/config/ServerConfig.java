@@ -163,6 +163,22 @@ public interface ServerConfig {
             Duration jobTimeout();
         }
 
+        Migration migration();
+
+        /** Live migrations arriving here (see {@link io.hypervise.server.vm.VmMigrations}). */
+        interface Migration {
+            /**
+             * An arrival not handed over within this long is given up here (its source went quiet: it died, or the
+             * network between went away); longer than any source lets a migration run (30 minutes).
+             */
+            @WithDefault("35m")
+            Duration arrivalTimeout();
+
+            /** How often this server looks over what is arriving here. */
+            @WithDefault("5s")
+            Duration sweep();
+        }
+
         /** The host's lease: renewed every {@code renew}, lapsing {@code ttl} after the last renewal. */
         interface Lease {
             @WithDefault("2s")

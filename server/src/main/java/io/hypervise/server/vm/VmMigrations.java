@@ -25,7 +25,10 @@ import io.hypervise.server.cluster.ClusterMember;
 import io.hypervise.server.cluster.HostMembership;
 import io.hypervise.server.cluster.PeerApi;
 import io.hypervise.server.cluster.PeerHosts;
+import io.hypervise.server.cluster.VmArrivals;
 import io.hypervise.server.cluster.VmOwnership;
+import io.hypervise.server.config.ServerConfig;
+import io.hypervise.server.inventory.CrashPoints;
 import io.hypervise.server.inventory.LocalHost;
 import io.hypervise.server.inventory.VmConflictException;
 import io.hypervise.server.inventory.VmEntity;
@@ -36,15 +39,25 @@ import io.hypervise.server.placement.PlacementRefusedException;
 import io.hypervise.server.placement.Placements;
 import io.hypervise.server.placement.Rating;
 import io.hypervise.server.placement.Ratings;
+import io.quarkus.narayana.jta.QuarkusTransaction;
+import io.quarkus.runtime.ShutdownEvent;
+import io.quarkus.runtime.StartupEvent;
 import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
 import jakarta.inject.Inject;
 import java.net.URI;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import org.jboss.logging.Logger;
 
 /**
@@ -101,6 +114,14 @@ public class VmMigrations {
 
     @Inject
     LocalHost localHost;
+
+    @Inject
+    VmArrivals arrivals;
+
+    @Inject
+    ServerConfig config;
+
+    private ScheduledExecutorService sweeper;
 
     /** {@code POST /api/v1/vms/{id}/migrate}: the host to move to; absent, the one placement rates best. */
     public record MigrateRequest(String host) {
@@ -181,15 +202,19 @@ public class VmMigrations {
             peers.requireLive(to, "receive VM " + id);
             Map<Integer, Long> disks = engine.vms().localDiskSizes(id);
             PeerApi.Incoming incoming = peers.prepareIncoming(to, id, new PeerApi.IncomingRequest(here,
-                    engine.storage().path().toString(), disks));
+                    engine.storage().path().toString(), disks, paused));
             IncomingEndpoint endpoint = new IncomingEndpoint(incoming.host(), incoming.ramPort(), incoming.nbdPort(),
                     incoming.exports());
             result = engine.vms().migrateOut(id, endpoint, MigrationOptions.defaults(), progress::percent, () -> false,
                     () -> {
-                        // The database first: refused (a stale epoch, an expired lease), this throws and the guest
-                        // runs on here.
-                        ownership.transfer(id, here, hereEpoch, to, toEpoch);
+                        // The database first: refused (a stale epoch, an expired lease, a target that gave the
+                        // arrival up), this throws and the guest runs on here.
+                        QuarkusTransaction.requiringNew().run(() -> {
+                            arrivals.handOver(id, to);
+                            ownership.transfer(id, here, hereEpoch, to, toEpoch);
+                        });
                         transferred[0] = true;
+                        CrashPoints.reached("vm.migrate.transferred");
                         try {
                             peers.finishIncoming(to, id, new PeerApi.FinishRequest(paused, here));
                         } catch (RuntimeException e) {
@@ -259,7 +284,15 @@ public class VmMigrations {
         Map<Integer, Long> disks = request.localDiskBytes() == null ? Map.of() : request.localDiskBytes();
         VmDefinition definition = request.fromStorageRoot() == null ? vm.toDefinition()
                 : rebased(vm.toDefinition(), Path.of(request.fromStorageRoot()), engine.storage().path());
-        IncomingEndpoint endpoint = engine.vms().receive(definition, IncomingOptions.on(listenAddress(), disks));
+        // Recorded before the worker starts: whatever this server does not live to finish, its sweep settles.
+        arrivals.record(id, localHost.id(), request.fromHost(), request.paused());
+        IncomingEndpoint endpoint;
+        try {
+            endpoint = engine.vms().receive(definition, IncomingOptions.on(listenAddress(), disks));
+        } catch (RuntimeException e) {
+            arrivals.forget(id, localHost.id());
+            throw e;
+        }
         LOG.infof("VM '%s' (%s): arriving live from host %s at %s:%d", vm.name, id, request.fromHost(), endpoint.host(),
                 endpoint.ramPort());
         return new PeerApi.Incoming(id, endpoint.host(), endpoint.ramPort(), endpoint.nbdPort(), endpoint.exports());
@@ -267,33 +300,144 @@ public class VmMigrations {
 
     /** Resumes the arrived VM: only once the database says this host owns it (the source transferred it first). */
     public VmState finish(String id, PeerApi.FinishRequest request) {
+        return takeOver(id, request != null && request.paused(), request == null ? "?" : request.fromHost());
+    }
+
+    /**
+     * Resumes the arrived VM here, once: asked by its source, or by this host's sweep when the source handed it over
+     * and went quiet. A VM that has arrived already answers with its state.
+     */
+    private VmState takeOver(String id, boolean paused, String fromHost) {
         VmEntity vm = vms.find(id).orElseThrow(() -> new VmNotFoundException(id));
         if (!vm.hostId.equals(localHost.id())) {
             throw new VmConflictException("VM '" + vm.name + "' is owned by host " + vm.hostId + " in the database, not by "
                     + localHost.id() + ": it is resumed here only once its ownership has been transferred here");
         }
-        VmStatus arrived = engine.vms().finishIncoming(id, request != null && request.paused());
-        LOG.infof("VM '%s' (%s): arrived live from host %s; %s here", vm.name, id,
-                request == null ? "?" : request.fromHost(), arrived.state().displayName());
+        VmStatus arrived;
+        try {
+            arrived = engine.vms().finishIncoming(id, paused);
+        } catch (io.hypervise.engine.vm.VmStateException e) {
+            // Not arriving (any more): the source's call and this host's sweep met, and the other resumed it.
+            VmStatus now = engine.vms().status(id);
+            if (now.state() == VmState.RUNNING || now.state() == VmState.PAUSED) {
+                arrivals.forget(id, localHost.id());
+                return now.state();
+            }
+            throw e;
+        }
+        LOG.infof("VM '%s' (%s): arrived live from host %s; %s here", vm.name, id, fromHost, arrived.state().displayName());
+        arrivals.forget(id, localHost.id());
         // The guest runs here first: a database that refuses this now must not leave it paused nowhere.
         try {
             vms.recordPaths(id, arrived.definition());
         } catch (RuntimeException e) {
             LOG.errorf("VM '%s' (%s) runs here, but where its files are here could not be recorded: %s; the inventory"
-                    + " names the paths it had on host %s until it is recorded", vm.name, id, e.getMessage(),
-                    request == null ? "?" : request.fromHost());
+                    + " names the paths it had on host %s until it is recorded", vm.name, id, e.getMessage(), fromHost);
         }
         return arrived.state();
     }
 
-    /** Gives up the arriving VM: only while the database does not say this host owns it (then it is the only copy). */
+    /**
+     * Gives up the arriving VM (its source asks, after a failure on its side): refused (409) once the source has handed
+     * it over, when this host is its only copy.
+     */
     public void abandon(String id) {
+        if (arrivals.giveUp(id, localHost.id()) == VmArrivals.GiveUp.HANDED_OVER) {
+            throw new VmConflictException("VM '" + id + "' has been handed over to host " + localHost.id()
+                    + ": its arrival is not abandoned, it would be the only copy");
+        }
         Optional<VmEntity> vm = vms.find(id);
         if (vm.isPresent() && vm.get().hostId.equals(localHost.id())) {
             throw new VmConflictException("VM '" + vm.get().name + "' is owned by host " + localHost.id()
                     + " in the database: its arrival is not abandoned, it would be the only copy");
         }
-        engine.vms().abortIncoming(id);
+        if (engine.vms().arriving().contains(id)) {
+            engine.vms().abortIncoming(id);
+        } // else given up already (this host's sweep was first): nothing of it is left here
+    }
+
+    void onStart(@Observes StartupEvent event) {
+        sweeper = Executors.newSingleThreadScheduledExecutor(Thread.ofVirtual().name("arrivals").factory());
+        long every = config.cluster().migration().sweep().toMillis();
+        sweeper.scheduleWithFixedDelay(() -> {
+            try {
+                sweepArrivals();
+            } catch (RuntimeException e) {
+                LOG.warnf("looking over the VMs arriving here failed (tried again in %d ms): %s", every, e.getMessage());
+            }
+        }, every, every, TimeUnit.MILLISECONDS);
+    }
+
+    void onStop(@Observes ShutdownEvent event) {
+        if (sweeper != null) {
+            sweeper.shutdownNow();
+        }
+    }
+
+    /**
+     * Settles what arrives here without its source: a VM handed over whose source did not ask for it to be resumed
+     * (it died, or the network went) is resumed here, the owner; an arrival not handed over within the arrival
+     * timeout is given up (its worker ends, its fresh images go), the guest staying with its source; a worker
+     * arriving with no arrival recorded is ended. Each is logged and audited.
+     */
+    void sweepArrivals() {
+        String here = localHost.id();
+        Set<String> arriving = engine.vms().arriving(); // read before the rows: an arrival's row is written first
+        Duration timeout = config.cluster().migration().arrivalTimeout();
+        Set<String> recorded = new HashSet<>();
+        // A source that handed the VM over asks for it to be resumed at once, and waits for that at most this long.
+        Duration grace = config.cluster().peer().requestTimeout();
+        for (VmArrivals.Arrival arrival : arrivals.at(here, timeout, grace)) {
+            String id = arrival.vmId();
+            recorded.add(id);
+            if (arrival.handedOver()) {
+                try {
+                    VmState state = takeOver(id, arrival.paused(), arrival.fromHost());
+                    LOG.warnf("VM %s: host %s handed it over but did not ask for it to be resumed within %d s; resumed"
+                            + " here: %s", id, arrival.fromHost(), grace.toSeconds(), state.displayName());
+                    settled(id, "vm.arrival.take-over", arrival, null);
+                } catch (RuntimeException e) {
+                    LOG.errorf("VM %s: host %s handed it over, but it could not be resumed here: %s", id,
+                            arrival.fromHost(), e.getMessage());
+                }
+            } else if (arrival.stale()) {
+                String why = "host " + arrival.fromHost() + " did not hand it over within " + timeout.toSeconds() + " s";
+                if (arrivals.giveUp(id, here) == VmArrivals.GiveUp.GIVEN_UP) {
+                    discard(id, why);
+                    settled(id, "vm.arrival.give-up", arrival, why);
+                }
+            }
+        }
+        for (String id : arriving) {
+            if (!recorded.contains(id)) {
+                // Finished or given up since the engine was asked (then this finds nothing arriving), or never recorded.
+                discard(id, "no arrival of it is recorded");
+            }
+        }
+    }
+
+    private void discard(String id, String why) {
+        try {
+            engine.vms().abortIncoming(id);
+            LOG.warnf("VM %s: its arrival here was given up (%s); the guest stays where it was", id, why);
+        } catch (VmNotFoundException | io.hypervise.engine.vm.VmStateException e) {
+            // nothing of it arriving here any more
+        } catch (RuntimeException e) {
+            LOG.errorf("VM %s: its arrival was given up (%s), but its worker here could not be ended: %s", id, why,
+                    e.getMessage());
+        }
+    }
+
+    private void settled(String id, String action, VmArrivals.Arrival arrival, String reason) {
+        Map<String, Object> parameters = new LinkedHashMap<>();
+        parameters.put("from", arrival.fromHost());
+        parameters.put("to", localHost.id());
+        try {
+            QuarkusTransaction.requiringNew().run(() -> audit.record(Caller.host(), action, AuditLog.vm(id), parameters,
+                    io.hypervise.server.audit.AuditOutcome.SUCCEEDED, reason));
+        } catch (RuntimeException e) {
+            LOG.errorf("VM %s: %s done, but the audit log could not record it: %s", id, action, e.getMessage());
+        }
     }
 
     /**

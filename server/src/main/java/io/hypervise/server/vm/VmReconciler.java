@@ -8,6 +8,7 @@ import io.hypervise.engine.vm.VmStatus;
 import io.hypervise.server.access.Caller;
 import io.hypervise.server.audit.AuditLog;
 import io.hypervise.server.audit.AuditOutcome;
+import io.hypervise.server.cluster.VmArrivals;
 import io.hypervise.server.inventory.LocalHost;
 import io.hypervise.server.inventory.VmEntity;
 import io.hypervise.server.inventory.VmRepository;
@@ -17,9 +18,11 @@ import jakarta.annotation.Priority;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 import jakarta.inject.Inject;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -51,6 +54,9 @@ public class VmReconciler {
 
     @Inject
     AuditLog audit;
+
+    @Inject
+    VmArrivals arrivals;
 
     @Inject
     io.hypervise.server.checkpoint.Checkpoints checkpoints;
@@ -92,9 +98,10 @@ public class VmReconciler {
      * them, since every creation writes its row first).
      */
     void reconcile() {
+        Caller host = Caller.host();
+        settleMigrations(host);
         Map<String, VmStatus> running = engine.vms().list().stream()
                 .collect(Collectors.toMap(VmStatus::id, Function.identity()));
-        Caller host = Caller.host();
         QuarkusTransaction.requiringNew().run(() -> {
             List<VmEntity> recorded = vms.onHost(localHost.id());
             Set<String> known = recorded.stream().map(vm -> vm.id).collect(Collectors.toSet());
@@ -116,11 +123,68 @@ public class VmReconciler {
                 }
             }
             for (VmStatus status : running.values()) {
-                if (!known.contains(status.id())) {
+                // A VM of another host's is not adopted (settleMigrations removes what is left of one that left).
+                if (!known.contains(status.id()) && !vms.exists(status.id())) {
                     adopt(status, host);
                 }
             }
         });
+    }
+
+    /**
+     * Settles the live migrations this host's server was making when it stopped (their jobs died with it). A VM the
+     * database names another host's owner left: its worker here (paused, its memory sent) ends and the VM leaves this
+     * engine, as after a migration that finished. A migration not handed over is given up: no hand-over can happen
+     * any more (the target then ends its arriving worker), and the guest, which left running, runs on here.
+     */
+    private void settleMigrations(Caller host) {
+        // Arriving here: the engine turned the arriving workers off when it started again (their memory is gone).
+        for (VmArrivals.Arrival arriving : arrivals.at(localHost.id(), Duration.ZERO, Duration.ZERO)) {
+            if (!arriving.handedOver()) {
+                if (arrivals.giveUp(arriving.vmId(), localHost.id()) == VmArrivals.GiveUp.GIVEN_UP) {
+                    LOG.warnf("VM %s: its arrival from host %s was given up: the server of host %s stopped while it"
+                            + " arrived (the guest stays with host %s)", arriving.vmId(), arriving.fromHost(),
+                            localHost.id(), arriving.fromHost());
+                }
+                continue;
+            }
+            arrivals.forget(arriving.vmId(), localHost.id());
+            LOG.errorf("VM %s was handed over to host %s by host %s, but the server of host %s stopped before it resumed"
+                    + " the guest, whose memory is lost with its worker: it is Off here, its disks as they arrived",
+                    arriving.vmId(), localHost.id(), arriving.fromHost(), localHost.id());
+        }
+        for (VmArrivals.Arrival leaving : arrivals.notHandedOverFrom(localHost.id())) {
+            if (arrivals.giveUp(leaving.vmId(), leaving.host()) != VmArrivals.GiveUp.GIVEN_UP) {
+                continue; // handed over after all: the VM left (below)
+            }
+            Optional<VmStatus> here = engine.vms().find(leaving.vmId());
+            LOG.warnf("VM %s: its live migration to host %s was given up: the server of host %s stopped while it ran",
+                    leaving.vmId(), leaving.host(), localHost.id());
+            if (here.isPresent() && here.get().state() == VmState.PAUSED && !leaving.paused()) {
+                engine.vms().resume(leaving.vmId());
+                LOG.infof("VM %s resumed here: it left running and was not handed over", leaving.vmId());
+            }
+        }
+        for (VmStatus status : engine.vms().list()) {
+            Optional<VmEntity> recorded = vms.find(status.id());
+            if (recorded.isEmpty() || recorded.get().hostId.equals(localHost.id())) {
+                continue;
+            }
+            String owner = recorded.get().hostId;
+            try {
+                if (status.state() != VmState.OFF && status.state() != VmState.SAVED) {
+                    engine.vms().turnOff(status.id());
+                }
+                engine.vms().delete(status.id());
+                LOG.warnf("VM '%s' (%s) left host %s: the database names host %s its owner; its worker here ended and"
+                        + " the VM left this engine", status.name(), status.id(), localHost.id(), owner);
+                QuarkusTransaction.requiringNew().run(() -> audit.record(host, "vm.departed", AuditLog.vm(status.id()),
+                        Map.of("from", localHost.id(), "owner", owner), AuditOutcome.SUCCEEDED, null));
+            } catch (EngineException e) {
+                LOG.errorf("VM '%s' (%s) belongs to host %s, but what is left of it here could not be removed: %s",
+                        status.name(), status.id(), owner, e.getMessage());
+            }
+        }
     }
 
     private void adopt(VmStatus status, Caller host) {

@@ -46,6 +46,16 @@ public final class Tokens {
         return CACHE.compute(user, (name, cached) -> cached != null && cached.fresh() ? cached : fetch(name)).token();
     }
 
+    /** A token of the hosts' service identity (realm role hypervise-host), as a server gets it: client credentials. */
+    public static String serviceToken() {
+        Grant grant = post(tokenEndpoint(), Map.of("grant_type", "client_credentials", "client_id", "hypervise-host",
+                "client_secret", "hypervise-host-demo-secret"));
+        if (grant.status() != 200) {
+            throw new IllegalStateException("Keycloak refused the hosts' service token: " + grant.status() + " " + grant.body());
+        }
+        return grant.accessToken();
+    }
+
     /** Whatever the token endpoint answers to a password grant for these credentials. */
     public static Grant passwordGrant(String user, String password) {
         return post(tokenEndpoint(), Map.of(
