@@ -546,8 +546,11 @@ public final class WorkerJail {
         argv.addAll(List.of("-machine", "none", "-nodefaults", "-no-user-config", "-display", "none", "-S", "-qmp", "stdio"));
         try {
             Process p = new ProcessBuilder(argv).redirectErrorStream(true).start();
-            p.getOutputStream().write("{\"execute\":\"qmp_capabilities\"}\n{\"execute\":\"quit\"}\n".getBytes(StandardCharsets.UTF_8));
-            p.getOutputStream().close();
+            try (var in = p.getOutputStream()) {
+                in.write("{\"execute\":\"qmp_capabilities\"}\n{\"execute\":\"quit\"}\n".getBytes(StandardCharsets.UTF_8));
+            } catch (IOException e) {
+                // A QEMU that refuses the sandbox may have ended before it read this (a broken pipe): its words follow.
+            }
             String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             if (!p.waitFor(20, TimeUnit.SECONDS)) {
                 p.destroyForcibly();
