@@ -67,6 +67,11 @@
     const d = dialog();
     if (d && d.open) { d.close(); }
   });
+  // A change the whole page shows (a host's maintenance mode): reload it, then say what happened.
+  document.addEventListener('hv-reload', (e) => {
+    sessionStorage.setItem('hv-toast', e.detail.value);
+    location.reload();
+  });
   // A deleted VM's pane has nothing left to show: the admin console starts over, saying what happened.
   document.addEventListener('vm-deleted', (e) => {
     if (document.getElementById('actions')) {

@@ -151,6 +151,8 @@ class ApiAccessTest {
             "POST   | /api/v1/vms/{idle}/store     | {\"template\":\"Not An Id\"} | 401 | 400 | 400 | 403 | 403 | 403",
             // Live migration: operators and administrators; the idle VM is Off, so allowed but not now (409).
             "POST   | /api/v1/vms/{idle}/migrate   | {\"host\":\"nowhere\"}        | 401 | 409 | 409 | 403 | 403 | 403",
+            // Emptying a host: administrators; there is no such host to empty.
+            "POST   | /api/v1/hosts/{nohost}/evacuate |                             | 401 | 404 | 403 | 403 | 403 | 403",
             "GET    | /api/v1/vms/{idle}/export    |                                 | 401 | 200 | 200 | 403 | 404 | 404",
             "GET    | /api/v1/vms/{own}/export     |                                 | 401 | 200 | 200 | 403 | 200 | 200",
             // Not an archive: refused once the caller may create VMs at all.

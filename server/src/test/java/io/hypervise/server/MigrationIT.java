@@ -36,7 +36,8 @@ import org.junit.jupiter.api.Test;
  * runs no worker for it; the log has the intent and the outcome. Around the move, the failures of a migration's two
  * sides: a source that goes quiet after B prepared to receive (B gives the arrival up after its timeout; the guest
  * stays at A), and a source that dies between handing the VM over in the database and asking the target to resume
- * it (B, on the way back: A resumes the guest itself, and it counts on).
+ * it (B, on the way back: A resumes the guest itself, and it counts on). Last, A is emptied for maintenance: its guest
+ * moves to B as a job of A's.
  */
 class MigrationIT {
 
@@ -266,8 +267,42 @@ class MigrationIT {
         Thread.sleep(2000);
         assertThat(lastCounter(text(urlA, "/api/v1/vms/" + vm + "/serial?lines=10000"))).isGreaterThan(lastAtA);
 
+        // A emptied for maintenance: asked of B, refused (A's own server moves A's VMs); asked of A, A goes into
+        // maintenance and its running guest moves live to B, the one host placement rates eligible.
+        JsonNode notHere = call(urlB, "POST", "/api/v1/hosts/host-a/evacuate", 409);
+        assertThat(notHere.path("detail").asText()).contains("host 'host-a' is emptied by its own server");
+        awaitEligible(urlA, vm, "host-b");
+        JsonNode evacuation = call(urlA, "POST", "/api/v1/hosts/host-a/evacuate", 202);
+        assertThat(evacuation.path("kind").asText()).isEqualTo("host-evacuate");
+        assertThat(call(urlA, "GET", "/api/v1/hosts/host-a", 200).path("maintenance").asBoolean()).isTrue();
+        awaitJob(urlA, evacuation.path("id").asText());
+        JsonNode evacuated = call(urlA, "GET", "/api/v1/vms/" + vm, 200);
+        assertThat(evacuated.path("host").asText()).isEqualTo("host-b");
+        awaitState(urlB, vm, "Running");
+        JsonNode emptied = call(urlA, "GET", "/api/v1/audit?action=host.evacuate&target=host:host-a", 200).path("items");
+        assertThat(emptied).extracting(e -> e.path("outcome").asText()).contains("REQUESTED", "SUCCEEDED");
+        assertThat(emptied.toString()).contains("\"moved\":{\"" + vm + "\":\"host-b\"}");
+        // In maintenance, A takes nothing new.
+        assertThat(call(urlA, "POST", "/api/v1/vms", 409, "{\"template\":\"tiny-linux\",\"name\":\"not-now\"}")
+                .path("detail").asText()).contains("in maintenance mode");
+
         assertThat(call(urlA, "POST", "/api/v1/vms/" + vm + "/turn-off", 200).path("state").asText()).isEqualTo("Off");
         assertThat(a.output() + b.output()).doesNotContain("unexpected error");
+    }
+
+    /** Waits until placement, asked at {@code url}, rates {@code host} eligible for the VM (a host just started publishes its facts first). */
+    private void awaitEligible(String url, String vm, String host) throws Exception {
+        Instant deadline = Instant.now().plusSeconds(60);
+        while (true) {
+            JsonNode ratings = call(url, "GET", "/api/v1/placement/ratings/vms/" + vm, 200).path("ratings");
+            for (JsonNode rating : ratings) {
+                if (rating.path("hostId").asText().equals(host) && rating.path("eligible").asBoolean()) {
+                    return;
+                }
+            }
+            assertThat(Instant.now()).as("placement rates %s eligible within a minute: %s", host, ratings).isBefore(deadline);
+            Thread.sleep(500);
+        }
     }
 
     /** Worker processes of VM {@code vm} under the data folder {@code data}. */

@@ -18,8 +18,8 @@ import org.jboss.logging.Logger;
 
 /**
  * Puts a host into maintenance mode and takes it out: a host in maintenance runs what it runs but takes no new VM
- * (placement refuses it, saying so). Emptying it by migration comes later. Any server does it for any member host,
- * as the mark is the host's row. Audited, refusals too.
+ * (placement refuses it, saying so; {@link io.hypervise.server.vm.HostEvacuations} moves its running VMs away). Any
+ * server does it for any member host, as the mark is the host's row. Audited, refusals too.
  */
 @ApplicationScoped
 public class HostMaintenance {

@@ -7,9 +7,12 @@ import io.hypervise.server.cluster.Cluster;
 import io.hypervise.server.counters.CounterQueries;
 import io.hypervise.server.counters.CounterSeriesView;
 import io.hypervise.server.inventory.PageOf;
+import io.hypervise.server.jobs.Accepted;
+import io.hypervise.server.vm.HostEvacuations;
 import jakarta.inject.Inject;
 import jakarta.ws.rs.DELETE;
 import jakarta.ws.rs.GET;
+import jakarta.ws.rs.POST;
 import jakarta.ws.rs.PUT;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.PathParam;
@@ -38,6 +41,9 @@ public class HostResource {
 
     @Inject
     HostMaintenance maintenance;
+
+    @Inject
+    HostEvacuations evacuations;
 
     /** One page of hosts, in the shape every list of the API has. */
     public record Page(List<HostDetail> items, int page, int size, long total) {
@@ -100,6 +106,17 @@ public class HostResource {
     public HostDetail enterMaintenance(@PathParam("id") String id) {
         maintenance.set(id, true, current.get());
         return hosts.member(id);
+    }
+
+    /**
+     * Empties the host for maintenance (administrators): maintenance mode at once, then a job on the host's own server
+     * that moves each of its running VMs live to the host placement rates best: 202 with the job to follow.
+     */
+    @POST
+    @Path("hosts/{id}/evacuate")
+    @Requires(Permission.HOST_MANAGE)
+    public Response evacuate(@PathParam("id") String id) {
+        return Accepted.job(evacuations.evacuate(current.get(), id));
     }
 
     /** Takes the host out of maintenance mode (administrators): it takes new VMs again. Audited; answers with the host. */

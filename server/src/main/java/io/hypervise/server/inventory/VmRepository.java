@@ -57,6 +57,23 @@ public class VmRepository {
         return VmEntity.list("hostId", hostId);
     }
 
+    /** The ids of the VMs with a running or paused guest on this host, the largest (by memory) first. */
+    public List<String> runningOn(String hostId) {
+        try (Connection c = dataSource.getConnection(); PreparedStatement select = c.prepareStatement(
+                "SELECT id FROM vms WHERE host_id = ? AND state IN ('RUNNING', 'PAUSED') ORDER BY memory_mib DESC, id")) {
+            select.setString(1, hostId);
+            List<String> ids = new java.util.ArrayList<>();
+            try (ResultSet rs = select.executeQuery()) {
+                while (rs.next()) {
+                    ids.add(rs.getString(1));
+                }
+            }
+            return ids;
+        } catch (SQLException e) {
+            throw new InventoryUnavailableException("cannot list the VMs running on host " + hostId + ": " + e.getMessage(), e);
+        }
+    }
+
     @Transactional(Transactional.TxType.MANDATORY)
     public boolean exists(String id) {
         try (Connection c = dataSource.getConnection();

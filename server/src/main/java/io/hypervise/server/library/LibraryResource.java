@@ -5,6 +5,7 @@ import io.hypervise.server.access.Permission;
 import io.hypervise.server.access.Requires;
 import io.hypervise.server.api.FieldError;
 import io.hypervise.server.api.QueryParameters;
+import io.hypervise.server.jobs.Accepted;
 import io.hypervise.server.jobs.JobView;
 import jakarta.inject.Inject;
 import jakarta.ws.rs.Consumes;
@@ -17,7 +18,6 @@ import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.QueryParam;
 import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
-import java.net.URI;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
@@ -96,6 +96,6 @@ public class LibraryResource {
     @Requires(Permission.LIBRARY_HOST_IMPORT)
     public Response importFromHost(Library.HostImport request) {
         JobView job = library.importFromHost(current.get(), request);
-        return Response.accepted(job).location(URI.create("/api/v1/jobs/" + job.id())).build();
+        return Accepted.job(job);
     }
 }

@@ -1,10 +1,10 @@
 package io.hypervise.server.template;
 
 import io.hypervise.server.access.CurrentCaller;
+import io.hypervise.server.jobs.Accepted;
 import io.hypervise.server.jobs.JobView;
 import jakarta.ws.rs.POST;
 import jakarta.ws.rs.core.Response;
-import java.net.URI;
 import io.hypervise.server.access.Permission;
 import io.hypervise.server.access.Requires;
 import jakarta.inject.Inject;
@@ -49,6 +49,6 @@ public class TemplateResource {
     @Requires(Permission.TEMPLATE_MANAGE)
     public Response build(@PathParam("id") String id) {
         JobView job = templates.build(current.get(), id);
-        return Response.accepted(job).location(URI.create("/api/v1/jobs/" + job.id())).build();
+        return Accepted.job(job);
     }
 }

@@ -52,6 +52,9 @@ public class AdminConsole {
     Hosts hosts;
 
     @Inject
+    io.hypervise.server.inventory.LocalHost localHost;
+
+    @Inject
     Switches switches;
 
     @Inject
@@ -100,7 +103,12 @@ public class AdminConsole {
         // Which devices the host has and what it uses is for those who may pass them through (administrators).
         List<BlockDeviceView> devices = caller.reach(Permission.HOST_DEVICES) == Reach.ALL ? hosts.blockDevices() : null;
         return Pages.host(Nav.of(caller, "/admin"), HostTree.load(id), hosts.detail(host), host.hostGroup,
-                switchesOf(id), devices);
+                switchesOf(id), devices, new HostManagement(caller.reach(Permission.HOST_MANAGE) == Reach.ALL,
+                        id.equals(localHost.id())));
+    }
+
+    /** What the host's page offers its viewer: maintenance mode (administrators), emptying it (on its own server). */
+    public record HostManagement(boolean mayManage, boolean here) {
     }
 
     /** The host's switches as its page shows them; 404 for a host that is not this server's. */

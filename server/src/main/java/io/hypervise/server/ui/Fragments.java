@@ -134,6 +134,12 @@ public class Fragments {
     @Inject
     Policies policies;
 
+    @Inject
+    io.hypervise.server.host.HostMaintenance maintenance;
+
+    @Inject
+    io.hypervise.server.vm.HostEvacuations evacuations;
+
     @GET
     @Path("vms/rows")
     @Operation(hidden = true)
@@ -728,6 +734,33 @@ public class Fragments {
         var gone = switches.get(id);
         switches.delete(id, current.get());
         return switchesChanged("Deleted virtual switch '" + gone.name + "'");
+    }
+
+    /** Into maintenance mode ({@code on=true}) or out of it (administrators); the host's page then shows it. */
+    @POST
+    @Path("hosts/{id}/maintenance")
+    @Operation(hidden = true)
+    @Requires(Permission.HOST_MANAGE)
+    public Response maintenance(@PathParam("id") String id, @FormParam("on") boolean on) {
+        maintenance.set(id, on, current.get());
+        return reload(on ? "Host '" + id + "' is in maintenance mode: it takes no new VMs"
+                : "Host '" + id + "' is out of maintenance mode: it takes new VMs again");
+    }
+
+    /** Empties the host (administrators): maintenance mode, then its running VMs moved live elsewhere, as a job. */
+    @POST
+    @Path("hosts/{id}/evacuate")
+    @Operation(hidden = true)
+    @Requires(Permission.HOST_MANAGE)
+    public Response evacuate(@PathParam("id") String id) {
+        JobView job = evacuations.evacuate(current.get(), id);
+        return reload("Emptying host '" + id + "': it is in maintenance mode and its running VMs move live to other"
+                + " hosts (job " + job.id() + ", under Jobs)");
+    }
+
+    /** 204 raising {@code hv-reload}: the page reloads, then says what happened. */
+    static Response reload(String message) {
+        return Response.noContent().header("HX-Trigger", header(Map.of("hv-reload", message))).build();
     }
 
     @GET

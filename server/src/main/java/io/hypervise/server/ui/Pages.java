@@ -58,7 +58,7 @@ final class Pages {
     static native TemplateInstance size(SizeForm form);
 
     static native TemplateInstance host(Nav nav, HostTree tree, HostDetail host, String group, HostSwitches switches,
-            List<BlockDeviceView> blockDevices);
+            List<BlockDeviceView> blockDevices, AdminConsole.HostManagement manage);
 
     static native TemplateInstance host$switches(HostSwitches switches);
 

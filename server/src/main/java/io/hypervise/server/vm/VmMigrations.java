@@ -135,11 +135,26 @@ public class VmMigrations {
      * placement's reasons) or not live (503); otherwise intent audited, then a job.
      */
     public VmService.Started migrate(Caller caller, String id, MigrateRequest request) {
-        VmOperation operation = VmOperation.MIGRATE;
-        VmEntity vm = access.require(caller, id, operation);
-        String action = operation.auditName();
-        String target = AuditLog.vm(id);
+        VmEntity vm = access.require(caller, id, VmOperation.MIGRATE);
         String asked = request == null || request.host() == null || request.host().isBlank() ? null : request.host().trim();
+        Move move = decide(caller, vm, asked);
+        JobView job = jobs.submit(VmOperation.MIGRATE.jobKind(), id, "host:" + move.to(), caller.username(),
+                progress -> carryOut(move, progress), error -> recordOutcome(move, error));
+        return new VmService.Started(job, vm.name);
+    }
+
+    /** A live migration decided, its intent recorded: by whom, where to, and what its outcome will say. */
+    record Move(Caller caller, VmEntity vm, String to, long toEpoch, boolean paused, Map<String, Object> outcome) {
+    }
+
+    /**
+     * Decides where the VM goes ({@code asked}, or the best-rated host) and records the intent; refusals (the VM not
+     * Running or Paused here, an unknown or unsuitable target, one whose lease is not live) are audited and thrown.
+     */
+    Move decide(Caller caller, VmEntity vm, String asked) {
+        VmOperation operation = VmOperation.MIGRATE;
+        String action = operation.auditName();
+        String target = AuditLog.vm(vm.id);
         Map<String, Object> parameters = new LinkedHashMap<>();
         parameters.put("from", vm.hostId);
         if (asked != null) {
@@ -150,10 +165,10 @@ public class VmMigrations {
         VmStatus status;
         try {
             service.requireActionable(vm);
-            status = engine.vms().status(id);
+            status = engine.vms().status(vm.id);
             VmStateMachine.check(operation.engineAction(), status.state(), status.name());
             to = chooseTarget(caller, vm, asked);
-            peers.requireLive(to, "receive VM " + id);
+            peers.requireLive(to, "receive VM " + vm.id);
             toEpoch = cluster.member(to).map(ClusterMember::lease).orElseThrow().epoch();
         } catch (RequestRefusedException | EngineException e) {
             audit.recordFailure(caller, action, target, parameters, e.getMessage());
@@ -162,12 +177,18 @@ public class VmMigrations {
         parameters.put("to", to);
         // Intent first: nothing moves unless the log has taken the request (503 if not).
         audit.recordIntent(caller, action, target, Map.copyOf(parameters));
-        Map<String, Object> outcome = new ConcurrentHashMap<>(parameters);
-        boolean paused = status.state() == VmState.PAUSED;
-        JobView job = jobs.submit(operation.jobKind(), id, "host:" + to, caller.username(),
-                progress -> send(vm, to, toEpoch, paused, progress, outcome),
-                error -> audit.recordOutcome(caller, action, target, new LinkedHashMap<>(outcome), error));
-        return new VmService.Started(job, vm.name);
+        return new Move(caller, vm, to, toEpoch, status.state() == VmState.PAUSED, new ConcurrentHashMap<>(parameters));
+    }
+
+    /** Carries the decided move out (see {@link #send}); throws what went wrong, the guest then where it says. */
+    void carryOut(Move move, Jobs.Progress progress) {
+        send(move.vm(), move.to(), move.toEpoch(), move.paused(), progress, move.outcome());
+    }
+
+    /** The outcome of a move in the audit log: succeeded ({@code error} null) or failed, with where the VM is. */
+    void recordOutcome(Move move, String error) {
+        audit.recordOutcome(move.caller(), VmOperation.MIGRATE.auditName(), AuditLog.vm(move.vm().id),
+                new LinkedHashMap<>(move.outcome()), error);
     }
 
     private String chooseTarget(Caller caller, VmEntity vm, String asked) {

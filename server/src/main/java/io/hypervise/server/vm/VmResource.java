@@ -7,6 +7,7 @@ import io.hypervise.server.access.CurrentCaller;
 import io.hypervise.server.access.Permission;
 import io.hypervise.server.access.Requires;
 import io.hypervise.server.api.QueryParameters;
+import io.hypervise.server.jobs.Accepted;
 import io.hypervise.server.inventory.VmCursor;
 import io.hypervise.server.counters.CounterQueries;
 import io.hypervise.server.counters.CounterSeriesView;
@@ -432,6 +433,6 @@ public class VmResource {
 
     /** 202: the operation runs as a job, shown in the body and followed at the Location. */
     private static Response accepted(VmService.Started started) {
-        return Response.accepted(started.job()).location(URI.create("/api/v1/jobs/" + started.job().id())).build();
+        return Accepted.job(started.job());
     }
 }
