@@ -3,23 +3,12 @@ package io.hypervise.server;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.hypervise.server.testing.HostNetwork;
-import io.hypervise.server.testing.LeftoverProcesses;
 import io.hypervise.server.testing.PackagedServer;
-import io.hypervise.server.testing.TemporaryDataDir;
-import io.hypervise.server.testing.Tokens;
-import java.io.IOException;
-import java.io.Reader;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
-import java.nio.file.Files;
+import io.hypervise.server.testing.TwoHosts;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
-import java.util.Properties;
+import java.util.List;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -35,68 +24,26 @@ import org.junit.jupiter.api.Test;
  */
 class TwoServersIT {
 
-    private static final ObjectMapper JSON = new ObjectMapper();
-    /** Each host's server and the first host's PostgreSQL listen on their namespace's address: any port is free there. */
-    private static final int HTTP_PORT = 8080;
-    private static final int DATABASE_PORT = 5432;
-
-    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
-    private HostNetwork network;
-    private Path dataA;
-    private Path dataB;
-    private PackagedServer a;
-    private PackagedServer b;
+    private TwoHosts cluster;
     private String urlA;
     private String urlB;
 
     @AfterEach
     void cleanUp() throws Exception {
-        try {
-            for (PackagedServer s : new PackagedServer[] {b, a}) {
-                if (s != null) {
-                    s.kill();
-                }
-            }
-            for (Path dir : new Path[] {dataA, dataB}) {
-                if (dir != null) {
-                    assertThat(LeftoverProcesses.mentioningAfter(dir, Duration.ofSeconds(20))).isEmpty();
-                    TemporaryDataDir.delete(dir);
-                }
-            }
-        } finally {
-            if (network != null) {
-                network.close();
-            }
+        if (cluster != null) {
+            cluster.close();
         }
     }
 
     @Test
     void eachHostActsOnItsOwnVmsAndNeitherRewritesWhatIsTheOthers() throws Exception {
-        network = HostNetwork.create();
-        HostNetwork.Host hostA = network.addHost('a');
-        HostNetwork.Host hostB = network.addHost('b');
-        String realm = network.keycloakRealmUrl();
-        dataA = folder("hva");
-        dataB = folder("hvb");
-        urlA = hostA.url(HTTP_PORT);
-        urlB = hostB.url(HTTP_PORT);
-        a = hostA.server(dataA, HTTP_PORT, "hypervise.host-id=host-a",
-                "hypervise.database.embedded.port=" + DATABASE_PORT,
-                "hypervise.database.embedded.listen-address=" + hostA.address(),
-                "hypervise.keycloak.realm-url=" + realm);
-        a.start();
-        Properties credentials = new Properties();
-        try (Reader r = Files.newBufferedReader(dataA.resolve("postgres/credentials.properties"))) {
-            credentials.load(r);
-        }
-        b = hostB.server(dataB, HTTP_PORT, "hypervise.host-id=host-b",
-                "quarkus.datasource.jdbc.url=jdbc:postgresql://" + hostA.address() + ":" + DATABASE_PORT + "/hypervise",
-                "quarkus.datasource.username=hypervise_app",
-                "quarkus.datasource.password=" + credentials.getProperty("app.password"),
-                "quarkus.flyway.username=hypervise",
-                "quarkus.flyway.password=" + credentials.getProperty("owner.password"),
-                "hypervise.keycloak.realm-url=" + realm);
-        b.start();
+        cluster = TwoHosts.start(List.of(), List.of());
+        HostNetwork.Host hostB = cluster.hostB;
+        Path dataB = cluster.dataB;
+        PackagedServer a = cluster.a();
+        PackagedServer b = cluster.b();
+        urlA = cluster.urlA;
+        urlB = cluster.urlB;
 
         // Each server answers for the whole cluster: both hosts hold live leases, each joined once, each reachable,
         // each lease row naming its host's own namespace address.
@@ -166,16 +113,6 @@ class TwoServersIT {
         assertThat(call(urlA, "GET", "/api/v1/hosts/host-a", 200).path("lease").path("state").asText()).isEqualTo("live");
     }
 
-    /** Waits until the server at {@code url} shows {@code host}'s lease in {@code state}. */
-    private void awaitLease(String url, String host, String state, Duration patience) throws Exception {
-        long deadline = System.nanoTime() + patience.toNanos();
-        while (!call(url, "GET", "/api/v1/hosts/" + host, 200).path("lease").path("state").asText().equals(state)) {
-            assertThat(System.nanoTime()).as("%s's lease %s within %s as %s sees it", host, state, patience, url)
-                    .isLessThan(deadline);
-            Thread.sleep(500);
-        }
-    }
-
     private static void awaitOutput(PackagedServer server, String text, Duration patience) throws Exception {
         long deadline = System.nanoTime() + patience.toNanos();
         while (!server.outputSinceStart().contains(text)) {
@@ -191,22 +128,14 @@ class TwoServersIT {
     }
 
     private JsonNode call(String url, String method, String path, int expected) throws Exception {
-        return call(url, method, path, expected, null);
+        return cluster.call(url, method, path, expected);
     }
 
     private JsonNode call(String url, String method, String path, int expected, String body) throws Exception {
-        HttpResponse<String> response = http.send(HttpRequest.newBuilder(URI.create(url + path))
-                .timeout(Duration.ofSeconds(180))
-                .header("Authorization", "Bearer " + Tokens.accessToken("admin"))
-                .header("Content-Type", "application/json")
-                .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body))
-                .build(), HttpResponse.BodyHandlers.ofString());
-        assertThat(response.statusCode()).as("%s %s on %s: %s", method, path, url, response.body()).isEqualTo(expected);
-        return response.body().isEmpty() || !response.body().startsWith("{") ? JSON.createObjectNode() : JSON.readTree(response.body());
+        return cluster.call(url, method, path, expected, body);
     }
 
-    private static Path folder(String prefix) throws IOException {
-        return Files.createTempDirectory(Path.of("/tmp"), prefix,
-                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx--x--x")));
+    private void awaitLease(String url, String host, String state, Duration patience) throws Exception {
+        cluster.awaitLease(url, host, state, patience);
     }
 }
