@@ -218,6 +218,9 @@ class ApiAccessTest {
             "GET    | /api/v1/jobs                 |                                 | 401 | 200 | 200 | 200 | 200 | 200",
             "GET    | /api/v1/jobs/{job}           |                                 | 401 | 200 | 200 | 200 | 404 | 404",
             "GET    | /api/v1/jobs/{ownjob}        |                                 | 401 | 200 | 200 | 200 | 200 | 200",
+            // Cancelling: {job} has ended (409 for whoever sees it); others' jobs do not exist for self-service users.
+            "POST   | /api/v1/jobs/{job}/cancel    |                                 | 401 | 409 | 409 | 409 | 404 | 404",
+            "POST   | /api/v1/jobs/{ownjob}/cancel |                                 | 401 | 409 | 409 | 409 | 409 | 409",
             "GET    | /api/v1/audit                |                                 | 401 | 200 | 403 | 200 | 403 | 403",
             "GET    | /api/v1/audit/verify         |                                 | 401 | 200 | 403 | 200 | 403 | 403",
             "GET    | /api/v1/me                   |                                 | 401 | 200 | 200 | 200 | 200 | 200",

@@ -3,26 +3,20 @@ package io.hypervise.server;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import io.hypervise.server.testing.HostNetwork;
-import io.hypervise.server.testing.LeftoverProcesses;
 import io.hypervise.server.testing.PackagedServer;
-import io.hypervise.server.testing.TemporaryDataDir;
 import io.hypervise.server.testing.Tokens;
-import java.io.IOException;
-import java.io.Reader;
+import io.hypervise.server.testing.TwoHosts;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Properties;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
@@ -41,79 +35,36 @@ import org.junit.jupiter.api.Test;
  */
 class MigrationIT {
 
-    private static final ObjectMapper JSON = new ObjectMapper();
-    private static final int HTTP_PORT = 8080;
-    private static final int DATABASE_PORT = 5432;
     private static final Pattern COUNTER = Pattern.compile("hv-counter (\\d+)");
 
     private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
-    private HostNetwork network;
-    private Path dataA;
-    private Path dataB;
-    private PackagedServer a;
-    private PackagedServer b;
+    private TwoHosts cluster;
 
     @AfterEach
     void cleanUp() throws Exception {
-        try {
-            for (PackagedServer s : new PackagedServer[] {b, a}) {
-                if (s != null) {
-                    s.kill();
-                }
-            }
-            for (Path dir : new Path[] {dataA, dataB}) {
-                if (dir == null) {
-                    continue;
-                }
-                // Workers outlive their server: the guest's, wherever it ended up, is this test's to end.
-                String marker = dir.toString();
-                for (ProcessHandle p : ProcessHandle.allProcesses().filter(p -> p.info().arguments()
-                        .map(x -> String.join(" ", x).contains(marker)).orElse(false)).toList()) {
-                    p.destroyForcibly();
-                    p.onExit().get();
-                }
-                assertThat(LeftoverProcesses.mentioningAfter(dir, Duration.ofSeconds(20))).isEmpty();
-                TemporaryDataDir.delete(dir);
-            }
-        } finally {
-            if (network != null) {
-                network.close();
+        if (cluster != null) {
+            try {
+                cluster.endWorkers(); // workers outlive their server: the guest's, wherever it ended up, is this test's
+            } finally {
+                cluster.close();
             }
         }
     }
 
     @Test
     void aRunningGuestMovesLiveFromHostAToHostBAndCountsOn() throws Exception {
-        network = HostNetwork.create();
-        HostNetwork.Host hostA = network.addHost('a');
-        HostNetwork.Host hostB = network.addHost('b');
-        String realm = network.keycloakRealmUrl();
-        dataA = folder("hva");
-        dataB = folder("hvb");
-        String urlA = hostA.url(HTTP_PORT);
-        String urlB = hostB.url(HTTP_PORT);
-        a = hostA.server(dataA, HTTP_PORT, "hypervise.host-id=host-a",
-                "hypervise.database.embedded.port=" + DATABASE_PORT,
-                "hypervise.database.embedded.listen-address=" + hostA.address(),
-                "hypervise.cluster.migration.sweep=1s",
-                "hypervise.keycloak.realm-url=" + realm);
-        a.start();
-        Properties credentials = new Properties();
-        try (Reader r = Files.newBufferedReader(dataA.resolve("postgres/credentials.properties"))) {
-            credentials.load(r);
-        }
-        b = hostB.server(dataB, HTTP_PORT, "hypervise.host-id=host-b",
-                "quarkus.datasource.jdbc.url=jdbc:postgresql://" + hostA.address() + ":" + DATABASE_PORT + "/hypervise",
-                "quarkus.datasource.username=hypervise_app",
-                "quarkus.datasource.password=" + credentials.getProperty("app.password"),
-                "quarkus.flyway.username=hypervise",
-                "quarkus.flyway.password=" + credentials.getProperty("owner.password"),
+        cluster = TwoHosts.start(List.of("hypervise.cluster.migration.sweep=1s"), List.of(
                 "hypervise.cluster.migration.arrival-timeout=15s",
                 "hypervise.cluster.migration.sweep=1s",
                 // B dies the moment it has handed a VM over, before it asks the target to resume it.
-                "hypervise.crash-at=vm.migrate.transferred",
-                "hypervise.keycloak.realm-url=" + realm);
-        b.start();
+                "hypervise.crash-at=vm.migrate.transferred"));
+        HostNetwork.Host hostB = cluster.hostB;
+        Path dataA = cluster.dataA;
+        Path dataB = cluster.dataB;
+        String urlA = cluster.urlA;
+        String urlB = cluster.urlB;
+        PackagedServer a = cluster.a();
+        PackagedServer b = cluster.b();
         // B's library has the template's files too (its own copy, under its own storage root).
         String onB = call(urlB, "POST", "/api/v1/vms", 201, "{\"template\":\"tiny-linux\",\"name\":\"prepare-b\"}")
                 .path("id").asText();
@@ -181,6 +132,38 @@ class MigrationIT {
         assertThat(stays.path("host").asText()).isEqualTo("host-a");
         assertThat(stays.path("state").asText()).isEqualTo("Running");
         assertThat(ProcessHandle.of(workerA).map(ProcessHandle::isAlive)).contains(true);
+
+        // A migration held to 64 KiB/s is cancelled once B is receiving: the job ends Cancelled, the guest runs on at A
+        // as it was, and B ends what it had prepared. Only A's server, whose job it is, cancels it.
+        JsonNode slow = call(urlA, "POST", "/api/v1/vms/" + vm + "/migrate", 202, "{\"host\":\"host-b\",\"bandwidthKiBps\":64}");
+        String slowJob = slow.path("id").asText();
+        Instant receiving = Instant.now().plusSeconds(60);
+        while (workersOf(dataB, vm).isEmpty()) {
+            assertThat(Instant.now()).as("B prepares to receive within a minute").isBefore(receiving);
+            Thread.sleep(100);
+        }
+        assertThat(call(urlB, "POST", "/api/v1/jobs/" + slowJob + "/cancel", 409).path("detail").asText())
+                .contains("runs on host host-a's server");
+        assertThat(call(urlA, "POST", "/api/v1/jobs/" + slowJob + "/cancel", 202).path("id").asText()).isEqualTo(slowJob);
+        JsonNode cancelled = awaitJobEnd(urlA, slowJob);
+        assertThat(cancelled.path("state").asText()).as("the job: %s", cancelled).isEqualTo("cancelled");
+        assertThat(cancelled.path("error").asText()).contains("was cancelled", "keeps running on host host-a");
+        assertThat(call(urlA, "POST", "/api/v1/jobs/" + slowJob + "/cancel", 409).path("detail").asText())
+                .contains("has ended (cancelled)");
+        JsonNode afterCancel = call(urlA, "GET", "/api/v1/vms/" + vm, 200);
+        assertThat(afterCancel.path("host").asText()).isEqualTo("host-a");
+        assertThat(afterCancel.path("state").asText()).isEqualTo("Running");
+        assertThat(afterCancel.path("workerPid").asLong()).isEqualTo(workerA);
+        Instant abandoned = Instant.now().plusSeconds(20);
+        while (!workersOf(dataB, vm).isEmpty()) {
+            assertThat(Instant.now()).as("B ends the worker it had prepared").isBefore(abandoned);
+            Thread.sleep(250);
+        }
+        long beforeCancelled = lastCounter(text(urlA, "/api/v1/vms/" + vm + "/serial?lines=10000"));
+        Thread.sleep(2000);
+        assertThat(lastCounter(text(urlA, "/api/v1/vms/" + vm + "/serial?lines=10000"))).isGreaterThan(beforeCancelled);
+        assertThat(audit(urlA, vm)).extracting(e -> e.path("outcome").asText() + " " + e.path("reason").asText())
+                .anyMatch(e -> e.startsWith("FAILED") && e.contains("was cancelled"));
 
         // The move: the guest's counter before, then the job on A, then the counter read through B.
         long before = lastCounter(text(urlA, "/api/v1/vms/" + vm + "/serial?lines=10000"));
@@ -312,16 +295,6 @@ class MigrationIT {
                         .orElse(false)).toList();
     }
 
-    /** Waits until the server at {@code url} shows {@code host}'s lease in {@code state}. */
-    private void awaitLease(String url, String host, String state, Duration patience) throws Exception {
-        long deadline = System.nanoTime() + patience.toNanos();
-        while (!call(url, "GET", "/api/v1/hosts/" + host, 200).path("lease").path("state").asText().equals(state)) {
-            assertThat(System.nanoTime()).as("%s's lease %s within %s as %s sees it", host, state, patience, url)
-                    .isLessThan(deadline);
-            Thread.sleep(500);
-        }
-    }
-
     private static long lastCounter(String serial) {
         List<Long> all = counters(serial);
         assertThat(all).as("the guest counts on its serial console:%n%s", serial).isNotEmpty();
@@ -359,6 +332,19 @@ class MigrationIT {
         throw new AssertionError("job " + job + " did not end within 3 minutes");
     }
 
+    /** Waits (up to 3 minutes) for the job to end; its last state. */
+    private JsonNode awaitJobEnd(String url, String job) throws Exception {
+        Instant deadline = Instant.now().plusSeconds(180);
+        while (Instant.now().isBefore(deadline)) {
+            JsonNode state = call(url, "GET", "/api/v1/jobs/" + job, 200);
+            if (!List.of("queued", "running").contains(state.path("state").asText())) {
+                return state;
+            }
+            Thread.sleep(250);
+        }
+        throw new AssertionError("job " + job + " did not end within 3 minutes");
+    }
+
     private void awaitState(String url, String vm, String state) throws Exception {
         Instant deadline = Instant.now().plusSeconds(20);
         while (!call(url, "GET", "/api/v1/vms/" + vm, 200).path("state").asText().equals(state)) {
@@ -379,41 +365,22 @@ class MigrationIT {
     }
 
     private String text(String url, String path) throws Exception {
-        HttpResponse<String> response = http.send(HttpRequest.newBuilder(URI.create(url + path))
-                .timeout(Duration.ofSeconds(60)).header("Authorization", "Bearer " + Tokens.accessToken("admin")).build(),
-                HttpResponse.BodyHandlers.ofString());
-        assertThat(response.statusCode()).as("GET %s on %s: %s", path, url, response.body()).isEqualTo(200);
-        return response.body();
+        return cluster.text(url, path);
     }
 
     private JsonNode call(String url, String method, String path, int expected, String body, String user) throws Exception {
-        HttpResponse<String> response = http.send(HttpRequest.newBuilder(URI.create(url + path))
-                .timeout(Duration.ofSeconds(180))
-                .header("Authorization", "Bearer " + Tokens.accessToken(user))
-                .header("Content-Type", "application/json")
-                .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body))
-                .build(), HttpResponse.BodyHandlers.ofString());
-        assertThat(response.statusCode()).as("%s %s on %s: %s", method, path, url, response.body()).isEqualTo(expected);
-        return response.body().isEmpty() || !response.body().startsWith("{") ? JSON.createObjectNode() : JSON.readTree(response.body());
+        return cluster.call(url, method, path, expected, body, user);
     }
 
     private JsonNode call(String url, String method, String path, int expected) throws Exception {
-        return call(url, method, path, expected, null);
+        return cluster.call(url, method, path, expected);
     }
 
     private JsonNode call(String url, String method, String path, int expected, String body) throws Exception {
-        HttpResponse<String> response = http.send(HttpRequest.newBuilder(URI.create(url + path))
-                .timeout(Duration.ofSeconds(180))
-                .header("Authorization", "Bearer " + Tokens.accessToken("admin"))
-                .header("Content-Type", "application/json")
-                .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body))
-                .build(), HttpResponse.BodyHandlers.ofString());
-        assertThat(response.statusCode()).as("%s %s on %s: %s", method, path, url, response.body()).isEqualTo(expected);
-        return response.body().isEmpty() || !response.body().startsWith("{") ? JSON.createObjectNode() : JSON.readTree(response.body());
+        return cluster.call(url, method, path, expected, body);
     }
 
-    private static Path folder(String prefix) throws IOException {
-        return Files.createTempDirectory(Path.of("/tmp"), prefix,
-                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx--x--x")));
+    private void awaitLease(String url, String host, String state, Duration patience) throws Exception {
+        cluster.awaitLease(url, host, state, patience);
     }
 }

@@ -7,11 +7,13 @@ import io.hypervise.server.access.Requires;
 import io.hypervise.server.api.QueryParameters;
 import jakarta.inject.Inject;
 import jakarta.ws.rs.GET;
+import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.PathParam;
 import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.QueryParam;
 import jakarta.ws.rs.core.MediaType;
+import jakarta.ws.rs.core.Response;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -54,6 +56,17 @@ public class JobResource {
     @Requires(Permission.JOB_READ)
     public JobView get(@PathParam("id") String id) {
         return jobs.view(current.get(), id);
+    }
+
+    /**
+     * Asks a running job to stop (live migrations, emptying a host): 202 with the job, which ends Cancelled once its
+     * work has stopped (a migration's guest then runs on at its source). Asked of the job's own host's server.
+     */
+    @POST
+    @Path("{id}/cancel")
+    @Requires(Permission.JOB_READ)
+    public Response cancel(@PathParam("id") String id) {
+        return Accepted.job(jobs.cancel(current.get(), id));
     }
 
     private static JobEntity.State state(String value, List<FieldError> violations) {

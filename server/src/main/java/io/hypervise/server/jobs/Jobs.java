@@ -2,6 +2,7 @@ package io.hypervise.server.jobs;
 
 import io.hypervise.engine.Engine;
 import io.hypervise.engine.vm.VmEvent;
+import io.hypervise.server.access.AccessDeniedException;
 import io.hypervise.server.access.Caller;
 import io.hypervise.server.access.Permission;
 import io.hypervise.server.access.Reach;
@@ -13,6 +14,7 @@ import io.hypervise.server.api.NotFoundRefusal;
 import java.util.HashMap;
 import java.util.Optional;
 import io.hypervise.server.audit.AuditLog;
+import io.hypervise.server.audit.AuditOutcome;
 import io.hypervise.server.inventory.CrashPoints;
 import io.hypervise.server.inventory.LocalHost;
 import io.hypervise.server.vm.VmOperation;
@@ -32,6 +34,7 @@ import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Consumer;
 import org.jboss.logging.Logger;
@@ -150,11 +153,23 @@ public class Jobs {
         void run() throws Exception;
     }
 
-    /** How far a job that reports its own progress is. */
+    /** How far a job that reports its own progress is, and whether it is to stop. */
     public interface Progress {
         /** The percentage done; only increases are recorded, and 100 only when the job succeeds. */
         void percent(long percent);
+
+        /** Whether someone asked for the job to be cancelled: work that can stop checks this, and throws. */
+        default boolean cancelRequested() {
+            return false;
+        }
     }
+
+    /** A running job that may be cancelled: with which permission, and whether that has been asked. */
+    private record Cancellation(Permission permission, AtomicBoolean requested) {
+    }
+
+    /** The cancellable jobs running here, by id. */
+    private final Map<UUID, Cancellation> cancellable = new ConcurrentHashMap<>();
 
     /** What a job that reports its own progress does. */
     public interface ReportingWork {
@@ -171,17 +186,92 @@ public class Jobs {
 
     /** As {@link #submit(String, String, String, ReportingWork, Consumer)}, for work on a VM ({@code vmId}) that reports its own progress. */
     public JobView submit(String kind, String vmId, String target, String actor, ReportingWork work, Consumer<String> onEnd) {
+        return submit(kind, vmId, target, actor, null, work, onEnd);
+    }
+
+    /**
+     * As {@link #submit(String, String, String, String, ReportingWork, Consumer)}, for work that stops when asked
+     * ({@link Progress#cancelRequested}): callers with {@code cancelledWith} may cancel it ({@link #cancel}). A job
+     * that then fails is Cancelled.
+     */
+    public JobView submitCancellable(String kind, String vmId, String target, String actor, Permission cancelledWith,
+            ReportingWork work, Consumer<String> onEnd) {
+        return submit(kind, vmId, target, actor, new Cancellation(cancelledWith, new AtomicBoolean()), work, onEnd);
+    }
+
+    private JobView submit(String kind, String vmId, String target, String actor, Cancellation cancellation,
+            ReportingWork work, Consumer<String> onEnd) {
         JobEntity job = newJob(kind, vmId, actor);
         job.target = target;
         QuarkusTransaction.requiringNew().run(job::persist);
         AtomicInteger recorded = new AtomicInteger();
-        Progress progress = percent -> {
-            int p = (int) Math.max(0, Math.min(99, percent));
-            if (recorded.getAndAccumulate(p, Math::max) < p) {
-                update(job.id, null, p, null);
+        Progress progress = new Progress() {
+            @Override
+            public void percent(long percent) {
+                int p = (int) Math.max(0, Math.min(99, percent));
+                if (recorded.getAndAccumulate(p, Math::max) < p) {
+                    update(job.id, null, p, null);
+                }
+            }
+
+            @Override
+            public boolean cancelRequested() {
+                return cancellation != null && cancellation.requested().get();
             }
         };
-        runner.execute(() -> run(job.id, "job/" + job.id, () -> work.run(progress), onEnd));
+        if (cancellation != null) {
+            cancellable.put(job.id, cancellation);
+        }
+        runner.execute(() -> {
+            try {
+                run(job.id, "job/" + job.id, () -> work.run(progress), onEnd, progress::cancelRequested);
+            } finally {
+                cancellable.remove(job.id);
+            }
+        });
+        return JobView.of(job);
+    }
+
+    /**
+     * Asks the running job to stop (202: it ends Cancelled once its work has stopped, and says so). 404 for a job the
+     * caller may not see; 409 for one that has ended, that runs on another host's server (ask that one), or whose
+     * work cannot stop; 403 without the permission its kind is cancelled with. Audited.
+     */
+    public JobView cancel(Caller caller, String id) {
+        UUID uuid = parse(id);
+        JobEntity job = uuid == null ? null : QuarkusTransaction.requiringNew().call(() -> JobEntity.<JobEntity>findById(uuid));
+        if (job == null || !caller.decide(Permission.JOB_READ, job.actor).allowed()) {
+            throw new NotFoundRefusal("no job with id '" + id + "'");
+        }
+        String target = "job:" + id;
+        Map<String, Object> parameters = new LinkedHashMap<>();
+        parameters.put("kind", job.kind);
+        if (job.target != null) {
+            parameters.put("target", job.target);
+        }
+        String refusal = null;
+        Cancellation cancellation = cancellable.get(uuid);
+        if (job.state != JobEntity.State.QUEUED && job.state != JobEntity.State.RUNNING) {
+            refusal = "job " + id + " has ended (" + job.state.name().toLowerCase(Locale.ROOT) + "): there is nothing to cancel";
+        } else if (job.hostId != null && !job.hostId.equals(localHost.id())) {
+            refusal = "job " + id + " runs on host " + job.hostId + "'s server: ask that server to cancel it";
+        } else if (cancellation == null) {
+            refusal = "a " + job.kind + " job cannot be cancelled once it has started; it ends by itself";
+        }
+        if (refusal != null) {
+            audit.recordFailure(caller, "job.cancel", target, parameters, refusal);
+            throw new JobStateException(refusal);
+        }
+        if (caller.reach(cancellation.permission()) == Reach.NONE) {
+            String reason = "cancelling a " + job.kind + " job needs the permission to "
+                    + cancellation.permission().description();
+            audit.recordDenial(caller, "job.cancel", target, parameters, reason);
+            throw new AccessDeniedException(reason);
+        }
+        cancellation.requested().set(true);
+        QuarkusTransaction.requiringNew().run(
+                () -> audit.record(caller, "job.cancel", target, parameters, AuditOutcome.SUCCEEDED, null));
+        LOG.infof("job %s (%s of %s) to be cancelled, as %s asks", id, job.kind, job.target, caller.username());
         return JobView.of(job);
     }
 
@@ -205,11 +295,11 @@ public class Jobs {
     public JobView submit(VmOperation operation, String vmId, String actor, Work work, Consumer<String> onEnd) {
         JobEntity job = newJob(operation.jobKind(), vmId, actor);
         QuarkusTransaction.requiringNew().run(job::persist);
-        runner.execute(() -> run(job.id, vmId + "/" + operation.engineAction(), work, onEnd));
+        runner.execute(() -> run(job.id, vmId + "/" + operation.engineAction(), work, onEnd, () -> false));
         return JobView.of(job);
     }
 
-    private void run(UUID id, String key, Work work, Consumer<String> onEnd) {
+    private void run(UUID id, String key, Work work, Consumer<String> onEnd, java.util.function.BooleanSupplier cancelled) {
         RunningJob job = new RunningJob(id, new AtomicInteger());
         running.put(key, job);
         update(id, JobEntity.State.RUNNING, null, null);
@@ -222,7 +312,9 @@ public class Jobs {
         } finally {
             running.remove(key, job);
         }
-        update(id, error == null ? JobEntity.State.SUCCEEDED : JobEntity.State.FAILED, error == null ? 100 : null, error);
+        JobEntity.State end = error == null ? JobEntity.State.SUCCEEDED
+                : cancelled.getAsBoolean() ? JobEntity.State.CANCELLED : JobEntity.State.FAILED;
+        update(id, end, error == null ? 100 : null, error);
         try {
             onEnd.accept(error);
         } catch (RuntimeException e) {

@@ -1,6 +1,7 @@
 package io.hypervise.server.vm;
 
 import io.hypervise.server.access.Caller;
+import io.hypervise.server.access.Permission;
 import io.hypervise.server.access.VmAccess;
 import io.hypervise.server.api.NotFoundRefusal;
 import io.hypervise.server.audit.AuditLog;
@@ -76,7 +77,9 @@ public class HostEvacuations {
         List<String> running = vms.runningOn(hostId);
         audit.recordIntent(caller, ACTION, target, Map.of("vms", running.size()));
         Map<String, Object> outcome = new ConcurrentHashMap<>();
-        return jobs.submit(JOB_KIND, target, caller.username(), progress -> moveAll(caller, hostId, progress, outcome),
+        // Cancelled, the migration under way stops (its guest runs on here) and no other VM is moved.
+        return jobs.submitCancellable(JOB_KIND, null, target, caller.username(), Permission.HOST_MANAGE,
+                progress -> moveAll(caller, hostId, progress, outcome),
                 error -> audit.recordOutcome(caller, ACTION, target, new LinkedHashMap<>(outcome), error));
     }
 
@@ -84,13 +87,28 @@ public class HostEvacuations {
         List<String> ids = vms.runningOn(hostId); // again: what started or stopped since the request counts
         Map<String, String> moved = new LinkedHashMap<>();
         Map<String, String> stayed = new LinkedHashMap<>();
+        Jobs.Progress eachMove = new Jobs.Progress() {
+            @Override
+            public void percent(long percent) {
+                // the job's progress counts VMs
+            }
+
+            @Override
+            public boolean cancelRequested() {
+                return progress.cancelRequested();
+            }
+        };
         for (int i = 0; i < ids.size(); i++) {
             String id = ids.get(i);
+            if (progress.cancelRequested()) {
+                throw new IllegalStateException("emptying host " + hostId + " was cancelled with " + moved.size() + " of "
+                        + ids.size() + " running VM(s) moved; it stays in maintenance mode");
+            }
             VmMigrations.Move move = null;
             try {
                 VmEntity vm = access.require(caller, id, VmOperation.MIGRATE);
-                move = migrations.decide(caller, vm, null);
-                migrations.carryOut(move, percent -> { });
+                move = migrations.decide(caller, vm, null, null);
+                migrations.carryOut(move, eachMove);
                 migrations.recordOutcome(move, null);
                 moved.put(id, move.to());
             } catch (RuntimeException e) {

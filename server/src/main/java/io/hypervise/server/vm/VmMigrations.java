@@ -16,6 +16,7 @@ import io.hypervise.engine.vm.definition.CdRom;
 import io.hypervise.engine.vm.definition.Disk;
 import io.hypervise.engine.vm.definition.VmDefinition;
 import io.hypervise.server.access.Caller;
+import io.hypervise.server.access.Permission;
 import io.hypervise.server.api.FieldError;
 import io.hypervise.server.api.InvalidRequestException;
 import io.hypervise.server.api.RequestRefusedException;
@@ -123,9 +124,15 @@ public class VmMigrations {
 
     private ScheduledExecutorService sweeper;
 
-    /** {@code POST /api/v1/vms/{id}/migrate}: the host to move to; absent, the one placement rates best. */
-    public record MigrateRequest(String host) {
+    /**
+     * {@code POST /api/v1/vms/{id}/migrate}: the host to move to (absent: the one placement rates best), and at most how
+     * fast the memory goes, in KiB/s (absent: 1 GiB/s).
+     */
+    public record MigrateRequest(String host, Long bandwidthKiBps) {
     }
+
+    /** The fastest a migration may be asked to send memory: 10 GiB/s, in KiB/s. */
+    static final long MAX_BANDWIDTH_KIBPS = 10L << 20;
 
     // ---------------------------------------------------------------- source
 
@@ -137,21 +144,28 @@ public class VmMigrations {
     public VmService.Started migrate(Caller caller, String id, MigrateRequest request) {
         VmEntity vm = access.require(caller, id, VmOperation.MIGRATE);
         String asked = request == null || request.host() == null || request.host().isBlank() ? null : request.host().trim();
-        Move move = decide(caller, vm, asked);
-        JobView job = jobs.submit(VmOperation.MIGRATE.jobKind(), id, "host:" + move.to(), caller.username(),
-                progress -> carryOut(move, progress), error -> recordOutcome(move, error));
+        Long bandwidth = request == null ? null : request.bandwidthKiBps();
+        if (bandwidth != null && (bandwidth < 1 || bandwidth > MAX_BANDWIDTH_KIBPS)) {
+            throw new InvalidRequestException("migration", List.of(new FieldError("bandwidthKiBps",
+                    "must be a whole number of KiB/s from 1 to " + MAX_BANDWIDTH_KIBPS + " (10 GiB/s); was " + bandwidth)));
+        }
+        Move move = decide(caller, vm, asked, bandwidth);
+        // Cancelled, the migration stops where it is and the guest runs on here (those who may migrate may cancel).
+        JobView job = jobs.submitCancellable(VmOperation.MIGRATE.jobKind(), id, "host:" + move.to(), caller.username(),
+                Permission.VM_MIGRATE, progress -> carryOut(move, progress), error -> recordOutcome(move, error));
         return new VmService.Started(job, vm.name);
     }
 
     /** A live migration decided, its intent recorded: by whom, where to, and what its outcome will say. */
-    record Move(Caller caller, VmEntity vm, String to, long toEpoch, boolean paused, Map<String, Object> outcome) {
+    record Move(Caller caller, VmEntity vm, String to, long toEpoch, boolean paused, MigrationOptions options,
+            Map<String, Object> outcome) {
     }
 
     /**
      * Decides where the VM goes ({@code asked}, or the best-rated host) and records the intent; refusals (the VM not
      * Running or Paused here, an unknown or unsuitable target, one whose lease is not live) are audited and thrown.
      */
-    Move decide(Caller caller, VmEntity vm, String asked) {
+    Move decide(Caller caller, VmEntity vm, String asked, Long bandwidthKiBps) {
         VmOperation operation = VmOperation.MIGRATE;
         String action = operation.auditName();
         String target = AuditLog.vm(vm.id);
@@ -159,6 +173,12 @@ public class VmMigrations {
         parameters.put("from", vm.hostId);
         if (asked != null) {
             parameters.put("host", asked);
+        }
+        MigrationOptions defaults = MigrationOptions.defaults();
+        MigrationOptions options = bandwidthKiBps == null ? defaults
+                : new MigrationOptions(bandwidthKiBps << 10, defaults.downtimeLimit(), defaults.timeout());
+        if (bandwidthKiBps != null) {
+            parameters.put("bandwidthKiBps", bandwidthKiBps);
         }
         String to;
         long toEpoch;
@@ -177,12 +197,13 @@ public class VmMigrations {
         parameters.put("to", to);
         // Intent first: nothing moves unless the log has taken the request (503 if not).
         audit.recordIntent(caller, action, target, Map.copyOf(parameters));
-        return new Move(caller, vm, to, toEpoch, status.state() == VmState.PAUSED, new ConcurrentHashMap<>(parameters));
+        return new Move(caller, vm, to, toEpoch, status.state() == VmState.PAUSED, options,
+                new ConcurrentHashMap<>(parameters));
     }
 
     /** Carries the decided move out (see {@link #send}); throws what went wrong, the guest then where it says. */
     void carryOut(Move move, Jobs.Progress progress) {
-        send(move.vm(), move.to(), move.toEpoch(), move.paused(), progress, move.outcome());
+        send(move.vm(), move.to(), move.toEpoch(), move.paused(), move.options(), progress, move.outcome());
     }
 
     /** The outcome of a move in the audit log: succeeded ({@code error} null) or failed, with where the VM is. */
@@ -211,7 +232,7 @@ public class VmMigrations {
     }
 
     /** The job: prepare the target, send, hand over (database first, then the target's resume). */
-    private void send(VmEntity vm, String to, long toEpoch, boolean paused, Jobs.Progress progress,
+    private void send(VmEntity vm, String to, long toEpoch, boolean paused, MigrationOptions options, Jobs.Progress progress,
             Map<String, Object> outcome) {
         String id = vm.id;
         String here = localHost.id();
@@ -226,7 +247,7 @@ public class VmMigrations {
                     engine.storage().path().toString(), disks, paused));
             IncomingEndpoint endpoint = new IncomingEndpoint(incoming.host(), incoming.ramPort(), incoming.nbdPort(),
                     incoming.exports());
-            result = engine.vms().migrateOut(id, endpoint, MigrationOptions.defaults(), progress::percent, () -> false,
+            result = engine.vms().migrateOut(id, endpoint, options, progress::percent, progress::cancelRequested,
                     () -> {
                         // The database first: refused (a stale epoch, an expired lease, a target that gave the
                         // arrival up), this throws and the guest runs on here.
